@@ -1,0 +1,214 @@
+/**
+ * Custom derivative rules: `customJvp`, `customVjp`, and the internal `customCall` they (and the implicit
+ * layers) are built on.
+ *
+ * A custom call is a multi-input, multi-output primitive whose rules are functions of the call. As with every
+ * primitive, the rules run on values one level down and are written with differentiable ops, so custom rules
+ * compose with any nesting of transforms:
+ * - a `customVjp` function under `jvp`: the tangent is the transpose of the (linear) `bwd`, obtained by
+ *   reverse-differentiating `bwd` with respect to its cotangent;
+ * - a `customJvp` function under `vjp`: the cotangent is the transpose of the (linear) tangent map, obtained
+ *   the same way.
+ *
+ * @module
+ */
+import { jvpTracer, lower, makeNode, topLevel, vjpTracer } from "./engine.js";
+import { DifferentiationError } from "./errors.js";
+import { Tensor, TraceKind, zerosLike, type TapeNode } from "./tensor.js";
+import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
+import { vjp, type TreeFn } from "./transforms.js";
+
+/** @internal The rules of a custom call over flat lists of tensors. */
+export interface CustomRule<R = unknown> {
+  readonly name: string;
+  /** Evaluates on concrete inputs: outputs and residuals for the rules. */
+  primal(args: readonly Tensor[]): { outs: Tensor[]; res: R };
+  /**
+   * Residuals for inputs traced below the level being handled; they must carry those levels' derivatives.
+   * Called only under nested transforms. Default: `primal` on the traced inputs.
+   */
+  residuals?(args: readonly Tensor[], outs: readonly Tensor[]): R;
+  /** Tangents of the outputs (null: zero) given tangents of the inputs (null: zero). */
+  jvp(primals: readonly Tensor[], tangents: readonly (Tensor | null)[], outs: readonly Tensor[], res: R): (Tensor | null)[];
+  /** Cotangents of the inputs (null: zero) given cotangents of the outputs (null: zero). */
+  vjp(primals: readonly Tensor[], outs: readonly Tensor[], cts: readonly (Tensor | null)[], res: R, needs: readonly boolean[]): (Tensor | null)[];
+}
+
+/**
+ * @internal Applies a custom rule to `args`, dispatching to the transform of the highest level, like `bind`.
+ */
+export function customCall<R>(rule: CustomRule<R>, args: readonly Tensor[]): Tensor[] {
+  return customCallRes(rule, args).outs;
+}
+
+function customCallRes<R>(rule: CustomRule<R>, args: readonly Tensor[]): { outs: Tensor[]; res: R } {
+  const level = topLevel(args);
+  if (level === 0) return rule.primal(args);
+  const primals = args.map((a) => lower(a, level));
+  let outs: Tensor[];
+  let res: R;
+  if (topLevel(primals) === 0) {
+    ({ outs, res } = rule.primal(primals));
+  } else {
+    outs = customCallRes(rule, primals).outs;
+    res = rule.residuals ? rule.residuals(primals, outs) : rule.primal(primals).res;
+  }
+  let kind = TraceKind.Concrete;
+  for (const a of args) if (a.level === level) kind = a.kind;
+  if (kind === TraceKind.Jvp) {
+    const tangents = args.map((a) => (a.level === level ? a.tangent : null));
+    if (tangents.every((t) => t === null)) return { outs, res };
+    const touts = rule.jvp(primals, tangents, outs, res);
+    return { outs: outs.map((o, i) => (touts[i] ? jvpTracer(level, o, touts[i]!) : o)), res };
+  }
+  const needs = args.map((a) => a.level === level);
+  const parents: (TapeNode | null)[] = args.map((a) => (a.level === level ? a.node : null));
+  const parentOut = args.map((a) => (a.level === level ? a.outIndex : 0));
+  const node = makeNode(parents, parentOut, outs.length, (cts) => rule.vjp(primals, outs, cts, res, needs));
+  return { outs: outs.map((o, i) => vjpTracer(level, o, node, i)), res };
+}
+
+/**
+ * Transposes a linear map `lin` (given at a point `at` of its input) by reverse mode: returns lin*(ct).
+ * Throws a `DifferentiationError` if `lin` is not written with differentiable ops (its output does not
+ * depend on its input although it is non-zero), which would otherwise give a silently wrong derivative.
+ */
+function transposeLinear(
+  what: string,
+  lin: (...xs: Tree[]) => Tree,
+  at: readonly Tree[],
+  ct: Tree,
+): Tree[] {
+  let traced = true;
+  const [y, pullback] = vjp<Tree>((...xs: Tree[]) => {
+    const out = lin(...xs);
+    const [leaves] = flatten(out);
+    const level = topLevel(xs.flatMap((x) => flatten(x)[0]));
+    traced = leaves.some((l) => l.level === level) || leaves.every((l) => l.data.every((v) => v === 0));
+    return out;
+  }, ...at);
+  if (!traced) {
+    throw new DifferentiationError(
+      `${what} is not written with differentiable diffopt ops, so the transform nested around it cannot be computed; write it with ops on its inputs`,
+    );
+  }
+  void y;
+  return pullback(ct);
+}
+
+function zeroTree(def: TreeDef, like: readonly Tensor[]): Tree {
+  return unflatten(def, like.map((l) => zerosLike(l)));
+}
+
+/**
+ * Defines `f` with a custom forward-mode rule. `jvpRule(primals, tangents)` returns `[out, tangentOut]`, with
+ * `primals`/`tangents` the argument lists; write it with diffopt ops so higher derivatives work. Under reverse
+ * mode the rule is transposed automatically (it must be linear in the tangents, as every JVP is).
+ *
+ * @example
+ * ```ts
+ * import { customJvp, grad, log1p, exp, mul, sigmoid, tensor } from "diffopt";
+ * // softplus with a hand-written derivative
+ * const softplus = customJvp(
+ *   (x) => log1p(exp(x)),
+ *   ([x], [t]) => [log1p(exp(x)), mul(t, sigmoid(x))],
+ * );
+ * grad(softplus)(tensor(0)).item(); // 0.5
+ * ```
+ */
+export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: Tree[], tangents: Tree[]) => [Tree, Tree]): F {
+  const wrapped = (...args: Tree[]) => {
+    const [leaves, def] = flatten(args);
+    let outDef: TreeDef | null = null;
+    const primalTree = (xs: readonly Tensor[]) => unflatten<Tree[]>(def, xs);
+    const rule: CustomRule<null> = {
+      name: "customJvp",
+      primal(xs) {
+        const [outs, od] = flatten(f(...primalTree(xs)));
+        outDef = od;
+        return { outs, res: null };
+      },
+      residuals() {
+        return null;
+      },
+      jvp(ps, ts, outs) {
+        const full = ts.map((t, i) => t ?? zerosLike(ps[i]!));
+        const [, tout] = jvpRule(primalTree(ps), primalTree(full));
+        return flattenLike(tout, outDef!, outs, "customJvp: tangent output");
+      },
+      vjp(ps, outs, cts) {
+        const ctTree = unflatten(outDef!, cts.map((c, i) => c ?? zerosLike(outs[i]!)));
+        const zeroTangents = primalTree(ps.map((p) => zerosLike(p)));
+        const g = transposeLinear(
+          "customJvp: the tangent rule",
+          (...ts: Tree[]) => jvpRule(primalTree(ps), ts)[1],
+          zeroTangents,
+          ctTree,
+        );
+        return flatten(g)[0];
+      },
+    };
+    const outs = customCall(rule, leaves);
+    return unflatten(outDef!, outs);
+  };
+  return wrapped as unknown as F;
+}
+
+/**
+ * Defines `f` with a custom reverse-mode rule, like `jax.custom_vjp`. `fwd(...args)` returns `[out, residuals]`;
+ * `bwd(residuals, cotangent)` returns the list of cotangents, one per argument. Write `bwd` with diffopt ops so
+ * higher derivatives work; under forward mode `bwd` is transposed automatically.
+ *
+ * @example
+ * ```ts
+ * import { customVjp, grad, sqrt, div, mul, tensor } from "diffopt";
+ * // sqrt whose gradient reuses the forward value
+ * const mySqrt = customVjp(
+ *   (x) => sqrt(x),
+ *   (x) => { const y = sqrt(x); return [y, y]; },
+ *   (y, g) => [div(mul(g, 0.5), y)],
+ * );
+ * grad(mySqrt)(tensor(4)).item(); // 0.25
+ * ```
+ */
+export function customVjp<F extends TreeFn>(
+  f: F,
+  fwd: (...args: any[]) => [Tree, Tree],
+  bwd: (residuals: any, cotangent: any) => Tree[],
+): F {
+  const wrapped = (...args: Tree[]) => {
+    const [leaves, def] = flatten(args);
+    let outDef: TreeDef | null = null;
+    const primalTree = (xs: readonly Tensor[]) => unflatten<Tree[]>(def, xs);
+    const rule: CustomRule<Tree> = {
+      name: "customVjp",
+      primal(xs) {
+        const [out, res] = fwd(...primalTree(xs));
+        const [outs, od] = flatten(out);
+        outDef = od;
+        return { outs, res };
+      },
+      residuals(xs) {
+        return fwd(...primalTree(xs))[1];
+      },
+      jvp(ps, ts, outs, res) {
+        const full = ts.map((t, i) => t ?? zerosLike(ps[i]!));
+        const g = transposeLinear(
+          "customVjp: bwd",
+          (ct: Tree) => bwd(res, ct) as Tree,
+          [zeroTree(outDef!, outs)],
+          primalTree(full),
+        );
+        return flatten(g[0]!)[0];
+      },
+      vjp(ps, outs, cts, res) {
+        const ctTree = unflatten(outDef!, cts.map((c, i) => c ?? zerosLike(outs[i]!)));
+        const g = bwd(res, ctTree);
+        return flattenLike(g, def, ps, "customVjp: bwd output vs arguments");
+      },
+    };
+    const outs = customCall(rule, leaves);
+    return unflatten(outDef!, outs);
+  };
+  return wrapped as unknown as F;
+}

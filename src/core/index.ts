@@ -1,0 +1,34 @@
+/**
+ * The autodiff core: tensors, ops, pytrees and transforms.
+ * @module
+ */
+export * from "./errors.js";
+export {
+  Tensor,
+  tensor,
+  scalar,
+  zeros,
+  ones,
+  full,
+  eye,
+  arange,
+  linspace,
+  zerosLike,
+  onesLike,
+  asTensor,
+  sameShape,
+  type Shape,
+  type NestedArray,
+  type TensorLike,
+} from "./tensor.js";
+export * from "./ops/elementwise.js";
+export { sum, type ReduceOptions } from "./ops/reduce.js";
+export * from "./ops/broadcast.js";
+export * from "./ops/shape.js";
+export * from "./ops/join.js";
+export * from "./ops/matmul.js";
+export * from "./transforms.js";
+export { customJvp, customVjp } from "./custom.js";
+export * as tree from "./tree.js";
+export type { Tree, TreeDef } from "./tree.js";
+import "./ops/methods.js";

@@ -1,0 +1,69 @@
+/**
+ * Broadcasting as ops: `broadcastTo` and its transpose `sumTo` (the un-broadcast every binary VJP needs).
+ * @module
+ */
+import { bind, type Primitive } from "../engine.js";
+import { ShapeError } from "../errors.js";
+import { broadcastIndex, broadcastShapes, fmt } from "../shape.js";
+import { Tensor, asTensor, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
+import { reshape } from "./shape.js";
+import { sum } from "./reduce.js";
+
+const broadcastToPrim: Primitive<Shape> = {
+  name: "broadcastTo",
+  impl([x], shape) {
+    const idx = broadcastIndex(x!.shape, shape);
+    const src = x!.data;
+    const out = new Float64Array(idx.length);
+    for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]!]!;
+    return new Tensor(out, shape);
+  },
+  jvp(_p, [t], _out, shape) {
+    return broadcastTo(t!, shape);
+  },
+  vjp(ct, [x]) {
+    return [sumTo(ct, x!.shape)];
+  },
+};
+
+/**
+ * Broadcasts `x` to `shape` following NumPy rules.
+ *
+ * @example
+ * ```ts
+ * import { broadcastTo, tensor } from "diffopt";
+ * broadcastTo(tensor([1, 2]), [2, 2]).toArray(); // [[1, 2], [1, 2]]
+ * ```
+ */
+export function broadcastTo(x: TensorLike, shape: Shape): Tensor {
+  const t = asTensor(x);
+  if (sameShape(t.shape, shape)) return t;
+  const b = broadcastShapes(t.shape, shape, "broadcastTo");
+  if (!sameShape(b, shape)) throw new ShapeError(`broadcastTo: cannot broadcast ${fmt(t.shape)} to ${fmt(shape)}`);
+  return bind(broadcastToPrim, [t], [...shape]);
+}
+
+/**
+ * Sums `x` over the axes along which `shape` was broadcast to `x.shape`: the transpose of `broadcastTo`.
+ *
+ * @example
+ * ```ts
+ * import { sumTo, tensor } from "diffopt";
+ * sumTo(tensor([[1, 2], [3, 4]]), [2]).toArray(); // [4, 6]
+ * ```
+ */
+export function sumTo(x: Tensor, shape: Shape): Tensor {
+  if (sameShape(x.shape, shape)) return x;
+  const lead = x.shape.length - shape.length;
+  if (lead < 0) throw new ShapeError(`sumTo: cannot reduce ${fmt(x.shape)} to the larger rank ${fmt(shape)}`);
+  const axes: number[] = [];
+  for (let i = 0; i < x.shape.length; i++) {
+    if (i < lead) axes.push(i);
+    else if (shape[i - lead] === 1 && x.shape[i] !== 1) axes.push(i);
+    else if (shape[i - lead] !== x.shape[i]) {
+      throw new ShapeError(`sumTo: ${fmt(shape)} does not broadcast to ${fmt(x.shape)}`);
+    }
+  }
+  const s = sum(x, { axis: axes });
+  return shapeSize(s.shape) === shapeSize(shape) && !sameShape(s.shape, shape) ? reshape(s, shape) : s;
+}

@@ -1,0 +1,609 @@
+/**
+ * Elementwise ops with NumPy broadcasting. Each unary op declares its kernel and its derivative as a
+ * differentiable expression, which serves as both the JVP factor and the VJP factor.
+ * @module
+ */
+import { bind, type Primitive } from "../engine.js";
+import { broadcastIndex, broadcastShapes } from "../shape.js";
+import { Tensor, asTensor, sameShape, scalar, type Shape, type TensorLike } from "../tensor.js";
+import { broadcastTo, sumTo } from "./broadcast.js";
+
+type Kernel2 = (x: number, y: number) => number;
+
+/** @internal Applies a scalar kernel elementwise over two broadcast tensors. */
+export function broadcastKernel(a: Tensor, b: Tensor, name: string, f: Kernel2): Tensor {
+  const ad = a.data;
+  const bd = b.data;
+  if (sameShape(a.shape, b.shape)) {
+    const out = new Float64Array(ad.length);
+    for (let i = 0; i < out.length; i++) out[i] = f(ad[i]!, bd[i]!);
+    return new Tensor(out, a.shape);
+  }
+  const shape = broadcastShapes(a.shape, b.shape, name);
+  if (bd.length === 1 && sameShape(shape, a.shape)) {
+    const y = bd[0]!;
+    const out = new Float64Array(ad.length);
+    for (let i = 0; i < out.length; i++) out[i] = f(ad[i]!, y);
+    return new Tensor(out, shape);
+  }
+  if (ad.length === 1 && sameShape(shape, b.shape)) {
+    const x = ad[0]!;
+    const out = new Float64Array(bd.length);
+    for (let i = 0; i < out.length; i++) out[i] = f(x, bd[i]!);
+    return new Tensor(out, shape);
+  }
+  const ia = broadcastIndex(a.shape, shape);
+  const ib = broadcastIndex(b.shape, shape);
+  const out = new Float64Array(ia.length);
+  for (let i = 0; i < out.length; i++) out[i] = f(ad[ia[i]!]!, bd[ib[i]!]!);
+  return new Tensor(out, shape);
+}
+
+/** @internal `t` broadcast to `shape` (the tangent of a broadcast operand). */
+function expand(t: Tensor, shape: Shape): Tensor {
+  return sameShape(t.shape, shape) ? t : broadcastTo(t, shape);
+}
+
+interface BinaryRules {
+  /** Partial derivatives ∂out/∂a and ∂out/∂b as differentiable expressions (broadcast to the output). */
+  da(a: Tensor, b: Tensor, out: Tensor): Tensor;
+  db(a: Tensor, b: Tensor, out: Tensor): Tensor;
+}
+
+function binaryPrimitive(name: string, f: Kernel2, rules: BinaryRules): Primitive<undefined> {
+  return {
+    name,
+    impl([a, b]) {
+      return broadcastKernel(a!, b!, name, f);
+    },
+    jvp([a, b], [ta, tb], out) {
+      const pa = ta === null ? null : mul(ta, rules.da(a!, b!, out));
+      const pb = tb === null ? null : mul(tb, rules.db(a!, b!, out));
+      const t = pa === null ? pb! : pb === null ? pa : add(pa, pb);
+      return expand(t, out.shape);
+    },
+    vjp(ct, [a, b], out, _p, needs) {
+      return [
+        needs[0] ? sumTo(mul(ct, rules.da(a!, b!, out)), a!.shape) : null,
+        needs[1] ? sumTo(mul(ct, rules.db(a!, b!, out)), b!.shape) : null,
+      ];
+    },
+  };
+}
+
+const addPrim: Primitive<undefined> = {
+  name: "add",
+  impl([a, b]) {
+    const ad = a!.data;
+    const bd = b!.data;
+    if (sameShape(a!.shape, b!.shape)) {
+      const out = new Float64Array(ad.length);
+      for (let i = 0; i < out.length; i++) out[i] = ad[i]! + bd[i]!;
+      return new Tensor(out, a!.shape);
+    }
+    return broadcastKernel(a!, b!, "add", (x, y) => x + y);
+  },
+  jvp(_p, [ta, tb], out) {
+    const t = ta === null ? tb! : tb === null ? ta : add(ta, tb);
+    return expand(t, out.shape);
+  },
+  vjp(ct, [a, b], _out, _p, needs) {
+    return [needs[0] ? sumTo(ct, a!.shape) : null, needs[1] ? sumTo(ct, b!.shape) : null];
+  },
+};
+
+const subPrim: Primitive<undefined> = {
+  name: "sub",
+  impl([a, b]) {
+    return broadcastKernel(a!, b!, "sub", (x, y) => x - y);
+  },
+  jvp(_p, [ta, tb], out) {
+    const t = ta === null ? neg(tb!) : tb === null ? ta : sub(ta, tb);
+    return expand(t, out.shape);
+  },
+  vjp(ct, [a, b], _out, _p, needs) {
+    return [needs[0] ? sumTo(ct, a!.shape) : null, needs[1] ? sumTo(neg(ct), b!.shape) : null];
+  },
+};
+
+const mulPrim: Primitive<undefined> = {
+  name: "mul",
+  impl([a, b]) {
+    const ad = a!.data;
+    const bd = b!.data;
+    if (sameShape(a!.shape, b!.shape)) {
+      const out = new Float64Array(ad.length);
+      for (let i = 0; i < out.length; i++) out[i] = ad[i]! * bd[i]!;
+      return new Tensor(out, a!.shape);
+    }
+    return broadcastKernel(a!, b!, "mul", (x, y) => x * y);
+  },
+  jvp([a, b], [ta, tb], out) {
+    const pa = ta === null ? null : mul(ta, b!);
+    const pb = tb === null ? null : mul(a!, tb);
+    const t = pa === null ? pb! : pb === null ? pa : add(pa, pb);
+    return expand(t, out.shape);
+  },
+  vjp(ct, [a, b], _out, _p, needs) {
+    return [needs[0] ? sumTo(mul(ct, b!), a!.shape) : null, needs[1] ? sumTo(mul(ct, a!), b!.shape) : null];
+  },
+};
+
+const divPrim = binaryPrimitive("div", (x, y) => x / y, {
+  da: (_a, b) => reciprocal(b),
+  db: (_a, b, out) => neg(div(out, b)),
+});
+
+const powPrim = binaryPrimitive("pow", (x, y) => Math.pow(x, y), {
+  // d/da a^b = b a^(b-1); d/db a^b = a^b log a (taken as 0 where a = 0, the limit for b > 0).
+  da: (a, b) => mul(b, pow(a, sub(b, 1))),
+  db: (a, _b, out) => mul(out, log(where(equal(a, 0), 1, a))),
+});
+
+const maximumPrim = binaryPrimitive("maximum", (x, y) => (x >= y ? x : y), {
+  da: (a, b) => greaterEqual(a, b),
+  db: (a, b) => less(a, b),
+});
+
+const minimumPrim = binaryPrimitive("minimum", (x, y) => (x <= y ? x : y), {
+  da: (a, b) => lessEqual(a, b),
+  db: (a, b) => greater(a, b),
+});
+
+/**
+ * Elementwise `a + b` with broadcasting.
+ * @example
+ * ```ts
+ * import { add, tensor } from "diffopt";
+ * add(tensor([1, 2]), 1).toArray(); // [2, 3]
+ * ```
+ */
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  return bind(addPrim, [asTensor(a), asTensor(b)], undefined);
+}
+
+/**
+ * Elementwise `a - b` with broadcasting.
+ * @example
+ * ```ts
+ * import { sub, tensor } from "diffopt";
+ * sub(tensor([1, 2]), 1).toArray(); // [0, 1]
+ * ```
+ */
+export function sub(a: TensorLike, b: TensorLike): Tensor {
+  return bind(subPrim, [asTensor(a), asTensor(b)], undefined);
+}
+
+/**
+ * Elementwise `a * b` with broadcasting.
+ * @example
+ * ```ts
+ * import { mul, tensor } from "diffopt";
+ * mul(tensor([1, 2]), 3).toArray(); // [3, 6]
+ * ```
+ */
+export function mul(a: TensorLike, b: TensorLike): Tensor {
+  return bind(mulPrim, [asTensor(a), asTensor(b)], undefined);
+}
+
+/**
+ * Elementwise `a / b` with broadcasting.
+ * @example
+ * ```ts
+ * import { div, tensor } from "diffopt";
+ * div(tensor([1, 2]), 2).toArray(); // [0.5, 1]
+ * ```
+ */
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  return bind(divPrim, [asTensor(a), asTensor(b)], undefined);
+}
+
+/**
+ * Elementwise `a ** b` with broadcasting.
+ * @example
+ * ```ts
+ * import { pow, tensor } from "diffopt";
+ * pow(tensor([2, 3]), 2).toArray(); // [4, 9]
+ * ```
+ */
+export function pow(a: TensorLike, b: TensorLike): Tensor {
+  return bind(powPrim, [asTensor(a), asTensor(b)], undefined);
+}
+
+/**
+ * Elementwise maximum; the derivative goes to `a` on ties.
+ * @example
+ * ```ts
+ * import { maximum, tensor } from "diffopt";
+ * maximum(tensor([1, 5]), 3).toArray(); // [3, 5]
+ * ```
+ */
+export function maximum(a: TensorLike, b: TensorLike): Tensor {
+  return bind(maximumPrim, [asTensor(a), asTensor(b)], undefined);
+}
+
+/**
+ * Elementwise minimum; the derivative goes to `a` on ties.
+ * @example
+ * ```ts
+ * import { minimum, tensor } from "diffopt";
+ * minimum(tensor([1, 5]), 3).toArray(); // [1, 3]
+ * ```
+ */
+export function minimum(a: TensorLike, b: TensorLike): Tensor {
+  return bind(minimumPrim, [asTensor(a), asTensor(b)], undefined);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Unary ops
+
+function unaryPrimitive(
+  name: string,
+  f: (x: number) => number,
+  deriv: ((x: Tensor, out: Tensor) => Tensor) | null,
+): Primitive<undefined> {
+  return {
+    name,
+    impl([x]) {
+      const src = x!.data;
+      const out = new Float64Array(src.length);
+      for (let i = 0; i < out.length; i++) out[i] = f(src[i]!);
+      return new Tensor(out, x!.shape);
+    },
+    jvp([x], [t], out) {
+      return deriv === null ? null : mul(t!, deriv(x!, out));
+    },
+    vjp(ct, [x], out) {
+      return [deriv === null ? null : mul(ct, deriv(x!, out))];
+    },
+  };
+}
+
+function unary(prim: Primitive<undefined>): (x: TensorLike) => Tensor {
+  return (x) => bind(prim, [asTensor(x)], undefined);
+}
+
+const negPrim: Primitive<undefined> = {
+  name: "neg",
+  impl([x]) {
+    const src = x!.data;
+    const out = new Float64Array(src.length);
+    for (let i = 0; i < out.length; i++) out[i] = -src[i]!;
+    return new Tensor(out, x!.shape);
+  },
+  jvp(_p, [t]) {
+    return neg(t!);
+  },
+  vjp(ct) {
+    return [neg(ct)];
+  },
+};
+
+/**
+ * Elementwise `-x`.
+ * @example
+ * ```ts
+ * import { neg, tensor } from "diffopt";
+ * neg(tensor([1, -2])).toArray(); // [-1, 2]
+ * ```
+ */
+export const neg = unary(negPrim);
+
+const softplusKernel = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+const sigmoidKernel = (x: number): number => {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+};
+
+/**
+ * Elementwise `1 / x`.
+ * @example
+ * ```ts
+ * import { reciprocal, tensor } from "diffopt";
+ * reciprocal(tensor([2, 4])).toArray(); // [0.5, 0.25]
+ * ```
+ */
+export const reciprocal = unary(unaryPrimitive("reciprocal", (x) => 1 / x, (_x, out) => neg(square(out))));
+/**
+ * Elementwise `x²`.
+ * @example
+ * ```ts
+ * import { square, tensor } from "diffopt";
+ * square(tensor([2, 3])).toArray(); // [4, 9]
+ * ```
+ */
+export const square = unary(unaryPrimitive("square", (x) => x * x, (x) => mul(x, 2)));
+/**
+ * Elementwise square root.
+ * @example
+ * ```ts
+ * import { sqrt, tensor } from "diffopt";
+ * sqrt(tensor([4, 9])).toArray(); // [2, 3]
+ * ```
+ */
+export const sqrt = unary(unaryPrimitive("sqrt", Math.sqrt, (_x, out) => div(0.5, out)));
+/**
+ * Elementwise `eˣ`.
+ * @example
+ * ```ts
+ * import { exp, tensor } from "diffopt";
+ * exp(tensor([0])).toArray(); // [1]
+ * ```
+ */
+export const exp = unary(unaryPrimitive("exp", Math.exp, (_x, out) => out));
+/**
+ * Elementwise natural logarithm.
+ * @example
+ * ```ts
+ * import { log, tensor } from "diffopt";
+ * log(tensor([1])).toArray(); // [0]
+ * ```
+ */
+export const log = unary(unaryPrimitive("log", Math.log, (x) => reciprocal(x)));
+/**
+ * Elementwise `log(1 + x)`, accurate for small x.
+ * @example
+ * ```ts
+ * import { log1p, tensor } from "diffopt";
+ * log1p(tensor([0])).toArray(); // [0]
+ * ```
+ */
+export const log1p = unary(unaryPrimitive("log1p", Math.log1p, (x) => reciprocal(add(x, 1))));
+/**
+ * Elementwise `eˣ - 1`, accurate for small x.
+ * @example
+ * ```ts
+ * import { expm1, tensor } from "diffopt";
+ * expm1(tensor([0])).toArray(); // [0]
+ * ```
+ */
+export const expm1 = unary(unaryPrimitive("expm1", Math.expm1, (_x, out) => add(out, 1)));
+/**
+ * Elementwise sine.
+ * @example
+ * ```ts
+ * import { sin, tensor } from "diffopt";
+ * sin(tensor([0])).toArray(); // [0]
+ * ```
+ */
+export const sin = unary(unaryPrimitive("sin", Math.sin, (x) => cos(x)));
+/**
+ * Elementwise cosine.
+ * @example
+ * ```ts
+ * import { cos, tensor } from "diffopt";
+ * cos(tensor([0])).toArray(); // [1]
+ * ```
+ */
+export const cos = unary(unaryPrimitive("cos", Math.cos, (x) => neg(sin(x))));
+/**
+ * Elementwise tangent.
+ * @example
+ * ```ts
+ * import { tan, tensor } from "diffopt";
+ * tan(tensor([0])).toArray(); // [0]
+ * ```
+ */
+export const tan = unary(unaryPrimitive("tan", Math.tan, (_x, out) => add(square(out), 1)));
+/**
+ * Elementwise hyperbolic tangent.
+ * @example
+ * ```ts
+ * import { tanh, tensor } from "diffopt";
+ * tanh(tensor([0])).toArray(); // [0]
+ * ```
+ */
+export const tanh = unary(unaryPrimitive("tanh", Math.tanh, (_x, out) => sub(1, square(out))));
+/**
+ * Elementwise hyperbolic sine.
+ * @example
+ * ```ts
+ * import { sinh, tensor } from "diffopt";
+ * sinh(tensor([0])).toArray(); // [0]
+ * ```
+ */
+export const sinh = unary(unaryPrimitive("sinh", Math.sinh, (x) => cosh(x)));
+/**
+ * Elementwise hyperbolic cosine.
+ * @example
+ * ```ts
+ * import { cosh, tensor } from "diffopt";
+ * cosh(tensor([0])).toArray(); // [1]
+ * ```
+ */
+export const cosh = unary(unaryPrimitive("cosh", Math.cosh, (x) => sinh(x)));
+/**
+ * Elementwise inverse hyperbolic sine.
+ * @example
+ * ```ts
+ * import { asinh, tensor } from "diffopt";
+ * asinh(tensor([0])).toArray(); // [0]
+ * ```
+ */
+export const asinh = unary(unaryPrimitive("asinh", Math.asinh, (x) => reciprocal(sqrt(add(square(x), 1)))));
+/**
+ * Elementwise inverse tangent.
+ * @example
+ * ```ts
+ * import { arctan, tensor } from "diffopt";
+ * arctan(tensor([0])).toArray(); // [0]
+ * ```
+ */
+export const arctan = unary(unaryPrimitive("arctan", Math.atan, (x) => reciprocal(add(square(x), 1))));
+/**
+ * Elementwise logistic sigmoid `1 / (1 + e⁻ˣ)`, computed stably.
+ * @example
+ * ```ts
+ * import { sigmoid, tensor } from "diffopt";
+ * sigmoid(tensor([0])).toArray(); // [0.5]
+ * ```
+ */
+export const sigmoid = unary(unaryPrimitive("sigmoid", sigmoidKernel, (_x, out) => mul(out, sub(1, out))));
+/**
+ * Elementwise `log(1 + eˣ)`, computed stably.
+ * @example
+ * ```ts
+ * import { softplus, tensor } from "diffopt";
+ * softplus(tensor([0])).item(); // 0.6931…
+ * ```
+ */
+export const softplus = unary(unaryPrimitive("softplus", softplusKernel, (x) => sigmoid(x)));
+/**
+ * Elementwise `max(x, 0)`; derivative 0 at 0.
+ * @example
+ * ```ts
+ * import { relu, tensor } from "diffopt";
+ * relu(tensor([-1, 2])).toArray(); // [0, 2]
+ * ```
+ */
+export const relu = unary(unaryPrimitive("relu", (x) => (x > 0 ? x : 0), (x) => greater(x, 0)));
+/**
+ * Elementwise absolute value; derivative `sign(x)` (0 at 0).
+ * @example
+ * ```ts
+ * import { abs, tensor } from "diffopt";
+ * abs(tensor([-1, 2])).toArray(); // [1, 2]
+ * ```
+ */
+export const abs = unary(unaryPrimitive("abs", Math.abs, (x) => sign(x)));
+/**
+ * Elementwise sign (-1, 0 or 1); its derivative is zero.
+ * @example
+ * ```ts
+ * import { sign, tensor } from "diffopt";
+ * sign(tensor([-3, 0, 2])).toArray(); // [-1, 0, 1]
+ * ```
+ */
+export const sign = unary(unaryPrimitive("sign", (x) => (x > 0 ? 1 : x < 0 ? -1 : x), null));
+
+// ---------------------------------------------------------------------------------------------------------
+// Comparisons (no derivative) and selection
+
+function comparison(name: string, f: Kernel2): (a: TensorLike, b: TensorLike) => Tensor {
+  const prim: Primitive<undefined> = {
+    name,
+    impl([a, b]) {
+      return broadcastKernel(a!, b!, name, f);
+    },
+    jvp() {
+      return null;
+    },
+    vjp() {
+      return [null, null];
+    },
+  };
+  return (a, b) => bind(prim, [asTensor(a), asTensor(b)], undefined);
+}
+
+/**
+ * Elementwise `a > b` as 1/0 (no derivative).
+ * @example
+ * ```ts
+ * import { greater, tensor } from "diffopt";
+ * greater(tensor([1, 3]), 2).toArray(); // [0, 1]
+ * ```
+ */
+export const greater = comparison("greater", (x, y) => (x > y ? 1 : 0));
+/**
+ * Elementwise `a >= b` as 1/0.
+ * @example
+ * ```ts
+ * import { greaterEqual, tensor } from "diffopt";
+ * greaterEqual(tensor([2, 3]), 3).toArray(); // [0, 1]
+ * ```
+ */
+export const greaterEqual = comparison("greaterEqual", (x, y) => (x >= y ? 1 : 0));
+/**
+ * Elementwise `a < b` as 1/0.
+ * @example
+ * ```ts
+ * import { less, tensor } from "diffopt";
+ * less(tensor([1, 3]), 2).toArray(); // [1, 0]
+ * ```
+ */
+export const less = comparison("less", (x, y) => (x < y ? 1 : 0));
+/**
+ * Elementwise `a <= b` as 1/0.
+ * @example
+ * ```ts
+ * import { lessEqual, tensor } from "diffopt";
+ * lessEqual(tensor([2, 3]), 2).toArray(); // [1, 0]
+ * ```
+ */
+export const lessEqual = comparison("lessEqual", (x, y) => (x <= y ? 1 : 0));
+/**
+ * Elementwise `a == b` as 1/0.
+ * @example
+ * ```ts
+ * import { equal, tensor } from "diffopt";
+ * equal(tensor([2, 3]), 2).toArray(); // [1, 0]
+ * ```
+ */
+export const equal = comparison("equal", (x, y) => (x === y ? 1 : 0));
+/**
+ * Elementwise `a != b` as 1/0.
+ * @example
+ * ```ts
+ * import { notEqual, tensor } from "diffopt";
+ * notEqual(tensor([2, 3]), 2).toArray(); // [0, 1]
+ * ```
+ */
+export const notEqual = comparison("notEqual", (x, y) => (x !== y ? 1 : 0));
+
+const wherePrim: Primitive<undefined> = {
+  name: "where",
+  impl([c, a, b]) {
+    const shape = broadcastShapes(broadcastShapes(c!.shape, a!.shape, "where"), b!.shape, "where");
+    const ic = broadcastIndex(c!.shape, shape);
+    const ia = broadcastIndex(a!.shape, shape);
+    const ib = broadcastIndex(b!.shape, shape);
+    const cd = c!.data;
+    const ad = a!.data;
+    const bd = b!.data;
+    const out = new Float64Array(ic.length);
+    for (let i = 0; i < out.length; i++) out[i] = cd[ic[i]!] !== 0 ? ad[ia[i]!]! : bd[ib[i]!]!;
+    return new Tensor(out, shape);
+  },
+  jvp([c], [, ta, tb], out) {
+    const za = ta === null ? scalar(0) : ta;
+    const zb = tb === null ? scalar(0) : tb;
+    return where(c!, expand(za, out.shape), expand(zb, out.shape));
+  },
+  vjp(ct, [c, a, b], _out, _p, needs) {
+    return [
+      null,
+      needs[1] ? sumTo(where(c!, ct, 0), a!.shape) : null,
+      needs[2] ? sumTo(where(c!, 0, ct), b!.shape) : null,
+    ];
+  },
+};
+
+/**
+ * Elementwise selection: `a` where `condition` is non-zero, else `b` (all three broadcast). The condition
+ * gets no derivative.
+ * @example
+ * ```ts
+ * import { where, tensor, greater } from "diffopt";
+ * const x = tensor([-1, 2]);
+ * where(greater(x, 0), x, 0).toArray(); // [0, 2]
+ * ```
+ */
+export function where(condition: TensorLike, a: TensorLike, b: TensorLike): Tensor {
+  return bind(wherePrim, [asTensor(condition), asTensor(a), asTensor(b)], undefined);
+}
+
+/**
+ * Clips values to [lo, hi] (either bound may be omitted with `undefined`); derivative 1 inside, 0 outside.
+ * @example
+ * ```ts
+ * import { clip, tensor } from "diffopt";
+ * clip(tensor([-2, 0.5, 3]), 0, 1).toArray(); // [0, 0.5, 1]
+ * ```
+ */
+export function clip(x: TensorLike, lo?: TensorLike, hi?: TensorLike): Tensor {
+  let y = asTensor(x);
+  if (lo !== undefined) y = maximum(y, lo);
+  if (hi !== undefined) y = minimum(y, hi);
+  return y;
+}

@@ -1,0 +1,248 @@
+/**
+ * Pytrees: nested arrays and plain objects whose leaves are tensors. Every transform takes and returns them,
+ * so parameters can be structured (`{ w, b }`, `[layer1, layer2]`) instead of flattened by hand.
+ *
+ * Leaves are `Tensor`s (numbers are accepted as scalar leaves); arrays and plain objects are nodes; `null` and
+ * `undefined` are empty nodes. Object keys keep their insertion order.
+ *
+ * @module
+ */
+import { TreeMismatchError } from "./errors.js";
+import { Tensor, asTensor, zerosLike as tensorZerosLike } from "./tensor.js";
+import { add as addOp, mul as mulOp, sub as subOp } from "./ops/elementwise.js";
+import { sum } from "./ops/reduce.js";
+import { vdot as vdotOp } from "./ops/matmul.js";
+import { sqrt } from "./ops/elementwise.js";
+
+/** A pytree of tensors. */
+export type Tree = Tensor | number | null | undefined | readonly Tree[] | { readonly [key: string]: Tree };
+
+/** The structure of a pytree, without its leaves. */
+export type TreeDef =
+  | { readonly kind: "leaf" }
+  | { readonly kind: "none"; readonly value: null | undefined }
+  | { readonly kind: "array"; readonly children: readonly TreeDef[] }
+  | { readonly kind: "object"; readonly keys: readonly string[]; readonly children: readonly TreeDef[] };
+
+function isPlainObject(x: unknown): x is Record<string, Tree> {
+  if (x === null || typeof x !== "object") return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Splits a pytree into its leaves (depth-first, left to right) and its structure.
+ *
+ * @example
+ * ```ts
+ * import { tree, tensor } from "diffopt";
+ * const [leaves, def] = tree.flatten({ w: tensor([1, 2]), b: tensor(0) });
+ * console.log(leaves.length); // 2
+ * ```
+ */
+export function flatten(t: Tree): [Tensor[], TreeDef] {
+  const leaves: Tensor[] = [];
+  const walk = (node: Tree): TreeDef => {
+    if (node instanceof Tensor || typeof node === "number") {
+      leaves.push(asTensor(node));
+      return { kind: "leaf" };
+    }
+    if (node === null || node === undefined) return { kind: "none", value: node };
+    if (Array.isArray(node)) return { kind: "array", children: node.map(walk) };
+    if (isPlainObject(node)) {
+      const keys = Object.keys(node);
+      return { kind: "object", keys, children: keys.map((k) => walk(node[k])) };
+    }
+    throw new TreeMismatchError(
+      `tree.flatten: unsupported pytree node of type ${typeof node} (${Object.prototype.toString.call(node)}); use Tensors, arrays and plain objects`,
+    );
+  };
+  const def = walk(t);
+  return [leaves, def];
+}
+
+/**
+ * Rebuilds a pytree from its structure and leaves (the inverse of {@link flatten}).
+ *
+ * @example
+ * ```ts
+ * import { tree, tensor } from "diffopt";
+ * const [leaves, def] = tree.flatten([tensor(1), tensor(2)]);
+ * tree.unflatten(def, leaves.reverse()); // [tensor(2), tensor(1)]
+ * ```
+ */
+export function unflatten<T extends Tree = Tree>(def: TreeDef, leaves: readonly Tensor[]): T {
+  let i = 0;
+  const build = (d: TreeDef): Tree => {
+    switch (d.kind) {
+      case "leaf":
+        if (i >= leaves.length) throw new TreeMismatchError(`tree.unflatten: too few leaves (${leaves.length})`);
+        return leaves[i++]!;
+      case "none":
+        return d.value;
+      case "array":
+        return d.children.map(build);
+      case "object": {
+        const out: Record<string, Tree> = {};
+        d.keys.forEach((k, j) => (out[k] = build(d.children[j]!)));
+        return out;
+      }
+    }
+  };
+  const out = build(def);
+  if (i !== leaves.length) throw new TreeMismatchError(`tree.unflatten: ${leaves.length} leaves for a structure of ${i}`);
+  return out as T;
+}
+
+/** A readable description of a structure, for error messages. */
+export function describe(def: TreeDef): string {
+  switch (def.kind) {
+    case "leaf":
+      return "*";
+    case "none":
+      return String(def.value);
+    case "array":
+      return `[${def.children.map(describe).join(", ")}]`;
+    case "object":
+      return `{${def.keys.map((k, j) => `${k}: ${describe(def.children[j]!)}`).join(", ")}}`;
+  }
+}
+
+/** True when two structures are equal. */
+export function sameStructure(a: TreeDef, b: TreeDef): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === "leaf") return true;
+  if (a.kind === "none") return true;
+  const bc = (b as { children: readonly TreeDef[] }).children;
+  if (a.children.length !== bc.length) return false;
+  if (a.kind === "object") {
+    const bk = (b as { keys: readonly string[] }).keys;
+    if (a.keys.some((k, i) => k !== bk[i])) return false;
+  }
+  return a.children.every((c, i) => sameStructure(c, bc[i]!));
+}
+
+/**
+ * Flattens `other` and checks that it has the structure `def` and leaves of the same shapes as `leaves`;
+ * throws a `TreeMismatchError` naming `what` otherwise.
+ * @internal
+ */
+export function flattenLike(other: Tree, def: TreeDef, leaves: readonly Tensor[], what: string): Tensor[] {
+  const [ol, od] = flatten(other);
+  if (!sameStructure(def, od)) {
+    throw new TreeMismatchError(`${what}: structure ${describe(od)} does not match ${describe(def)}`);
+  }
+  ol.forEach((l, i) => {
+    const ref = leaves[i]!;
+    if (l.shape.length !== ref.shape.length || l.shape.some((d, j) => d !== ref.shape[j])) {
+      throw new TreeMismatchError(`${what}: leaf ${i} has shape [${l.shape.join(", ")}], expected [${ref.shape.join(", ")}]`);
+    }
+  });
+  return ol;
+}
+
+/**
+ * Applies `f` to every leaf (and the matching leaves of `rest`, which must have the same structure).
+ *
+ * @example
+ * ```ts
+ * import { tree, tensor, mul } from "diffopt";
+ * tree.map((x) => mul(x, 2), { a: tensor(1), b: [tensor(2)] }); // { a: tensor(2), b: [tensor(4)] }
+ * ```
+ */
+export function map<T extends Tree>(f: (...leaves: Tensor[]) => Tensor, t: T, ...rest: Tree[]): T {
+  const [leaves, def] = flatten(t);
+  const others = rest.map((r) => flattenLike(r, def, leaves, "tree.map"));
+  return unflatten<T>(def, leaves.map((l, i) => f(l, ...others.map((o) => o[i]!))));
+}
+
+/**
+ * Leafwise sum of two pytrees.
+ * @example
+ * ```ts
+ * import { tree, tensor } from "diffopt";
+ * tree.add([tensor(1)], [tensor(2)]); // [tensor(3)]
+ * ```
+ */
+export function add<T extends Tree>(a: T, b: T): T {
+  return map((x, y) => addOp(x, y!), a, b);
+}
+
+/**
+ * Leafwise difference of two pytrees.
+ * @example
+ * ```ts
+ * import { tree, tensor } from "diffopt";
+ * tree.sub([tensor(3)], [tensor(2)]); // [tensor(1)]
+ * ```
+ */
+export function sub<T extends Tree>(a: T, b: T): T {
+  return map((x, y) => subOp(x, y!), a, b);
+}
+
+/**
+ * Every leaf multiplied by a scalar.
+ * @example
+ * ```ts
+ * import { tree, tensor } from "diffopt";
+ * tree.scale(2, [tensor(3)]); // [tensor(6)]
+ * ```
+ */
+export function scale<T extends Tree>(alpha: number | Tensor, a: T): T {
+  return map((x) => mulOp(x, alpha), a);
+}
+
+/**
+ * Inner product Σ ⟨aᵢ, bᵢ⟩ over all leaves, as a scalar tensor.
+ * @example
+ * ```ts
+ * import { tree, tensor } from "diffopt";
+ * tree.vdot({ a: tensor([1, 2]) }, { a: tensor([3, 4]) }).item(); // 11
+ * ```
+ */
+export function vdot(a: Tree, b: Tree): Tensor {
+  const [la, def] = flatten(a);
+  const lb = flattenLike(b, def, la, "tree.vdot");
+  let acc: Tensor = asTensor(0);
+  la.forEach((x, i) => (acc = addOp(acc, vdotOp(x, lb[i]!))));
+  return acc;
+}
+
+/**
+ * Euclidean norm over all leaves, as a scalar tensor.
+ * @example
+ * ```ts
+ * import { tree, tensor } from "diffopt";
+ * tree.norm([tensor([3]), tensor([4])]).item(); // 5
+ * ```
+ */
+export function norm(a: Tree): Tensor {
+  const [la] = flatten(a);
+  let acc: Tensor = asTensor(0);
+  for (const x of la) acc = addOp(acc, sum(mulOp(x, x)));
+  return sqrt(acc);
+}
+
+/**
+ * A pytree of zeros with the structure and shapes of `a`.
+ * @example
+ * ```ts
+ * import { tree, tensor } from "diffopt";
+ * tree.zerosLike({ w: tensor([1, 2]) }); // { w: tensor([0, 0]) }
+ * ```
+ */
+export function zerosLike<T extends Tree>(a: T): T {
+  return map((x) => tensorZerosLike(x), a);
+}
+
+/**
+ * The leaves of a pytree as a list.
+ * @example
+ * ```ts
+ * import { tree, tensor } from "diffopt";
+ * tree.leaves({ a: tensor(1), b: [tensor(2)] }).length; // 2
+ * ```
+ */
+export function leaves(a: Tree): Tensor[] {
+  return flatten(a)[0];
+}

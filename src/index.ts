@@ -1,0 +1,13 @@
+/**
+ * diffopt: differentiable optimization in TypeScript.
+ *
+ * - {@link core}: float64 tensors, ops and a nesting autodiff engine (`grad`, `jvp`, `vjp`, `hessian`, custom rules).
+ *
+ * @example
+ * ```ts
+ * import { grad, tensor, sum, square } from "diffopt";
+ * grad((x) => sum(square(x)))(tensor([1, 2, 3])).toArray(); // [2, 4, 6]
+ * ```
+ * @module
+ */
+export * from "./core/index.js";

@@ -30,5 +30,6 @@ export * from "./ops/matmul.js";
 export * from "./transforms.js";
 export { customJvp, customVjp } from "./custom.js";
 export * as tree from "./tree.js";
+export * as random from "./random.js";
 export type { Tree, TreeDef } from "./tree.js";
 import "./ops/methods.js";

@@ -1,0 +1,574 @@
+/**
+ * Seeded random numbers with explicit keys, in the style of JAX: there is no hidden global state. A
+ * {@link PRNGKey} is an immutable value; every sampling function takes one, and {@link split} / {@link foldIn}
+ * derive new, independent keys from it.
+ *
+ * ## The generator
+ * Counter-based: the random bits at position `i` of a draw are Threefry-2x32 (20 rounds; Salmon et al., "Parallel
+ * random numbers: as easy as 1, 2, 3", SC 2011) applied to the counter `i` under the key. Results depend only on
+ * (key, shape, arguments), never on what was drawn before or in which order, and the first elements of a longer
+ * draw equal a shorter draw with the same key. One 64-bit block gives one uniform double with 53 random bits;
+ * normals come from pairs of uniforms by the Box–Muller transform.
+ *
+ * Counters are split into disjoint domains (the high word of the 64-bit counter), so that the bits of a draw
+ * never coincide with a key made by `split` or `foldIn` from the same key. As in JAX, do not reuse a key for two
+ * purposes: split it.
+ *
+ * Sampling is not differentiable (the results are constants), except {@link permutation} and {@link choice} of a
+ * tensor, which are gathers and carry derivatives to the gathered tensor.
+ *
+ * @example
+ * ```ts
+ * import { random } from "diffopt";
+ * const [k1, k2] = random.split(random.key(0));
+ * const x = random.normal(k1, [3]);            // three standard normals
+ * const u = random.uniform(k2, [2, 2], { minval: -1, maxval: 1 });
+ * ```
+ * @module
+ */
+import { bind, type Primitive } from "./engine.js";
+import { ShapeError, ValueError } from "./errors.js";
+import { fmt } from "./shape.js";
+import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "./tensor.js";
+import { broadcastTo } from "./ops/broadcast.js";
+import { reshape } from "./ops/shape.js";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Threefry-2x32
+
+const ROTATIONS = [13, 15, 26, 6, 17, 29, 16, 24];
+const KEY_PARITY = 0x1bd11bda;
+
+/** Output words of the last {@link threefryBlock} call (module scratch: no allocation per block). */
+let word0 = 0;
+let word1 = 0;
+
+/** Threefry-2x32 with 20 rounds of the counter (c0, c1) under the key (k0, k1); sets `word0`, `word1`. */
+function threefryBlock(k0: number, k1: number, c0: number, c1: number): void {
+  const k2 = k0 ^ k1 ^ KEY_PARITY;
+  const ks0 = k0 | 0;
+  const ks1 = k1 | 0;
+  const ks2 = k2 | 0;
+  let x0 = (c0 + ks0) | 0;
+  let x1 = (c1 + ks1) | 0;
+  for (let group = 0; group < 5; group++) {
+    const base = (group & 1) * 4;
+    for (let r = 0; r < 4; r++) {
+      const rot = ROTATIONS[base + r]!;
+      x0 = (x0 + x1) | 0;
+      x1 = (x1 << rot) | (x1 >>> (32 - rot));
+      x1 ^= x0;
+    }
+    // Key injection s = group + 1 uses the key schedule rotated by s, plus s on the second word.
+    const s = group + 1;
+    const a = s % 3;
+    x0 = (x0 + (a === 0 ? ks0 : a === 1 ? ks1 : ks2)) | 0;
+    const b = (s + 1) % 3;
+    x1 = (x1 + (b === 0 ? ks0 : b === 1 ? ks1 : ks2) + s) | 0;
+  }
+  word0 = x0 >>> 0;
+  word1 = x1 >>> 0;
+}
+
+/**
+ * @internal Threefry-2x32 (20 rounds) of one counter under one key, as two unsigned 32-bit words. Exposed for
+ * known-answer tests.
+ */
+export function threefry2x32(key: readonly [number, number], counter: readonly [number, number]): [number, number] {
+  threefryBlock(key[0] >>> 0, key[1] >>> 0, counter[0] >>> 0, counter[1] >>> 0);
+  return [word0, word1];
+}
+
+/** High-word tags of the counter domains. Data draws use counters below 2^53 (high word < 2^21). */
+const SPLIT_DOMAIN = 0x80000000;
+const FOLD_DOMAIN = 0x40000000;
+const RETRY_DOMAIN = 0x20000000;
+
+const TWO_POW_32 = 4294967296;
+const TWO_POW_53 = 9007199254740992;
+const TWO_POW_26 = 67108864;
+
+/** The 53-bit uniform double in [0, 1) of data block `index` of the key (k0, k1). */
+function uniformAt(k0: number, k1: number, index: number): number {
+  threefryBlock(k0, k1, Math.floor(index / TWO_POW_32), index >>> 0);
+  return ((word0 >>> 5) * TWO_POW_26 + (word1 >>> 6)) / TWO_POW_53;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Keys
+
+/**
+ * An immutable random key: two unsigned 32-bit words. Make one with {@link key}; derive more with {@link split}
+ * or {@link foldIn}.
+ *
+ * @example
+ * ```ts
+ * import { random } from "diffopt";
+ * const k = random.key(42);
+ * console.log(k instanceof random.PRNGKey, String(k)); // true PRNGKey(0x00000000, 0x0000002a)
+ * ```
+ */
+export class PRNGKey {
+  /** First (high) word, an unsigned 32-bit integer. */
+  readonly k0: number;
+  /** Second (low) word, an unsigned 32-bit integer. */
+  readonly k1: number;
+
+  /** @internal Use {@link key}, {@link split} or {@link foldIn}. */
+  constructor(k0: number, k1: number) {
+    this.k0 = k0 >>> 0;
+    this.k1 = k1 >>> 0;
+    Object.freeze(this);
+  }
+
+  /** The two words in hexadecimal, e.g. `PRNGKey(0x00000000, 0x0000002a)`. */
+  toString(): string {
+    const hex = (w: number) => `0x${w.toString(16).padStart(8, "0")}`;
+    return `PRNGKey(${hex(this.k0)}, ${hex(this.k1)})`;
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (v instanceof Tensor) return `a tensor of shape ${fmt(v.shape)}`;
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (typeof v === "object" && v !== null) return "an object";
+  return String(v);
+}
+
+function checkKey(k: unknown, op: string): PRNGKey {
+  if (!(k instanceof PRNGKey)) {
+    throw new ValueError(`random.${op}: key must be a PRNGKey (from random.key, random.split or random.foldIn), got ${describeValue(k)}`);
+  }
+  return k;
+}
+
+function checkSampleShape(shape: unknown, op: string): Shape {
+  if (!Array.isArray(shape)) {
+    throw new ValueError(`random.${op}: shape must be an array of non-negative integers, got ${describeValue(shape)}`);
+  }
+  for (const d of shape) {
+    if (typeof d !== "number" || !Number.isInteger(d) || d < 0) {
+      throw new ValueError(`random.${op}: shape must be an array of non-negative integers, got [${shape.join(", ")}]`);
+    }
+  }
+  const size = shapeSize(shape);
+  if (size > TWO_POW_53 / 2) throw new ValueError(`random.${op}: shape ${fmt(shape)} has too many elements (${size})`);
+  return [...shape];
+}
+
+function checkFiniteNumber(v: unknown, name: string, op: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new ValueError(`random.${op}: ${name} must be a finite number, got ${describeValue(v)}`);
+  }
+  return v;
+}
+
+function checkSafeInteger(v: unknown, name: string, op: string): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v)) {
+    throw new ValueError(`random.${op}: ${name} must be a safe integer (|${name}| < 2^53), got ${describeValue(v)}`);
+  }
+  return v;
+}
+
+/**
+ * A key from an integer seed (any safe integer, negative ones included: the seed is read as a 64-bit two's
+ * complement integer split into two words).
+ *
+ * @example
+ * ```ts
+ * import { random } from "diffopt";
+ * const a = random.normal(random.key(7), [2]);
+ * const b = random.normal(random.key(7), [2]);
+ * console.log(a.toArray(), b.toArray()); // the same two numbers, twice
+ * ```
+ */
+export function key(seed: number): PRNGKey {
+  checkSafeInteger(seed, "seed", "key");
+  return new PRNGKey(Math.floor(seed / TWO_POW_32), seed >>> 0);
+}
+
+/**
+ * `n` (default 2) new keys derived from `key`, independent of each other and of draws made with `key`.
+ *
+ * @example
+ * ```ts
+ * import { random } from "diffopt";
+ * const [k1, k2, k3] = random.split(random.key(0), 3);
+ * ```
+ */
+export function split(key: PRNGKey, n = 2): PRNGKey[] {
+  const k = checkKey(key, "split");
+  if (!Number.isInteger(n) || n < 0 || n >= TWO_POW_32) {
+    throw new ValueError(`random.split: n must be a non-negative integer below 2^32, got ${describeValue(n)}`);
+  }
+  const keys: PRNGKey[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    threefryBlock(k.k0, k.k1, SPLIT_DOMAIN, i);
+    keys[i] = new PRNGKey(word0, word1);
+  }
+  return keys;
+}
+
+/**
+ * A new key from `key` and an integer `data` (an index, an epoch, a step…): `foldIn(k, i)` for i = 0, 1, … are
+ * independent keys, distinct from those of {@link split}.
+ *
+ * @example
+ * ```ts
+ * import { random } from "diffopt";
+ * const base = random.key(0);
+ * const perStep = [0, 1, 2].map((step) => random.foldIn(base, step));
+ * ```
+ */
+export function foldIn(key: PRNGKey, data: number): PRNGKey {
+  const k = checkKey(key, "foldIn");
+  if (!Number.isInteger(data) || data < 0 || data >= TWO_POW_32) {
+    throw new ValueError(`random.foldIn: data must be an integer in [0, 2^32), got ${describeValue(data)}`);
+  }
+  threefryBlock(k.k0, k.k1, FOLD_DOMAIN, data);
+  return new PRNGKey(word0, word1);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Continuous distributions
+
+/** Options of {@link uniform}. */
+export interface UniformOptions {
+  /** Lower bound, included (default 0). */
+  minval?: number;
+  /** Upper bound, excluded (default 1). */
+  maxval?: number;
+}
+
+/** The largest double below `x` (for finite x). */
+function nextDown(x: number): number {
+  if (x === 0) return -Number.MIN_VALUE;
+  const buf = new Float64Array([x]);
+  const bits = new BigInt64Array(buf.buffer);
+  bits[0] = x > 0 ? bits[0]! - 1n : bits[0]! + 1n;
+  return buf[0]!;
+}
+
+/**
+ * Uniform float64 samples in [minval, maxval) (default [0, 1)), each with 53 random bits.
+ *
+ * @example
+ * ```ts
+ * import { random } from "diffopt";
+ * random.uniform(random.key(0), [2, 3], { minval: -1, maxval: 1 }).shape; // [2, 3]
+ * ```
+ */
+export function uniform(key: PRNGKey, shape: Shape, opts: UniformOptions = {}): Tensor {
+  const k = checkKey(key, "uniform");
+  const s = checkSampleShape(shape, "uniform");
+  const lo = checkFiniteNumber(opts.minval ?? 0, "minval", "uniform");
+  const hi = checkFiniteNumber(opts.maxval ?? 1, "maxval", "uniform");
+  if (!(lo < hi)) throw new ValueError(`random.uniform: minval (${lo}) must be less than maxval (${hi})`);
+  const width = hi - lo;
+  if (!Number.isFinite(width)) throw new ValueError(`random.uniform: maxval − minval overflows (${lo}, ${hi})`);
+  const top = nextDown(hi);
+  const n = shapeSize(s);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = lo + width * uniformAt(k.k0, k.k1, i);
+    out[i] = v < hi ? v : top;
+  }
+  return new Tensor(out, s);
+}
+
+/** Options of {@link normal}. */
+export interface NormalOptions {
+  /** Mean (default 0). */
+  mean?: number;
+  /** Standard deviation, ≥ 0 (default 1). */
+  std?: number;
+}
+
+/**
+ * Normal float64 samples (standard by default): `mean + std · z` with z standard normal, by the Box–Muller
+ * transform of pairs of 53-bit uniforms.
+ *
+ * @example
+ * ```ts
+ * import { random } from "diffopt";
+ * const z = random.normal(random.key(1), [1000]);
+ * const x = random.normal(random.key(2), [3], { mean: 10, std: 0.1 });
+ * ```
+ */
+export function normal(key: PRNGKey, shape: Shape, opts: NormalOptions = {}): Tensor {
+  const k = checkKey(key, "normal");
+  const s = checkSampleShape(shape, "normal");
+  const mean = checkFiniteNumber(opts.mean ?? 0, "mean", "normal");
+  const std = checkFiniteNumber(opts.std ?? 1, "std", "normal");
+  if (std < 0) throw new ValueError(`random.normal: std must be non-negative, got ${std}`);
+  const n = shapeSize(s);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i += 2) {
+    // 1 − u lies in (0, 1], so the logarithm is finite.
+    const radius = Math.sqrt(-2 * Math.log(1 - uniformAt(k.k0, k.k1, i)));
+    const angle = 2 * Math.PI * uniformAt(k.k0, k.k1, i + 1);
+    out[i] = mean + std * radius * Math.cos(angle);
+    if (i + 1 < n) out[i + 1] = mean + std * radius * Math.sin(angle);
+  }
+  return new Tensor(out, s);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Discrete distributions
+
+/**
+ * An exactly uniform integer in [0, m) (1 ≤ m ≤ 2^53) for element `index`, by rejection on 53-bit blocks.
+ * Retries draw from keys folded into the retry domain, so every element stays a function of its index.
+ */
+function uniformIntAt(k0: number, k1: number, index: number, m: number): number {
+  const limit = TWO_POW_53 - (TWO_POW_53 % m);
+  let u = uniformAt(k0, k1, index) * TWO_POW_53;
+  for (let attempt = 0; u >= limit; attempt++) {
+    threefryBlock(k0, k1, RETRY_DOMAIN, attempt);
+    u = uniformAt(word0, word1, index) * TWO_POW_53;
+  }
+  return u % m;
+}
+
+/**
+ * Uniform random integers in [lo, hi) as a float64 tensor (exactly uniform, by rejection).
+ *
+ * @example
+ * ```ts
+ * import { random } from "diffopt";
+ * random.randint(random.key(0), [5], 0, 10).toArray(); // five integers in 0..9
+ * ```
+ */
+export function randint(key: PRNGKey, shape: Shape, lo: number, hi: number): Tensor {
+  const k = checkKey(key, "randint");
+  const s = checkSampleShape(shape, "randint");
+  checkSafeInteger(lo, "lo", "randint");
+  checkSafeInteger(hi, "hi", "randint");
+  if (!(lo < hi)) throw new ValueError(`random.randint: lo (${lo}) must be less than hi (${hi})`);
+  const span = hi - lo;
+  if (span > TWO_POW_53) throw new ValueError(`random.randint: hi − lo must be at most 2^53, got ${span}`);
+  const n = shapeSize(s);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + uniformIntAt(k.k0, k.k1, i, span);
+  return new Tensor(out, s);
+}
+
+/**
+ * Bernoulli samples (1 with probability `p`, else 0) as a float64 tensor. `p` is a number or a tensor that
+ * broadcasts to `shape`, with values in [0, 1].
+ *
+ * @example
+ * ```ts
+ * import { random } from "diffopt";
+ * random.bernoulli(random.key(0), 0.3, [4]).toArray(); // four values, each 0 or 1
+ * ```
+ */
+export function bernoulli(key: PRNGKey, p: TensorLike, shape: Shape): Tensor {
+  const k = checkKey(key, "bernoulli");
+  const s = checkSampleShape(shape, "bernoulli");
+  if (typeof p === "number") checkFiniteNumber(p, "p", "bernoulli");
+  const pt = asTensor(p);
+  let probs: Float64Array;
+  try {
+    probs = broadcastTo(new Tensor(pt.data, pt.shape), s).data;
+  } catch (e) {
+    if (!(e instanceof ShapeError)) throw e;
+    throw new ShapeError(`random.bernoulli: p of shape ${fmt(pt.shape)} does not broadcast to shape ${fmt(s)}`);
+  }
+  for (let i = 0; i < probs.length; i++) {
+    const q = probs[i]!;
+    if (!(q >= 0 && q <= 1)) throw new ValueError(`random.bernoulli: p must lie in [0, 1], got ${q}`);
+  }
+  const out = new Float64Array(probs.length);
+  for (let i = 0; i < out.length; i++) out[i] = uniformAt(k.k0, k.k1, i) < probs[i]! ? 1 : 0;
+  return new Tensor(out, s);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Gathers along the first axis: permutation and choice of a tensor
+
+interface RowIndex {
+  /** Source row of each output row. */
+  readonly index: Int32Array;
+  /** Number of rows of the source. */
+  readonly rows: number;
+}
+
+/** out[i, ...] = x[index[i], ...]. Linear; its transpose is {@link scatterAddRowsPrim}. */
+const takeRowsPrim: Primitive<RowIndex> = {
+  name: "takeRows",
+  impl([x], { index }) {
+    const src = x!.data;
+    const width = x!.shape[0] === 0 ? 0 : src.length / x!.shape[0]!;
+    const out = new Float64Array(index.length * width);
+    for (let i = 0; i < index.length; i++) out.set(src.subarray(index[i]! * width, (index[i]! + 1) * width), i * width);
+    return new Tensor(out, [index.length, ...x!.shape.slice(1)]);
+  },
+  jvp(_p, [t], _out, params) {
+    return bind(takeRowsPrim, [t!], params);
+  },
+  vjp(ct, _p, _out, params) {
+    return [bind(scatterAddRowsPrim, [ct], params)];
+  },
+};
+
+/** out[index[i], ...] += x[i, ...] into `rows` rows of zeros: the transpose of {@link takeRowsPrim}. */
+const scatterAddRowsPrim: Primitive<RowIndex> = {
+  name: "scatterAddRows",
+  impl([x], { index, rows }) {
+    const src = x!.data;
+    const width = index.length === 0 ? 0 : src.length / index.length;
+    const out = new Float64Array(rows * width);
+    for (let i = 0; i < index.length; i++) {
+      const o = index[i]! * width;
+      const s = i * width;
+      for (let j = 0; j < width; j++) out[o + j] += src[s + j]!;
+    }
+    return new Tensor(out, [rows, ...x!.shape.slice(1)]);
+  },
+  jvp(_p, [t], _out, params) {
+    return bind(scatterAddRowsPrim, [t!], params);
+  },
+  vjp(ct, _p, _out, params) {
+    return [bind(takeRowsPrim, [ct], params)];
+  },
+};
+
+function takeRows(x: Tensor, index: Int32Array): Tensor {
+  return bind(takeRowsPrim, [x], { index, rows: x.shape[0]! });
+}
+
+/** A uniformly random permutation of 0..n−1 (Fisher–Yates; step i uses element i's stream). */
+function permutationIndex(k: PRNGKey, n: number): Int32Array {
+  const perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = uniformIntAt(k.k0, k.k1, i, i + 1);
+    const t = perm[i]!;
+    perm[i] = perm[j]!;
+    perm[j] = t;
+  }
+  return perm;
+}
+
+const MAX_INDEX = 2 ** 31 - 1;
+
+function checkPopulation(x: unknown, op: string): { n: number; tensor: Tensor | null } {
+  if (typeof x === "number") {
+    if (!Number.isInteger(x) || x < 0 || x > MAX_INDEX) {
+      throw new ValueError(`random.${op}: n must be a non-negative integer below 2^31, got ${x}`);
+    }
+    return { n: x, tensor: null };
+  }
+  if (!(x instanceof Tensor)) {
+    throw new ValueError(`random.${op}: expected an integer n or a Tensor, got ${describeValue(x)}`);
+  }
+  if (x.ndim === 0) throw new ShapeError(`random.${op}: the tensor must have at least one axis, got a scalar`);
+  return { n: x.shape[0]!, tensor: x };
+}
+
+/**
+ * A random permutation: of `arange(n)` for an integer `n`, or of the first axis of a tensor `x` (rows shuffled;
+ * derivatives flow back to `x` through the shuffle).
+ *
+ * @example
+ * ```ts
+ * import { random, tensor } from "diffopt";
+ * random.permutation(random.key(0), 5).toArray();                 // 0..4 in random order
+ * random.permutation(random.key(0), tensor([[1, 2], [3, 4]])).shape; // [2, 2]
+ * ```
+ */
+export function permutation(key: PRNGKey, x: number | Tensor): Tensor {
+  const k = checkKey(key, "permutation");
+  const { n, tensor } = checkPopulation(x, "permutation");
+  const perm = permutationIndex(k, n);
+  if (tensor !== null) return takeRows(tensor, perm);
+  return new Tensor(Float64Array.from(perm), [n]);
+}
+
+/** Options of {@link choice}. */
+export interface ChoiceOptions {
+  /** Shape of the sample of indices (default `[]`: one draw). */
+  shape?: Shape;
+  /** Sample with replacement (default true). */
+  replace?: boolean;
+  /** Probabilities of the n candidates (non-negative, summing to 1 within 1e-9); uniform when omitted. */
+  p?: TensorLike;
+}
+
+function checkProbabilities(p: TensorLike, n: number): Float64Array {
+  const pt = asTensor(p);
+  if (pt.ndim !== 1 || pt.shape[0] !== n) {
+    throw new ShapeError(`random.choice: p must have shape [${n}] (one probability per candidate), got ${fmt(pt.shape)}`);
+  }
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const q = pt.data[i]!;
+    if (!(q >= 0 && Number.isFinite(q))) throw new ValueError(`random.choice: p must be finite and non-negative, got p[${i}] = ${q}`);
+    total += q;
+  }
+  if (!(Math.abs(total - 1) <= 1e-9)) throw new ValueError(`random.choice: p must sum to 1, got ${total}`);
+  return pt.data;
+}
+
+/**
+ * Random draws from `arange(n)` (integer `n`) or from the rows of a tensor `x`, uniform or with probabilities
+ * `p`, with or without replacement. The result has shape `shape` (plus the row shape for a tensor).
+ * Without replacement and with `p`, items are taken in the order of the exponential race (Efraimidis–Spirakis).
+ *
+ * @example
+ * ```ts
+ * import { random } from "diffopt";
+ * const k = random.key(3);
+ * random.choice(k, 10, { shape: [4], replace: false }).toArray(); // four distinct integers in 0..9
+ * random.choice(k, 3, { shape: [5], p: [0.5, 0.25, 0.25] }).shape; // [5]
+ * ```
+ */
+export function choice(key: PRNGKey, x: number | Tensor, opts: ChoiceOptions = {}): Tensor {
+  const k = checkKey(key, "choice");
+  const { n, tensor } = checkPopulation(x, "choice");
+  const s = checkSampleShape(opts.shape ?? [], "choice");
+  const m = shapeSize(s);
+  const replace = opts.replace ?? true;
+  const probs = opts.p === undefined ? null : checkProbabilities(opts.p, n);
+  if (m > 0 && n === 0) throw new ValueError(`random.choice: cannot draw ${m} item(s) from an empty population`);
+  if (!replace && m > n) {
+    throw new ValueError(`random.choice: cannot draw ${m} items without replacement from a population of ${n}`);
+  }
+  const index = new Int32Array(m);
+  if (replace && probs === null) {
+    for (let i = 0; i < m; i++) index[i] = uniformIntAt(k.k0, k.k1, i, n);
+  } else if (replace && probs !== null) {
+    // Inverse CDF by binary search; candidates of zero probability are never chosen.
+    const cdf = new Float64Array(n);
+    let acc = 0;
+    for (let j = 0; j < n; j++) cdf[j] = acc += probs[j]!;
+    for (let i = 0; i < m; i++) {
+      const u = uniformAt(k.k0, k.k1, i) * acc;
+      let lo = 0;
+      let hi = n - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (cdf[mid]! > u) hi = mid;
+        else lo = mid + 1;
+      }
+      index[i] = lo;
+    }
+  } else if (probs === null) {
+    index.set(permutationIndex(k, n).subarray(0, m));
+  } else {
+    // Exponential race: candidate j finishes at E_j / p_j; the first m to finish are the sample.
+    const times = new Float64Array(n);
+    for (let j = 0; j < n; j++) {
+      const e = -Math.log(1 - uniformAt(k.k0, k.k1, j));
+      times[j] = probs[j]! > 0 ? e / probs[j]! : Infinity;
+    }
+    const order = Array.from({ length: n }, (_, j) => j).sort((a, b) => times[a]! - times[b]! || a - b);
+    if (m > 0 && times[order[m - 1]!] === Infinity) {
+      throw new ValueError(`random.choice: p has fewer than ${m} non-zero entries, cannot draw without replacement`);
+    }
+    for (let i = 0; i < m; i++) index[i] = order[i]!;
+  }
+  if (tensor === null) return new Tensor(Float64Array.from(index), s);
+  return reshape(takeRows(tensor, index), [...s, ...tensor.shape.slice(1)]);
+}

@@ -11,8 +11,9 @@ import { sumTo } from "./broadcast.js";
 import { reshape, transpose } from "./shape.js";
 
 /**
- * C[m×n] += A[m×k] · B[k×n], row-major, at the given offsets. Loop order i-k-j keeps the inner loop
- * contiguous; four rows of A are processed together so each row of B is read once per four rows of C.
+ * C[m×n] += A[m×k] · B[k×n], row-major, at the given offsets. Large products pack B into column panels of
+ * width 4 and run a 2×4 register-blocked micro-kernel (8 accumulators per pass over k); small or thin
+ * products use a streaming i-k-j loop whose inner loop runs over contiguous rows of B and C.
  * @internal
  */
 export function gemm(
@@ -26,29 +27,22 @@ export function gemm(
   k: number,
   n: number,
 ): void {
-  let i = 0;
-  for (; i + 3 < m; i += 4) {
-    const c0 = cOff + i * n;
-    const c1 = c0 + n;
-    const c2 = c1 + n;
-    const c3 = c2 + n;
-    const a0 = aOff + i * k;
-    for (let p = 0; p < k; p++) {
-      const x0 = a[a0 + p]!;
-      const x1 = a[a0 + k + p]!;
-      const x2 = a[a0 + 2 * k + p]!;
-      const x3 = a[a0 + 3 * k + p]!;
-      const bRow = bOff + p * n;
-      for (let j = 0; j < n; j++) {
-        const bv = b[bRow + j]!;
-        c[c0 + j] += x0 * bv;
-        c[c1 + j] += x1 * bv;
-        c[c2 + j] += x2 * bv;
-        c[c3 + j] += x3 * bv;
-      }
-    }
-  }
-  for (; i < m; i++) {
+  if (m >= 2 && n >= 8 && m * n * k >= 32768) gemmPacked(a, aOff, b, bOff, c, cOff, m, k, n);
+  else gemmStreaming(a, aOff, b, bOff, c, cOff, m, k, n);
+}
+
+function gemmStreaming(
+  a: Float64Array,
+  aOff: number,
+  b: Float64Array,
+  bOff: number,
+  c: Float64Array,
+  cOff: number,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  for (let i = 0; i < m; i++) {
     const cRow = cOff + i * n;
     const aRow = aOff + i * k;
     for (let p = 0; p < k; p++) {
@@ -58,6 +52,78 @@ export function gemm(
       for (let j = 0; j < n; j++) c[cRow + j] += x * b[bRow + j]!;
     }
   }
+}
+
+function gemmPacked(
+  a: Float64Array,
+  aOff: number,
+  b: Float64Array,
+  bOff: number,
+  c: Float64Array,
+  cOff: number,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  const panels = n >> 2;
+  const packed = new Float64Array(panels * 4 * k);
+  for (let jp = 0; jp < panels; jp++) {
+    let dst = jp * 4 * k;
+    for (let p = 0, src = bOff + jp * 4; p < k; p++, src += n, dst += 4) {
+      packed[dst] = b[src]!;
+      packed[dst + 1] = b[src + 1]!;
+      packed[dst + 2] = b[src + 2]!;
+      packed[dst + 3] = b[src + 3]!;
+    }
+  }
+  const rest = panels * 4;
+  let i = 0;
+  for (; i + 1 < m; i += 2) {
+    const a0 = aOff + i * k;
+    const a1 = a0 + k;
+    const c0 = cOff + i * n;
+    const c1 = c0 + n;
+    for (let jp = 0; jp < panels; jp++) {
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0; // prettier-ignore
+      for (let p = 0, q = jp * 4 * k; p < k; p++, q += 4) {
+        const x0 = a[a0 + p]!;
+        const x1 = a[a1 + p]!;
+        const b0 = packed[q]!;
+        const b1 = packed[q + 1]!;
+        const b2 = packed[q + 2]!;
+        const b3 = packed[q + 3]!;
+        s00 += x0 * b0;
+        s01 += x0 * b1;
+        s02 += x0 * b2;
+        s03 += x0 * b3;
+        s10 += x1 * b0;
+        s11 += x1 * b1;
+        s12 += x1 * b2;
+        s13 += x1 * b3;
+      }
+      const j = jp * 4;
+      c[c0 + j] += s00;
+      c[c0 + j + 1] += s01;
+      c[c0 + j + 2] += s02;
+      c[c0 + j + 3] += s03;
+      c[c1 + j] += s10;
+      c[c1 + j + 1] += s11;
+      c[c1 + j + 2] += s12;
+      c[c1 + j + 3] += s13;
+    }
+    for (let j = rest; j < n; j++) {
+      let s0 = 0;
+      let s1 = 0;
+      for (let p = 0, q = bOff + j; p < k; p++, q += n) {
+        const bv = b[q]!;
+        s0 += a[a0 + p]! * bv;
+        s1 += a[a1 + p]! * bv;
+      }
+      c[c0 + j] += s0;
+      c[c1 + j] += s1;
+    }
+  }
+  if (i < m) gemmStreaming(a, aOff + i * k, b, bOff, c, cOff + i * n, 1, k, n);
 }
 
 const matmulPrim: Primitive<undefined> = {

@@ -212,7 +212,10 @@ describe("uniform", () => {
     const k = random.key(0);
     throwsValueError(() => random.uniform(k, [2], { minval: 1, maxval: 1 }), /random\.uniform: minval/);
     throwsValueError(() => random.uniform(k, [2], { maxval: Infinity }), /random\.uniform: maxval/);
-    throwsValueError(() => random.uniform(k, [2], { minval: -Number.MAX_VALUE, maxval: Number.MAX_VALUE }), /overflows/);
+    throwsValueError(
+      () => random.uniform(k, [2], { minval: -Number.MAX_VALUE, maxval: Number.MAX_VALUE }),
+      /overflows/,
+    );
   });
 });
 
@@ -261,7 +264,10 @@ describe("randint and bernoulli", () => {
     const k = random.key(0);
     throwsValueError(() => random.bernoulli(k, 1.5, [2]), /random\.bernoulli: p/);
     throwsValueError(() => random.bernoulli(k, Number.NaN, [2]), /random\.bernoulli: p/);
-    assert.throws(() => random.bernoulli(k, tensor([0.1, 0.2]), [3]), (e: unknown) => e instanceof ShapeError && /p of shape/.test(e.message));
+    assert.throws(
+      () => random.bernoulli(k, tensor([0.1, 0.2]), [3]),
+      (e: unknown) => e instanceof ShapeError && /p of shape/.test(e.message),
+    );
   });
 });
 
@@ -269,7 +275,10 @@ describe("permutation", () => {
   function assertPermutation(p: Tensor, n: number): void {
     assert.deepEqual(p.shape, [n]);
     const sorted = [...p.data].sort((a, b) => a - b);
-    assert.deepEqual(sorted, Array.from({ length: n }, (_, i) => i));
+    assert.deepEqual(
+      sorted,
+      Array.from({ length: n }, (_, i) => i),
+    );
   }
 
   test("is a valid, deterministic permutation of arange(n)", () => {
@@ -330,7 +339,10 @@ describe("choice", () => {
   test("without replacement draws distinct items", () => {
     const c = random.choice(random.key(1), 10, { shape: [2, 5], replace: false });
     assert.deepEqual(c.shape, [2, 5]);
-    assert.deepEqual([...c.data].sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i));
+    assert.deepEqual(
+      [...c.data].sort((a, b) => a - b),
+      Array.from({ length: 10 }, (_, i) => i),
+    );
   });
 
   test("with replacement follows p", () => {

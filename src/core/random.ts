@@ -137,7 +137,9 @@ function describeValue(v: unknown): string {
 
 function checkKey(k: unknown, op: string): PRNGKey {
   if (!(k instanceof PRNGKey)) {
-    throw new ValueError(`random.${op}: key must be a PRNGKey (from random.key, random.split or random.foldIn), got ${describeValue(k)}`);
+    throw new ValueError(
+      `random.${op}: key must be a PRNGKey (from random.key, random.split or random.foldIn), got ${describeValue(k)}`,
+    );
   }
   return k;
 }
@@ -499,12 +501,15 @@ export interface ChoiceOptions {
 function checkProbabilities(p: TensorLike, n: number): Float64Array {
   const pt = asTensor(p);
   if (pt.ndim !== 1 || pt.shape[0] !== n) {
-    throw new ShapeError(`random.choice: p must have shape [${n}] (one probability per candidate), got ${fmt(pt.shape)}`);
+    throw new ShapeError(
+      `random.choice: p must have shape [${n}] (one probability per candidate), got ${fmt(pt.shape)}`,
+    );
   }
   let total = 0;
   for (let i = 0; i < n; i++) {
     const q = pt.data[i]!;
-    if (!(q >= 0 && Number.isFinite(q))) throw new ValueError(`random.choice: p must be finite and non-negative, got p[${i}] = ${q}`);
+    if (!(q >= 0 && Number.isFinite(q)))
+      throw new ValueError(`random.choice: p must be finite and non-negative, got p[${i}] = ${q}`);
     total += q;
   }
   if (!(Math.abs(total - 1) <= 1e-9)) throw new ValueError(`random.choice: p must sum to 1, got ${total}`);

@@ -1,0 +1,94 @@
+/**
+ * Core benchmarks: per-op overhead of small ops eagerly and under `grad`, the gradient of a least-squares loss,
+ * and matmul throughput.
+ */
+import { Tensor, add, exp, grad, matmul, mul, random, square, sub, sum, tensor } from "../src/index.js";
+import { formatTime, printTable, timeIt, verdict } from "./util.js";
+
+const EAGER_TARGET = 2e-6;
+const GRAD_TARGET = 5e-6;
+const MATMUL_TARGET_GFLOPS = 2;
+
+/** Number of ops in the chain differentiated by `grad` (the time per gradient is divided by it). */
+const CHAIN = 1000;
+
+type UnaryStep = (acc: Tensor, x: Tensor) => Tensor;
+
+function opOverhead(): void {
+  const keys = random.split(random.key(0), 2);
+  const x = random.normal(keys[0]!, [10]);
+  const y = random.normal(keys[1]!, [10]);
+  // The chain for `mul` multiplies by ones so values stay finite; the chain of `exp` overflows to Infinity after
+  // a few steps, which IEEE arithmetic handles at full speed, so the timing is unaffected.
+  const ones = tensor(new Float64Array(10).fill(1));
+  const cases: [string, () => Tensor, UnaryStep, Tensor][] = [
+    ["add", () => add(x, y), (acc, v) => add(acc, v), x],
+    ["mul", () => mul(x, y), (acc, v) => mul(acc, v), ones],
+    ["exp", () => exp(x), (acc) => exp(acc), x],
+  ];
+  const rows: string[][] = [];
+  for (const [name, eager, step, start] of cases) {
+    const te = timeIt(eager).median;
+    const chained = (v: Tensor) => {
+      let acc = v;
+      for (let i = 0; i < CHAIN; i++) acc = step(acc, v);
+      return sum(acc);
+    };
+    const g = grad(chained);
+    const tg = timeIt(() => g(start)).median / CHAIN;
+    rows.push([name, formatTime(te), `≤ ${formatTime(EAGER_TARGET)}`, verdict(te <= EAGER_TARGET)]);
+    rows.push([`${name} under grad`, formatTime(tg), `≤ ${formatTime(GRAD_TARGET)}`, verdict(tg <= GRAD_TARGET)]);
+  }
+  printTable(
+    `Per-op overhead, size-10 tensors (under grad: time of one gradient of a chain of ${CHAIN} ops, forward and backward, / ${CHAIN})`,
+    ["op", "time / op", "target", "status"],
+    rows,
+  );
+}
+
+function leastSquares(): void {
+  const n = 1000;
+  const d = 100;
+  const [kx, ky, kw] = random.split(random.key(1), 3);
+  const X = random.normal(kx!, [n, d]);
+  const y = random.normal(ky!, [n]);
+  const w = random.normal(kw!, [d]);
+  const loss = (v: Tensor) => mul(0.5, sum(square(sub(matmul(X, v), y))));
+  const gradLoss = grad(loss);
+  const tf = timeIt(() => loss(w)).median;
+  const tg = timeIt(() => gradLoss(w)).median;
+  printTable(
+    `Least squares ½‖Xw − y‖², X ${n}×${d}`,
+    ["quantity", "time", "ratio to forward"],
+    [
+      ["forward", formatTime(tf), "1.00×"],
+      ["grad", formatTime(tg), `${(tg / tf).toFixed(2)}×`],
+    ],
+  );
+}
+
+function matmulThroughput(): void {
+  const rows: string[][] = [];
+  for (const n of [256, 512, 1024]) {
+    const [ka, kb] = random.split(random.key(n), 2);
+    const A = random.normal(ka!, [n, n]);
+    const B = random.normal(kb!, [n, n]);
+    const t = timeIt(() => matmul(A, B), { minBatches: 3, warmup: 0 }).median;
+    const gflops = (2 * n ** 3) / t / 1e9;
+    rows.push([
+      `${n}×${n}`,
+      formatTime(t),
+      gflops.toFixed(2),
+      `≥ ${MATMUL_TARGET_GFLOPS}`,
+      verdict(gflops >= MATMUL_TARGET_GFLOPS),
+    ]);
+  }
+  printTable("matmul (n×n times n×n, 2n³ flops)", ["size", "time", "GF/s", "target", "status"], rows);
+}
+
+/** Runs the core benchmarks and prints their tables. */
+export async function run(): Promise<void> {
+  opOverhead();
+  leastSquares();
+  matmulThroughput();
+}

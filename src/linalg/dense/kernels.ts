@@ -1,0 +1,565 @@
+/**
+ * Raw float64 kernels of dense linear algebra: LU with partial pivoting, Cholesky, triangular solves,
+ * Householder QR (optionally column-pivoted), minimum-norm least squares and the symmetric eigendecomposition.
+ *
+ * Conventions: matrices are row-major `Float64Array`s; inputs are never mutated; a right-hand side `b` of an
+ * n×n system is either a vector of length n or an n×k matrix (row-major, k = b.length / n), and the solution has
+ * the same layout. These kernels do no input validation beyond what their results report (`singular`, `null`):
+ * the differentiable wrappers in this folder check shapes and finiteness.
+ *
+ * @module
+ */
+
+const EPS = 2.220446049250313e-16;
+
+/** An LU factorisation P·A = L·U (unit lower L and upper U packed in `lu`; row i of P·A is row `piv[i]` of A). */
+export interface LuFactors {
+  readonly lu: Float64Array;
+  readonly piv: Int32Array;
+}
+
+/**
+ * LU factorisation with partial pivoting of the n×n matrix `a`: P·A = L·U. `singular` is true when some pivot is
+ * exactly zero or smaller in magnitude than n·eps·max|aᵢⱼ|; the elimination then skips that column, so `lu` is
+ * still finite but must not be used to solve.
+ *
+ * @example
+ * ```ts
+ * import { luFactor, luSolve } from "diffopt";
+ * const f = luFactor(new Float64Array([0, 1, 2, 3]), 2);
+ * luSolve(f, 2, new Float64Array([1, 5])); // Float64Array [1, 1]
+ * ```
+ */
+export function luFactor(a: Float64Array, n: number): { lu: Float64Array; piv: Int32Array; singular: boolean } {
+  const lu = a.slice(0, n * n);
+  const piv = new Int32Array(n);
+  for (let i = 0; i < n; i++) piv[i] = i;
+  let amax = 0;
+  for (let i = 0; i < n * n; i++) {
+    const v = Math.abs(lu[i]!);
+    if (v > amax) amax = v;
+  }
+  const tiny = n * EPS * amax;
+  let singular = false;
+  for (let k = 0; k < n; k++) {
+    let p = k;
+    let best = Math.abs(lu[k * n + k]!);
+    for (let i = k + 1; i < n; i++) {
+      const v = Math.abs(lu[i * n + k]!);
+      if (v > best) {
+        best = v;
+        p = i;
+      }
+    }
+    if (p !== k) {
+      for (let j = 0; j < n; j++) {
+        const t = lu[k * n + j]!;
+        lu[k * n + j] = lu[p * n + j]!;
+        lu[p * n + j] = t;
+      }
+      const t = piv[k]!;
+      piv[k] = piv[p]!;
+      piv[p] = t;
+    }
+    if (best === 0 || best <= tiny) {
+      singular = true;
+      continue;
+    }
+    const inv = 1 / lu[k * n + k]!;
+    const rowK = k * n;
+    for (let i = k + 1; i < n; i++) {
+      const rowI = i * n;
+      const l = lu[rowI + k]! * inv;
+      lu[rowI + k] = l;
+      if (l === 0) continue;
+      for (let j = k + 1; j < n; j++) lu[rowI + j] -= l * lu[rowK + j]!;
+    }
+  }
+  return { lu, piv, singular };
+}
+
+/**
+ * The smallest pivot magnitude |Uᵢᵢ| of an LU factorisation and its index (for error messages).
+ *
+ * @example
+ * ```ts
+ * import { luFactor, luMinPivot } from "diffopt";
+ * luMinPivot(luFactor(new Float64Array([1, 2, 2, 4]), 2).lu, 2); // { index: 1, value: 0 }
+ * ```
+ */
+export function luMinPivot(lu: Float64Array, n: number): { index: number; value: number } {
+  let index = 0;
+  let value = Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = Math.abs(lu[i * n + i]!);
+    if (v < value) {
+      value = v;
+      index = i;
+    }
+  }
+  return { index, value };
+}
+
+/**
+ * Solves A·x = b (or Aᵀ·x = b with `transpose`) from the factors of {@link luFactor}. `b` is a vector of length
+ * n or an n×k row-major matrix; the result has the same layout.
+ *
+ * @example
+ * ```ts
+ * import { luFactor, luSolve } from "diffopt";
+ * const f = luFactor(new Float64Array([2, 1, 0, 1]), 2);
+ * luSolve(f, 2, new Float64Array([3, 1]), true); // solves [[2, 0], [1, 1]] x = [3, 1]: [1.5, -0.5]
+ * ```
+ */
+export function luSolve(f: LuFactors, n: number, b: Float64Array, transpose = false): Float64Array {
+  const k = n === 0 ? 0 : b.length / n;
+  const { lu, piv } = f;
+  const x = new Float64Array(n * k);
+  if (!transpose) {
+    for (let i = 0; i < n; i++) x.set(b.subarray(piv[i]! * k, piv[i]! * k + k), i * k);
+    forwardRows(lu, n, x, k, true, false);
+    backwardRows(lu, n, x, k, false, false);
+    return x;
+  }
+  // Aᵀ = Uᵀ Lᵀ P: solve Uᵀ z = b, Lᵀ w = z, then x = Pᵀ w.
+  const w = b.slice(0, n * k);
+  forwardRows(lu, n, w, k, false, true);
+  backwardRows(lu, n, w, k, true, true);
+  for (let i = 0; i < n; i++) x.set(w.subarray(i * k, i * k + k), piv[i]! * k);
+  return x;
+}
+
+/**
+ * In place: solves op(T)·X = X for a lower-triangular op(T) (T itself lower, or T upper and `trans`), with k
+ * right-hand sides stored row-major in `x`. `unit` takes the diagonal as ones.
+ */
+function forwardRows(t: Float64Array, n: number, x: Float64Array, k: number, unit: boolean, trans: boolean): void {
+  for (let i = 0; i < n; i++) {
+    const xi = i * k;
+    for (let j = 0; j < i; j++) {
+      const l = trans ? t[j * n + i]! : t[i * n + j]!;
+      if (l === 0) continue;
+      const xj = j * k;
+      for (let c = 0; c < k; c++) x[xi + c] -= l * x[xj + c]!;
+    }
+    if (!unit) {
+      const inv = 1 / t[i * n + i]!;
+      for (let c = 0; c < k; c++) x[xi + c] *= inv;
+    }
+  }
+}
+
+/** In place: solves op(T)·X = X for an upper-triangular op(T) (T upper, or T lower and `trans`). */
+function backwardRows(t: Float64Array, n: number, x: Float64Array, k: number, unit: boolean, trans: boolean): void {
+  for (let i = n - 1; i >= 0; i--) {
+    const xi = i * k;
+    for (let j = i + 1; j < n; j++) {
+      const u = trans ? t[j * n + i]! : t[i * n + j]!;
+      if (u === 0) continue;
+      const xj = j * k;
+      for (let c = 0; c < k; c++) x[xi + c] -= u * x[xj + c]!;
+    }
+    if (!unit) {
+      const inv = 1 / t[i * n + i]!;
+      for (let c = 0; c < k; c++) x[xi + c] *= inv;
+    }
+  }
+}
+
+/**
+ * Cholesky factor of the symmetric n×n matrix `a` (only its lower triangle is read): the lower-triangular L with
+ * A = L·Lᵀ, or null when A is not (numerically) positive definite.
+ *
+ * @example
+ * ```ts
+ * import { choleskyFactor } from "diffopt";
+ * choleskyFactor(new Float64Array([4, 2, 2, 5]), 2); // Float64Array [2, 0, 1, 2]
+ * choleskyFactor(new Float64Array([1, 2, 2, 1]), 2); // null
+ * ```
+ */
+export function choleskyFactor(a: Float64Array, n: number): Float64Array | null {
+  const l = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    const rowJ = j * n;
+    let d = a[rowJ + j]!;
+    for (let p = 0; p < j; p++) d -= l[rowJ + p]! * l[rowJ + p]!;
+    if (!(d > 0)) return null;
+    const ljj = Math.sqrt(d);
+    l[rowJ + j] = ljj;
+    const inv = 1 / ljj;
+    for (let i = j + 1; i < n; i++) {
+      const rowI = i * n;
+      let s = a[rowI + j]!;
+      for (let p = 0; p < j; p++) s -= l[rowI + p]! * l[rowJ + p]!;
+      l[rowI + j] = s * inv;
+    }
+  }
+  return l;
+}
+
+/**
+ * Solves A·x = b given the Cholesky factor L of A (A = L·Lᵀ); `b` is a vector or n×k matrix.
+ *
+ * @example
+ * ```ts
+ * import { choleskyFactor, choleskySolve } from "diffopt";
+ * const l = choleskyFactor(new Float64Array([4, 2, 2, 5]), 2)!;
+ * choleskySolve(l, 2, new Float64Array([6, 7])); // Float64Array [1, 1]
+ * ```
+ */
+export function choleskySolve(l: Float64Array, n: number, b: Float64Array): Float64Array {
+  const k = n === 0 ? 0 : b.length / n;
+  const x = b.slice(0, n * k);
+  forwardRows(l, n, x, k, false, false);
+  backwardRows(l, n, x, k, false, true);
+  return x;
+}
+
+/**
+ * Solves op(T)·x = b for a triangular n×n `t` (op = identity, or transpose with `transpose`). Only the triangle
+ * named by `lower` is read; `unitDiagonal` takes the diagonal as ones. `b` is a vector or n×k matrix.
+ *
+ * @example
+ * ```ts
+ * import { triangularSolveKernel } from "diffopt";
+ * triangularSolveKernel(new Float64Array([2, 0, 1, 1]), 2, new Float64Array([2, 3]), { lower: true }); // [1, 2]
+ * ```
+ */
+export function triangularSolveKernel(
+  t: Float64Array,
+  n: number,
+  b: Float64Array,
+  opts: { lower: boolean; transpose?: boolean; unitDiagonal?: boolean },
+): Float64Array {
+  const k = n === 0 ? 0 : b.length / n;
+  const x = b.slice(0, n * k);
+  const trans = opts.transpose ?? false;
+  const unit = opts.unitDiagonal ?? false;
+  if (opts.lower !== trans) forwardRows(t, n, x, k, unit, trans);
+  else backwardRows(t, n, x, k, unit, trans);
+  return x;
+}
+
+/**
+ * A Householder QR factorisation A·P = Q·R of an m×n matrix. `qr` holds R on and above the diagonal and the
+ * essential parts of the Householder vectors below it (vᵢ = [1, qr[i+1.., i]]); Q = H₀·H₁·…·H_{k−1} with
+ * Hᵢ = I − tauᵢ·vᵢ·vᵢᵀ and k = min(m, n). `perm[j]` is the column of A in column j of A·P (the identity unless
+ * the factorisation was column-pivoted).
+ */
+export interface QrFactors {
+  readonly qr: Float64Array;
+  readonly tau: Float64Array;
+  readonly perm: Int32Array;
+  readonly m: number;
+  readonly n: number;
+}
+
+/**
+ * Householder QR of the m×n matrix `a`, with column pivoting (largest remaining column norm first, as in
+ * LAPACK's geqp3) when `pivoting` is true, which makes |R₀₀| ≥ |R₁₁| ≥ … and reveals the numerical rank.
+ *
+ * @example
+ * ```ts
+ * import { qrFactor, qrExplicit } from "diffopt";
+ * const { q, r } = qrExplicit(qrFactor(new Float64Array([3, 0, 4, 5]), 2, 2));
+ * // r = [-5, -4, 0, 3] (row-major), q = [-0.6, -0.8, -0.8, 0.6]
+ * ```
+ */
+export function qrFactor(a: Float64Array, m: number, n: number, pivoting = false): QrFactors {
+  const qr = a.slice(0, m * n);
+  const kmax = Math.min(m, n);
+  const tau = new Float64Array(kmax);
+  const perm = new Int32Array(n);
+  for (let j = 0; j < n; j++) perm[j] = j;
+  const colNorm2 = new Float64Array(pivoting ? n : 0);
+  const refNorm2 = new Float64Array(pivoting ? n : 0);
+  if (pivoting) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) colNorm2[j] += qr[i * n + j]! * qr[i * n + j]!;
+    }
+    refNorm2.set(colNorm2);
+  }
+  for (let k = 0; k < kmax; k++) {
+    if (pivoting) {
+      let p = k;
+      for (let j = k + 1; j < n; j++) if (colNorm2[j]! > colNorm2[p]!) p = j;
+      if (p !== k) {
+        for (let i = 0; i < m; i++) {
+          const t = qr[i * n + k]!;
+          qr[i * n + k] = qr[i * n + p]!;
+          qr[i * n + p] = t;
+        }
+        swap(perm, k, p);
+        swapF(colNorm2, k, p);
+        swapF(refNorm2, k, p);
+      }
+    }
+    // Householder vector for column k, rows k..m-1.
+    let sigma = 0;
+    for (let i = k + 1; i < m; i++) sigma += qr[i * n + k]! * qr[i * n + k]!;
+    const alpha = qr[k * n + k]!;
+    if (sigma === 0) {
+      tau[k] = 0;
+    } else {
+      const norm = Math.sqrt(alpha * alpha + sigma);
+      const beta = alpha <= 0 ? norm : -norm;
+      const v0 = alpha - beta;
+      tau[k] = (beta - alpha) / beta;
+      const inv = 1 / v0;
+      for (let i = k + 1; i < m; i++) qr[i * n + k] *= inv;
+      qr[k * n + k] = beta;
+      applyReflectorLeft(qr, m, n, k, tau[k]!, qr, n, k + 1, n);
+    }
+    if (pivoting) {
+      for (let j = k + 1; j < n; j++) {
+        if (colNorm2[j] === 0) continue;
+        const r = qr[k * n + j]!;
+        colNorm2[j] -= r * r;
+        // Recompute when cancellation has eaten most of the digits (the LAPACK safeguard).
+        if (colNorm2[j]! <= 1e-8 * refNorm2[j]!) {
+          let s = 0;
+          for (let i = k + 1; i < m; i++) s += qr[i * n + j]! * qr[i * n + j]!;
+          colNorm2[j] = s;
+          refNorm2[j] = s;
+        }
+      }
+    }
+  }
+  return { qr, tau, perm, m, n };
+}
+
+function swap(x: Int32Array, i: number, j: number): void {
+  const t = x[i]!;
+  x[i] = x[j]!;
+  x[j] = t;
+}
+
+function swapF(x: Float64Array, i: number, j: number): void {
+  const t = x[i]!;
+  x[i] = x[j]!;
+  x[j] = t;
+}
+
+/**
+ * Applies Hₖ = I − tau·v·vᵀ (v stored in column k of `h`, an m×hn matrix, rows k..m−1 with implicit 1 at row k)
+ * from the left to columns c0..c1−1 of the m×cn matrix `c`.
+ */
+function applyReflectorLeft(
+  h: Float64Array,
+  m: number,
+  hn: number,
+  k: number,
+  tau: number,
+  c: Float64Array,
+  cn: number,
+  c0: number,
+  c1: number,
+): void {
+  if (tau === 0 || c1 <= c0) return;
+  const w = new Float64Array(c1 - c0);
+  for (let j = c0; j < c1; j++) w[j - c0] = c[k * cn + j]!;
+  for (let i = k + 1; i < m; i++) {
+    const vi = h[i * hn + k]!;
+    if (vi === 0) continue;
+    const row = i * cn;
+    for (let j = c0; j < c1; j++) w[j - c0] += vi * c[row + j]!;
+  }
+  for (let j = c0; j < c1; j++) c[k * cn + j] -= tau * w[j - c0]!;
+  for (let i = k + 1; i < m; i++) {
+    const s = tau * h[i * hn + k]!;
+    if (s === 0) continue;
+    const row = i * cn;
+    for (let j = c0; j < c1; j++) c[row + j] -= s * w[j - c0]!;
+  }
+}
+
+/**
+ * Applies Qᵀ (from {@link qrFactor}) to the m×k matrix (or m-vector) `b`, returning a new m×k array.
+ *
+ * @example
+ * ```ts
+ * import { qrFactor, qrApplyQt } from "diffopt";
+ * qrApplyQt(qrFactor(new Float64Array([3, 4]), 2, 1), new Float64Array([3, 4])); // [-5, 0]
+ * ```
+ */
+export function qrApplyQt(f: QrFactors, b: Float64Array): Float64Array {
+  const { m, n } = f;
+  const k = m === 0 ? 0 : b.length / m;
+  const out = b.slice(0, m * k);
+  for (let j = 0; j < Math.min(m, n); j++) applyReflectorLeft(f.qr, m, n, j, f.tau[j]!, out, k, 0, k);
+  return out;
+}
+
+/**
+ * The reduced factors of {@link qrFactor}: Q (m×k, orthonormal columns) and R (k×n, upper triangular) with
+ * k = min(m, n), both row-major, such that A·P = Q·R.
+ *
+ * @example
+ * ```ts
+ * import { qrFactor, qrExplicit } from "diffopt";
+ * qrExplicit(qrFactor(new Float64Array([1, 1]), 2, 1)).r; // Float64Array [-1.4142135623730951]
+ * ```
+ */
+export function qrExplicit(f: QrFactors): { q: Float64Array; r: Float64Array } {
+  const { m, n, qr, tau } = f;
+  const k = Math.min(m, n);
+  const r = new Float64Array(k * n);
+  for (let i = 0; i < k; i++) for (let j = i; j < n; j++) r[i * n + j] = qr[i * n + j]!;
+  // Q = H₀ ⋯ H_{k−1} applied to the first k columns of the identity, from the last reflector backwards.
+  const q = new Float64Array(m * k);
+  for (let i = 0; i < k; i++) q[i * k + i] = 1;
+  for (let j = k - 1; j >= 0; j--) applyReflectorLeft(qr, m, n, j, tau[j]!, q, k, j, k);
+  return { q, r };
+}
+
+/**
+ * The minimum-norm least-squares solution of A·x ≈ b for an m×n `a` and `b` of length m (or m×k): the x of
+ * smallest norm among the minimisers of ‖A·x − b‖.
+ *
+ * Method (a complete orthogonal decomposition, no SVD): a column-pivoted QR A·P = Q·R gives the numerical rank r
+ * as the number of |Rᵢᵢ| > rcond·|R₀₀| (default rcond = max(m, n)·eps). With T the first r rows of R (r×n),
+ * every minimiser solves T·y = (Qᵀb)[0..r) for y = Pᵀx; the minimum-norm one is y = Z·S⁻ᵀ·(Qᵀb)[0..r), from the
+ * QR factorisation Tᵀ = Z·S (n×r, so S is r×r and invertible). For full column rank this is plain QR least
+ * squares.
+ *
+ * @example
+ * ```ts
+ * import { lstsqKernel } from "diffopt";
+ * lstsqKernel(new Float64Array([1, 1, 1, 1]), 2, 2, new Float64Array([2, 2])); // Float64Array [1, 1]
+ * ```
+ */
+export function lstsqKernel(a: Float64Array, m: number, n: number, b: Float64Array, rcond?: number): Float64Array {
+  const k = m === 0 ? (n === 0 ? 0 : b.length) : b.length / m;
+  const x = new Float64Array(n * k);
+  const f = qrFactor(a, m, n, true);
+  const rank = qrRank(f, rcond ?? Math.max(m, n) * EPS);
+  if (rank === 0) return x;
+  const c = qrApplyQt(f, b).subarray(0, rank * k);
+  // T = first `rank` rows of R (upper trapezoidal); factor Tᵀ (n×rank).
+  const tt = new Float64Array(n * rank);
+  for (let i = 0; i < rank; i++) for (let j = i; j < n; j++) tt[j * rank + i] = f.qr[i * n + j]!;
+  let y: Float64Array;
+  if (rank === n) {
+    y = triangularSolveKernel(upperOf(f.qr, n, rank), rank, c, { lower: false });
+  } else {
+    const g = qrFactor(tt, n, rank);
+    // Tᵀ = Z·S  ⇒  T = Sᵀ·Zᵀ; solve Sᵀ·u = c, then y = Z·[u; 0].
+    const s = upperOf(g.qr, rank, rank);
+    const u = triangularSolveKernel(s, rank, c, { lower: false, transpose: true });
+    const padded = new Float64Array(n * k);
+    padded.set(u);
+    y = applyQ(g, padded);
+  }
+  for (let i = 0; i < n; i++) x.set(y.subarray(i * k, i * k + k), f.perm[i]! * k);
+  return x;
+}
+
+/** Numerical rank of a column-pivoted QR: the number of |Rᵢᵢ| > rcond·|R₀₀|. */
+function qrRank(f: QrFactors, rcond: number): number {
+  const kmax = Math.min(f.m, f.n);
+  if (kmax === 0) return 0;
+  const r00 = Math.abs(f.qr[0]!);
+  if (r00 === 0) return 0;
+  let rank = 0;
+  while (rank < kmax && Math.abs(f.qr[rank * f.n + rank]!) > rcond * r00) rank++;
+  return rank;
+}
+
+/** The leading r×r upper triangle of an m×n packed QR (row stride n), as a dense r×r array. */
+function upperOf(qr: Float64Array, n: number, r: number): Float64Array {
+  const u = new Float64Array(r * r);
+  for (let i = 0; i < r; i++) for (let j = i; j < r; j++) u[i * r + j] = qr[i * n + j]!;
+  return u;
+}
+
+/** Applies Q (from {@link qrFactor}) to the m×k matrix `b`. */
+function applyQ(f: QrFactors, b: Float64Array): Float64Array {
+  const { m, n } = f;
+  const k = m === 0 ? 0 : b.length / m;
+  const out = b.slice(0, m * k);
+  for (let j = Math.min(m, n) - 1; j >= 0; j--) applyReflectorLeft(f.qr, m, n, j, f.tau[j]!, out, k, 0, k);
+  return out;
+}
+
+/**
+ * Symmetric eigendecomposition A = V·diag(w)·Vᵀ of the n×n matrix `a` (its lower triangle is mirrored, so a
+ * slightly asymmetric input is treated as its lower-triangle symmetrisation). Eigenvalues ascend; eigenvector j
+ * is column j of the row-major `v`.
+ *
+ * Method: cyclic Jacobi rotations, each annihilating one off-diagonal pair, sweeping until no entry with
+ * |aₚq| > eps·√|aₚₚ·a_qq| remains. Jacobi is slower than tridiagonalisation + QL for large n (about 8n³ flops per
+ * sweep, 6–10 sweeps) but is among the most accurate methods: eigenvalues come with errors near eps·‖A‖ and the
+ * eigenvectors are orthonormal to working precision.
+ *
+ * @example
+ * ```ts
+ * import { eighKernel } from "diffopt";
+ * eighKernel(new Float64Array([2, 1, 1, 2]), 2).w; // Float64Array [1, 3]
+ * ```
+ */
+export function eighKernel(a: Float64Array, n: number): { w: Float64Array; v: Float64Array } {
+  const s = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      s[i * n + j] = a[i * n + j]!;
+      s[j * n + i] = a[i * n + j]!;
+    }
+  }
+  // Rows of vt are the eigenvectors (so that rotations touch contiguous memory).
+  const vt = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) vt[i * n + i] = 1;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let rotated = false;
+    for (let p = 0; p < n - 1; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = s[p * n + q]!;
+        if (apq === 0) continue;
+        const app = s[p * n + p]!;
+        const aqq = s[q * n + q]!;
+        if (Math.abs(apq) <= EPS * Math.sqrt(Math.abs(app * aqq))) {
+          s[p * n + q] = 0;
+          s[q * n + p] = 0;
+          continue;
+        }
+        rotated = true;
+        const theta = (aqq - app) / (2 * apq);
+        const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(1 + theta * theta));
+        const c = 1 / Math.sqrt(1 + t * t);
+        const sn = t * c;
+        s[p * n + p] = app - t * apq;
+        s[q * n + q] = aqq + t * apq;
+        s[p * n + q] = 0;
+        s[q * n + p] = 0;
+        for (let r = 0; r < n; r++) {
+          if (r === p || r === q) continue;
+          const arp = s[r * n + p]!;
+          const arq = s[r * n + q]!;
+          const np = c * arp - sn * arq;
+          const nq = sn * arp + c * arq;
+          s[r * n + p] = np;
+          s[p * n + r] = np;
+          s[r * n + q] = nq;
+          s[q * n + r] = nq;
+        }
+        const rp = p * n;
+        const rq = q * n;
+        for (let r = 0; r < n; r++) {
+          const vp = vt[rp + r]!;
+          const vq = vt[rq + r]!;
+          vt[rp + r] = c * vp - sn * vq;
+          vt[rq + r] = sn * vp + c * vq;
+        }
+      }
+    }
+    if (!rotated) break;
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => s[i * n + i]! - s[j * n + j]!);
+  const w = new Float64Array(n);
+  const v = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    const src = order[j]!;
+    w[j] = s[src * n + src]!;
+    for (let i = 0; i < n; i++) v[i * n + j] = vt[src * n + i]!;
+  }
+  return { w, v };
+}

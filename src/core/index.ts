@@ -27,6 +27,8 @@ export * from "./ops/broadcast.js";
 export * from "./ops/shape.js";
 export * from "./ops/join.js";
 export * from "./ops/matmul.js";
+export { slice, take, scatterAdd, at, IndexUpdateRef, type SliceSpec, type AtSpec, type Indices } from "./ops/indexing.js";
+export * from "./ops/diag.js";
 export * from "./transforms.js";
 export { customJvp, customVjp } from "./custom.js";
 export * as tree from "./tree.js";

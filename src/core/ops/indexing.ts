@@ -1,0 +1,492 @@
+/**
+ * Indexing: `slice` (NumPy basic indexing), `take` and its transpose `scatterAdd`, and JAX-style functional
+ * updates `at(x, ...).set / add / mul / get`.
+ *
+ * Every selection is described by a flat index map — for each element of the result, the row-major position
+ * of the element of `x` it reads — and runs through one pair of linear primitives: `gather` (out[i] =
+ * x[map[i]]) and `scatter` (out[map[i]] += u[i], into zeros). Each is the other's transpose, so their JVPs
+ * apply the same op to the tangent, their VJPs apply the other one, and derivatives of any order follow.
+ * Positions repeated in the map (duplicate indices) accumulate in the scatter, as a transpose must.
+ *
+ * @module
+ */
+import { bind, type Primitive } from "../engine.js";
+import { ShapeError, ValueError } from "../errors.js";
+import { broadcastShapes, fmt, normalizeAxis, stridesOf } from "../shape.js";
+import { Tensor, asTensor, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
+import { broadcastTo } from "./broadcast.js";
+import { add, mul, where } from "./elementwise.js";
+import { defineMethod } from "./methods.js";
+
+/** @internal Static parameters of `gather`/`scatter`: the index map and the shapes on both sides. */
+export interface GatherParams {
+  /** For each element of the gathered (small) side, its row-major position in the full side. */
+  readonly map: Int32Array;
+  /** Shape of the full side (the input of `gather`, the output of `scatter`). */
+  readonly fullShape: Shape;
+  /** Shape of the gathered side. */
+  readonly outShape: Shape;
+}
+
+const gatherPrim: Primitive<GatherParams> = {
+  name: "gather",
+  impl([x], p) {
+    const src = x!.data;
+    const map = p.map;
+    const out = new Float64Array(map.length);
+    for (let i = 0; i < map.length; i++) out[i] = src[map[i]!]!;
+    return new Tensor(out, p.outShape);
+  },
+  jvp(_p, [t], _out, p) {
+    return bind(gatherPrim, [t!], p);
+  },
+  vjp(ct, _p, _out, p) {
+    return [bind(scatterPrim, [ct], p)];
+  },
+};
+
+const scatterPrim: Primitive<GatherParams> = {
+  name: "scatter",
+  impl([u], p) {
+    const src = u!.data;
+    const map = p.map;
+    const out = new Float64Array(shapeSize(p.fullShape));
+    for (let i = 0; i < map.length; i++) out[map[i]!] += src[i]!;
+    return new Tensor(out, p.fullShape);
+  },
+  jvp(_p, [t], _out, p) {
+    return bind(scatterPrim, [t!], p);
+  },
+  vjp(ct, _p, _out, p) {
+    return [bind(gatherPrim, [ct], p)];
+  },
+};
+
+/** @internal out[i] = x[map[i]] with shape `outShape` (x has shape `fullShape`). */
+export function gatherFlat(x: Tensor, map: Int32Array, outShape: Shape): Tensor {
+  return bind(gatherPrim, [x], { map, fullShape: x.shape, outShape });
+}
+
+/** @internal Zeros of `fullShape` with u[i] added at position map[i] (the transpose of `gatherFlat`). */
+export function scatterFlat(u: Tensor, map: Int32Array, fullShape: Shape): Tensor {
+  return bind(scatterPrim, [u], { map, fullShape, outShape: u.shape });
+}
+
+/**
+ * @internal The index map of a product of index sets: `dims[d][k]` is the offset contributed by index k of
+ * output dimension d; entry i of the result is `base` plus the offsets of the multi-index of i (row-major).
+ */
+export function offsetMap(base: number, dims: readonly Int32Array[]): Int32Array {
+  let total = 1;
+  for (const d of dims) total *= d.length;
+  const map = new Int32Array(total);
+  if (total === 0) return map;
+  const nd = dims.length;
+  if (nd === 0) {
+    map[0] = base;
+    return map;
+  }
+  const last = dims[nd - 1]!;
+  const nLast = last.length;
+  const counter = new Int32Array(nd);
+  let pos = base;
+  for (let d = 0; d < nd - 1; d++) pos += dims[d]![0]!;
+  for (let i = 0; i < total; i += nLast) {
+    for (let k = 0; k < nLast; k++) map[i + k] = pos + last[k]!;
+    for (let d = nd - 2; d >= 0; d--) {
+      const offs = dims[d]!;
+      pos -= offs[counter[d]!]!;
+      counter[d]!++;
+      if (counter[d]! < offs.length) {
+        pos += offs[counter[d]!]!;
+        break;
+      }
+      counter[d] = 0;
+      pos += offs[0]!;
+    }
+  }
+  return map;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Index specifications
+
+/**
+ * One index of {@link slice} and {@link at}, for one leading axis: an integer picks one element and drops the
+ * axis (negative counts from the end); `null` keeps the whole axis; `[start, stop?, step?]` is a Python slice
+ * (`null` or a missing entry takes the default; negative values count from the end; a negative step walks
+ * backwards).
+ */
+export type SliceSpec = number | null | readonly [start: number | null, stop?: number | null, step?: number | null];
+
+/**
+ * Integer indices: a number, an array of numbers, an `Int32Array`, or a tensor of integer values (any
+ * shape; a traced tensor contributes its values only). Negative indices count from the end.
+ */
+export type Indices = number | readonly number[] | Int32Array | Tensor;
+
+/** One index of {@link at}: a {@link SliceSpec}, or an integer array (`Int32Array` or tensor) for one axis. */
+export type AtSpec = SliceSpec | Int32Array | Tensor;
+
+/** How one axis is indexed, resolved against its length. */
+type AxisIndex =
+  | { readonly kind: "pick"; readonly index: number }
+  | { readonly kind: "range"; readonly start: number; readonly step: number; readonly count: number }
+  | { readonly kind: "array"; readonly indices: Int32Array; readonly shape: Shape };
+
+function checkInteger(v: number, op: string, what: string): void {
+  if (!Number.isInteger(v)) throw new ValueError(`${op}: ${what} must be an integer, got ${v}`);
+}
+
+/** Python's `slice(start, stop, step).indices(len)`: the start, step and number of selected elements. */
+function resolveRange(spec: readonly (number | null | undefined)[], axis: number, len: number, op: string): AxisIndex {
+  if (spec.length === 0 || spec.length > 3) {
+    throw new ValueError(`${op}: the slice for axis ${axis} must be [start, stop?, step?], got ${spec.length} entries`);
+  }
+  const [start, stop, step] = spec;
+  for (const v of spec) if (v !== null && v !== undefined) checkInteger(v, op, `a slice bound for axis ${axis}`);
+  const s = step ?? 1;
+  if (s === 0) throw new ValueError(`${op}: the slice step for axis ${axis} must not be zero`);
+  const clampBound = (v: number, lo: number, hi: number): number => {
+    const w = v < 0 ? v + len : v;
+    return w < lo ? lo : w > hi ? hi : w;
+  };
+  let from: number;
+  let to: number;
+  if (s > 0) {
+    from = start === null || start === undefined ? 0 : clampBound(start, 0, len);
+    to = stop === null || stop === undefined ? len : clampBound(stop, 0, len);
+  } else {
+    from = start === null || start === undefined ? len - 1 : clampBound(start, -1, len - 1);
+    to = stop === null || stop === undefined ? -1 : clampBound(stop, -1, len - 1);
+  }
+  const count = Math.max(0, Math.ceil((to - from) / s));
+  return { kind: "range", start: count === 0 ? 0 : from, step: s, count };
+}
+
+function normalizeIndex(i: number, axis: number, len: number, op: string): number {
+  checkInteger(i, op, `the index for axis ${axis}`);
+  if (i < -len || i >= len) {
+    throw new ValueError(`${op}: index ${i} is out of range for axis ${axis} of length ${len}`);
+  }
+  return i < 0 ? i + len : i;
+}
+
+/** Validated, non-negative indices for an axis of length `len`, with the shape they come in. */
+function resolveIndices(indices: Indices, axis: number, len: number, op: string): { indices: Int32Array; shape: Shape } {
+  let values: ArrayLike<number>;
+  let shape: Shape;
+  if (typeof indices === "number") {
+    values = [indices];
+    shape = [];
+  } else if (indices instanceof Tensor) {
+    values = indices.data;
+    shape = indices.shape;
+  } else {
+    values = indices;
+    shape = [indices.length];
+  }
+  const out = new Int32Array(values.length);
+  for (let k = 0; k < values.length; k++) out[k] = normalizeIndex(values[k]!, axis, len, op);
+  return { indices: out, shape };
+}
+
+function resolveSpecs(shape: Shape, specs: readonly AtSpec[], op: string, allowArrays: boolean): AxisIndex[] {
+  if (specs.length > shape.length) {
+    throw new ShapeError(`${op}: ${specs.length} indices for a tensor of shape ${fmt(shape)}`);
+  }
+  let arrays = 0;
+  return shape.map((len, axis): AxisIndex => {
+    const spec = axis < specs.length ? specs[axis] : null;
+    if (spec === null || spec === undefined) return { kind: "range", start: 0, step: 1, count: len };
+    if (typeof spec === "number") return { kind: "pick", index: normalizeIndex(spec, axis, len, op) };
+    if (spec instanceof Int32Array || spec instanceof Tensor) {
+      if (!allowArrays) {
+        throw new ValueError(`${op}: axis ${axis} got an index array; use take or at for integer-array indexing`);
+      }
+      if (++arrays > 1) throw new ValueError(`${op}: at most one axis may be indexed by an array`);
+      return { kind: "array", ...resolveIndices(spec, axis, len, op) };
+    }
+    if (Array.isArray(spec)) return resolveRange(spec, axis, len, op);
+    throw new ValueError(`${op}: invalid index for axis ${axis}: ${String(spec)}`);
+  });
+}
+
+/** A resolved selection: its index map into `x` and the shape of the selected tensor. */
+interface Selection {
+  readonly map: Int32Array;
+  readonly shape: number[];
+  /** True when no position of `x` is selected twice. */
+  readonly distinct: boolean;
+  /** True when the selection is all of `x` in order. */
+  readonly identity: boolean;
+}
+
+/**
+ * Builds the index map of a resolved index. The result has one axis per range, in order; an index array
+ * contributes its own axes where it stands — or first, when integer picks on both sides of it are separated
+ * by a range, as NumPy does with advanced indices.
+ */
+function select(shape: Shape, axes: readonly AxisIndex[]): Selection {
+  const strides = stridesOf(shape);
+  let base = 0;
+  const dims: Int32Array[] = [];
+  const dimShapes: Shape[] = [];
+  let arrayDim = -1;
+  let advancedFirst = -1;
+  let advancedLast = -1;
+  let distinct = true;
+  let identity = true;
+  axes.forEach((a, axis) => {
+    const stride = strides[axis]!;
+    if (a.kind !== "range") {
+      if (advancedFirst < 0) advancedFirst = axis;
+      advancedLast = axis;
+    }
+    if (a.kind === "pick") {
+      base += a.index * stride;
+      identity = false;
+    } else if (a.kind === "range") {
+      const offs = new Int32Array(a.count);
+      for (let k = 0; k < a.count; k++) offs[k] = (a.start + k * a.step) * stride;
+      dims.push(offs);
+      dimShapes.push([a.count]);
+      if (a.start !== 0 || a.step !== 1 || a.count !== shape[axis]) identity = false;
+    } else {
+      const offs = new Int32Array(a.indices.length);
+      const seen = new Set<number>();
+      for (let k = 0; k < offs.length; k++) {
+        offs[k] = a.indices[k]! * stride;
+        seen.add(a.indices[k]!);
+      }
+      if (seen.size !== offs.length) distinct = false;
+      arrayDim = dims.length;
+      dims.push(offs);
+      dimShapes.push(a.shape);
+      identity = false;
+    }
+  });
+  if (arrayDim > 0) {
+    let separated = false;
+    for (let axis = advancedFirst; axis <= advancedLast; axis++) if (axes[axis]!.kind === "range") separated = true;
+    if (separated) {
+      dims.unshift(...dims.splice(arrayDim, 1));
+      dimShapes.unshift(...dimShapes.splice(arrayDim, 1));
+    }
+  }
+  return { map: offsetMap(base, dims), shape: dimShapes.flat(), distinct, identity };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Public ops
+
+/**
+ * Basic indexing, like `x[i, :, a:b:c]` in NumPy: one {@link SliceSpec} per leading axis (missing trailing
+ * specs keep whole axes). An integer picks one element and drops the axis; `null` keeps the axis; `[start,
+ * stop?, step?]` follows Python's slice rules, including negative bounds and steps. An out-of-range integer
+ * is a `ValueError`; slice bounds are clipped, as in Python. Its transpose scatters into zeros.
+ *
+ * @example
+ * ```ts
+ * import { slice, tensor } from "diffopt";
+ * const x = tensor([[1, 2, 3], [4, 5, 6]]);
+ * slice(x, 1).toArray();                    // [4, 5, 6]
+ * slice(x, null, [1]).toArray();            // [[2, 3], [5, 6]]
+ * slice(x, -1, [null, null, -1]).toArray(); // [6, 5, 4]
+ * ```
+ */
+export function slice(x: TensorLike, ...specs: SliceSpec[]): Tensor {
+  const t = asTensor(x);
+  const sel = select(t.shape, resolveSpecs(t.shape, specs, "slice", false));
+  return sel.identity ? t : gatherFlat(t, sel.map, sel.shape);
+}
+
+/** Resolves `take`'s indices and axis into an index map over `shape` and the result's shape. */
+function takeSelection(shape: Shape, indices: Indices, axis: number | undefined, op: string): Selection {
+  if (axis === undefined) {
+    const { indices: idx, shape: idxShape } = resolveIndices(indices, 0, shapeSize(shape), op);
+    return { map: idx, shape: [...idxShape], distinct: new Set(idx).size === idx.length, identity: false };
+  }
+  const ax = normalizeAxis(axis, shape.length, op);
+  const resolved = resolveIndices(indices, ax, shape[ax]!, op);
+  const axes = shape.map(
+    (len, i): AxisIndex => (i === ax ? { kind: "array", ...resolved } : { kind: "range", start: 0, step: 1, count: len }),
+  );
+  return select(shape, axes);
+}
+
+/**
+ * Gathers elements along `axis` at integer `indices`, like `numpy.take`: the result has shape
+ * `x.shape[:axis] + indices.shape + x.shape[axis+1:]`. Without `axis`, indexes the flattened `x`. Negative
+ * indices count from the end; non-integer or out-of-range indices are a `ValueError`. Its transpose is
+ * {@link scatterAdd} (repeated indices accumulate).
+ *
+ * @example
+ * ```ts
+ * import { take, tensor } from "diffopt";
+ * const x = tensor([[1, 2, 3], [4, 5, 6]]);
+ * take(x, [2, 0], 1).toArray(); // [[3, 1], [6, 4]]
+ * take(x, [-1, 0]).toArray();   // [6, 1]
+ * ```
+ */
+export function take(x: TensorLike, indices: Indices, axis?: number): Tensor {
+  const t = asTensor(x);
+  const sel = takeSelection(t.shape, indices, axis, "take");
+  return gatherFlat(t, sel.map, sel.shape);
+}
+
+/**
+ * Adds `updates` into a copy of `target` at `indices` along `axis` (on the flattened target when `axis` is
+ * omitted): the transpose of {@link take} with the same indices and axis. `updates` broadcasts to the shape
+ * `take(target, indices, axis)` would have; repeated indices accumulate. Differentiable in `target` and
+ * `updates`.
+ *
+ * @example
+ * ```ts
+ * import { scatterAdd, zeros, tensor } from "diffopt";
+ * scatterAdd(zeros([3]), [0, 2, 0], tensor([1, 2, 3])).toArray(); // [4, 0, 2]
+ * ```
+ */
+export function scatterAdd(target: TensorLike, indices: Indices, updates: TensorLike, axis?: number): Tensor {
+  const t = asTensor(target);
+  const sel = takeSelection(t.shape, indices, axis, "scatterAdd");
+  const u = broadcastOperand(asTensor(updates), sel.shape, "scatterAdd", "updates");
+  return add(t, scatterFlat(u, sel.map, t.shape));
+}
+
+function broadcastOperand(v: Tensor, shape: Shape, op: string, what: string): Tensor {
+  const b = broadcastShapes(v.shape, shape, op);
+  if (!sameShape(b, shape)) {
+    throw new ShapeError(`${op}: ${what} of shape ${fmt(v.shape)} does not broadcast to the indexed shape ${fmt(shape)}`);
+  }
+  return broadcastTo(v, shape);
+}
+
+/**
+ * A functional update of the elements of a tensor selected by {@link at}, in the style of JAX's `x.at[...]`.
+ * Each method returns a new tensor; none changes `x`. All are differentiable in `x` and in the value.
+ *
+ * @example
+ * ```ts
+ * import { at, tensor } from "diffopt";
+ * const x = tensor([1, 2, 3, 4]);
+ * at(x, [1, 3]).set(0).toArray();  // [1, 0, 0, 4]
+ * at(x, -1).add(10).toArray();     // [1, 2, 3, 14]
+ * ```
+ */
+export class IndexUpdateRef {
+  readonly #x: Tensor;
+  readonly #sel: Selection;
+
+  /** @internal Use {@link at} or `x.at(...)`. */
+  constructor(x: Tensor, specs: readonly AtSpec[]) {
+    this.#x = x;
+    this.#sel = select(x.shape, resolveSpecs(x.shape, specs, "at", true));
+  }
+
+  /**
+   * The selected elements (as {@link slice}, or {@link take} for an index array).
+   *
+   * @example
+   * ```ts
+   * import { at, tensor } from "diffopt";
+   * at(tensor([[1, 2], [3, 4]]), null, 0).get().toArray(); // [1, 3]
+   * ```
+   */
+  get(): Tensor {
+    return this.#sel.identity ? this.#x : gatherFlat(this.#x, this.#sel.map, this.#sel.shape);
+  }
+
+  /**
+   * `x` with the selected elements replaced by `value` (broadcast to the selection). The derivative in `x`
+   * is zero at the replaced positions; the one in `value` is the selected part of the cotangent, summed over
+   * broadcast axes. An index array with repeated indices is a `ValueError` (the result would be ambiguous).
+   *
+   * @example
+   * ```ts
+   * import { at, tensor } from "diffopt";
+   * at(tensor([[1, 2], [3, 4]]), 0).set(tensor([7, 8])).toArray(); // [[7, 8], [3, 4]]
+   * ```
+   */
+  set(value: TensorLike): Tensor {
+    const v = this.#value(value, "set");
+    return where(this.#mask("set"), scatterFlat(v, this.#sel.map, this.#x.shape), this.#x);
+  }
+
+  /**
+   * `x` with `value` (broadcast to the selection) added to the selected elements; repeated indices of an
+   * index array accumulate, as in JAX.
+   *
+   * @example
+   * ```ts
+   * import { at, tensor } from "diffopt";
+   * at(tensor([1, 2, 3]), new Int32Array([0, 0])).add(1).toArray(); // [3, 2, 3]
+   * ```
+   */
+  add(value: TensorLike): Tensor {
+    return add(this.#x, scatterFlat(this.#value(value, "add"), this.#sel.map, this.#x.shape));
+  }
+
+  /**
+   * `x` with the selected elements multiplied by `value` (broadcast to the selection). An index array with
+   * repeated indices is a `ValueError`.
+   *
+   * @example
+   * ```ts
+   * import { at, tensor } from "diffopt";
+   * at(tensor([1, 2, 3]), [1]).mul(10).toArray(); // [1, 20, 30]
+   * ```
+   */
+  mul(value: TensorLike): Tensor {
+    const v = this.#value(value, "mul");
+    return mul(this.#x, where(this.#mask("mul"), scatterFlat(v, this.#sel.map, this.#x.shape), 1));
+  }
+
+  #value(value: TensorLike, method: string): Tensor {
+    return broadcastOperand(asTensor(value), this.#sel.shape, `at(...).${method}`, "value");
+  }
+
+  /** 1 at the selected positions, 0 elsewhere (a constant). */
+  #mask(method: string): Tensor {
+    if (!this.#sel.distinct) {
+      throw new ValueError(`at(...).${method}: the index array repeats an index, so the result would be ambiguous`);
+    }
+    const m = new Float64Array(this.#x.size);
+    for (const i of this.#sel.map) m[i] = 1;
+    return new Tensor(m, this.#x.shape);
+  }
+}
+
+/**
+ * Selects part of `x` for a functional update, like JAX's `x.at[...]`: `at(x, ...specs).set(v)`, `.add(v)`,
+ * `.mul(v)` or `.get()`. Specs are those of {@link slice}; in addition one axis may be indexed by an integer
+ * array (an `Int32Array` or a tensor of integers — a plain array would read as a slice), with NumPy's
+ * placement of the array's axes. Also available as `x.at(...)`.
+ *
+ * @example
+ * ```ts
+ * import { at, tensor, grad, sum, mul } from "diffopt";
+ * const x = tensor([[1, 2], [3, 4]]);
+ * at(x, null, 1).set(0).toArray();                      // [[1, 0], [3, 0]]
+ * at(x, new Int32Array([1, 0])).get().toArray();        // [[3, 4], [1, 2]]
+ * grad((v) => sum(mul(at(x, 0).set(v), x)))(tensor(5)).item(); // 3 (= 1 + 2)
+ * ```
+ */
+export function at(x: TensorLike, ...specs: AtSpec[]): IndexUpdateRef {
+  return new IndexUpdateRef(asTensor(x), specs);
+}
+
+declare module "../tensor.js" {
+  interface Tensor {
+    /** `slice(this, ...specs)` */
+    slice(...specs: SliceSpec[]): Tensor;
+    /** `take(this, indices, axis)` */
+    take(indices: Indices, axis?: number): Tensor;
+    /** `at(this, ...specs)`: a functional update (`.set`, `.add`, `.mul`, `.get`). */
+    at(...specs: AtSpec[]): IndexUpdateRef;
+  }
+}
+
+defineMethod("slice", (x, ...specs: SliceSpec[]) => slice(x, ...specs));
+defineMethod("take", (x, i: Indices, a?: number) => take(x, i, a));
+defineMethod("at", (x, ...specs: AtSpec[]) => at(x, ...specs));

@@ -22,7 +22,8 @@ export {
   type TensorLike,
 } from "./tensor.js";
 export * from "./ops/elementwise.js";
-export { sum, type ReduceOptions } from "./ops/reduce.js";
+export { sum, mean, max, min, argmax, argmin, type ReduceOptions, type ArgReduceOptions } from "./ops/reduce.js";
+export { logsumexp, softmax, logSoftmax } from "./ops/softmax.js";
 export * from "./ops/broadcast.js";
 export * from "./ops/shape.js";
 export * from "./ops/join.js";

@@ -1,12 +1,20 @@
 /**
- * Reductions: `sum`, `mean`, `max`, `min`, `logsumexp`, with `axis` and `keepdims`.
+ * Reductions with `axis` and `keepdims`: `sum`, `mean`, `max`, `min`, `argmax`, `argmin`
+ * (`logsumexp` lives with the softmax family in `softmax.ts`).
+ *
+ * Reductions other than `sum` work on a contiguous block of axes, seen as `[outer, len, inner]`: the kernels
+ * then run over plain strided lanes. Non-contiguous axes are first moved to the end by a (differentiable)
+ * transpose, see {@link blockReduce}.
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
-import { normalizeAxes } from "../shape.js";
+import { ValueError } from "../errors.js";
+import { fmt, normalizeAxes, normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo } from "./broadcast.js";
-import { reshape } from "./shape.js";
+import { div, mul } from "./elementwise.js";
+import { defineMethod } from "./methods.js";
+import { reshape, transpose } from "./shape.js";
 
 /** Options of a reduction. */
 export interface ReduceOptions {
@@ -71,10 +79,21 @@ const sumPrim: Primitive<ReduceParams> = {
     const src = x!.data;
     const n = shapeSize(p.outShape);
     const out = new Float64Array(n);
+    const block = contiguousBlock(x!.shape, p.axes);
     if (n === 1) {
       let s = 0;
       for (let i = 0; i < src.length; i++) s += src[i]!;
       out[0] = s;
+    } else if (block !== null) {
+      const [outer, len, inner] = block;
+      for (let o = 0; o < outer; o++) {
+        const base = o * len * inner;
+        const dst = o * inner;
+        for (let l = 0; l < len; l++) {
+          const row = base + l * inner;
+          for (let i = 0; i < inner; i++) out[dst + i] += src[row + i]!;
+        }
+      }
     } else {
       const idx = reduceIndex(x!.shape, p.keepShape);
       for (let i = 0; i < src.length; i++) out[idx[i]!] += src[i]!;
@@ -105,3 +124,286 @@ export function sum(x: TensorLike, opts?: ReduceOptions): Tensor {
   if (p.axes.length === 0) return t;
   return bind(sumPrim, [t], p);
 }
+
+/** @internal `x` summed with precomputed reduction parameters (used by derivative rules). */
+export function sumWith(x: Tensor, p: ReduceParams): Tensor {
+  return bind(sumPrim, [x], p);
+}
+
+/**
+ * @internal `[outer, len, inner]` when the sorted `axes` of `shape` are contiguous (their product is `len`),
+ * else null.
+ */
+export function contiguousBlock(shape: Shape, axes: readonly number[]): [number, number, number] | null {
+  if (axes.length === 0 || axes[axes.length - 1]! - axes[0]! !== axes.length - 1) return null;
+  const first = axes[0]!;
+  const last = axes[axes.length - 1]!;
+  let outer = 1;
+  let len = 1;
+  let inner = 1;
+  for (let i = 0; i < shape.length; i++) {
+    if (i < first) outer *= shape[i]!;
+    else if (i <= last) len *= shape[i]!;
+    else inner *= shape[i]!;
+  }
+  return [outer, len, inner];
+}
+
+/**
+ * @internal Parameters of a reduction over one contiguous block of axes: the input is seen as
+ * `[outer, len, inner]` and the output as `[outer, inner]` (with shape `outShape`). `axes` and `keepShape`
+ * refer to the (possibly transposed) tensor the kernel runs on, so `sumWith` and `unreduce` apply as is.
+ */
+export interface BlockParams extends ReduceParams {
+  outer: number;
+  len: number;
+  inner: number;
+}
+
+/** @internal A tensor arranged for a block reduction, and the parameters of the reduction. */
+export interface BlockReduction {
+  /** The input, transposed when the reduced axes were not contiguous. */
+  x: Tensor;
+  p: BlockParams;
+  /** The transpose applied to the input, or null. */
+  perm: number[] | null;
+}
+
+/**
+ * @internal Resolves `opts` against `x` for a block reduction. Reduced axes that are not contiguous are moved
+ * to the end by a transpose (kept axes keep their order, so the output layout is unchanged). Returns null when
+ * no axis is reduced.
+ */
+export function blockReduce(x: Tensor, opts: ReduceOptions | undefined, op: string): BlockReduction | null {
+  const axes = normalizeAxes(opts?.axis, x.ndim, op);
+  if (axes.length === 0) return null;
+  const outShape = opts?.keepdims
+    ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : x.shape.filter((_, i) => !axes.includes(i));
+  let xt = x;
+  let perm: number[] | null = null;
+  let tAxes = axes;
+  if (contiguousBlock(x.shape, axes) === null) {
+    const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    perm = [...kept, ...axes];
+    xt = transpose(x, perm);
+    tAxes = axes.map((_, k) => kept.length + k);
+  }
+  const [outer, len, inner] = contiguousBlock(xt.shape, tAxes)!;
+  const keepShape = xt.shape.map((d, i) => (tAxes.includes(i) ? 1 : d));
+  return { x: xt, perm, p: { axes: tAxes, keepShape, outShape, outer, len, inner } };
+}
+
+/**
+ * @internal Elementwise weights that split a reduction's derivative equally among the entries equal to the
+ * extremum `out` of their lane (zero elsewhere). They are piecewise constant in `x`, hence concrete.
+ */
+function tieWeights(x: Tensor, out: Tensor, p: BlockParams): Tensor {
+  const { outer, len, inner } = p;
+  const src = x.data;
+  const ext = out.data;
+  const count = new Float64Array(outer * inner);
+  const w = new Float64Array(src.length);
+  for (let o = 0; o < outer; o++) {
+    for (let l = 0; l < len; l++) {
+      const row = (o * len + l) * inner;
+      for (let i = 0; i < inner; i++) {
+        if (src[row + i] === ext[o * inner + i]) {
+          w[row + i] = 1;
+          count[o * inner + i]!++;
+        }
+      }
+    }
+  }
+  for (let o = 0; o < outer; o++) {
+    for (let l = 0; l < len; l++) {
+      const row = (o * len + l) * inner;
+      for (let i = 0; i < inner; i++) if (w[row + i] !== 0) w[row + i] = 1 / count[o * inner + i]!;
+    }
+  }
+  return new Tensor(w, x.shape);
+}
+
+function extremumPrimitive(name: string, isMax: boolean): Primitive<BlockParams> {
+  return {
+    name,
+    impl([x], p) {
+      const { outer, len, inner } = p;
+      const src = x!.data;
+      const out = new Float64Array(outer * inner).fill(isMax ? -Infinity : Infinity);
+      for (let o = 0; o < outer; o++) {
+        const dst = o * inner;
+        for (let l = 0; l < len; l++) {
+          const row = (o * len + l) * inner;
+          for (let i = 0; i < inner; i++) {
+            const v = src[row + i]!;
+            const m = out[dst + i]!;
+            // NaN propagates: once stored it never compares true again.
+            if ((isMax ? v > m : v < m) || v !== v) out[dst + i] = v;
+          }
+        }
+      }
+      return new Tensor(out, p.outShape);
+    },
+    jvp([x], [t], out, p) {
+      return sumWith(mul(t!, tieWeights(x!, out, p)), p);
+    },
+    vjp(ct, [x], out, p) {
+      return [mul(unreduce(ct, p, x!.shape), tieWeights(x!, out, p))];
+    },
+  };
+}
+
+const maxPrim = extremumPrimitive("max", true);
+const minPrim = extremumPrimitive("min", false);
+
+function extremum(prim: Primitive<BlockParams>, x: TensorLike, opts: ReduceOptions | undefined): Tensor {
+  const t = asTensor(x);
+  const r = blockReduce(t, opts, prim.name);
+  if (r === null) return t;
+  if (r.p.len === 0) {
+    throw new ValueError(`${prim.name}: cannot reduce an empty axis (shape ${fmt(t.shape)}); the result has no identity`);
+  }
+  return bind(prim, [r.x], r.p);
+}
+
+/**
+ * Maximum over `axis` (all axes by default). NaN propagates. The derivative is split equally among tied
+ * maxima, as in JAX. Reducing an empty axis throws a `ValueError`.
+ *
+ * @example
+ * ```ts
+ * import { max, grad, tensor } from "diffopt";
+ * max(tensor([[1, 5], [7, 2]]), { axis: 1 }).toArray(); // [5, 7]
+ * grad((x) => max(x))(tensor([3, 1, 3])).toArray();    // [0.5, 0, 0.5]
+ * ```
+ */
+export function max(x: TensorLike, opts?: ReduceOptions): Tensor {
+  return extremum(maxPrim, x, opts);
+}
+
+/**
+ * Minimum over `axis` (all axes by default). NaN propagates. The derivative is split equally among tied
+ * minima, as in JAX. Reducing an empty axis throws a `ValueError`.
+ *
+ * @example
+ * ```ts
+ * import { min, tensor } from "diffopt";
+ * min(tensor([[1, 5], [7, 2]]), { axis: 0 }).toArray(); // [1, 2]
+ * ```
+ */
+export function min(x: TensorLike, opts?: ReduceOptions): Tensor {
+  return extremum(minPrim, x, opts);
+}
+
+/**
+ * Arithmetic mean over `axis` (all axes by default): `sum(x, opts) / count`. Averaging over an empty axis
+ * throws a `ValueError`.
+ *
+ * @example
+ * ```ts
+ * import { mean, tensor } from "diffopt";
+ * mean(tensor([[1, 2], [3, 4]])).item();                // 2.5
+ * mean(tensor([[1, 2], [3, 4]]), { axis: -1 }).toArray(); // [1.5, 3.5]
+ * ```
+ */
+export function mean(x: TensorLike, opts?: ReduceOptions): Tensor {
+  const t = asTensor(x);
+  const axes = normalizeAxes(opts?.axis, t.ndim, "mean");
+  let count = 1;
+  for (const a of axes) count *= t.shape[a]!;
+  if (count === 0) throw new ValueError(`mean: cannot average over an empty axis (shape ${fmt(t.shape)})`);
+  const s = sum(t, opts);
+  return count === 1 ? s : div(s, count);
+}
+
+/** Options of {@link argmax} and {@link argmin}. */
+export interface ArgReduceOptions {
+  /** The axis to search (negative counts from the end); the flattened tensor when omitted, as in NumPy. */
+  axis?: number;
+  /** Keep the searched axis with length 1 (all axes with length 1 when `axis` is omitted). */
+  keepdims?: boolean;
+}
+
+function argExtremum(x: TensorLike, opts: ArgReduceOptions | undefined, isMax: boolean, op: string): Tensor {
+  const t = asTensor(x);
+  const flat = opts?.axis === undefined;
+  const shape = flat ? [t.size] : t.shape;
+  const axis = flat ? 0 : normalizeAxis(opts.axis!, t.ndim, op);
+  const [outer, len, inner] = contiguousBlock(shape, [axis])!;
+  if (len === 0) throw new ValueError(`${op}: cannot search an empty axis (shape ${fmt(t.shape)})`);
+  const src = t.data;
+  const best = new Float64Array(outer * inner);
+  const out = new Float64Array(outer * inner);
+  for (let o = 0; o < outer; o++) {
+    const dst = o * inner;
+    for (let i = 0; i < inner; i++) best[dst + i] = src[o * len * inner + i]!;
+    for (let l = 1; l < len; l++) {
+      const row = (o * len + l) * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = src[row + i]!;
+        const b = best[dst + i]!;
+        // The first NaN wins, as in NumPy; otherwise the first strict improvement.
+        if (b === b && ((isMax ? v > b : v < b) || v !== v)) {
+          best[dst + i] = v;
+          out[dst + i] = l;
+        }
+      }
+    }
+  }
+  let outShape: number[];
+  if (flat) outShape = opts?.keepdims ? t.shape.map(() => 1) : [];
+  else outShape = opts?.keepdims ? t.shape.map((d, i) => (i === axis ? 1 : d)) : t.shape.filter((_, i) => i !== axis);
+  return new Tensor(out, outShape);
+}
+
+/**
+ * Index of the first maximum along `axis` (of the flattened tensor when `axis` is omitted), like
+ * `numpy.argmax`. The indices are returned as a float64 tensor of integers (so they combine with other ops);
+ * it is a constant: piecewise-constant functions have no derivative.
+ *
+ * @example
+ * ```ts
+ * import { argmax, tensor } from "diffopt";
+ * argmax(tensor([[1, 5], [7, 2]]), { axis: 1 }).toArray(); // [1, 0]
+ * argmax(tensor([[1, 5], [7, 2]])).item();                // 2
+ * ```
+ */
+export function argmax(x: TensorLike, opts?: ArgReduceOptions): Tensor {
+  return argExtremum(x, opts, true, "argmax");
+}
+
+/**
+ * Index of the first minimum along `axis` (of the flattened tensor when `axis` is omitted), like
+ * `numpy.argmin`; a float64 tensor of integers with no derivative (see {@link argmax}).
+ *
+ * @example
+ * ```ts
+ * import { argmin, tensor } from "diffopt";
+ * argmin(tensor([[1, 5], [7, 2]]), { axis: 0 }).toArray(); // [0, 1]
+ * ```
+ */
+export function argmin(x: TensorLike, opts?: ArgReduceOptions): Tensor {
+  return argExtremum(x, opts, false, "argmin");
+}
+
+declare module "../tensor.js" {
+  interface Tensor {
+    /** `mean(this, opts)` */
+    mean(opts?: ReduceOptions): Tensor;
+    /** `max(this, opts)` */
+    max(opts?: ReduceOptions): Tensor;
+    /** `min(this, opts)` */
+    min(opts?: ReduceOptions): Tensor;
+    /** `argmax(this, opts)` */
+    argmax(opts?: ArgReduceOptions): Tensor;
+    /** `argmin(this, opts)` */
+    argmin(opts?: ArgReduceOptions): Tensor;
+  }
+}
+
+defineMethod("mean", (x, o?: ReduceOptions) => mean(x, o));
+defineMethod("max", (x, o?: ReduceOptions) => max(x, o));
+defineMethod("min", (x, o?: ReduceOptions) => min(x, o));
+defineMethod("argmax", (x, o?: ArgReduceOptions) => argmax(x, o));
+defineMethod("argmin", (x, o?: ArgReduceOptions) => argmin(x, o));

@@ -1,0 +1,195 @@
+/**
+ * The log-sum-exp family: `logsumexp`, `softmax`, `logSoftmax`. Every kernel shifts by the lane maximum, so
+ * large inputs neither overflow nor underflow; every rule reuses the output (softmax VJP: s ⊙ (g − Σ g s)).
+ *
+ * A lane whose entries are all −∞ has log-sum-exp −∞ and an undefined (NaN) softmax, as in JAX.
+ * @module
+ */
+import { bind, type Primitive } from "../engine.js";
+import { ValueError } from "../errors.js";
+import { Tensor, asTensor, type TensorLike } from "../tensor.js";
+import { exp, mul, sub } from "./elementwise.js";
+import { defineMethod } from "./methods.js";
+import { blockReduce, sumWith, type BlockParams, type BlockReduction, type ReduceOptions } from "./reduce.js";
+import { reshape, transpose } from "./shape.js";
+
+/** Lane maxima of `src` seen as [outer, len, inner], for outer block `o`, into `m` (length inner). */
+function laneMax(src: Float64Array, o: number, len: number, inner: number, m: Float64Array): void {
+  m.fill(-Infinity);
+  for (let l = 0; l < len; l++) {
+    const row = (o * len + l) * inner;
+    for (let i = 0; i < inner; i++) {
+      const v = src[row + i]!;
+      if (v > m[i]! || v !== v) m[i] = v;
+    }
+  }
+}
+
+/** Shift used for a lane of maximum `m`: the maximum itself unless it is infinite (then exp gives 0 or NaN). */
+function shiftOf(m: number): number {
+  return m === -Infinity ? 0 : m;
+}
+
+const logsumexpPrim: Primitive<BlockParams> = {
+  name: "logsumexp",
+  impl([x], p) {
+    const { outer, len, inner } = p;
+    const src = x!.data;
+    const out = new Float64Array(outer * inner);
+    const m = new Float64Array(inner);
+    const s = new Float64Array(inner);
+    for (let o = 0; o < outer; o++) {
+      laneMax(src, o, len, inner, m);
+      s.fill(0);
+      for (let l = 0; l < len; l++) {
+        const row = (o * len + l) * inner;
+        for (let i = 0; i < inner; i++) s[i] += Math.exp(src[row + i]! - shiftOf(m[i]!));
+      }
+      for (let i = 0; i < inner; i++) {
+        const mi = m[i]!;
+        out[o * inner + i] = mi === Infinity || mi === -Infinity ? mi : mi + Math.log(s[i]!);
+      }
+    }
+    return new Tensor(out, p.outShape);
+  },
+  jvp([x], [t], _out, p) {
+    return sumWith(mul(t!, bind(softmaxPrim, [x!], keepParams(p))), p);
+  },
+  vjp(ct, [x], _out, p) {
+    return [mul(reshape(ct, p.keepShape), bind(softmaxPrim, [x!], keepParams(p)))];
+  },
+};
+
+function normalizedKernel(x: Tensor, p: BlockParams, log: boolean): Tensor {
+  const { outer, len, inner } = p;
+  const src = x.data;
+  const out = new Float64Array(src.length);
+  const m = new Float64Array(inner);
+  const s = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    laneMax(src, o, len, inner, m);
+    for (let i = 0; i < inner; i++) m[i] = shiftOf(m[i]!);
+    s.fill(0);
+    for (let l = 0; l < len; l++) {
+      const row = (o * len + l) * inner;
+      for (let i = 0; i < inner; i++) {
+        const e = Math.exp(src[row + i]! - m[i]!);
+        out[row + i] = e;
+        s[i] += e;
+      }
+    }
+    if (log) for (let i = 0; i < inner; i++) s[i] = m[i]! + Math.log(s[i]!);
+    for (let l = 0; l < len; l++) {
+      const row = (o * len + l) * inner;
+      if (log) for (let i = 0; i < inner; i++) out[row + i] = src[row + i]! - s[i]!;
+      else for (let i = 0; i < inner; i++) out[row + i] /= s[i]!;
+    }
+  }
+  return new Tensor(out, x.shape);
+}
+
+const softmaxPrim: Primitive<BlockParams> = {
+  name: "softmax",
+  impl([x], p) {
+    return normalizedKernel(x!, p, false);
+  },
+  jvp(_x, [t], s, p) {
+    return mul(s, sub(t!, sumWith(mul(t!, s), p)));
+  },
+  vjp(ct, _x, s, p) {
+    return [mul(s, sub(ct, sumWith(mul(ct, s), p)))];
+  },
+};
+
+const logSoftmaxPrim: Primitive<BlockParams> = {
+  name: "logSoftmax",
+  impl([x], p) {
+    return normalizedKernel(x!, p, true);
+  },
+  jvp(_x, [t], out, p) {
+    return sub(t!, sumWith(mul(t!, exp(out)), p));
+  },
+  vjp(ct, _x, out, p) {
+    return [sub(ct, mul(exp(out), sumWith(ct, p)))];
+  },
+};
+
+/** Parameters of a lane-normalising op: the lane sums keep their axes (so they broadcast back). */
+function keepParams(p: BlockParams): BlockParams {
+  return { ...p, outShape: p.keepShape };
+}
+
+/**
+ * `log Σ exp(x)` over `axis` (all axes by default), computed stably by shifting by the maximum. Its
+ * derivative is the softmax of `x` over the same axes.
+ *
+ * @example
+ * ```ts
+ * import { logsumexp, tensor } from "diffopt";
+ * logsumexp(tensor([1000, 1000])).item();                 // 1000.6931… (no overflow)
+ * logsumexp(tensor([[0, 0], [1, 1]]), { axis: 1 }).toArray(); // [0.6931…, 1.6931…]
+ * ```
+ */
+export function logsumexp(x: TensorLike, opts?: ReduceOptions): Tensor {
+  const t = asTensor(x);
+  const r = blockReduce(t, opts, "logsumexp");
+  if (r === null) return t;
+  return bind(logsumexpPrim, [r.x], r.p);
+}
+
+function normalized(prim: Primitive<BlockParams>, x: TensorLike, axis: number | readonly number[]): Tensor {
+  const t = asTensor(x);
+  if (t.ndim === 0) throw new ValueError(`${prim.name}: expected a tensor with at least one axis, got a scalar`);
+  const r: BlockReduction = blockReduce(t, { axis }, prim.name)!;
+  if (r.p.len === 0) return t;
+  const y = bind(prim, [r.x], keepParams(r.p));
+  if (r.perm === null) return y;
+  const inverse: number[] = new Array(r.perm.length);
+  r.perm.forEach((q, i) => (inverse[q] = i));
+  return transpose(y, inverse);
+}
+
+/**
+ * `exp(x) / Σ exp(x)` along `axis` (default the last; several axes allowed), computed stably.
+ *
+ * @example
+ * ```ts
+ * import { softmax, tensor } from "diffopt";
+ * softmax(tensor([0, Math.log(3)])).toArray();     // [0.25, 0.75]
+ * softmax(tensor([[1, 1], [2, 2]]), 0).toArray(); // [[0.2689…, 0.2689…], [0.7310…, 0.7310…]]
+ * ```
+ */
+export function softmax(x: TensorLike, axis: number | readonly number[] = -1): Tensor {
+  return normalized(softmaxPrim, x, axis);
+}
+
+/**
+ * `x − logsumexp(x)` along `axis` (default the last; several axes allowed): the log of {@link softmax},
+ * computed without forming the softmax, so it stays accurate for very negative entries.
+ *
+ * @example
+ * ```ts
+ * import { logSoftmax, tensor } from "diffopt";
+ * logSoftmax(tensor([0, 0])).toArray();      // [-0.6931…, -0.6931…]
+ * logSoftmax(tensor([0, -1000])).toArray();  // [0, -1000]
+ * ```
+ */
+export function logSoftmax(x: TensorLike, axis: number | readonly number[] = -1): Tensor {
+  return normalized(logSoftmaxPrim, x, axis);
+}
+
+declare module "../tensor.js" {
+  interface Tensor {
+    /** `logsumexp(this, opts)` */
+    logsumexp(opts?: ReduceOptions): Tensor;
+    /** `softmax(this, axis)` */
+    softmax(axis?: number | readonly number[]): Tensor;
+    /** `logSoftmax(this, axis)` */
+    logSoftmax(axis?: number | readonly number[]): Tensor;
+  }
+}
+
+defineMethod("logsumexp", (x, o?: ReduceOptions) => logsumexp(x, o));
+defineMethod("softmax", (x, a?: number | readonly number[]) => softmax(x, a));
+defineMethod("logSoftmax", (x, a?: number | readonly number[]) => logSoftmax(x, a));
+

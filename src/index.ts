@@ -11,3 +11,5 @@
  * @module
  */
 export * from "./core/index.js";
+export * as projection from "./projection/index.js";
+export * as prox from "./prox/index.js";

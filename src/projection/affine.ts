@@ -1,0 +1,234 @@
+/**
+ * Projections onto affine sets and their relatives: `hyperplane`, `halfspace`, `affineSet`, `boxSection`.
+ * @module
+ */
+import { DifferentiationError, ShapeError, ValueError } from "../core/errors.js";
+import { add, div, mul, relu, square, sub } from "../core/ops/elementwise.js";
+import { broadcastTo } from "../core/ops/broadcast.js";
+import { matmul, matrixTranspose, vdot } from "../core/ops/matmul.js";
+import { sum } from "../core/ops/reduce.js";
+import { reshape } from "../core/ops/shape.js";
+import { broadcastShapes, fmt } from "../core/shape.js";
+import { Tensor, sameShape, type TensorLike } from "../core/tensor.js";
+import { finiteTensor, requireShape, scalarParam } from "./checks.js";
+import { structuredCall, type StructuredOp } from "./local.js";
+import { denseSolve } from "./solve.js";
+
+const anyNumber = (): boolean => true;
+
+/** Checks a normal vector `a` against `x` (same shape, not zero). */
+function normalVector(a: TensorLike, x: Tensor, fn: string): Tensor {
+  const t = finiteTensor(a, fn, "a");
+  requireShape(t, x.shape, fn, "a", "the shape of x");
+  if (t.data.every((v) => v === 0)) throw new ValueError(`${fn}: a is zero, which defines no hyperplane`);
+  return t;
+}
+
+/**
+ * Projection onto the hyperplane {y : ⟨a, y⟩ = b}: x − ((⟨a, x⟩ − b)/‖a‖²) a, over the whole tensor.
+ * Differentiable in x, a and b.
+ *
+ * @example
+ * ```ts
+ * import { projection, tensor } from "diffopt";
+ * projection.hyperplane(tensor([1, 1]), tensor([1, 0]), 3).toArray(); // [3, 1]
+ * ```
+ */
+export function hyperplane(x: TensorLike, a: TensorLike, b: TensorLike): Tensor {
+  const fn = "projection.hyperplane";
+  const t = finiteTensor(x, fn, "x");
+  const av = normalVector(a, t, fn);
+  const bv = reshape(scalarParam(b, fn, "b", anyNumber, "finite"), []);
+  return sub(t, mul(div(sub(vdot(av, t), bv), vdot(av, av)), av));
+}
+
+/**
+ * Projection onto the half-space {y : ⟨a, y⟩ ≤ b}: x − (max(⟨a, x⟩ − b, 0)/‖a‖²) a, over the whole tensor.
+ * Differentiable in x, a and b (off the boundary).
+ *
+ * @example
+ * ```ts
+ * import { projection, tensor } from "diffopt";
+ * projection.halfspace(tensor([5, 1]), tensor([1, 0]), 3).toArray(); // [3, 1]
+ * projection.halfspace(tensor([1, 1]), tensor([1, 0]), 3).toArray(); // [1, 1]
+ * ```
+ */
+export function halfspace(x: TensorLike, a: TensorLike, b: TensorLike): Tensor {
+  const fn = "projection.halfspace";
+  const t = finiteTensor(x, fn, "x");
+  const av = normalVector(a, t, fn);
+  const bv = reshape(scalarParam(b, fn, "b", anyNumber, "finite"), []);
+  return sub(t, mul(div(relu(sub(vdot(av, t), bv)), vdot(av, av)), av));
+}
+
+/**
+ * Projection onto the affine set {y : A y = b}: x − Aᵀ(AAᵀ)⁻¹(Ax − b), with a dense solve. A must have full
+ * row rank. Differentiable in x, A and b.
+ *
+ * @param x - vector [n].
+ * @param A - matrix [m, n], m ≤ n.
+ * @param b - vector [m].
+ * @example
+ * ```ts
+ * import { projection, tensor } from "diffopt";
+ * projection.affineSet(tensor([1, 2, 3]), tensor([[1, 1, 1]]), tensor([3])).toArray(); // [0, 1, 2]
+ * ```
+ */
+export function affineSet(x: TensorLike, A: TensorLike, b: TensorLike): Tensor {
+  const fn = "projection.affineSet";
+  const t = finiteTensor(x, fn, "x");
+  const Am = finiteTensor(A, fn, "A");
+  const bv = finiteTensor(b, fn, "b");
+  if (t.ndim !== 1) throw new ShapeError(`${fn}: x must be a vector, got shape ${fmt(t.shape)}`);
+  const n = t.shape[0]!;
+  if (Am.ndim !== 2 || Am.shape[1] !== n) {
+    throw new ShapeError(`${fn}: A must be a matrix [m, ${n}] to act on x of shape ${fmt(t.shape)}, got ${fmt(Am.shape)}`);
+  }
+  requireShape(bv, [Am.shape[0]!], fn, "b", "one entry per row of A");
+  const At = matrixTranspose(Am);
+  const residual = sub(matmul(Am, t), bv);
+  return sub(t, matmul(At, denseSolve(matmul(Am, At), residual, `${fn} (A Aᵀ must be invertible: A needs full row rank)`)));
+}
+
+/** Which bound is active at each coordinate: 0 free, 1 at the lower bound, 2 at the upper bound. */
+interface SectionStructure {
+  state: Uint8Array;
+}
+
+const FREE = 0;
+const AT_LOWER = 1;
+const AT_UPPER = 2;
+
+function clampValue(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/** φ(τ) = Σ aᵢ clip(xᵢ − τ aᵢ, lᵢ, uᵢ): non-increasing in τ. */
+function sectionValue(x: Float64Array, l: Float64Array, u: Float64Array, a: Float64Array, tau: number): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += a[i]! * clampValue(x[i]! - tau * a[i]!, l[i]!, u[i]!);
+  return s;
+}
+
+/** Finds τ with φ(τ) = b by bisection over the sorted breakpoints, then exactly on the linear piece. */
+function sectionDual(x: Float64Array, l: Float64Array, u: Float64Array, a: Float64Array, b: number): number {
+  const n = x.length;
+  const breaks: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== 0) breaks.push((x[i]! - l[i]!) / a[i]!, (x[i]! - u[i]!) / a[i]!);
+  }
+  breaks.sort((p, q) => p - q);
+  // φ is constant left of breaks[0] and right of breaks[last]; find k with φ(breaks[k]) ≥ b ≥ φ(breaks[k+1]).
+  let lo = 0;
+  let hi = breaks.length - 1;
+  if (sectionValue(x, l, u, a, breaks[lo]!) <= b) return breaks[lo]!;
+  if (sectionValue(x, l, u, a, breaks[hi]!) >= b) return breaks[hi]!;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (sectionValue(x, l, u, a, breaks[mid]!) >= b) lo = mid;
+    else hi = mid;
+  }
+  // On [breaks[lo], breaks[hi]] the active set is fixed: solve the linear equation exactly.
+  const probe = 0.5 * (breaks[lo]! + breaks[hi]!);
+  let num = -b;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[i]! - probe * a[i]!;
+    if (v <= l[i]!) num += a[i]! * l[i]!;
+    else if (v >= u[i]!) num += a[i]! * u[i]!;
+    else {
+      num += a[i]! * x[i]!;
+      den += a[i]! * a[i]!;
+    }
+  }
+  return den > 0 ? num / den : breaks[lo]!;
+}
+
+const boxSectionOp: StructuredOp<SectionStructure> = {
+  name: "projection.boxSection",
+  compute([x, l, u, a, b]) {
+    const tau = sectionDual(x!.data, l!.data, u!.data, a!.data, b!.data[0]!);
+    const n = x!.size;
+    const out = new Float64Array(n);
+    const state = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = x!.data[i]! - tau * a!.data[i]!;
+      const lo = l!.data[i]!;
+      const hi = u!.data[i]!;
+      if (v <= lo) {
+        out[i] = lo;
+        state[i] = AT_LOWER;
+      } else if (v >= hi) {
+        out[i] = hi;
+        state[i] = AT_UPPER;
+      } else {
+        out[i] = v;
+        state[i] = FREE;
+      }
+    }
+    return { outs: [new Tensor(out, x!.shape)], structure: { state } };
+  },
+  local([x, l, u, a, b], { state }) {
+    const mask = (s: number) => new Tensor(Float64Array.from(state, (v) => (v === s ? 1 : 0)), x!.shape);
+    const free = mask(FREE);
+    const atLower = mask(AT_LOWER);
+    const atUpper = mask(AT_UPPER);
+    const den = sum(mul(free, square(a!)));
+    if (den.data[0] === 0) {
+      throw new DifferentiationError(
+        "projection.boxSection: no coordinate is strictly inside the box, so the projection is not differentiable here",
+      );
+    }
+    const fixed = add(sum(mul(atLower, mul(a!, l!))), sum(mul(atUpper, mul(a!, u!))));
+    const tau = div(sub(add(sum(mul(free, mul(a!, x!))), fixed), reshape(b!, [])), den);
+    return [add(mul(free, sub(x!, mul(tau, a!))), add(mul(atLower, l!), mul(atUpper, u!)))];
+  },
+};
+
+/**
+ * Projection onto a box section {y : lower ≤ y ≤ upper, ⟨a, y⟩ = b}, over the whole tensor. The solution is
+ * y = clip(x − τa, lower, upper) where the dual variable τ solves the monotone 1-D equation ⟨a, y(τ)⟩ = b,
+ * found by bisection over its breakpoints and then exactly on the final linear piece. Derivatives (in x, the
+ * bounds, a and b) come from implicit differentiation of that root with the active set held fixed.
+ *
+ * @param lower - lower bounds, broadcast to the shape of x.
+ * @param upper - upper bounds, broadcast to the shape of x (lower ≤ upper).
+ * @param a - the normal, same shape as x, not zero.
+ * @param b - the offset: must lie between the minimum and maximum of ⟨a, y⟩ over the box (else `ValueError`).
+ * @example
+ * ```ts
+ * import { projection, tensor } from "diffopt";
+ * // the capped simplex {0 ≤ y ≤ 0.5, Σ y = 1}
+ * projection.boxSection(tensor([0.9, 0.3, 0.1]), 0, 0.5, tensor([1, 1, 1]), 1).toArray(); // [0.5, 0.35, 0.15]
+ * ```
+ */
+export function boxSection(x: TensorLike, lower: TensorLike, upper: TensorLike, a: TensorLike, b: TensorLike): Tensor {
+  const fn = "projection.boxSection";
+  const t = finiteTensor(x, fn, "x");
+  const bounds = ([["lower", lower], ["upper", upper]] as const).map(([name, v]) => {
+    const bt = finiteTensor(v, fn, name);
+    if (!sameShape(broadcastShapes(bt.shape, t.shape, fn), t.shape)) {
+      throw new ShapeError(`${fn}: ${name} of shape ${fmt(bt.shape)} does not broadcast to the shape ${fmt(t.shape)} of x`);
+    }
+    return broadcastTo(bt, t.shape);
+  });
+  const [lo, hi] = bounds as [Tensor, Tensor];
+  const av = normalVector(a, t, fn);
+  const bv = scalarParam(b, fn, "b", anyNumber, "finite");
+  let minV = 0;
+  let maxV = 0;
+  for (let i = 0; i < t.size; i++) {
+    const l = lo.data[i]!;
+    const u = hi.data[i]!;
+    if (l > u) throw new ValueError(`${fn}: lower > upper at flat index ${i} (${l} > ${u})`);
+    const ai = av.data[i]!;
+    minV += Math.min(ai * l, ai * u);
+    maxV += Math.max(ai * l, ai * u);
+  }
+  const target = bv.data[0]!;
+  const slack = 1e-12 * Math.max(1, Math.abs(minV), Math.abs(maxV));
+  if (target < minV - slack || target > maxV + slack) {
+    throw new ValueError(`${fn}: the section is empty: ⟨a, y⟩ ranges over [${minV}, ${maxV}] on the box but b = ${target}`);
+  }
+  return structuredCall(boxSectionOp, [t, lo, hi, av, bv])[0]!;
+}

@@ -1,0 +1,61 @@
+/**
+ * Argument checks shared by the projections and prox operators: every failure is a typed error whose
+ * message names the function, the argument and the problem.
+ * @module
+ */
+import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
+import { fmt } from "../core/shape.js";
+import { Tensor, asTensor, type TensorLike } from "../core/tensor.js";
+
+/** @internal `x` as a tensor whose values are all finite. */
+export function finiteTensor(x: TensorLike, fn: string, arg: string): Tensor {
+  const t = asTensor(x);
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i]!)) {
+      throw new NonFiniteError(`${fn}: ${arg} has a non-finite value ${d[i]} at flat index ${i}`);
+    }
+  }
+  return t;
+}
+
+/** @internal `x` as a tensor with at least `minDims` axes, finite. */
+export function finiteWithRank(x: TensorLike, fn: string, arg: string, minDims: number): Tensor {
+  const t = finiteTensor(x, fn, arg);
+  if (t.ndim < minDims) {
+    throw new ShapeError(`${fn}: ${arg} must have at least ${minDims} axis${minDims > 1 ? "es" : ""}, got shape ${fmt(t.shape)}`);
+  }
+  return t;
+}
+
+/** @internal A one-element parameter (a number or a scalar tensor), finite and with values allowed by `ok`. */
+export function scalarParam(v: TensorLike, fn: string, arg: string, ok: (x: number) => boolean, what: string): Tensor {
+  const t = finiteTensor(v, fn, arg);
+  if (t.size !== 1) throw new ShapeError(`${fn}: ${arg} must be a scalar, got shape ${fmt(t.shape)}`);
+  if (!ok(t.data[0]!)) throw new ValueError(`${fn}: ${arg} must be ${what}, got ${t.data[0]}`);
+  return t;
+}
+
+/** @internal A finite parameter with every value allowed by `ok`, broadcastable against `shape`'s suffix rules. */
+export function checkValues(t: Tensor, fn: string, arg: string, ok: (x: number) => boolean, what: string): Tensor {
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) {
+    if (!ok(d[i]!)) throw new ValueError(`${fn}: ${arg} must be ${what}, got ${d[i]} at flat index ${i}`);
+  }
+  return t;
+}
+
+/** @internal True when `t` has exactly `shape`. */
+export function hasShape(t: Tensor, shape: readonly number[]): boolean {
+  return t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
+}
+
+/** @internal Throws a `ShapeError` unless `t` has `shape`. */
+export function requireShape(t: Tensor, shape: readonly number[], fn: string, arg: string, expected: string): void {
+  if (!hasShape(t, shape)) {
+    throw new ShapeError(`${fn}: ${arg} must have shape ${fmt(shape)} (${expected}), got ${fmt(t.shape)}`);
+  }
+}
+
+export const positive = (x: number): boolean => x > 0;
+export const nonNegativeValue = (x: number): boolean => x >= 0;

@@ -1,0 +1,116 @@
+/**
+ * Isotonic regression: the projection onto monotone sequences, by pool-adjacent-violators (PAV).
+ * @module
+ */
+import { bind, type Primitive } from "../core/engine.js";
+import { Tensor, type TensorLike } from "../core/tensor.js";
+import { finiteWithRank } from "./checks.js";
+import { structuredCall, type StructuredOp } from "./local.js";
+
+/** A partition of the flat indices into consecutive blocks: `start[k]..start[k+1]-1` is block k. */
+interface Blocks {
+  start: Int32Array;
+}
+
+/** Replaces each element by the mean of its block: a symmetric linear projection. */
+function blockMeanKernel(src: Float64Array, { start }: Blocks): Float64Array {
+  const out = new Float64Array(src.length);
+  for (let k = 0; k + 1 < start.length; k++) {
+    const a = start[k]!;
+    const b = start[k + 1]!;
+    let s = 0;
+    for (let i = a; i < b; i++) s += src[i]!;
+    const m = s / (b - a);
+    for (let i = a; i < b; i++) out[i] = m;
+  }
+  return out;
+}
+
+const blockMeanPrim: Primitive<Blocks> = {
+  name: "blockMean",
+  impl([x], blocks) {
+    return new Tensor(blockMeanKernel(x!.data, blocks), x!.shape);
+  },
+  jvp(_p, [t], _out, blocks) {
+    return bind(blockMeanPrim, [t!], blocks);
+  },
+  vjp(ct, _p, _out, blocks) {
+    return [bind(blockMeanPrim, [ct], blocks)];
+  },
+};
+
+/**
+ * PAV on each row of length n: writes the fit to `out` and returns the block starts (global flat indices,
+ * ending with the total length). `sign` = 1 for a non-decreasing fit, −1 for non-increasing.
+ */
+function pav(src: Float64Array, n: number, sign: 1 | -1, out: Float64Array): Blocks {
+  const rows = n === 0 ? 0 : src.length / n;
+  const starts: number[] = [];
+  const blockStart = new Int32Array(n);
+  const blockSum = new Float64Array(n);
+  const blockLen = new Int32Array(n);
+  for (let r = 0; r < rows; r++) {
+    const off = r * n;
+    let top = -1;
+    for (let i = 0; i < n; i++) {
+      top++;
+      blockStart[top] = i;
+      blockSum[top] = sign * src[off + i]!;
+      blockLen[top] = 1;
+      // Merge while the previous block's mean exceeds the last one's (a violation).
+      while (top > 0 && blockSum[top - 1]! * blockLen[top]! >= blockSum[top]! * blockLen[top - 1]!) {
+        blockSum[top - 1]! += blockSum[top]!;
+        blockLen[top - 1]! += blockLen[top]!;
+        top--;
+      }
+    }
+    for (let k = 0; k <= top; k++) {
+      const m = sign * (blockSum[k]! / blockLen[k]!);
+      const a = off + blockStart[k]!;
+      starts.push(a);
+      for (let i = a; i < a + blockLen[k]!; i++) out[i] = m;
+    }
+  }
+  starts.push(src.length);
+  return { start: Int32Array.from(starts) };
+}
+
+function isotonicOp(sign: 1 | -1): StructuredOp<Blocks> {
+  return {
+    name: "projection.isotonic",
+    compute([x]) {
+      const out = new Float64Array(x!.size);
+      const blocks = pav(x!.data, x!.shape[x!.ndim - 1]!, sign, out);
+      return { outs: [new Tensor(out, x!.shape)], structure: blocks };
+    },
+    local([x], blocks) {
+      return [bind(blockMeanPrim, [x!], blocks)];
+    },
+  };
+}
+
+const increasingOp = isotonicOp(1);
+const decreasingOp = isotonicOp(-1);
+
+/** Options of {@link isotonic}. */
+export interface IsotonicOptions {
+  /** Fit a non-decreasing sequence (default) or, with `false`, a non-increasing one. */
+  increasing?: boolean;
+}
+
+/**
+ * Isotonic regression along the last axis: the projection of each row onto {y : y₁ ≤ y₂ ≤ … ≤ yₙ} (or ≥ with
+ * `increasing: false`), by pool-adjacent-violators in O(n). The solution averages x over blocks of
+ * consecutive entries, so its Jacobian is the block-averaging matrix (symmetric, idempotent).
+ *
+ * @example
+ * ```ts
+ * import { projection, tensor } from "diffopt";
+ * projection.isotonic(tensor([1, 3, 2, 4])).toArray(); // [1, 2.5, 2.5, 4]
+ * projection.isotonic(tensor([1, 3, 2]), { increasing: false }).toArray(); // [2, 2, 2]
+ * ```
+ */
+export function isotonic(x: TensorLike, opts: IsotonicOptions = {}): Tensor {
+  const t = finiteWithRank(x, "projection.isotonic", "x", 1);
+  return structuredCall(opts.increasing === false ? decreasingOp : increasingOp, [t])[0]!;
+}

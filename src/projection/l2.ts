@@ -1,0 +1,90 @@
+/**
+ * Projections defined by a Euclidean norm: `l2Ball`, `l2Sphere`, `secondOrderCone`. Each is a closed form
+ * chosen by the region x lies in (decided on its values, like control flow in eager code); the closed form
+ * is written with differentiable ops, so its derivatives (any order, in x and the radius) are exact.
+ * @module
+ */
+import { ShapeError, ValueError } from "../core/errors.js";
+import { add, div, mul, sqrt, square } from "../core/ops/elementwise.js";
+import { sum } from "../core/ops/reduce.js";
+import { reshape } from "../core/ops/shape.js";
+import { fmt } from "../core/shape.js";
+import { Tensor, zerosLike, type TensorLike } from "../core/tensor.js";
+import { finiteTensor, positive, scalarParam } from "./checks.js";
+
+function norm2Value(d: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < d.length; i++) s += d[i]! * d[i]!;
+  return Math.sqrt(s);
+}
+
+function norm2(x: Tensor): Tensor {
+  return sqrt(sum(square(x)));
+}
+
+/**
+ * Projection onto the l2 ball {p : ‖p‖₂ ≤ radius}, over the whole tensor: x inside, radius·x/‖x‖ outside.
+ * Differentiable in x and radius (∂p/∂radius = x/‖x‖ outside, 0 inside).
+ *
+ * @example
+ * ```ts
+ * import { projection, tensor } from "diffopt";
+ * projection.l2Ball(tensor([3, 4]), 1).toArray(); // [0.6, 0.8]
+ * ```
+ */
+export function l2Ball(x: TensorLike, radius: TensorLike = 1): Tensor {
+  const t = finiteTensor(x, "projection.l2Ball", "x");
+  const r = scalarParam(radius, "projection.l2Ball", "radius", positive, "positive");
+  if (norm2Value(t.data) <= r.data[0]!) return t;
+  return mul(t, div(reshape(r, []), norm2(t)));
+}
+
+/**
+ * Projection onto the l2 sphere {p : ‖p‖₂ = radius}, over the whole tensor: radius·x/‖x‖. Throws a
+ * `ValueError` at x = 0, where every point of the sphere is a projection.
+ *
+ * @example
+ * ```ts
+ * import { projection, tensor } from "diffopt";
+ * projection.l2Sphere(tensor([0.3, 0.4]), 1).toArray(); // [0.6, 0.8]
+ * ```
+ */
+export function l2Sphere(x: TensorLike, radius: TensorLike = 1): Tensor {
+  const t = finiteTensor(x, "projection.l2Sphere", "x");
+  const r = scalarParam(radius, "projection.l2Sphere", "radius", positive, "positive");
+  if (norm2Value(t.data) === 0) {
+    throw new ValueError("projection.l2Sphere: x is zero, where the projection onto the sphere is not unique");
+  }
+  return mul(t, div(reshape(r, []), norm2(t)));
+}
+
+/**
+ * Projection onto the second-order (Lorentz) cone {(y, s) : ‖y‖₂ ≤ s}, with x a tensor (taken whole) and t a
+ * scalar. Closed form: (x, t) inside; (0, 0) if ‖x‖ ≤ −t (the polar cone); otherwise α(x/‖x‖, 1) with
+ * α = (‖x‖ + t)/2. Differentiable in both parts.
+ *
+ * @param pair - `[x, t]`.
+ * @returns `[y, s]`.
+ * @example
+ * ```ts
+ * import { projection, tensor } from "diffopt";
+ * const [y, s] = projection.secondOrderCone([tensor([3, 4]), tensor(1)]);
+ * console.log(y.toArray(), s.item()); // [1.8, 2.4] 3
+ * ```
+ */
+export function secondOrderCone(pair: readonly [TensorLike, TensorLike]): [Tensor, Tensor] {
+  const fn = "projection.secondOrderCone";
+  if (!Array.isArray(pair) || pair.length !== 2) {
+    throw new ShapeError(`${fn}: expected a pair [x, t], got ${Array.isArray(pair) ? `an array of length ${pair.length}` : typeof pair}`);
+  }
+  const x = finiteTensor(pair[0], fn, "x");
+  const t = finiteTensor(pair[1], fn, "t");
+  if (t.size !== 1) throw new ShapeError(`${fn}: t must be a scalar, got shape ${fmt(t.shape)}`);
+  const n = norm2Value(x.data);
+  const tv = t.data[0]!;
+  if (n <= tv) return [x, t];
+  if (n <= -tv) return [zerosLike(x), zerosLike(t)];
+  const nx = norm2(x);
+  const alpha = mul(add(nx, reshape(t, [])), 0.5);
+  return [mul(x, div(alpha, nx)), reshape(alpha, t.shape)];
+}

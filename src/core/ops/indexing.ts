@@ -12,11 +12,12 @@
  */
 import { bind, type Primitive } from "../engine.js";
 import { ShapeError, ValueError } from "../errors.js";
-import { broadcastShapes, fmt, normalizeAxis, stridesOf } from "../shape.js";
-import { Tensor, asTensor, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
+import { fmt, normalizeAxis, stridesOf } from "../shape.js";
+import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo } from "./broadcast.js";
 import { add, mul, where } from "./elementwise.js";
 import { defineMethod } from "./methods.js";
+import { expandDims, moveAxis, ravel, repeat, squeeze, swapAxes, tile } from "./shape.js";
 
 /** @internal Static parameters of `gather`/`scatter`: the index map and the shapes on both sides. */
 export interface GatherParams {
@@ -355,8 +356,8 @@ export function scatterAdd(target: TensorLike, indices: Indices, updates: Tensor
 }
 
 function broadcastOperand(v: Tensor, shape: Shape, op: string, what: string): Tensor {
-  const b = broadcastShapes(v.shape, shape, op);
-  if (!sameShape(b, shape)) {
+  const lead = shape.length - v.ndim;
+  if (lead < 0 || v.shape.some((d, i) => d !== 1 && d !== shape[lead + i])) {
     throw new ShapeError(`${op}: ${what} of shape ${fmt(v.shape)} does not broadcast to the indexed shape ${fmt(shape)}`);
   }
   return broadcastTo(v, shape);
@@ -476,6 +477,8 @@ export function at(x: TensorLike, ...specs: AtSpec[]): IndexUpdateRef {
   return new IndexUpdateRef(asTensor(x), specs);
 }
 
+// Method aliases of these ops and of the shape ops of shape.ts. The latter are registered here: methods.ts
+// imports shape.ts, so shape.ts is evaluated before `defineMethod` is ready and cannot call it at load time.
 declare module "../tensor.js" {
   interface Tensor {
     /** `slice(this, ...specs)` */
@@ -484,9 +487,30 @@ declare module "../tensor.js" {
     take(indices: Indices, axis?: number): Tensor;
     /** `at(this, ...specs)`: a functional update (`.set`, `.add`, `.mul`, `.get`). */
     at(...specs: AtSpec[]): IndexUpdateRef;
+    /** `swapAxes(this, axis1, axis2)` */
+    swapAxes(axis1: number, axis2: number): Tensor;
+    /** `moveAxis(this, source, destination)` */
+    moveAxis(source: number | readonly number[], destination: number | readonly number[]): Tensor;
+    /** `squeeze(this, axis)` */
+    squeeze(axis?: number | readonly number[]): Tensor;
+    /** `expandDims(this, axis)` */
+    expandDims(axis: number | readonly number[]): Tensor;
+    /** `ravel(this)` */
+    ravel(): Tensor;
+    /** `tile(this, reps)` */
+    tile(reps: number | readonly number[]): Tensor;
+    /** `repeat(this, repeats, axis)` */
+    repeat(repeats: number, axis?: number): Tensor;
   }
 }
 
 defineMethod("slice", (x, ...specs: SliceSpec[]) => slice(x, ...specs));
 defineMethod("take", (x, i: Indices, a?: number) => take(x, i, a));
 defineMethod("at", (x, ...specs: AtSpec[]) => at(x, ...specs));
+defineMethod("swapAxes", (x, a: number, b: number) => swapAxes(x, a, b));
+defineMethod("moveAxis", (x, s: number | readonly number[], d: number | readonly number[]) => moveAxis(x, s, d));
+defineMethod("squeeze", (x, a?: number | readonly number[]) => squeeze(x, a));
+defineMethod("expandDims", (x, a: number | readonly number[]) => expandDims(x, a));
+defineMethod("ravel", (x) => ravel(x));
+defineMethod("tile", (x, r: number | readonly number[]) => tile(x, r));
+defineMethod("repeat", (x, r: number, a?: number) => repeat(x, r, a));

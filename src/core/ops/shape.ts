@@ -9,7 +9,6 @@ import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxes, normalizeAxis, stridesOf } from "../shape.js";
 import { Tensor, asTensor, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo } from "./broadcast.js";
-import { defineMethod } from "./methods.js";
 
 const reshapePrim: Primitive<Shape> = {
   name: "reshape",
@@ -282,30 +281,3 @@ export function repeat(x: TensorLike, repeats: number, axis?: number): Tensor {
   out[ax] = t.shape[ax]! * repeats;
   return reshape(broadcastTo(reshape(t, inserted), spread), out);
 }
-
-declare module "../tensor.js" {
-  interface Tensor {
-    /** `swapAxes(this, axis1, axis2)` */
-    swapAxes(axis1: number, axis2: number): Tensor;
-    /** `moveAxis(this, source, destination)` */
-    moveAxis(source: number | readonly number[], destination: number | readonly number[]): Tensor;
-    /** `squeeze(this, axis)` */
-    squeeze(axis?: number | readonly number[]): Tensor;
-    /** `expandDims(this, axis)` */
-    expandDims(axis: number | readonly number[]): Tensor;
-    /** `ravel(this)` */
-    ravel(): Tensor;
-    /** `tile(this, reps)` */
-    tile(reps: number | readonly number[]): Tensor;
-    /** `repeat(this, repeats, axis)` */
-    repeat(repeats: number, axis?: number): Tensor;
-  }
-}
-
-defineMethod("swapAxes", (x, a: number, b: number) => swapAxes(x, a, b));
-defineMethod("moveAxis", (x, s: number | readonly number[], d: number | readonly number[]) => moveAxis(x, s, d));
-defineMethod("squeeze", (x, a?: number | readonly number[]) => squeeze(x, a));
-defineMethod("expandDims", (x, a: number | readonly number[]) => expandDims(x, a));
-defineMethod("ravel", (x) => ravel(x));
-defineMethod("tile", (x, r: number | readonly number[]) => tile(x, r));
-defineMethod("repeat", (x, r: number, a?: number) => repeat(x, r, a));

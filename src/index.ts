@@ -13,3 +13,4 @@
 export * from "./core/index.js";
 export * as projection from "./projection/index.js";
 export * as prox from "./prox/index.js";
+export * as loss from "./loss/index.js";

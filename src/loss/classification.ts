@@ -1,0 +1,179 @@
+/**
+ * Classification losses on labels and logits (scores), in JAXopt's conventions. Binary losses are elementwise
+ * (labels in [0, 1], logits broadcast against them); multiclass losses reduce the last axis of the logits and
+ * are batched over the leading axes, with labels given either as integer classes (one axis fewer than the
+ * logits) or as one-hot / probability rows (the shape of the logits).
+ * @module
+ */
+import { ValueError } from "../core/errors.js";
+import { Tensor, asTensor, type TensorLike } from "../core/tensor.js";
+import { add, mul, relu, softplus, square, sub, where, lessEqual, greaterEqual } from "../core/ops/elementwise.js";
+import { sum } from "../core/ops/reduce.js";
+import { labelsAsOneHot, lastAxis, logsumexpLast, maxLast, projectSimplexLast } from "./internal.js";
+
+/** @internal Binary labels as a tensor whose values lie in [0, 1]. */
+function binaryLabel(label: TensorLike, fn: string): Tensor {
+  const y = asTensor(label);
+  const d = y.data;
+  for (let i = 0; i < d.length; i++) {
+    if (!(d[i]! >= 0 && d[i]! <= 1)) throw new ValueError(`${fn}: label must lie in [0, 1], got ${d[i]} at flat index ${i}`);
+  }
+  return y;
+}
+
+/** @internal Logits as a tensor with a non-empty last axis. */
+function logitsTensor(logits: TensorLike, fn: string): Tensor {
+  const t = asTensor(logits);
+  lastAxis(t, fn, "logits");
+  return t;
+}
+
+/** @internal ⟨a, b⟩ over the last axis. */
+function dotLast(a: Tensor, b: Tensor): Tensor {
+  return sum(mul(a, b), { axis: -1 });
+}
+
+/**
+ * Binary logistic loss softplus(z) − y·z (the negative log-likelihood of a Bernoulli with logit z), for labels
+ * y ∈ [0, 1]; stable for large |z|. Its gradient in z is σ(z) − y.
+ *
+ * @example
+ * ```ts
+ * import { loss, tensor } from "diffopt";
+ * loss.binaryLogistic(tensor([1, 0]), tensor([0, 0])).toArray(); // [0.6931…, 0.6931…]
+ * ```
+ */
+export function binaryLogistic(label: TensorLike, logit: TensorLike): Tensor {
+  const y = binaryLabel(label, "loss.binaryLogistic");
+  const z = asTensor(logit);
+  return sub(softplus(z), mul(y, z));
+}
+
+/**
+ * Multiclass logistic (softmax cross-entropy) loss logsumexp(θ) − ⟨y, θ⟩ over the last axis of the logits θ,
+ * for integer classes or one-hot / probability labels y. Its gradient in θ is softmax(θ) − y.
+ *
+ * @example
+ * ```ts
+ * import { loss, tensor } from "diffopt";
+ * loss.multiclassLogistic(tensor(0), tensor([0, 0])).item(); // log 2 = 0.6931…
+ * loss.multiclassLogistic(tensor([1, 0]), tensor([[0, 1], [2, 0]])).shape; // [2]
+ * ```
+ */
+export function multiclassLogistic(label: TensorLike, logits: TensorLike): Tensor {
+  const fn = "loss.multiclassLogistic";
+  const theta = logitsTensor(logits, fn);
+  const y = labelsAsOneHot(label, theta, fn);
+  return sub(logsumexpLast(theta), dotLast(y, theta));
+}
+
+/**
+ * Binary hinge loss max(0, 1 − s·z) with the signed label s = 2y − 1, for labels y ∈ {0, 1} (values in
+ * between interpolate the sign).
+ *
+ * @example
+ * ```ts
+ * import { loss, tensor } from "diffopt";
+ * loss.hinge(tensor([1, 0, 1]), tensor([2, 0.5, 0])).toArray(); // [0, 1.5, 1]
+ * ```
+ */
+export function hinge(label: TensorLike, score: TensorLike): Tensor {
+  const y = binaryLabel(label, "loss.hinge");
+  const s = sub(mul(y, 2), 1);
+  return relu(sub(1, mul(s, asTensor(score))));
+}
+
+/**
+ * Multiclass hinge (Crammer–Singer) loss maxⱼ (θⱼ + 1 − yⱼ) − ⟨y, θ⟩ over the last axis, for integer classes
+ * or one-hot labels y. Zero when the true class wins by a margin of at least 1.
+ *
+ * @example
+ * ```ts
+ * import { loss, tensor } from "diffopt";
+ * loss.multiclassHinge(tensor(0), tensor([3, 1])).item();   // 0
+ * loss.multiclassHinge(tensor(0), tensor([1, 1.5])).item(); // 1.5
+ * ```
+ */
+export function multiclassHinge(label: TensorLike, scores: TensorLike): Tensor {
+  const fn = "loss.multiclassHinge";
+  const theta = logitsTensor(scores, fn);
+  const y = labelsAsOneHot(label, theta, fn);
+  return sub(maxLast(sub(add(theta, 1), y)), dotLast(y, theta));
+}
+
+/**
+ * The "sparse plus" function, the binary counterpart of softplus for sparsemax: 0 for x ≤ −1, (x + 1)²/4 on
+ * (−1, 1), x for x ≥ 1.
+ */
+function sparsePlus(x: Tensor): Tensor {
+  return where(lessEqual(x, -1), 0, where(greaterEqual(x, 1), x, mul(square(add(x, 1)), 0.25)));
+}
+
+/**
+ * Binary sparsemax loss sparseplus(z) − y·z for labels y ∈ [0, 1], where sparseplus is 0 below −1, (z + 1)²/4
+ * on (−1, 1) and z above 1. Its gradient in z is the sparse sigmoid clip((z + 1)/2, 0, 1) − y; the loss is
+ * exactly zero once the label's side wins by a margin of 1 (for y ∈ {0, 1}).
+ *
+ * @example
+ * ```ts
+ * import { loss, tensor } from "diffopt";
+ * loss.sparsemax(tensor([1, 1, 0]), tensor([2, 0, 0])).toArray(); // [0, 0.25, 0.25]
+ * ```
+ */
+export function sparsemax(label: TensorLike, logit: TensorLike): Tensor {
+  const y = binaryLabel(label, "loss.sparsemax");
+  const z = asTensor(logit);
+  return sub(sparsePlus(z), mul(y, z));
+}
+
+/**
+ * Multiclass sparsemax loss, the Fenchel–Young loss of Ω(p) = ½‖p‖² on the simplex:
+ * ⟨p*, θ⟩ − ½‖p*‖² + ½‖y‖² − ⟨y, θ⟩ with p* = sparsemax(θ), the Euclidean projection of θ onto the simplex.
+ * Non-negative, zero iff sparsemax(θ) = y; its gradient in θ is sparsemax(θ) − y.
+ *
+ * @example
+ * ```ts
+ * import { loss, tensor } from "diffopt";
+ * loss.multiclassSparsemax(tensor(0), tensor([2, 0])).item(); // 0
+ * loss.multiclassSparsemax(tensor(0), tensor([0, 0])).item(); // 0.25
+ * ```
+ */
+export function multiclassSparsemax(label: TensorLike, scores: TensorLike): Tensor {
+  const fn = "loss.multiclassSparsemax";
+  const theta = logitsTensor(scores, fn);
+  const y = labelsAsOneHot(label, theta, fn);
+  const p = projectSimplexLast(theta);
+  const conjugate = sub(dotLast(p, theta), mul(dotLast(p, p), 0.5));
+  return add(sub(conjugate, dotLast(y, theta)), mul(dotLast(y, y), 0.5));
+}
+
+/**
+ * Binary perceptron loss max(0, −s·z) with the signed label s = 2y − 1, for labels y ∈ {0, 1}.
+ *
+ * @example
+ * ```ts
+ * import { loss, tensor } from "diffopt";
+ * loss.perceptron(tensor([1, 0]), tensor([-2, -1])).toArray(); // [2, 0]
+ * ```
+ */
+export function perceptron(label: TensorLike, score: TensorLike): Tensor {
+  const y = binaryLabel(label, "loss.perceptron");
+  const s = sub(mul(y, 2), 1);
+  return relu(mul(mul(s, asTensor(score)), -1));
+}
+
+/**
+ * Multiclass perceptron loss maxⱼ θⱼ − ⟨y, θ⟩ over the last axis, for integer classes or one-hot labels.
+ *
+ * @example
+ * ```ts
+ * import { loss, tensor } from "diffopt";
+ * loss.multiclassPerceptron(tensor(1), tensor([3, 1])).item(); // 2
+ * ```
+ */
+export function multiclassPerceptron(label: TensorLike, scores: TensorLike): Tensor {
+  const fn = "loss.multiclassPerceptron";
+  const theta = logitsTensor(scores, fn);
+  const y = labelsAsOneHot(label, theta, fn);
+  return sub(maxLast(theta), dotLast(y, theta));
+}

@@ -24,6 +24,9 @@ export {
 export * from "./ops/elementwise.js";
 export { sum, mean, max, min, argmax, argmin, type ReduceOptions, type ArgReduceOptions } from "./ops/reduce.js";
 export { logsumexp, softmax, logSoftmax } from "./ops/softmax.js";
+export { sort, argsort, cumsum } from "./ops/sort.js";
+export { norm, type NormOptions } from "./ops/norm.js";
+export { checkFinite } from "./check.js";
 export * from "./ops/broadcast.js";
 export * from "./ops/shape.js";
 export * from "./ops/join.js";

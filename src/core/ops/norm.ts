@@ -1,0 +1,170 @@
+/**
+ * Vector and matrix norms, `norm(x, { ord, axis, keepdims })`, with NumPy's conventions.
+ *
+ * The p-norms (p = 2 by default, any p > 0) are one primitive with a scaled kernel (no overflow or underflow:
+ * the lane is divided by its largest magnitude first) and an explicit rule ∂‖x‖ₚ/∂xᵢ = sign(xᵢ)(|xᵢ|/‖x‖ₚ)^(p−1).
+ * At x = 0 the rule returns 0 (a valid subgradient for p ≥ 1), and so do its derivatives, never NaN; entries
+ * that are exactly 0 get derivative 0 (for p < 1 the true derivative is unbounded there). The 1- and ∞-norms are compositions of
+ * `abs`, `sum`, `max`, `min`. Matrix norms that need singular values (ord 2, −2, 'nuc') are not provided.
+ * @module
+ */
+import { bind, type Primitive } from "../engine.js";
+import { ValueError } from "../errors.js";
+import { normalizeAxis } from "../shape.js";
+import { Tensor, asTensor, type TensorLike } from "../tensor.js";
+import { abs, div, equal, mul, pow, sign, where } from "./elementwise.js";
+import { defineMethod } from "./methods.js";
+import { blockReduce, max, min, sum, sumWith, type BlockParams } from "./reduce.js";
+import { reshape } from "./shape.js";
+
+/** Options of {@link norm}. */
+export interface NormOptions {
+  /**
+   * Vectors: 2 (default), 1, `Infinity`, `-Infinity`, or any p > 0. Matrices (two axes): 'fro' (default), 1,
+   * -1, `Infinity`, `-Infinity` (max/min column or row sums of |x|).
+   */
+  ord?: number | "fro";
+  /**
+   * One axis: vector norms along it. Two axes `[rows, cols]`: matrix norms. Omitted: the whole tensor as a
+   * vector when `ord` is omitted; otherwise a 1-D tensor is a vector and a 2-D tensor a matrix.
+   */
+  axis?: number | readonly number[];
+  /** Keep the reduced axes with length 1. */
+  keepdims?: boolean;
+}
+
+interface PNormParams extends BlockParams {
+  p: number;
+}
+
+const pnormPrim: Primitive<PNormParams> = {
+  name: "norm",
+  impl([x], q) {
+    const { outer, len, inner, p } = q;
+    const src = x!.data;
+    const out = new Float64Array(outer * inner);
+    const scale = new Float64Array(inner);
+    const acc = new Float64Array(inner);
+    for (let o = 0; o < outer; o++) {
+      scale.fill(0);
+      acc.fill(0);
+      for (let l = 0; l < len; l++) {
+        const row = (o * len + l) * inner;
+        for (let i = 0; i < inner; i++) {
+          const a = Math.abs(src[row + i]!);
+          if (a > scale[i]! || a !== a) scale[i] = a;
+        }
+      }
+      for (let l = 0; l < len; l++) {
+        const row = (o * len + l) * inner;
+        if (p === 2) {
+          for (let i = 0; i < inner; i++) {
+            const r = src[row + i]! / scale[i]!;
+            acc[i] += r * r;
+          }
+        } else {
+          for (let i = 0; i < inner; i++) acc[i] += Math.pow(Math.abs(src[row + i]!) / scale[i]!, p);
+        }
+      }
+      for (let i = 0; i < inner; i++) {
+        const m = scale[i]!;
+        // A zero lane has norm 0; an infinite entry makes the norm infinite; NaN propagates through m·….
+        out[o * inner + i] = m === 0 || m === Infinity ? m : m * (p === 2 ? Math.sqrt(acc[i]!) : Math.pow(acc[i]!, 1 / p));
+      }
+    }
+    return new Tensor(out, q.outShape);
+  },
+  jvp([x], [t], out, q) {
+    return sumWith(mul(t!, normWeights(x!, out, q)), q);
+  },
+  vjp(ct, [x], out, q) {
+    return [mul(reshape(ct, q.keepShape), normWeights(x!, out, q))];
+  },
+};
+
+/**
+ * ∂‖x‖ₚ/∂x = sign(x)(|x|/‖x‖ₚ)^(p−1), as differentiable ops. Zeros are guarded on both sides of each `where`
+ * (the unused branch is evaluated at a safe point), so no derivative of any order produces NaN.
+ */
+function normWeights(x: Tensor, out: Tensor, q: PNormParams): Tensor {
+  const n = reshape(out, q.keepShape);
+  const zeroNorm = equal(n, 0);
+  const safeNorm = where(zeroNorm, 1, n);
+  if (q.p === 2) return where(zeroNorm, 0, div(x, safeNorm));
+  const a = abs(x);
+  const isZero = equal(a, 0);
+  const ratio = div(where(isZero, 1, a), safeNorm);
+  return where(isZero, 0, mul(sign(x), pow(ratio, q.p - 1)));
+}
+
+function pnorm(x: Tensor, p: number, axis: number | readonly number[], keepdims: boolean): Tensor {
+  const r = blockReduce(x, { axis, keepdims }, "norm")!;
+  return bind(pnormPrim, [r.x], { ...r.p, p });
+}
+
+function vectorNorm(x: Tensor, ord: number | "fro" | undefined, axis: number | readonly number[], keepdims: boolean): Tensor {
+  if (ord === undefined || ord === 2) return pnorm(x, 2, axis, keepdims);
+  if (ord === 1) return sum(abs(x), { axis, keepdims });
+  if (ord === Infinity) return max(abs(x), { axis, keepdims });
+  if (ord === -Infinity) return min(abs(x), { axis, keepdims });
+  if (typeof ord === "number" && ord > 0 && Number.isFinite(ord)) return pnorm(x, ord, axis, keepdims);
+  throw new ValueError(`norm: invalid ord ${String(ord)} for a vector norm; use 2, 1, Infinity, -Infinity or a number p > 0`);
+}
+
+function matrixNorm(x: Tensor, ord: number | "fro" | undefined, rows: number, cols: number, keepdims: boolean): Tensor {
+  if (rows === cols) throw new ValueError(`norm: the two matrix axes must differ, got [${rows}, ${cols}]`);
+  if (ord === undefined || ord === "fro") return pnorm(x, 2, [rows, cols], keepdims);
+  const finish = (y: Tensor) => (keepdims ? y : reshape(y, x.shape.filter((_, i) => i !== rows && i !== cols)));
+  const colSums = () => sum(abs(x), { axis: rows, keepdims: true });
+  const rowSums = () => sum(abs(x), { axis: cols, keepdims: true });
+  if (ord === 1) return finish(max(colSums(), { axis: cols, keepdims: true }));
+  if (ord === -1) return finish(min(colSums(), { axis: cols, keepdims: true }));
+  if (ord === Infinity) return finish(max(rowSums(), { axis: rows, keepdims: true }));
+  if (ord === -Infinity) return finish(min(rowSums(), { axis: rows, keepdims: true }));
+  throw new ValueError(
+    `norm: invalid ord ${String(ord)} for a matrix norm; use 'fro', 1, -1, Infinity or -Infinity (norms that need singular values, 2, -2 and 'nuc', are not provided)`,
+  );
+}
+
+/**
+ * Vector or matrix norm, like `numpy.linalg.norm` (see {@link NormOptions}). Differentiable to any order
+ * away from zeros; at x = 0 the 2-norm's derivative is 0 (a subgradient), never NaN.
+ *
+ * @example
+ * ```ts
+ * import { norm, grad, tensor } from "diffopt";
+ * norm(tensor([3, 4])).item();                         // 5
+ * norm(tensor([3, -4]), { ord: 1 }).item();            // 7
+ * norm(tensor([[1, 2], [3, 4]]), { ord: Infinity }).item(); // 7 (max row sum)
+ * norm(tensor([[3, 4], [6, 8]]), { axis: 1 }).toArray();    // [5, 10]
+ * grad((x) => norm(x))(tensor([0, 0])).toArray();      // [0, 0]
+ * ```
+ */
+export function norm(x: TensorLike, opts: NormOptions = {}): Tensor {
+  const t = asTensor(x);
+  const { ord, axis } = opts;
+  const keepdims = opts.keepdims ?? false;
+  if (axis === undefined) {
+    if (ord === undefined) return t.ndim === 0 ? abs(t) : pnorm(t, 2, t.shape.map((_, i) => i), keepdims);
+    if (t.ndim === 1) return vectorNorm(t, ord, 0, keepdims);
+    if (t.ndim === 2) return matrixNorm(t, ord, 0, 1, keepdims);
+    throw new ValueError(`norm: ord ${String(ord)} without axis needs a 1-D or 2-D tensor, got ${t.ndim} axes`);
+  }
+  const axes = typeof axis === "number" ? [axis] : [...axis];
+  if (axes.length === 1) return vectorNorm(t, ord, normalizeAxis(axes[0]!, t.ndim, "norm"), keepdims);
+  if (axes.length === 2) {
+    const rows = normalizeAxis(axes[0]!, t.ndim, "norm");
+    const cols = normalizeAxis(axes[1]!, t.ndim, "norm");
+    return matrixNorm(t, ord, rows, cols, keepdims);
+  }
+  throw new ValueError(`norm: axis must be one axis (vector norm) or two (matrix norm), got [${axes.join(", ")}]`);
+}
+
+declare module "../tensor.js" {
+  interface Tensor {
+    /** `norm(this, opts)` */
+    norm(opts?: NormOptions): Tensor;
+  }
+}
+
+defineMethod("norm", (x, o?: NormOptions) => norm(x, o));

@@ -1,0 +1,252 @@
+/**
+ * Ordering ops along an axis: `sort`, `argsort`, `cumsum`, and the gather/scatter pair along an axis that
+ * carries `sort`'s derivative.
+ *
+ * `sort(x)` is `gatherAlongAxis(x, argsort(x))`: the permutation is piecewise constant in `x`, so the
+ * derivative of a sort is the same permutation applied to the tangent, and its transpose scatters the
+ * cotangent back. Gather and scatter are linear and each other's transpose, so every order of derivative works.
+ * @module
+ */
+import { bind, type Primitive } from "../engine.js";
+import { ValueError } from "../errors.js";
+import { fmt, normalizeAxis } from "../shape.js";
+import { Tensor, asTensor, type Shape, type TensorLike } from "../tensor.js";
+import { defineMethod } from "./methods.js";
+import { contiguousBlock } from "./reduce.js";
+import { reshape } from "./shape.js";
+
+/** Static parameters of a gather/scatter along one axis, the source seen as [outer, len, inner]. */
+interface AlongAxisParams {
+  outer: number;
+  /** Length of the axis in the source (the gathered-from, scattered-into tensor). */
+  len: number;
+  inner: number;
+  /** Length of the axis in the index (and in the gathered result). */
+  m: number;
+  /** Positions along the axis, in [0, len), laid out as [outer, m, inner]. */
+  index: Int32Array;
+  srcShape: Shape;
+  indexShape: Shape;
+}
+
+const gatherPrim: Primitive<AlongAxisParams> = {
+  name: "gatherAlongAxis",
+  impl([x], p) {
+    const { outer, len, inner, m, index } = p;
+    const src = x!.data;
+    const out = new Float64Array(index.length);
+    for (let o = 0; o < outer; o++) {
+      for (let k = 0; k < m; k++) {
+        const row = (o * m + k) * inner;
+        for (let i = 0; i < inner; i++) out[row + i] = src[(o * len + index[row + i]!) * inner + i]!;
+      }
+    }
+    return new Tensor(out, p.indexShape);
+  },
+  jvp(_x, [t], _out, p) {
+    return bind(gatherPrim, [t!], p);
+  },
+  vjp(ct, _x, _out, p) {
+    return [bind(scatterPrim, [ct], p)];
+  },
+};
+
+const scatterPrim: Primitive<AlongAxisParams> = {
+  name: "scatterAddAlongAxis",
+  impl([y], p) {
+    const { outer, len, inner, m, index } = p;
+    const src = y!.data;
+    const out = new Float64Array(outer * len * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let k = 0; k < m; k++) {
+        const row = (o * m + k) * inner;
+        for (let i = 0; i < inner; i++) out[(o * len + index[row + i]!) * inner + i] += src[row + i]!;
+      }
+    }
+    return new Tensor(out, p.srcShape);
+  },
+  jvp(_y, [t], _out, p) {
+    return bind(scatterPrim, [t!], p);
+  },
+  vjp(ct, _y, _out, p) {
+    return [bind(gatherPrim, [ct], p)];
+  },
+};
+
+function alongAxisParams(srcShape: Shape, index: Int32Array, indexShape: Shape, axis: number, op: string): AlongAxisParams {
+  const ok = indexShape.length === srcShape.length && indexShape.every((d, i) => i === axis || d === srcShape[i]);
+  if (!ok) {
+    throw new ValueError(`${op}: index shape ${fmt(indexShape)} must match ${fmt(srcShape)} except along axis ${axis}`);
+  }
+  const [outer, len, inner] = contiguousBlock(srcShape, [axis])!;
+  const m = indexShape[axis]!;
+  for (let k = 0; k < index.length; k++) {
+    const v = index[k]!;
+    if (v < 0 || v >= len) throw new ValueError(`${op}: index ${v} is out of range for axis ${axis} of length ${len}`);
+  }
+  return { outer, len, inner, m, index, srcShape: [...srcShape], indexShape: [...indexShape] };
+}
+
+/**
+ * @internal `out[..., k, ...] = x[..., index[..., k, ...], ...]` along `axis` (NumPy's `take_along_axis`
+ * with an integer index of shape `indexShape`). Differentiable in `x`; its transpose is
+ * {@link scatterAddAlongAxis}.
+ */
+export function gatherAlongAxis(x: Tensor, index: Int32Array, indexShape: Shape, axis: number): Tensor {
+  const ax = normalizeAxis(axis, x.ndim, "gatherAlongAxis");
+  return bind(gatherPrim, [x], alongAxisParams(x.shape, index, indexShape, ax, "gatherAlongAxis"));
+}
+
+/**
+ * @internal The transpose of {@link gatherAlongAxis}: adds `y[..., k, ...]` into position
+ * `index[..., k, ...]` along `axis` of a zero tensor of shape `shape`. Differentiable in `y`.
+ */
+export function scatterAddAlongAxis(y: Tensor, index: Int32Array, shape: Shape, axis: number): Tensor {
+  const ax = normalizeAxis(axis, y.ndim, "scatterAddAlongAxis");
+  return bind(scatterPrim, [y], alongAxisParams(shape, index, y.shape, ax, "scatterAddAlongAxis"));
+}
+
+/**
+ * Stable ascending order of every lane of `t` along `axis` (NaN last, as in NumPy): positions in [0, len),
+ * laid out like `t`.
+ */
+function sortIndex(t: Tensor, axis: number): Int32Array {
+  const [outer, len, inner] = contiguousBlock(t.shape, [axis])!;
+  const src = t.data;
+  const index = new Int32Array(src.length);
+  const lane = new Float64Array(len);
+  const order = new Uint32Array(len);
+  const compare = (a: number, b: number): number => {
+    const va = lane[a]!;
+    const vb = lane[b]!;
+    if (va < vb) return -1;
+    if (va > vb) return 1;
+    const nanA = va !== va;
+    const nanB = vb !== vb;
+    if (nanA !== nanB) return nanA ? 1 : -1;
+    return a - b;
+  };
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * len * inner + i;
+      for (let l = 0; l < len; l++) {
+        lane[l] = src[base + l * inner]!;
+        order[l] = l;
+      }
+      order.sort(compare);
+      for (let l = 0; l < len; l++) index[base + l * inner] = order[l]!;
+    }
+  }
+  return index;
+}
+
+function sortAxis(t: Tensor, axis: number, op: string): number {
+  if (t.ndim === 0) throw new ValueError(`${op}: expected a tensor with at least one axis, got a scalar`);
+  return normalizeAxis(axis, t.ndim, op);
+}
+
+/**
+ * Sorts along `axis` (default the last), ascending and stable, NaN last. The derivative permutes the
+ * tangent the same way (ties are kept in input order, a valid choice where the sort is not differentiable).
+ *
+ * @example
+ * ```ts
+ * import { sort, grad, mul, sum, tensor } from "diffopt";
+ * sort(tensor([[3, 1, 2], [0, -1, 5]])).toArray(); // [[1, 2, 3], [-1, 0, 5]]
+ * grad((x) => sum(mul(sort(x), tensor([1, 2, 3]))))(tensor([3, 1, 2])).toArray(); // [3, 1, 2]
+ * ```
+ */
+export function sort(x: TensorLike, axis = -1): Tensor {
+  const t = asTensor(x);
+  const ax = sortAxis(t, axis, "sort");
+  return bind(gatherPrim, [t], alongAxisParams(t.shape, sortIndex(t, ax), t.shape, ax, "sort"));
+}
+
+/**
+ * Indices that sort `x` along `axis` (default the last), stable, NaN last, like `numpy.argsort(kind="stable")`.
+ * Returned as a float64 tensor of integers; a constant (no derivative).
+ *
+ * @example
+ * ```ts
+ * import { argsort, tensor } from "diffopt";
+ * argsort(tensor([3, 1, 2, 1])).toArray(); // [1, 3, 2, 0]
+ * ```
+ */
+export function argsort(x: TensorLike, axis = -1): Tensor {
+  const t = asTensor(x);
+  const ax = sortAxis(t, axis, "argsort");
+  return new Tensor(Float64Array.from(sortIndex(t, ax)), t.shape);
+}
+
+interface CumsumParams {
+  outer: number;
+  len: number;
+  inner: number;
+  /** Accumulate from the end of the axis (the transpose of the forward sum). */
+  reverse: boolean;
+}
+
+const cumsumPrim: Primitive<CumsumParams> = {
+  name: "cumsum",
+  impl([x], p) {
+    const { outer, len, inner, reverse } = p;
+    const src = x!.data;
+    const out = new Float64Array(src.length);
+    for (let o = 0; o < outer; o++) {
+      const base = o * len * inner;
+      for (let s = 0; s < len; s++) {
+        const l = reverse ? len - 1 - s : s;
+        const row = base + l * inner;
+        if (s === 0) {
+          for (let i = 0; i < inner; i++) out[row + i] = src[row + i]!;
+        } else {
+          const prev = row + (reverse ? inner : -inner);
+          for (let i = 0; i < inner; i++) out[row + i] = out[prev + i]! + src[row + i]!;
+        }
+      }
+    }
+    return new Tensor(out, x!.shape);
+  },
+  jvp(_x, [t], _out, p) {
+    return bind(cumsumPrim, [t!], p);
+  },
+  vjp(ct, _x, _out, p) {
+    return [bind(cumsumPrim, [ct], { ...p, reverse: !p.reverse })];
+  },
+};
+
+/**
+ * Cumulative sum along `axis`; over the flattened tensor when `axis` is omitted (as in NumPy). Its
+ * transpose is the cumulative sum from the end.
+ *
+ * @example
+ * ```ts
+ * import { cumsum, tensor } from "diffopt";
+ * cumsum(tensor([1, 2, 3])).toArray();                // [1, 3, 6]
+ * cumsum(tensor([[1, 2], [3, 4]]), 0).toArray();      // [[1, 2], [4, 6]]
+ * ```
+ */
+export function cumsum(x: TensorLike, axis?: number): Tensor {
+  let t = asTensor(x);
+  if (axis === undefined) t = reshape(t, [t.size]);
+  else if (t.ndim === 0) throw new ValueError(`cumsum: axis ${axis} given for a scalar`);
+  const ax = axis === undefined ? 0 : normalizeAxis(axis, t.ndim, "cumsum");
+  const [outer, len, inner] = contiguousBlock(t.shape, [ax])!;
+  if (len <= 1) return t;
+  return bind(cumsumPrim, [t], { outer, len, inner, reverse: false });
+}
+
+declare module "../tensor.js" {
+  interface Tensor {
+    /** `sort(this, axis)` */
+    sort(axis?: number): Tensor;
+    /** `argsort(this, axis)` */
+    argsort(axis?: number): Tensor;
+    /** `cumsum(this, axis)` */
+    cumsum(axis?: number): Tensor;
+  }
+}
+
+defineMethod("sort", (x, a?: number) => sort(x, a));
+defineMethod("argsort", (x, a?: number) => argsort(x, a));
+defineMethod("cumsum", (x, a?: number) => cumsum(x, a));

@@ -23,3 +23,5 @@ export { simplex, sparseSimplex, l1Ball, l1Sphere } from "./simplex.js";
 export { l2Ball, l2Sphere, secondOrderCone } from "./l2.js";
 export { hyperplane, halfspace, affineSet, boxSection } from "./affine.js";
 export { isotonic, type IsotonicOptions } from "./isotonic.js";
+export { psdCone } from "./psd.js";
+export { transport, birkhoff, type SinkhornOptions } from "./transport.js";

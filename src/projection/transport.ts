@@ -1,0 +1,197 @@
+/**
+ * Entropic projections onto transportation polytopes, by Sinkhorn iterations in the log domain, with exact
+ * implicit derivatives.
+ *
+ * For a cost C (n×m), marginals a (n) and b (m) with Σa = Σb and ε > 0, the entropic transport plan
+ * P = argmin {⟨P, C⟩ + ε Σ Pᵢⱼ(log Pᵢⱼ − 1) : P1 = a, Pᵀ1 = b} is Pᵢⱼ = exp((fᵢ + gⱼ − Cᵢⱼ)/ε), where the
+ * dual potentials solve the fixed point of the Sinkhorn map
+ *   g(f)ⱼ = ε log bⱼ − ε LSEᵢ((fᵢ − Cᵢⱼ)/ε),   T(f)ᵢ = ε log aᵢ − ε LSEⱼ((g(f)ⱼ − Cᵢⱼ)/ε).
+ * T commutes with adding a constant, so ∂T has the eigenvalue 1 on the constant vector; we fix the gauge with
+ * T̃(f) = T(f) − mean(T(f)), whose fixed point (the potential with mean 0) is unique and for which I − ∂T̃ is
+ * invertible. The derivatives of f* in (C, a, b, ε) are those of the implicit function theorem,
+ * (I − ∂_f T̃) ḟ = ∂_θ T̃ θ̇, solved densely (n×n) from Jacobians of T̃ written with ops, so second derivatives
+ * are exact too; P is then an ordinary differentiable function of f*.
+ *
+ * (The implicit layer's `customFixedPoint` would express the same rule; it is not used here because it was
+ * not importable when this module was written. The rule below is the dense special case of it.)
+ * @module
+ */
+import { customCall, type CustomRule } from "../core/custom.js";
+import { ShapeError, ValueError } from "../core/errors.js";
+import { add, div, exp, log, mul, sub } from "../core/ops/elementwise.js";
+import { matrixTranspose } from "../core/ops/matmul.js";
+import { mean } from "../core/ops/reduce.js";
+import { reshape } from "../core/ops/shape.js";
+import { logsumexp } from "../core/ops/softmax.js";
+import { fmt } from "../core/shape.js";
+import { Tensor, eye, ones, zerosLike, type TensorLike } from "../core/tensor.js";
+import { jacfwd, jvp, vjp } from "../core/transforms.js";
+import { checkValues, finiteTensor, positive, scalarParam } from "./checks.js";
+import { denseSolve } from "./solve.js";
+
+/** Options of {@link transport} and {@link birkhoff}. */
+export interface SinkhornOptions {
+  /** Entropic regularisation ε > 0 (default 0.1): smaller is closer to the unregularised problem, and slower. */
+  epsilon?: TensorLike;
+  /** Maximum number of Sinkhorn iterations (default 10000). */
+  maxIter?: number;
+  /** Stop when Σⱼ|(Pᵀ1)ⱼ − bⱼ| ≤ tol·Σb (default 1e-12). */
+  tol?: number;
+}
+
+/** g(f) = ε log b − ε LSEᵢ((fᵢ − Cᵢⱼ)/ε), with ops. */
+function columnPotential(f: Tensor, C: Tensor, b: Tensor, eps: Tensor): Tensor {
+  const z = div(sub(reshape(f, [f.size, 1]), C), eps);
+  return mul(eps, sub(log(b), logsumexp(z, { axis: 0 })));
+}
+
+/** The gauge-fixed Sinkhorn map T̃(f) = T(f) − mean(T(f)), with ops. */
+function sinkhornMap(f: Tensor, C: Tensor, a: Tensor, b: Tensor, eps: Tensor): Tensor {
+  const g = columnPotential(f, C, b, eps);
+  const z = div(sub(reshape(g, [1, g.size]), C), eps);
+  const t = mul(eps, sub(log(a), logsumexp(z, { axis: 1 })));
+  return sub(t, mean(t));
+}
+
+/** Log-domain Sinkhorn on plain arrays: the potential f with mean 0. */
+function sinkhornKernel(C: Tensor, a: Tensor, b: Tensor, eps: number, maxIter: number, tol: number, who: string): Float64Array {
+  const [n, m] = C.shape as [number, number];
+  const c = C.data;
+  const f = new Float64Array(n);
+  const g = new Float64Array(m);
+  const logA = Float64Array.from(a.data, Math.log);
+  const logB = Float64Array.from(b.data, Math.log);
+  let mass = 0;
+  for (let j = 0; j < m; j++) mass += b.data[j]!;
+  const colSum = new Float64Array(m);
+  for (let it = 0; it < maxIter; it++) {
+    for (let j = 0; j < m; j++) {
+      let mx = -Infinity;
+      for (let i = 0; i < n; i++) mx = Math.max(mx, (f[i]! - c[i * m + j]!) / eps);
+      let s = 0;
+      for (let i = 0; i < n; i++) s += Math.exp((f[i]! - c[i * m + j]!) / eps - mx);
+      g[j] = eps * (logB[j]! - mx - Math.log(s));
+    }
+    colSum.fill(0);
+    for (let i = 0; i < n; i++) {
+      const row = i * m;
+      let mx = -Infinity;
+      for (let j = 0; j < m; j++) mx = Math.max(mx, (g[j]! - c[row + j]!) / eps);
+      let s = 0;
+      for (let j = 0; j < m; j++) s += Math.exp((g[j]! - c[row + j]!) / eps - mx);
+      f[i] = eps * (logA[i]! - mx - Math.log(s));
+      for (let j = 0; j < m; j++) colSum[j]! += Math.exp((f[i]! + g[j]! - c[row + j]!) / eps);
+    }
+    let err = 0;
+    for (let j = 0; j < m; j++) err += Math.abs(colSum[j]! - b.data[j]!);
+    if (!Number.isFinite(err)) throw new ValueError(`${who}: Sinkhorn diverged (non-finite potentials); check the cost and epsilon`);
+    if (err <= tol * mass) {
+      let shift = 0;
+      for (let i = 0; i < n; i++) shift += f[i]!;
+      shift /= n;
+      for (let i = 0; i < n; i++) f[i]! -= shift;
+      return f;
+    }
+  }
+  throw new ValueError(
+    `${who}: Sinkhorn did not reach tol ${tol} in ${maxIter} iterations; increase maxIter or epsilon (now ${eps})`,
+  );
+}
+
+function potentialRule(maxIter: number, tol: number, who: string): CustomRule<null> {
+  const fixedPointJacobians = (primals: readonly Tensor[], fStar: Tensor) => {
+    const [C, a, b, eps] = primals as [Tensor, Tensor, Tensor, Tensor];
+    const n = fStar.size;
+    const J = jacfwd((f: Tensor) => sinkhornMap(f, C, a, b, eps))(fStar) as Tensor;
+    return { A: sub(eye(n), J), theta: [C, a, b, eps] };
+  };
+  return {
+    name: who,
+    primal([C, a, b, eps]) {
+      const f = sinkhornKernel(C!, a!, b!, eps!.data[0]!, maxIter, tol, who);
+      return { outs: [new Tensor(f, [f.length])], res: null };
+    },
+    residuals() {
+      return null;
+    },
+    jvp(primals, tangents, [fStar]) {
+      const { A, theta } = fixedPointJacobians(primals, fStar!);
+      const dots = tangents.map((t, i) => t ?? zerosLike(primals[i]!));
+      const [, rhs] = jvp((C: Tensor, a: Tensor, b: Tensor, e: Tensor) => sinkhornMap(fStar!, C, a, b, e), theta, dots);
+      return [denseSolve(A, rhs, `${who} (implicit derivative)`)];
+    },
+    vjp(primals, [fStar], [ct], _res, needs) {
+      if (ct === null) return primals.map(() => null);
+      const { A, theta } = fixedPointJacobians(primals, fStar!);
+      const u = denseSolve(matrixTranspose(A), ct, `${who} (implicit derivative)`);
+      const [, pullback] = vjp((C: Tensor, a: Tensor, b: Tensor, e: Tensor) => sinkhornMap(fStar!, C, a, b, e), ...theta);
+      return (pullback(u) as Tensor[]).map((g, i) => (needs[i] ? g : null));
+    },
+  };
+}
+
+function entropicPlan(C: Tensor, a: Tensor, b: Tensor, opts: SinkhornOptions, who: string): Tensor {
+  const eps = reshape(scalarParam(opts.epsilon ?? 0.1, who, "epsilon", positive, "positive"), []);
+  const maxIter = opts.maxIter ?? 10000;
+  const tol = opts.tol ?? 1e-12;
+  if (!Number.isInteger(maxIter) || maxIter < 1) throw new ValueError(`${who}: maxIter must be a positive integer, got ${maxIter}`);
+  if (!(tol > 0)) throw new ValueError(`${who}: tol must be positive, got ${tol}`);
+  const [f] = customCall(potentialRule(maxIter, tol, who), [C, a, b, eps]) as [Tensor];
+  const g = columnPotential(f, C, b, eps);
+  return exp(div(sub(add(reshape(f, [f.size, 1]), reshape(g, [1, g.size])), C), eps));
+}
+
+/**
+ * Entropic optimal transport: the plan P ≥ 0 with row sums a and column sums b minimising ⟨P, cost⟩ −
+ * ε·entropy(P), i.e. the KL projection of exp(−cost/ε) onto the transportation polytope. Computed by
+ * log-domain Sinkhorn; differentiable in cost, a, b and ε by implicit differentiation of the Sinkhorn fixed
+ * point (a dense n×n solve).
+ *
+ * @param cost - matrix [n, m].
+ * @param a - positive row marginals [n]; b - positive column marginals [m], with Σa = Σb.
+ * @example
+ * ```ts
+ * import { projection, tensor } from "diffopt";
+ * const P = projection.transport(tensor([[0, 1], [1, 0]]), tensor([0.5, 0.5]), tensor([0.5, 0.5]), { epsilon: 1 });
+ * P.toArray(); // [[0.3655…, 0.1344…], [0.1344…, 0.3655…]]
+ * ```
+ */
+export function transport(cost: TensorLike, a: TensorLike, b: TensorLike, opts: SinkhornOptions = {}): Tensor {
+  const fn = "projection.transport";
+  const C = finiteTensor(cost, fn, "cost");
+  if (C.ndim !== 2 || C.size === 0) throw new ShapeError(`${fn}: cost must be a non-empty matrix, got shape ${fmt(C.shape)}`);
+  const [n, m] = C.shape as [number, number];
+  const av = checkValues(finiteTensor(a, fn, "a"), fn, "a", positive, "positive");
+  const bv = checkValues(finiteTensor(b, fn, "b"), fn, "b", positive, "positive");
+  if (av.ndim !== 1 || av.size !== n) throw new ShapeError(`${fn}: a must have shape [${n}] (rows of cost), got ${fmt(av.shape)}`);
+  if (bv.ndim !== 1 || bv.size !== m) throw new ShapeError(`${fn}: b must have shape [${m}] (columns of cost), got ${fmt(bv.shape)}`);
+  const sa = av.data.reduce((s, v) => s + v, 0);
+  const sb = bv.data.reduce((s, v) => s + v, 0);
+  if (Math.abs(sa - sb) > 1e-10 * Math.max(sa, sb)) {
+    throw new ValueError(`${fn}: the marginals must have equal mass, got Σa = ${sa} and Σb = ${sb}`);
+  }
+  return entropicPlan(C, av, bv, opts, fn);
+}
+
+/**
+ * Entropic projection onto the Birkhoff polytope (doubly stochastic matrices): the matrix P with unit row and
+ * column sums maximising ⟨P, X⟩ + ε·entropy(P), i.e. Sinkhorn's normalisation of exp(X/ε). Differentiable in X
+ * and ε by implicit differentiation, as {@link transport}.
+ *
+ * @param X - a square matrix [n, n] of scores.
+ * @example
+ * ```ts
+ * import { projection, tensor, sum } from "diffopt";
+ * const P = projection.birkhoff(tensor([[2, 0, 1], [0, 1, 0], [1, 0, 3]]), { epsilon: 0.5 });
+ * sum(P, { axis: 0 }).toArray(); // [1, 1, 1]
+ * ```
+ */
+export function birkhoff(X: TensorLike, opts: SinkhornOptions = {}): Tensor {
+  const fn = "projection.birkhoff";
+  const t = finiteTensor(X, fn, "X");
+  if (t.ndim !== 2 || t.shape[0] !== t.shape[1] || t.size === 0) {
+    throw new ShapeError(`${fn}: X must be a non-empty square matrix, got shape ${fmt(t.shape)}`);
+  }
+  const u = ones([t.shape[0]!]);
+  return entropicPlan(mul(t, -1), u, u, opts, fn);
+}

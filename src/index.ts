@@ -14,3 +14,4 @@ export * from "./core/index.js";
 export * as projection from "./projection/index.js";
 export * as prox from "./prox/index.js";
 export * as loss from "./loss/index.js";
+export * as objective from "./objective/index.js";

@@ -8,8 +8,10 @@
 import { ValueError } from "../core/errors.js";
 import { Tensor, asTensor, type TensorLike } from "../core/tensor.js";
 import { add, mul, relu, softplus, square, sub, where, lessEqual, greaterEqual } from "../core/ops/elementwise.js";
-import { sum } from "../core/ops/reduce.js";
-import { labelsAsOneHot, lastAxis, logsumexpLast, maxLast, projectSimplexLast } from "./internal.js";
+import { max, sum } from "../core/ops/reduce.js";
+import { logsumexp } from "../core/ops/softmax.js";
+import { simplex } from "../projection/simplex.js";
+import { labelsAsOneHot, lastAxis } from "./internal.js";
 
 /** @internal Binary labels as a tensor whose values lie in [0, 1]. */
 function binaryLabel(label: TensorLike, fn: string): Tensor {
@@ -64,7 +66,7 @@ export function multiclassLogistic(label: TensorLike, logits: TensorLike): Tenso
   const fn = "loss.multiclassLogistic";
   const theta = logitsTensor(logits, fn);
   const y = labelsAsOneHot(label, theta, fn);
-  return sub(logsumexpLast(theta), dotLast(y, theta));
+  return sub(logsumexp(theta, { axis: -1 }), dotLast(y, theta));
 }
 
 /**
@@ -98,7 +100,7 @@ export function multiclassHinge(label: TensorLike, scores: TensorLike): Tensor {
   const fn = "loss.multiclassHinge";
   const theta = logitsTensor(scores, fn);
   const y = labelsAsOneHot(label, theta, fn);
-  return sub(maxLast(sub(add(theta, 1), y)), dotLast(y, theta));
+  return sub(max(sub(add(theta, 1), y), { axis: -1 }), dotLast(y, theta));
 }
 
 /**
@@ -142,7 +144,7 @@ export function multiclassSparsemax(label: TensorLike, scores: TensorLike): Tens
   const fn = "loss.multiclassSparsemax";
   const theta = logitsTensor(scores, fn);
   const y = labelsAsOneHot(label, theta, fn);
-  const p = projectSimplexLast(theta);
+  const p = simplex(theta);
   const conjugate = sub(dotLast(p, theta), mul(dotLast(p, p), 0.5));
   return add(sub(conjugate, dotLast(y, theta)), mul(dotLast(y, y), 0.5));
 }
@@ -175,5 +177,5 @@ export function multiclassPerceptron(label: TensorLike, scores: TensorLike): Ten
   const fn = "loss.multiclassPerceptron";
   const theta = logitsTensor(scores, fn);
   const y = labelsAsOneHot(label, theta, fn);
-  return sub(maxLast(theta), dotLast(y, theta));
+  return sub(max(theta, { axis: -1 }), dotLast(y, theta));
 }

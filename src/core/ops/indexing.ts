@@ -478,7 +478,8 @@ export function at(x: TensorLike, ...specs: AtSpec[]): IndexUpdateRef {
 }
 
 // Method aliases of these ops and of the shape ops of shape.ts. The latter are registered here: methods.ts
-// imports shape.ts, so shape.ts is evaluated before `defineMethod` is ready and cannot call it at load time.
+// imports shape.ts, so when methods.ts is loaded first shape.ts runs before methods.ts is initialised, and a
+// call of `defineMethod` at shape.ts's top level would fail.
 declare module "../tensor.js" {
   interface Tensor {
     /** `slice(this, ...specs)` */

@@ -26,7 +26,10 @@ function opOverhead(): void {
     ["mul", () => mul(x, y), (acc, v) => mul(acc, v), ones],
     ["exp", () => exp(x), (acc) => exp(acc), x],
   ];
-  const rows: string[][] = [];
+  // Reference: allocating the output array alone. Above 64 bytes (8 doubles) V8 allocates a typed array's
+  // backing store outside its heap, which costs far more than the arithmetic of a small op.
+  const alloc = timeIt(() => new Float64Array(10)).median;
+  const rows: string[][] = [["new Float64Array(10) (reference)", formatTime(alloc), "", ""]];
   for (const [name, eager, step, start] of cases) {
     const te = timeIt(eager).median;
     const chained = (v: Tensor) => {

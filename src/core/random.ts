@@ -26,11 +26,11 @@
  * ```
  * @module
  */
-import { bind, type Primitive } from "./engine.js";
 import { ShapeError, ValueError } from "./errors.js";
 import { fmt } from "./shape.js";
 import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "./tensor.js";
 import { broadcastTo } from "./ops/broadcast.js";
+import { take } from "./ops/indexing.js";
 import { reshape } from "./ops/shape.js";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -387,58 +387,7 @@ export function bernoulli(key: PRNGKey, p: TensorLike, shape: Shape): Tensor {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Gathers along the first axis: permutation and choice of a tensor
-
-interface RowIndex {
-  /** Source row of each output row. */
-  readonly index: Int32Array;
-  /** Number of rows of the source. */
-  readonly rows: number;
-}
-
-/** out[i, ...] = x[index[i], ...]. Linear; its transpose is {@link scatterAddRowsPrim}. */
-const takeRowsPrim: Primitive<RowIndex> = {
-  name: "takeRows",
-  impl([x], { index }) {
-    const src = x!.data;
-    const width = x!.shape[0] === 0 ? 0 : src.length / x!.shape[0]!;
-    const out = new Float64Array(index.length * width);
-    for (let i = 0; i < index.length; i++) out.set(src.subarray(index[i]! * width, (index[i]! + 1) * width), i * width);
-    return new Tensor(out, [index.length, ...x!.shape.slice(1)]);
-  },
-  jvp(_p, [t], _out, params) {
-    return bind(takeRowsPrim, [t!], params);
-  },
-  vjp(ct, _p, _out, params) {
-    return [bind(scatterAddRowsPrim, [ct], params)];
-  },
-};
-
-/** out[index[i], ...] += x[i, ...] into `rows` rows of zeros: the transpose of {@link takeRowsPrim}. */
-const scatterAddRowsPrim: Primitive<RowIndex> = {
-  name: "scatterAddRows",
-  impl([x], { index, rows }) {
-    const src = x!.data;
-    const width = index.length === 0 ? 0 : src.length / index.length;
-    const out = new Float64Array(rows * width);
-    for (let i = 0; i < index.length; i++) {
-      const o = index[i]! * width;
-      const s = i * width;
-      for (let j = 0; j < width; j++) out[o + j] += src[s + j]!;
-    }
-    return new Tensor(out, [rows, ...x!.shape.slice(1)]);
-  },
-  jvp(_p, [t], _out, params) {
-    return bind(scatterAddRowsPrim, [t!], params);
-  },
-  vjp(ct, _p, _out, params) {
-    return [bind(takeRowsPrim, [ct], params)];
-  },
-};
-
-function takeRows(x: Tensor, index: Int32Array): Tensor {
-  return bind(takeRowsPrim, [x], { index, rows: x.shape[0]! });
-}
+// Permutations and choices (of a tensor: a `take` along the first axis, so derivatives flow back to the tensor)
 
 /** A uniformly random permutation of 0..n−1 (Fisher–Yates; step i uses element i's stream). */
 function permutationIndex(k: PRNGKey, n: number): Int32Array {
@@ -484,7 +433,7 @@ export function permutation(key: PRNGKey, x: number | Tensor): Tensor {
   const k = checkKey(key, "permutation");
   const { n, tensor } = checkPopulation(x, "permutation");
   const perm = permutationIndex(k, n);
-  if (tensor !== null) return takeRows(tensor, perm);
+  if (tensor !== null) return take(tensor, perm, 0);
   return new Tensor(Float64Array.from(perm), [n]);
 }
 
@@ -575,5 +524,5 @@ export function choice(key: PRNGKey, x: number | Tensor, opts: ChoiceOptions = {
     for (let i = 0; i < m; i++) index[i] = order[i]!;
   }
   if (tensor === null) return new Tensor(Float64Array.from(index), s);
-  return reshape(takeRows(tensor, index), [...s, ...tensor.shape.slice(1)]);
+  return reshape(take(tensor, index, 0), [...s, ...tensor.shape.slice(1)]);
 }

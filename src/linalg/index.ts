@@ -1,0 +1,26 @@
+/**
+ * Linear algebra: linear operators on pytrees, matrix-free Krylov solvers, and the differentiable
+ * `linearSolve`, plus the dense factorisations.
+ * @module
+ */
+export {
+  LinearOperator,
+  compose,
+  addOperators,
+  scale,
+  ridge,
+  diagonal,
+  identity,
+  type OperatorTags,
+} from "./operator.js";
+export * from "./krylov/index.js";
+export {
+  linearSolve,
+  resolveSolver,
+  DENSE_SOLVE_MAX_SIZE,
+  type SolverName,
+  type SolveInfo,
+  type LinearSolveOptions,
+  type LinearSolveResult,
+} from "./solve.js";
+export { LinearSolveError } from "./dense/errors.js";

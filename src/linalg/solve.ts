@@ -1,0 +1,396 @@
+/**
+ * `linearSolve`: a linear solve that is differentiable with respect to the right-hand side and to every parameter
+ * of the operator, in forward and reverse mode, to any order — by implicit rules that solve again, never by
+ * differentiating the iterations of the solver.
+ *
+ * ## The rules
+ * For A(θ) x = b (a well-posed square system):
+ * - tangent: dx = A⁻¹ (db − dA·x), where dA·x is one JVP of θ ↦ mv(θ, x);
+ * - cotangent: u = A⁻ᵀ x̄, then b̄ = u and θ̄ = −(∂_θ mv(θ, x))ᵀ u, one VJP of θ ↦ mv(θ, x).
+ *
+ * For least-squares / pseudo-inverse semantics (`wellPosed: false`, or a rectangular operator), x = A⁺b, and the
+ * derivative of the pseudo-inverse (Golub & Pereyra, valid where the rank of A is locally constant) adds two terms:
+ * dx = A⁺(db − dA·x + A⁺ᵀ dAᵀ r − A z) + z with r = b − A x, w = A⁺ᵀ x, z = dAᵀ w; its transpose gives
+ * u = A⁺ᵀ x̄, b̄ = u, θ̄ = (∂_θ mv)ᵀ at (x, −u) + (q, r) + (s, w), with q = A⁺u and s = x̄ − Aᵀu. Each term vanishes for
+ * a nonsingular square A; for a consistent singular system only the last one (the null-space term) remains.
+ *
+ * The solves inside the rules are `linearSolve` calls at the lowered values of the operator and right-hand side,
+ * so they are themselves differentiable by the same rules: second and higher derivatives come out exact, for
+ * dense and Krylov solvers alike.
+ *
+ * @module
+ */
+import { customCall, type CustomRule } from "../core/custom.js";
+import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
+import { Tensor, zerosLike } from "../core/tensor.js";
+import { jvp, vjp } from "../core/transforms.js";
+import { add, flatten, flattenLike, scale, sub, unflatten, type Tree, type TreeDef } from "../core/tree.js";
+import { choleskyFactor, choleskySolve, luFactor, luMinPivot, luSolve, lstsqKernel } from "./dense/kernels.js";
+import { LinearSolveError } from "./dense/errors.js";
+import { LinearOperator } from "./operator.js";
+import {
+  FlatSpace,
+  checkFiniteFlat,
+  drive,
+  flatOperator,
+  flatPreconditioner,
+  nrm2,
+  settings,
+  type FlatSolution,
+  type Settings,
+} from "./krylov/common.js";
+import { cgKernel } from "./krylov/cg.js";
+import { minresKernel } from "./krylov/minres.js";
+import { defaultRestart, gmresKernel } from "./krylov/gmres.js";
+import { bicgstabKernel } from "./krylov/bicgstab.js";
+import { lsqrKernel, normalCgKernel } from "./krylov/leastSquares.js";
+import { neumannFlat, neumannParams, neumannVerdict } from "./krylov/neumann.js";
+
+/** The solvers `linearSolve` can use. */
+export type SolverName = "cg" | "minres" | "gmres" | "bicgstab" | "normalCg" | "lsqr" | "neumann" | "lu" | "cholesky" | "lstsq";
+
+const SOLVERS: readonly SolverName[] = ["cg", "minres", "gmres", "bicgstab", "normalCg", "lsqr", "neumann", "lu", "cholesky", "lstsq"];
+const LEAST_SQUARES: ReadonlySet<SolverName> = new Set(["normalCg", "lsqr", "lstsq"]);
+const DENSE: ReadonlySet<SolverName> = new Set(["lu", "cholesky", "lstsq"]);
+
+/** Largest number of unknowns for which `solver: "auto"` materializes the operator and solves densely. */
+export const DENSE_SOLVE_MAX_SIZE = 200;
+
+/** How one solve went. */
+export interface SolveInfo {
+  /** The solver used (resolved from "auto"). */
+  solver: string;
+  /** Iterations run (0 for a dense factorisation). */
+  iterations: number;
+  /** ‖b − A x‖ of the returned x; ‖Aᵀ(b − A x)‖ for the least-squares solvers (normalCg, lsqr, lstsq). */
+  residualNorm: number;
+  /** Whether the residual meets max(rtol·‖b‖, atol) (‖Aᵀb‖ for the least-squares solvers). */
+  converged: boolean;
+  /** "solve" for the requested solve; "tangent"/"cotangent" for solves made by the derivative rules. */
+  phase: "solve" | "tangent" | "cotangent";
+}
+
+/** Options of {@link linearSolve}. */
+export interface LinearSolveOptions {
+  /** The solver; "auto" (default) chooses by tags and size, see {@link linearSolve}. */
+  solver?: "auto" | SolverName;
+  /** Relative tolerance (default 1e-10): converged when ‖b − A x‖ ≤ max(rtol·‖b‖, atol). */
+  rtol?: number;
+  /** Absolute tolerance (default 0). */
+  atol?: number;
+  /** Iteration cap of an iterative solver (default 10·n, at least 100). */
+  maxIter?: number;
+  /** Warm start of an iterative solver, shaped like the operator's input (used by the primal solve only). */
+  x0?: Tree;
+  /** Restart length of GMRES (default min(n, 50)). */
+  restart?: number;
+  /**
+   * An approximation of A⁻¹ for cg/minres/gmres/bicgstab (ignored by the other solvers). Derivative rules reuse it
+   * for solves with A, and for solves with Aᵀ when A is symmetric or the preconditioner is a LinearOperator
+   * (transposed); a function preconditioner is dropped for a transposed nonsymmetric solve.
+   */
+  preconditioner?: LinearOperator<any> | ((r: Tree) => Tree);
+  /** Throw a `LinearSolveError` on non-convergence or a singular matrix (default true). */
+  throwOnFailure?: boolean;
+  /**
+   * Default true: A is square and nonsingular. False: least-squares / pseudo-inverse semantics — x is the
+   * minimum-norm minimiser of ‖A x − b‖ (from a zero start) and the derivatives are those of A⁺b.
+   */
+  wellPosed?: boolean;
+  /** Terms and step of the Neumann series (solver "neumann"); defaults k = 10, alpha = 1. */
+  neumann?: { k?: number; alpha?: number };
+  /** Called for every solve, including those made inside derivative rules (`phase` tells which). */
+  onInfo?: (info: SolveInfo) => void;
+}
+
+/** The solution of {@link linearSolve} and how it was obtained. */
+export interface LinearSolveResult {
+  value: Tree;
+  info: SolveInfo;
+}
+
+type Phase = SolveInfo["phase"];
+
+/**
+ * Solves A x = b for a {@link LinearOperator} A and a pytree b (shaped like the operator's output), and returns
+ * x (shaped like its input) with a {@link SolveInfo}.
+ *
+ * Differentiable with respect to `b` and every leaf of `op.params`, in every mode and to any order, by implicit
+ * rules (see the module notes): derivatives cost one more solve each, with the same solver. The operator must
+ * depend on differentiated tensors only through its params; an `mv` that closes over one raises a
+ * `DifferentiationError` rather than losing its derivative.
+ *
+ * `solver: "auto"` (the default) chooses by the tags and the size n (the larger of input and output sizes):
+ * - `wellPosed: false` or a rectangular operator: `lstsq` (dense minimum-norm least squares) if n ≤ 200, else `lsqr`;
+ * - positive definite: `cholesky` if n ≤ 200, else `cg`;
+ * - symmetric (or diagonal): `lu` if n ≤ 200, else `minres`;
+ * - otherwise: `lu` if n ≤ 200, else `gmres`.
+ * Dense solvers materialize the operator (n matvecs unless it holds a matrix). `info.solver` names the choice.
+ *
+ * Failures: a `LinearSolveError` (with `residualNorm` and `iterations`) on non-convergence, a singular or
+ * non-positive-definite matrix, unless `throwOnFailure: false` (then `info.converged` is false; a failed dense
+ * factorisation then returns the minimum-norm least-squares solution). A non-finite b raises a `NonFiniteError`.
+ *
+ * @example
+ * ```ts
+ * import { linalg, tensor, grad, sum, mul } from "diffopt";
+ * const A = tensor([[4, 1], [1, 3]]);
+ * const b = tensor([1, 2]);
+ * const op = linalg.LinearOperator.fromMatrix(A, { symmetric: true, positiveDefinite: true });
+ * const { value, info } = linalg.linearSolve(op, b);
+ * info.solver; // "cholesky"
+ * // d/dA of sum(A⁻¹b), by the implicit rule
+ * const g = grad((M) => sum(linalg.linearSolve(linalg.LinearOperator.fromMatrix(M), b).value))(A);
+ * ```
+ */
+export function linearSolve(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions = {}): LinearSolveResult {
+  return solveAt(op, b, opts, "solve");
+}
+
+/** The solver "auto" resolves to (or the requested one, checked against the operator's shape). */
+export function resolveSolver(op: LinearOperator<any>, opts: Pick<LinearSolveOptions, "solver" | "wellPosed"> = {}): SolverName {
+  const requested = opts.solver ?? "auto";
+  if (requested !== "auto" && !SOLVERS.includes(requested)) {
+    throw new ValueError(`linearSolve: unknown solver "${String(requested)}"; expected "auto" or one of ${SOLVERS.join(", ")}`);
+  }
+  const n = op.inSize;
+  const m = op.outSize;
+  if (requested !== "auto") {
+    if (n !== m && !LEAST_SQUARES.has(requested)) {
+      throw new ShapeError(
+        `linearSolve: solver "${requested}" needs a square operator, but it maps ${n} values to ${m}; use lstsq, lsqr or normalCg`,
+      );
+    }
+    return requested;
+  }
+  const small = Math.max(n, m) <= DENSE_SOLVE_MAX_SIZE;
+  if (opts.wellPosed === false || n !== m) return small ? "lstsq" : "lsqr";
+  if (op.tags.positiveDefinite) return small ? "cholesky" : "cg";
+  if (op.tags.symmetric || op.tags.diagonal) return small ? "lu" : "minres";
+  return small ? "lu" : "gmres";
+}
+
+function checkFiniteTree(leaves: readonly Tensor[], who: string, what: string): void {
+  leaves.forEach((l, i) => {
+    const d = l.data;
+    for (let j = 0; j < d.length; j++) {
+      if (!Number.isFinite(d[j])) throw new NonFiniteError(`${who}: ${what} has a non-finite entry ${d[j]} (leaf ${i}, index ${j})`);
+    }
+  });
+}
+
+/** The options of a solve made by a derivative rule: same solver and tolerances, no warm start. */
+function ruleOptions(opts: LinearSolveOptions, solver: SolverName, transposed: boolean, op: LinearOperator<any>): LinearSolveOptions {
+  const out: LinearSolveOptions = { ...opts, solver };
+  delete out.x0;
+  const pre = opts.preconditioner;
+  if (pre !== undefined && transposed && !(op.tags.symmetric || op.tags.positiveDefinite || op.tags.diagonal)) {
+    if (pre instanceof LinearOperator) out.preconditioner = pre.transpose();
+    else delete out.preconditioner;
+  }
+  return out;
+}
+
+function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, phase: Phase): LinearSolveResult {
+  const who = "linearSolve";
+  if (!(op instanceof LinearOperator)) throw new ValueError(`${who}: op must be a LinearOperator, got ${typeof op}`);
+  const solver = resolveSolver(op, opts);
+  const pinv = opts.wellPosed === false || op.inSize !== op.outSize;
+  const inSpace = new FlatSpace(op.inExample);
+  const outSpace = new FlatSpace(op.outExample);
+  const bLeaves = flattenLike(b, outSpace.def, outSpace.leaves, `${who}: b vs the operator's output space (${outSpace.describe()})`);
+  checkFiniteTree(bLeaves, who, "b");
+  const s = settings(opts, inSpace.size, who);
+  const restart = opts.restart ?? defaultRestart(inSpace.size);
+  if (!Number.isInteger(restart) || restart < 1) throw new ValueError(`${who}: restart must be a positive integer, got ${restart}`);
+  const neumann = neumannParams(opts.neumann ?? {}, who);
+  let x0: Float64Array | null = null;
+  if (phase === "solve" && opts.x0 !== undefined && opts.x0 !== null) {
+    x0 = inSpace.read(opts.x0, `${who}: x0 vs the operator's input space (${inSpace.describe()})`);
+    checkFiniteFlat(x0, who, "x0");
+  }
+  const [pLeaves, pDef] = flatten(op.params);
+  const np = pLeaves.length;
+  const paramsOf = (xs: readonly Tensor[]): Tree => unflatten(pDef, xs.slice(0, np));
+  const rhsOf = (xs: readonly Tensor[]): Tree => unflatten(outSpace.def, xs.slice(np));
+  const fill = (ts: readonly (Tensor | null)[], like: readonly Tensor[]): Tensor[] => ts.map((t, i) => t ?? zerosLike(like[i]!));
+  const sub_ = (o: LinearSolveOptions, transposed: boolean, at: LinearOperator<any>) => ruleOptions(o, solver, transposed, at);
+
+  let info: SolveInfo | null = null;
+  const rule: CustomRule<null> = {
+    name: "linearSolve",
+    primal(args) {
+      const at = op.withParams(paramsOf(args));
+      const bFlat = outSpace.read(rhsOf(args), who);
+      const sol = concreteSolve(at, bFlat, solver, s, { restart, neumann, x0, preconditioner: opts.preconditioner, inSpace });
+      info = { solver, iterations: sol.info.iterations, residualNorm: sol.info.residualNorm, converged: sol.info.converged, phase };
+      opts.onInfo?.(info);
+      if (sol.failure !== undefined && s.throwOnFailure) {
+        throw new LinearSolveError(`${who} (${solver}, ${phase}): ${sol.failure}`, sol.info.residualNorm, sol.info.iterations);
+      }
+      return { outs: flatten(inSpace.tree(sol.x))[0], res: null };
+    },
+    residuals() {
+      return null;
+    },
+    jvp(primals, tangents, outs) {
+      const p = paramsOf(primals);
+      const at = op.withParams(p);
+      const x = unflatten(inSpace.def, outs);
+      const tp = tangents.slice(0, np);
+      const tb = tangents.slice(np);
+      const withP = tp.some((t) => t !== null);
+      const tpTree = withP ? unflatten(pDef, fill(tp, primals)) : null;
+      let rhs: Tree = unflatten(outSpace.def, fill(tb, primals.slice(np)));
+      if (withP) rhs = sub(rhs, jvp<Tree>((q: Tree) => op.mv(q, x), [p], [tpTree])[1]);
+      const tangentOpts = sub_(opts, false, at);
+      if (!pinv || !withP) return flatten(solveAt(at, rhs, tangentOpts, "tangent").value)[0];
+      const atT = at.transpose();
+      const transposedOpts = sub_(opts, true, at);
+      const r = sub(rhsOf(primals), at.mv(p, x));
+      const w = solveAt(atT, x, transposedOpts, "tangent").value;
+      const [dATr, z] = jvp<Tree[]>((q: Tree) => [op.rmv(q, r), op.rmv(q, w)], [p], [tpTree])[1];
+      rhs = add(rhs, solveAt(atT, dATr!, transposedOpts, "tangent").value);
+      rhs = sub(rhs, at.mv(p, z!));
+      return flatten(add(solveAt(at, rhs, tangentOpts, "tangent").value, z!))[0];
+    },
+    vjp(primals, outs, cts, _res, needs) {
+      if (cts.every((c) => c === null)) return needs.map(() => null);
+      const p = paramsOf(primals);
+      const at = op.withParams(p);
+      const atT = at.transpose();
+      const x = unflatten(inSpace.def, outs);
+      const xbar = unflatten(inSpace.def, fill(cts, outs));
+      const transposedOpts = sub_(opts, true, at);
+      const u = solveAt(atT, xbar, transposedOpts, "cotangent").value;
+      const needP = needs.slice(0, np).some(Boolean);
+      let pbar: Tensor[] | null = null;
+      if (needP) {
+        if (!pinv) {
+          const [, pull] = vjp<Tree>((q: Tree) => op.mv(q, x), p);
+          pbar = flatten(pull(scale(-1, u))[0])[0];
+        } else {
+          const r = sub(rhsOf(primals), at.mv(p, x));
+          const q = solveAt(at, u, sub_(opts, false, at), "cotangent").value;
+          const sres = sub(xbar, atT.mv(p, u));
+          const w = solveAt(atT, x, transposedOpts, "cotangent").value;
+          const [, pull] = vjp<Tree[]>((pp: Tree) => [op.mv(pp, x), op.mv(pp, q), op.mv(pp, sres)], p);
+          pbar = flatten(pull([scale(-1, u), r, w])[0])[0];
+        }
+      }
+      const ubar = flatten(u)[0];
+      return [
+        ...pLeaves.map((_, i) => (needs[i] && pbar ? pbar[i]! : null)),
+        ...bLeaves.map((_, i) => (needs[np + i] ? ubar[i]! : null)),
+      ];
+    },
+  };
+  const outs = customCall(rule, [...pLeaves, ...bLeaves]);
+  return { value: unflatten(inSpace.def, outs), info: info! };
+}
+
+interface ConcreteExtras {
+  restart: number;
+  neumann: { k: number; alpha: number };
+  x0: Float64Array | null;
+  preconditioner: LinearSolveOptions["preconditioner"];
+  inSpace: FlatSpace;
+}
+
+/** Solves with concrete params and b; never throws on a failed solve (the caller decides). */
+function concreteSolve(op: LinearOperator<any>, b: Float64Array, solver: SolverName, s: Settings, e: ConcreteExtras): FlatSolution {
+  if (DENSE.has(solver)) return denseSolve(op, b, solver, s);
+  const A = flatOperator(op, "linearSolve");
+  const soft: Settings = { ...s, throwOnFailure: false };
+  if (solver === "neumann") {
+    const { x, residualNorm } = neumannFlat(A, b, e.neumann.k, e.neumann.alpha);
+    let failure: string | undefined;
+    let converged: boolean;
+    try {
+      converged = neumannVerdict(residualNorm, nrm2(b), e.neumann.k, { ...s, throwOnFailure: true }, "neumann");
+    } catch (err) {
+      if (!(err instanceof LinearSolveError)) throw err;
+      failure = err.message;
+      converged = false;
+    }
+    const info = { iterations: e.neumann.k, residualNorm, converged };
+    return failure === undefined ? { x, info } : { x, info, failure };
+  }
+  const usesPreconditioner = solver === "cg" || solver === "minres" || solver === "gmres" || solver === "bicgstab";
+  const M = usesPreconditioner && e.preconditioner !== undefined ? flatPreconditioner(e.preconditioner, e.inSpace, "linearSolve") : null;
+  const kernel =
+    solver === "cg"
+      ? cgKernel
+      : solver === "minres"
+        ? minresKernel
+        : solver === "gmres"
+          ? gmresKernel(e.restart)
+          : solver === "bicgstab"
+            ? bicgstabKernel
+            : solver === "normalCg"
+              ? normalCgKernel
+              : lsqrKernel;
+  return drive(solver, kernel, A, b, e.x0, soft, M, LEAST_SQUARES.has(solver));
+}
+
+/** The matrix of `op` (concrete params) as a row-major array; rejects an `mv` closing over traced tensors. */
+function concreteMatrix(op: LinearOperator<any>): Float64Array {
+  const A = op.materialize();
+  if (A.level > 0) {
+    // flatOperator raises the precise closure error on the first matvec
+    flatOperator(op, "linearSolve").apply(new Float64Array(op.inSize));
+  }
+  return A.data;
+}
+
+function gemv(a: Float64Array, m: number, n: number, x: Float64Array, transpose: boolean): Float64Array {
+  if (!transpose) {
+    const y = new Float64Array(m);
+    for (let i = 0; i < m; i++) {
+      let s = 0;
+      const row = i * n;
+      for (let j = 0; j < n; j++) s += a[row + j]! * x[j]!;
+      y[i] = s;
+    }
+    return y;
+  }
+  const y = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    const xi = x[i]!;
+    const row = i * n;
+    for (let j = 0; j < n; j++) y[j]! += a[row + j]! * xi;
+  }
+  return y;
+}
+
+function denseSolve(op: LinearOperator<any>, b: Float64Array, solver: SolverName, s: Settings): FlatSolution {
+  const n = op.inSize;
+  const m = op.outSize;
+  const A = concreteMatrix(op);
+  let x: Float64Array | null = null;
+  let failure: string | undefined;
+  if (solver === "lu") {
+    const f = luFactor(A, n);
+    if (f.singular) {
+      const pivot = luMinPivot(f.lu, n);
+      failure = `the matrix is singular (LU pivot ${pivot.index} is ${pivot.value.toExponential(3)}); use wellPosed: false for least-squares semantics`;
+    } else x = luSolve(f, n, b);
+  } else if (solver === "cholesky") {
+    const l = choleskyFactor(A, n);
+    if (l === null) failure = "the matrix is not positive definite (Cholesky failed); use lu, or check the positiveDefinite tag";
+    else x = choleskySolve(l, n, b);
+  }
+  const leastSquares = solver === "lstsq";
+  if (x === null) x = lstsqKernel(A, m, n, b);
+  const r = b.slice();
+  const ax = gemv(A, m, n, x, false);
+  for (let i = 0; i < m; i++) r[i]! -= ax[i]!;
+  const res = leastSquares ? nrm2(gemv(A, m, n, r, true)) : nrm2(r);
+  const tol = Math.max(s.rtol * (leastSquares ? nrm2(gemv(A, m, n, b, true)) : nrm2(b)), s.atol);
+  const accurate = res <= tol;
+  if (failure === undefined && !accurate) {
+    failure = `the residual ${res.toExponential(3)} exceeds the tolerance ${tol.toExponential(3)}: the matrix is too ill-conditioned (or not finite) for this precision`;
+  }
+  const info = { iterations: 0, residualNorm: res, converged: failure === undefined };
+  return failure === undefined ? { x, info } : { x, info, failure };
+}

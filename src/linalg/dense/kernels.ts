@@ -20,8 +20,9 @@ export interface LuFactors {
 
 /**
  * LU factorisation with partial pivoting of the n×n matrix `a`: P·A = L·U. `singular` is true when some pivot is
- * exactly zero or smaller in magnitude than n·eps·max|aᵢⱼ|; the elimination then skips that column, so `lu` is
- * still finite but must not be used to solve.
+ * exactly zero or smaller in magnitude than n·eps·max|aᵢⱼ|. As in LAPACK's getrf, elimination continues past
+ * tiny non-zero pivots (so the product of the pivots is still the determinant) and skips only exactly-zero
+ * columns; the factors of a singular matrix must not be used to solve.
  *
  * @example
  * ```ts
@@ -61,10 +62,8 @@ export function luFactor(a: Float64Array, n: number): { lu: Float64Array; piv: I
       piv[k] = piv[p]!;
       piv[p] = t;
     }
-    if (best === 0 || best <= tiny) {
-      singular = true;
-      continue;
-    }
+    if (best <= tiny) singular = true;
+    if (best === 0) continue;
     const inv = 1 / lu[k * n + k]!;
     const rowK = k * n;
     for (let i = k + 1; i < n; i++) {
@@ -452,6 +451,20 @@ export function lstsqKernel(a: Float64Array, m: number, n: number, b: Float64Arr
   }
   for (let i = 0; i < n; i++) x.set(y.subarray(i * k, i * k + k), f.perm[i]! * k);
   return x;
+}
+
+/**
+ * The numerical rank of the m×n matrix `a` as {@link lstsqKernel} sees it: the number of diagonal entries of the
+ * column-pivoted R with |Rᵢᵢ| > rcond·|R₀₀| (default rcond = max(m, n)·eps).
+ *
+ * @example
+ * ```ts
+ * import { linalg } from "diffopt";
+ * linalg.numericalRank(new Float64Array([1, 2, 2, 4]), 2, 2); // 1
+ * ```
+ */
+export function numericalRank(a: Float64Array, m: number, n: number, rcond?: number): number {
+  return qrRank(qrFactor(a, m, n, true), rcond ?? Math.max(m, n) * EPS);
 }
 
 /** Numerical rank of a column-pivoted QR: the number of |Rᵢᵢ| > rcond·|R₀₀|. */

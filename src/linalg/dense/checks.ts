@@ -1,0 +1,71 @@
+/**
+ * Argument checks and small differentiable helpers shared by the dense linear-algebra ops.
+ * @module
+ */
+import { NonFiniteError, ShapeError } from "../../core/errors.js";
+import { fmt } from "../../core/shape.js";
+import { Tensor, asTensor, type TensorLike } from "../../core/tensor.js";
+import { add, mul } from "../../core/ops/elementwise.js";
+import { reshape, transpose } from "../../core/ops/shape.js";
+
+/** Throws a `NonFiniteError` naming `fn` and `arg` when `x` holds a NaN or an infinity. */
+export function checkFiniteArg(x: Tensor, fn: string, arg: string): void {
+  const d = x.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i]!;
+    if (v - v !== 0) {
+      throw new NonFiniteError(`${fn}: ${arg} has a non-finite entry (${v} at flat index ${i}, shape ${fmt(x.shape)})`);
+    }
+  }
+}
+
+/** A finite 2-D matrix argument; `square` also demands n×n. Returns the tensor and its dimensions. */
+export function matrixArg(x: TensorLike, fn: string, arg: string, square: boolean): { t: Tensor; m: number; n: number } {
+  const t = asTensor(x);
+  if (t.ndim !== 2) {
+    throw new ShapeError(`${fn}: ${arg} must be a 2-D matrix (batches are not supported), got shape ${fmt(t.shape)}`);
+  }
+  const [m, n] = t.shape as [number, number];
+  if (square && m !== n) throw new ShapeError(`${fn}: ${arg} must be square, got shape ${fmt(t.shape)}`);
+  checkFiniteArg(t, fn, arg);
+  return { t, m, n };
+}
+
+/**
+ * A finite right-hand side for a matrix with `rows` rows: a vector [rows] or a matrix [rows, k]. Returns it as a
+ * [rows, k] matrix and whether it was a vector (to reshape the result back).
+ */
+export function rhsArg(x: TensorLike, rows: number, fn: string, arg = "b"): { b: Tensor; vector: boolean } {
+  const t = asTensor(x);
+  if ((t.ndim !== 1 && t.ndim !== 2) || t.shape[0] !== rows) {
+    throw new ShapeError(
+      `${fn}: ${arg} must have shape [${rows}] or [${rows}, k] to match the matrix, got shape ${fmt(t.shape)}`,
+    );
+  }
+  checkFiniteArg(t, fn, arg);
+  return t.ndim === 1 ? { b: reshape(t, [rows, 1]), vector: true } : { b: t, vector: false };
+}
+
+/** Undoes {@link rhsArg}: a [n, 1] result back to [n] when the right-hand side was a vector. */
+export function restoreRhs(x: Tensor, vector: boolean): Tensor {
+  return vector ? reshape(x, [x.shape[0]!]) : x;
+}
+
+/** The symmetric part (X + Xᵀ)/2 of a square matrix (differentiable). */
+export function symmetrize(x: Tensor): Tensor {
+  return mul(add(x, transpose(x)), 0.5);
+}
+
+/** A constant n×n 0/1 (or other) mask built from `f(i, j)`. */
+export function mask(n: number, f: (i: number, j: number) => number): Tensor {
+  const d = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) d[i * n + j] = f(i, j);
+  return new Tensor(d, [n, n]);
+}
+
+/** (A + Aᵀ)/2 of a row-major n×n array. */
+export function symmetricPart(a: Float64Array, n: number): Float64Array {
+  const s = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s[i * n + j] = 0.5 * (a[i * n + j]! + a[j * n + i]!);
+  return s;
+}

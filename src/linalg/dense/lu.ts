@@ -1,0 +1,239 @@
+/**
+ * LU-based ops: the factorisation object `lu`, `solve`, `inv`, `det` and `slogdet`, all differentiable.
+ * @module
+ */
+import { customCall, type CustomRule } from "../../core/custom.js";
+import { ValueError } from "../../core/errors.js";
+import { Tensor, eye, scalar, type TensorLike } from "../../core/tensor.js";
+import { mul } from "../../core/ops/elementwise.js";
+import { sum } from "../../core/ops/reduce.js";
+import { matrixArg, restoreRhs, rhsArg, symmetricPart } from "./checks.js";
+import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "./factored.js";
+import type { LuFactors } from "./kernels.js";
+
+/**
+ * The LU factorisation P·A = L·U of a square matrix, made once and reused for any number of right-hand sides.
+ * Every method is differentiable with respect to its argument and to the factorised A.
+ */
+export interface LuFactorization {
+  /** The order of A. */
+  readonly n: number;
+  /** True when A is singular to working precision (then `solve`, `solveTranspose` and `inv` throw). */
+  readonly singular: boolean;
+  /**
+   * The raw factors (unit-lower L and U packed row-major in `lu`; row i of P·A is row `piv[i]` of A). Plain
+   * numbers: they carry no derivative.
+   */
+  readonly factors: LuFactors;
+  /** A⁻¹·b for b of shape [n] or [n, k]. */
+  solve(b: TensorLike): Tensor;
+  /** A⁻ᵀ·b for b of shape [n] or [n, k]. */
+  solveTranspose(b: TensorLike): Tensor;
+  /** The inverse A⁻¹. */
+  inv(): Tensor;
+  /** The determinant (0 for an exactly singular A; its derivative needs A invertible). */
+  det(): Tensor;
+  /** Sign and log|det A| (sign 0 and −∞ for an exactly singular A). */
+  slogdet(): { sign: Tensor; logabsdet: Tensor };
+}
+
+/**
+ * Factorises the square matrix `a` once (LU with partial pivoting) and returns an object that solves with A or
+ * Aᵀ, inverts, and computes determinants without refactorising. `solve(b)` is differentiable with respect to b
+ * and to A (when A is traced): forward dx = A⁻¹(db − dA·x), reverse b̄ = A⁻ᵀx̄, Ā = −b̄xᵀ; the rules reuse the
+ * stored factors, and are themselves differentiable.
+ *
+ * Throws a `ShapeError` for a non-square or non-2-D A and a `NonFiniteError` for NaN/Inf entries; `solve` on a
+ * singular A throws a `LinearSolveError`.
+ *
+ * @example
+ * ```ts
+ * import { linalg, tensor } from "diffopt";
+ * const f = linalg.lu(tensor([[4, 3], [6, 3]]));
+ * f.solve(tensor([10, 12])).toArray();    // [1, 2]
+ * f.solve(tensor([[7], [9]])).toArray();  // [[1], [1]]
+ * f.det().item();                         // -6
+ * ```
+ */
+export function lu(a: TensorLike): LuFactorization {
+  const { t, n } = matrixArg(a, "lu", "A", true);
+  const solver = luSolver(t.data, n);
+  const solveWith = (b: TensorLike, transpose: boolean, who: string): Tensor => {
+    const { b: bb, vector } = rhsArg(b, n, who);
+    return restoreRhs(factoredSolve(solver, t, bb, transpose, who), vector);
+  };
+  return {
+    n,
+    singular: solver.singular,
+    factors: solver.factors,
+    solve: (b) => solveWith(b, false, "lu(A).solve"),
+    solveTranspose: (b) => solveWith(b, true, "lu(A).solveTranspose"),
+    inv: () => factoredSolve(solver, t, eye(n), false, "lu(A).inv"),
+    det: () => detFromFactors(solver, t, "lu(A).det"),
+    slogdet: () => slogdetFromFactors(solver, t, "lu(A).slogdet"),
+  };
+}
+
+/** Options of {@link solve}. */
+export interface SolveOptions {
+  /**
+   * What is known of A: `"gen"` (default) general, LU with partial pivoting; `"sym"` symmetric, LU of the
+   * symmetric part (A + Aᵀ)/2; `"pos"` symmetric positive definite, Cholesky of the symmetric part. With
+   * `"sym"`/`"pos"` the result and its derivatives are those of the symmetric part of A.
+   */
+  readonly assumeA?: "gen" | "sym" | "pos";
+}
+
+/**
+ * Solves A·x = b for a square A; `b` is a vector [n] or a matrix [n, k] (k right-hand sides, one factorisation).
+ * Differentiable with respect to A and b, to any order.
+ *
+ * Throws a `LinearSolveError` when A is singular (or, with `assumeA: "pos"`, not positive definite), a
+ * `ShapeError` for a non-square A or mismatched b, a `NonFiniteError` for NaN/Inf entries.
+ *
+ * @example
+ * ```ts
+ * import { linalg, tensor } from "diffopt";
+ * linalg.solve(tensor([[3, 1], [1, 2]]), tensor([9, 8])).toArray();                    // [2, 3]
+ * linalg.solve(tensor([[2, 1], [1, 2]]), tensor([3, 3]), { assumeA: "pos" }).toArray(); // [1, 1]
+ * ```
+ */
+export function solve(a: TensorLike, b: TensorLike, opts: SolveOptions = {}): Tensor {
+  const fn = "solve";
+  const { t, n } = matrixArg(a, fn, "A", true);
+  const { b: bb, vector } = rhsArg(b, n, fn);
+  const assume = opts.assumeA ?? "gen";
+  let solver: DirectSolver;
+  if (assume === "gen") solver = luSolver(t.data, n);
+  else if (assume === "sym") solver = luSolver(symmetricPart(t.data, n), n, true);
+  else if (assume === "pos") solver = choleskySolver(symmetricPart(t.data, n), n, fn);
+  else throw new ValueError(`${fn}: assumeA must be "gen", "sym" or "pos", got ${JSON.stringify(assume)}`);
+  return restoreRhs(factoredSolve(solver, t, bb, false, fn), vector);
+}
+
+/**
+ * The inverse of a square matrix (differentiable: dA⁻¹ = −A⁻¹·dA·A⁻¹). Prefer {@link solve} to multiplying by
+ * the inverse. Throws a `LinearSolveError` when A is singular.
+ *
+ * @example
+ * ```ts
+ * import { linalg, tensor } from "diffopt";
+ * linalg.inv(tensor([[2, 0], [0, 4]])).toArray(); // [[0.5, 0], [0, 0.25]]
+ * ```
+ */
+export function inv(a: TensorLike): Tensor {
+  const { t, n } = matrixArg(a, "inv", "A", true);
+  return factoredSolve(luSolver(t.data, n), t, eye(n), false, "inv");
+}
+
+/**
+ * The determinant of a square matrix, from its LU factorisation. Differentiable (d det = det·tr(A⁻¹dA)) where A
+ * is invertible; the derivative at a singular A throws a `LinearSolveError` (use {@link slogdet} for large or
+ * small determinants).
+ *
+ * @example
+ * ```ts
+ * import { linalg, tensor } from "diffopt";
+ * linalg.det(tensor([[1, 2], [3, 4]])).item(); // -2
+ * ```
+ */
+export function det(a: TensorLike): Tensor {
+  const { t, n } = matrixArg(a, "det", "A", true);
+  return detFromFactors(luSolver(t.data, n), t, "det");
+}
+
+/**
+ * Sign and natural log of the absolute determinant, robust to overflow: det A = sign·exp(logabsdet). For an
+ * exactly singular A, sign is 0 and logabsdet −∞. `logabsdet` is differentiable (its gradient is A⁻ᵀ) where A is
+ * invertible; `sign` is piecewise constant (zero derivative).
+ *
+ * @example
+ * ```ts
+ * import { linalg, tensor } from "diffopt";
+ * const { sign, logabsdet } = linalg.slogdet(tensor([[0, 2], [3, 0]]));
+ * console.log(sign.item(), logabsdet.item()); // -1 1.791759469228055 (log 6)
+ * ```
+ */
+export function slogdet(a: TensorLike): { sign: Tensor; logabsdet: Tensor } {
+  const { t, n } = matrixArg(a, "slogdet", "A", true);
+  return slogdetFromFactors(luSolver(t.data, n), t, "slogdet");
+}
+
+/** Sign and log|det| from LU factors: the pivots' product times the permutation's parity. */
+function logDetParts(f: LuFactors, n: number): { sign: number; logabs: number } {
+  let sign = permutationSign(f.piv);
+  let logabs = 0;
+  for (let i = 0; i < n; i++) {
+    const u = f.lu[i * n + i]!;
+    if (u === 0) return { sign: 0, logabs: -Infinity };
+    if (u < 0) sign = -sign;
+    logabs += Math.log(Math.abs(u));
+  }
+  return { sign, logabs };
+}
+
+function permutationSign(piv: Int32Array): number {
+  const seen = new Uint8Array(piv.length);
+  let sign = 1;
+  for (let i = 0; i < piv.length; i++) {
+    if (seen[i]) continue;
+    let len = 0;
+    for (let j = i; !seen[j]; j = piv[j]!) {
+      seen[j] = 1;
+      len++;
+    }
+    if (len % 2 === 0) sign = -sign;
+  }
+  return sign;
+}
+
+type LuSolver = ReturnType<typeof luSolver>;
+
+function detFromFactors(solver: LuSolver, a: Tensor, who: string): Tensor {
+  const n = solver.n;
+  const rule: CustomRule<undefined> = {
+    name: who,
+    primal() {
+      let d = permutationSign(solver.factors.piv);
+      for (let i = 0; i < n; i++) d *= solver.factors.lu[i * n + i]!;
+      return { outs: [scalar(d)], res: undefined };
+    },
+    residuals() {
+      return undefined;
+    },
+    // d det = det · tr(A⁻¹ dA) = det · ⟨A⁻ᵀ, dA⟩.
+    jvp([av], [ta], [d]) {
+      return [mul(d!, sum(mul(inverseTranspose(solver, av!, who), ta!)))];
+    },
+    vjp([av], [d], [ct]) {
+      return [ct === null ? null : mul(mul(ct, d!), inverseTranspose(solver, av!, who))];
+    },
+  };
+  return customCall(rule, [a])[0]!;
+}
+
+function slogdetFromFactors(solver: LuSolver, a: Tensor, who: string): { sign: Tensor; logabsdet: Tensor } {
+  const { sign, logabs } = logDetParts(solver.factors, solver.n);
+  const rule: CustomRule<undefined> = {
+    name: who,
+    primal() {
+      return { outs: [scalar(logabs)], res: undefined };
+    },
+    residuals() {
+      return undefined;
+    },
+    // d log|det A| = ⟨A⁻ᵀ, dA⟩.
+    jvp([av], [ta]) {
+      return [sum(mul(inverseTranspose(solver, av!, who), ta!))];
+    },
+    vjp([av], _outs, [ct]) {
+      return [ct === null ? null : mul(ct, inverseTranspose(solver, av!, who))];
+    },
+  };
+  return { sign: scalar(sign), logabsdet: customCall(rule, [a])[0]! };
+}
+
+/** A⁻ᵀ as a differentiable function of A, from the stored factors. */
+function inverseTranspose(solver: DirectSolver, a: Tensor, who: string): Tensor {
+  return factoredSolve(solver, a, eye(solver.n), true, `${who} (derivative)`);
+}

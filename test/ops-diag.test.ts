@@ -74,9 +74,15 @@ describe("diag", () => {
   });
 
   test("errors", () => {
-    assert.throws(() => diag(zeros([2, 2, 2])), (e: Error) => e instanceof ShapeError && /diag: .*\[2, 2, 2\]/.test(e.message));
+    assert.throws(
+      () => diag(zeros([2, 2, 2])),
+      (e: Error) => e instanceof ShapeError && /diag: .*\[2, 2, 2\]/.test(e.message),
+    );
     assert.throws(() => diag(tensor(1)), ShapeError);
-    assert.throws(() => diag(zeros([2]), 0.5), (e: Error) => e instanceof ValueError && /diag: k must be an integer/.test(e.message));
+    assert.throws(
+      () => diag(zeros([2]), 0.5),
+      (e: Error) => e instanceof ValueError && /diag: k must be an integer/.test(e.message),
+    );
   });
 
   test("derivatives", () => {
@@ -143,8 +149,14 @@ describe("diagonal and trace", () => {
   });
 
   test("errors", () => {
-    assert.throws(() => diagonal(zeros([3])), (e: Error) => e instanceof ShapeError && /diagonal: .*\[3\]/.test(e.message));
-    assert.throws(() => diagonal(zeros([3, 3]), 0, 1, -1), (e: Error) => e instanceof ValueError && /axis1 and axis2 must differ/.test(e.message));
+    assert.throws(
+      () => diagonal(zeros([3])),
+      (e: Error) => e instanceof ShapeError && /diagonal: .*\[3\]/.test(e.message),
+    );
+    assert.throws(
+      () => diagonal(zeros([3, 3]), 0, 1, -1),
+      (e: Error) => e instanceof ValueError && /axis1 and axis2 must differ/.test(e.message),
+    );
     assert.throws(() => diagonal(zeros([3, 3]), 0, 0, 2), ValueError);
     assert.throws(() => trace(zeros([3, 3]), 1.5), ValueError);
   });
@@ -153,8 +165,14 @@ describe("diagonal and trace", () => {
     const a = randn(r, [3, 3]);
     const b = randn(r, [3, 3]);
     assertClose(grad((x: Tensor) => trace(x))(a) as Tensor, eye(3), { rtol: 0, atol: 0 });
-    assertClose(grad((x: Tensor) => trace(matmul(matrixTranspose(x), b)))(a) as Tensor, b, { rtol: 1e-12, atol: 1e-12 });
-    assertClose(grad((x: Tensor) => trace(matmul(x, b)))(a) as Tensor, matrixTranspose(b), { rtol: 1e-12, atol: 1e-12 });
+    assertClose(grad((x: Tensor) => trace(matmul(matrixTranspose(x), b)))(a) as Tensor, b, {
+      rtol: 1e-12,
+      atol: 1e-12,
+    });
+    assertClose(grad((x: Tensor) => trace(matmul(x, b)))(a) as Tensor, matrixTranspose(b), {
+      rtol: 1e-12,
+      atol: 1e-12,
+    });
   });
 
   test("derivatives against finite differences, first and second order", () => {
@@ -183,14 +201,30 @@ describe("triu and tril", () => {
         }
       }
     }
-    assert.deepEqual(triu(tensor([[1, 2], [3, 4]])).toArray(), [
-      [1, 2],
-      [0, 4],
-    ]);
-    assert.deepEqual(tensor([[1, 2], [3, 4]]).tril(-1).toArray(), [
-      [0, 0],
-      [3, 0],
-    ]);
+    assert.deepEqual(
+      triu(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+      ).toArray(),
+      [
+        [1, 2],
+        [0, 4],
+      ],
+    );
+    assert.deepEqual(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ])
+        .tril(-1)
+        .toArray(),
+      [
+        [0, 0],
+        [3, 0],
+      ],
+    );
   });
 
   test("triu(k) + tril(k − 1) = x; zeroing never makes NaN from infinities", () => {
@@ -199,15 +233,29 @@ describe("triu and tril", () => {
       const y = triu(x, k).add(tril(x, k - 1));
       assert.deepEqual(Array.from(y.data), Array.from(x.data));
     }
-    assert.deepEqual(triu(tensor([[1, 2], [Infinity, 4]])).toArray(), [
-      [1, 2],
-      [0, 4],
-    ]);
+    assert.deepEqual(
+      triu(
+        tensor([
+          [1, 2],
+          [Infinity, 4],
+        ]),
+      ).toArray(),
+      [
+        [1, 2],
+        [0, 4],
+      ],
+    );
   });
 
   test("errors", () => {
-    assert.throws(() => triu(zeros([3])), (e: Error) => e instanceof ShapeError && /triu: .*\[3\]/.test(e.message));
-    assert.throws(() => tril(zeros([3, 3]), 0.5), (e: Error) => e instanceof ValueError && /tril: k must be an integer/.test(e.message));
+    assert.throws(
+      () => triu(zeros([3])),
+      (e: Error) => e instanceof ShapeError && /triu: .*\[3\]/.test(e.message),
+    );
+    assert.throws(
+      () => tril(zeros([3, 3]), 0.5),
+      (e: Error) => e instanceof ValueError && /tril: k must be an integer/.test(e.message),
+    );
   });
 
   test("derivatives: the rule is the same mask (closed form), and finite differences", () => {

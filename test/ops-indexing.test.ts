@@ -54,24 +54,66 @@ describe("slice", () => {
   const v = arange(6);
   // Expected values are Python's list(range(6))[start:stop:step].
   const cases: [SliceSpec, number[]][] = [
-    [[1, 4], [1, 2, 3]],
-    [[null, null, 2], [0, 2, 4]],
+    [
+      [1, 4],
+      [1, 2, 3],
+    ],
+    [
+      [null, null, 2],
+      [0, 2, 4],
+    ],
     [[-2], [4, 5]],
-    [[null, -1], [0, 1, 2, 3, 4]],
-    [[null, null, -1], [5, 4, 3, 2, 1, 0]],
-    [[4, 1, -1], [4, 3, 2]],
-    [[-1, -4, -2], [5, 3]],
+    [
+      [null, -1],
+      [0, 1, 2, 3, 4],
+    ],
+    [
+      [null, null, -1],
+      [5, 4, 3, 2, 1, 0],
+    ],
+    [
+      [4, 1, -1],
+      [4, 3, 2],
+    ],
+    [
+      [-1, -4, -2],
+      [5, 3],
+    ],
     [[10], []],
-    [[-10, 3], [0, 1, 2]],
+    [
+      [-10, 3],
+      [0, 1, 2],
+    ],
     [[3, 1], []],
-    [[null, -10, -1], [5, 4, 3, 2, 1, 0]],
-    [[10, null, -2], [5, 3, 1]],
-    [[1, 100, 3], [1, 4]],
-    [[-100, 100], [0, 1, 2, 3, 4, 5]],
-    [[5, -7, -1], [5, 4, 3, 2, 1, 0]],
+    [
+      [null, -10, -1],
+      [5, 4, 3, 2, 1, 0],
+    ],
+    [
+      [10, null, -2],
+      [5, 3, 1],
+    ],
+    [
+      [1, 100, 3],
+      [1, 4],
+    ],
+    [
+      [-100, 100],
+      [0, 1, 2, 3, 4, 5],
+    ],
+    [
+      [5, -7, -1],
+      [5, 4, 3, 2, 1, 0],
+    ],
     [[2, 2], []],
-    [[0, 5, 4], [0, 4]],
-    [[-3, null, -3], [3, 0]],
+    [
+      [0, 5, 4],
+      [0, 4],
+    ],
+    [
+      [-3, null, -3],
+      [3, 0],
+    ],
     [null, [0, 1, 2, 3, 4, 5]],
   ];
   for (const [spec, expected] of cases) {
@@ -83,7 +125,10 @@ describe("slice", () => {
   }
 
   test("integer indices drop their axis; negative ones count from the end", () => {
-    const x = tensor([[1, 2, 3], [4, 5, 6]]);
+    const x = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.deepEqual(slice(x, 1).toArray(), [4, 5, 6]);
     assert.deepEqual(slice(x, -2).toArray(), [1, 2, 3]);
     assert.deepEqual(slice(x, null, -1).toArray(), [3, 6]);
@@ -116,7 +161,8 @@ describe("slice", () => {
         perAxis.filter((a) => a.keep).map((a) => a.idx.length),
       );
       const expected: number[] = [];
-      for (const i of perAxis[0]!.idx) for (const j of perAxis[1]!.idx) for (const k of perAxis[2]!.idx) expected.push(element(x, [i, j, k]));
+      for (const i of perAxis[0]!.idx)
+        for (const j of perAxis[1]!.idx) for (const k of perAxis[2]!.idx) expected.push(element(x, [i, j, k]));
       assert.deepEqual(Array.from(s.data), expected);
     }
   });
@@ -129,13 +175,28 @@ describe("slice", () => {
 
   test("errors name the op, axis, index and length", () => {
     const x = zeros([2, 3]);
-    assert.throws(() => slice(x, 0, 3), (e: Error) => e instanceof ValueError && /slice: index 3 .*axis 1 of length 3/.test(e.message));
-    assert.throws(() => slice(x, -3), (e: Error) => e instanceof ValueError && /index -3 .*axis 0 of length 2/.test(e.message));
+    assert.throws(
+      () => slice(x, 0, 3),
+      (e: Error) => e instanceof ValueError && /slice: index 3 .*axis 1 of length 3/.test(e.message),
+    );
+    assert.throws(
+      () => slice(x, -3),
+      (e: Error) => e instanceof ValueError && /index -3 .*axis 0 of length 2/.test(e.message),
+    );
     assert.throws(() => slice(x, 0.5), ValueError);
-    assert.throws(() => slice(x, null, [0, 2, 0]), (e: Error) => e instanceof ValueError && /step for axis 1 must not be zero/.test(e.message));
+    assert.throws(
+      () => slice(x, null, [0, 2, 0]),
+      (e: Error) => e instanceof ValueError && /step for axis 1 must not be zero/.test(e.message),
+    );
     assert.throws(() => slice(x, [0.5, 2]), ValueError);
-    assert.throws(() => slice(x, 0, 0, 0), (e: Error) => e instanceof ShapeError && /slice: 3 indices .*\[2, 3\]/.test(e.message));
-    assert.throws(() => slice(x, new Int32Array([0]) as unknown as SliceSpec), (e: Error) => e instanceof ValueError && /use take or at/.test(e.message));
+    assert.throws(
+      () => slice(x, 0, 0, 0),
+      (e: Error) => e instanceof ShapeError && /slice: 3 indices .*\[2, 3\]/.test(e.message),
+    );
+    assert.throws(
+      () => slice(x, new Int32Array([0]) as unknown as SliceSpec),
+      (e: Error) => e instanceof ValueError && /use take or at/.test(e.message),
+    );
   });
 
   test("derivatives against finite differences, first and second order", () => {
@@ -149,7 +210,12 @@ describe("slice", () => {
   test("the transpose is a scatter into zeros", () => {
     const x = randn(r, [3, 4]);
     const [, pullback] = vjp((a: Tensor) => slice(a, [1], [null, null, -2]), x);
-    const [g] = pullback(tensor([[1, 2], [3, 4]])) as Tensor[];
+    const [g] = pullback(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+    ) as Tensor[];
     assert.deepEqual(g!.toArray(), [
       [0, 0, 0, 0],
       [0, 2, 0, 1],
@@ -168,7 +234,11 @@ describe("slice", () => {
       return [bound(), bound(), step];
     };
     for (let trial = 0; trial < 40; trial++) {
-      const shape = [1 + Math.floor(pr.uniform(0, 5)), 1 + Math.floor(pr.uniform(0, 5)), 1 + Math.floor(pr.uniform(0, 4))];
+      const shape = [
+        1 + Math.floor(pr.uniform(0, 5)),
+        1 + Math.floor(pr.uniform(0, 5)),
+        1 + Math.floor(pr.uniform(0, 4)),
+      ];
       const specs = shape.map(pick);
       const x = randn(r, shape);
       const s = slice(x, ...specs);
@@ -223,12 +293,27 @@ describe("take and scatterAdd", () => {
 
   test("bad indices are ValueErrors naming the problem", () => {
     const x = zeros([2, 3]);
-    assert.throws(() => take(x, [3], 1), (e: Error) => e instanceof ValueError && /take: index 3 is out of range for axis 1 of length 3/.test(e.message));
-    assert.throws(() => take(x, [-7]), (e: Error) => e instanceof ValueError && /index -7 .*length 6/.test(e.message));
-    assert.throws(() => take(x, [0.5], 0), (e: Error) => e instanceof ValueError && /must be an integer, got 0.5/.test(e.message));
+    assert.throws(
+      () => take(x, [3], 1),
+      (e: Error) => e instanceof ValueError && /take: index 3 is out of range for axis 1 of length 3/.test(e.message),
+    );
+    assert.throws(
+      () => take(x, [-7]),
+      (e: Error) => e instanceof ValueError && /index -7 .*length 6/.test(e.message),
+    );
+    assert.throws(
+      () => take(x, [0.5], 0),
+      (e: Error) => e instanceof ValueError && /must be an integer, got 0.5/.test(e.message),
+    );
     assert.throws(() => take(x, tensor([NaN]), 0), ValueError);
-    assert.throws(() => take(x, [0], 2), (e: Error) => e instanceof ValueError && /take: axis 2/.test(e.message));
-    assert.throws(() => scatterAdd(x, [0], zeros([1, 2]), 1), (e: Error) => e instanceof ShapeError && /scatterAdd: updates of shape \[1, 2\]/.test(e.message));
+    assert.throws(
+      () => take(x, [0], 2),
+      (e: Error) => e instanceof ValueError && /take: axis 2/.test(e.message),
+    );
+    assert.throws(
+      () => scatterAdd(x, [0], zeros([1, 2]), 1),
+      (e: Error) => e instanceof ShapeError && /scatterAdd: updates of shape \[1, 2\]/.test(e.message),
+    );
     assert.throws(() => scatterAdd(x, [9], 1, 1), ValueError);
   });
 
@@ -274,7 +359,17 @@ describe("take and scatterAdd", () => {
   test("derivatives of take and scatterAdd against finite differences", () => {
     const x = randn(r, [3, 4]);
     checkDerivatives((a) => take(a, [3, 0, 3, -1], 1), [x]);
-    checkDerivatives((a) => take(a, tensor([[0, 11], [5, 5]])), [x]);
+    checkDerivatives(
+      (a) =>
+        take(
+          a,
+          tensor([
+            [0, 11],
+            [5, 5],
+          ]),
+        ),
+      [x],
+    );
     const upd = randn(r, [3, 2]);
     checkDerivatives((t, u) => scatterAdd(t, [1, 1], u, 1), [x, upd]);
     checkDerivatives((t, u) => scatterAdd(t, [2, 0, 2], u), [x, randn(r, [3])]);
@@ -318,18 +413,28 @@ describe("at: functional updates", () => {
       [0, 2, 0],
       [0, 5, 0],
     ]);
-    assert.deepEqual(at(x, 0).set(tensor([7, 8, 9])).toArray(), [
-      [7, 8, 9],
-      [4, 5, 6],
-    ]);
+    assert.deepEqual(
+      at(x, 0)
+        .set(tensor([7, 8, 9]))
+        .toArray(),
+      [
+        [7, 8, 9],
+        [4, 5, 6],
+      ],
+    );
     assert.deepEqual(at(x, -1, -1).add(10).toArray(), [
       [1, 2, 3],
       [4, 5, 16],
     ]);
-    assert.deepEqual(at(x, null, [1]).mul(tensor([[2, 3]])).toArray(), [
-      [1, 4, 9],
-      [4, 10, 18],
-    ]);
+    assert.deepEqual(
+      at(x, null, [1])
+        .mul(tensor([[2, 3]]))
+        .toArray(),
+      [
+        [1, 4, 9],
+        [4, 10, 18],
+      ],
+    );
     assert.deepEqual(x.toArray(), [
       [1, 2, 3],
       [4, 5, 6],
@@ -359,21 +464,51 @@ describe("at: functional updates", () => {
     assert.equal(element(sep, [0, 1]), element(z, [1, 1, 2]));
     assert.equal(element(sep, [1, 2]), element(z, [1, 2, 0]));
     // A 2-D index array.
-    const two = at(z, null, null, tensor([[0, 1], [3, 3]])).get();
+    const two = at(
+      z,
+      null,
+      null,
+      tensor([
+        [0, 1],
+        [3, 3],
+      ]),
+    ).get();
     assert.deepEqual(two.shape, [2, 3, 2, 2]);
     assert.equal(element(two, [1, 2, 1, 0]), element(z, [1, 2, 3]));
     // Updates through an index array.
-    assert.deepEqual(at(tensor([1, 2, 3]), new Int32Array([0, 0, 2])).add(tensor([1, 2, 3])).toArray(), [4, 2, 6]);
-    assert.deepEqual(at(tensor([1, 2, 3]), tensor([2, 0])).set(tensor([7, 8])).toArray(), [8, 2, 7]);
+    assert.deepEqual(
+      at(tensor([1, 2, 3]), new Int32Array([0, 0, 2]))
+        .add(tensor([1, 2, 3]))
+        .toArray(),
+      [4, 2, 6],
+    );
+    assert.deepEqual(
+      at(tensor([1, 2, 3]), tensor([2, 0]))
+        .set(tensor([7, 8]))
+        .toArray(),
+      [8, 2, 7],
+    );
   });
 
   test("errors", () => {
     const dup = new Int32Array([1, 1]);
-    assert.throws(() => at(x, null, dup).set(0), (e: Error) => e instanceof ValueError && /at\(...\).set: .*repeats an index/.test(e.message));
+    assert.throws(
+      () => at(x, null, dup).set(0),
+      (e: Error) => e instanceof ValueError && /at\(...\).set: .*repeats an index/.test(e.message),
+    );
     assert.throws(() => at(x, null, dup).mul(2), ValueError);
-    assert.throws(() => at(x, 0).set(tensor([1, 2])), (e: Error) => e instanceof ShapeError && /at\(...\).set: value of shape \[2\] .*\[3\]/.test(e.message));
-    assert.throws(() => at(x, dup, dup), (e: Error) => e instanceof ValueError && /at most one axis/.test(e.message));
-    assert.throws(() => at(x, 2), (e: Error) => e instanceof ValueError && /at: index 2 is out of range for axis 0 of length 2/.test(e.message));
+    assert.throws(
+      () => at(x, 0).set(tensor([1, 2])),
+      (e: Error) => e instanceof ShapeError && /at\(...\).set: value of shape \[2\] .*\[3\]/.test(e.message),
+    );
+    assert.throws(
+      () => at(x, dup, dup),
+      (e: Error) => e instanceof ValueError && /at most one axis/.test(e.message),
+    );
+    assert.throws(
+      () => at(x, 2),
+      (e: Error) => e instanceof ValueError && /at: index 2 is out of range for axis 0 of length 2/.test(e.message),
+    );
     assert.throws(() => at(x, null, new Int32Array([3])), ValueError);
   });
 
@@ -389,7 +524,11 @@ describe("at: functional updates", () => {
     expectedGx.fill(0, 8, 12);
     assertClose(gx!.data, expectedGx, { rtol: 0, atol: 0 });
     const rows = [0, 2];
-    assertClose(gv!.data, Float64Array.from({ length: 4 }, (_, j) => rows.reduce((s, i) => s + w.data[i * 4 + j]!, 0)), { rtol: 1e-12, atol: 1e-12 });
+    assertClose(
+      gv!.data,
+      Float64Array.from({ length: 4 }, (_, j) => rows.reduce((s, i) => s + w.data[i * 4 + j]!, 0)),
+      { rtol: 1e-12, atol: 1e-12 },
+    );
     checkDerivatives((p, q) => at(p, [0, 3, 2]).set(q), [a, v]);
     checkDerivatives((p, q) => at(p, null, tensor([3, 1])).set(q), [a, randn(r, [3, 1])]);
   });

@@ -90,14 +90,25 @@ describe("concatenate", () => {
   });
 
   test("errors name the op and the shapes", () => {
-    assert.throws(() => concatenate([]), (e: Error) => e instanceof ValueError && /concatenate: need at least one tensor/.test(e.message));
+    assert.throws(
+      () => concatenate([]),
+      (e: Error) => e instanceof ValueError && /concatenate: need at least one tensor/.test(e.message),
+    );
     assert.throws(
       () => concatenate([zeros([2, 3]), zeros([2, 4])], 0),
-      (e: Error) => e instanceof ShapeError && /concatenate: tensor 1 has shape \[2, 4\], incompatible with \[2, 3\] along axis 0/.test(e.message),
+      (e: Error) =>
+        e instanceof ShapeError &&
+        /concatenate: tensor 1 has shape \[2, 4\], incompatible with \[2, 3\] along axis 0/.test(e.message),
     );
     assert.throws(() => concatenate([zeros([2, 3]), zeros([3])], 1), ShapeError);
-    assert.throws(() => concatenate([tensor(1), tensor(2)]), (e: Error) => e instanceof ShapeError && /concatenate: cannot concatenate scalars/.test(e.message));
-    assert.throws(() => concatenate([zeros([2]), zeros([2])], 1), (e: Error) => e instanceof ValueError && /concatenate: axis 1/.test(e.message));
+    assert.throws(
+      () => concatenate([tensor(1), tensor(2)]),
+      (e: Error) => e instanceof ShapeError && /concatenate: cannot concatenate scalars/.test(e.message),
+    );
+    assert.throws(
+      () => concatenate([zeros([2]), zeros([2])], 1),
+      (e: Error) => e instanceof ValueError && /concatenate: axis 1/.test(e.message),
+    );
   });
 
   test("derivatives through traced inputs, first and second order", () => {
@@ -107,7 +118,10 @@ describe("concatenate", () => {
     checkDerivatives((p, q) => concatenate([p, mul(q, q)], 0), [a, randn(r, [1, 3])]);
     // Gradient of Σ w ⊙ concat: each piece gets its block of w.
     const w = randn(r, [2, 5]);
-    const [ga, gb] = grad((p: Tensor, q: Tensor) => sum(mul(concatenate([p, q], 1), w)), { argnums: [0, 1] })(a, b) as Tensor[];
+    const [ga, gb] = grad((p: Tensor, q: Tensor) => sum(mul(concatenate([p, q], 1), w)), { argnums: [0, 1] })(
+      a,
+      b,
+    ) as Tensor[];
     for (let i = 0; i < 2; i++) {
       for (let j = 0; j < 3; j++) assert.equal(element(ga!, [i, j]), element(w, [i, j]));
       for (let j = 0; j < 2; j++) assert.equal(element(gb!, [i, j]), element(w, [i, 3 + j]));
@@ -149,8 +163,14 @@ describe("stack", () => {
 
   test("errors", () => {
     assert.throws(() => stack([]), ValueError);
-    assert.throws(() => stack([zeros([2]), zeros([3])]), (e: Error) => e instanceof ShapeError && /stack: tensor 1 has shape \[3\], expected \[2\]/.test(e.message));
-    assert.throws(() => stack([zeros([2]), zeros([2])], 2), (e: Error) => e instanceof ValueError && /stack: axis 2/.test(e.message));
+    assert.throws(
+      () => stack([zeros([2]), zeros([3])]),
+      (e: Error) => e instanceof ShapeError && /stack: tensor 1 has shape \[3\], expected \[2\]/.test(e.message),
+    );
+    assert.throws(
+      () => stack([zeros([2]), zeros([2])], 2),
+      (e: Error) => e instanceof ValueError && /stack: axis 2/.test(e.message),
+    );
   });
 
   test("derivatives through traced inputs", () => {
@@ -161,9 +181,25 @@ describe("stack", () => {
 
 describe("split", () => {
   test("into equal sections and at indices, on positive and negative axes", () => {
-    assert.deepEqual(split(arange(6), 3).map((t) => t.toArray()), [[0, 1], [2, 3], [4, 5]]);
-    assert.deepEqual(split(arange(5), [2]).map((t) => t.toArray()), [[0, 1], [2, 3, 4]]);
-    assert.deepEqual(split(arange(5), [0, 2, 2, 5]).map((t) => t.toArray()), [[], [0, 1], [], [2, 3, 4], []]);
+    assert.deepEqual(
+      split(arange(6), 3).map((t) => t.toArray()),
+      [
+        [0, 1],
+        [2, 3],
+        [4, 5],
+      ],
+    );
+    assert.deepEqual(
+      split(arange(5), [2]).map((t) => t.toArray()),
+      [
+        [0, 1],
+        [2, 3, 4],
+      ],
+    );
+    assert.deepEqual(
+      split(arange(5), [0, 2, 2, 5]).map((t) => t.toArray()),
+      [[], [0, 1], [], [2, 3, 4], []],
+    );
     const x = reshape(arange(24), [2, 3, 4]);
     const parts = split(x, [1, 3], -1);
     assert.deepEqual(
@@ -182,8 +218,15 @@ describe("split", () => {
   });
 
   test("errors", () => {
-    assert.throws(() => split(arange(5), 2), (e: Error) => e instanceof ValueError && /split: axis 0 of length 5 does not split into 2 equal sections/.test(e.message));
-    assert.throws(() => split(arange(5), [3, 1]), (e: Error) => e instanceof ValueError && /split: indices \[3, 1\] must be sorted/.test(e.message));
+    assert.throws(
+      () => split(arange(5), 2),
+      (e: Error) =>
+        e instanceof ValueError && /split: axis 0 of length 5 does not split into 2 equal sections/.test(e.message),
+    );
+    assert.throws(
+      () => split(arange(5), [3, 1]),
+      (e: Error) => e instanceof ValueError && /split: indices \[3, 1\] must be sorted/.test(e.message),
+    );
     assert.throws(() => split(arange(5), [6]), ValueError);
     assert.throws(() => split(arange(5), 1, 1), ValueError);
   });

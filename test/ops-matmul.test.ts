@@ -91,17 +91,35 @@ function checkSecondOrder(f: (x: Tensor) => Tensor, x: Tensor): void {
 }
 
 const shapePairs: [number[], number[]][] = [
-  [[3, 4], [4, 2]],
+  [
+    [3, 4],
+    [4, 2],
+  ],
   [[4], [4, 3]],
   [[3, 4], [4]],
   [[5], [5]],
-  [[2, 1, 3, 4], [5, 4, 2]],
-  [[2, 3, 4], [4, 2]],
-  [[3, 4], [2, 4, 5]],
+  [
+    [2, 1, 3, 4],
+    [5, 4, 2],
+  ],
+  [
+    [2, 3, 4],
+    [4, 2],
+  ],
+  [
+    [3, 4],
+    [2, 4, 5],
+  ],
   [[4], [2, 4, 3]],
   [[2, 3, 4], [4]],
-  [[1, 3, 4], [2, 1, 4, 2]],
-  [[1, 1], [1, 1]],
+  [
+    [1, 3, 4],
+    [2, 1, 4, 2],
+  ],
+  [
+    [1, 1],
+    [1, 1],
+  ],
 ];
 
 describe("matmul", () => {
@@ -116,12 +134,42 @@ describe("matmul", () => {
   });
 
   test("hand-computed values", () => {
-    assert.deepEqual(matmul(tensor([[1, 2], [3, 4]]), tensor([[5, 6], [7, 8]])).toArray(), [
-      [19, 22],
-      [43, 50],
-    ]);
-    assert.deepEqual(matmul(tensor([[1, 2], [3, 4]]), tensor([1, 1])).toArray(), [3, 7]);
-    assert.deepEqual(matmul(tensor([1, 1]), tensor([[1, 2], [3, 4]])).toArray(), [4, 6]);
+    assert.deepEqual(
+      matmul(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+        tensor([
+          [5, 6],
+          [7, 8],
+        ]),
+      ).toArray(),
+      [
+        [19, 22],
+        [43, 50],
+      ],
+    );
+    assert.deepEqual(
+      matmul(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+        tensor([1, 1]),
+      ).toArray(),
+      [3, 7],
+    );
+    assert.deepEqual(
+      matmul(
+        tensor([1, 1]),
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+      ).toArray(),
+      [4, 6],
+    );
     const s = matmul(tensor([1, 2, 3]), tensor([4, 5, 6]));
     assert.deepEqual(s.shape, []);
     assert.equal(s.item(), 32);
@@ -129,17 +177,33 @@ describe("matmul", () => {
       [0, 0, 0],
       [0, 0, 0],
     ]);
-    assert.deepEqual(tensor([[1, 2]]).matmul(tensor([[3], [4]])).toArray(), [[11]]);
+    assert.deepEqual(
+      tensor([[1, 2]])
+        .matmul(tensor([[3], [4]]))
+        .toArray(),
+      [[11]],
+    );
   });
 
   test("errors name the op and both shapes", () => {
     assert.throws(
       () => matmul(zeros([2, 3]), zeros([2, 3])),
-      (e: Error) => e instanceof ShapeError && /matmul: inner dimensions differ: a has shape \[2, 3\], b has shape \[2, 3\]/.test(e.message),
+      (e: Error) =>
+        e instanceof ShapeError &&
+        /matmul: inner dimensions differ: a has shape \[2, 3\], b has shape \[2, 3\]/.test(e.message),
     );
-    assert.throws(() => matmul(zeros([3]), zeros([4])), (e: Error) => e instanceof ShapeError && /\[3\].*\[4\]/.test(e.message));
-    assert.throws(() => matmul(tensor(2), zeros([2])), (e: Error) => e instanceof ShapeError && /matmul: operands must have at least one axis/.test(e.message));
-    assert.throws(() => matmul(zeros([2, 2, 3]), zeros([3, 3, 2])), (e: Error) => e instanceof ShapeError && /matmul: .*\[2\].*\[3\]/.test(e.message));
+    assert.throws(
+      () => matmul(zeros([3]), zeros([4])),
+      (e: Error) => e instanceof ShapeError && /\[3\].*\[4\]/.test(e.message),
+    );
+    assert.throws(
+      () => matmul(tensor(2), zeros([2])),
+      (e: Error) => e instanceof ShapeError && /matmul: operands must have at least one axis/.test(e.message),
+    );
+    assert.throws(
+      () => matmul(zeros([2, 2, 3]), zeros([3, 3, 2])),
+      (e: Error) => e instanceof ShapeError && /matmul: .*\[2\].*\[3\]/.test(e.message),
+    );
   });
 
   test("JVP and VJP against finite differences in every case", () => {
@@ -159,7 +223,9 @@ describe("matmul", () => {
     const a3 = randn(r, [3, 2, 4]);
     const gShared = grad((q: Tensor) => sum(matmul(a3, q)))(b) as Tensor;
     const expected = new Float64Array(8);
-    for (let t = 0; t < 3; t++) for (let p = 0; p < 4; p++) for (let j = 0; j < 2; j++) expected[p * 2 + j]! += element(a3, [t, 0, p]) + element(a3, [t, 1, p]);
+    for (let t = 0; t < 3; t++)
+      for (let p = 0; p < 4; p++)
+        for (let j = 0; j < 2; j++) expected[p * 2 + j]! += element(a3, [t, 0, p]) + element(a3, [t, 1, p]);
     assertClose(gShared.data, expected, { rtol: 1e-12, atol: 1e-12 });
   });
 
@@ -177,14 +243,40 @@ describe("matmul", () => {
 describe("dot, vdot, outer, matrixTranspose", () => {
   test("dot: vectors, matrix–vector, matrices, scalars", () => {
     assert.equal(dot(tensor([1, 2]), tensor([3, 4])).item(), 11);
-    assert.deepEqual(dot(tensor([[1, 2], [3, 4]]), tensor([1, -1])).toArray(), [-1, -1]);
-    assert.deepEqual(dot(tensor([[1, 2], [3, 4]]), eye(2)).toArray(), [
-      [1, 2],
-      [3, 4],
-    ]);
+    assert.deepEqual(
+      dot(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+        tensor([1, -1]),
+      ).toArray(),
+      [-1, -1],
+    );
+    assert.deepEqual(
+      dot(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+        eye(2),
+      ).toArray(),
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    );
     assert.deepEqual(dot(tensor(2), tensor([1, 2])).toArray(), [2, 4]);
-    assert.equal(tensor([1, 2]).dot(tensor([1, 1])).item(), 3);
-    assert.throws(() => dot(zeros([2, 2, 2]), zeros([2])), (e: Error) => e instanceof ShapeError && /dot: .*\[2, 2, 2\]/.test(e.message));
+    assert.equal(
+      tensor([1, 2])
+        .dot(tensor([1, 1]))
+        .item(),
+      3,
+    );
+    assert.throws(
+      () => dot(zeros([2, 2, 2]), zeros([2])),
+      (e: Error) => e instanceof ShapeError && /dot: .*\[2, 2, 2\]/.test(e.message),
+    );
     assert.throws(() => dot(zeros([2]), zeros([3])), ShapeError);
     checkDerivatives((a, b) => dot(a, b), [randn(r, [3, 2]), randn(r, [2])]);
     checkDerivatives((a, b) => dot(a, b), [randn(r, []), randn(r, [3])]);
@@ -197,7 +289,10 @@ describe("dot, vdot, outer, matrixTranspose", () => {
     let s = 0;
     for (let i = 0; i < 6; i++) s += a.data[i]! * b.data[i]!;
     assertClose(vdot(a, b).item(), s, { rtol: 1e-14, atol: 1e-14 });
-    assert.throws(() => vdot(zeros([2]), zeros([3])), (e: Error) => e instanceof ShapeError && /vdot: sizes differ: \[2\] vs \[3\]/.test(e.message));
+    assert.throws(
+      () => vdot(zeros([2]), zeros([3])),
+      (e: Error) => e instanceof ShapeError && /vdot: sizes differ: \[2\] vs \[3\]/.test(e.message),
+    );
     checkDerivatives((p, q) => vdot(p, q), [a, b]);
   });
 
@@ -216,7 +311,11 @@ describe("dot, vdot, outer, matrixTranspose", () => {
     assert.deepEqual(t.shape, [2, 4, 3]);
     assert.deepEqual(Array.from(t.data), Array.from(transpose(x, [0, 2, 1]).data));
     assert.equal(element(t, [1, 3, 2]), element(x, [1, 2, 3]));
-    assert.throws(() => matrixTranspose(zeros([3])), (e: Error) => e instanceof ShapeError && /matrixTranspose: expected at least 2 axes, got shape \[3\]/.test(e.message));
+    assert.throws(
+      () => matrixTranspose(zeros([3])),
+      (e: Error) =>
+        e instanceof ShapeError && /matrixTranspose: expected at least 2 axes, got shape \[3\]/.test(e.message),
+    );
     checkDerivatives((a) => matrixTranspose(a), [x]);
   });
 });

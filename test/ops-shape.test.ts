@@ -90,8 +90,14 @@ describe("reshape", () => {
   });
 
   test("errors name the shapes", () => {
-    assert.throws(() => reshape(arange(6), [4, 2]), (e: Error) => e instanceof ShapeError && /reshape: cannot reshape \[6\] .*\[4, 2\]/.test(e.message));
-    assert.throws(() => reshape(arange(6), [4, -1]), (e: Error) => e instanceof ShapeError && /reshape: cannot infer -1 in \[4, -1\]/.test(e.message));
+    assert.throws(
+      () => reshape(arange(6), [4, 2]),
+      (e: Error) => e instanceof ShapeError && /reshape: cannot reshape \[6\] .*\[4, 2\]/.test(e.message),
+    );
+    assert.throws(
+      () => reshape(arange(6), [4, -1]),
+      (e: Error) => e instanceof ShapeError && /reshape: cannot infer -1 in \[4, -1\]/.test(e.message),
+    );
     assert.throws(() => reshape(arange(6), [2, 1.5, 2]), ValueError);
     assert.throws(() => reshape(arange(6), [-1, -1]), ValueError);
   });
@@ -99,7 +105,10 @@ describe("reshape", () => {
   test("derivatives", () => {
     const x = randn(r, [2, 3]);
     checkDerivatives((a) => reshape(a, [3, 1, 2]), [x]);
-    checkSecondOrder(curved((a) => reshape(a, [6]), x), x);
+    checkSecondOrder(
+      curved((a) => reshape(a, [6]), x),
+      x,
+    );
   });
 });
 
@@ -116,7 +125,10 @@ describe("transpose", () => {
     ];
     for (const p of perms) {
       const t = transpose(x, p);
-      assert.deepEqual(t.shape, p.map((i) => x.shape[i]));
+      assert.deepEqual(
+        t.shape,
+        p.map((i) => x.shape[i]),
+      );
       assert.deepEqual(Array.from(t.data), naiveTranspose(x, p), `perm ${p}`);
     }
     const x4 = randn(r, [2, 1, 3, 2]);
@@ -128,21 +140,36 @@ describe("transpose", () => {
     assert.deepEqual(Array.from(transpose(x).data), naiveTranspose(x, [2, 1, 0]));
     assert.deepEqual(Array.from(transpose(x, [-1, 0, -2]).data), naiveTranspose(x, [2, 0, 1]));
     assert.deepEqual(Array.from(x.T.data), naiveTranspose(x, [2, 1, 0]));
-    assert.deepEqual(tensor([[1, 2, 3]]).transpose().toArray(), [[1], [2], [3]]);
+    assert.deepEqual(
+      tensor([[1, 2, 3]])
+        .transpose()
+        .toArray(),
+      [[1], [2], [3]],
+    );
   });
 
   test("errors", () => {
     const x = zeros([2, 3, 4]);
-    assert.throws(() => transpose(x, [0, 1]), (e: Error) => e instanceof ValueError && /transpose: axes \[0, 1\] are not a permutation of 3 axes/.test(e.message));
+    assert.throws(
+      () => transpose(x, [0, 1]),
+      (e: Error) =>
+        e instanceof ValueError && /transpose: axes \[0, 1\] are not a permutation of 3 axes/.test(e.message),
+    );
     assert.throws(() => transpose(x, [0, 1, 1]), ValueError);
-    assert.throws(() => transpose(x, [0, 1, 3]), (e: Error) => e instanceof ValueError && /transpose: axis 3/.test(e.message));
+    assert.throws(
+      () => transpose(x, [0, 1, 3]),
+      (e: Error) => e instanceof ValueError && /transpose: axis 3/.test(e.message),
+    );
   });
 
   test("derivatives", () => {
     const x = randn(r, [2, 3, 4]);
     checkDerivatives((a) => transpose(a, [1, 2, 0]), [x]);
     checkDerivatives((a) => transpose(a, [2, 0, 1]), [x]);
-    checkSecondOrder(curved((a) => transpose(a, [2, 0, 1]), x), x);
+    checkSecondOrder(
+      curved((a) => transpose(a, [2, 0, 1]), x),
+      x,
+    );
   });
 });
 
@@ -162,15 +189,27 @@ describe("swapAxes, moveAxis", () => {
   });
 
   test("errors", () => {
-    assert.throws(() => swapAxes(x, 0, 3), (e: Error) => e instanceof ValueError && /swapAxes: axis 3/.test(e.message));
-    assert.throws(() => moveAxis(x, [0, 1], [1]), (e: Error) => e instanceof ValueError && /moveAxis: source has 2 axes but destination has 1/.test(e.message));
-    assert.throws(() => moveAxis(x, [0, 0], [1, 2]), (e: Error) => e instanceof ValueError && /moveAxis: repeated axis in source/.test(e.message));
+    assert.throws(
+      () => swapAxes(x, 0, 3),
+      (e: Error) => e instanceof ValueError && /swapAxes: axis 3/.test(e.message),
+    );
+    assert.throws(
+      () => moveAxis(x, [0, 1], [1]),
+      (e: Error) => e instanceof ValueError && /moveAxis: source has 2 axes but destination has 1/.test(e.message),
+    );
+    assert.throws(
+      () => moveAxis(x, [0, 0], [1, 2]),
+      (e: Error) => e instanceof ValueError && /moveAxis: repeated axis in source/.test(e.message),
+    );
   });
 
   test("derivatives", () => {
     checkDerivatives((a) => swapAxes(a, 0, 2), [x]);
     checkDerivatives((a) => moveAxis(a, [0, 2], [1, 0]), [x]);
-    checkSecondOrder(curved((a) => moveAxis(a, 0, -1), x), x);
+    checkSecondOrder(
+      curved((a) => moveAxis(a, 0, -1), x),
+      x,
+    );
   });
 });
 
@@ -187,7 +226,15 @@ describe("squeeze, expandDims, ravel", () => {
     assert.deepEqual(expandDims(zeros([2, 3]), [1, -1]).shape, [2, 1, 3, 1]);
     assert.deepEqual(expandDims(zeros([2, 3]), [0, 3]).shape, [1, 2, 3, 1]);
     assert.deepEqual(expandDims(tensor(5), [0, 1]).toArray(), [[5]]);
-    assert.deepEqual(ravel(tensor([[1, 2], [3, 4]])).toArray(), [1, 2, 3, 4]);
+    assert.deepEqual(
+      ravel(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+      ).toArray(),
+      [1, 2, 3, 4],
+    );
     assert.deepEqual(ravel(tensor(3)).shape, [1]);
     assert.deepEqual(x.squeeze(0).shape, [3, 1, 2]);
     assert.deepEqual(x.expandDims(1).shape, [1, 1, 3, 1, 2]);
@@ -196,10 +243,19 @@ describe("squeeze, expandDims, ravel", () => {
 
   test("errors", () => {
     const x = zeros([1, 3]);
-    assert.throws(() => squeeze(x, 1), (e: Error) => e instanceof ShapeError && /squeeze: axis 1 of shape \[1, 3\] has length 3, not 1/.test(e.message));
+    assert.throws(
+      () => squeeze(x, 1),
+      (e: Error) => e instanceof ShapeError && /squeeze: axis 1 of shape \[1, 3\] has length 3, not 1/.test(e.message),
+    );
     assert.throws(() => squeeze(x, 2), ValueError);
-    assert.throws(() => squeeze(x, [0, 0]), (e: Error) => e instanceof ValueError && /squeeze: repeated axis/.test(e.message));
-    assert.throws(() => expandDims(x, 3), (e: Error) => e instanceof ValueError && /expandDims: axis 3/.test(e.message));
+    assert.throws(
+      () => squeeze(x, [0, 0]),
+      (e: Error) => e instanceof ValueError && /squeeze: repeated axis/.test(e.message),
+    );
+    assert.throws(
+      () => expandDims(x, 3),
+      (e: Error) => e instanceof ValueError && /expandDims: axis 3/.test(e.message),
+    );
     assert.throws(() => expandDims(x, [1, 1]), ValueError);
   });
 
@@ -208,7 +264,10 @@ describe("squeeze, expandDims, ravel", () => {
     checkDerivatives((a) => squeeze(a), [x]);
     checkDerivatives((a) => expandDims(a, [0, 2]), [randn(r, [2, 2])]);
     checkDerivatives((a) => ravel(a), [x]);
-    checkSecondOrder(curved((a) => squeeze(a, 0), x), x);
+    checkSecondOrder(
+      curved((a) => squeeze(a, 0), x),
+      x,
+    );
   });
 });
 
@@ -246,8 +305,14 @@ describe("tile, repeat", () => {
   });
 
   test("errors", () => {
-    assert.throws(() => tile(zeros([2]), -1), (e: Error) => e instanceof ValueError && /tile: reps must be non-negative integers, got -1/.test(e.message));
-    assert.throws(() => repeat(zeros([2]), 1.5), (e: Error) => e instanceof ValueError && /repeat: repeats/.test(e.message));
+    assert.throws(
+      () => tile(zeros([2]), -1),
+      (e: Error) => e instanceof ValueError && /tile: reps must be non-negative integers, got -1/.test(e.message),
+    );
+    assert.throws(
+      () => repeat(zeros([2]), 1.5),
+      (e: Error) => e instanceof ValueError && /repeat: repeats/.test(e.message),
+    );
     assert.throws(() => repeat(zeros([2]), 2, 1), ValueError);
   });
 
@@ -260,7 +325,10 @@ describe("tile, repeat", () => {
     checkDerivatives((a) => tile(a, [2, 1, 2]), [x]);
     checkDerivatives((a) => repeat(a, 2, 1), [x]);
     checkDerivatives((a) => repeat(a, 3), [x]);
-    checkSecondOrder(curved((a) => tile(a, 2), x), x);
+    checkSecondOrder(
+      curved((a) => tile(a, 2), x),
+      x,
+    );
   });
 });
 
@@ -278,16 +346,58 @@ describe("broadcastTo, sumTo", () => {
   });
 
   test("broadcastTo errors name the shapes", () => {
-    assert.throws(() => broadcastTo(zeros([3]), [2, 2]), (e: Error) => e instanceof ShapeError && /broadcastTo: .*\[3\].*\[2, 2\]/.test(e.message));
-    assert.throws(() => broadcastTo(zeros([2, 3]), [3]), (e: Error) => e instanceof ShapeError && /broadcastTo: cannot broadcast \[2, 3\] to \[3\]/.test(e.message));
+    assert.throws(
+      () => broadcastTo(zeros([3]), [2, 2]),
+      (e: Error) => e instanceof ShapeError && /broadcastTo: .*\[3\].*\[2, 2\]/.test(e.message),
+    );
+    assert.throws(
+      () => broadcastTo(zeros([2, 3]), [3]),
+      (e: Error) => e instanceof ShapeError && /broadcastTo: cannot broadcast \[2, 3\] to \[3\]/.test(e.message),
+    );
     assert.throws(() => broadcastTo(zeros([2]), [2, 1]), ShapeError);
   });
 
   test("sumTo sums over broadcast axes", () => {
-    assert.deepEqual(sumTo(tensor([[1, 2], [3, 4]]), [2]).toArray(), [4, 6]);
-    assert.deepEqual(sumTo(tensor([[1, 2], [3, 4]]), [2, 1]).toArray(), [[3], [7]]);
-    assert.deepEqual(sumTo(tensor([[1, 2], [3, 4]]), [1, 2]).toArray(), [[4, 6]]);
-    assert.equal(sumTo(tensor([[1, 2], [3, 4]]), []).item(), 10);
+    assert.deepEqual(
+      sumTo(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+        [2],
+      ).toArray(),
+      [4, 6],
+    );
+    assert.deepEqual(
+      sumTo(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+        [2, 1],
+      ).toArray(),
+      [[3], [7]],
+    );
+    assert.deepEqual(
+      sumTo(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+        [1, 2],
+      ).toArray(),
+      [[4, 6]],
+    );
+    assert.equal(
+      sumTo(
+        tensor([
+          [1, 2],
+          [3, 4],
+        ]),
+        [],
+      ).item(),
+      10,
+    );
     const x = randn(r, [4, 2, 3]);
     const s = sumTo(x, [1, 3]);
     assert.deepEqual(s.shape, [1, 3]);
@@ -299,8 +409,14 @@ describe("broadcastTo, sumTo", () => {
   });
 
   test("sumTo errors", () => {
-    assert.throws(() => sumTo(zeros([2]), [2, 2]), (e: Error) => e instanceof ShapeError && /sumTo: .*\[2\].*\[2, 2\]/.test(e.message));
-    assert.throws(() => sumTo(zeros([2, 3]), [2]), (e: Error) => e instanceof ShapeError && /sumTo: \[2\] does not broadcast to \[2, 3\]/.test(e.message));
+    assert.throws(
+      () => sumTo(zeros([2]), [2, 2]),
+      (e: Error) => e instanceof ShapeError && /sumTo: .*\[2\].*\[2, 2\]/.test(e.message),
+    );
+    assert.throws(
+      () => sumTo(zeros([2, 3]), [2]),
+      (e: Error) => e instanceof ShapeError && /sumTo: \[2\] does not broadcast to \[2, 3\]/.test(e.message),
+    );
   });
 
   test("each is the other's transpose: ⟨broadcastTo(x), y⟩ = ⟨x, sumTo(y)⟩", () => {
@@ -319,8 +435,14 @@ describe("broadcastTo, sumTo", () => {
     const x = randn(r, [3, 1]);
     checkDerivatives((a) => broadcastTo(a, [2, 3, 4]), [x]);
     checkDerivatives((a) => sumTo(a, [1, 4]), [randn(r, [2, 3, 4])]);
-    checkSecondOrder(curved((a) => broadcastTo(a, [2, 3, 2]), x), x);
+    checkSecondOrder(
+      curved((a) => broadcastTo(a, [2, 3, 2]), x),
+      x,
+    );
     const y = randn(r, [2, 3]);
-    checkSecondOrder(curved((a) => sumTo(a, [3]), y), y);
+    checkSecondOrder(
+      curved((a) => sumTo(a, [3]), y),
+      y,
+    );
   });
 });

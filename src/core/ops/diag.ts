@@ -139,7 +139,8 @@ const bandPrim: Primitive<Band> = {
 function band(x: TensorLike, k: number, op: string, keep: (k: number) => Band): Tensor {
   const t = asTensor(x);
   checkOffset(k, op, "k");
-  if (t.ndim < 2) throw new ShapeError(`${op}: expected at least 2 axes (a batch of matrices), got shape ${fmt(t.shape)}`);
+  if (t.ndim < 2)
+    throw new ShapeError(`${op}: expected at least 2 axes (a batch of matrices), got shape ${fmt(t.shape)}`);
   return bind(bandPrim, [t], keep(k));
 }
 

@@ -174,7 +174,12 @@ function normalizeIndex(i: number, axis: number, len: number, op: string): numbe
 }
 
 /** Validated, non-negative indices for an axis of length `len`, with the shape they come in. */
-function resolveIndices(indices: Indices, axis: number, len: number, op: string): { indices: Int32Array; shape: Shape } {
+function resolveIndices(
+  indices: Indices,
+  axis: number,
+  len: number,
+  op: string,
+): { indices: Int32Array; shape: Shape } {
   let values: ArrayLike<number>;
   let shape: Shape;
   if (typeof indices === "number") {
@@ -310,8 +315,8 @@ function takeSelection(shape: Shape, indices: Indices, axis: number | undefined,
   }
   const ax = normalizeAxis(axis, shape.length, op);
   const resolved = resolveIndices(indices, ax, shape[ax]!, op);
-  const axes = shape.map(
-    (len, i): AxisIndex => (i === ax ? { kind: "array", ...resolved } : { kind: "range", start: 0, step: 1, count: len }),
+  const axes = shape.map((len, i): AxisIndex =>
+    i === ax ? { kind: "array", ...resolved } : { kind: "range", start: 0, step: 1, count: len },
   );
   return select(shape, axes);
 }
@@ -358,7 +363,9 @@ export function scatterAdd(target: TensorLike, indices: Indices, updates: Tensor
 function broadcastOperand(v: Tensor, shape: Shape, op: string, what: string): Tensor {
   const lead = shape.length - v.ndim;
   if (lead < 0 || v.shape.some((d, i) => d !== 1 && d !== shape[lead + i])) {
-    throw new ShapeError(`${op}: ${what} of shape ${fmt(v.shape)} does not broadcast to the indexed shape ${fmt(shape)}`);
+    throw new ShapeError(
+      `${op}: ${what} of shape ${fmt(v.shape)} does not broadcast to the indexed shape ${fmt(shape)}`,
+    );
   }
   return broadcastTo(v, shape);
 }

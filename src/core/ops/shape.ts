@@ -105,7 +105,10 @@ const transposePrim: Primitive<number[]> = {
 export function transpose(x: TensorLike, axes?: readonly number[]): Tensor {
   const t = asTensor(x);
   const nd = t.ndim;
-  const perm = axes === undefined ? Array.from({ length: nd }, (_, i) => nd - 1 - i) : axes.map((a) => normalizeAxis(a, nd, "transpose"));
+  const perm =
+    axes === undefined
+      ? Array.from({ length: nd }, (_, i) => nd - 1 - i)
+      : axes.map((a) => normalizeAxis(a, nd, "transpose"));
   if (perm.length !== nd || new Set(perm).size !== nd) {
     throw new ValueError(`transpose: axes [${axes?.join(", ")}] are not a permutation of ${nd} axes`);
   }
@@ -151,7 +154,11 @@ function orderedAxes(axes: number | readonly number[], ndim: number, op: string,
  * moveAxis(zeros([2, 3, 4]), [0, 1], [2, 0]).shape; // [3, 4, 2]
  * ```
  */
-export function moveAxis(x: TensorLike, source: number | readonly number[], destination: number | readonly number[]): Tensor {
+export function moveAxis(
+  x: TensorLike,
+  source: number | readonly number[],
+  destination: number | readonly number[],
+): Tensor {
   const t = asTensor(x);
   const src = orderedAxes(source, t.ndim, "moveAxis", "source");
   const dst = orderedAxes(destination, t.ndim, "moveAxis", "destination");
@@ -190,7 +197,10 @@ export function squeeze(x: TensorLike, axis?: number | readonly number[]): Tenso
       }
     }
   }
-  return reshape(t, shape.filter((_, i) => !drop.includes(i)));
+  return reshape(
+    t,
+    shape.filter((_, i) => !drop.includes(i)),
+  );
 }
 
 /**
@@ -254,7 +264,10 @@ export function tile(x: TensorLike, reps: number | readonly number[]): Tensor {
   // [s0, s1, …] → [1, s0, 1, s1, …] → broadcast to [r0, s0, r1, s1, …] → [r0·s0, r1·s1, …]
   const interleaved = shape.flatMap((d) => [1, d]);
   const spread = shape.flatMap((d, i) => [fullReps[i]!, d]);
-  return reshape(broadcastTo(reshape(t, interleaved), spread), shape.map((d, i) => d * fullReps[i]!));
+  return reshape(
+    broadcastTo(reshape(t, interleaved), spread),
+    shape.map((d, i) => d * fullReps[i]!),
+  );
 }
 
 /**

@@ -16,3 +16,17 @@ export * as projection from "./projection/index.js";
 export * as prox from "./prox/index.js";
 export * as loss from "./loss/index.js";
 export * as objective from "./objective/index.js";
+export * from "./solvers/index.js";
+export * as implicit from "./implicit/index.js";
+export {
+  customRoot,
+  customFixedPoint,
+  rootJvp,
+  rootVjp,
+  stationarity,
+  kktOptimality,
+  ImplicitDiffError,
+  type ImplicitOptions,
+  type ImplicitDiagnostics,
+  type ImplicitPolicy,
+} from "./implicit/index.js";

@@ -1,0 +1,427 @@
+/**
+ * Implicit differentiation of roots and fixed points: `customRoot`, `customFixedPoint`, `rootJvp`, `rootVjp`.
+ *
+ * The user states optimality as F(x, θ…) = 0 and solves it with any algorithm. By the implicit function
+ * theorem, with M = ∂ₓF (or I − ∂ₓT for a fixed point x = T(x, θ)):
+ * - forward mode: solve M w = −∂_θF·v (one JVP of F in θ, matrix-free matvecs by JVPs of F in x);
+ * - reverse mode: solve Mᵀ u = x̄, then θ̄ = −(∂_θF)ᵀu (one VJP of F in θ; transposed matvecs by VJPs in x).
+ * The linear solves go through `linalg.linearSolve`, which is itself differentiable by the same rule, so
+ * second and higher derivatives are exact implicit derivatives, never unrolled iterations.
+ *
+ * @module
+ */
+import { customCall, type CustomRule } from "../core/custom.js";
+import { DifferentiationError, TreeMismatchError, ValueError } from "../core/errors.js";
+import { Tensor, zerosLike } from "../core/tensor.js";
+import { jvp, stopGradient, vjp } from "../core/transforms.js";
+import { flatten, flattenLike, norm, scale, sub, unflatten, describe, type Tree, type TreeDef } from "../core/tree.js";
+import { LinearOperator, linearSolve, type LinearSolveOptions, type SolveInfo } from "../linalg/index.js";
+import { LinearSolveError } from "../linalg/dense/errors.js";
+import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "../linalg/dense/factored.js";
+import { concatenate, split } from "../core/ops/join.js";
+import { reshape } from "../core/ops/shape.js";
+import { matmul } from "../core/ops/matmul.js";
+import { ImplicitDiffError, type ImplicitDiagnostics, type ImplicitPolicy } from "./diagnostics.js";
+
+/** Options of {@link customRoot}, {@link customFixedPoint}, {@link rootJvp} and {@link rootVjp}. */
+export interface ImplicitOptions {
+  /**
+   * Solver of the backward linear system (see `linalg.linearSolve`). Default `"auto"`: chosen from the
+   * hints below and the size (dense LU/Cholesky when small, CG/MINRES/GMRES otherwise).
+   */
+  solve?: LinearSolveOptions["solver"];
+  /** The backward operator (∂ₓF for a root, I − ∂ₓT for a fixed point) is symmetric (e.g. F = ∇ₓf). */
+  symmetric?: boolean;
+  /** The backward operator is symmetric positive definite (e.g. F = ∇ₓf with f strongly convex). */
+  positiveDefinite?: boolean;
+  /** The solver returns `[x, aux]`; aux is passed through without derivative. */
+  hasAux?: boolean;
+  /** Relative tolerance of the backward solve (default 1e-10). */
+  rtol?: number;
+  /** Absolute tolerance of the backward solve (default 1e-12). */
+  atol?: number;
+  /** Iteration cap of an iterative backward solve. */
+  maxIter?: number;
+  /** Restart length for GMRES. */
+  restart?: number;
+  /**
+   * ‖F(x*, θ)‖ above which the solver's output is not considered a root (default 1e-4): the policy decides
+   * what happens then.
+   */
+  residualTol?: number;
+  /**
+   * On failure (forward residual above `residualTol`, backward solve not converged or singular, non-finite
+   * result): `"throw"` (default) an `ImplicitDiffError`; `"warn"` print a warning and return the best result;
+   * `"lstsq"` use a least-squares backward solve when the system is singular or does not converge (and
+   * throw on the other failures).
+   */
+  policy?: ImplicitPolicy;
+  /** Receives the diagnostics of every implicit derivative computed. */
+  onDiagnostics?: (d: ImplicitDiagnostics) => void;
+}
+
+/** The optimality function F(x, ...args) of a root problem. */
+export type OptimalityFn = (x: any, ...args: any[]) => any;
+
+/** A solver: any function of an initial guess and the arguments, run on plain (untraced) values. */
+export type SolverFn = (init: any, ...args: any[]) => any;
+
+/** The decorated solver: same arguments and result; `init` may be omitted (`undefined`) if the solver allows it. */
+export type ImplicitLayer<S extends SolverFn> = S extends (init: infer I, ...args: infer A) => infer R
+  ? (init: I | undefined, ...args: A) => R
+  : never;
+
+/**
+ * M = s·∂ₓF at (x*, args): s = +1 for a root (M = ∂ₓF), s = −1 for a fixed point in residual form
+ * F = T − x (M = I − ∂ₓT). The operator's params are (x*, args), so solves with it are differentiable in both.
+ */
+function backwardOperator(F: OptimalityFn, sign: 1 | -1, xStar: Tree, args: readonly Tree[], opts: ImplicitOptions) {
+  const signed = (t: Tree): Tree => (sign === 1 ? t : scale(-1, t));
+  const mv = (p: { x: Tree; args: Tree[] }, v: Tree): Tree =>
+    signed(jvp<Tree>((x: Tree) => F(x, ...p.args), [p.x], [v])[1]);
+  const rmv = (p: { x: Tree; args: Tree[] }, u: Tree): Tree => {
+    const [, pullback] = vjp<Tree>((x: Tree) => F(x, ...p.args), p.x);
+    return signed(pullback(u)[0]);
+  };
+  const tags = { symmetric: opts.symmetric ?? opts.positiveDefinite ?? false, positiveDefinite: opts.positiveDefinite ?? false };
+  return LinearOperator.fromFunction(mv, { x: xStar, args: [...args] }, xStar, {
+    rmatvec: rmv,
+    outExample: xStar,
+    tags,
+  }) as unknown as LinearOperator;
+}
+
+function allFinite(t: Tree): boolean {
+  return flatten(t)[0].every((l) => l.data.every((v) => Number.isFinite(v)));
+}
+
+function checkSquare(Fx: Tree, xStar: Tree, what: string): void {
+  const [fl, fd] = flatten(Fx);
+  const [xl, xd] = flatten(xStar);
+  try {
+    flattenLike(Fx, xd, xl, what);
+  } catch {
+    throw new TreeMismatchError(
+      `${what}: F(x, …) must have the structure and shapes of x (a square system); got ${describe(fd)} with shapes ${fl
+        .map((l) => `[${l.shape.join(", ")}]`)
+        .join(", ")} for x = ${describe(xd)} with shapes ${xl.map((l) => `[${l.shape.join(", ")}]`).join(", ")}`,
+    );
+  }
+}
+
+/** Largest system the `"auto"` choice solves densely (materialised once, factorised once). */
+const DENSE_LIMIT = 200;
+
+/**
+ * State shared by every derivative computed from one forward solve: the materialised backward matrix and its
+ * factorisation, so that `jacrev` (many VJPs) and `jacfwd` (many JVPs) factorise once.
+ */
+export interface BackwardCache {
+  dense?: { A: Tensor; solver: DirectSolver; kind: "lu" | "cholesky" };
+}
+
+/** The flattened pytree as one vector (differentiable). */
+function toVector(t: Tree): Tensor {
+  const leaves = flatten(t)[0];
+  return leaves.length === 1 ? reshape(leaves[0]!, [leaves[0]!.size]) : concatenate(leaves.map((l) => reshape(l, [l.size])));
+}
+
+/** A vector split back into the structure and shapes of `like` (differentiable). */
+function fromVector(v: Tensor, like: Tree): Tree {
+  const [leaves, def] = flatten(like);
+  if (leaves.length === 1) return unflatten(def, [reshape(v, leaves[0]!.shape)]);
+  const cuts: number[] = [];
+  let acc = 0;
+  for (const l of leaves.slice(0, -1)) cuts.push((acc += l.size));
+  return unflatten(def, split(v, cuts).map((p, i) => reshape(p, leaves[i]!.shape)));
+}
+
+function denseKind(opts: ImplicitOptions, n: number): "lu" | "cholesky" | null {
+  const solve = opts.solve ?? "auto";
+  if (solve === "lu" || solve === "cholesky") return solve;
+  if (solve === "auto" && n <= DENSE_LIMIT) return opts.positiveDefinite ? "cholesky" : "lu";
+  return null;
+}
+
+/** Dense solve with the cached factorisation of the materialised operator. */
+function denseSolve(op: LinearOperator, rhs: Tree, transpose: boolean, kind: "lu" | "cholesky", cache: BackwardCache, who: string) {
+  if (cache.dense === undefined) {
+    const A = op.materialize();
+    const n = A.shape[0]!;
+    const solver = kind === "cholesky" ? choleskySolver(A.data, n, who) : luSolver(A.data, n);
+    cache.dense = { A, solver, kind };
+  }
+  const { A, solver } = cache.dense;
+  const b = toVector(rhs);
+  const x = reshape(factoredSolve(solver, A, reshape(b, [b.size, 1]), transpose, who), [b.size]);
+  const Ax = matmul(transpose ? A.T : A, stopGradient(x));
+  const residual = stopGradient(norm(sub(Ax, stopGradient(b)))).item();
+  const info: SolveInfo = { solver: cache.dense.kind, iterations: 1, residualNorm: residual, converged: true, phase: transpose ? "cotangent" : "tangent" };
+  return { value: fromVector(x, rhs), info };
+}
+
+/** Solves the backward system M w = rhs (or Mᵀ w = rhs) under the policy, reporting diagnostics. */
+function certifiedSolve(
+  op: LinearOperator,
+  rhs: Tree,
+  transpose: boolean,
+  forwardResidual: number,
+  opts: ImplicitOptions,
+  cache: BackwardCache,
+  who: string,
+): Tree {
+  const mode = transpose ? "vjp" : "jvp";
+  const policy = opts.policy ?? "throw";
+  const residualTol = opts.residualTol ?? 1e-4;
+  if (!(forwardResidual <= residualTol)) {
+    const msg = `${who}: the solver's output is not a root: ‖F(x*, θ)‖ = ${forwardResidual.toExponential(3)} > residualTol ${residualTol} (solve more tightly, or raise residualTol)`;
+    if (policy === "warn") console.warn(`diffopt warning: ${msg}`);
+    else throw new ImplicitDiffError(msg, { mode, forwardResidual });
+  }
+  const target = transpose ? op.transpose() : op;
+  const base: LinearSolveOptions = {
+    solver: opts.solve ?? "auto",
+    rtol: opts.rtol ?? 1e-10,
+    atol: opts.atol ?? 1e-12,
+    ...(opts.maxIter !== undefined ? { maxIter: opts.maxIter } : {}),
+    ...(opts.restart !== undefined ? { restart: opts.restart } : {}),
+  };
+  const kind = denseKind(opts, flatten(rhs)[0].reduce((a, l) => a + l.size, 0));
+  let result: { value: Tree; info: SolveInfo };
+  let fallback = false;
+  try {
+    result = kind !== null ? denseSolve(op, rhs, transpose, kind, cache, who) : linearSolve(target, rhs, { ...base, throwOnFailure: true });
+  } catch (e) {
+    if (!(e instanceof LinearSolveError)) throw e;
+    if (policy === "lstsq") {
+      result = linearSolve(target, rhs, { ...base, solver: "auto", wellPosed: false, throwOnFailure: false });
+      fallback = true;
+    } else if (policy === "warn" && kind === null) {
+      console.warn(`diffopt warning: ${who}: backward solve failed (${e.message}); returning the unconverged result`);
+      result = linearSolve(target, rhs, { ...base, throwOnFailure: false });
+    } else {
+      throw new ImplicitDiffError(
+        `${who}: the backward linear system (${mode}) could not be solved: ${e.message}. Try policy "lstsq" for a singular system, or another \`solve\`.`,
+        { mode, forwardResidual },
+      );
+    }
+  }
+  const diagnostics: ImplicitDiagnostics = { mode, forwardResidual, linearSolve: result.info, fallback };
+  opts.onDiagnostics?.(diagnostics);
+  if (!allFinite(result.value)) {
+    throw new ImplicitDiffError(`${who}: the implicit derivative (${mode}) is not finite`, diagnostics);
+  }
+  return result.value;
+}
+
+function residualNorm(Fx: Tree): number {
+  return stopGradient(norm(Fx)).item();
+}
+
+function rootJvpSigned(
+  F: OptimalityFn,
+  sign: 1 | -1,
+  xStar: Tree,
+  args: readonly Tree[],
+  tangents: readonly Tree[],
+  opts: ImplicitOptions,
+  who: string,
+  cache: BackwardCache = {},
+): Tree {
+  const [Fx, Bv] = jvp<Tree>((...a: Tree[]) => F(xStar, ...a), [...args], [...tangents]);
+  checkSquare(Fx, xStar, who);
+  const op = backwardOperator(F, sign, xStar, args, opts);
+  // M w = -s·∂θF v
+  const rhs = sign === 1 ? scale(-1, Bv) : Bv;
+  return certifiedSolve(op, rhs, false, residualNorm(Fx), opts, cache, who);
+}
+
+function rootVjpSigned(
+  F: OptimalityFn,
+  sign: 1 | -1,
+  xStar: Tree,
+  args: readonly Tree[],
+  cotangent: Tree,
+  opts: ImplicitOptions,
+  who: string,
+  cache: BackwardCache = {},
+): Tree[] {
+  const [Fx, pullback] = vjp<Tree>((...a: Tree[]) => F(xStar, ...a), ...args);
+  checkSquare(Fx, xStar, who);
+  const op = backwardOperator(F, sign, xStar, args, opts);
+  const u = certifiedSolve(op, cotangent, true, residualNorm(Fx), opts, cache, who);
+  // θ̄ = −s·(∂θF)ᵀ u
+  return pullback(sign === 1 ? scale(-1, u) : u);
+}
+
+/**
+ * The JVP of a root x*(θ) of F(x, ...args) = 0 along `tangents` of `args`, by the implicit function theorem:
+ * solves ∂ₓF · w = −∂_argsF · tangents. `xStar` must be a root at `args`.
+ *
+ * @example
+ * ```ts
+ * import { rootJvp, sub, mul, tensor } from "diffopt";
+ * // x² = a  ⇒  dx/da = 1 / (2x)
+ * const F = (x, a) => sub(mul(x, x), a);
+ * rootJvp(F, tensor(2), [tensor(4)], [tensor(1)]).item(); // 0.25
+ * ```
+ */
+export function rootJvp(
+  F: OptimalityFn,
+  xStar: Tree,
+  args: readonly Tree[],
+  tangents: readonly Tree[],
+  opts: ImplicitOptions = {},
+): any {
+  return rootJvpSigned(F, 1, xStar, args, tangents, opts, "rootJvp");
+}
+
+/**
+ * The VJP of a root x*(θ) of F(x, ...args) = 0: cotangents of every argument (a list) for a cotangent of x*,
+ * by the implicit function theorem: solves (∂ₓF)ᵀ u = x̄, returns −(∂_argsF)ᵀ u.
+ *
+ * @example
+ * ```ts
+ * import { rootVjp, sub, mul, tensor } from "diffopt";
+ * const F = (x, a) => sub(mul(x, x), a);
+ * rootVjp(F, tensor(2), [tensor(4)], tensor(1))[0].item(); // 0.25
+ * ```
+ */
+export function rootVjp(
+  F: OptimalityFn,
+  xStar: Tree,
+  args: readonly Tree[],
+  cotangent: Tree,
+  opts: ImplicitOptions = {},
+): any[] {
+  return rootVjpSigned(F, 1, xStar, args, cotangent, opts, "rootVjp");
+}
+
+function sameRefs(a: readonly Tensor[], b: readonly Tensor[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** One forward solve: the solution's leaves, aux, and the backward cache its derivatives share. */
+interface SolveRecord {
+  args: Tensor[];
+  init: Tensor[];
+  outs: Tensor[];
+  xDef: TreeDef;
+  aux: Tree;
+  cache: BackwardCache;
+}
+
+function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who: string) {
+  return <S extends SolverFn>(solver: S): ImplicitLayer<S> => {
+    // The last forward solve, reused when the layer is called again on the very same (immutable) tensors, as
+    // jacfwd does once per column: the solver then runs once and the backward matrix is factorised once.
+    let last: SolveRecord | null = null;
+    const decorated = (init: Tree, ...args: Tree[]) => {
+      const [argLeaves, argDef] = flatten(args);
+      const plainInit = stopGradient(init);
+      const initLeaves = flatten(plainInit)[0];
+      let record: SolveRecord | null = null;
+      const solve = (concrete: readonly Tensor[]): SolveRecord => {
+        if (last !== null && sameRefs(last.args, concrete) && sameRefs(last.init, initLeaves)) return last;
+        const cargs = unflatten<Tree[]>(argDef, concrete);
+        let x = solver(plainInit, ...cargs) as Tree;
+        let aux: Tree = undefined;
+        if (opts.hasAux) {
+          if (!Array.isArray(x) || x.length !== 2) {
+            throw new ValueError(`${who}: with hasAux the solver must return a pair [x, aux]`);
+          }
+          aux = stopGradient(x[1] as Tree);
+          x = x[0] as Tree;
+        }
+        const [xl, xDef] = flatten(x);
+        if (xl.some((l) => l.level > 0)) {
+          throw new DifferentiationError(
+            `${who}: the solver returned a traced value: it closes over a value that is being differentiated. Pass every such value as an argument of the decorated function, after init.`,
+          );
+        }
+        if (flatten(F(x, ...cargs))[0].some((l) => l.level > 0)) {
+          throw new DifferentiationError(
+            `${who}: the optimality function closes over a value that is being differentiated, whose derivative would be lost. Pass it as an argument of the decorated function (F(x, ...args) receives the same args).`,
+          );
+        }
+        last = { args: [...concrete], init: initLeaves, outs: xl, xDef, aux, cache: {} };
+        return last;
+      };
+      const rule: CustomRule<BackwardCache> = {
+        name: who,
+        primal(concrete) {
+          record = solve(concrete);
+          return { outs: record.outs, res: record.cache };
+        },
+        residuals() {
+          // Arguments traced below the handled level: the backward matrix depends on them, so no reuse.
+          return {};
+        },
+        jvp(primals, tangents, outs, cache) {
+          const a = unflatten<Tree[]>(argDef, primals);
+          const t = unflatten<Tree[]>(argDef, tangents.map((tt, i) => tt ?? zerosLike(primals[i]!)));
+          const w = rootJvpSigned(F, sign, unflatten(record!.xDef, outs), a, t, opts, who, cache);
+          return flatten(w)[0];
+        },
+        vjp(primals, outs, cts, cache) {
+          const a = unflatten<Tree[]>(argDef, primals);
+          const ct = unflatten(record!.xDef, cts.map((c, i) => c ?? zerosLike(outs[i]!)));
+          const g = rootVjpSigned(F, sign, unflatten(record!.xDef, outs), a, ct, opts, who, cache);
+          return flatten(g)[0];
+        },
+      };
+      const outs: Tensor[] = customCall(rule, argLeaves);
+      const x = unflatten(record!.xDef, outs);
+      return opts.hasAux ? [x, record!.aux] : x;
+    };
+    return decorated as unknown as ImplicitLayer<S>;
+  };
+}
+
+/**
+ * Makes any solver differentiable by implicit differentiation of its optimality condition F(x, ...args) = 0.
+ *
+ * `customRoot(F, opts)(solver)` returns a function with the solver's signature `(init, ...args)`. The solver
+ * runs on plain values (it is never traced, and may be any algorithm); its output x* is differentiable with
+ * respect to every `args` entry (pytrees) in forward and reverse mode and any nesting of them; `init` gets no
+ * derivative. F must take the same arguments as the solver (after x / init) and return a pytree shaped like x.
+ *
+ * @example
+ * ```ts
+ * import { customRoot, grad, jvp, sub, mul, tensor } from "diffopt";
+ * // x*(a) = √a as the root of x² − a, found by Newton's method on plain numbers
+ * const sqrtOf = customRoot((x, a) => sub(mul(x, x), a))((init, a) => {
+ *   let x = init.item();
+ *   for (let i = 0; i < 50; i++) x = 0.5 * (x + a.item() / x);
+ *   return tensor(x);
+ * });
+ * grad((a) => sqrtOf(tensor(1), a))(tensor(4)).item();           // 0.25
+ * jvp((a) => sqrtOf(tensor(1), a), [tensor(4)], [tensor(1)])[1]; // tensor(0.25)
+ * ```
+ */
+export function customRoot(F: OptimalityFn, opts: ImplicitOptions = {}) {
+  return implicitLayer(F, 1, opts, "customRoot");
+}
+
+/**
+ * Makes any fixed-point solver differentiable: x* = T(x*, ...args). Equivalent to `customRoot` with
+ * F = T(x, …) − x; the backward operator is I − ∂ₓT (pass `positiveDefinite` when T is a gradient step on a
+ * convex function).
+ *
+ * @example
+ * ```ts
+ * import { customFixedPoint, grad, add, cos, tensor } from "diffopt";
+ * // x = cos(x) + θ
+ * const T = (x, theta) => add(cos(x), theta);
+ * const solve = customFixedPoint(T)((x0, theta) => {
+ *   let x = x0;
+ *   for (let i = 0; i < 200; i++) x = T(x, theta);
+ *   return x;
+ * });
+ * grad((theta) => solve(tensor(0), theta))(tensor(0.5)).item(); // 1 / (1 + sin(x*))
+ * ```
+ */
+export function customFixedPoint(T: OptimalityFn, opts: ImplicitOptions = {}) {
+  const F = (x: Tree, ...args: Tree[]) => sub(T(x, ...args), x);
+  return implicitLayer(F, -1, opts, "customFixedPoint");
+}

@@ -31,7 +31,11 @@ import { denseSolve } from "./solve.js";
 
 /** Options of {@link transport} and {@link birkhoff}. */
 export interface SinkhornOptions {
-  /** Entropic regularisation ε > 0 (default 0.1): smaller is closer to the unregularised problem, and slower. */
+  /**
+   * Entropic regularisation ε > 0 (default 1). Smaller is closer to the unregularised problem but Sinkhorn
+   * converges more slowly: its contraction rate degrades like exp(−spread/ε), spread being the range of the
+   * cost's cross differences Cᵢⱼ + Cₖₗ − Cᵢₗ − Cₖⱼ, so scale the cost or raise `maxIter` accordingly.
+   */
   epsilon?: TensorLike;
   /** Maximum number of Sinkhorn iterations (default 10000). */
   maxIter?: number;
@@ -131,7 +135,7 @@ function potentialRule(maxIter: number, tol: number, who: string): CustomRule<nu
 }
 
 function entropicPlan(C: Tensor, a: Tensor, b: Tensor, opts: SinkhornOptions, who: string): Tensor {
-  const eps = reshape(scalarParam(opts.epsilon ?? 0.1, who, "epsilon", positive, "positive"), []);
+  const eps = reshape(scalarParam(opts.epsilon ?? 1, who, "epsilon", positive, "positive"), []);
   const maxIter = opts.maxIter ?? 10000;
   const tol = opts.tol ?? 1e-12;
   if (!Number.isInteger(maxIter) || maxIter < 1) throw new ValueError(`${who}: maxIter must be a positive integer, got ${maxIter}`);

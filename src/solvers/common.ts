@@ -1,0 +1,59 @@
+/**
+ * Helpers shared by the solver implementations.
+ * @internal
+ * @module
+ */
+import { ValueError } from "../core/errors.js";
+import { Tensor } from "../core/tensor.js";
+import { stopGradient, valueAndGrad } from "../core/transforms.js";
+import { flatten, norm, type Tree } from "../core/tree.js";
+import type { LineSearchFunction } from "./linesearch.js";
+import type { ObjectiveFn } from "./conditions.js";
+
+/** @internal [f(x, ...args), ∇ₓf] with the value checked to be a scalar; differentiable in x and args. */
+export function objectiveValueAndGrad(fun: ObjectiveFn, x: Tree, args: readonly Tree[], who: string): [Tensor, Tree] {
+  const [v, g] = valueAndGrad(fun)(x, ...args) as [Tensor, Tree];
+  if (!(v instanceof Tensor) || v.size !== 1) {
+    throw new ValueError(`${who}: fun must return a scalar tensor, got ${v instanceof Tensor ? `shape [${v.shape.join(", ")}]` : typeof v}`);
+  }
+  return [v, g];
+}
+
+/** @internal The plain-value function a line search explores: f(·, ...args) with args detached. */
+export function lineSearchFunction(fun: ObjectiveFn, args: readonly Tree[], who: string): LineSearchFunction {
+  const plainArgs = stopGradient([...args] as Tree) as Tree[];
+  return {
+    value: (x) => (fun(x, ...plainArgs) as Tensor).item(),
+    valueAndGrad: (x) => {
+      const [v, g] = objectiveValueAndGrad(fun, x, plainArgs, who);
+      return [v.item(), g];
+    },
+  };
+}
+
+/** @internal ‖t‖ over all leaves, as a number (no derivative). */
+export function normOf(t: Tree): number {
+  return norm(stopGradient(t)).item();
+}
+
+/** @internal True when no leaf of `t` is traced. */
+export function isConcrete(t: Tree): boolean {
+  return flatten(t)[0].every((l) => l.level === 0);
+}
+
+/** @internal A positive finite number option. */
+export function positiveOption(v: number, who: string, name: string): number {
+  if (!(v > 0) || !Number.isFinite(v)) throw new ValueError(`${who}: ${name} must be positive and finite, got ${v}`);
+  return v;
+}
+
+/** @internal A number option in (0, 1). */
+export function unitIntervalOption(v: number, who: string, name: string): number {
+  if (!(v > 0 && v < 1)) throw new ValueError(`${who}: ${name} must be in (0, 1), got ${v}`);
+  return v;
+}
+
+/** @internal The next FISTA / Nesterov momentum sequence value t_{k+1} = (1 + √(1 + 4t_k²)) / 2. */
+export function nextMomentum(t: number): number {
+  return (1 + Math.sqrt(1 + 4 * t * t)) / 2;
+}

@@ -1,0 +1,147 @@
+/**
+ * Gradient descent with a fixed step or backtracking (Armijo), optionally with Nesterov acceleration.
+ * @module
+ */
+import { add, scale, sub, type Tree } from "../core/tree.js";
+import { grad } from "../core/transforms.js";
+import type { ImplicitOptions } from "../implicit/root.js";
+import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
+import type { ObjectiveFn } from "./conditions.js";
+import { backtrackingLineSearch } from "./linesearch.js";
+import { isConcrete, lineSearchFunction, nextMomentum, normOf, objectiveValueAndGrad, positiveOption, unitIntervalOption } from "./common.js";
+
+/** Options of {@link GradientDescent}. */
+export interface GradientDescentOptions extends SolverOptions {
+  /** The objective f(params, ...args), a scalar. */
+  fun: ObjectiveFn;
+  /** A fixed step size; omit it for a backtracking (Armijo) line search at every step. */
+  stepsize?: number;
+  /** Nesterov's acceleration (default false). */
+  acceleration?: boolean;
+  /** Backtracking: the factor applied to a rejected step (default 0.5); the next search starts one factor larger. */
+  decreaseFactor?: number;
+  /** Backtracking: the largest step tried (default 1e4). */
+  maxStepsize?: number;
+  /** Backtracking: trial steps per line search (default 30). */
+  maxBacktrackingIter?: number;
+}
+
+/** The state of {@link GradientDescent}. */
+export interface GradientDescentState extends SolverState {
+  value: number;
+  /** ∇f at the point the next step starts from (the iterate, or the extrapolated point with acceleration). */
+  grad: Tree;
+  /** The last step size taken. */
+  stepsize: number;
+  /** Acceleration: the extrapolated point and the momentum sequence value. */
+  extrapolated: Tree;
+  momentum: number;
+}
+
+/**
+ * Gradient descent on a smooth objective f(params, ...args): x ← x − η∇f(x), with a fixed η or a backtracking
+ * line search (Armijo with c₁ = ½, i.e. the test f(x⁺) ≤ f(x) − (η/2)‖∇f(x)‖²; each search starts one
+ * `decreaseFactor` above the last step), and optionally Nesterov's acceleration. `error` is ‖∇f‖ at the point the next step
+ * starts from. The implicit derivative uses the gradient fixed point T = x − ∇f (backward operator: the
+ * Hessian, symmetric).
+ *
+ * @example
+ * ```ts
+ * import { GradientDescent, objective, grad, tensor } from "diffopt";
+ * const X = tensor([[1, 0], [0, 2], [1, 1]]);
+ * const y = tensor([1, 2, 3]);
+ * const solver = new GradientDescent({ fun: objective.ridgeRegression, tol: 1e-8 });
+ * const { params, state } = solver.run(tensor([0, 0]), tensor(0.1), [X, y]);
+ * console.log(state.status, params.toArray());
+ * // hypergradient of the solution with respect to the regularisation, by implicit differentiation
+ * grad((lam) => solver.run(tensor([0, 0]), lam, [X, y]).params.sum())(tensor(0.1));
+ * ```
+ */
+export class GradientDescent extends Solver<GradientDescentState> {
+  readonly fun: ObjectiveFn;
+  readonly stepsize: number | undefined;
+  readonly acceleration: boolean;
+  readonly decreaseFactor: number;
+  readonly maxStepsize: number;
+  readonly maxBacktrackingIter: number;
+
+  constructor(opts: GradientDescentOptions) {
+    super("GradientDescent", opts);
+    this.fun = opts.fun;
+    this.stepsize = opts.stepsize === undefined ? undefined : positiveOption(opts.stepsize, this.name, "stepsize");
+    this.acceleration = opts.acceleration ?? false;
+    this.decreaseFactor = unitIntervalOption(opts.decreaseFactor ?? 0.5, this.name, "decreaseFactor");
+    this.maxStepsize = positiveOption(opts.maxStepsize ?? 1e4, this.name, "maxStepsize");
+    this.maxBacktrackingIter = opts.maxBacktrackingIter ?? 30;
+  }
+
+  init(init: any, ...args: any[]): GradientDescentState {
+    const [v, g] = objectiveValueAndGrad(this.fun, init, args, this.name);
+    return {
+      iterNum: 0,
+      error: normOf(g),
+      status: "maxIterReached",
+      value: v.item(),
+      grad: g,
+      stepsize: this.stepsize ?? 1,
+      extrapolated: init,
+      momentum: 1,
+    };
+  }
+
+  update(params: any, state: GradientDescentState, ...args: any[]): SolverResult<GradientDescentState> {
+    const base: Tree = this.acceleration ? state.extrapolated : params;
+    let eta = this.stepsize;
+    let found: [number, Tree, Tree] | null = null;
+    if (eta === undefined) {
+      const ls = backtrackingLineSearch(lineSearchFunction(this.fun, args, this.name), base, state.value, state.grad, scale(-1, state.grad), {
+        initialStepsize: Math.min(state.stepsize / this.decreaseFactor, this.maxStepsize),
+        // c₁ = ½: f(x − ηg) ≤ f(x) − (η/2)‖g‖², the quadratic upper-bound test, which keeps η below about 1/L
+        // (as acceleration needs).
+        c1: 0.5,
+        decreaseFactor: this.decreaseFactor,
+        maxIter: this.maxBacktrackingIter,
+      });
+      eta = ls.stepsize;
+      found = [ls.value, ls.params, ls.grad];
+    }
+    const next: Tree = sub(base, scale(eta, state.grad));
+    let point = next;
+    let momentum = state.momentum;
+    if (this.acceleration) {
+      momentum = nextMomentum(state.momentum);
+      point = add(next, scale((state.momentum - 1) / momentum, sub(next, params)));
+    }
+    let value: number;
+    let g: Tree;
+    if (found !== null && !this.acceleration && isConcrete(next) && isConcrete(args)) {
+      [value, , g] = found;
+    } else {
+      const [v, gg] = objectiveValueAndGrad(this.fun, point, args, this.name);
+      value = v.item();
+      g = gg;
+    }
+    return {
+      params: next,
+      state: {
+        iterNum: state.iterNum + 1,
+        error: normOf(g),
+        status: state.status,
+        value,
+        grad: g,
+        stepsize: eta,
+        extrapolated: point,
+        momentum,
+      },
+    };
+  }
+
+  /** ∇ₓf(params, ...args), zero at a stationary point. */
+  optimalityFun(params: any, ...args: any[]): Tree {
+    return grad(this.fun)(params, ...args) as Tree;
+  }
+
+  protected implicitHints(): ImplicitOptions {
+    return { symmetric: true };
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * Line searches on plain values: backtracking (Armijo) and Wolfe / strong Wolfe with zoom. They choose a step
+ * size t along a direction p from x; solvers call them on untraced values and then take the step with
+ * differentiable ops, so in unrolled mode the chosen step is a constant of the derivative.
+ * @module
+ */
+import { ValueError } from "../core/errors.js";
+import { stopGradient } from "../core/transforms.js";
+import { add, scale, vdot, type Tree } from "../core/tree.js";
+
+/** The function a line search explores: its value, and its value with gradient, at a point (plain values). */
+export interface LineSearchFunction {
+  /** f(x) as a number. */
+  value(x: Tree): number;
+  /** [f(x), ∇f(x)]. */
+  valueAndGrad(x: Tree): [number, Tree];
+}
+
+/** What a line search returns. */
+export interface LineSearchResult {
+  /** The accepted step size t (the last one tried when `succeeded` is false). */
+  stepsize: number;
+  /** The new point x + t·p. */
+  params: Tree;
+  /** f at the new point. */
+  value: number;
+  /** ∇f at the new point. */
+  grad: Tree;
+  /** Number of evaluations of f (with or without gradient). */
+  numEvals: number;
+  /** Whether the conditions were met within the iteration cap. */
+  succeeded: boolean;
+}
+
+/** Options of {@link backtrackingLineSearch}. */
+export interface BacktrackingOptions {
+  /** First step size tried (default 1). */
+  initialStepsize?: number;
+  /** Sufficient-decrease constant c₁ ∈ (0, 1) (default 1e-4). */
+  c1?: number;
+  /** Factor ∈ (0, 1) applied to the step after each rejection (default 0.5). */
+  decreaseFactor?: number;
+  /** Maximum number of trial steps (default 30). */
+  maxIter?: number;
+}
+
+/** Options of {@link wolfeLineSearch}. */
+export interface WolfeOptions {
+  /** First step size tried (default 1). */
+  initialStepsize?: number;
+  /** Sufficient-decrease constant c₁ (default 1e-4). */
+  c1?: number;
+  /** Curvature constant c₂ ∈ (c₁, 1) (default 0.9). */
+  c2?: number;
+  /** Strong Wolfe |φ'(t)| ≤ c₂|φ'(0)| (default true) or weak φ'(t) ≥ c₂φ'(0). */
+  strong?: boolean;
+  /** Step interpolation in the zoom phase: safeguarded cubic (default) or bisection. */
+  interpolation?: "cubic" | "bisection";
+  /** Largest step size tried in the bracketing phase (default 1e10). */
+  maxStepsize?: number;
+  /** Maximum number of evaluations (default 50). */
+  maxIter?: number;
+}
+
+function positiveNumber(v: number, fn: string, name: string, below1 = false): number {
+  if (!(v > 0) || !Number.isFinite(v) || (below1 && !(v < 1))) {
+    throw new ValueError(`${fn}: ${name} must be ${below1 ? "in (0, 1)" : "positive and finite"}, got ${v}`);
+  }
+  return v;
+}
+
+/** φ'(0) = ⟨∇f(x), p⟩, required to be negative (a descent direction). */
+function slopeAtZero(grad: Tree, direction: Tree, fn: string): number {
+  const d = vdot(stopGradient(grad), stopGradient(direction)).item();
+  if (!(d < 0)) {
+    throw new ValueError(`${fn}: direction is not a descent direction: ⟨∇f(x), p⟩ = ${d} must be negative`);
+  }
+  return d;
+}
+
+function stepFrom(x: Tree, direction: Tree, t: number): Tree {
+  return add(x, scale(t, direction));
+}
+
+/**
+ * Backtracking line search: tries t = t₀, t₀β, t₀β², … until the Armijo condition
+ * f(x + t p) ≤ f(x) + c₁ t ⟨∇f(x), p⟩ holds. Evaluates only values while searching and one gradient at the
+ * accepted point. Throws a `ValueError` if p is not a descent direction.
+ *
+ * @example
+ * ```ts
+ * import { backtrackingLineSearch, grad, sum, square, tensor } from "diffopt";
+ * const f = (x) => sum(square(x));
+ * const fn = { value: (x) => f(x).item(), valueAndGrad: (x) => [f(x).item(), grad(f)(x)] };
+ * const x = tensor([1, 2]);
+ * const g = grad(f)(x);
+ * const r = backtrackingLineSearch(fn, x, f(x).item(), g, g.neg(), { initialStepsize: 1 });
+ * console.log(r.stepsize, r.succeeded); // 0.5 true (the exact minimiser along -g)
+ * ```
+ */
+export function backtrackingLineSearch(
+  f: LineSearchFunction,
+  x: Tree,
+  value: number,
+  grad: Tree,
+  direction: Tree,
+  opts: BacktrackingOptions = {},
+): LineSearchResult {
+  const fn = "backtrackingLineSearch";
+  const c1 = positiveNumber(opts.c1 ?? 1e-4, fn, "c1", true);
+  const beta = positiveNumber(opts.decreaseFactor ?? 0.5, fn, "decreaseFactor", true);
+  let t = positiveNumber(opts.initialStepsize ?? 1, fn, "initialStepsize");
+  const maxIter = opts.maxIter ?? 30;
+  const x0 = stopGradient(x);
+  const p = stopGradient(direction);
+  const slope = slopeAtZero(grad, p, fn);
+  let numEvals = 0;
+  let succeeded = false;
+  for (let i = 0; i < maxIter; i++) {
+    const v = f.value(stepFrom(x0, p, t));
+    numEvals++;
+    if (v <= value + c1 * t * slope) {
+      succeeded = true;
+      break;
+    }
+    if (i + 1 < maxIter) t *= beta;
+  }
+  const params = stepFrom(x0, p, t);
+  const [v, g] = f.valueAndGrad(params);
+  return { stepsize: t, params, value: v, grad: g, numEvals: numEvals + 1, succeeded };
+}
+
+interface Probe {
+  t: number;
+  value: number;
+  slope: number;
+  params: Tree;
+  grad: Tree;
+}
+
+/** Minimiser of the cubic through (a, fa, ga), (b, fb, gb), or NaN when it does not exist. */
+function cubicMinimizer(a: Probe, b: Probe): number {
+  const d1 = a.slope + b.slope - (3 * (a.value - b.value)) / (a.t - b.t);
+  const disc = d1 * d1 - a.slope * b.slope;
+  if (!(disc >= 0)) return NaN;
+  const d2 = Math.sign(b.t - a.t) * Math.sqrt(disc);
+  return b.t - ((b.t - a.t) * (b.slope + d2 - d1)) / (b.slope - a.slope + 2 * d2);
+}
+
+/**
+ * Wolfe line search (Nocedal & Wright, Algorithms 3.5–3.6): brackets a step by growing t, then zooms with
+ * safeguarded cubic interpolation (or bisection) until the sufficient-decrease condition
+ * f(x + t p) ≤ f(x) + c₁ t ⟨∇f(x), p⟩ and the curvature condition hold — strong |⟨∇f(x + t p), p⟩| ≤ c₂|⟨∇f(x), p⟩|
+ * by default, weak ⟨∇f(x + t p), p⟩ ≥ c₂⟨∇f(x), p⟩ with `strong: false`. Throws a `ValueError` if p is not a
+ * descent direction.
+ *
+ * @example
+ * ```ts
+ * import { wolfeLineSearch, grad, sum, square, tensor } from "diffopt";
+ * const f = (x) => sum(square(x));
+ * const fn = { value: (x) => f(x).item(), valueAndGrad: (x) => [f(x).item(), grad(f)(x)] };
+ * const x = tensor([1, 2]);
+ * const g = grad(f)(x);
+ * wolfeLineSearch(fn, x, f(x).item(), g, g.neg()).succeeded; // true
+ * ```
+ */
+export function wolfeLineSearch(
+  f: LineSearchFunction,
+  x: Tree,
+  value: number,
+  grad: Tree,
+  direction: Tree,
+  opts: WolfeOptions = {},
+): LineSearchResult {
+  const fn = "wolfeLineSearch";
+  const c1 = positiveNumber(opts.c1 ?? 1e-4, fn, "c1", true);
+  const c2 = positiveNumber(opts.c2 ?? 0.9, fn, "c2", true);
+  if (!(c1 < c2)) throw new ValueError(`${fn}: need c1 < c2, got c1 = ${c1}, c2 = ${c2}`);
+  const strong = opts.strong ?? true;
+  const cubic = (opts.interpolation ?? "cubic") === "cubic";
+  const maxStep = positiveNumber(opts.maxStepsize ?? 1e10, fn, "maxStepsize");
+  const maxIter = opts.maxIter ?? 50;
+  const x0 = stopGradient(x);
+  const p = stopGradient(direction);
+  const slope0 = slopeAtZero(grad, p, fn);
+  let numEvals = 0;
+  const probe = (t: number): Probe => {
+    const params = stepFrom(x0, p, t);
+    const [v, g] = f.valueAndGrad(params);
+    numEvals++;
+    return { t, value: v, slope: vdot(g, p).item(), params, grad: g };
+  };
+  const sufficient = (q: Probe) => q.value <= value + c1 * q.t * slope0;
+  const curvature = (q: Probe) => (strong ? Math.abs(q.slope) <= -c2 * slope0 : q.slope >= c2 * slope0);
+  const result = (q: Probe, succeeded: boolean): LineSearchResult => ({
+    stepsize: q.t,
+    params: q.params,
+    value: q.value,
+    grad: q.grad,
+    numEvals,
+    succeeded,
+  });
+
+  const zoom = (lo: Probe, hi: Probe): LineSearchResult => {
+    let last = lo;
+    while (numEvals < maxIter) {
+      const left = Math.min(lo.t, hi.t);
+      const width = Math.abs(hi.t - lo.t);
+      let t = cubic ? cubicMinimizer(lo, hi) : NaN;
+      // Safeguard: stay in the inner 80% of the bracket, else bisect.
+      if (!(t >= left + 0.1 * width && t <= left + 0.9 * width)) t = 0.5 * (lo.t + hi.t);
+      const q = probe(t);
+      last = q;
+      if (!sufficient(q) || q.value >= lo.value) {
+        hi = q;
+      } else {
+        if (curvature(q)) return result(q, true);
+        if (q.slope * (hi.t - lo.t) >= 0) hi = lo;
+        lo = q;
+      }
+      if (width < 1e-16 * Math.max(1, lo.t)) break;
+    }
+    return result(sufficient(lo) && lo.t > 0 ? lo : last, false);
+  };
+
+  const origin: Probe = { t: 0, value, slope: slope0, params: x0, grad: stopGradient(grad) };
+  let prev = origin;
+  let t = Math.min(positiveNumber(opts.initialStepsize ?? 1, fn, "initialStepsize"), maxStep);
+  while (numEvals < maxIter) {
+    const q = probe(t);
+    if (!sufficient(q) || (prev.t > 0 && q.value >= prev.value)) return zoom(prev, q);
+    if (curvature(q)) return result(q, true);
+    if (q.slope >= 0) return zoom(q, prev);
+    if (t >= maxStep) return result(q, false);
+    prev = q;
+    t = Math.min(2 * t, maxStep);
+  }
+  return result(prev, false);
+}

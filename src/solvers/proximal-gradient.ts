@@ -1,0 +1,185 @@
+/**
+ * Proximal gradient (ISTA / FISTA) with backtracking on the smooth part, and projected gradient as its special
+ * case with a projection for prox.
+ * @module
+ */
+import { add, scale, sub, vdot, type Tree } from "../core/tree.js";
+import { stopGradient } from "../core/transforms.js";
+import type { ImplicitOptions } from "../implicit/root.js";
+import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
+import { nextMomentum, normOf, objectiveValueAndGrad, positiveOption, unitIntervalOption } from "./common.js";
+import { proxGradFixedPoint, type ObjectiveFn, type ProjectionFn, type ProxFn } from "./conditions.js";
+
+/** Options of {@link ProximalGradient}. */
+export interface ProximalGradientOptions extends SolverOptions {
+  /** The smooth part f(params, ...args), a scalar. */
+  fun: ObjectiveFn;
+  /** prox(x, hyperparamsProx, scaling) of the non-smooth part g (default: the identity, g = 0). */
+  prox?: ProxFn;
+  /** A fixed step size (≤ 1/L for convergence); omit it for backtracking on the smooth part. */
+  stepsize?: number;
+  /** FISTA acceleration (default true). */
+  acceleration?: boolean;
+  /** Backtracking: factor applied to a rejected step (default 0.5); each search starts one factor larger. */
+  decreaseFactor?: number;
+  /** Backtracking: the largest step tried (default 1e4). */
+  maxStepsize?: number;
+  /** Backtracking: trial steps per search (default 30). */
+  maxBacktrackingIter?: number;
+}
+
+/** The state of {@link ProximalGradient} and {@link ProjectedGradient}. */
+export interface ProximalGradientState extends SolverState {
+  /** f at the point the next step starts from. */
+  value: number;
+  /** ∇f at the point the next step starts from (the iterate, or the extrapolated point with acceleration). */
+  grad: Tree;
+  /** The last step size taken. */
+  stepsize: number;
+  /** Acceleration: the extrapolated point and the momentum sequence value. */
+  extrapolated: Tree;
+  momentum: number;
+}
+
+const identityProx: ProxFn = (x) => x;
+
+/**
+ * Proximal gradient for min_x f(x, ...args) + g(x, hyperparamsProx): x ← prox_{ηg}(x − η∇f(x)), with FISTA
+ * acceleration (default) and, without a fixed step, backtracking on the smooth part (the step is accepted when
+ * f(x⁺) ≤ f(x) + ⟨∇f(x), x⁺ − x⟩ + ‖x⁺ − x‖²/2η). Call `run(init, hyperparamsProx, ...args)` as in JAXopt.
+ * `error` is the gradient-mapping norm ‖x⁺ − x‖/η at the point the step started from. The implicit derivative
+ * uses the fixed point {@link proxGradFixedPoint} with the fixed step (or the last step found); its backward
+ * system is not symmetric.
+ *
+ * @example
+ * ```ts
+ * import { ProximalGradient, objective, prox, grad, tensor } from "diffopt";
+ * const X = tensor([[1, 0.5], [0, 2], [1, 1]]);
+ * const y = tensor([1, 2, 3]);
+ * const lasso = new ProximalGradient({ fun: objective.leastSquares, prox: prox.lasso, tol: 1e-10 });
+ * const { params } = lasso.run(tensor([0, 0]), tensor(0.1), [X, y]);
+ * // derivative of the lasso solution with respect to the L1 regularisation
+ * grad((l1) => lasso.run(tensor([0, 0]), l1, [X, y]).params.sum())(tensor(0.1));
+ * ```
+ */
+export class ProximalGradient extends Solver<ProximalGradientState> {
+  readonly fun: ObjectiveFn;
+  readonly prox: ProxFn;
+  readonly stepsize: number | undefined;
+  readonly acceleration: boolean;
+  readonly decreaseFactor: number;
+  readonly maxStepsize: number;
+  readonly maxBacktrackingIter: number;
+
+  /** `name` (used in messages) is set by subclasses. */
+  constructor(opts: ProximalGradientOptions, name = "ProximalGradient") {
+    super(name, opts);
+    this.fun = opts.fun;
+    this.prox = opts.prox ?? identityProx;
+    this.stepsize = opts.stepsize === undefined ? undefined : positiveOption(opts.stepsize, name, "stepsize");
+    this.acceleration = opts.acceleration ?? true;
+    this.decreaseFactor = unitIntervalOption(opts.decreaseFactor ?? 0.5, name, "decreaseFactor");
+    this.maxStepsize = positiveOption(opts.maxStepsize ?? 1e4, name, "maxStepsize");
+    this.maxBacktrackingIter = opts.maxBacktrackingIter ?? 30;
+  }
+
+  init(init: any, hyperparamsProx: any, ...args: any[]): ProximalGradientState {
+    const [v, g] = objectiveValueAndGrad(this.fun, init, args, this.name);
+    const eta = this.stepsize ?? 1;
+    const step = this.prox(sub(init, scale(eta, g)), hyperparamsProx, eta);
+    return {
+      iterNum: 0,
+      error: normOf(sub(step, init)) / eta,
+      status: "maxIterReached",
+      value: v.item(),
+      grad: g,
+      stepsize: eta,
+      extrapolated: init,
+      momentum: 1,
+    };
+  }
+
+  /** The step size for this update: fixed, or found by backtracking on plain values. */
+  private chooseStepsize(base: Tree, state: ProximalGradientState, hyperparamsProx: any, args: readonly any[]): number {
+    if (this.stepsize !== undefined) return this.stepsize;
+    const x = stopGradient(base);
+    const g = stopGradient(state.grad);
+    const hp = stopGradient(hyperparamsProx as Tree);
+    const plainArgs = stopGradient([...args] as Tree) as Tree[];
+    let eta = Math.min(state.stepsize / this.decreaseFactor, this.maxStepsize);
+    for (let i = 0; i < this.maxBacktrackingIter; i++) {
+      const cand = this.prox(sub(x, scale(eta, g)), hp, eta);
+      const diff = sub(cand, x);
+      const model = state.value + vdot(g, diff).item() + normOf(diff) ** 2 / (2 * eta);
+      if (this.fun(cand, ...plainArgs).item() <= model) break;
+      if (i + 1 < this.maxBacktrackingIter) eta *= this.decreaseFactor;
+    }
+    return eta;
+  }
+
+  update(params: any, state: ProximalGradientState, hyperparamsProx: any, ...args: any[]): SolverResult<ProximalGradientState> {
+    const base: Tree = this.acceleration ? state.extrapolated : params;
+    const eta = this.chooseStepsize(base, state, hyperparamsProx, args);
+    const next = this.prox(sub(base, scale(eta, state.grad)), hyperparamsProx, eta);
+    const error = normOf(sub(next, base)) / eta;
+    let point: Tree = next;
+    let momentum = state.momentum;
+    if (this.acceleration) {
+      momentum = nextMomentum(state.momentum);
+      point = add(next, scale((state.momentum - 1) / momentum, sub(next, params)));
+    }
+    const [v, g] = objectiveValueAndGrad(this.fun, point, args, this.name);
+    return {
+      params: next,
+      state: { iterNum: state.iterNum + 1, error, status: state.status, value: v.item(), grad: g, stepsize: eta, extrapolated: point, momentum },
+    };
+  }
+
+  /**
+   * T(params) − params for the proximal-gradient fixed point T with the fixed step (1 without one): zero at a
+   * solution.
+   */
+  optimalityFun(params: any, hyperparamsProx: any, ...args: any[]): Tree {
+    const T = proxGradFixedPoint(this.fun, this.prox, this.stepsize ?? 1);
+    return sub(T(params, hyperparamsProx, ...args), params);
+  }
+
+  protected override implicitCondition(state: ProximalGradientState): (x: any, ...args: any[]) => Tree {
+    const T = proxGradFixedPoint(this.fun, this.prox, this.stepsize ?? state.stepsize);
+    return (x, hyperparamsProx, ...args) => sub(T(x, hyperparamsProx, ...args), x);
+  }
+
+  protected implicitHints(): ImplicitOptions {
+    return {};
+  }
+}
+
+/** Options of {@link ProjectedGradient}. */
+export interface ProjectedGradientOptions extends Omit<ProximalGradientOptions, "prox"> {
+  /** projection(x, hyperparamsProj) onto the feasible set, as `projection.simplex(x, value)`. */
+  projection: ProjectionFn;
+}
+
+/**
+ * Projected gradient for min_x f(x, ...args) over C(hyperparamsProj): proximal gradient whose prox is the
+ * projection (with FISTA acceleration and backtracking by default). Call `run(init, hyperparamsProj, ...args)`.
+ * The implicit derivative uses {@link projectedGradientFixedPoint}.
+ *
+ * @example
+ * ```ts
+ * import { ProjectedGradient, objective, projection, tensor } from "diffopt";
+ * const X = tensor([[1, 0.5], [0, 2], [1, 1]]);
+ * const y = tensor([1, 2, 3]);
+ * const solver = new ProjectedGradient({ fun: objective.leastSquares, projection: projection.simplex });
+ * solver.run(tensor([0.5, 0.5]), tensor(1), [X, y]).params; // least squares over the simplex
+ * ```
+ */
+export class ProjectedGradient extends ProximalGradient {
+  readonly projection: ProjectionFn;
+
+  constructor(opts: ProjectedGradientOptions) {
+    const { projection, ...rest } = opts;
+    super({ ...rest, prox: (x, hyperparamsProj) => projection(x, hyperparamsProj) }, "ProjectedGradient");
+    this.projection = projection;
+  }
+}

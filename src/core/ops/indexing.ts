@@ -3,10 +3,12 @@
  * updates `at(x, ...).set / add / mul / get`.
  *
  * Every selection is described by a flat index map — for each element of the result, the row-major position
- * of the element of `x` it reads — and runs through one pair of linear primitives: `gather` (out[i] =
- * x[map[i]]) and `scatter` (out[map[i]] += u[i], into zeros). Each is the other's transpose, so their JVPs
- * apply the same op to the tangent, their VJPs apply the other one, and derivatives of any order follow.
- * Positions repeated in the map (duplicate indices) accumulate in the scatter, as a transpose must.
+ * of the element of `x` it reads, stored as the starts of runs of `run` consecutive positions so that a
+ * contiguous last axis costs one entry per row — and goes through one pair of linear primitives: `gather`
+ * (out[i·run + q] = x[starts[i] + q]) and `scatter` (the same positions added into zeros). Each is the
+ * other's transpose, so their JVPs apply the same op to the tangent, their VJPs apply the other one, and
+ * derivatives of any order follow. Positions selected twice (duplicate indices) accumulate in the scatter, as
+ * a transpose must.
  *
  * @module
  */
@@ -21,8 +23,9 @@ import { expandDims, moveAxis, ravel, repeat, squeeze, swapAxes, tile } from "./
 
 /** @internal Static parameters of `gather`/`scatter`: the index map and the shapes on both sides. */
 export interface GatherParams {
-  /** For each element of the gathered (small) side, its row-major position in the full side. */
-  readonly map: Int32Array;
+  /** Element i·run + q of the gathered (small) side is element starts[i] + q of the full side (row-major). */
+  readonly starts: Int32Array;
+  readonly run: number;
   /** Shape of the full side (the input of `gather`, the output of `scatter`). */
   readonly fullShape: Shape;
   /** Shape of the gathered side. */
@@ -33,9 +36,16 @@ const gatherPrim: Primitive<GatherParams> = {
   name: "gather",
   impl([x], p) {
     const src = x!.data;
-    const map = p.map;
-    const out = new Float64Array(map.length);
-    for (let i = 0; i < map.length; i++) out[i] = src[map[i]!]!;
+    const { starts, run } = p;
+    const out = new Float64Array(starts.length * run);
+    if (run === 1) {
+      for (let i = 0; i < starts.length; i++) out[i] = src[starts[i]!]!;
+    } else {
+      for (let i = 0, o = 0; i < starts.length; i++, o += run) {
+        const s = starts[i]!;
+        for (let q = 0; q < run; q++) out[o + q] = src[s + q]!;
+      }
+    }
     return new Tensor(out, p.outShape);
   },
   jvp(_p, [t], _out, p) {
@@ -50,9 +60,16 @@ const scatterPrim: Primitive<GatherParams> = {
   name: "scatter",
   impl([u], p) {
     const src = u!.data;
-    const map = p.map;
+    const { starts, run } = p;
     const out = new Float64Array(shapeSize(p.fullShape));
-    for (let i = 0; i < map.length; i++) out[map[i]!] += src[i]!;
+    if (run === 1) {
+      for (let i = 0; i < starts.length; i++) out[starts[i]!] += src[i]!;
+    } else {
+      for (let i = 0, o = 0; i < starts.length; i++, o += run) {
+        const s = starts[i]!;
+        for (let q = 0; q < run; q++) out[s + q] += src[o + q]!;
+      }
+    }
     return new Tensor(out, p.fullShape);
   },
   jvp(_p, [t], _out, p) {
@@ -63,14 +80,14 @@ const scatterPrim: Primitive<GatherParams> = {
   },
 };
 
-/** @internal out[i] = x[map[i]] with shape `outShape` (x has shape `fullShape`). */
-export function gatherFlat(x: Tensor, map: Int32Array, outShape: Shape): Tensor {
-  return bind(gatherPrim, [x], { map, fullShape: x.shape, outShape });
+/** @internal out[i·run + q] = x[starts[i] + q] (row-major positions), with shape `outShape`. */
+export function gatherFlat(x: Tensor, starts: Int32Array, outShape: Shape, run = 1): Tensor {
+  return bind(gatherPrim, [x], { starts, run, fullShape: x.shape, outShape });
 }
 
-/** @internal Zeros of `fullShape` with u[i] added at position map[i] (the transpose of `gatherFlat`). */
-export function scatterFlat(u: Tensor, map: Int32Array, fullShape: Shape): Tensor {
-  return bind(scatterPrim, [u], { map, fullShape, outShape: u.shape });
+/** @internal Zeros of `fullShape` with u[i·run + q] added at position starts[i] + q: the transpose of `gatherFlat`. */
+export function scatterFlat(u: Tensor, starts: Int32Array, fullShape: Shape, run = 1): Tensor {
+  return bind(scatterPrim, [u], { starts, run, fullShape, outShape: u.shape });
 }
 
 /**
@@ -218,9 +235,10 @@ function resolveSpecs(shape: Shape, specs: readonly AtSpec[], op: string, allowA
   });
 }
 
-/** A resolved selection: its index map into `x` and the shape of the selected tensor. */
+/** A resolved selection: its index map into `x` (see `GatherParams`) and the shape of the selected tensor. */
 interface Selection {
-  readonly map: Int32Array;
+  readonly starts: Int32Array;
+  readonly run: number;
   readonly shape: number[];
   /** True when no position of `x` is selected twice. */
   readonly distinct: boolean;
@@ -280,7 +298,14 @@ function select(shape: Shape, axes: readonly AxisIndex[]): Selection {
       dimShapes.unshift(...dimShapes.splice(arrayDim, 1));
     }
   }
-  return { map: offsetMap(base, dims), shape: dimShapes.flat(), distinct, identity };
+  // A last dimension of consecutive positions becomes the run length.
+  let run = 1;
+  const last = dims[dims.length - 1];
+  if (last !== undefined && last.length > 1 && last.every((o, k) => o === last[0]! + k)) {
+    run = last.length;
+    dims[dims.length - 1] = last.subarray(0, 1);
+  }
+  return { starts: offsetMap(base, dims), run, shape: dimShapes.flat(), distinct, identity };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -304,14 +329,14 @@ function select(shape: Shape, axes: readonly AxisIndex[]): Selection {
 export function slice(x: TensorLike, ...specs: SliceSpec[]): Tensor {
   const t = asTensor(x);
   const sel = select(t.shape, resolveSpecs(t.shape, specs, "slice", false));
-  return sel.identity ? t : gatherFlat(t, sel.map, sel.shape);
+  return sel.identity ? t : gatherFlat(t, sel.starts, sel.shape, sel.run);
 }
 
 /** Resolves `take`'s indices and axis into an index map over `shape` and the result's shape. */
 function takeSelection(shape: Shape, indices: Indices, axis: number | undefined, op: string): Selection {
   if (axis === undefined) {
     const { indices: idx, shape: idxShape } = resolveIndices(indices, 0, shapeSize(shape), op);
-    return { map: idx, shape: [...idxShape], distinct: new Set(idx).size === idx.length, identity: false };
+    return { starts: idx, run: 1, shape: [...idxShape], distinct: new Set(idx).size === idx.length, identity: false };
   }
   const ax = normalizeAxis(axis, shape.length, op);
   const resolved = resolveIndices(indices, ax, shape[ax]!, op);
@@ -338,7 +363,7 @@ function takeSelection(shape: Shape, indices: Indices, axis: number | undefined,
 export function take(x: TensorLike, indices: Indices, axis?: number): Tensor {
   const t = asTensor(x);
   const sel = takeSelection(t.shape, indices, axis, "take");
-  return gatherFlat(t, sel.map, sel.shape);
+  return gatherFlat(t, sel.starts, sel.shape, sel.run);
 }
 
 /**
@@ -357,7 +382,7 @@ export function scatterAdd(target: TensorLike, indices: Indices, updates: Tensor
   const t = asTensor(target);
   const sel = takeSelection(t.shape, indices, axis, "scatterAdd");
   const u = broadcastOperand(asTensor(updates), sel.shape, "scatterAdd", "updates");
-  return add(t, scatterFlat(u, sel.map, t.shape));
+  return add(t, scatterFlat(u, sel.starts, t.shape, sel.run));
 }
 
 function broadcastOperand(v: Tensor, shape: Shape, op: string, what: string): Tensor {
@@ -402,7 +427,7 @@ export class IndexUpdateRef {
    * ```
    */
   get(): Tensor {
-    return this.#sel.identity ? this.#x : gatherFlat(this.#x, this.#sel.map, this.#sel.shape);
+    return this.#sel.identity ? this.#x : this.#gather(this.#x);
   }
 
   /**
@@ -418,7 +443,7 @@ export class IndexUpdateRef {
    */
   set(value: TensorLike): Tensor {
     const v = this.#value(value, "set");
-    return where(this.#mask("set"), scatterFlat(v, this.#sel.map, this.#x.shape), this.#x);
+    return where(this.#mask("set"), this.#scatter(v), this.#x);
   }
 
   /**
@@ -432,7 +457,7 @@ export class IndexUpdateRef {
    * ```
    */
   add(value: TensorLike): Tensor {
-    return add(this.#x, scatterFlat(this.#value(value, "add"), this.#sel.map, this.#x.shape));
+    return add(this.#x, this.#scatter(this.#value(value, "add")));
   }
 
   /**
@@ -447,7 +472,15 @@ export class IndexUpdateRef {
    */
   mul(value: TensorLike): Tensor {
     const v = this.#value(value, "mul");
-    return mul(this.#x, where(this.#mask("mul"), scatterFlat(v, this.#sel.map, this.#x.shape), 1));
+    return mul(this.#x, where(this.#mask("mul"), this.#scatter(v), 1));
+  }
+
+  #gather(x: Tensor): Tensor {
+    return gatherFlat(x, this.#sel.starts, this.#sel.shape, this.#sel.run);
+  }
+
+  #scatter(v: Tensor): Tensor {
+    return scatterFlat(v, this.#sel.starts, this.#x.shape, this.#sel.run);
   }
 
   #value(value: TensorLike, method: string): Tensor {
@@ -460,7 +493,8 @@ export class IndexUpdateRef {
       throw new ValueError(`at(...).${method}: the index array repeats an index, so the result would be ambiguous`);
     }
     const m = new Float64Array(this.#x.size);
-    for (const i of this.#sel.map) m[i] = 1;
+    const run = this.#sel.run;
+    for (const s of this.#sel.starts) m.fill(1, s, s + run);
     return new Tensor(m, this.#x.shape);
   }
 }

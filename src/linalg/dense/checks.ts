@@ -20,7 +20,12 @@ export function checkFiniteArg(x: Tensor, fn: string, arg: string): void {
 }
 
 /** A finite 2-D matrix argument; `square` also demands n×n. Returns the tensor and its dimensions. */
-export function matrixArg(x: TensorLike, fn: string, arg: string, square: boolean): { t: Tensor; m: number; n: number } {
+export function matrixArg(
+  x: TensorLike,
+  fn: string,
+  arg: string,
+  square: boolean,
+): { t: Tensor; m: number; n: number } {
   const t = asTensor(x);
   if (t.ndim !== 2) {
     throw new ShapeError(`${fn}: ${arg} must be a 2-D matrix (batches are not supported), got shape ${fmt(t.shape)}`);

@@ -75,5 +75,8 @@ function gapInverse(w: Tensor, n: number): Tensor {
     }
   }
   const diff = sub(reshape(w, [1, n]), reshape(w, [n, 1]));
-  return div(mask(n, (i, j) => (i === j ? 0 : 1)), add(diff, eye(n)));
+  return div(
+    mask(n, (i, j) => (i === j ? 0 : 1)),
+    add(diff, eye(n)),
+  );
 }

@@ -40,7 +40,7 @@ export interface RcondOptions {
  */
 export function lstsq(a: TensorLike, b: TensorLike, opts: RcondOptions = {}): Tensor {
   const fn = "lstsq";
-  const { t, m, n } = matrixArg(a, fn, "A", false);
+  const { t, m } = matrixArg(a, fn, "A", false);
   const { b: bb, vector } = rhsArg(b, m, fn);
   const rcond = checkRcond(opts.rcond, fn);
   return restoreRhs(lstsqRaw(t, bb, rcond), vector);

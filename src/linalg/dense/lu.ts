@@ -196,7 +196,7 @@ function detFromFactors(solver: LuSolver, a: Tensor, who: string): Tensor {
     primal() {
       let d = permutationSign(solver.factors.piv);
       for (let i = 0; i < n; i++) d *= solver.factors.lu[i * n + i]!;
-      return { outs: [scalar(d)], res: undefined };
+      return { outs: [scalar(d === 0 ? 0 : d)], res: undefined };
     },
     residuals() {
       return undefined;

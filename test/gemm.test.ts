@@ -6,6 +6,8 @@ test("gemm (packed and streaming paths) matches a naive triple loop on odd sizes
   const r = rng(5);
   for (const [m, k, n] of [
     [1, 7, 3],
+    [50, 103, 1],
+    [1, 5, 1],
     [2, 100, 9],
     [37, 41, 29],
     [65, 64, 130],

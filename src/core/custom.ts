@@ -118,7 +118,7 @@ function zeroTree(def: TreeDef, like: readonly Tensor[]): Tree {
  * grad(softplus)(tensor(0)).item(); // 0.5
  * ```
  */
-export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: Tree[], tangents: Tree[]) => [Tree, Tree]): F {
+export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tangents: any[]) => [Tree, Tree]): F {
   const wrapped = (...args: Tree[]) => {
     const [leaves, def] = flatten(args);
     let outDef: TreeDef | null = null;

@@ -27,8 +27,29 @@ export function gemm(
   k: number,
   n: number,
 ): void {
-  if (m >= 2 && n >= 8 && m * n * k >= 32768) gemmPacked(a, aOff, b, bOff, c, cOff, m, k, n);
+  if (n === 1) gemv(a, aOff, b, bOff, c, cOff, m, k);
+  else if (m >= 2 && n >= 8 && m * n * k >= 32768) gemmPacked(a, aOff, b, bOff, c, cOff, m, k, n);
   else gemmStreaming(a, aOff, b, bOff, c, cOff, m, k, n);
+}
+
+/** c[m] += A[m×k] · b[k]: one dot product per row, four accumulators to break the dependency chain. */
+function gemv(a: Float64Array, aOff: number, b: Float64Array, bOff: number, c: Float64Array, cOff: number, m: number, k: number): void {
+  for (let i = 0; i < m; i++) {
+    const row = aOff + i * k;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let p = 0;
+    for (; p + 3 < k; p += 4) {
+      s0 += a[row + p]! * b[bOff + p]!;
+      s1 += a[row + p + 1]! * b[bOff + p + 1]!;
+      s2 += a[row + p + 2]! * b[bOff + p + 2]!;
+      s3 += a[row + p + 3]! * b[bOff + p + 3]!;
+    }
+    for (; p < k; p++) s0 += a[row + p]! * b[bOff + p]!;
+    c[cOff + i] += s0 + s1 + (s2 + s3);
+  }
 }
 
 function gemmStreaming(

@@ -23,4 +23,4 @@ export {
   type LinearSolveOptions,
   type LinearSolveResult,
 } from "./solve.js";
-export { LinearSolveError } from "./dense/errors.js";
+export * from "./dense/index.js";

@@ -25,7 +25,7 @@ import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
 import { Tensor, zerosLike } from "../core/tensor.js";
 import { jvp, vjp } from "../core/transforms.js";
 import { add, flatten, flattenLike, scale, sub, unflatten, type Tree, type TreeDef } from "../core/tree.js";
-import { choleskyFactor, choleskySolve, luFactor, luMinPivot, luSolve, lstsqKernel } from "./dense/kernels.js";
+import { choleskyFactor, choleskySolve, luFactor, luMinPivot, luSolve, lstsqKernel, type LuFactors } from "./dense/kernels.js";
 import { LinearSolveError } from "./dense/errors.js";
 import { LinearOperator } from "./operator.js";
 import {
@@ -144,7 +144,7 @@ type Phase = SolveInfo["phase"];
  * ```
  */
 export function linearSolve(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions = {}): LinearSolveResult {
-  return solveAt(op, b, opts, "solve");
+  return solveAt(op, b, opts, "solve", { factors: {}, transposed: false });
 }
 
 /** The solver "auto" resolves to (or the requested one, checked against the operator's shape). */
@@ -191,7 +191,24 @@ function ruleOptions(opts: LinearSolveOptions, solver: SolverName, transposed: b
   return out;
 }
 
-function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, phase: Phase): LinearSolveResult {
+/**
+ * Dense factors shared by a solve and every solve its derivative rules make: those all see the same values of the
+ * operator (tracers carry their primal's values) or of its transpose, so one factorisation serves them all.
+ */
+interface DenseFactors {
+  matrix?: Float64Array;
+  transposedMatrix?: Float64Array;
+  lu?: { factors: LuFactors; singular: boolean };
+  cholesky?: Float64Array | null;
+}
+
+/** The shared factors and whether this solve is with the transpose of the matrix they were taken from. */
+interface DenseContext {
+  factors: DenseFactors;
+  transposed: boolean;
+}
+
+function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, phase: Phase, dense: DenseContext): LinearSolveResult {
   const who = "linearSolve";
   if (!(op instanceof LinearOperator)) throw new ValueError(`${who}: op must be a LinearOperator, got ${typeof op}`);
   const solver = resolveSolver(op, opts);
@@ -222,7 +239,7 @@ function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, pha
     primal(args) {
       const at = op.withParams(paramsOf(args));
       const bFlat = outSpace.read(rhsOf(args), who);
-      const sol = concreteSolve(at, bFlat, solver, s, { restart, neumann, x0, preconditioner: opts.preconditioner, inSpace });
+      const sol = concreteSolve(at, bFlat, solver, s, { restart, neumann, x0, preconditioner: opts.preconditioner, inSpace, dense });
       info = { solver, iterations: sol.info.iterations, residualNorm: sol.info.residualNorm, converged: sol.info.converged, phase };
       opts.onInfo?.(info);
       if (sol.failure !== undefined && s.throwOnFailure) {
@@ -244,15 +261,15 @@ function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, pha
       let rhs: Tree = unflatten(outSpace.def, fill(tb, primals.slice(np)));
       if (withP) rhs = sub(rhs, jvp<Tree>((q: Tree) => op.mv(q, x), [p], [tpTree])[1]);
       const tangentOpts = sub_(opts, false, at);
-      if (!pinv || !withP) return flatten(solveAt(at, rhs, tangentOpts, "tangent").value)[0];
+      if (!pinv || !withP) return flatten(solveAt(at, rhs, tangentOpts, "tangent", { factors: dense.factors, transposed: dense.transposed }).value)[0];
       const atT = at.transpose();
       const transposedOpts = sub_(opts, true, at);
       const r = sub(rhsOf(primals), at.mv(p, x));
-      const w = solveAt(atT, x, transposedOpts, "tangent").value;
+      const w = solveAt(atT, x, transposedOpts, "tangent", { factors: dense.factors, transposed: !dense.transposed }).value;
       const [dATr, z] = jvp<Tree[]>((q: Tree) => [op.rmv(q, r), op.rmv(q, w)], [p], [tpTree])[1];
-      rhs = add(rhs, solveAt(atT, dATr!, transposedOpts, "tangent").value);
+      rhs = add(rhs, solveAt(atT, dATr!, transposedOpts, "tangent", { factors: dense.factors, transposed: !dense.transposed }).value);
       rhs = sub(rhs, at.mv(p, z!));
-      return flatten(add(solveAt(at, rhs, tangentOpts, "tangent").value, z!))[0];
+      return flatten(add(solveAt(at, rhs, tangentOpts, "tangent", { factors: dense.factors, transposed: dense.transposed }).value, z!))[0];
     },
     vjp(primals, outs, cts, _res, needs) {
       if (cts.every((c) => c === null)) return needs.map(() => null);
@@ -262,7 +279,7 @@ function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, pha
       const x = unflatten(inSpace.def, outs);
       const xbar = unflatten(inSpace.def, fill(cts, outs));
       const transposedOpts = sub_(opts, true, at);
-      const u = solveAt(atT, xbar, transposedOpts, "cotangent").value;
+      const u = solveAt(atT, xbar, transposedOpts, "cotangent", { factors: dense.factors, transposed: !dense.transposed }).value;
       const needP = needs.slice(0, np).some(Boolean);
       let pbar: Tensor[] | null = null;
       if (needP) {
@@ -271,9 +288,9 @@ function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, pha
           pbar = flatten(pull(scale(-1, u))[0])[0];
         } else {
           const r = sub(rhsOf(primals), at.mv(p, x));
-          const q = solveAt(at, u, sub_(opts, false, at), "cotangent").value;
+          const q = solveAt(at, u, sub_(opts, false, at), "cotangent", { factors: dense.factors, transposed: dense.transposed }).value;
           const sres = sub(xbar, atT.mv(p, u));
-          const w = solveAt(atT, x, transposedOpts, "cotangent").value;
+          const w = solveAt(atT, x, transposedOpts, "cotangent", { factors: dense.factors, transposed: !dense.transposed }).value;
           const [, pull] = vjp<Tree[]>((pp: Tree) => [op.mv(pp, x), op.mv(pp, q), op.mv(pp, sres)], p);
           pbar = flatten(pull([scale(-1, u), r, w])[0])[0];
         }
@@ -295,11 +312,12 @@ interface ConcreteExtras {
   x0: Float64Array | null;
   preconditioner: LinearSolveOptions["preconditioner"];
   inSpace: FlatSpace;
+  dense: DenseContext;
 }
 
 /** Solves with concrete params and b; never throws on a failed solve (the caller decides). */
 function concreteSolve(op: LinearOperator<any>, b: Float64Array, solver: SolverName, s: Settings, e: ConcreteExtras): FlatSolution {
-  if (DENSE.has(solver)) return denseSolve(op, b, solver, s);
+  if (DENSE.has(solver)) return denseSolve(op, b, solver, s, e.dense);
   const A = flatOperator(op, "linearSolve");
   const soft: Settings = { ...s, throwOnFailure: false };
   if (solver === "neumann") {
@@ -363,22 +381,49 @@ function gemv(a: Float64Array, m: number, n: number, x: Float64Array, transpose:
   return y;
 }
 
-function denseSolve(op: LinearOperator<any>, b: Float64Array, solver: SolverName, s: Settings): FlatSolution {
+/** The matrix in the orientation of this solve, materialized once per family of solves. */
+function orientedMatrix(op: LinearOperator<any>, ctx: DenseContext): Float64Array {
+  const f = ctx.factors;
+  if (f.matrix === undefined) {
+    // the first solve of the family materializes its own operator: store it in the family's orientation
+    const a = concreteMatrix(op);
+    if (!ctx.transposed) f.matrix = a;
+    else f.transposedMatrix = a;
+  }
+  if (!ctx.transposed) return (f.matrix ??= transposeArray(f.transposedMatrix!, op.inSize, op.outSize));
+  return (f.transposedMatrix ??= transposeArray(f.matrix!, op.inSize, op.outSize));
+}
+
+/** The transpose of the row-major rows×cols array `a`. */
+function transposeArray(a: Float64Array, rows: number, cols: number): Float64Array {
+  const t = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j]!;
+  return t;
+}
+
+function denseSolve(op: LinearOperator<any>, b: Float64Array, solver: SolverName, s: Settings, ctx: DenseContext): FlatSolution {
   const n = op.inSize;
   const m = op.outSize;
-  const A = concreteMatrix(op);
+  const A = orientedMatrix(op, ctx);
+  const f = ctx.factors;
   let x: Float64Array | null = null;
   let failure: string | undefined;
   if (solver === "lu") {
-    const f = luFactor(A, n);
-    if (f.singular) {
-      const pivot = luMinPivot(f.lu, n);
+    // factor the family's matrix (not its transpose) once; solve with it or its transpose
+    f.lu ??= (() => {
+      const base = f.matrix ?? transposeArray(f.transposedMatrix!, n, n);
+      const lu = luFactor(base, n);
+      return { factors: { lu: lu.lu, piv: lu.piv }, singular: lu.singular };
+    })();
+    if (f.lu.singular) {
+      const pivot = luMinPivot(f.lu.factors.lu, n);
       failure = `the matrix is singular (LU pivot ${pivot.index} is ${pivot.value.toExponential(3)}); use wellPosed: false for least-squares semantics`;
-    } else x = luSolve(f, n, b);
+    } else x = luSolve(f.lu.factors, n, b, ctx.transposed);
   } else if (solver === "cholesky") {
-    const l = choleskyFactor(A, n);
-    if (l === null) failure = "the matrix is not positive definite (Cholesky failed); use lu, or check the positiveDefinite tag";
-    else x = choleskySolve(l, n, b);
+    // symmetric by promise: the transpose has the same factor
+    if (f.cholesky === undefined) f.cholesky = choleskyFactor(A, n);
+    if (f.cholesky === null) failure = "the matrix is not positive definite (Cholesky failed); use lu, or check the positiveDefinite tag";
+    else x = choleskySolve(f.cholesky, n, b);
   }
   const leastSquares = solver === "lstsq";
   if (x === null) x = lstsqKernel(A, m, n, b);

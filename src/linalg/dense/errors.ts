@@ -12,9 +12,9 @@ import { DiffoptError } from "../../core/errors.js";
  *
  * @example
  * ```ts
- * import { solve, tensor, LinearSolveError } from "diffopt";
- * try { solve(tensor([[1, 2], [2, 4]]), tensor([1, 1])); } catch (e) {
- *   console.log(e instanceof LinearSolveError); // true
+ * import { linalg, tensor } from "diffopt";
+ * try { linalg.solve(tensor([[1, 2], [2, 4]]), tensor([1, 1])); } catch (e) {
+ *   console.log(e instanceof linalg.LinearSolveError); // true
  * }
  * ```
  */

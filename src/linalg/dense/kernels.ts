@@ -26,9 +26,9 @@ export interface LuFactors {
  *
  * @example
  * ```ts
- * import { luFactor, luSolve } from "diffopt";
- * const f = luFactor(new Float64Array([0, 1, 2, 3]), 2);
- * luSolve(f, 2, new Float64Array([1, 5])); // Float64Array [1, 1]
+ * import { linalg } from "diffopt";
+ * const f = linalg.luFactor(new Float64Array([0, 1, 2, 3]), 2);
+ * linalg.luSolve(f, 2, new Float64Array([1, 5])); // Float64Array [1, 1]
  * ```
  */
 export function luFactor(a: Float64Array, n: number): { lu: Float64Array; piv: Int32Array; singular: boolean } {
@@ -82,8 +82,8 @@ export function luFactor(a: Float64Array, n: number): { lu: Float64Array; piv: I
  *
  * @example
  * ```ts
- * import { luFactor, luMinPivot } from "diffopt";
- * luMinPivot(luFactor(new Float64Array([1, 2, 2, 4]), 2).lu, 2); // { index: 1, value: 0 }
+ * import { linalg } from "diffopt";
+ * linalg.luMinPivot(linalg.luFactor(new Float64Array([1, 2, 2, 4]), 2).lu, 2); // { index: 1, value: 0 }
  * ```
  */
 export function luMinPivot(lu: Float64Array, n: number): { index: number; value: number } {
@@ -105,9 +105,9 @@ export function luMinPivot(lu: Float64Array, n: number): { index: number; value:
  *
  * @example
  * ```ts
- * import { luFactor, luSolve } from "diffopt";
- * const f = luFactor(new Float64Array([2, 1, 0, 1]), 2);
- * luSolve(f, 2, new Float64Array([3, 1]), true); // solves [[2, 0], [1, 1]] x = [3, 1]: [1.5, -0.5]
+ * import { linalg } from "diffopt";
+ * const f = linalg.luFactor(new Float64Array([2, 1, 0, 1]), 2);
+ * linalg.luSolve(f, 2, new Float64Array([3, 1]), true); // solves [[2, 0], [1, 1]] x = [3, 1]: [1.5, -0.5]
  * ```
  */
 export function luSolve(f: LuFactors, n: number, b: Float64Array, transpose = false): Float64Array {
@@ -171,9 +171,9 @@ function backwardRows(t: Float64Array, n: number, x: Float64Array, k: number, un
  *
  * @example
  * ```ts
- * import { choleskyFactor } from "diffopt";
- * choleskyFactor(new Float64Array([4, 2, 2, 5]), 2); // Float64Array [2, 0, 1, 2]
- * choleskyFactor(new Float64Array([1, 2, 2, 1]), 2); // null
+ * import { linalg } from "diffopt";
+ * linalg.choleskyFactor(new Float64Array([4, 2, 2, 5]), 2); // Float64Array [2, 0, 1, 2]
+ * linalg.choleskyFactor(new Float64Array([1, 2, 2, 1]), 2); // null
  * ```
  */
 export function choleskyFactor(a: Float64Array, n: number): Float64Array | null {
@@ -201,9 +201,9 @@ export function choleskyFactor(a: Float64Array, n: number): Float64Array | null 
  *
  * @example
  * ```ts
- * import { choleskyFactor, choleskySolve } from "diffopt";
- * const l = choleskyFactor(new Float64Array([4, 2, 2, 5]), 2)!;
- * choleskySolve(l, 2, new Float64Array([6, 7])); // Float64Array [1, 1]
+ * import { linalg } from "diffopt";
+ * const l = linalg.choleskyFactor(new Float64Array([4, 2, 2, 5]), 2)!;
+ * linalg.choleskySolve(l, 2, new Float64Array([6, 7])); // Float64Array [1, 1]
  * ```
  */
 export function choleskySolve(l: Float64Array, n: number, b: Float64Array): Float64Array {
@@ -220,8 +220,8 @@ export function choleskySolve(l: Float64Array, n: number, b: Float64Array): Floa
  *
  * @example
  * ```ts
- * import { triangularSolveKernel } from "diffopt";
- * triangularSolveKernel(new Float64Array([2, 0, 1, 1]), 2, new Float64Array([2, 3]), { lower: true }); // [1, 2]
+ * import { linalg } from "diffopt";
+ * linalg.triangularSolveKernel(new Float64Array([2, 0, 1, 1]), 2, new Float64Array([2, 3]), { lower: true }); // [1, 2]
  * ```
  */
 export function triangularSolveKernel(
@@ -259,8 +259,8 @@ export interface QrFactors {
  *
  * @example
  * ```ts
- * import { qrFactor, qrExplicit } from "diffopt";
- * const { q, r } = qrExplicit(qrFactor(new Float64Array([3, 0, 4, 5]), 2, 2));
+ * import { linalg } from "diffopt";
+ * const { q, r } = linalg.qrExplicit(linalg.qrFactor(new Float64Array([3, 0, 4, 5]), 2, 2));
  * // r = [-5, -4, 0, 3] (row-major), q = [-0.6, -0.8, -0.8, 0.6]
  * ```
  */
@@ -377,8 +377,8 @@ function applyReflectorLeft(
  *
  * @example
  * ```ts
- * import { qrFactor, qrApplyQt } from "diffopt";
- * qrApplyQt(qrFactor(new Float64Array([3, 4]), 2, 1), new Float64Array([3, 4])); // [-5, 0]
+ * import { linalg } from "diffopt";
+ * linalg.qrApplyQt(linalg.qrFactor(new Float64Array([3, 4]), 2, 1), new Float64Array([3, 4])); // [-5, 0]
  * ```
  */
 export function qrApplyQt(f: QrFactors, b: Float64Array): Float64Array {
@@ -395,8 +395,8 @@ export function qrApplyQt(f: QrFactors, b: Float64Array): Float64Array {
  *
  * @example
  * ```ts
- * import { qrFactor, qrExplicit } from "diffopt";
- * qrExplicit(qrFactor(new Float64Array([1, 1]), 2, 1)).r; // Float64Array [-1.4142135623730951]
+ * import { linalg } from "diffopt";
+ * linalg.qrExplicit(linalg.qrFactor(new Float64Array([1, 1]), 2, 1)).r; // Float64Array [-1.4142135623730951]
  * ```
  */
 export function qrExplicit(f: QrFactors): { q: Float64Array; r: Float64Array } {
@@ -423,8 +423,8 @@ export function qrExplicit(f: QrFactors): { q: Float64Array; r: Float64Array } {
  *
  * @example
  * ```ts
- * import { lstsqKernel } from "diffopt";
- * lstsqKernel(new Float64Array([1, 1, 1, 1]), 2, 2, new Float64Array([2, 2])); // Float64Array [1, 1]
+ * import { linalg } from "diffopt";
+ * linalg.lstsqKernel(new Float64Array([1, 1, 1, 1]), 2, 2, new Float64Array([2, 2])); // ≈ [1, 1] (to rounding)
  * ```
  */
 export function lstsqKernel(a: Float64Array, m: number, n: number, b: Float64Array, rcond?: number): Float64Array {
@@ -506,8 +506,8 @@ function applyQ(f: QrFactors, b: Float64Array): Float64Array {
  *
  * @example
  * ```ts
- * import { eighKernel } from "diffopt";
- * eighKernel(new Float64Array([2, 1, 1, 2]), 2).w; // Float64Array [1, 3]
+ * import { linalg } from "diffopt";
+ * linalg.eighKernel(new Float64Array([2, 1, 1, 2]), 2).w; // Float64Array [1, 3]
  * ```
  */
 export function eighKernel(a: Float64Array, n: number): { w: Float64Array; v: Float64Array } {

@@ -106,7 +106,7 @@ function lstsqRaw(a: Tensor, b: Tensor, rcond: number | undefined): Tensor {
  * @example
  * ```ts
  * import { linalg, tensor } from "diffopt";
- * linalg.pinv(tensor([[1, 1], [1, 1]])).toArray(); // [[0.25, 0.25], [0.25, 0.25]]
+ * linalg.pinv(tensor([[1, 1], [1, 1]])).toArray(); // ≈ [[0.25, 0.25], [0.25, 0.25]] (to rounding)
  * ```
  */
 export function pinv(a: TensorLike, opts: RcondOptions = {}): Tensor {

@@ -95,7 +95,7 @@ export interface SolveOptions {
  * ```ts
  * import { linalg, tensor } from "diffopt";
  * linalg.solve(tensor([[3, 1], [1, 2]]), tensor([9, 8])).toArray();                    // [2, 3]
- * linalg.solve(tensor([[2, 1], [1, 2]]), tensor([3, 3]), { assumeA: "pos" }).toArray(); // [1, 1]
+ * linalg.solve(tensor([[2, 1], [1, 2]]), tensor([3, 3]), { assumeA: "pos" }).toArray(); // ≈ [1, 1]
  * ```
  */
 export function solve(a: TensorLike, b: TensorLike, opts: SolveOptions = {}): Tensor {

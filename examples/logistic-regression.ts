@@ -3,7 +3,7 @@
  * gradient (checked against central finite differences and the closed form), its Hessian (checked symmetric and
  * against Xᵀ diag(σ(1 − σ)) X / n) and a Hessian-vector product by `hvp` (checked against H v).
  *
- * Run: npm run demo
+ * Run: node --import tsx examples/logistic-regression.ts
  */
 import { performance } from "node:perf_hooks";
 import { Tensor, div, grad, hessian, hvp, matmul, mul, random, sigmoid, softplus, sub, sum } from "../src/index.js";

@@ -36,7 +36,19 @@ function randomSymmetric(n: number): Tensor {
 
 describe("psdCone", () => {
   test("the result is PSD, matches the diagonal closed form and satisfies the variational inequality", () => {
-    assertClose(projection.psdCone(tensor([[2, 0], [0, -1]])), tensor([[2, 0], [0, 0]]), { atol: 0 });
+    assertClose(
+      projection.psdCone(
+        tensor([
+          [2, 0],
+          [0, -1],
+        ]),
+      ),
+      tensor([
+        [2, 0],
+        [0, 0],
+      ]),
+      { atol: 0 },
+    );
     const X = randomSymmetric(5);
     const P = projection.psdCone(X);
     const { w } = eighKernel(P.data, 5);
@@ -66,12 +78,25 @@ describe("psdCone", () => {
     checkDerivatives((x) => projection.psdCone(x), [X], { rtol: 1e-5, atol: 1e-7 });
     // On the interior of the cone the projection is the identity on symmetric directions.
     const G = randn(r, [3, 3]);
-    const Spd = add(matmul(G, matrixTranspose(G)), mul(tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1]]), 0.5));
+    const Spd = add(
+      matmul(G, matrixTranspose(G)),
+      mul(
+        tensor([
+          [1, 0, 0],
+          [0, 1, 0],
+          [0, 0, 1],
+        ]),
+        0.5,
+      ),
+    );
     const J = jacrev((x: Tensor) => projection.psdCone(x))(Spd) as Tensor;
     const expected: number[] = [];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) for (let l = 0; l < 3; l++) {
-      expected.push(0.5 * ((i === k && j === l ? 1 : 0) + (i === l && j === k ? 1 : 0)));
-    }
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++)
+        for (let k = 0; k < 3; k++)
+          for (let l = 0; l < 3; l++) {
+            expected.push(0.5 * ((i === k && j === l ? 1 : 0) + (i === l && j === k ? 1 : 0)));
+          }
     assertClose(J.data, expected, { atol: 1e-12 });
   });
 
@@ -93,7 +118,8 @@ describe("transport and birkhoff (entropic, Sinkhorn)", () => {
     assertClose(sum(P, { axis: 0 }), b, { atol: 1e-12 });
     // log P + C/ε = u_i + v_j: its double differences vanish.
     const L = (i: number, j: number) => Math.log(P.data[i * 3 + j]!) + C.data[i * 3 + j]! / eps;
-    for (let i = 1; i < 4; i++) for (let j = 1; j < 3; j++) assertClose(L(i, j) - L(i, 0) - L(0, j) + L(0, 0), 0, { atol: 1e-9 });
+    for (let i = 1; i < 4; i++)
+      for (let j = 1; j < 3; j++) assertClose(L(i, j) - L(i, 0) - L(0, j) + L(0, 0), 0, { atol: 1e-9 });
     // Optimality: no other feasible plan has a lower entropic objective (perturb along zero-marginal directions).
     const objective = (Q: ArrayLike<number>) => {
       let s = 0;
@@ -115,11 +141,19 @@ describe("transport and birkhoff (entropic, Sinkhorn)", () => {
   });
 
   test("birkhoff gives a doubly stochastic matrix that tends to the assignment as ε → 0", () => {
-    const X = tensor([[2, 0, 1], [0, 1, 0], [1, 0, 3]]);
+    const X = tensor([
+      [2, 0, 1],
+      [0, 1, 0],
+      [1, 0, 3],
+    ]);
     const P = projection.birkhoff(X, { epsilon: 0.25, maxIter: 100000 });
     assertClose(sum(P, { axis: 0 }), tensor([1, 1, 1]), { atol: 1e-10 });
     assertClose(sum(P, { axis: 1 }), tensor([1, 1, 1]), { atol: 1e-10 });
-    const I = tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
+    const I = tensor([
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ]);
     assertClose(P, I, { atol: 1e-2 });
     const far = projection.birkhoff(X, { epsilon: 1 });
     const gap = (Q: Tensor) => Q.data.reduce((s, v, k) => s + Math.abs(v - I.data[k]!), 0);
@@ -131,7 +165,8 @@ describe("transport and birkhoff (entropic, Sinkhorn)", () => {
     const a = tensor([0.2, 0.5, 0.3]);
     const b = tensor([0.1, 0.4, 0.3, 0.2]);
     // Normalising inside keeps the finite-difference perturbations of a and b feasible.
-    const plan = (C: Tensor, a: Tensor, b: Tensor, eps: Tensor) => projection.transport(C, div(a, sum(a)), div(b, sum(b)), { epsilon: eps });
+    const plan = (C: Tensor, a: Tensor, b: Tensor, eps: Tensor) =>
+      projection.transport(C, div(a, sum(a)), div(b, sum(b)), { epsilon: eps });
     checkDerivatives(plan, [C, a, b, tensor(0.4)], { rtol: 1e-5, atol: 1e-7 });
     checkDerivatives((x) => projection.birkhoff(x, { epsilon: 0.7 }), [randn(r, [3, 3])], { rtol: 1e-5, atol: 1e-7 });
   });
@@ -139,18 +174,37 @@ describe("transport and birkhoff (entropic, Sinkhorn)", () => {
   test("second derivatives (implicit rule differentiated again) match finite differences of the gradient", () => {
     const C = randTensor(r, [3, 3], 0, 1);
     const W = randn(r, [3, 3]);
-    const f = (c: Tensor) => sum(sin(mul(projection.transport(c, tensor([0.3, 0.3, 0.4]), tensor([0.5, 0.2, 0.3]), { epsilon: 0.5 }), W)));
+    const f = (c: Tensor) =>
+      sum(sin(mul(projection.transport(c, tensor([0.3, 0.3, 0.4]), tensor([0.5, 0.2, 0.3]), { epsilon: 0.5 }), W)));
     const H = hessian(f)(C) as Tensor;
-    assertClose(H.data, numericJacobian((c) => grad(f)(c) as Tensor, [C], 0, 1e-5), { rtol: 1e-5, atol: 1e-7 });
+    assertClose(
+      H.data,
+      numericJacobian((c) => grad(f)(c) as Tensor, [C], 0, 1e-5),
+      { rtol: 1e-5, atol: 1e-7 },
+    );
   });
 
   test("bad input raises typed errors", () => {
-    const C = tensor([[0, 1], [1, 0]]);
+    const C = tensor([
+      [0, 1],
+      [1, 0],
+    ]);
     assert.throws(() => projection.transport(C, tensor([0.5, 0.5]), tensor([0.5, 0.6])), ValueError);
     assert.throws(() => projection.transport(C, tensor([0.5, 0.5, 0]), tensor([0.5, 0.5])), ValueError);
     assert.throws(() => projection.transport(C, tensor([1, 1, 1]), tensor([1.5, 1.5])), ShapeError);
     assert.throws(() => projection.transport(C, tensor([0.5, 0.5]), tensor([0.5, 0.5]), { epsilon: 0 }), ValueError);
     assert.throws(() => projection.birkhoff(tensor([[1, 2, 3]])), ShapeError);
-    assert.throws(() => projection.birkhoff(tensor([[0, 1, 0.5], [1, 0, 2], [0.3, 0.1, 0]]), { epsilon: 0.1, maxIter: 3 }), ValueError);
+    assert.throws(
+      () =>
+        projection.birkhoff(
+          tensor([
+            [0, 1, 0.5],
+            [1, 0, 2],
+            [0.3, 0.1, 0],
+          ]),
+          { epsilon: 0.1, maxIter: 3 },
+        ),
+      ValueError,
+    );
   });
 });

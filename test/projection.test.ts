@@ -41,7 +41,10 @@ function assertProjectionOnto(x: Tensor, p: Tensor, feasible: Tensor[], msg: str
   const res = x.data.map((v, i) => v - p.data[i]!);
   const d = dist2(x.data, p.data);
   for (const y of feasible) {
-    const lhs = dotArr(res, y.data.map((v, i) => v - p.data[i]!));
+    const lhs = dotArr(
+      res,
+      y.data.map((v, i) => v - p.data[i]!),
+    );
     assert.ok(lhs <= tol, `${msg}: variational inequality violated: ${lhs}`);
     assert.ok(d <= dist2(x.data, y.data) + tol, `${msg}: a feasible point is closer to x than p`);
   }
@@ -73,7 +76,12 @@ describe("nonNegative, box, hypercube, linfBall", () => {
     const x = randn(r, [6]);
     const p = projection.nonNegative(x);
     assert.ok(p.data.every((v) => v >= 0));
-    assertProjectionOnto(x, p, Array.from({ length: 20 }, () => randTensor(r, [6], 0, 3)), "nonNegative");
+    assertProjectionOnto(
+      x,
+      p,
+      Array.from({ length: 20 }, () => randTensor(r, [6], 0, 3)),
+      "nonNegative",
+    );
     const lo = tensor([-1, -0.5, 0, 0.2, -2, -1]);
     const hi = tensor([0, 0.5, 1, 0.3, 2, -0.9]);
     const b = projection.box(x, lo, hi);
@@ -114,18 +122,29 @@ describe("simplex", () => {
         assertClose(p, tensor(simplexByBisection(x.data, value)), { atol: 1e-12, rtol: 0 }, `n=${n}`);
         assert.ok(p.data.every((v) => v >= 0));
         assertClose(sum(p).item(), value, { rtol: 1e-14, atol: 1e-14 });
-        assertProjectionOnto(x, p, Array.from({ length: 10 }, () => randomSimplexPoint(n, value)), `simplex n=${n}`);
+        assertProjectionOnto(
+          x,
+          p,
+          Array.from({ length: 10 }, () => randomSimplexPoint(n, value)),
+          `simplex n=${n}`,
+        );
       }
     }
   });
 
   test("rows of a batch are projected separately, with per-row values", () => {
     const x = randn(r, [2, 3, 4]);
-    const values = tensor([[1, 2, 3], [0.5, 1, 4]]);
+    const values = tensor([
+      [1, 2, 3],
+      [0.5, 1, 4],
+    ]);
     const p = projection.simplex(x, values);
     for (let row = 0; row < 6; row++) {
       const xs = x.data.subarray(row * 4, row * 4 + 4);
-      assertClose(p.data.subarray(row * 4, row * 4 + 4), simplexByBisection(xs, values.data[row]!), { atol: 1e-12, rtol: 0 });
+      assertClose(p.data.subarray(row * 4, row * 4 + 4), simplexByBisection(xs, values.data[row]!), {
+        atol: 1e-12,
+        rtol: 0,
+      });
     }
   });
 
@@ -137,7 +156,11 @@ describe("simplex", () => {
     assert.ok(k >= 2 && k < 6, "the test point has a non-trivial support");
     const expected = s.flatMap((si, i) => s.map((sj, j) => (i === j ? si : 0) - (si * sj) / k));
     assertClose((jacrev((v: Tensor) => projection.simplex(v))(x) as Tensor).data, expected, { atol: 1e-15 });
-    assertClose((jacrev((v: Tensor) => projection.simplex(x, v))(tensor(1)) as Tensor).data, s.map((v) => v / k), { atol: 1e-15 });
+    assertClose(
+      (jacrev((v: Tensor) => projection.simplex(x, v))(tensor(1)) as Tensor).data,
+      s.map((v) => v / k),
+      { atol: 1e-15 },
+    );
     checkDerivatives((x, v) => projection.simplex(x, v), [x, tensor(1.3)]);
     checkDerivatives((x, v) => projection.simplex(x, v), [reshape(x, [2, 3]), tensor([0.8, 1.1])]);
   });
@@ -150,7 +173,11 @@ describe("simplex", () => {
     // A non-linear outer function: compare the Hessian with finite differences of the gradient.
     const f = (v: Tensor) => sum(sin(mul(projection.simplex(v, 2), tensor([1, 2, 3, 4]))));
     const Hf = hessian(f)(x) as Tensor;
-    assertClose(Hf.data, numericJacobian((v) => grad(f)(v) as Tensor, [x]), { rtol: 1e-5, atol: 1e-7 });
+    assertClose(
+      Hf.data,
+      numericJacobian((v) => grad(f)(v) as Tensor, [x]),
+      { rtol: 1e-5, atol: 1e-7 },
+    );
   });
 
   test("bad input raises typed errors", () => {
@@ -170,7 +197,10 @@ describe("sparseSimplex", () => {
     for (let mask = 0; mask < 1 << n; mask++) {
       const idx = [...Array(n).keys()].filter((i) => mask & (1 << i));
       if (idx.length !== k) continue;
-      const sub = simplexByBisection(idx.map((i) => x[i]!), 1);
+      const sub = simplexByBisection(
+        idx.map((i) => x[i]!),
+        1,
+      );
       const full = new Array(n).fill(0);
       idx.forEach((i, j) => (full[i] = sub[j]));
       const d = dist2(full, x);
@@ -215,17 +245,30 @@ describe("l1Ball, l1Sphere", () => {
     assert.deepEqual(projection.l1Ball(inside, 1).toArray(), inside.toArray());
     const x = mul(randn(r, [7]), 2);
     const p = projection.l1Ball(x, 1.5);
-    assertClose(p.data.reduce((s, v) => s + Math.abs(v), 0), 1.5, { rtol: 1e-14 });
+    assertClose(
+      p.data.reduce((s, v) => s + Math.abs(v), 0),
+      1.5,
+      { rtol: 1e-14 },
+    );
     const signs = Array.from(x.data, (v) => (v < 0 ? -1 : 1));
     const expected = simplexByBisection(x.data.map(Math.abs), 1.5).map((v, i) => v * signs[i]!);
     assertClose(p.data, expected, { atol: 1e-12, rtol: 0 });
-    assertProjectionOnto(x, p, Array.from({ length: 20 }, () => inL1Ball(7, 1.5)), "l1Ball");
+    assertProjectionOnto(
+      x,
+      p,
+      Array.from({ length: 20 }, () => inL1Ball(7, 1.5)),
+      "l1Ball",
+    );
   });
 
   test("l1Sphere is on the sphere and no sampled sphere point is closer", () => {
     const x = tensor([0.1, -0.2, 0.05, 0.3]);
     const p = projection.l1Sphere(x, 2);
-    assertClose(p.data.reduce((s, v) => s + Math.abs(v), 0), 2, { rtol: 1e-14 });
+    assertClose(
+      p.data.reduce((s, v) => s + Math.abs(v), 0),
+      2,
+      { rtol: 1e-14 },
+    );
     for (let i = 0; i < 50; i++) {
       const y = randomSimplexPoint(4, 2).data.map((v) => (r.uniform() < 0.5 ? -v : v));
       assert.ok(dist2(x.data, p.data) <= dist2(x.data, y) + 1e-12);
@@ -263,7 +306,11 @@ describe("l2Ball, l2Sphere", () => {
     checkDerivatives((x, rad) => projection.l2Ball(x, rad), [x, tensor(3)], {}, "inside");
     checkDerivatives((x, rad) => projection.l2Sphere(x, rad), [x, tensor(2.5)]);
     const f = (v: Tensor) => sum(mul(projection.l2Ball(v, 0.7), tensor([1, 2, 3])));
-    assertClose((hessian(f)(x) as Tensor).data, numericJacobian((v) => grad(f)(v) as Tensor, [x]), { rtol: 1e-5, atol: 1e-7 });
+    assertClose(
+      (hessian(f)(x) as Tensor).data,
+      numericJacobian((v) => grad(f)(v) as Tensor, [x]),
+      { rtol: 1e-5, atol: 1e-7 },
+    );
   });
 
   test("the sphere projection of 0 is not unique and raises", () => {
@@ -279,7 +326,14 @@ describe("hyperplane, halfspace, affineSet", () => {
     assertClose(dotArr(a.data, p.data), 0.7, { atol: 1e-14 });
     // any point y of the hyperplane: ⟨x − p, y − p⟩ = 0
     const y = projection.hyperplane(randn(r, [5]), a, 0.7);
-    assertClose(dotArr(x.data.map((v, i) => v - p.data[i]!), y.data.map((v, i) => v - p.data[i]!)), 0, { atol: 1e-12 });
+    assertClose(
+      dotArr(
+        x.data.map((v, i) => v - p.data[i]!),
+        y.data.map((v, i) => v - p.data[i]!),
+      ),
+      0,
+      { atol: 1e-12 },
+    );
     const h = projection.halfspace(x, a, -1);
     assert.ok(dotArr(a.data, h.data) <= -1 + 1e-14);
     const inHalf = () => projection.halfspace(mul(randn(r, [5]), 3), a, -1);
@@ -292,11 +346,21 @@ describe("hyperplane, halfspace, affineSet", () => {
     const b = randn(r, [2]);
     const x = randn(r, [5]);
     const p = projection.affineSet(x, A, b);
-    for (let i = 0; i < 2; i++) assertClose(dotArr(A.data.subarray(i * 5, i * 5 + 5), p.data), b.data[i]!, { atol: 1e-13 });
+    for (let i = 0; i < 2; i++)
+      assertClose(dotArr(A.data.subarray(i * 5, i * 5 + 5), p.data), b.data[i]!, { atol: 1e-13 });
     const y = projection.affineSet(randn(r, [5]), A, b);
-    assertClose(dotArr(x.data.map((v, i) => v - p.data[i]!), y.data.map((v, i) => v - p.data[i]!)), 0, { atol: 1e-12 });
+    assertClose(
+      dotArr(
+        x.data.map((v, i) => v - p.data[i]!),
+        y.data.map((v, i) => v - p.data[i]!),
+      ),
+      0,
+      { atol: 1e-12 },
+    );
     const a = randn(r, [5]);
-    assertClose(projection.affineSet(x, reshape(a, [1, 5]), tensor([0.3])), projection.hyperplane(x, a, 0.3), { atol: 1e-14 });
+    assertClose(projection.affineSet(x, reshape(a, [1, 5]), tensor([0.3])), projection.hyperplane(x, a, 0.3), {
+      atol: 1e-14,
+    });
   });
 
   test("derivatives in x and the set's parameters, first and second order", () => {
@@ -305,15 +369,33 @@ describe("hyperplane, halfspace, affineSet", () => {
     checkDerivatives((x, a, b) => projection.hyperplane(x, a, b), [x, a, tensor(0.4)]);
     checkDerivatives((x, a, b) => projection.halfspace(x, a, b), [x, a, tensor(-0.5)]);
     checkDerivatives((x, a, b) => projection.halfspace(x, a, b), [x, a, tensor(5)], {}, "inside");
-    const A = tensor([[1, 0.5, -0.7, 2], [0.2, -1, 0.3, 0.1]]);
+    const A = tensor([
+      [1, 0.5, -0.7, 2],
+      [0.2, -1, 0.3, 0.1],
+    ]);
     checkDerivatives((x, A, b) => projection.affineSet(x, A, b), [x, A, tensor([0.4, -0.2])]);
     const f = (m: Tensor) => sum(sin(projection.affineSet(x, m, tensor([0.4, -0.2]))));
-    assertClose((hessian(f)(A) as Tensor).data, numericJacobian((m) => grad(f)(m) as Tensor, [A]), { rtol: 1e-5, atol: 1e-7 });
+    assertClose(
+      (hessian(f)(A) as Tensor).data,
+      numericJacobian((m) => grad(f)(m) as Tensor, [A]),
+      { rtol: 1e-5, atol: 1e-7 },
+    );
   });
 
   test("degenerate sets raise", () => {
     assert.throws(() => projection.hyperplane(tensor([1, 2]), tensor([0, 0]), 1), ValueError);
-    assert.throws(() => projection.affineSet(tensor([1, 2]), tensor([[1, 1], [2, 2]]), tensor([1, 2])), ValueError);
+    assert.throws(
+      () =>
+        projection.affineSet(
+          tensor([1, 2]),
+          tensor([
+            [1, 1],
+            [2, 2],
+          ]),
+          tensor([1, 2]),
+        ),
+      ValueError,
+    );
     assert.throws(() => projection.affineSet(tensor([1, 2]), tensor([[1, 1, 1]]), tensor([1])), ShapeError);
   });
 });
@@ -350,7 +432,11 @@ describe("boxSection", () => {
   });
 
   test("the capped simplex example", () => {
-    assertClose(projection.boxSection(tensor([0.9, 0.3, 0.1]), 0, 0.5, tensor([1, 1, 1]), 1), tensor([0.5, 0.35, 0.15]), { atol: 1e-15 });
+    assertClose(
+      projection.boxSection(tensor([0.9, 0.3, 0.1]), 0, 0.5, tensor([1, 1, 1]), 1),
+      tensor([0.5, 0.35, 0.15]),
+      { atol: 1e-15 },
+    );
   });
 
   test("derivatives in every argument match finite differences", () => {
@@ -434,9 +520,21 @@ describe("isotonic", () => {
     ];
     assertClose(J.data, expected.flat(), { atol: 0, rtol: 0 });
     checkDerivatives((v) => projection.isotonic(v), [x]);
-    checkDerivatives((v) => projection.isotonic(v, { increasing: false }), [tensor([[1, 3, 2.5], [4, 3.5, 5.2]])]);
+    checkDerivatives(
+      (v) => projection.isotonic(v, { increasing: false }),
+      [
+        tensor([
+          [1, 3, 2.5],
+          [4, 3.5, 5.2],
+        ]),
+      ],
+    );
     const f = (v: Tensor) => sum(sin(projection.isotonic(v)));
-    assertClose((hessian(f)(x) as Tensor).data, numericJacobian((v) => grad(f)(v) as Tensor, [x]), { rtol: 1e-5, atol: 1e-7 });
+    assertClose(
+      (hessian(f)(x) as Tensor).data,
+      numericJacobian((v) => grad(f)(v) as Tensor, [x]),
+      { rtol: 1e-5, atol: 1e-7 },
+    );
   });
 });
 

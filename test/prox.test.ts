@@ -1,6 +1,19 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Tensor, tensor, prox, projection, sum, sin, mul, grad, hessian, jacrev, ValueError, ShapeError } from "../src/index.js";
+import {
+  Tensor,
+  tensor,
+  prox,
+  projection,
+  sum,
+  sin,
+  mul,
+  grad,
+  hessian,
+  jacrev,
+  ValueError,
+  ShapeError,
+} from "../src/index.js";
 import { assertClose, checkDerivatives, numericJacobian, randn, rng } from "./helpers.js";
 
 const r = rng(99);
@@ -47,7 +60,13 @@ describe("separable prox operators against their definition", () => {
 
   test("elasticNet (JAXopt's g = l1reg·(‖y‖₁ + ½·l2reg·‖y‖²)), ridge, nonNegativeRidge", () => {
     const [l1, l2] = [0.6, 1.5];
-    checkSeparableProx("elasticNet", prox.elasticNet(x, [l1, l2], 0.7), x, 0.7, (v) => l1 * (Math.abs(v) + 0.5 * l2 * v * v));
+    checkSeparableProx(
+      "elasticNet",
+      prox.elasticNet(x, [l1, l2], 0.7),
+      x,
+      0.7,
+      (v) => l1 * (Math.abs(v) + 0.5 * l2 * v * v),
+    );
     checkSeparableProx("ridge", prox.ridge(x, 2, 0.5), x, 0.5, (v) => v * v);
     const nnr = (v: number) => (v < 0 ? Infinity : 0.5 * 3 * v * v);
     checkSeparableProx("nonNegativeRidge", prox.nonNegativeRidge(x, 3), x, 1, nnr);
@@ -61,7 +80,8 @@ describe("separable prox operators against their definition", () => {
     const ny = Math.sqrt(y.data.reduce((s, a) => s + a * a, 0));
     for (let i = 0; i < 5; i++) assertClose(y.data[i]! - v.data[i]! + (c * y.data[i]!) / ny, 0, { atol: 1e-14 });
     const objective = (u: ArrayLike<number>) =>
-      0.5 * Array.from(u).reduce((s, a, i) => s + (a - v.data[i]!) ** 2, 0) + c * Math.sqrt(Array.from(u).reduce((s, a) => s + a * a, 0));
+      0.5 * Array.from(u).reduce((s, a, i) => s + (a - v.data[i]!) ** 2, 0) +
+      c * Math.sqrt(Array.from(u).reduce((s, a) => s + a * a, 0));
     for (let k = 0; k < 20; k++) {
       const z = y.data.map((a) => a + 0.01 * r.normal());
       assert.ok(objective(y.data) <= objective(z) + 1e-15);
@@ -86,7 +106,11 @@ describe("prox Jacobians", () => {
     const expected = active.flatMap((a, i) => active.map((_, j) => (i === j ? a : 0)));
     assertClose(J.data, expected, { atol: 0 });
     const Jl = jacrev((l: Tensor) => prox.lasso(x, l, 2))(tensor(0.5)) as Tensor;
-    assertClose(Jl.data, Array.from(x.data, (v) => -Math.sign(v) * 2 * (Math.abs(v) > 1 ? 1 : 0)), { atol: 0 });
+    assertClose(
+      Jl.data,
+      Array.from(x.data, (v) => -Math.sign(v) * 2 * (Math.abs(v) > 1 ? 1 : 0)),
+      { atol: 0 },
+    );
     checkDerivatives((v, l, s) => prox.lasso(v, l, s), [x, tensor([0.5, 1, 0.2, 0.1, 1, 0.4, 2]), tensor(0.8)]);
     checkDerivatives((v, l, s) => prox.nonNegativeLasso(v, l, s), [x, tensor(0.3), tensor(1.2)]);
   });
@@ -98,12 +122,17 @@ describe("prox Jacobians", () => {
     const v = tensor([1.2, -0.7, 2.1]);
     checkDerivatives((u, l, s) => prox.groupLasso(u, l, s), [v, tensor(0.9), tensor(1.1)]);
     const f = (u: Tensor) => sum(sin(mul(prox.groupLasso(u, 0.9), tensor([1, 2, 3]))));
-    assertClose((hessian(f)(v) as Tensor).data, numericJacobian((u) => grad(f)(u) as Tensor, [v]), { rtol: 1e-5, atol: 1e-7 });
+    assertClose(
+      (hessian(f)(v) as Tensor).data,
+      numericJacobian((u) => grad(f)(u) as Tensor, [v]),
+      { rtol: 1e-5, atol: 1e-7 },
+    );
     // Closed form of the group-lasso Jacobian: (1 − c/‖x‖)I + c·xxᵀ/‖x‖³.
     const n = Math.hypot(...v.data);
     const c = 0.9;
     const expected: number[] = [];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) expected.push((i === j ? 1 - c / n : 0) + (c * v.data[i]! * v.data[j]!) / n ** 3);
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) expected.push((i === j ? 1 - c / n : 0) + (c * v.data[i]! * v.data[j]!) / n ** 3);
     assertClose((jacrev((u: Tensor) => prox.groupLasso(u, c))(v) as Tensor).data, expected, { atol: 1e-15 });
   });
 });

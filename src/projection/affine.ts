@@ -82,12 +82,17 @@ export function affineSet(x: TensorLike, A: TensorLike, b: TensorLike): Tensor {
   if (t.ndim !== 1) throw new ShapeError(`${fn}: x must be a vector, got shape ${fmt(t.shape)}`);
   const n = t.shape[0]!;
   if (Am.ndim !== 2 || Am.shape[1] !== n) {
-    throw new ShapeError(`${fn}: A must be a matrix [m, ${n}] to act on x of shape ${fmt(t.shape)}, got ${fmt(Am.shape)}`);
+    throw new ShapeError(
+      `${fn}: A must be a matrix [m, ${n}] to act on x of shape ${fmt(t.shape)}, got ${fmt(Am.shape)}`,
+    );
   }
   requireShape(bv, [Am.shape[0]!], fn, "b", "one entry per row of A");
   const At = matrixTranspose(Am);
   const residual = sub(matmul(Am, t), bv);
-  return sub(t, matmul(At, denseSolve(matmul(Am, At), residual, `${fn} (A Aᵀ must be invertible: A needs full row rank)`)));
+  return sub(
+    t,
+    matmul(At, denseSolve(matmul(Am, At), residual, `${fn} (A Aᵀ must be invertible: A needs full row rank)`)),
+  );
 }
 
 /** Which bound is active at each coordinate: 0 free, 1 at the lower bound, 2 at the upper bound. */
@@ -169,7 +174,11 @@ const boxSectionOp: StructuredOp<SectionStructure> = {
     return { outs: [new Tensor(out, x!.shape)], structure: { state } };
   },
   local([x, l, u, a, b], { state }) {
-    const mask = (s: number) => new Tensor(Float64Array.from(state, (v) => (v === s ? 1 : 0)), x!.shape);
+    const mask = (s: number) =>
+      new Tensor(
+        Float64Array.from(state, (v) => (v === s ? 1 : 0)),
+        x!.shape,
+      );
     const free = mask(FREE);
     const atLower = mask(AT_LOWER);
     const atUpper = mask(AT_UPPER);
@@ -205,10 +214,17 @@ const boxSectionOp: StructuredOp<SectionStructure> = {
 export function boxSection(x: TensorLike, lower: TensorLike, upper: TensorLike, a: TensorLike, b: TensorLike): Tensor {
   const fn = "projection.boxSection";
   const t = finiteTensor(x, fn, "x");
-  const bounds = ([["lower", lower], ["upper", upper]] as const).map(([name, v]) => {
+  const bounds = (
+    [
+      ["lower", lower],
+      ["upper", upper],
+    ] as const
+  ).map(([name, v]) => {
     const bt = finiteTensor(v, fn, name);
     if (!sameShape(broadcastShapes(bt.shape, t.shape, fn), t.shape)) {
-      throw new ShapeError(`${fn}: ${name} of shape ${fmt(bt.shape)} does not broadcast to the shape ${fmt(t.shape)} of x`);
+      throw new ShapeError(
+        `${fn}: ${name} of shape ${fmt(bt.shape)} does not broadcast to the shape ${fmt(t.shape)} of x`,
+      );
     }
     return broadcastTo(bt, t.shape);
   });
@@ -228,7 +244,9 @@ export function boxSection(x: TensorLike, lower: TensorLike, upper: TensorLike, 
   const target = bv.data[0]!;
   const slack = 1e-12 * Math.max(1, Math.abs(minV), Math.abs(maxV));
   if (target < minV - slack || target > maxV + slack) {
-    throw new ValueError(`${fn}: the section is empty: ⟨a, y⟩ ranges over [${minV}, ${maxV}] on the box but b = ${target}`);
+    throw new ValueError(
+      `${fn}: the section is empty: ⟨a, y⟩ ranges over [${minV}, ${maxV}] on the box but b = ${target}`,
+    );
   }
   return structuredCall(boxSectionOp, [t, lo, hi, av, bv])[0]!;
 }

@@ -41,9 +41,14 @@ function clipChecked(x: TensorLike, lower: TensorLike, upper: TensorLike, fn: st
   const t = finiteTensor(x, fn, "x");
   const lo = finiteTensor(lower, fn, "lower");
   const hi = finiteTensor(upper, fn, "upper");
-  for (const [name, b] of [["lower", lo], ["upper", hi]] as const) {
+  for (const [name, b] of [
+    ["lower", lo],
+    ["upper", hi],
+  ] as const) {
     if (!sameShape(broadcastShapes(t.shape, b.shape, fn), t.shape)) {
-      throw new ShapeError(`${fn}: ${name} of shape ${fmt(b.shape)} does not broadcast to the shape ${fmt(t.shape)} of x`);
+      throw new ShapeError(
+        `${fn}: ${name} of shape ${fmt(b.shape)} does not broadcast to the shape ${fmt(t.shape)} of x`,
+      );
     }
   }
   const il = broadcastIndex(lo.shape, t.shape);

@@ -23,7 +23,9 @@ export function finiteTensor(x: TensorLike, fn: string, arg: string): Tensor {
 export function finiteWithRank(x: TensorLike, fn: string, arg: string, minDims: number): Tensor {
   const t = finiteTensor(x, fn, arg);
   if (t.ndim < minDims) {
-    throw new ShapeError(`${fn}: ${arg} must have at least ${minDims} axis${minDims > 1 ? "es" : ""}, got shape ${fmt(t.shape)}`);
+    throw new ShapeError(
+      `${fn}: ${arg} must have at least ${minDims} axis${minDims > 1 ? "es" : ""}, got shape ${fmt(t.shape)}`,
+    );
   }
   return t;
 }

@@ -75,7 +75,9 @@ export function l2Sphere(x: TensorLike, radius: TensorLike = 1): Tensor {
 export function secondOrderCone(pair: readonly [TensorLike, TensorLike]): [Tensor, Tensor] {
   const fn = "projection.secondOrderCone";
   if (!Array.isArray(pair) || pair.length !== 2) {
-    throw new ShapeError(`${fn}: expected a pair [x, t], got ${Array.isArray(pair) ? `an array of length ${pair.length}` : typeof pair}`);
+    throw new ShapeError(
+      `${fn}: expected a pair [x, t], got ${Array.isArray(pair) ? `an array of length ${pair.length}` : typeof pair}`,
+    );
   }
   const x = finiteTensor(pair[0], fn, "x");
   const t = finiteTensor(pair[1], fn, "t");

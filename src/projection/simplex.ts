@@ -55,7 +55,9 @@ function rowParam(v: TensorLike, x: Tensor, fn: string, arg: string): Tensor {
   const batch = x.shape.slice(0, -1);
   const ok = t.size === 1 || (t.ndim === batch.length && t.shape.every((d, i) => d === batch[i]));
   if (!ok) {
-    throw new ShapeError(`${fn}: ${arg} must be a scalar or have the batch shape ${fmt(batch)} of x ${fmt(x.shape)}, got ${fmt(t.shape)}`);
+    throw new ShapeError(
+      `${fn}: ${arg} must be a scalar or have the batch shape ${fmt(batch)} of x ${fmt(x.shape)}, got ${fmt(t.shape)}`,
+    );
   }
   return checkValues(t, fn, arg, positive, "positive");
 }
@@ -199,7 +201,8 @@ function l1Op(name: string, sphere: boolean): StructuredOp<L1Structure> {
       for (let i = 0; i < n; i++) norm1 += Math.abs(src[i]!);
       const mask = new Float64Array(n);
       const sign = new Float64Array(n);
-      if (!sphere && norm1 <= radius) return { outs: [new Tensor(src, x!.shape)], structure: { inside: true, mask, sign } };
+      if (!sphere && norm1 <= radius)
+        return { outs: [new Tensor(src, x!.shape)], structure: { inside: true, mask, sign } };
       const abs = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         abs[i] = Math.abs(src[i]!);

@@ -53,7 +53,7 @@ const solvePrim: Primitive<string> = {
     luSolveInPlace(M!.data.slice(), out, m, k, who);
     return new Tensor(out, y!.shape);
   },
-  jvp([M, y], [tM, ty], z, who) {
+  jvp([M], [tM, ty], z, who) {
     let rhs = ty;
     if (tM !== null) {
       const tMz = matmul(tM, z);
@@ -73,7 +73,9 @@ const solvePrim: Primitive<string> = {
 export function denseSolve(M: Tensor, y: Tensor, who: string): Tensor {
   const m = M.shape[0];
   if (M.ndim !== 2 || M.shape[1] !== m || (y.ndim !== 1 && y.ndim !== 2) || y.shape[0] !== m) {
-    throw new ShapeError(`${who}: cannot solve with a matrix of shape ${fmt(M.shape)} and a right-hand side of shape ${fmt(y.shape)}`);
+    throw new ShapeError(
+      `${who}: cannot solve with a matrix of shape ${fmt(M.shape)} and a right-hand side of shape ${fmt(y.shape)}`,
+    );
   }
   return bind(solvePrim, [M, y], who);
 }

@@ -58,7 +58,15 @@ function sinkhornMap(f: Tensor, C: Tensor, a: Tensor, b: Tensor, eps: Tensor): T
 }
 
 /** Log-domain Sinkhorn on plain arrays: the potential f with mean 0. */
-function sinkhornKernel(C: Tensor, a: Tensor, b: Tensor, eps: number, maxIter: number, tol: number, who: string): Float64Array {
+function sinkhornKernel(
+  C: Tensor,
+  a: Tensor,
+  b: Tensor,
+  eps: number,
+  maxIter: number,
+  tol: number,
+  who: string,
+): Float64Array {
   const [n, m] = C.shape as [number, number];
   const c = C.data;
   const f = new Float64Array(n);
@@ -88,7 +96,8 @@ function sinkhornKernel(C: Tensor, a: Tensor, b: Tensor, eps: number, maxIter: n
     }
     let err = 0;
     for (let j = 0; j < m; j++) err += Math.abs(colSum[j]! - b.data[j]!);
-    if (!Number.isFinite(err)) throw new ValueError(`${who}: Sinkhorn diverged (non-finite potentials); check the cost and epsilon`);
+    if (!Number.isFinite(err))
+      throw new ValueError(`${who}: Sinkhorn diverged (non-finite potentials); check the cost and epsilon`);
     if (err <= tol * mass) {
       let shift = 0;
       for (let i = 0; i < n; i++) shift += f[i]!;
@@ -128,7 +137,10 @@ function potentialRule(maxIter: number, tol: number, who: string): CustomRule<nu
       if (ct === null) return primals.map(() => null);
       const { A, theta } = fixedPointJacobians(primals, fStar!);
       const u = denseSolve(matrixTranspose(A), ct, `${who} (implicit derivative)`);
-      const [, pullback] = vjp((C: Tensor, a: Tensor, b: Tensor, e: Tensor) => sinkhornMap(fStar!, C, a, b, e), ...theta);
+      const [, pullback] = vjp(
+        (C: Tensor, a: Tensor, b: Tensor, e: Tensor) => sinkhornMap(fStar!, C, a, b, e),
+        ...theta,
+      );
       return (pullback(u) as Tensor[]).map((g, i) => (needs[i] ? g : null));
     },
   };
@@ -138,7 +150,8 @@ function entropicPlan(C: Tensor, a: Tensor, b: Tensor, opts: SinkhornOptions, wh
   const eps = reshape(scalarParam(opts.epsilon ?? 1, who, "epsilon", positive, "positive"), []);
   const maxIter = opts.maxIter ?? 10000;
   const tol = opts.tol ?? 1e-12;
-  if (!Number.isInteger(maxIter) || maxIter < 1) throw new ValueError(`${who}: maxIter must be a positive integer, got ${maxIter}`);
+  if (!Number.isInteger(maxIter) || maxIter < 1)
+    throw new ValueError(`${who}: maxIter must be a positive integer, got ${maxIter}`);
   if (!(tol > 0)) throw new ValueError(`${who}: tol must be positive, got ${tol}`);
   const [f] = customCall(potentialRule(maxIter, tol, who), [C, a, b, eps]) as [Tensor];
   const g = columnPotential(f, C, b, eps);
@@ -163,12 +176,15 @@ function entropicPlan(C: Tensor, a: Tensor, b: Tensor, opts: SinkhornOptions, wh
 export function transport(cost: TensorLike, a: TensorLike, b: TensorLike, opts: SinkhornOptions = {}): Tensor {
   const fn = "projection.transport";
   const C = finiteTensor(cost, fn, "cost");
-  if (C.ndim !== 2 || C.size === 0) throw new ShapeError(`${fn}: cost must be a non-empty matrix, got shape ${fmt(C.shape)}`);
+  if (C.ndim !== 2 || C.size === 0)
+    throw new ShapeError(`${fn}: cost must be a non-empty matrix, got shape ${fmt(C.shape)}`);
   const [n, m] = C.shape as [number, number];
   const av = checkValues(finiteTensor(a, fn, "a"), fn, "a", positive, "positive");
   const bv = checkValues(finiteTensor(b, fn, "b"), fn, "b", positive, "positive");
-  if (av.ndim !== 1 || av.size !== n) throw new ShapeError(`${fn}: a must have shape [${n}] (rows of cost), got ${fmt(av.shape)}`);
-  if (bv.ndim !== 1 || bv.size !== m) throw new ShapeError(`${fn}: b must have shape [${m}] (columns of cost), got ${fmt(bv.shape)}`);
+  if (av.ndim !== 1 || av.size !== n)
+    throw new ShapeError(`${fn}: a must have shape [${n}] (rows of cost), got ${fmt(av.shape)}`);
+  if (bv.ndim !== 1 || bv.size !== m)
+    throw new ShapeError(`${fn}: b must have shape [${m}] (columns of cost), got ${fmt(bv.shape)}`);
   const sa = av.data.reduce((s, v) => s + v, 0);
   const sb = bv.data.reduce((s, v) => s + v, 0);
   if (Math.abs(sa - sb) > 1e-10 * Math.max(sa, sb)) {

@@ -119,7 +119,10 @@ export function elasticNet(
 export function groupLasso(x: TensorLike, l2reg: TensorLike = 1, scaling: TensorLike = 1): Tensor {
   const fn = "prox.groupLasso";
   const t = finiteTensor(x, fn, "x");
-  const c = mul(reshape(scalarParam(l2reg, fn, "l2reg", nonNegativeValue, "non-negative"), []), scalingParam(scaling, fn));
+  const c = mul(
+    reshape(scalarParam(l2reg, fn, "l2reg", nonNegativeValue, "non-negative"), []),
+    scalingParam(scaling, fn),
+  );
   let sq = 0;
   for (let i = 0; i < t.size; i++) sq += t.data[i]! * t.data[i]!;
   if (Math.sqrt(sq) <= c.data[0]!) return zerosLike(t);

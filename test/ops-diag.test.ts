@@ -73,6 +73,16 @@ describe("diag", () => {
     for (const k of [-2, 0, 3]) assert.deepEqual(diag(diag(v, k), k).toArray(), v.toArray());
   });
 
+  test("⟨diag(v, k), M⟩ = ⟨v, diagonal(M, k)⟩: writing and reading a diagonal are each other's transpose", () => {
+    for (const k of [-2, -1, 0, 1, 3]) {
+      const v = randn(r, [4]);
+      const m = randn(r, [4 + Math.abs(k), 4 + Math.abs(k)]);
+      const lhs = diag(v, k).mul(m).sum().item();
+      const rhs = v.mul(diagonal(m, k)).sum().item();
+      assertClose(lhs, rhs, { rtol: 1e-12, atol: 1e-12 }, `k=${k}`);
+    }
+  });
+
   test("errors", () => {
     assert.throws(
       () => diag(zeros([2, 2, 2])),

@@ -217,6 +217,24 @@ describe("split", () => {
     assert.deepEqual(Array.from(concatenate(split(x, [2], 2), 2).data), Array.from(x.data));
   });
 
+  test("⟨concatenate(xs), y⟩ = Σ ⟨xᵢ, split(y)ᵢ⟩: split is the transpose of concatenate", () => {
+    for (const axis of [0, 1, -1]) {
+      const ax = axis < 0 ? axis + 3 : axis;
+      const widths = [1, 3, 2];
+      const xs = widths.map((w) => {
+        const s = [2, 3, 4];
+        s[ax] = w;
+        return randn(r, s);
+      });
+      const c = concatenate(xs, axis);
+      const y = randn(r, c.shape);
+      const pieces = split(y, [1, 4], axis);
+      const lhs = c.mul(y).sum().item();
+      const rhs = xs.reduce((acc, x, i) => acc + x.mul(pieces[i]!).sum().item(), 0);
+      assertClose(lhs, rhs, { rtol: 1e-12, atol: 1e-12 }, `axis ${axis}`);
+    }
+  });
+
   test("errors", () => {
     assert.throws(
       () => split(arange(5), 2),

@@ -326,6 +326,18 @@ describe("certified derivatives", () => {
     assert.throws(() => jacrev((a: Tensor) => customRoot(G, { solve: "lu" })(solver)(undefined, a))(tensor(1)), ImplicitDiffError);
     const J = jacrev((a: Tensor) => customRoot(G, { policy: "lstsq" })(solver)(undefined, a))(tensor(1)) as Tensor;
     assertClose(J, [0.5, 0.5], { rtol: 1e-9 });
+    const warn = console.warn;
+    const messages: string[] = [];
+    console.warn = (m: string) => messages.push(m);
+    try {
+      const seen: ImplicitDiagnostics[] = [];
+      const layer = customRoot(G, { policy: "warn", solve: "lu", onDiagnostics: (d) => seen.push(d) })(solver);
+      assertClose(jacrev((a: Tensor) => layer(undefined, a))(tensor(1)) as Tensor, [0.5, 0.5], { rtol: 1e-9 });
+      assert.equal(seen[0]!.fallback, true);
+    } finally {
+      console.warn = warn;
+    }
+    assert.match(messages[0]!, /singular/);
   });
   test("hasAux passes aux through without derivative", () => {
     const f = customRoot(F, { hasAux: true })((_x0: Tensor, a: Tensor) => [tensor(Math.sqrt(a.item())), { iterations: tensor(3) }]);

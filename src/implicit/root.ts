@@ -196,9 +196,12 @@ function certifiedSolve(
     if (policy === "lstsq") {
       result = linearSolve(target, rhs, { ...base, solver: "auto", wellPosed: false, throwOnFailure: false });
       fallback = true;
-    } else if (policy === "warn" && kind === null) {
-      console.warn(`diffopt warning: ${who}: backward solve failed (${e.message}); returning the unconverged result`);
-      result = linearSolve(target, rhs, { ...base, throwOnFailure: false });
+    } else if (policy === "warn") {
+      // An iterative solve returns its last iterate; a singular dense one has none, so least squares stands in.
+      console.warn(`diffopt warning: ${who}: backward solve failed (${e.message}); returning the best available result`);
+      const fallbackOpts = kind === null ? { ...base, throwOnFailure: false } : { ...base, solver: "auto" as const, wellPosed: false, throwOnFailure: false };
+      result = linearSolve(target, rhs, fallbackOpts);
+      fallback = kind !== null;
     } else {
       throw new ImplicitDiffError(
         `${who}: the backward linear system (${mode}) could not be solved: ${e.message}. Try policy "lstsq" for a singular system, or another \`solve\`.`,

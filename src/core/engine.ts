@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { Tensor, TraceKind, type TapeNode, type Shape } from "./tensor.js";
+import { Tensor, TraceKind, type TapeNode } from "./tensor.js";
 
 /**
  * A primitive operation. `P` is the type of its static parameters (axes, shapes…).
@@ -52,11 +52,6 @@ let nextNodeId = 1;
 /** @internal A fresh transform level, higher than every level handed out before. */
 export function newLevel(): number {
   return nextLevel++;
-}
-
-/** @internal A fresh tape-node id (ids order nodes by creation, which is a topological order). */
-export function newNodeId(): number {
-  return nextNodeId++;
 }
 
 /** @internal The highest level among `args` (0 when all are concrete). */
@@ -195,9 +190,4 @@ export function backwardPass(
     for (const node of nodes) node.cts = null;
     for (const l of leaves) l.cts = null;
   }
-}
-
-/** @internal Shape of a tensor as a printable string. */
-export function fmtShape(shape: Shape): string {
-  return `[${shape.join(", ")}]`;
 }

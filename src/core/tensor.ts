@@ -150,11 +150,6 @@ function formatNumber(v: number): string {
   return Number(v.toPrecision(8)).toString();
 }
 
-/** @internal A concrete tensor over `data` (not copied) with `shape`. */
-export function fromData(data: Float64Array, shape: Shape): Tensor {
-  return new Tensor(data, shape);
-}
-
 /** Anything that can be turned into a tensor: a Tensor, a number, nested arrays, or a Float64Array. */
 export type TensorLike = Tensor | NestedArray | Float64Array;
 

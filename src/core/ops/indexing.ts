@@ -182,18 +182,17 @@ function resolveRange(spec: readonly (number | null | undefined)[], axis: number
   return { kind: "range", start: count === 0 ? 0 : from, step: s, count };
 }
 
-function normalizeIndex(i: number, axis: number, len: number, op: string): number {
-  checkInteger(i, op, `the index for axis ${axis}`);
-  if (i < -len || i >= len) {
-    throw new ValueError(`${op}: index ${i} is out of range for axis ${axis} of length ${len}`);
-  }
+/** An index into `where` (e.g. "axis 1"), of length `len`, made non-negative. */
+function normalizeIndex(i: number, where: string, len: number, op: string): number {
+  checkInteger(i, op, `an index for ${where}`);
+  if (i < -len || i >= len) throw new ValueError(`${op}: index ${i} is out of range for ${where} of length ${len}`);
   return i < 0 ? i + len : i;
 }
 
-/** Validated, non-negative indices for an axis of length `len`, with the shape they come in. */
+/** Validated, non-negative indices into `where` (of length `len`), with the shape they come in. */
 function resolveIndices(
   indices: Indices,
-  axis: number,
+  where: string,
   len: number,
   op: string,
 ): { indices: Int32Array; shape: Shape } {
@@ -210,7 +209,7 @@ function resolveIndices(
     shape = [indices.length];
   }
   const out = new Int32Array(values.length);
-  for (let k = 0; k < values.length; k++) out[k] = normalizeIndex(values[k]!, axis, len, op);
+  for (let k = 0; k < values.length; k++) out[k] = normalizeIndex(values[k]!, where, len, op);
   return { indices: out, shape };
 }
 
@@ -222,13 +221,13 @@ function resolveSpecs(shape: Shape, specs: readonly AtSpec[], op: string, allowA
   return shape.map((len, axis): AxisIndex => {
     const spec = axis < specs.length ? specs[axis] : null;
     if (spec === null || spec === undefined) return { kind: "range", start: 0, step: 1, count: len };
-    if (typeof spec === "number") return { kind: "pick", index: normalizeIndex(spec, axis, len, op) };
+    if (typeof spec === "number") return { kind: "pick", index: normalizeIndex(spec, `axis ${axis}`, len, op) };
     if (spec instanceof Int32Array || spec instanceof Tensor) {
       if (!allowArrays) {
         throw new ValueError(`${op}: axis ${axis} got an index array; use take or at for integer-array indexing`);
       }
       if (++arrays > 1) throw new ValueError(`${op}: at most one axis may be indexed by an array`);
-      return { kind: "array", ...resolveIndices(spec, axis, len, op) };
+      return { kind: "array", ...resolveIndices(spec, `axis ${axis}`, len, op) };
     }
     if (Array.isArray(spec)) return resolveRange(spec, axis, len, op);
     throw new ValueError(`${op}: invalid index for axis ${axis}: ${String(spec)}`);
@@ -335,11 +334,11 @@ export function slice(x: TensorLike, ...specs: SliceSpec[]): Tensor {
 /** Resolves `take`'s indices and axis into an index map over `shape` and the result's shape. */
 function takeSelection(shape: Shape, indices: Indices, axis: number | undefined, op: string): Selection {
   if (axis === undefined) {
-    const { indices: idx, shape: idxShape } = resolveIndices(indices, 0, shapeSize(shape), op);
+    const { indices: idx, shape: idxShape } = resolveIndices(indices, "the flattened tensor", shapeSize(shape), op);
     return { starts: idx, run: 1, shape: [...idxShape], distinct: new Set(idx).size === idx.length, identity: false };
   }
   const ax = normalizeAxis(axis, shape.length, op);
-  const resolved = resolveIndices(indices, ax, shape[ax]!, op);
+  const resolved = resolveIndices(indices, `axis ${ax}`, shape[ax]!, op);
   const axes = shape.map((len, i): AxisIndex =>
     i === ax ? { kind: "array", ...resolved } : { kind: "range", start: 0, step: 1, count: len },
   );

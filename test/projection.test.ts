@@ -4,6 +4,7 @@ import {
   Tensor,
   tensor,
   projection,
+  linalg,
   concatenate,
   reshape,
   sum,

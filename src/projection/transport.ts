@@ -9,25 +9,19 @@
  * T commutes with adding a constant, so ∂T has the eigenvalue 1 on the constant vector; we fix the gauge with
  * T̃(f) = T(f) − mean(T(f)), whose fixed point (the potential with mean 0) is unique and for which I − ∂T̃ is
  * invertible. The derivatives of f* in (C, a, b, ε) are those of the implicit function theorem,
- * (I − ∂_f T̃) ḟ = ∂_θ T̃ θ̇, solved densely (n×n) from Jacobians of T̃ written with ops, so second derivatives
- * are exact too; P is then an ordinary differentiable function of f*.
- *
- * (The implicit layer's `customFixedPoint` would express the same rule; it is not used here because it was
- * not importable when this module was written. The rule below is the dense special case of it.)
+ * (I − ∂_f T̃) ḟ = ∂_θ T̃ θ̇, given by `customFixedPoint` on T̃ (written with ops, so second derivatives are exact
+ * too); the solver itself is never differentiated. P is then an ordinary differentiable function of f*.
  * @module
  */
-import { customCall, type CustomRule } from "../core/custom.js";
 import { ShapeError, ValueError } from "../core/errors.js";
 import { add, div, exp, log, mul, sub } from "../core/ops/elementwise.js";
-import { matrixTranspose } from "../core/ops/matmul.js";
 import { mean } from "../core/ops/reduce.js";
 import { reshape } from "../core/ops/shape.js";
 import { logsumexp } from "../core/ops/softmax.js";
 import { fmt } from "../core/shape.js";
-import { Tensor, eye, ones, zerosLike, type TensorLike } from "../core/tensor.js";
-import { jacfwd, jvp, vjp } from "../core/transforms.js";
+import { Tensor, ones, zeros, type TensorLike } from "../core/tensor.js";
+import { customFixedPoint } from "../implicit/root.js";
 import { checkValues, finiteTensor, positive, scalarParam } from "./checks.js";
-import { denseSolve } from "./solve.js";
 
 /** Options of {@link transport} and {@link birkhoff}. */
 export interface SinkhornOptions {
@@ -111,39 +105,19 @@ function sinkhornKernel(
   );
 }
 
-function potentialRule(maxIter: number, tol: number, who: string): CustomRule<null> {
-  const fixedPointJacobians = (primals: readonly Tensor[], fStar: Tensor) => {
-    const [C, a, b, eps] = primals as [Tensor, Tensor, Tensor, Tensor];
-    const n = fStar.size;
-    const J = jacfwd((f: Tensor) => sinkhornMap(f, C, a, b, eps))(fStar) as Tensor;
-    return { A: sub(eye(n), J), theta: [C, a, b, eps] };
-  };
-  return {
-    name: who,
-    primal([C, a, b, eps]) {
-      const f = sinkhornKernel(C!, a!, b!, eps!.data[0]!, maxIter, tol, who);
-      return { outs: [new Tensor(f, [f.length])], res: null };
-    },
-    residuals() {
-      return null;
-    },
-    jvp(primals, tangents, [fStar]) {
-      const { A, theta } = fixedPointJacobians(primals, fStar!);
-      const dots = tangents.map((t, i) => t ?? zerosLike(primals[i]!));
-      const [, rhs] = jvp((C: Tensor, a: Tensor, b: Tensor, e: Tensor) => sinkhornMap(fStar!, C, a, b, e), theta, dots);
-      return [denseSolve(A, rhs, `${who} (implicit derivative)`)];
-    },
-    vjp(primals, [fStar], [ct], _res, needs) {
-      if (ct === null) return primals.map(() => null);
-      const { A, theta } = fixedPointJacobians(primals, fStar!);
-      const u = denseSolve(matrixTranspose(A), ct, `${who} (implicit derivative)`);
-      const [, pullback] = vjp(
-        (C: Tensor, a: Tensor, b: Tensor, e: Tensor) => sinkhornMap(fStar!, C, a, b, e),
-        ...theta,
-      );
-      return (pullback(u) as Tensor[]).map((g, i) => (needs[i] ? g : null));
-    },
-  };
+/** The Sinkhorn solver made differentiable by implicit differentiation of T̃, one per (maxIter, tol, caller). */
+const layers = new Map<string, (init: Tensor, C: Tensor, a: Tensor, b: Tensor, eps: Tensor) => Tensor>();
+
+function potentialLayer(maxIter: number, tol: number, who: string) {
+  const key = `${who}|${maxIter}|${tol}`;
+  let layer = layers.get(key);
+  if (layer === undefined) {
+    const solver = (_init: Tensor, C: Tensor, a: Tensor, b: Tensor, eps: Tensor): Tensor =>
+      new Tensor(sinkhornKernel(C, a, b, eps.data[0]!, maxIter, tol, who), [C.shape[0]!]);
+    layer = customFixedPoint(sinkhornMap)(solver) as unknown as typeof solver;
+    layers.set(key, layer);
+  }
+  return layer;
 }
 
 function entropicPlan(C: Tensor, a: Tensor, b: Tensor, opts: SinkhornOptions, who: string): Tensor {
@@ -153,7 +127,7 @@ function entropicPlan(C: Tensor, a: Tensor, b: Tensor, opts: SinkhornOptions, wh
   if (!Number.isInteger(maxIter) || maxIter < 1)
     throw new ValueError(`${who}: maxIter must be a positive integer, got ${maxIter}`);
   if (!(tol > 0)) throw new ValueError(`${who}: tol must be positive, got ${tol}`);
-  const [f] = customCall(potentialRule(maxIter, tol, who), [C, a, b, eps]) as [Tensor];
+  const f = potentialLayer(maxIter, tol, who)(zeros([C.shape[0]!]), C, a, b, eps);
   const g = columnPotential(f, C, b, eps);
   return exp(div(sub(add(reshape(f, [f.size, 1]), reshape(g, [1, g.size])), C), eps));
 }
@@ -162,7 +136,7 @@ function entropicPlan(C: Tensor, a: Tensor, b: Tensor, opts: SinkhornOptions, wh
  * Entropic optimal transport: the plan P ≥ 0 with row sums a and column sums b minimising ⟨P, cost⟩ −
  * ε·entropy(P), i.e. the KL projection of exp(−cost/ε) onto the transportation polytope. Computed by
  * log-domain Sinkhorn; differentiable in cost, a, b and ε by implicit differentiation of the Sinkhorn fixed
- * point (a dense n×n solve).
+ * point (`customFixedPoint`; the backward system is n×n).
  *
  * @param cost - matrix [n, m].
  * @param a - positive row marginals [n]; b - positive column marginals [m], with Σa = Σb.

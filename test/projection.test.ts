@@ -395,7 +395,7 @@ describe("hyperplane, halfspace, affineSet", () => {
           ]),
           tensor([1, 2]),
         ),
-      ValueError,
+      linalg.LinearSolveError,
     );
     assert.throws(() => projection.affineSet(tensor([1, 2]), tensor([[1, 1, 1]]), tensor([1])), ShapeError);
   });

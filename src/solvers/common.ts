@@ -5,8 +5,8 @@
  */
 import { ValueError } from "../core/errors.js";
 import { Tensor } from "../core/tensor.js";
-import { stopGradient, valueAndGrad } from "../core/transforms.js";
-import { flatten, norm, type Tree } from "../core/tree.js";
+import { hvp, stopGradient, valueAndGrad } from "../core/transforms.js";
+import { flatten, norm, vdot, type Tree } from "../core/tree.js";
 import type { LineSearchFunction } from "./linesearch.js";
 import type { ObjectiveFn } from "./conditions.js";
 
@@ -56,4 +56,16 @@ export function unitIntervalOption(v: number, who: string, name: string): number
 /** @internal The next FISTA / Nesterov momentum sequence value t_{k+1} = (1 + √(1 + 4t_k²)) / 2. */
 export function nextMomentum(t: number): number {
   return (1 + Math.sqrt(1 + 4 * t * t)) / 2;
+}
+
+/**
+ * @internal The curvature ⟨v, ∇²f(x) v⟩ / ‖v‖² of f(·, ...args) along v (a Rayleigh quotient of the Hessian, a
+ * lower bound of its largest eigenvalue), on plain values; NaN when v = 0.
+ */
+export function curvatureAlong(fun: ObjectiveFn, x: Tree, v: Tree, args: readonly Tree[]): number {
+  const plainArgs = stopGradient([...args] as Tree) as Tree[];
+  const xp = stopGradient(x);
+  const vp = stopGradient(v);
+  const [hv] = hvp((z: Tree) => fun(z, ...plainArgs), [xp], [vp]);
+  return vdot(vp, hv as Tree).item() / normOf(vp) ** 2;
 }

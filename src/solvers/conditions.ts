@@ -74,7 +74,8 @@ export function proxGradFixedPoint(fun: ObjectiveFn, prox: ProxFn, stepsize = 1)
 
 /**
  * The projected-gradient fixed point T(x, hyperparamsProj, ...args) = proj(x − η∇ₓf(x, ...args), hyperparamsProj)
- * for min f(x, ...args) over C(hyperparamsProj) (argument order of `ProjectedGradient.run`).
+ * for min f(x, ...args) over C(hyperparamsProj) (argument order of `ProjectedGradient.run`; a null
+ * `hyperparamsProj` is passed to the projection as undefined, i.e. its default).
  *
  * @example
  * ```ts
@@ -90,7 +91,7 @@ export function projectedGradientFixedPoint(
   stepsize = 1,
 ): (x: any, hyperparamsProj: any, ...args: any[]) => Tree {
   const eta = checkStepsize(stepsize, "projectedGradientFixedPoint");
-  return (x, hyperparamsProj, ...args) => projection(gradientStep(fun, eta, x, args), hyperparamsProj);
+  return (x, hyperparamsProj, ...args) => projection(gradientStep(fun, eta, x, args), hyperparamsProj ?? undefined);
 }
 
 /**

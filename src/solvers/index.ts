@@ -8,3 +8,5 @@ export * from "./linesearch.js";
 export * from "./conditions.js";
 export * from "./gradient-descent.js";
 export * from "./proximal-gradient.js";
+export * from "./mirror-descent.js";
+export * from "./block-coordinate-descent.js";

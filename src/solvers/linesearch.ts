@@ -78,13 +78,22 @@ function slopeAtZero(grad: Tree, direction: Tree, fn: string): number {
   return d;
 }
 
+/**
+ * @internal Rounding slack for comparing two objective values: 16ε(|a| + |b|). Sufficient-decrease tests accept
+ * within it, so that near a minimiser, where the decrease they demand falls below the rounding error of f,
+ * they do not reject every step (and shrink the step to nothing).
+ */
+export function roundingSlack(a: number, b: number): number {
+  return 16 * Number.EPSILON * (Math.abs(a) + Math.abs(b));
+}
+
 function stepFrom(x: Tree, direction: Tree, t: number): Tree {
   return add(x, scale(t, direction));
 }
 
 /**
  * Backtracking line search: tries t = t₀, t₀β, t₀β², … until the Armijo condition
- * f(x + t p) ≤ f(x) + c₁ t ⟨∇f(x), p⟩ holds. Evaluates only values while searching and one gradient at the
+ * f(x + t p) ≤ f(x) + c₁ t ⟨∇f(x), p⟩ holds (up to a rounding slack of 16ε(|f(x)| + |f(x + t p)|)). Evaluates only values while searching and one gradient at the
  * accepted point. Throws a `ValueError` if p is not a descent direction.
  *
  * @example
@@ -119,7 +128,7 @@ export function backtrackingLineSearch(
   for (let i = 0; i < maxIter; i++) {
     const v = f.value(stepFrom(x0, p, t));
     numEvals++;
-    if (v <= value + c1 * t * slope) {
+    if (v <= value + c1 * t * slope + roundingSlack(value, v)) {
       succeeded = true;
       break;
     }
@@ -150,7 +159,7 @@ function cubicMinimizer(a: Probe, b: Probe): number {
 /**
  * Wolfe line search (Nocedal & Wright, Algorithms 3.5–3.6): brackets a step by growing t, then zooms with
  * safeguarded cubic interpolation (or bisection) until the sufficient-decrease condition
- * f(x + t p) ≤ f(x) + c₁ t ⟨∇f(x), p⟩ and the curvature condition hold — strong |⟨∇f(x + t p), p⟩| ≤ c₂|⟨∇f(x), p⟩|
+ * f(x + t p) ≤ f(x) + c₁ t ⟨∇f(x), p⟩ (up to the same rounding slack) and the curvature condition hold — strong |⟨∇f(x + t p), p⟩| ≤ c₂|⟨∇f(x), p⟩|
  * by default, weak ⟨∇f(x + t p), p⟩ ≥ c₂⟨∇f(x), p⟩ with `strong: false`. Throws a `ValueError` if p is not a
  * descent direction.
  *
@@ -190,7 +199,7 @@ export function wolfeLineSearch(
     numEvals++;
     return { t, value: v, slope: vdot(g, p).item(), params, grad: g };
   };
-  const sufficient = (q: Probe) => q.value <= value + c1 * q.t * slope0;
+  const sufficient = (q: Probe) => q.value <= value + c1 * q.t * slope0 + roundingSlack(value, q.value);
   const curvature = (q: Probe) => (strong ? Math.abs(q.slope) <= -c2 * slope0 : q.slope >= c2 * slope0);
   const result = (q: Probe, succeeded: boolean): LineSearchResult => ({
     stepsize: q.t,

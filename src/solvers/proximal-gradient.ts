@@ -7,7 +7,8 @@ import { add, scale, sub, vdot, type Tree } from "../core/tree.js";
 import { stopGradient } from "../core/transforms.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
-import { nextMomentum, normOf, objectiveValueAndGrad, positiveOption, unitIntervalOption } from "./common.js";
+import { curvatureAlong, nextMomentum, normOf, objectiveValueAndGrad, positiveOption, unitIntervalOption } from "./common.js";
+import { roundingSlack } from "./linesearch.js";
 import { proxGradFixedPoint, type ObjectiveFn, type ProjectionFn, type ProxFn } from "./conditions.js";
 
 /** Options of {@link ProximalGradient}. */
@@ -20,7 +21,7 @@ export interface ProximalGradientOptions extends SolverOptions {
   stepsize?: number;
   /** FISTA acceleration (default true). */
   acceleration?: boolean;
-  /** Backtracking: factor applied to a rejected step (default 0.5); each search starts one factor larger. */
+  /** Backtracking: factor applied to a rejected step (default 0.5). */
   decreaseFactor?: number;
   /** Backtracking: the largest step tried (default 1e4). */
   maxStepsize?: number;
@@ -45,8 +46,11 @@ const identityProx: ProxFn = (x) => x;
 
 /**
  * Proximal gradient for min_x f(x, ...args) + g(x, hyperparamsProx): x ← prox_{ηg}(x − η∇f(x)), with FISTA
- * acceleration (default) and, without a fixed step, backtracking on the smooth part (the step is accepted when
- * f(x⁺) ≤ f(x) + ⟨∇f(x), x⁺ − x⟩ + ‖x⁺ − x‖²/2η). Call `run(init, hyperparamsProx, ...args)` as in JAXopt.
+ * acceleration (default, with O'Donoghue–Candès adaptive restart: the momentum is reset when the step goes
+ * against it) and, without a fixed step, backtracking on the smooth part: the step is accepted when
+ * f(x⁺) ≤ f(x) + ⟨∇f(x), x⁺ − x⟩ + ‖x⁺ − x‖²/2η, starting from the inverse curvature of f along ∇f at `init`
+ * and never increasing afterwards (so that the error measure below stays honest). Call
+ * `run(init, hyperparamsProx, ...args)` as in JAXopt.
  * `error` is the gradient-mapping norm ‖x⁺ − x‖/η at the point the step started from. The implicit derivative
  * uses the fixed point {@link proxGradFixedPoint} with the fixed step (or the last step found); its backward
  * system is not symmetric.
@@ -85,7 +89,7 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
 
   init(init: any, hyperparamsProx: any, ...args: any[]): ProximalGradientState {
     const [v, g] = objectiveValueAndGrad(this.fun, init, args, this.name);
-    const eta = this.stepsize ?? 1;
+    const eta = this.stepsize ?? this.initialStepsize(init, g, args);
     const step = this.prox(sub(init, scale(eta, g)), hyperparamsProx, eta);
     return {
       iterNum: 0,
@@ -99,6 +103,13 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
     };
   }
 
+  /** 1 / (curvature of f along ∇f at x), capped at `maxStepsize` (1 when that curvature is not positive). */
+  private initialStepsize(x: Tree, g: Tree, args: readonly any[]): number {
+    if (normOf(g) === 0) return 1;
+    const c = curvatureAlong(this.fun, x, g, args);
+    return c > 0 ? Math.min(1 / c, this.maxStepsize) : 1;
+  }
+
   /** The step size for this update: fixed, or found by backtracking on plain values. */
   private chooseStepsize(base: Tree, state: ProximalGradientState, hyperparamsProx: any, args: readonly any[]): number {
     if (this.stepsize !== undefined) return this.stepsize;
@@ -106,12 +117,13 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
     const g = stopGradient(state.grad);
     const hp = stopGradient(hyperparamsProx as Tree);
     const plainArgs = stopGradient([...args] as Tree) as Tree[];
-    let eta = Math.min(state.stepsize / this.decreaseFactor, this.maxStepsize);
+    let eta = state.stepsize;
     for (let i = 0; i < this.maxBacktrackingIter; i++) {
       const cand = this.prox(sub(x, scale(eta, g)), hp, eta);
       const diff = sub(cand, x);
       const model = state.value + vdot(g, diff).item() + normOf(diff) ** 2 / (2 * eta);
-      if (this.fun(cand, ...plainArgs).item() <= model) break;
+      const fc = this.fun(cand, ...plainArgs).item();
+      if (fc <= model + roundingSlack(state.value, fc)) break;
       if (i + 1 < this.maxBacktrackingIter) eta *= this.decreaseFactor;
     }
     return eta;
@@ -125,8 +137,10 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
     let point: Tree = next;
     let momentum = state.momentum;
     if (this.acceleration) {
-      momentum = nextMomentum(state.momentum);
-      point = add(next, scale((state.momentum - 1) / momentum, sub(next, params)));
+      // Adaptive restart: drop the momentum when the step x⁺ − y points against the last move x⁺ − x.
+      const against = vdot(stopGradient(sub(base, next)), stopGradient(sub(next, params))).item() > 0;
+      momentum = against ? 1 : nextMomentum(state.momentum);
+      point = against ? next : add(next, scale((state.momentum - 1) / momentum, sub(next, params)));
     }
     const [v, g] = objectiveValueAndGrad(this.fun, point, args, this.name);
     return {
@@ -156,7 +170,10 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
 
 /** Options of {@link ProjectedGradient}. */
 export interface ProjectedGradientOptions extends Omit<ProximalGradientOptions, "prox"> {
-  /** projection(x, hyperparamsProj) onto the feasible set, as `projection.simplex(x, value)`. */
+  /**
+   * projection(x, hyperparamsProj) onto the feasible set, as `projection.simplex(x, value)`; a null
+   * `hyperparamsProj` is passed as undefined (the projection's default).
+   */
   projection: ProjectionFn;
 }
 
@@ -179,7 +196,7 @@ export class ProjectedGradient extends ProximalGradient {
 
   constructor(opts: ProjectedGradientOptions) {
     const { projection, ...rest } = opts;
-    super({ ...rest, prox: (x, hyperparamsProj) => projection(x, hyperparamsProj) }, "ProjectedGradient");
+    super({ ...rest, prox: (x, hyperparamsProj) => projection(x, hyperparamsProj ?? undefined) }, "ProjectedGradient");
     this.projection = projection;
   }
 }

@@ -62,8 +62,8 @@ export function halfspace(x: TensorLike, a: TensorLike, b: TensorLike): Tensor {
 }
 
 /**
- * Projection onto the affine set {y : A y = b}: x − Aᵀ(AAᵀ)⁻¹(Ax − b), with a Cholesky solve of AAᵀ
- * (`linalg.solve`). A must have full row rank (else a `LinearSolveError`). Differentiable in x, A and b.
+ * Projection onto the affine set {y : A y = b}: x − Aᵀ(AAᵀ)⁻¹(Ax − b), with a dense LU solve of AAᵀ
+ * (`linalg.solve`; LU rather than Cholesky because its pivot test reliably rejects a singular AAᵀ). A must have full row rank (else a `LinearSolveError`). Differentiable in x, A and b.
  *
  * @param x - vector [n].
  * @param A - matrix [m, n], m ≤ n.
@@ -89,7 +89,7 @@ export function affineSet(x: TensorLike, A: TensorLike, b: TensorLike): Tensor {
   requireShape(bv, [Am.shape[0]!], fn, "b", "one entry per row of A");
   const At = matrixTranspose(Am);
   const residual = sub(matmul(Am, t), bv);
-  return sub(t, matmul(At, solve(matmul(Am, At), residual, { assumeA: "pos" })));
+  return sub(t, matmul(At, solve(matmul(Am, At), residual)));
 }
 
 /** Which bound is active at each coordinate: 0 free, 1 at the lower bound, 2 at the upper bound. */

@@ -258,9 +258,9 @@ describe("dense kernels", () => {
     assertClose(lstsqKernel(new Float64Array(6), 3, 2, new Float64Array([1, 2, 3])), [0, 0]);
   });
 
-  test("eighKernel: A = V·diag(w)·Vᵀ, VᵀV = I, ascending w (n = 1..120)", () => {
+  test("eighKernel: A = V·diag(w)·Vᵀ, VᵀV = I, ascending w (n = 1..200)", () => {
     const r = rng(6);
-    for (const n of [...sizes, 120]) {
+    for (const n of [...sizes, 200]) {
       const b = randArr(r, n * n);
       const a = mm(b, tr(b, n, n), n, n, n).map((x, i) => x - (i % (n + 1) === 0 ? n : 0));
       const { w, v } = eighKernel(a, n);
@@ -280,6 +280,14 @@ describe("dense kernels", () => {
     const known = Array.from({ length: n }, (_, k) => 2 - 2 * Math.cos(((k + 1) * Math.PI) / (n + 1)));
     assertClose(eighKernel(a, n).w, known, { rtol: 1e-13, atol: 1e-14 });
     assertClose(eighKernel(new Float64Array([3]), 1).w, [3]);
+    // Repeated eigenvalues: the reflection I − 2uuᵀ (‖u‖ = 1) has spectrum {−1, 1, …, 1}.
+    const u = randArr(r, 30).map((x, _i, arr) => x / norm(arr));
+    const refl = identity(30).map((x, idx) => x - 2 * u[Math.floor(idx / 30)]! * u[idx % 30]!);
+    const { w, v } = eighKernel(refl, 30);
+    assertClose(w, [-1, ...Array(29).fill(1)], { rtol: 0, atol: 1e-14 });
+    assertClose(mm(tr(v, 30, 30), v, 30, 30, 30), identity(30), { rtol: 0, atol: 1e-14 });
+    // Already diagonal (nothing to reduce), unsorted.
+    assert.deepEqual(eighKernel(new Float64Array([3, 0, 0, 0, -1, 0, 0, 0, 2]), 3).w, new Float64Array([-1, 2, 3]));
   });
 });
 

@@ -14,8 +14,8 @@ import { eighKernel } from "./kernels.js";
 
 /**
  * Eigenvalues (ascending) and orthonormal eigenvectors (the columns of `eigenvectors`) of the symmetric part
- * (A + Aᵀ)/2 of a square matrix, so that A = V·diag(w)·Vᵀ for a symmetric A. Computed by cyclic Jacobi rotations
- * (errors near eps·‖A‖).
+ * (A + Aᵀ)/2 of a square matrix, so that A = V·diag(w)·Vᵀ for a symmetric A. Computed by Householder
+ * tridiagonalisation and implicit QR steps (errors near eps·‖A‖; see `eighKernel`).
  *
  * Derivatives (for distinct eigenvalues): with F = Vᵀ·sym(dA)·V, dw = diag(F) and dV = V·(E ∘ F) where
  * Eᵢⱼ = 1/(wⱼ − wᵢ) off the diagonal and 0 on it; the reverse rule is Ā = sym(V·(diag(w̄) + E ∘ (Vᵀ·V̄))·Vᵀ), a

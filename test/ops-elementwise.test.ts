@@ -60,9 +60,15 @@ import { assertClose, checkDerivatives, numericJacobian, rng } from "./helpers.j
 type Rng = ReturnType<typeof rng>;
 type Sampler = (r: Rng) => number;
 
-const uniform = (lo: number, hi: number): Sampler => (r) => r.uniform(lo, hi);
+const uniform =
+  (lo: number, hi: number): Sampler =>
+  (r) =>
+    r.uniform(lo, hi);
 /** Magnitude in [lo, hi] with a random sign: keeps away from a kink or pole at 0. */
-const awayFromZero = (lo: number, hi: number): Sampler => (r) => (r.uniform() < 0.5 ? -1 : 1) * r.uniform(lo, hi);
+const awayFromZero =
+  (lo: number, hi: number): Sampler =>
+  (r) =>
+    (r.uniform() < 0.5 ? -1 : 1) * r.uniform(lo, hi);
 
 function sample(r: Rng, shape: Shape, s: Sampler): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -85,12 +91,33 @@ const sig = (x: number) => 1 / (1 + Math.exp(-x));
 
 const unaryCases: UnaryCase[] = [
   { name: "neg", op: neg, f: (x) => -x, d1: () => -1, d2: () => 0, domain: uniform(-2, 2) },
-  { name: "reciprocal", op: reciprocal, f: (x) => 1 / x, d1: (x) => -1 / (x * x), d2: (x) => 2 / (x * x * x), domain: awayFromZero(0.5, 2) },
+  {
+    name: "reciprocal",
+    op: reciprocal,
+    f: (x) => 1 / x,
+    d1: (x) => -1 / (x * x),
+    d2: (x) => 2 / (x * x * x),
+    domain: awayFromZero(0.5, 2),
+  },
   { name: "square", op: square, f: (x) => x * x, d1: (x) => 2 * x, d2: () => 2, domain: uniform(-2, 2) },
-  { name: "sqrt", op: sqrt, f: Math.sqrt, d1: (x) => 0.5 / Math.sqrt(x), d2: (x) => -0.25 * Math.pow(x, -1.5), domain: uniform(0.2, 3) },
+  {
+    name: "sqrt",
+    op: sqrt,
+    f: Math.sqrt,
+    d1: (x) => 0.5 / Math.sqrt(x),
+    d2: (x) => -0.25 * Math.pow(x, -1.5),
+    domain: uniform(0.2, 3),
+  },
   { name: "exp", op: exp, f: Math.exp, d1: Math.exp, d2: Math.exp, domain: uniform(-2, 2) },
   { name: "log", op: log, f: Math.log, d1: (x) => 1 / x, d2: (x) => -1 / (x * x), domain: uniform(0.2, 3) },
-  { name: "log1p", op: log1p, f: Math.log1p, d1: (x) => 1 / (1 + x), d2: (x) => -1 / ((1 + x) * (1 + x)), domain: uniform(-0.5, 2) },
+  {
+    name: "log1p",
+    op: log1p,
+    f: Math.log1p,
+    d1: (x) => 1 / (1 + x),
+    d2: (x) => -1 / ((1 + x) * (1 + x)),
+    domain: uniform(-0.5, 2),
+  },
   { name: "expm1", op: expm1, f: Math.expm1, d1: Math.exp, d2: Math.exp, domain: uniform(-2, 2) },
   { name: "sin", op: sin, f: Math.sin, d1: Math.cos, d2: (x) => -Math.sin(x), domain: uniform(-3, 3) },
   { name: "cos", op: cos, f: Math.cos, d1: (x) => -Math.sin(x), d2: (x) => -Math.cos(x), domain: uniform(-3, 3) },
@@ -136,8 +163,22 @@ const unaryCases: UnaryCase[] = [
     d2: (x) => sig(x) * (1 - sig(x)) * (1 - 2 * sig(x)),
     domain: uniform(-4, 4),
   },
-  { name: "softplus", op: softplus, f: (x) => Math.log(1 + Math.exp(x)), d1: sig, d2: (x) => sig(x) * (1 - sig(x)), domain: uniform(-4, 4) },
-  { name: "relu", op: relu, f: (x) => Math.max(x, 0), d1: (x) => (x > 0 ? 1 : 0), d2: () => 0, domain: awayFromZero(0.1, 2) },
+  {
+    name: "softplus",
+    op: softplus,
+    f: (x) => Math.log(1 + Math.exp(x)),
+    d1: sig,
+    d2: (x) => sig(x) * (1 - sig(x)),
+    domain: uniform(-4, 4),
+  },
+  {
+    name: "relu",
+    op: relu,
+    f: (x) => Math.max(x, 0),
+    d1: (x) => (x > 0 ? 1 : 0),
+    d2: () => 0,
+    domain: awayFromZero(0.1, 2),
+  },
   { name: "abs", op: abs, f: Math.abs, d1: Math.sign, d2: () => 0, domain: awayFromZero(0.1, 2) },
   { name: "sign", op: sign, f: Math.sign, d1: () => 0, d2: () => 0, domain: awayFromZero(0.1, 2) },
 ];
@@ -206,7 +247,8 @@ function refBroadcast(a: Tensor, b: Tensor, f: (x: number, y: number) => number)
   const shape = sa.map((d, i) => Math.max(d, sb[i]!));
   const size = shape.reduce((p, d) => p * d, 1);
   const out = new Float64Array(size);
-  const flatIndex = (s: number[], multi: number[]) => multi.reduce((acc, m, i) => acc * s[i]! + (s[i] === 1 ? 0 : m), 0);
+  const flatIndex = (s: number[], multi: number[]) =>
+    multi.reduce((acc, m, i) => acc * s[i]! + (s[i] === 1 ? 0 : m), 0);
   for (let k = 0; k < size; k++) {
     const multi: number[] = new Array(nd);
     let rest = k;
@@ -233,9 +275,36 @@ interface BinaryCase {
 }
 
 const binaryCases: BinaryCase[] = [
-  { name: "add", op: add, f: (x, y) => x + y, da: () => 1, db: () => 1, domainA: uniform(-2, 2), domainB: uniform(-2, 2), smooth: true },
-  { name: "sub", op: sub, f: (x, y) => x - y, da: () => 1, db: () => -1, domainA: uniform(-2, 2), domainB: uniform(-2, 2), smooth: true },
-  { name: "mul", op: mul, f: (x, y) => x * y, da: (_x, y) => y, db: (x) => x, domainA: uniform(-2, 2), domainB: uniform(-2, 2), smooth: true },
+  {
+    name: "add",
+    op: add,
+    f: (x, y) => x + y,
+    da: () => 1,
+    db: () => 1,
+    domainA: uniform(-2, 2),
+    domainB: uniform(-2, 2),
+    smooth: true,
+  },
+  {
+    name: "sub",
+    op: sub,
+    f: (x, y) => x - y,
+    da: () => 1,
+    db: () => -1,
+    domainA: uniform(-2, 2),
+    domainB: uniform(-2, 2),
+    smooth: true,
+  },
+  {
+    name: "mul",
+    op: mul,
+    f: (x, y) => x * y,
+    da: (_x, y) => y,
+    db: (x) => x,
+    domainA: uniform(-2, 2),
+    domainB: uniform(-2, 2),
+    smooth: true,
+  },
   {
     name: "div",
     op: div,
@@ -280,12 +349,21 @@ const binaryCases: BinaryCase[] = [
 ];
 
 const shapePairs: [Shape, Shape][] = [
-  [[2, 3], [2, 3]],
-  [[3, 1], [1, 4]],
+  [
+    [2, 3],
+    [2, 3],
+  ],
+  [
+    [3, 1],
+    [1, 4],
+  ],
   [[4], [2, 4]],
   [[], [2, 3]],
   [[2, 3], []],
-  [[2, 1, 3], [4, 1]],
+  [
+    [2, 1, 3],
+    [4, 1],
+  ],
 ];
 
 /** Sums `full` (of the broadcast shape) down to `shape`, by the reference broadcasting rule. */
@@ -334,8 +412,20 @@ describe("binary elementwise ops with broadcasting", () => {
       }
       test("a broadcasting failure throws a ShapeError naming the op and both shapes", () => {
         assert.throws(
-          () => c.op(tensor([[1, 2, 3], [4, 5, 6]]), tensor([1, 2])),
-          (e: unknown) => e instanceof ShapeError && /^\w+/.test(e.message) && e.message.includes(c.name) && e.message.includes("[2, 3]") && e.message.includes("[2]"),
+          () =>
+            c.op(
+              tensor([
+                [1, 2, 3],
+                [4, 5, 6],
+              ]),
+              tensor([1, 2]),
+            ),
+          (e: unknown) =>
+            e instanceof ShapeError &&
+            /^\w+/.test(e.message) &&
+            e.message.includes(c.name) &&
+            e.message.includes("[2, 3]") &&
+            e.message.includes("[2]"),
         );
       });
     });
@@ -346,7 +436,10 @@ describe("binary elementwise ops with broadcasting", () => {
     assertClose(pow(x, 3), [-3.375, -0.125, 8], { rtol: 1e-15 });
     checkDerivatives((z: Tensor) => pow(z, 3), [x], {}, "pow(x, 3)");
     // At a = 0: d/da a² = 0 and d/db a^b = 0 (the limit for b > 0), not NaN.
-    const [ga, gb] = grad((a: Tensor, b: Tensor) => sum(pow(a, b)), { argnums: [0, 1] })(tensor([0, 0]), tensor([2, 1])) as Tensor[];
+    const [ga, gb] = grad((a: Tensor, b: Tensor) => sum(pow(a, b)), { argnums: [0, 1] })(
+      tensor([0, 0]),
+      tensor([2, 1]),
+    ) as Tensor[];
     assert.deepEqual(ga!.toArray(), [0, 1]);
     assert.deepEqual(gb!.toArray(), [0, 0]);
   });
@@ -361,7 +454,10 @@ describe("binary elementwise ops with broadcasting", () => {
   });
 
   test("method aliases match the free functions", () => {
-    const a = tensor([[1, 2], [3, 4]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const b = tensor([0.5, -2]);
     assert.deepEqual(a.add(b).toArray(), add(a, b).toArray());
     assert.deepEqual(a.sub(b).toArray(), sub(a, b).toArray());
@@ -379,10 +475,18 @@ describe("where and clip", () => {
     const b = sample(r, [], uniform(-1, 1));
     const out = where(cond, a, b);
     assert.deepEqual(out.shape, [3, 4]);
-    const expected = refBroadcast(refBroadcast(cond, a, (c, x) => (c !== 0 ? x : NaN)), b, (x, y) => (Number.isNaN(x) ? y : x));
+    const expected = refBroadcast(
+      refBroadcast(cond, a, (c, x) => (c !== 0 ? x : NaN)),
+      b,
+      (x, y) => (Number.isNaN(x) ? y : x),
+    );
     assertClose(out, expected, { rtol: 0, atol: 0 });
     checkDerivatives((x: Tensor, y: Tensor) => where(cond, x, y), [a, b], {}, "where");
-    const [gc, ga, gb] = grad((c: Tensor, x: Tensor, y: Tensor) => sum(where(c, x, y)), { argnums: [0, 1, 2] })(cond, a, b) as Tensor[];
+    const [gc, ga, gb] = grad((c: Tensor, x: Tensor, y: Tensor) => sum(where(c, x, y)), { argnums: [0, 1, 2] })(
+      cond,
+      a,
+      b,
+    ) as Tensor[];
     assert.deepEqual(gc!.toArray(), [[0], [0], [0]]);
     assert.deepEqual(ga!.toArray(), [[2, 2, 2, 2]]);
     assert.deepEqual(gb!.item(), 4);
@@ -390,10 +494,25 @@ describe("where and clip", () => {
     const x = tensor([0.5, -1, 2]);
     const c = tensor([1, 0, 1]);
     const H = hessian((z: Tensor) => sum(where(c, pow(z, 3), square(z))))(x) as Tensor;
-    assertClose(H, tensor([[3, 0, 0], [0, 2, 0], [0, 0, 12]]), { rtol: 1e-14 });
+    assertClose(
+      H,
+      tensor([
+        [3, 0, 0],
+        [0, 2, 0],
+        [0, 0, 12],
+      ]),
+      { rtol: 1e-14 },
+    );
   });
   test("where: a broadcasting failure throws a ShapeError naming where and the shapes", () => {
-    assert.throws(() => where(tensor([1, 0, 1]), tensor([1, 2]), 0), (e: unknown) => e instanceof ShapeError && e.message.includes("where") && e.message.includes("[3]") && e.message.includes("[2]"));
+    assert.throws(
+      () => where(tensor([1, 0, 1]), tensor([1, 2]), 0),
+      (e: unknown) =>
+        e instanceof ShapeError &&
+        e.message.includes("where") &&
+        e.message.includes("[3]") &&
+        e.message.includes("[2]"),
+    );
   });
   test("clip: values, derivative 1 inside and 0 outside, and derivatives to tensor bounds", () => {
     const x = tensor([-2, -0.3, 0.4, 3]);
@@ -404,7 +523,11 @@ describe("where and clip", () => {
     const lo = tensor([-1, -1, -1, -1]);
     const hi = tensor([1, 1, 0, 1]);
     checkDerivatives((z: Tensor, l: Tensor, h: Tensor) => clip(z, l, h), [x, lo, hi], {}, "clip");
-    const [, gl, gh] = grad((z: Tensor, l: Tensor, h: Tensor) => sum(clip(z, l, h)), { argnums: [0, 1, 2] })(x, lo, hi) as Tensor[];
+    const [, gl, gh] = grad((z: Tensor, l: Tensor, h: Tensor) => sum(clip(z, l, h)), { argnums: [0, 1, 2] })(
+      x,
+      lo,
+      hi,
+    ) as Tensor[];
     assert.deepEqual(gl!.toArray(), [1, 0, 0, 0]);
     assert.deepEqual(gh!.toArray(), [0, 0, 1, 1]);
   });
@@ -424,13 +547,25 @@ describe("comparisons", () => {
   const b = tensor([[2, 1, 0, 1]]);
   for (const [name, op, f] of cases) {
     test(`${name}: broadcast values as 1/0, no derivative, ShapeError on mismatch`, () => {
-      assertClose(op(a, b), refBroadcast(a, b, (x, y) => (f(x, y) ? 1 : 0)), { rtol: 0, atol: 0 });
-      const [, t] = jvp((x: Tensor, y: Tensor) => op(x, y), [a, b], [tensor([[1], [1], [1]]), tensor([[1, 1, 1, 1]])]) as [Tensor, Tensor];
+      assertClose(
+        op(a, b),
+        refBroadcast(a, b, (x, y) => (f(x, y) ? 1 : 0)),
+        { rtol: 0, atol: 0 },
+      );
+      const [, t] = jvp(
+        (x: Tensor, y: Tensor) => op(x, y),
+        [a, b],
+        [tensor([[1], [1], [1]]), tensor([[1, 1, 1, 1]])],
+      ) as [Tensor, Tensor];
       assert.deepEqual([...t.data], new Array(12).fill(0));
       const [, pullback] = vjp((x: Tensor, y: Tensor) => op(x, y), a, b);
       const [ga, gb] = pullback(tensor(new Float64Array(12).fill(1), [3, 4])) as Tensor[];
       assert.deepEqual([...ga!.data, ...gb!.data], new Array(7).fill(0));
-      assert.throws(() => op(tensor([1, 2, 3]), tensor([1, 2])), (e: unknown) => e instanceof ShapeError && e.message.includes(name) && e.message.includes("[3]") && e.message.includes("[2]"));
+      assert.throws(
+        () => op(tensor([1, 2, 3]), tensor([1, 2])),
+        (e: unknown) =>
+          e instanceof ShapeError && e.message.includes(name) && e.message.includes("[3]") && e.message.includes("[2]"),
+      );
     });
   }
 });

@@ -5,14 +5,30 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Tensor, tensor, zeros, norm, sum, mul, grad, jvp, jacrev, hessian, ValueError, type NormOptions } from "../src/index.js";
+import {
+  Tensor,
+  tensor,
+  zeros,
+  norm,
+  sum,
+  mul,
+  grad,
+  jvp,
+  jacrev,
+  hessian,
+  ValueError,
+  type NormOptions,
+} from "../src/index.js";
 import { assertClose, checkDerivatives, numericJacobian, randn, rng } from "./helpers.js";
 
 function pnormRef(v: number[], p: number): number {
   const a = v.map(Math.abs);
   if (p === Infinity) return Math.max(...a);
   if (p === -Infinity) return Math.min(...a);
-  return Math.pow(a.reduce((s, x) => s + Math.pow(x, p), 0), 1 / p);
+  return Math.pow(
+    a.reduce((s, x) => s + Math.pow(x, p), 0),
+    1 / p,
+  );
 }
 
 /** Vector norms along the last or first axis of a matrix, by explicit loops. */
@@ -20,16 +36,30 @@ function refVectorNorms(x: Tensor, axis: 0 | 1, p: number): number[] {
   const [m, n] = x.shape as [number, number];
   const at = (i: number, j: number) => x.data[i * n + j]!;
   return axis === 1
-    ? Array.from({ length: m }, (_, i) => pnormRef(Array.from({ length: n }, (_, j) => at(i, j)), p))
-    : Array.from({ length: n }, (_, j) => pnormRef(Array.from({ length: m }, (_, i) => at(i, j)), p));
+    ? Array.from({ length: m }, (_, i) =>
+        pnormRef(
+          Array.from({ length: n }, (_, j) => at(i, j)),
+          p,
+        ),
+      )
+    : Array.from({ length: n }, (_, j) =>
+        pnormRef(
+          Array.from({ length: m }, (_, i) => at(i, j)),
+          p,
+        ),
+      );
 }
 
 /** Matrix norms of an m×n matrix by definition. */
 function refMatrixNorm(x: Tensor, ord: number | "fro"): number {
   if (ord === "fro") return pnormRef([...x.data], 2);
   const [m, n] = x.shape as [number, number];
-  const colSums = Array.from({ length: n }, (_, j) => Array.from({ length: m }, (_, i) => Math.abs(x.data[i * n + j]!)).reduce((a, b) => a + b));
-  const rowSums = Array.from({ length: m }, (_, i) => Array.from({ length: n }, (_, j) => Math.abs(x.data[i * n + j]!)).reduce((a, b) => a + b));
+  const colSums = Array.from({ length: n }, (_, j) =>
+    Array.from({ length: m }, (_, i) => Math.abs(x.data[i * n + j]!)).reduce((a, b) => a + b),
+  );
+  const rowSums = Array.from({ length: m }, (_, i) =>
+    Array.from({ length: n }, (_, j) => Math.abs(x.data[i * n + j]!)).reduce((a, b) => a + b),
+  );
   if (ord === 1) return Math.max(...colSums);
   if (ord === -1) return Math.min(...colSums);
   if (ord === Infinity) return Math.max(...rowSums);
@@ -63,7 +93,11 @@ describe("vector norms", () => {
   test("closed forms: ∇‖x‖₂ = x/‖x‖, ∇²‖x‖₂ = (I − x xᵀ/‖x‖²)/‖x‖, ∇‖x‖ₚ = sign(x)|x|^(p−1)/‖x‖ₚ^(p−1)", () => {
     const v = randn(r, [4]);
     const n = pnormRef([...v.data], 2);
-    assertClose(grad((z: Tensor) => norm(z))(v) as Tensor, v.data.map((a) => a / n), { rtol: 1e-14 });
+    assertClose(
+      grad((z: Tensor) => norm(z))(v) as Tensor,
+      v.data.map((a) => a / n),
+      { rtol: 1e-14 },
+    );
     const H = Float64Array.from({ length: 16 }, (_, k) => {
       const i = Math.floor(k / 4);
       const j = k % 4;
@@ -95,14 +129,19 @@ describe("matrix norms", () => {
       assertClose(norm(a, { ord }), refMatrixNorm(a, ord), { rtol: 1e-14 });
       assertClose(norm(a, { ord, axis: [0, 1] }), refMatrixNorm(a, ord), { rtol: 1e-14 });
       // axis [1, 0] is the transposed matrix.
-      const aT = tensor(Float64Array.from({ length: 12 }, (_, k) => a.data[(k % 3) * 4 + Math.floor(k / 3)]!), [4, 3]);
+      const aT = tensor(
+        Float64Array.from({ length: 12 }, (_, k) => a.data[(k % 3) * 4 + Math.floor(k / 3)]!),
+        [4, 3],
+      );
       assertClose(norm(a, { ord, axis: [1, 0] }), refMatrixNorm(aT, ord), { rtol: 1e-14 });
       checkDerivatives((z: Tensor) => norm(z, { ord }), [a], {}, `matrix norm ${ord}`);
       const batch = randn(r, [2, 3, 4]);
       const nb = norm(batch, { ord, axis: [1, 2] });
       assert.deepEqual(nb.shape, [2]);
       for (let b = 0; b < 2; b++) {
-        assertClose(nb.data[b]!, refMatrixNorm(tensor(batch.data.slice(12 * b, 12 * b + 12), [3, 4]), ord), { rtol: 1e-14 });
+        assertClose(nb.data[b]!, refMatrixNorm(tensor(batch.data.slice(12 * b, 12 * b + 12), [3, 4]), ord), {
+          rtol: 1e-14,
+        });
       }
       assert.deepEqual(norm(batch, { ord, axis: [-1, 0], keepdims: true }).shape, [1, 3, 1]);
       checkDerivatives((z: Tensor) => norm(z, { ord, axis: [2, 0] }), [batch], {}, `batched matrix norm ${ord}`);
@@ -130,7 +169,15 @@ describe("scaling and special values", () => {
 });
 
 describe("derivatives at zero: 0, never NaN", () => {
-  const options: NormOptions[] = [{}, { ord: 2 }, { ord: 3 }, { ord: 1.5 }, { ord: 0.5 }, { ord: 1 }, { ord: Infinity }];
+  const options: NormOptions[] = [
+    {},
+    { ord: 2 },
+    { ord: 3 },
+    { ord: 1.5 },
+    { ord: 0.5 },
+    { ord: 1 },
+    { ord: Infinity },
+  ];
   for (const opts of options) {
     test(`ord ${opts.ord ?? "default"}: gradient, JVP and Hessian at x = 0`, () => {
       const z = zeros([3]);
@@ -146,7 +193,10 @@ describe("derivatives at zero: 0, never NaN", () => {
   test("the 2-norm: exactly 0 gradient and Hessian at 0, also lane-wise next to a non-zero lane", () => {
     assert.deepEqual([...(grad((v: Tensor) => norm(v))(zeros([3])) as Tensor).data], [0, 0, 0]);
     assert.ok((hessian((v: Tensor) => norm(v))(zeros([2])) as Tensor).data.every((h) => h === 0));
-    const x = tensor([[0, 0], [3, 4]]);
+    const x = tensor([
+      [0, 0],
+      [3, 4],
+    ]);
     assertClose(grad((v: Tensor) => sum(norm(v, { axis: 1 })))(x) as Tensor, [0, 0, 0.6, 0.8], { rtol: 1e-15 });
     assertClose(grad((v: Tensor) => norm(v, { ord: "fro" }))(zeros([2, 2])) as Tensor, [0, 0, 0, 0], { rtol: 0 });
   });
@@ -162,7 +212,10 @@ describe("derivatives at zero: 0, never NaN", () => {
 });
 
 describe("errors and alias", () => {
-  const x = tensor([[1, 2], [3, 4]]);
+  const x = tensor([
+    [1, 2],
+    [3, 4],
+  ]);
   const bad: [string, () => unknown, RegExp][] = [
     ["ord 0 (vector)", () => norm(x, { ord: 0, axis: 1 }), /invalid ord 0 for a vector norm/],
     ["negative ord", () => norm(x, { ord: -2, axis: 0 }), /invalid ord -2/],
@@ -176,7 +229,10 @@ describe("errors and alias", () => {
   ];
   for (const [name, f, pattern] of bad) {
     test(`${name} throws a ValueError`, () => {
-      assert.throws(f, (e: unknown) => e instanceof ValueError && e.message.startsWith("norm:") && pattern.test(e.message));
+      assert.throws(
+        f,
+        (e: unknown) => e instanceof ValueError && e.message.startsWith("norm:") && pattern.test(e.message),
+      );
     });
   }
   test("x.norm()", () => {

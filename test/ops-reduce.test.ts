@@ -27,9 +27,17 @@ import {
 import { assertClose, checkDerivatives, randn, rng } from "./helpers.js";
 
 /** Reference reduction by explicit multi-index iteration (independent of the library's index helpers). */
-function refReduce(x: Tensor, axis: number | number[] | undefined, keepdims: boolean, f: (vals: number[]) => number): Tensor {
+function refReduce(
+  x: Tensor,
+  axis: number | number[] | undefined,
+  keepdims: boolean,
+  f: (vals: number[]) => number,
+): Tensor {
   const nd = x.ndim;
-  const axes = axis === undefined ? x.shape.map((_, i) => i) : (typeof axis === "number" ? [axis] : axis).map((a) => (a < 0 ? a + nd : a));
+  const axes =
+    axis === undefined
+      ? x.shape.map((_, i) => i)
+      : (typeof axis === "number" ? [axis] : axis).map((a) => (a < 0 ? a + nd : a));
   const groups = new Map<string, number[]>();
   const keys: string[] = [];
   for (let k = 0; k < x.size; k++) {
@@ -47,12 +55,27 @@ function refReduce(x: Tensor, axis: number | number[] | undefined, keepdims: boo
     groups.get(key)!.push(x.data[k]!);
   }
   const out = Float64Array.from(keys, (key) => f(groups.get(key)!));
-  const shape = keepdims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+  const shape = keepdims
+    ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : x.shape.filter((_, i) => !axes.includes(i));
   return tensor(out, shape);
 }
 
-const axisCases: (number | number[] | undefined)[] = [undefined, 0, 1, 2, -1, -3, [0, 2], [2, 0], [1, 2], [0, 1], [0, 1, 2]];
-const label = (axis: number | number[] | undefined, keepdims: boolean) => `axis ${JSON.stringify(axis) ?? "all"}${keepdims ? ", keepdims" : ""}`;
+const axisCases: (number | number[] | undefined)[] = [
+  undefined,
+  0,
+  1,
+  2,
+  -1,
+  -3,
+  [0, 2],
+  [2, 0],
+  [1, 2],
+  [0, 1],
+  [0, 1, 2],
+];
+const label = (axis: number | number[] | undefined, keepdims: boolean) =>
+  `axis ${JSON.stringify(axis) ?? "all"}${keepdims ? ", keepdims" : ""}`;
 
 const reductions: [string, typeof sum, (v: number[]) => number][] = [
   ["sum", sum, (v) => v.reduce((a, b) => a + b, 0)],
@@ -87,13 +110,28 @@ describe("closed-form derivatives", () => {
   const r = rng(12);
   test("mean: gradient 1/n over the reduced axes", () => {
     const x = randn(r, [3, 5]);
-    assertClose(grad((z: Tensor) => sum(mean(z, { axis: 1 })))(x) as Tensor, tensor(new Float64Array(15).fill(1 / 5), [3, 5]), { rtol: 1e-15 });
-    assertClose(grad((z: Tensor) => mean(z))(x) as Tensor, tensor(new Float64Array(15).fill(1 / 15), [3, 5]), { rtol: 1e-15 });
+    assertClose(
+      grad((z: Tensor) => sum(mean(z, { axis: 1 })))(x) as Tensor,
+      tensor(new Float64Array(15).fill(1 / 5), [3, 5]),
+      { rtol: 1e-15 },
+    );
+    assertClose(grad((z: Tensor) => mean(z))(x) as Tensor, tensor(new Float64Array(15).fill(1 / 15), [3, 5]), {
+      rtol: 1e-15,
+    });
   });
   test("max/min: gradient is the one-hot of the extremum; Hessian of max(x)² is 2 there", () => {
-    const x = tensor([[0.3, 2.5, -1], [4, 0.1, 3.9]]);
-    assert.deepEqual((grad((z: Tensor) => sum(max(z, { axis: 1 })))(x) as Tensor).toArray(), [[0, 1, 0], [1, 0, 0]]);
-    assert.deepEqual((grad((z: Tensor) => sum(min(z, { axis: 0 })))(x) as Tensor).toArray(), [[1, 0, 1], [0, 1, 0]]);
+    const x = tensor([
+      [0.3, 2.5, -1],
+      [4, 0.1, 3.9],
+    ]);
+    assert.deepEqual((grad((z: Tensor) => sum(max(z, { axis: 1 })))(x) as Tensor).toArray(), [
+      [0, 1, 0],
+      [1, 0, 0],
+    ]);
+    assert.deepEqual((grad((z: Tensor) => sum(min(z, { axis: 0 })))(x) as Tensor).toArray(), [
+      [1, 0, 1],
+      [0, 1, 0],
+    ]);
     const H = hessian((z: Tensor) => sum(square(max(z, { axis: 1 }))))(x) as Tensor;
     const expected = new Float64Array(36);
     expected[1 * 6 + 1] = 2;
@@ -105,9 +143,21 @@ describe("closed-form derivatives", () => {
     assertClose(grad((z: Tensor) => max(z))(x) as Tensor, [1 / 3, 0, 1 / 3, 1 / 3], { rtol: 1e-15 });
     const [, t] = jvp((z: Tensor) => max(z), [x], [tensor([1, 5, 0, 2])]) as [Tensor, Tensor];
     assertClose(t, 1, { rtol: 1e-15 });
-    const y = tensor([[2, 2], [-1, 4], [2, 0]]);
-    assert.deepEqual((grad((z: Tensor) => sum(min(z, { axis: 1 })))(y) as Tensor).toArray(), [[0.5, 0.5], [1, 0], [0, 1]]);
-    assert.deepEqual((grad((z: Tensor) => sum(max(z, { axis: 0 })))(y) as Tensor).toArray(), [[0.5, 0], [0, 1], [0.5, 0]]);
+    const y = tensor([
+      [2, 2],
+      [-1, 4],
+      [2, 0],
+    ]);
+    assert.deepEqual((grad((z: Tensor) => sum(min(z, { axis: 1 })))(y) as Tensor).toArray(), [
+      [0.5, 0.5],
+      [1, 0],
+      [0, 1],
+    ]);
+    assert.deepEqual((grad((z: Tensor) => sum(max(z, { axis: 0 })))(y) as Tensor).toArray(), [
+      [0.5, 0],
+      [0, 1],
+      [0.5, 0],
+    ]);
   });
   test("second derivatives of mean (zero) and of mean² (1/n² everywhere)", () => {
     const x = randn(r, [2, 2]);
@@ -121,7 +171,18 @@ describe("NaN, empty axes and bad arguments", () => {
   test("max/min propagate NaN", () => {
     assert.ok(Number.isNaN(max(tensor([1, NaN, 3])).item()));
     assert.ok(Number.isNaN(min(tensor([NaN, 1, 3])).item()));
-    assert.deepEqual(max(tensor([[1, NaN], [2, 0]]), { axis: 1 }).toArray().toString(), "NaN,2");
+    assert.deepEqual(
+      max(
+        tensor([
+          [1, NaN],
+          [2, 0],
+        ]),
+        { axis: 1 },
+      )
+        .toArray()
+        .toString(),
+      "NaN,2",
+    );
   });
   test("empty reductions: sum is 0; mean, max, min, argmax throw a ValueError", () => {
     const e = tensor(new Float64Array(0), [2, 0]);
@@ -132,11 +193,17 @@ describe("NaN, empty axes and bad arguments", () => {
       ["min", () => min(e)],
       ["argmax", () => argmax(e, { axis: 1 })],
     ] as const) {
-      assert.throws(f, (err: unknown) => err instanceof ValueError && err.message.startsWith(name) && err.message.includes("[2, 0]"));
+      assert.throws(
+        f,
+        (err: unknown) => err instanceof ValueError && err.message.startsWith(name) && err.message.includes("[2, 0]"),
+      );
     }
   });
   test("bad axes throw a ValueError naming the op and the axis", () => {
-    const x = tensor([[1, 2], [3, 4]]);
+    const x = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const ops: [string, () => unknown][] = [
       ["sum", () => sum(x, { axis: 2 })],
       ["mean", () => mean(x, { axis: -3 })],
@@ -147,7 +214,11 @@ describe("NaN, empty axes and bad arguments", () => {
       ["argmin", () => argmin(x, { axis: -3 })],
     ];
     for (const [name, f] of ops) {
-      assert.throws(f, (e: unknown) => e instanceof ValueError && e.message.startsWith(`${name}:`) && /axis/.test(e.message), name);
+      assert.throws(
+        f,
+        (e: unknown) => e instanceof ValueError && e.message.startsWith(`${name}:`) && /axis/.test(e.message),
+        name,
+      );
     }
   });
 });
@@ -160,8 +231,16 @@ describe("argmax and argmin", () => {
   for (const axis of [0, 1, 2, -1]) {
     for (const keepdims of [false, true]) {
       test(`${label(axis, keepdims)} matches the reference`, () => {
-        assertClose(argmax(x, { axis, keepdims }), refReduce(x, axis, keepdims, (v) => refArg(v, (a, b) => a > b)), { rtol: 0, atol: 0 });
-        assertClose(argmin(x, { axis, keepdims }), refReduce(x, axis, keepdims, (v) => refArg(v, (a, b) => a < b)), { rtol: 0, atol: 0 });
+        assertClose(
+          argmax(x, { axis, keepdims }),
+          refReduce(x, axis, keepdims, (v) => refArg(v, (a, b) => a > b)),
+          { rtol: 0, atol: 0 },
+        );
+        assertClose(
+          argmin(x, { axis, keepdims }),
+          refReduce(x, axis, keepdims, (v) => refArg(v, (a, b) => a < b)),
+          { rtol: 0, atol: 0 },
+        );
       });
     }
   }
@@ -178,14 +257,25 @@ describe("argmax and argmin", () => {
     assert.equal(argmin(tensor([NaN, -1])).item(), 0);
   });
   test("indices are constants under differentiation", () => {
-    const g = grad((z: Tensor) => sum(mul(z, argmax(z, { axis: 1, keepdims: true }))))(tensor([[1, 5, 2], [9, 0, 1]])) as Tensor;
-    assert.deepEqual(g.toArray(), [[1, 1, 1], [0, 0, 0]]);
+    const g = grad((z: Tensor) => sum(mul(z, argmax(z, { axis: 1, keepdims: true }))))(
+      tensor([
+        [1, 5, 2],
+        [9, 0, 1],
+      ]),
+    ) as Tensor;
+    assert.deepEqual(g.toArray(), [
+      [1, 1, 1],
+      [0, 0, 0],
+    ]);
   });
 });
 
 describe("method aliases", () => {
   test("x.mean(), x.max(), x.min(), x.argmax(), x.argmin()", () => {
-    const x = tensor([[1, 5, 2], [9, 0, 1]]);
+    const x = tensor([
+      [1, 5, 2],
+      [9, 0, 1],
+    ]);
     assert.equal(x.mean().item(), 3);
     assert.deepEqual(x.max({ axis: 1 }).toArray(), [5, 9]);
     assert.deepEqual(x.min({ axis: 0, keepdims: true }).toArray(), [[1, 0, 1]]);
@@ -202,10 +292,31 @@ describe("checkFinite", () => {
     assertClose(g, [2e-300, -4e-300, 6], { rtol: 1e-15 });
   });
   const cases: [string, Tensor, Shape, string][] = [
-    ["NaN in a matrix", tensor([[1, 2], [NaN, Infinity]]), [2, 2], "2 non-finite entries; the first is NaN at index [1, 0]"],
-    ["-Infinity in a vector", tensor([0, 1, -Infinity]), [3], "1 non-finite entry; the first is -Infinity at index [2]"],
+    [
+      "NaN in a matrix",
+      tensor([
+        [1, 2],
+        [NaN, Infinity],
+      ]),
+      [2, 2],
+      "2 non-finite entries; the first is NaN at index [1, 0]",
+    ],
+    [
+      "-Infinity in a vector",
+      tensor([0, 1, -Infinity]),
+      [3],
+      "1 non-finite entry; the first is -Infinity at index [2]",
+    ],
     ["Infinity in a scalar", tensor(Infinity), [], "1 non-finite entry; the first is Infinity at index []"],
-    ["NaN deep in a 3-D tensor", tensor(Float64Array.from({ length: 24 }, (_, i) => (i === 17 ? NaN : i)), [2, 3, 4]), [2, 3, 4], "the first is NaN at index [1, 1, 1]"],
+    [
+      "NaN deep in a 3-D tensor",
+      tensor(
+        Float64Array.from({ length: 24 }, (_, i) => (i === 17 ? NaN : i)),
+        [2, 3, 4],
+      ),
+      [2, 3, 4],
+      "the first is NaN at index [1, 1, 1]",
+    ],
   ];
   for (const [name, x, shape, fragment] of cases) {
     test(`throws a NonFiniteError naming the argument, count, value and position: ${name}`, () => {

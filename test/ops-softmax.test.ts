@@ -65,9 +65,17 @@ describe("values over every axis layout", () => {
     test(`axis ${JSON.stringify(axis)}`, () => {
       const s = softmax(x, axis);
       assertClose(s, refLanes(x, axes, naiveSoftmax), { rtol: 1e-14, atol: 1e-16 });
-      assertClose(logSoftmax(x, axis), refLanes(x, axes, (v) => naiveSoftmax(v).map(Math.log)), { rtol: 1e-13, atol: 1e-15 });
+      assertClose(
+        logSoftmax(x, axis),
+        refLanes(x, axes, (v) => naiveSoftmax(v).map(Math.log)),
+        { rtol: 1e-13, atol: 1e-15 },
+      );
       const lseKeep = logsumexp(x, { axis, keepdims: true });
-      assertClose(broadcastTo(lseKeep, x.shape), refLanes(x, axes, (v) => v.map(() => naiveLse(v))), { rtol: 1e-14 });
+      assertClose(
+        broadcastTo(lseKeep, x.shape),
+        refLanes(x, axes, (v) => v.map(() => naiveLse(v))),
+        { rtol: 1e-14 },
+      );
       // logSoftmax = x − logsumexp(x, keepdims), and the lanes of softmax sum to one.
       assertClose(logSoftmax(x, axis), x.sub(lseKeep), { rtol: 1e-14, atol: 1e-15 });
       const total = sum(s, { axis });
@@ -78,7 +86,8 @@ describe("values over every axis layout", () => {
     assertClose(logsumexp(x), naiveLse([...x.data]), { rtol: 1e-14 });
     const byRow = logsumexp(x, { axis: 2 });
     assert.deepEqual(byRow.shape, [2, 3]);
-    for (let k = 0; k < 6; k++) assertClose(byRow.data[k]!, naiveLse([...x.data.subarray(4 * k, 4 * k + 4)]), { rtol: 1e-14 });
+    for (let k = 0; k < 6; k++)
+      assertClose(byRow.data[k]!, naiveLse([...x.data.subarray(4 * k, 4 * k + 4)]), { rtol: 1e-14 });
     assert.deepEqual(logsumexp(x, { axis: [0, 2], keepdims: true }).shape, [1, 3, 1]);
   });
 });
@@ -129,8 +138,14 @@ describe("derivatives", () => {
     assertClose(grad((z: Tensor) => logsumexp(z))(v) as Tensor, s, { rtol: 1e-14 });
     assertClose((jacfwd(softmax)(v) as Tensor).data, softmaxJacobian, { rtol: 1e-13, atol: 1e-16 });
     assertClose((jacrev(softmax)(v) as Tensor).data, softmaxJacobian, { rtol: 1e-13, atol: 1e-16 });
-    assertClose((hessian((z: Tensor) => logsumexp(z))(v) as Tensor).data, softmaxJacobian, { rtol: 1e-13, atol: 1e-16 });
-    assertClose((jacrev(grad((z: Tensor) => logsumexp(z)))(v) as Tensor).data, softmaxJacobian, { rtol: 1e-13, atol: 1e-16 });
+    assertClose((hessian((z: Tensor) => logsumexp(z))(v) as Tensor).data, softmaxJacobian, {
+      rtol: 1e-13,
+      atol: 1e-16,
+    });
+    assertClose((jacrev(grad((z: Tensor) => logsumexp(z)))(v) as Tensor).data, softmaxJacobian, {
+      rtol: 1e-13,
+      atol: 1e-16,
+    });
     const jl = Float64Array.from({ length: 25 }, (_, k) => (Math.floor(k / 5) === k % 5 ? 1 : 0) - s[k % 5]!);
     assertClose((jacrev(logSoftmax)(v) as Tensor).data, jl, { rtol: 1e-13, atol: 1e-15 });
     assertClose((jacfwd(logSoftmax)(v) as Tensor).data, jl, { rtol: 1e-13, atol: 1e-15 });
@@ -139,7 +154,11 @@ describe("derivatives", () => {
     const g = randn(r, [5]);
     const [, pullback] = vjp(softmax, v);
     const gs = g.data.reduce((acc, gi, i) => acc + gi * s[i]!, 0);
-    assertClose(pullback(g)[0] as Tensor, s.map((si, i) => si * (g.data[i]! - gs)), { rtol: 1e-13, atol: 1e-16 });
+    assertClose(
+      pullback(g)[0] as Tensor,
+      s.map((si, i) => si * (g.data[i]! - gs)),
+      { rtol: 1e-13, atol: 1e-16 },
+    );
   });
   test("third derivative of logsumexp: ∂³/∂xᵢ³ = s(1 − s)(1 − 2s)", () => {
     const third = jacfwd(hessian((z: Tensor) => logsumexp(z)))(v) as Tensor;
@@ -165,13 +184,28 @@ describe("derivatives", () => {
 
 describe("errors and aliases", () => {
   test("a scalar or a bad axis throws a ValueError naming the op", () => {
-    assert.throws(() => softmax(tensor(1)), (e: unknown) => e instanceof ValueError && e.message.startsWith("softmax:"));
-    assert.throws(() => logSoftmax(tensor([1, 2]), 1), (e: unknown) => e instanceof ValueError && e.message.startsWith("logSoftmax:") && e.message.includes("axis 1"));
-    assert.throws(() => softmax(tensor([[1, 2]]), [0, 0]), (e: unknown) => e instanceof ValueError && e.message.includes("repeated axis"));
-    assert.throws(() => logsumexp(tensor([1, 2]), { axis: -2 }), (e: unknown) => e instanceof ValueError && e.message.startsWith("logsumexp:"));
+    assert.throws(
+      () => softmax(tensor(1)),
+      (e: unknown) => e instanceof ValueError && e.message.startsWith("softmax:"),
+    );
+    assert.throws(
+      () => logSoftmax(tensor([1, 2]), 1),
+      (e: unknown) => e instanceof ValueError && e.message.startsWith("logSoftmax:") && e.message.includes("axis 1"),
+    );
+    assert.throws(
+      () => softmax(tensor([[1, 2]]), [0, 0]),
+      (e: unknown) => e instanceof ValueError && e.message.includes("repeated axis"),
+    );
+    assert.throws(
+      () => logsumexp(tensor([1, 2]), { axis: -2 }),
+      (e: unknown) => e instanceof ValueError && e.message.startsWith("logsumexp:"),
+    );
   });
   test("method aliases", () => {
-    const x = tensor([[1, 2], [3, 5]]);
+    const x = tensor([
+      [1, 2],
+      [3, 5],
+    ]);
     assert.deepEqual(x.softmax().toArray(), softmax(x).toArray());
     assert.deepEqual(x.logSoftmax(0).toArray(), logSoftmax(x, 0).toArray());
     assert.deepEqual(x.logsumexp({ axis: 1 }).toArray(), logsumexp(x, { axis: 1 }).toArray());

@@ -4,7 +4,22 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Tensor, tensor, sort, argsort, cumsum, sum, mul, square, grad, vjp, jacfwd, jacrev, hessian, ValueError } from "../src/index.js";
+import {
+  Tensor,
+  tensor,
+  sort,
+  argsort,
+  cumsum,
+  sum,
+  mul,
+  square,
+  grad,
+  vjp,
+  jacfwd,
+  jacrev,
+  hessian,
+  ValueError,
+} from "../src/index.js";
 import { gatherAlongAxis, scatterAddAlongAxis } from "../src/core/ops/sort.js";
 import { assertClose, checkDerivatives, numericJacobian, randn, rng } from "./helpers.js";
 
@@ -73,8 +88,14 @@ describe("sort and argsort", () => {
     const y = tensor([2, NaN, 1, 2, -Infinity, 1, Infinity, NaN, 0]);
     assert.deepEqual(argsort(y).toArray(), [4, 8, 2, 5, 0, 3, 6, 1, 7]);
     assert.deepEqual(sort(y).toArray(), [-Infinity, 0, 1, 1, 2, 2, Infinity, NaN, NaN]);
-    const ties = tensor([[1, 0, 1, 0], [3, 3, 3, 3]]);
-    assert.deepEqual(argsort(ties).toArray(), [[1, 3, 0, 2], [0, 1, 2, 3]]);
+    const ties = tensor([
+      [1, 0, 1, 0],
+      [3, 3, 3, 3],
+    ]);
+    assert.deepEqual(argsort(ties).toArray(), [
+      [1, 3, 0, 2],
+      [0, 1, 2, 3],
+    ]);
   });
   test("the Jacobian of sort is the sorting permutation; argsort is a constant", () => {
     const v = randn(r, [6]);
@@ -98,9 +119,18 @@ describe("sort and argsort", () => {
     assertClose((jacrev(grad(f))(v) as Tensor).data, expected, { rtol: 1e-15, atol: 0 });
   });
   test("scalar or bad axis throws a ValueError naming the op", () => {
-    assert.throws(() => sort(tensor(1)), (e: unknown) => e instanceof ValueError && e.message.startsWith("sort:"));
-    assert.throws(() => argsort(tensor([1, 2]), 1), (e: unknown) => e instanceof ValueError && e.message.startsWith("argsort:") && e.message.includes("axis 1"));
-    assert.throws(() => sort(x, 3), (e: unknown) => e instanceof ValueError && e.message.startsWith("sort:"));
+    assert.throws(
+      () => sort(tensor(1)),
+      (e: unknown) => e instanceof ValueError && e.message.startsWith("sort:"),
+    );
+    assert.throws(
+      () => argsort(tensor([1, 2]), 1),
+      (e: unknown) => e instanceof ValueError && e.message.startsWith("argsort:") && e.message.includes("axis 1"),
+    );
+    assert.throws(
+      () => sort(x, 3),
+      (e: unknown) => e instanceof ValueError && e.message.startsWith("sort:"),
+    );
   });
   test("method aliases", () => {
     assert.deepEqual(x.sort(0).toArray(), sort(x, 0).toArray());
@@ -119,7 +149,8 @@ describe("gather and scatter along an axis (internal)", () => {
     assert.deepEqual(g.shape, indexShape);
     for (let o = 0; o < 3; o++) {
       for (let k = 0; k < 6; k++) {
-        for (let i = 0; i < 2; i++) assert.equal(g.data[(o * 6 + k) * 2 + i], x.data[(o * 4 + index[(o * 6 + k) * 2 + i]!) * 2 + i]);
+        for (let i = 0; i < 2; i++)
+          assert.equal(g.data[(o * 6 + k) * 2 + i], x.data[(o * 4 + index[(o * 6 + k) * 2 + i]!) * 2 + i]);
       }
     }
     const y = randn(r, indexShape);
@@ -141,8 +172,15 @@ describe("gather and scatter along an axis (internal)", () => {
     assertClose(H.data, fd, { rtol: 1e-7, atol: 1e-8 });
   });
   test("bad index or shape throws a ValueError", () => {
-    assert.throws(() => gatherAlongAxis(x, new Int32Array(12), [2, 2, 3], 1), (e: unknown) => e instanceof ValueError && e.message.includes("index shape [2, 2, 3] must match [3, 4, 2] except along axis 1"));
-    assert.throws(() => gatherAlongAxis(x, Int32Array.of(0, -1, 0, 0, 0, 0), [3, 1, 2], 1), (e: unknown) => e instanceof ValueError && e.message.includes("index -1 is out of range for axis 1 of length 4"));
+    assert.throws(
+      () => gatherAlongAxis(x, new Int32Array(12), [2, 2, 3], 1),
+      (e: unknown) =>
+        e instanceof ValueError && e.message.includes("index shape [2, 2, 3] must match [3, 4, 2] except along axis 1"),
+    );
+    assert.throws(
+      () => gatherAlongAxis(x, Int32Array.of(0, -1, 0, 0, 0, 0), [3, 1, 2], 1),
+      (e: unknown) => e instanceof ValueError && e.message.includes("index -1 is out of range for axis 1 of length 4"),
+    );
   });
 });
 
@@ -185,8 +223,14 @@ describe("cumsum", () => {
     assertClose((hessian(f)(x) as Tensor).data, fd, { rtol: 1e-7, atol: 1e-8 });
   });
   test("bad axis throws a ValueError; method alias", () => {
-    assert.throws(() => cumsum(x, 3), (e: unknown) => e instanceof ValueError && e.message.startsWith("cumsum:"));
-    assert.throws(() => cumsum(tensor(1), 0), (e: unknown) => e instanceof ValueError && e.message.startsWith("cumsum:"));
+    assert.throws(
+      () => cumsum(x, 3),
+      (e: unknown) => e instanceof ValueError && e.message.startsWith("cumsum:"),
+    );
+    assert.throws(
+      () => cumsum(tensor(1), 0),
+      (e: unknown) => e instanceof ValueError && e.message.startsWith("cumsum:"),
+    );
     assert.deepEqual(x.cumsum(1).toArray(), cumsum(x, 1).toArray());
   });
 });

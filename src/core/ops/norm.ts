@@ -69,7 +69,8 @@ const pnormPrim: Primitive<PNormParams> = {
       for (let i = 0; i < inner; i++) {
         const m = scale[i]!;
         // A zero lane has norm 0; an infinite entry makes the norm infinite; NaN propagates through m·….
-        out[o * inner + i] = m === 0 || m === Infinity ? m : m * (p === 2 ? Math.sqrt(acc[i]!) : Math.pow(acc[i]!, 1 / p));
+        out[o * inner + i] =
+          m === 0 || m === Infinity ? m : m * (p === 2 ? Math.sqrt(acc[i]!) : Math.pow(acc[i]!, 1 / p));
       }
     }
     return new Tensor(out, q.outShape);
@@ -102,19 +103,32 @@ function pnorm(x: Tensor, p: number, axis: number | readonly number[], keepdims:
   return bind(pnormPrim, [r.x], { ...r.p, p });
 }
 
-function vectorNorm(x: Tensor, ord: number | "fro" | undefined, axis: number | readonly number[], keepdims: boolean): Tensor {
+function vectorNorm(
+  x: Tensor,
+  ord: number | "fro" | undefined,
+  axis: number | readonly number[],
+  keepdims: boolean,
+): Tensor {
   if (ord === undefined || ord === 2) return pnorm(x, 2, axis, keepdims);
   if (ord === 1) return sum(abs(x), { axis, keepdims });
   if (ord === Infinity) return max(abs(x), { axis, keepdims });
   if (ord === -Infinity) return min(abs(x), { axis, keepdims });
   if (typeof ord === "number" && ord > 0 && Number.isFinite(ord)) return pnorm(x, ord, axis, keepdims);
-  throw new ValueError(`norm: invalid ord ${String(ord)} for a vector norm; use 2, 1, Infinity, -Infinity or a number p > 0`);
+  throw new ValueError(
+    `norm: invalid ord ${String(ord)} for a vector norm; use 2, 1, Infinity, -Infinity or a number p > 0`,
+  );
 }
 
 function matrixNorm(x: Tensor, ord: number | "fro" | undefined, rows: number, cols: number, keepdims: boolean): Tensor {
   if (rows === cols) throw new ValueError(`norm: the two matrix axes must differ, got [${rows}, ${cols}]`);
   if (ord === undefined || ord === "fro") return pnorm(x, 2, [rows, cols], keepdims);
-  const finish = (y: Tensor) => (keepdims ? y : reshape(y, x.shape.filter((_, i) => i !== rows && i !== cols)));
+  const finish = (y: Tensor) =>
+    keepdims
+      ? y
+      : reshape(
+          y,
+          x.shape.filter((_, i) => i !== rows && i !== cols),
+        );
   const colSums = () => sum(abs(x), { axis: rows, keepdims: true });
   const rowSums = () => sum(abs(x), { axis: cols, keepdims: true });
   if (ord === 1) return finish(max(colSums(), { axis: cols, keepdims: true }));
@@ -145,7 +159,15 @@ export function norm(x: TensorLike, opts: NormOptions = {}): Tensor {
   const { ord, axis } = opts;
   const keepdims = opts.keepdims ?? false;
   if (axis === undefined) {
-    if (ord === undefined) return t.ndim === 0 ? abs(t) : pnorm(t, 2, t.shape.map((_, i) => i), keepdims);
+    if (ord === undefined)
+      return t.ndim === 0
+        ? abs(t)
+        : pnorm(
+            t,
+            2,
+            t.shape.map((_, i) => i),
+            keepdims,
+          );
     if (t.ndim === 1) return vectorNorm(t, ord, 0, keepdims);
     if (t.ndim === 2) return matrixNorm(t, ord, 0, 1, keepdims);
     throw new ValueError(`norm: ord ${String(ord)} without axis needs a 1-D or 2-D tensor, got ${t.ndim} axes`);

@@ -262,7 +262,9 @@ function extremum(prim: Primitive<BlockParams>, x: TensorLike, opts: ReduceOptio
   const r = blockReduce(t, opts, prim.name);
   if (r === null) return t;
   if (r.p.len === 0) {
-    throw new ValueError(`${prim.name}: cannot reduce an empty axis (shape ${fmt(t.shape)}); the result has no identity`);
+    throw new ValueError(
+      `${prim.name}: cannot reduce an empty axis (shape ${fmt(t.shape)}); the result has no identity`,
+    );
   }
   return bind(prim, [r.x], r.p);
 }

@@ -192,4 +192,3 @@ declare module "../tensor.js" {
 defineMethod("logsumexp", (x, o?: ReduceOptions) => logsumexp(x, o));
 defineMethod("softmax", (x, a?: number | readonly number[]) => softmax(x, a));
 defineMethod("logSoftmax", (x, a?: number | readonly number[]) => logSoftmax(x, a));
-

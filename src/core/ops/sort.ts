@@ -73,7 +73,13 @@ const scatterPrim: Primitive<AlongAxisParams> = {
   },
 };
 
-function alongAxisParams(srcShape: Shape, index: Int32Array, indexShape: Shape, axis: number, op: string): AlongAxisParams {
+function alongAxisParams(
+  srcShape: Shape,
+  index: Int32Array,
+  indexShape: Shape,
+  axis: number,
+  op: string,
+): AlongAxisParams {
   const ok = indexShape.length === srcShape.length && indexShape.every((d, i) => i === axis || d === srcShape[i]);
   if (!ok) {
     throw new ValueError(`${op}: index shape ${fmt(indexShape)} must match ${fmt(srcShape)} except along axis ${axis}`);

@@ -12,7 +12,7 @@ import { fmt, normalizeAxis, stridesOf } from "../shape.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
 import { gatherFlat, offsetMap, scatterFlat } from "./indexing.js";
 import { sum } from "./reduce.js";
-import { defineMethod } from "./methods.js";
+import { defineMethod } from "./define-method.js";
 
 function checkOffset(k: number, op: string, what: string): void {
   if (!Number.isInteger(k)) throw new ValueError(`${op}: ${what} must be an integer, got ${k}`);

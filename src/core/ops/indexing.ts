@@ -18,7 +18,7 @@ import { fmt, normalizeAxis, stridesOf } from "../shape.js";
 import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo } from "./broadcast.js";
 import { add, mul, where } from "./elementwise.js";
-import { defineMethod } from "./methods.js";
+import { defineMethod } from "./define-method.js";
 import { expandDims, moveAxis, ravel, repeat, squeeze, swapAxes, tile } from "./shape.js";
 
 /** @internal Static parameters of `gather`/`scatter`: the index map and the shapes on both sides. */

@@ -7,6 +7,7 @@ import * as ew from "./elementwise.js";
 import { sum, type ReduceOptions } from "./reduce.js";
 import { reshape, transpose } from "./shape.js";
 import { matmul, dot } from "./matmul.js";
+import { defineMethod } from "./define-method.js";
 
 declare module "../tensor.js" {
   interface Tensor {
@@ -45,17 +46,6 @@ declare module "../tensor.js" {
     /** `dot(this, other)` */
     dot(other: TensorLike): Tensor;
   }
-}
-
-/** @internal Attaches a method to the Tensor prototype (used by op modules to add their aliases). */
-export function defineMethod(name: string, fn: (self: Tensor, ...args: never[]) => unknown): void {
-  Object.defineProperty(Tensor.prototype, name, {
-    value: function (this: Tensor, ...args: never[]) {
-      return fn(this, ...args);
-    },
-    writable: true,
-    configurable: true,
-  });
 }
 
 defineMethod("add", (x, o: TensorLike) => ew.add(x, o));

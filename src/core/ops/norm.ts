@@ -13,7 +13,7 @@ import { ValueError } from "../errors.js";
 import { normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
 import { abs, div, equal, mul, pow, sign, where } from "./elementwise.js";
-import { defineMethod } from "./methods.js";
+import { defineMethod } from "./define-method.js";
 import { blockReduce, max, min, sum, sumWith, type BlockParams } from "./reduce.js";
 import { reshape } from "./shape.js";
 

@@ -13,7 +13,7 @@ import { fmt, normalizeAxes, normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo } from "./broadcast.js";
 import { div, mul } from "./elementwise.js";
-import { defineMethod } from "./methods.js";
+import { defineMethod } from "./define-method.js";
 import { reshape, transpose } from "./shape.js";
 
 /** Options of a reduction. */

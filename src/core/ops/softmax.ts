@@ -9,7 +9,7 @@ import { bind, type Primitive } from "../engine.js";
 import { ValueError } from "../errors.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
 import { exp, mul, sub } from "./elementwise.js";
-import { defineMethod } from "./methods.js";
+import { defineMethod } from "./define-method.js";
 import { blockReduce, sumWith, type BlockParams, type BlockReduction, type ReduceOptions } from "./reduce.js";
 import { reshape, transpose } from "./shape.js";
 

@@ -11,7 +11,7 @@ import { bind, type Primitive } from "../engine.js";
 import { ValueError } from "../errors.js";
 import { fmt, normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, type Shape, type TensorLike } from "../tensor.js";
-import { defineMethod } from "./methods.js";
+import { defineMethod } from "./define-method.js";
 import { contiguousBlock } from "./reduce.js";
 import { reshape } from "./shape.js";
 

@@ -224,7 +224,13 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
       `matmul: inner dimensions differ: a has shape ${fmt(asTensor(a).shape)}, b has shape ${fmt(asTensor(b).shape)}`,
     );
   }
-  broadcastShapes(x.shape.slice(0, -2), y.shape.slice(0, -2), "matmul");
+  try {
+    broadcastShapes(x.shape.slice(0, -2), y.shape.slice(0, -2), "matmul");
+  } catch {
+    throw new ShapeError(
+      `matmul: batch dimensions do not broadcast: a has shape ${fmt(asTensor(a).shape)}, b has shape ${fmt(asTensor(b).shape)}`,
+    );
+  }
   let out = bind(matmulPrim, [x, y], undefined);
   if (vecA || vecB) {
     const s = [...out.shape];

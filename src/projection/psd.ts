@@ -3,11 +3,13 @@
  * @module
  */
 import { customCall, type CustomRule } from "../core/custom.js";
-import { DifferentiationError, ShapeError } from "../core/errors.js";
-import { add, mul } from "../core/ops/elementwise.js";
+import { ShapeError } from "../core/errors.js";
+import { add, div, mul, relu, sub, where } from "../core/ops/elementwise.js";
+import { reshape } from "../core/ops/shape.js";
 import { matmul, matrixTranspose } from "../core/ops/matmul.js";
 import { fmt } from "../core/shape.js";
 import { Tensor, type TensorLike } from "../core/tensor.js";
+import { eigh } from "../linalg/dense/eigh.js";
 import { eighKernel } from "../linalg/dense/kernels.js";
 import { finiteTensor } from "./checks.js";
 
@@ -16,6 +18,27 @@ interface Spectral {
   V: Tensor;
   VT: Tensor;
   gamma: Tensor;
+}
+
+/** Γᵢⱼ = (max(λᵢ,0) − max(λⱼ,0))/(λᵢ − λⱼ), or 1[λᵢ > 0] when λᵢ = λⱼ (to rounding), with ops. */
+function dividedDifferences(w: Tensor): Tensor {
+  const n = w.size;
+  const d = w.data;
+  let scale = 0;
+  for (let k = 0; k < n; k++) scale = Math.max(scale, Math.abs(d[k]!));
+  const close = new Float64Array(n * n);
+  const slope = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      close[i * n + j] = Math.abs(d[i]! - d[j]!) > 1e-12 * scale ? 0 : 1;
+      slope[i * n + j] = d[i]! > 0 ? 1 : 0;
+    }
+  }
+  const closeMask = new Tensor(close, [n, n]);
+  const diff = sub(reshape(w, [n, 1]), reshape(w, [1, n]));
+  const r = relu(w);
+  const num = sub(reshape(r, [n, 1]), reshape(r, [1, n]));
+  return where(closeMask, new Tensor(slope, [n, n]), div(num, where(closeMask, 1, diff)));
 }
 
 function symmetricPart(x: Tensor): Tensor {
@@ -67,10 +90,11 @@ const psdRule: CustomRule<Spectral> = {
     const V = new Tensor(v, [n, n]);
     return { outs: [new Tensor(out, [n, n])], res: { V, VT: matrixTranspose(V), gamma: new Tensor(gamma, [n, n]) } };
   },
-  residuals() {
-    throw new DifferentiationError(
-      "projection.psdCone: second derivatives with respect to X are not available (they need the derivative of the eigenvectors); first derivatives in any mode are",
-    );
+  residuals([x]) {
+    // Under a nested transform X is traced at lower levels: V and Γ must carry its derivatives, so they come
+    // from the differentiable eigh and Γ is written with ops of the eigenvalues.
+    const { eigenvalues, eigenvectors } = eigh(x!);
+    return { V: eigenvectors, VT: matrixTranspose(eigenvectors), gamma: dividedDifferences(eigenvalues) };
   },
   jvp(_primals, [t], _outs, res) {
     return [daleckiiKrein(t!, res)];
@@ -85,8 +109,9 @@ const psdRule: CustomRule<Spectral> = {
  * is V diag(max(λ, 0)) Vᵀ (a non-symmetric X is projected through its symmetric part). The eigendecomposition
  * is a cyclic Jacobi method. The derivative is the Daleckii–Krein formula
  * dP = V (Γ ∘ (Vᵀ sym(dX) V)) Vᵀ with Γᵢⱼ = (max(λᵢ,0) − max(λⱼ,0))/(λᵢ − λⱼ) (and 1[λᵢ > 0] when λᵢ = λⱼ),
- * exact away from zero eigenvalues, in forward and reverse mode. Second derivatives with respect to X
- * throw a `DifferentiationError`.
+ * exact away from zero eigenvalues, in forward and reverse mode. Under nested transforms (second derivatives)
+ * V and Γ come from the differentiable `linalg.eigh`, which needs distinct eigenvalues (it throws a
+ * `DifferentiationError` at repeated ones).
  *
  * @param X - a square matrix [n, n].
  * @example

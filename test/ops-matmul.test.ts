@@ -202,7 +202,7 @@ describe("matmul", () => {
     );
     assert.throws(
       () => matmul(zeros([2, 2, 3]), zeros([3, 3, 2])),
-      (e: Error) => e instanceof ShapeError && /matmul: .*\[2\].*\[3\]/.test(e.message),
+      (e: Error) => e instanceof ShapeError && /matmul: .*\[2, 2, 3\].*\[3, 3, 2\]/.test(e.message),
     );
   });
 

@@ -88,7 +88,7 @@ export function choleskySolver(a: Float64Array, n: number, who: string): DirectS
   const l = choleskyFactor(a, n);
   if (l === null) {
     throw new LinearSolveError(
-      `${who}: the matrix is not positive definite (the Cholesky factorisation met a non-positive pivot)`,
+      `${who}: the matrix is not positive definite (the Cholesky factorisation met a non-positive or negligible pivot)`,
     );
   }
   return { n, symmetric: true, l, solve: (b) => choleskySolve(l, n, b) };

@@ -179,11 +179,16 @@ function backwardRows(t: Float64Array, n: number, x: Float64Array, k: number, un
  */
 export function choleskyFactor(a: Float64Array, n: number): Float64Array | null {
   const l = new Float64Array(n * n);
+  // A pivot at rounding level relative to the diagonal means A is singular to working precision: a PSD but
+  // singular matrix would otherwise pass with a tiny positive pivot and give a meaningless solve.
+  let maxDiag = 0;
+  for (let j = 0; j < n; j++) maxDiag = Math.max(maxDiag, Math.abs(a[j * n + j]!));
+  const tiny = n * 2.220446049250313e-16 * maxDiag;
   for (let j = 0; j < n; j++) {
     const rowJ = j * n;
     let d = a[rowJ + j]!;
     for (let p = 0; p < j; p++) d -= l[rowJ + p]! * l[rowJ + p]!;
-    if (!(d > 0)) return null;
+    if (!(d > tiny)) return null;
     const ljj = Math.sqrt(d);
     l[rowJ + j] = ljj;
     const inv = 1 / ljj;

@@ -912,3 +912,13 @@ describe("dense linalg errors", () => {
     assert.throws(() => pinv(eye(2), { rcond: -1 }), /rcond must be in \[0, 1\)/);
   });
 });
+
+test("cholesky rejects a singular positive semidefinite matrix instead of returning a meaningless factor", () => {
+  const B = tensor([
+    [1, 2, 3],
+    [2, 4, 6],
+  ]);
+  const M = matmul(B, B.T); // rank one, PSD
+  assert.throws(() => cholesky(M), LinearSolveError);
+  assert.throws(() => solve(M, tensor([1, 2]), { assumeA: "pos" }), /not positive definite/);
+});

@@ -109,19 +109,36 @@ export async function run(): Promise<void> {
   const cg = POISSON_SIDES.map((side) => [side, cgRate(side)] as const);
   const py = pythonFigures();
   const pyOk = typeof py !== "string";
-  const ratio = (ours: number, theirs: number | undefined) => (theirs === undefined ? "" : `${(ours / theirs).toFixed(2)}×`);
+  const ratio = (ours: number, theirs: number | undefined) =>
+    theirs === undefined ? "" : `${(ours / theirs).toFixed(2)}×`;
 
   printTable(
     `Dense solve, n = ${DENSE_N} (linearSolve on a matrix operator; GF/s counts 2n³/3 + 2n² flops)`,
     ["solver", "time", "GF/s", ...(pyOk ? ["numpy.linalg.solve", "time / numpy"] : [])],
     [
-      ["lu", formatTime(dense.lu), (flops / dense.lu / 1e9).toFixed(2), ...(pyOk ? [formatTime(py.numpySolve), ratio(dense.lu, py.numpySolve)] : [])],
-      ["cholesky", formatTime(dense.cholesky), ((flops / 2) / dense.cholesky / 1e9).toFixed(2), ...(pyOk ? ["", ""] : [])],
+      [
+        "lu",
+        formatTime(dense.lu),
+        (flops / dense.lu / 1e9).toFixed(2),
+        ...(pyOk ? [formatTime(py.numpySolve), ratio(dense.lu, py.numpySolve)] : []),
+      ],
+      [
+        "cholesky",
+        formatTime(dense.cholesky),
+        (flops / 2 / dense.cholesky / 1e9).toFixed(2),
+        ...(pyOk ? ["", ""] : []),
+      ],
     ],
   );
   printTable(
     `CG on the matrix-free 2-D Poisson operator (5-point Laplacian), ${CG_ITERATIONS} iterations per solve`,
-    ["unknowns", "time / iteration", "iterations / s", "bare matvec", ...(pyOk ? ["scipy cg / iteration", "time / scipy"] : [])],
+    [
+      "unknowns",
+      "time / iteration",
+      "iterations / s",
+      "bare matvec",
+      ...(pyOk ? ["scipy cg / iteration", "time / scipy"] : []),
+    ],
     cg.map(([side, r]) => {
       const key = String(side * side);
       const theirs = pyOk ? py.scipyCg[key]! / CG_ITERATIONS : undefined;

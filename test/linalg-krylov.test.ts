@@ -107,7 +107,10 @@ describe("Krylov solvers against the dense solve", () => {
     const c = randn(rng(12), [3]);
     const xmin = matmul(linalg.pinv(W), c);
     for (const solve of [linalg.lsqr, linalg.normalCg]) {
-      assertClose(solve(LinearOperator.fromMatrix(W), c, { rtol: 1e-12 }).value as Tensor, xmin, { rtol: 1e-8, atol: 1e-10 });
+      assertClose(solve(LinearOperator.fromMatrix(W), c, { rtol: 1e-12 }).value as Tensor, xmin, {
+        rtol: 1e-8,
+        atol: 1e-10,
+      });
     }
   });
   test("neumann: the series value, and divergence raises", () => {
@@ -155,7 +158,10 @@ describe("preconditioning and warm starts", () => {
       const without = solve(op, b, { rtol: 1e-10 });
       const withM = solve(op, b, { rtol: 1e-10, preconditioner: (v) => inv(v as Tensor) });
       assert.ok(withM.info.converged);
-      assert.ok(withM.info.iterations < without.info.iterations, `${withM.info.iterations} vs ${without.info.iterations}`);
+      assert.ok(
+        withM.info.iterations < without.info.iterations,
+        `${withM.info.iterations} vs ${without.info.iterations}`,
+      );
       assertClose(withM.value as Tensor, plain.value as Tensor, { rtol: 1e-6, atol: 1e-12 });
     }
     // the diagonal can be given directly
@@ -172,7 +178,10 @@ describe("preconditioning and warm starts", () => {
       const x0 = add(cold.value as Tensor, mul(randn(rng(33), [200]), 1e-5));
       const warm = solve(op, b, { rtol: 1e-10, x0 });
       assert.ok(warm.info.converged);
-      assert.ok(warm.info.iterations < cold.info.iterations, `${name}: ${warm.info.iterations} vs ${cold.info.iterations}`);
+      assert.ok(
+        warm.info.iterations < cold.info.iterations,
+        `${name}: ${warm.info.iterations} vs ${cold.info.iterations}`,
+      );
     }
   });
 });
@@ -190,10 +199,25 @@ describe("operators on pytrees", () => {
         return { a: tensor(y.data.slice(0, 3)), b: tensor(y.data.slice(3), [2, 2]) };
       },
       A,
-      { a: tensor([0, 0, 0]), b: tensor([[0, 0], [0, 0]]) },
-      { rmatvec: (M: Tensor, u: { a: Tensor; b: Tensor }) => unpack(matmul(pack(u), M)), tags: { symmetric: true, positiveDefinite: true } },
+      {
+        a: tensor([0, 0, 0]),
+        b: tensor([
+          [0, 0],
+          [0, 0],
+        ]),
+      },
+      {
+        rmatvec: (M: Tensor, u: { a: Tensor; b: Tensor }) => unpack(matmul(pack(u), M)),
+        tags: { symmetric: true, positiveDefinite: true },
+      },
     );
-    const rhs = { a: tensor([1, -2, 3]), b: tensor([[0.5, 1], [-1, 2]]) };
+    const rhs = {
+      a: tensor([1, -2, 3]),
+      b: tensor([
+        [0.5, 1],
+        [-1, 2],
+      ]),
+    };
     const ref = linalg.solve(A, pack(rhs));
     for (const [name, solve] of Object.entries(solvers)) {
       const { value, info } = solve(op, rhs as never, { rtol: 1e-12 });
@@ -214,7 +238,11 @@ describe("failures and validation", () => {
       if (name === "cg" || name === "minres") continue;
       assert.throws(
         () => solve(op, b, { maxIter: 2 }),
-        (e: unknown) => e instanceof LinearSolveError && e.iterations === 2 && e.residualNorm > 0 && /did not converge/.test(e.message),
+        (e: unknown) =>
+          e instanceof LinearSolveError &&
+          e.iterations === 2 &&
+          e.residualNorm > 0 &&
+          /did not converge/.test(e.message),
         name,
       );
       const { info } = solve(op, b, { maxIter: 2, throwOnFailure: false });
@@ -227,7 +255,11 @@ describe("failures and validation", () => {
     assert.throws(() => linalg.cg(op, randn(rng(54), [20])), /not positive definite/);
   });
   test("MINRES on a singular symmetric system does not claim convergence on an inconsistent right-hand side", () => {
-    const A = tensor([[1, 0, 0], [0, 2, 0], [0, 0, 0]]);
+    const A = tensor([
+      [1, 0, 0],
+      [0, 2, 0],
+      [0, 0, 0],
+    ]);
     const op = LinearOperator.fromMatrix(A, { symmetric: true });
     const consistent = linalg.minres(op, tensor([1, 2, 0]));
     assertClose(consistent.value as Tensor, [1, 1, 0], { rtol: 1e-12, atol: 1e-14 });
@@ -243,9 +275,15 @@ describe("failures and validation", () => {
     assert.throws(() => linalg.cg(op, tensor([1, 1])), TreeMismatchError);
     assert.throws(() => linalg.cg(op, tensor([1, 1, 1]), { rtol: -1 }), ValueError);
     assert.throws(() => linalg.gmres(op, tensor([1, 1, 1]), { restart: 0 }), ValueError);
-    assert.throws(() => linalg.cg(LinearOperator.fromMatrix(randn(rng(56), [3, 2])), tensor([1, 1, 1])), /square operator/);
+    assert.throws(
+      () => linalg.cg(LinearOperator.fromMatrix(randn(rng(56), [3, 2])), tensor([1, 1, 1])),
+      /square operator/,
+    );
     // the plain solvers do not differentiate: they say so and point to linearSolve
-    assert.throws(() => grad((b: Tensor) => sum(linalg.cg(op, b).value as Tensor))(tensor([1, 1, 1])), DifferentiationError);
+    assert.throws(
+      () => grad((b: Tensor) => sum(linalg.cg(op, b).value as Tensor))(tensor([1, 1, 1])),
+      DifferentiationError,
+    );
     assert.throws(() => grad((b: Tensor) => sum(linalg.cg(op, b).value as Tensor))(tensor([1, 1, 1])), /linearSolve/);
   });
   test("b = 0 gives x = 0 without iterating", () => {

@@ -25,16 +25,49 @@ import { assertClose, randn, rng } from "./helpers.js";
 const { LinearOperator } = linalg;
 
 type Pair = { a: Tensor; b: Tensor };
-const example: Pair = { a: tensor([0, 0, 0]), b: tensor([[0, 0], [0, 0]]) };
+const example: Pair = {
+  a: tensor([0, 0, 0]),
+  b: tensor([
+    [0, 0],
+    [0, 0],
+  ]),
+};
 
 /** A matrix-free operator on {a: [3], b: [2, 2]} mixing both leaves, with parameters {W, s}. */
 function pairOperator(W: Tensor, s: Tensor): linalg.LinearOperator<{ W: Tensor; s: Tensor }> {
   return LinearOperator.fromFunction(
     (p: { W: Tensor; s: Tensor }, v: Pair) => ({
       // a ← W v.a + s · (first column of v.b)
-      a: add(matmul(p.W, v.a), mul(p.s, matmul(tensor([[1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]), reshape(v.b, [4])))),
+      a: add(
+        matmul(p.W, v.a),
+        mul(
+          p.s,
+          matmul(
+            tensor([
+              [1, 0, 0, 0],
+              [0, 0, 1, 0],
+              [0, 0, 0, 0],
+            ]),
+            reshape(v.b, [4]),
+          ),
+        ),
+      ),
       // b ← 2 v.b + outer-ish coupling to v.a
-      b: add(mul(v.b, 2), reshape(matmul(tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]), v.a), [2, 2])),
+      b: add(
+        mul(v.b, 2),
+        reshape(
+          matmul(
+            tensor([
+              [1, 0, 0],
+              [0, 1, 0],
+              [0, 0, 1],
+              [1, 1, 1],
+            ]),
+            v.a,
+          ),
+          [2, 2],
+        ),
+      ),
     }),
     { W, s },
     example,
@@ -101,7 +134,9 @@ describe("LinearOperator", () => {
     const op = pairOperator(W, tensor(0.5));
     const other = op.withParams({ W: mul(W, 2), s: tensor(1) });
     const v = randomPair(9);
-    assertClose((other.matvec(v) as Pair).a, add(matmul(mul(W, 2), v.a), tensor([v.b.data[0]!, v.b.data[2]!, 0])), { rtol: 1e-14 });
+    assertClose((other.matvec(v) as Pair).a, add(matmul(mul(W, 2), v.a), tensor([v.b.data[0]!, v.b.data[2]!, 0])), {
+      rtol: 1e-14,
+    });
     assert.throws(() => op.withParams({ W: tensor([1, 2]), s: tensor(1) } as never), TreeMismatchError);
     // d materialize / d s is the (constant) coupling block
     const J = jacfwd((s: Tensor) => op.withParams({ W, s }).materialize())(tensor(0.5)) as Tensor;
@@ -110,19 +145,43 @@ describe("LinearOperator", () => {
     assertClose(J, Jr, { rtol: 1e-15 });
     assert.equal(J.data[0 * 7 + 3], 1);
     assert.equal(J.data[1 * 7 + 5], 1);
-    assert.equal(J.data.reduce((a, x) => a + Math.abs(x), 0), 2);
+    assert.equal(
+      J.data.reduce((a, x) => a + Math.abs(x), 0),
+      2,
+    );
   });
 
   test("validation: shapes, tags, layouts, non-differentiable matvecs", () => {
     assert.throws(() => LinearOperator.fromMatrix(tensor([1, 2])), ShapeError);
     assert.throws(() => LinearOperator.fromMatrix(randn(rng(10), [2, 3]), { symmetric: true }), ShapeError);
-    assert.throws(() => LinearOperator.fromMatrix(tensor([[1, 2], [3, 4]]), { symmetric: true }), ValueError);
-    assert.throws(() => LinearOperator.fromFunction((_p: null, v: Tree) => v, null, tensor([0]), { outExample: tensor([0, 0]), tags: { diagonal: true } }), ShapeError);
+    assert.throws(
+      () =>
+        LinearOperator.fromMatrix(
+          tensor([
+            [1, 2],
+            [3, 4],
+          ]),
+          { symmetric: true },
+        ),
+      ValueError,
+    );
+    assert.throws(
+      () =>
+        LinearOperator.fromFunction((_p: null, v: Tree) => v, null, tensor([0]), {
+          outExample: tensor([0, 0]),
+          tags: { diagonal: true },
+        }),
+      ShapeError,
+    );
     const op = LinearOperator.fromMatrix(eye(2));
     assert.throws(() => op.matvec(tensor([1, 2, 3])), TreeMismatchError);
     assert.throws(() => op.rmatvec({ a: tensor([1, 2]) }), TreeMismatchError);
     // a matvec computed on raw values cannot be transposed by autodiff: refused, not silently zero
-    const raw = LinearOperator.fromFunction((_p: null, v: Tensor) => tensor(v.data.map((x) => 2 * x)), null, tensor([0, 0]));
+    const raw = LinearOperator.fromFunction(
+      (_p: null, v: Tensor) => tensor(v.data.map((x) => 2 * x)),
+      null,
+      tensor([0, 0]),
+    );
     assert.throws(() => raw.rmatvec(tensor([1, 1])), DifferentiationError);
   });
 });
@@ -138,13 +197,29 @@ describe("operator combinators", () => {
     assertClose(linalg.addOperators(opA, opB, opA).materialize(), add(add(A, B), A), { rtol: 1e-14 });
     assertClose(linalg.scale(opA, -2.5).materialize(), mul(A, -2.5), { rtol: 1e-15 });
     assertClose(linalg.ridge(opA, 0.3).materialize(), add(A, mul(eye(4), 0.3)), { rtol: 1e-15 });
-    assertClose(linalg.diagonal(tensor([1, 2, 3])).materialize(), tensor([[1, 0, 0], [0, 2, 0], [0, 0, 3]]), { rtol: 0 });
+    assertClose(
+      linalg.diagonal(tensor([1, 2, 3])).materialize(),
+      tensor([
+        [1, 0, 0],
+        [0, 2, 0],
+        [0, 0, 3],
+      ]),
+      { rtol: 0 },
+    );
     assertClose(linalg.identity(tensor([0, 0])).materialize(), eye(2), { rtol: 0 });
     // transposes of the combinations
-    assertClose(linalg.compose(opA, opB).transpose().materialize(), matrixTranspose(matmul(A, B)), { rtol: 1e-13, atol: 1e-15 });
+    assertClose(linalg.compose(opA, opB).transpose().materialize(), matrixTranspose(matmul(A, B)), {
+      rtol: 1e-13,
+      atol: 1e-15,
+    });
     const v = randn(rng(13), [4]);
-    assertClose(linalg.compose(opA, opB).rmatvec(v) as Tensor, matmul(matrixTranspose(matmul(A, B)), v), { rtol: 1e-12, atol: 1e-14 });
-    assertClose(linalg.ridge(opA, 0.3).rmatvec(v) as Tensor, matmul(add(matrixTranspose(A), mul(eye(4), 0.3)), v), { rtol: 1e-13 });
+    assertClose(linalg.compose(opA, opB).rmatvec(v) as Tensor, matmul(matrixTranspose(matmul(A, B)), v), {
+      rtol: 1e-12,
+      atol: 1e-14,
+    });
+    assertClose(linalg.ridge(opA, 0.3).rmatvec(v) as Tensor, matmul(add(matrixTranspose(A), mul(eye(4), 0.3)), v), {
+      rtol: 1e-13,
+    });
     // matrix-free versions (no dense shortcut) agree with the shortcuts
     const free = LinearOperator.fromFunction((a: Tensor, x: Tensor) => matmul(a, x), A, tensor([0, 0, 0, 0]));
     assertClose(linalg.ridge(free, 0.3).materialize(), add(A, mul(eye(4), 0.3)), { rtol: 1e-15 });
@@ -157,15 +232,35 @@ describe("operator combinators", () => {
     const out = D.matvec({ x: tensor([1, 1]), y: tensor([[2]]) }) as { x: Tensor; y: Tensor };
     assertClose(out.x, [1, 2], { rtol: 0 });
     assertClose(out.y, [6], { rtol: 0 });
-    assertClose(D.materialize(), tensor([[1, 0, 0], [0, 2, 0], [0, 0, 3]]), { rtol: 0 });
+    assertClose(
+      D.materialize(),
+      tensor([
+        [1, 0, 0],
+        [0, 2, 0],
+        [0, 0, 3],
+      ]),
+      { rtol: 0 },
+    );
     const I = linalg.identity(d);
     assert.equal(I.params, null);
     assertClose((I.matvec(d) as { x: Tensor }).x, d.x, { rtol: 0 });
   });
 
   test("tags follow the structure", () => {
-    const spd = LinearOperator.fromMatrix(tensor([[2, 1], [1, 2]]), { symmetric: true, positiveDefinite: true });
-    const psd = LinearOperator.fromMatrix(tensor([[1, 1], [1, 1]]), { symmetric: true, positiveSemidefinite: true });
+    const spd = LinearOperator.fromMatrix(
+      tensor([
+        [2, 1],
+        [1, 2],
+      ]),
+      { symmetric: true, positiveDefinite: true },
+    );
+    const psd = LinearOperator.fromMatrix(
+      tensor([
+        [1, 1],
+        [1, 1],
+      ]),
+      { symmetric: true, positiveSemidefinite: true },
+    );
     assert.equal(linalg.ridge(psd, 0.1).tags.positiveDefinite, true);
     assert.equal(linalg.ridge(psd, 0).tags.positiveDefinite, undefined);
     assert.equal(linalg.ridge(psd, 0).tags.positiveSemidefinite, true);
@@ -178,7 +273,13 @@ describe("operator combinators", () => {
     assert.equal(linalg.diagonal(tensor([1, 2])).tags.positiveDefinite, true);
     assert.equal(linalg.diagonal(tensor([1, -2])).tags.positiveDefinite, undefined);
     assert.equal(linalg.diagonal(tensor([1, -2])).tags.symmetric, true);
-    const lower = LinearOperator.fromMatrix(tensor([[1, 0], [2, 3]]), { triangular: "lower" });
+    const lower = LinearOperator.fromMatrix(
+      tensor([
+        [1, 0],
+        [2, 3],
+      ]),
+      { triangular: "lower" },
+    );
     assert.equal(lower.transpose().tags.triangular, "upper");
     assert.equal(spd.transpose(), spd);
   });
@@ -200,7 +301,9 @@ describe("operator combinators", () => {
     const dScale = jacrev((alpha: Tensor) => linalg.scale(opA, alpha).matvec(v) as Tensor)(tensor(3)) as Tensor;
     assertClose(dScale, matmul(A, v), { rtol: 1e-14 });
     // a nonlinear parameterisation: d/dθ diag(sin θ) v = cos θ ⊙ v
-    const dDiag = jacfwd((t: Tensor) => linalg.diagonal(sin(t)).matvec(v) as Tensor)(tensor([0.1, 0.2, 0.3, 0.4])) as Tensor;
+    const dDiag = jacfwd((t: Tensor) => linalg.diagonal(sin(t)).matvec(v) as Tensor)(
+      tensor([0.1, 0.2, 0.3, 0.4]),
+    ) as Tensor;
     const expected = new Float64Array(16);
     for (let i = 0; i < 4; i++) expected[i * 4 + i] = Math.cos(0.1 * (i + 1)) * v.data[i]!;
     assertClose(dDiag.data, expected, { rtol: 1e-14, atol: 1e-16 });

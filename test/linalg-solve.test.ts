@@ -120,7 +120,13 @@ describe("linearSolve: values", () => {
 
   test("pytrees in and out, with params given as a pytree", () => {
     // block-diagonal operator on {u: [2], w: [3]} with blocks P.a (2×2) and P.c·I (3×3)
-    const params = { a: tensor([[3, 1], [1, 2]]), c: tensor(4) };
+    const params = {
+      a: tensor([
+        [3, 1],
+        [1, 2],
+      ]),
+      c: tensor(4),
+    };
     const op = LinearOperator.fromFunction(
       (p: typeof params, v: { u: Tensor; w: Tensor }) => ({ u: matmul(p.a, v.u), w: mul(p.c, v.w) }),
       params,
@@ -160,7 +166,8 @@ describe("linearSolve: derivatives against finite differences", () => {
   }
   for (const solver of generalSolvers) {
     test(`${solver}: with respect to the matrix and b`, () => {
-      const f = (a: Tensor, bb: Tensor) => linearSolve(LinearOperator.fromMatrix(a), bb, { solver, ...tight }).value as Tensor;
+      const f = (a: Tensor, bb: Tensor) =>
+        linearSolve(LinearOperator.fromMatrix(a), bb, { solver, ...tight }).value as Tensor;
       checkDerivatives(f, [N, b], {}, solver);
       // closed form: ∂x/∂b = A⁻¹
       const J = jacfwd((bb: Tensor) => f(N, bb))(b) as Tensor;
@@ -174,14 +181,18 @@ describe("linearSolve: derivatives against finite differences", () => {
         { theta, diag },
         tensor([0, 0, 0, 0, 0]),
       );
-    const f = (theta: Tensor, diag: Tensor, bb: Tensor) => linearSolve(op(theta, diag), bb, { solver: "gmres", ...tight }).value as Tensor;
+    const f = (theta: Tensor, diag: Tensor, bb: Tensor) =>
+      linearSolve(op(theta, diag), bb, { solver: "gmres", ...tight }).value as Tensor;
     checkDerivatives(f, [mul(S, 0.3), add(tensor([3, 3, 3, 3, 3]), randn(rng(24), [5])), b], {}, "fromFunction");
   });
   test("combinators: ridge and scale parameters are differentiable", () => {
     const A = spd(25, 4);
     const bb = randn(rng(26), [4]);
     const f = (rho: Tensor, alpha: Tensor) => {
-      const op = linalg.scale(linalg.ridge(LinearOperator.fromMatrix(A, { symmetric: true, positiveDefinite: true }), rho), alpha);
+      const op = linalg.scale(
+        linalg.ridge(LinearOperator.fromMatrix(A, { symmetric: true, positiveDefinite: true }), rho),
+        alpha,
+      );
       return linearSolve(op, bb, { solver: "cg", ...tight }).value as Tensor;
     };
     checkDerivatives(f, [tensor(0.7), tensor(1.3)], {}, "ridge/scale");
@@ -212,13 +223,16 @@ describe("linearSolve: second derivatives", () => {
       const fd = numericJacobian((t: Tensor) => grad(phi)(t) as Tensor, [theta0], 0, 1e-5);
       assertClose(H.data, fd, { rtol: 1e-5, atol: 1e-7 }, solver);
       // symmetric, as a Hessian must be
-      for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) assertClose(H.data[i * n + j]!, H.data[j * n + i]!, { rtol: 1e-9, atol: 1e-12 });
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < i; j++) assertClose(H.data[i * n + j]!, H.data[j * n + i]!, { rtol: 1e-9, atol: 1e-12 });
     });
   }
   test("second derivative in b is zero and in the matrix matches the closed form 2·x xᵀ-type terms", () => {
     // ∂²/∂b² (bᵀA⁻¹b) = A⁻¹ + A⁻ᵀ
     const A = nonsymmetric(34, n);
-    const H = hessian((bb: Tensor) => sum(mul(bb, linearSolve(LinearOperator.fromMatrix(A), bb, { solver: "gmres", ...tight }).value as Tensor)))(b) as Tensor;
+    const H = hessian((bb: Tensor) =>
+      sum(mul(bb, linearSolve(LinearOperator.fromMatrix(A), bb, { solver: "gmres", ...tight }).value as Tensor)),
+    )(b) as Tensor;
     const Ai = linalg.inv(A);
     assertClose(H, add(Ai, matrixTranspose(Ai)), { rtol: 1e-9, atol: 1e-12 });
   });
@@ -229,23 +243,38 @@ describe("linearSolve: onInfo and phases", () => {
     const A = nonsymmetric(41, 4);
     const b = randn(rng(42), [4]);
     const seen: linalg.SolveInfo[] = [];
-    const f = (a: Tensor) => linearSolve(LinearOperator.fromMatrix(a), b, { solver: "gmres", onInfo: (i) => seen.push(i) }).value as Tensor;
+    const f = (a: Tensor) =>
+      linearSolve(LinearOperator.fromMatrix(a), b, { solver: "gmres", onInfo: (i) => seen.push(i) }).value as Tensor;
     f(A);
-    assert.deepEqual(seen.map((i) => i.phase), ["solve"]);
+    assert.deepEqual(
+      seen.map((i) => i.phase),
+      ["solve"],
+    );
     seen.length = 0;
     jvp(f, [A], [randn(rng(43), [4, 4])]);
-    assert.deepEqual(seen.map((i) => i.phase), ["solve", "tangent"]);
+    assert.deepEqual(
+      seen.map((i) => i.phase),
+      ["solve", "tangent"],
+    );
     seen.length = 0;
     const [, pull] = vjp(f, A);
     pull(randn(rng(44), [4]));
-    assert.deepEqual(seen.map((i) => i.phase), ["solve", "cotangent"]);
+    assert.deepEqual(
+      seen.map((i) => i.phase),
+      ["solve", "cotangent"],
+    );
     assert.ok(seen.every((i) => i.solver === "gmres" && i.converged && i.iterations > 0));
   });
   test("dense rules reuse one factorisation across the primal and its derivative solves", () => {
     const A = spd(45, 6);
     const b = randn(rng(46), [6]);
     const seen: linalg.SolveInfo[] = [];
-    const phi = (a: Tensor) => sum(linearSolve(LinearOperator.fromMatrix(a, { symmetric: true, positiveDefinite: true }), b, { onInfo: (i) => seen.push(i) }).value as Tensor);
+    const phi = (a: Tensor) =>
+      sum(
+        linearSolve(LinearOperator.fromMatrix(a, { symmetric: true, positiveDefinite: true }), b, {
+          onInfo: (i) => seen.push(i),
+        }).value as Tensor,
+      );
     hessian(phi)(A);
     assert.ok(seen.length > 2);
     assert.ok(seen.every((i) => i.solver === "cholesky"));
@@ -281,10 +310,12 @@ describe("linearSolve: least squares and pseudo-inverse semantics", () => {
     const A = randn(rng(56), [6, 3]);
     const b = randn(rng(57), [6]);
     for (const solver of ["lstsq", "lsqr"] as Solver[]) {
-      const f = (a: Tensor, bb: Tensor) => linearSolve(LinearOperator.fromMatrix(a), bb, { solver, ...tight }).value as Tensor;
+      const f = (a: Tensor, bb: Tensor) =>
+        linearSolve(LinearOperator.fromMatrix(a), bb, { solver, ...tight }).value as Tensor;
       checkDerivatives(f, [A, b], {}, solver);
     }
-    const g = (a: Tensor) => sum(mul(linearSolve(LinearOperator.fromMatrix(a), b, tight).value as Tensor, tensor([1, -2, 0.5])));
+    const g = (a: Tensor) =>
+      sum(mul(linearSolve(LinearOperator.fromMatrix(a), b, tight).value as Tensor, tensor([1, -2, 0.5])));
     const gRef = (a: Tensor) => sum(mul(linalg.lstsq(a, b), tensor([1, -2, 0.5])));
     assertClose(grad(g)(A) as Tensor, grad(gRef)(A) as Tensor, { rtol: 1e-8, atol: 1e-10 });
   });
@@ -295,7 +326,11 @@ describe("linearSolve: least squares and pseudo-inverse semantics", () => {
     const b = randn(rng(60), [4]);
     for (const solver of ["lstsq", "lsqr"] as Solver[]) {
       const f = (u: Tensor, bb: Tensor) =>
-        linearSolve(LinearOperator.fromMatrix(matmul(u, matrixTranspose(V))), bb, { solver, wellPosed: false, ...tight }).value as Tensor;
+        linearSolve(LinearOperator.fromMatrix(matmul(u, matrixTranspose(V))), bb, {
+          solver,
+          wellPosed: false,
+          ...tight,
+        }).value as Tensor;
       checkDerivatives(f, [U0, b], { rtol: 1e-5, atol: 1e-6 }, solver);
     }
   });
@@ -321,11 +356,23 @@ describe("linearSolve: failures", () => {
     assertClose(info.residualNorm, caught.residualNorm, { rtol: 1e-12 });
   });
   test("singular dense matrices raise; not positive definite raises for Cholesky", () => {
-    const sing = LinearOperator.fromMatrix(tensor([[1, 2], [2, 4]]), { symmetric: true });
+    const sing = LinearOperator.fromMatrix(
+      tensor([
+        [1, 2],
+        [2, 4],
+      ]),
+      { symmetric: true },
+    );
     assert.throws(() => linearSolve(sing, tensor([1, 1])), LinearSolveError);
     const r = linearSolve(sing, tensor([1, 1]), { throwOnFailure: false });
     assert.equal(r.info.converged, false);
-    const indefinite = LinearOperator.fromMatrix(tensor([[1, 2], [2, 1]]), { symmetric: true, positiveDefinite: true });
+    const indefinite = LinearOperator.fromMatrix(
+      tensor([
+        [1, 2],
+        [2, 1],
+      ]),
+      { symmetric: true, positiveDefinite: true },
+    );
     assert.throws(() => linearSolve(indefinite, tensor([1, 1])), /not positive definite/);
     assert.throws(() => linearSolve(indefinite, tensor([1, 0]), { solver: "cg" }), /not positive definite/);
   });
@@ -361,7 +408,10 @@ describe("linearSolve: warm start", () => {
     const near = add(cold.value as Tensor, mul(randn(rng(73), [50]), 1e-6));
     const warm = linearSolve(op, b, { solver: "cg", x0: near });
     assert.ok(warm.info.iterations < cold.info.iterations, `${warm.info.iterations} vs ${cold.info.iterations}`);
-    const gradOf = (x0?: Tree) => grad((bb: Tensor) => sum(linearSolve(op, bb, { solver: "cg", ...tight, ...(x0 ? { x0 } : {}) }).value as Tensor))(b) as Tensor;
+    const gradOf = (x0?: Tree) =>
+      grad((bb: Tensor) => sum(linearSolve(op, bb, { solver: "cg", ...tight, ...(x0 ? { x0 } : {}) }).value as Tensor))(
+        b,
+      ) as Tensor;
     assertClose(gradOf(near), gradOf(), { rtol: 1e-9 });
   });
 });

@@ -12,6 +12,7 @@ export {
   diagonal,
   identity,
   type OperatorTags,
+  type AnyLinearOperator,
 } from "./operator.js";
 export * from "./krylov/index.js";
 export {

@@ -33,6 +33,10 @@ export interface OperatorTags {
   triangular?: "lower" | "upper";
 }
 
+/** A LinearOperator with any params type (operators are invariant in their params type; this accepts all). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyLinearOperator = LinearOperator<any>;
+
 /** @internal How an operator is built; shared by every operator obtained from it by `withParams`. */
 interface OperatorSpec<P extends Tree> {
   readonly mv: (params: P, v: Tree) => Tree;
@@ -50,7 +54,10 @@ interface OperatorSpec<P extends Tree> {
 /** Concrete zeros with the structure and shapes of `t` (an example only carries shapes). */
 function shapeExample(t: Tree): Tree {
   const [leaves, def] = flatten(t);
-  return unflatten(def, leaves.map((l) => zerosLike(l)));
+  return unflatten(
+    def,
+    leaves.map((l) => zerosLike(l)),
+  );
 }
 
 function sizeOf(t: Tree): number {
@@ -86,7 +93,13 @@ function derivedTranspose<P extends Tree>(mv: (params: P, v: Tree) => Tree, inEx
     }, inExample);
     if (!traced) {
       const [leaves, def] = flatten(inExample);
-      const probe = mv(params, unflatten(def, leaves.map((l) => onesLike(l))));
+      const probe = mv(
+        params,
+        unflatten(
+          def,
+          leaves.map((l) => onesLike(l)),
+        ),
+      );
       if (flatten(probe)[0].some((l) => l.data.some((x) => x !== 0))) {
         throw new DifferentiationError(
           "LinearOperator.rmatvec: the matvec is not written with diffopt ops on its input, so its transpose cannot be derived; pass `rmatvec` to LinearOperator.fromFunction",
@@ -240,14 +253,16 @@ export class LinearOperator<P extends Tree = Tree> {
     const n = this.inSize;
     const m = this.outSize;
     const [inLeaves, inDef] = flatten(this.inExample);
+    const [outLeaves, outDef] = flatten(this.outExample);
     const columns: Tensor[] = [];
     let traced = false;
     for (let j = 0; j < n; j++) {
       const e = new Float64Array(n);
       e[j] = 1;
       const out = this.mv(this.params, unflattenFlat(inDef, inLeaves, e));
-      const leaves = flattenLike(out, flatten(this.outExample)[1], flatten(this.outExample)[0], "LinearOperator.materialize: matvec output");
-      const column = leaves.length === 1 ? reshape(leaves[0]!, [m]) : concatenate(leaves.map((l) => reshape(l, [l.size])));
+      const leaves = flattenLike(out, outDef, outLeaves, "LinearOperator.materialize: matvec output");
+      const column =
+        leaves.length === 1 ? reshape(leaves[0]!, [m]) : concatenate(leaves.map((l) => reshape(l, [l.size])));
       if (column.level > 0) traced = true;
       columns.push(column);
     }
@@ -321,15 +336,23 @@ export class LinearOperator<P extends Tree = Tree> {
     inExample: Tree,
     opts: { rmatvec?: (params: P, u: any) => Tree; outExample?: Tree; tags?: OperatorTags } = {},
   ): LinearOperator<P> {
-    if (typeof mv !== "function") throw new ValueError(`LinearOperator.fromFunction: mv must be a function, got ${typeof mv}`);
+    if (typeof mv !== "function")
+      throw new ValueError(`LinearOperator.fromFunction: mv must be a function, got ${typeof mv}`);
     if (opts.rmatvec !== undefined && typeof opts.rmatvec !== "function") {
       throw new ValueError(`LinearOperator.fromFunction: rmatvec must be a function, got ${typeof opts.rmatvec}`);
     }
     const inEx = shapeExample(inExample);
     const outEx = opts.outExample === undefined ? inEx : shapeExample(opts.outExample);
     const tags = opts.tags ?? {};
-    checkSquareTags(tags, sameLayout(inEx, outEx), `LinearOperator.fromFunction: input ${layout(inEx)} and output ${layout(outEx)}`);
-    return new LinearOperator<P>({ mv, rmv: opts.rmatvec ?? null, inExample: inEx, outExample: outEx, tags: { ...tags } }, params);
+    checkSquareTags(
+      tags,
+      sameLayout(inEx, outEx),
+      `LinearOperator.fromFunction: input ${layout(inEx)} and output ${layout(outEx)}`,
+    );
+    return new LinearOperator<P>(
+      { mv, rmv: opts.rmatvec ?? null, inExample: inEx, outExample: outEx, tags: { ...tags } },
+      params,
+    );
   }
 }
 
@@ -340,9 +363,12 @@ function checkLayout(t: Tree, example: Tree, who: string, arg: string): void {
 }
 
 function checkSquareTags(tags: OperatorTags, square: boolean, what: string): void {
-  const needsSquare = tags.symmetric || tags.positiveDefinite || tags.positiveSemidefinite || tags.diagonal || tags.triangular;
+  const needsSquare =
+    tags.symmetric || tags.positiveDefinite || tags.positiveSemidefinite || tags.diagonal || tags.triangular;
   if (needsSquare && !square) {
-    throw new ShapeError(`${what}: the tags ${JSON.stringify(tags)} need a square operator (same input and output spaces)`);
+    throw new ShapeError(
+      `${what}: the tags ${JSON.stringify(tags)} need a square operator (same input and output spaces)`,
+    );
   }
 }
 
@@ -384,9 +410,14 @@ export function unflattenFlat(def: TreeDef, leaves: readonly Tensor[], flat: Flo
  * linalg.compose(a, b).matvec(tensor([1, 1])).toArray(); // [5, 3]
  * ```
  */
-export function compose<PA extends Tree, PB extends Tree>(a: LinearOperator<PA>, b: LinearOperator<PB>): LinearOperator<[PA, PB]> {
+export function compose<PA extends Tree, PB extends Tree>(
+  a: LinearOperator<PA>,
+  b: LinearOperator<PB>,
+): LinearOperator<[PA, PB]> {
   if (!sameLayout(a.inExample, b.outExample)) {
-    throw new ShapeError(`compose: the output of b (${layout(b.outExample)}) is not the input of a (${layout(a.inExample)})`);
+    throw new ShapeError(
+      `compose: the output of b (${layout(b.outExample)}) is not the input of a (${layout(a.inExample)})`,
+    );
   }
   const tags: OperatorTags = {};
   if (a.tags.diagonal && b.tags.diagonal) {
@@ -416,7 +447,7 @@ export function compose<PA extends Tree, PB extends Tree>(a: LinearOperator<PA>,
  * linalg.addOperators(a, linalg.identity(tensor([0, 0]))).matvec(tensor([1, 0])).toArray(); // [2, 3]
  * ```
  */
-export function addOperators(first: LinearOperator<any>, ...rest: LinearOperator<any>[]): LinearOperator<Tree[]> {
+export function addOperators(first: AnyLinearOperator, ...rest: AnyLinearOperator[]): LinearOperator<Tree[]> {
   const ops = [first, ...rest];
   ops.forEach((op, i) => {
     if (!sameLayout(op.inExample, first.inExample) || !sameLayout(op.outExample, first.outExample)) {
@@ -468,7 +499,10 @@ function scalarParam(x: number | Tensor, who: string, arg: string): Tensor {
  * linalg.scale(linalg.identity(tensor([0, 0])), 3).matvec(tensor([1, 2])).toArray(); // [3, 6]
  * ```
  */
-export function scale<P extends Tree>(op: LinearOperator<P>, alpha: number | Tensor): LinearOperator<{ op: P; alpha: Tensor }> {
+export function scale<P extends Tree>(
+  op: LinearOperator<P>,
+  alpha: number | Tensor,
+): LinearOperator<{ op: P; alpha: Tensor }> {
   const a = scalarParam(alpha, "scale", "alpha");
   const t = op.tags;
   const tags: OperatorTags = {};
@@ -505,7 +539,10 @@ export function scale<P extends Tree>(op: LinearOperator<P>, alpha: number | Ten
  * R.matvec(tensor([1, 0])).toArray(); // [1.5, 1]
  * ```
  */
-export function ridge<P extends Tree>(op: LinearOperator<P>, rho: number | Tensor): LinearOperator<{ op: P; rho: Tensor }> {
+export function ridge<P extends Tree>(
+  op: LinearOperator<P>,
+  rho: number | Tensor,
+): LinearOperator<{ op: P; rho: Tensor }> {
   if (!sameLayout(op.inExample, op.outExample)) {
     throw new ShapeError(`ridge: A must be square, but maps ${layout(op.inExample)} to ${layout(op.outExample)}`);
   }
@@ -527,7 +564,9 @@ export function ridge<P extends Tree>(op: LinearOperator<P>, rho: number | Tenso
       inExample: op.inExample,
       outExample: op.outExample,
       tags,
-      ...(op.spec.dense ? { dense: (p: { op: P; rho: Tensor }) => addTensors(op.spec.dense!(p.op), mul(eye(n), p.rho)) } : {}),
+      ...(op.spec.dense
+        ? { dense: (p: { op: P; rho: Tensor }) => addTensors(op.spec.dense!(p.op), mul(eye(n), p.rho)) }
+        : {}),
       ...(op.spec.diagonalValues
         ? {
             diagonalValues: (p: { op: P; rho: Tensor }) => {
@@ -580,7 +619,10 @@ export function diagonal<P extends Tree>(d: P): LinearOperator<P> {
       tags,
       dense: (p) => {
         const leaves = flatten(p)[0];
-        const row = leaves.length === 1 ? reshape(leaves[0]!, [1, n]) : reshape(concatenate(leaves.map((l) => reshape(l, [l.size]))), [1, n]);
+        const row =
+          leaves.length === 1
+            ? reshape(leaves[0]!, [1, n])
+            : reshape(concatenate(leaves.map((l) => reshape(l, [l.size]))), [1, n]);
         return mul(eye(n), row);
       },
       diagonalValues: (p) => flatData(p),
@@ -620,7 +662,7 @@ export function identity(example: Tree): LinearOperator<null> {
  * @internal The diagonal of a square operator as flat values: from the matrix or known diagonal when available,
  * otherwise by one matvec per column.
  */
-export function diagonalValues(op: LinearOperator<any>): Float64Array {
+export function diagonalValues(op: AnyLinearOperator): Float64Array {
   if (op.spec.diagonalValues) return op.spec.diagonalValues(op.params);
   const n = op.inSize;
   const [inLeaves, inDef] = flatten(op.inExample);

@@ -24,10 +24,18 @@ import { customCall, type CustomRule } from "../core/custom.js";
 import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
 import { Tensor, zerosLike } from "../core/tensor.js";
 import { jvp, vjp } from "../core/transforms.js";
-import { add, flatten, flattenLike, scale, sub, unflatten, type Tree, type TreeDef } from "../core/tree.js";
-import { choleskyFactor, choleskySolve, luFactor, luMinPivot, luSolve, lstsqKernel, type LuFactors } from "./dense/kernels.js";
+import { add, flatten, flattenLike, scale, sub, unflatten, type Tree } from "../core/tree.js";
+import {
+  choleskyFactor,
+  choleskySolve,
+  luFactor,
+  luMinPivot,
+  luSolve,
+  lstsqKernel,
+  type LuFactors,
+} from "./dense/kernels.js";
 import { LinearSolveError } from "./dense/errors.js";
-import { LinearOperator } from "./operator.js";
+import { LinearOperator, type AnyLinearOperator } from "./operator.js";
 import {
   FlatSpace,
   checkFiniteFlat,
@@ -47,9 +55,21 @@ import { lsqrKernel, normalCgKernel } from "./krylov/leastSquares.js";
 import { neumannFlat, neumannParams, neumannVerdict } from "./krylov/neumann.js";
 
 /** The solvers `linearSolve` can use. */
-export type SolverName = "cg" | "minres" | "gmres" | "bicgstab" | "normalCg" | "lsqr" | "neumann" | "lu" | "cholesky" | "lstsq";
+export type SolverName =
+  "cg" | "minres" | "gmres" | "bicgstab" | "normalCg" | "lsqr" | "neumann" | "lu" | "cholesky" | "lstsq";
 
-const SOLVERS: readonly SolverName[] = ["cg", "minres", "gmres", "bicgstab", "normalCg", "lsqr", "neumann", "lu", "cholesky", "lstsq"];
+const SOLVERS: readonly SolverName[] = [
+  "cg",
+  "minres",
+  "gmres",
+  "bicgstab",
+  "normalCg",
+  "lsqr",
+  "neumann",
+  "lu",
+  "cholesky",
+  "lstsq",
+];
 const LEAST_SQUARES: ReadonlySet<SolverName> = new Set(["normalCg", "lsqr", "lstsq"]);
 const DENSE: ReadonlySet<SolverName> = new Set(["lu", "cholesky", "lstsq"]);
 
@@ -89,7 +109,7 @@ export interface LinearSolveOptions {
    * for solves with A, and for solves with Aᵀ when A is symmetric or the preconditioner is a LinearOperator
    * (transposed); a function preconditioner is dropped for a transposed nonsymmetric solve.
    */
-  preconditioner?: LinearOperator<any> | ((r: Tree) => Tree);
+  preconditioner?: AnyLinearOperator | ((r: Tree) => Tree);
   /** Throw a `LinearSolveError` on non-convergence or a singular matrix (default true). */
   throwOnFailure?: boolean;
   /**
@@ -143,15 +163,31 @@ type Phase = SolveInfo["phase"];
  * const g = grad((M) => sum(linalg.linearSolve(linalg.LinearOperator.fromMatrix(M), b).value))(A);
  * ```
  */
-export function linearSolve(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions = {}): LinearSolveResult {
+export function linearSolve(op: AnyLinearOperator, b: Tree, opts: LinearSolveOptions = {}): LinearSolveResult {
   return solveAt(op, b, opts, "solve", { factors: {}, transposed: false });
 }
 
-/** The solver "auto" resolves to (or the requested one, checked against the operator's shape). */
-export function resolveSolver(op: LinearOperator<any>, opts: Pick<LinearSolveOptions, "solver" | "wellPosed"> = {}): SolverName {
+/**
+ * The solver `linearSolve` uses for `op` under `opts`: the rule of "auto" (see {@link linearSolve}), or the
+ * requested solver after checking it fits the operator's shape.
+ *
+ * @example
+ * ```ts
+ * import { linalg, tensor } from "diffopt";
+ * const op = linalg.LinearOperator.fromMatrix(tensor([[2, 1], [1, 2]]), { symmetric: true, positiveDefinite: true });
+ * linalg.resolveSolver(op);                       // "cholesky"
+ * linalg.resolveSolver(op, { wellPosed: false }); // "lstsq"
+ * ```
+ */
+export function resolveSolver(
+  op: AnyLinearOperator,
+  opts: Pick<LinearSolveOptions, "solver" | "wellPosed"> = {},
+): SolverName {
   const requested = opts.solver ?? "auto";
   if (requested !== "auto" && !SOLVERS.includes(requested)) {
-    throw new ValueError(`linearSolve: unknown solver "${String(requested)}"; expected "auto" or one of ${SOLVERS.join(", ")}`);
+    throw new ValueError(
+      `linearSolve: unknown solver "${String(requested)}"; expected "auto" or one of ${SOLVERS.join(", ")}`,
+    );
   }
   const n = op.inSize;
   const m = op.outSize;
@@ -174,13 +210,19 @@ function checkFiniteTree(leaves: readonly Tensor[], who: string, what: string): 
   leaves.forEach((l, i) => {
     const d = l.data;
     for (let j = 0; j < d.length; j++) {
-      if (!Number.isFinite(d[j])) throw new NonFiniteError(`${who}: ${what} has a non-finite entry ${d[j]} (leaf ${i}, index ${j})`);
+      if (!Number.isFinite(d[j]))
+        throw new NonFiniteError(`${who}: ${what} has a non-finite entry ${d[j]} (leaf ${i}, index ${j})`);
     }
   });
 }
 
 /** The options of a solve made by a derivative rule: same solver and tolerances, no warm start. */
-function ruleOptions(opts: LinearSolveOptions, solver: SolverName, transposed: boolean, op: LinearOperator<any>): LinearSolveOptions {
+function ruleOptions(
+  opts: LinearSolveOptions,
+  solver: SolverName,
+  transposed: boolean,
+  op: AnyLinearOperator,
+): LinearSolveOptions {
   const out: LinearSolveOptions = { ...opts, solver };
   delete out.x0;
   const pre = opts.preconditioner;
@@ -208,18 +250,30 @@ interface DenseContext {
   transposed: boolean;
 }
 
-function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, phase: Phase, dense: DenseContext): LinearSolveResult {
+function solveAt(
+  op: AnyLinearOperator,
+  b: Tree,
+  opts: LinearSolveOptions,
+  phase: Phase,
+  dense: DenseContext,
+): LinearSolveResult {
   const who = "linearSolve";
   if (!(op instanceof LinearOperator)) throw new ValueError(`${who}: op must be a LinearOperator, got ${typeof op}`);
   const solver = resolveSolver(op, opts);
   const pinv = opts.wellPosed === false || op.inSize !== op.outSize;
   const inSpace = new FlatSpace(op.inExample);
   const outSpace = new FlatSpace(op.outExample);
-  const bLeaves = flattenLike(b, outSpace.def, outSpace.leaves, `${who}: b vs the operator's output space (${outSpace.describe()})`);
+  const bLeaves = flattenLike(
+    b,
+    outSpace.def,
+    outSpace.leaves,
+    `${who}: b vs the operator's output space (${outSpace.describe()})`,
+  );
   checkFiniteTree(bLeaves, who, "b");
   const s = settings(opts, inSpace.size, who);
   const restart = opts.restart ?? defaultRestart(inSpace.size);
-  if (!Number.isInteger(restart) || restart < 1) throw new ValueError(`${who}: restart must be a positive integer, got ${restart}`);
+  if (!Number.isInteger(restart) || restart < 1)
+    throw new ValueError(`${who}: restart must be a positive integer, got ${restart}`);
   const neumann = neumannParams(opts.neumann ?? {}, who);
   let x0: Float64Array | null = null;
   if (phase === "solve" && opts.x0 !== undefined && opts.x0 !== null) {
@@ -230,8 +284,10 @@ function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, pha
   const np = pLeaves.length;
   const paramsOf = (xs: readonly Tensor[]): Tree => unflatten(pDef, xs.slice(0, np));
   const rhsOf = (xs: readonly Tensor[]): Tree => unflatten(outSpace.def, xs.slice(np));
-  const fill = (ts: readonly (Tensor | null)[], like: readonly Tensor[]): Tensor[] => ts.map((t, i) => t ?? zerosLike(like[i]!));
-  const sub_ = (o: LinearSolveOptions, transposed: boolean, at: LinearOperator<any>) => ruleOptions(o, solver, transposed, at);
+  const fill = (ts: readonly (Tensor | null)[], like: readonly Tensor[]): Tensor[] =>
+    ts.map((t, i) => t ?? zerosLike(like[i]!));
+  const sub_ = (o: LinearSolveOptions, transposed: boolean, at: AnyLinearOperator) =>
+    ruleOptions(o, solver, transposed, at);
 
   let info: SolveInfo | null = null;
   const rule: CustomRule<null> = {
@@ -239,11 +295,28 @@ function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, pha
     primal(args) {
       const at = op.withParams(paramsOf(args));
       const bFlat = outSpace.read(rhsOf(args), who);
-      const sol = concreteSolve(at, bFlat, solver, s, { restart, neumann, x0, preconditioner: opts.preconditioner, inSpace, dense });
-      info = { solver, iterations: sol.info.iterations, residualNorm: sol.info.residualNorm, converged: sol.info.converged, phase };
+      const sol = concreteSolve(at, bFlat, solver, s, {
+        restart,
+        neumann,
+        x0,
+        preconditioner: opts.preconditioner,
+        inSpace,
+        dense,
+      });
+      info = {
+        solver,
+        iterations: sol.info.iterations,
+        residualNorm: sol.info.residualNorm,
+        converged: sol.info.converged,
+        phase,
+      };
       opts.onInfo?.(info);
       if (sol.failure !== undefined && s.throwOnFailure) {
-        throw new LinearSolveError(`${who} (${solver}, ${phase}): ${sol.failure}`, sol.info.residualNorm, sol.info.iterations);
+        throw new LinearSolveError(
+          `${who} (${solver}, ${phase}): ${sol.failure}`,
+          sol.info.residualNorm,
+          sol.info.iterations,
+        );
       }
       return { outs: flatten(inSpace.tree(sol.x))[0], res: null };
     },
@@ -261,15 +334,29 @@ function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, pha
       let rhs: Tree = unflatten(outSpace.def, fill(tb, primals.slice(np)));
       if (withP) rhs = sub(rhs, jvp<Tree>((q: Tree) => op.mv(q, x), [p], [tpTree])[1]);
       const tangentOpts = sub_(opts, false, at);
-      if (!pinv || !withP) return flatten(solveAt(at, rhs, tangentOpts, "tangent", { factors: dense.factors, transposed: dense.transposed }).value)[0];
+      if (!pinv || !withP)
+        return flatten(
+          solveAt(at, rhs, tangentOpts, "tangent", { factors: dense.factors, transposed: dense.transposed }).value,
+        )[0];
       const atT = at.transpose();
       const transposedOpts = sub_(opts, true, at);
       const r = sub(rhsOf(primals), at.mv(p, x));
-      const w = solveAt(atT, x, transposedOpts, "tangent", { factors: dense.factors, transposed: !dense.transposed }).value;
+      const w = solveAt(atT, x, transposedOpts, "tangent", {
+        factors: dense.factors,
+        transposed: !dense.transposed,
+      }).value;
       const [dATr, z] = jvp<Tree[]>((q: Tree) => [op.rmv(q, r), op.rmv(q, w)], [p], [tpTree])[1];
-      rhs = add(rhs, solveAt(atT, dATr!, transposedOpts, "tangent", { factors: dense.factors, transposed: !dense.transposed }).value);
+      rhs = add(
+        rhs,
+        solveAt(atT, dATr!, transposedOpts, "tangent", { factors: dense.factors, transposed: !dense.transposed }).value,
+      );
       rhs = sub(rhs, at.mv(p, z!));
-      return flatten(add(solveAt(at, rhs, tangentOpts, "tangent", { factors: dense.factors, transposed: dense.transposed }).value, z!))[0];
+      return flatten(
+        add(
+          solveAt(at, rhs, tangentOpts, "tangent", { factors: dense.factors, transposed: dense.transposed }).value,
+          z!,
+        ),
+      )[0];
     },
     vjp(primals, outs, cts, _res, needs) {
       if (cts.every((c) => c === null)) return needs.map(() => null);
@@ -279,7 +366,10 @@ function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, pha
       const x = unflatten(inSpace.def, outs);
       const xbar = unflatten(inSpace.def, fill(cts, outs));
       const transposedOpts = sub_(opts, true, at);
-      const u = solveAt(atT, xbar, transposedOpts, "cotangent", { factors: dense.factors, transposed: !dense.transposed }).value;
+      const u = solveAt(atT, xbar, transposedOpts, "cotangent", {
+        factors: dense.factors,
+        transposed: !dense.transposed,
+      }).value;
       const needP = needs.slice(0, np).some(Boolean);
       let pbar: Tensor[] | null = null;
       if (needP) {
@@ -288,9 +378,15 @@ function solveAt(op: LinearOperator<any>, b: Tree, opts: LinearSolveOptions, pha
           pbar = flatten(pull(scale(-1, u))[0])[0];
         } else {
           const r = sub(rhsOf(primals), at.mv(p, x));
-          const q = solveAt(at, u, sub_(opts, false, at), "cotangent", { factors: dense.factors, transposed: dense.transposed }).value;
+          const q = solveAt(at, u, sub_(opts, false, at), "cotangent", {
+            factors: dense.factors,
+            transposed: dense.transposed,
+          }).value;
           const sres = sub(xbar, atT.mv(p, u));
-          const w = solveAt(atT, x, transposedOpts, "cotangent", { factors: dense.factors, transposed: !dense.transposed }).value;
+          const w = solveAt(atT, x, transposedOpts, "cotangent", {
+            factors: dense.factors,
+            transposed: !dense.transposed,
+          }).value;
           const [, pull] = vjp<Tree[]>((pp: Tree) => [op.mv(pp, x), op.mv(pp, q), op.mv(pp, sres)], p);
           pbar = flatten(pull([scale(-1, u), r, w])[0])[0];
         }
@@ -316,7 +412,13 @@ interface ConcreteExtras {
 }
 
 /** Solves with concrete params and b; never throws on a failed solve (the caller decides). */
-function concreteSolve(op: LinearOperator<any>, b: Float64Array, solver: SolverName, s: Settings, e: ConcreteExtras): FlatSolution {
+function concreteSolve(
+  op: AnyLinearOperator,
+  b: Float64Array,
+  solver: SolverName,
+  s: Settings,
+  e: ConcreteExtras,
+): FlatSolution {
   if (DENSE.has(solver)) return denseSolve(op, b, solver, s, e.dense);
   const A = flatOperator(op, "linearSolve");
   const soft: Settings = { ...s, throwOnFailure: false };
@@ -335,7 +437,10 @@ function concreteSolve(op: LinearOperator<any>, b: Float64Array, solver: SolverN
     return failure === undefined ? { x, info } : { x, info, failure };
   }
   const usesPreconditioner = solver === "cg" || solver === "minres" || solver === "gmres" || solver === "bicgstab";
-  const M = usesPreconditioner && e.preconditioner !== undefined ? flatPreconditioner(e.preconditioner, e.inSpace, "linearSolve") : null;
+  const M =
+    usesPreconditioner && e.preconditioner !== undefined
+      ? flatPreconditioner(e.preconditioner, e.inSpace, "linearSolve")
+      : null;
   const kernel =
     solver === "cg"
       ? cgKernel
@@ -352,7 +457,7 @@ function concreteSolve(op: LinearOperator<any>, b: Float64Array, solver: SolverN
 }
 
 /** The matrix of `op` (concrete params) as a row-major array; rejects an `mv` closing over traced tensors. */
-function concreteMatrix(op: LinearOperator<any>): Float64Array {
+function concreteMatrix(op: AnyLinearOperator): Float64Array {
   const A = op.materialize();
   if (A.level > 0) {
     // flatOperator raises the precise closure error on the first matvec
@@ -382,7 +487,7 @@ function gemv(a: Float64Array, m: number, n: number, x: Float64Array, transpose:
 }
 
 /** The matrix in the orientation of this solve, materialized once per family of solves. */
-function orientedMatrix(op: LinearOperator<any>, ctx: DenseContext): Float64Array {
+function orientedMatrix(op: AnyLinearOperator, ctx: DenseContext): Float64Array {
   const f = ctx.factors;
   if (f.matrix === undefined) {
     // the first solve of the family materializes its own operator: store it in the family's orientation
@@ -401,7 +506,13 @@ function transposeArray(a: Float64Array, rows: number, cols: number): Float64Arr
   return t;
 }
 
-function denseSolve(op: LinearOperator<any>, b: Float64Array, solver: SolverName, s: Settings, ctx: DenseContext): FlatSolution {
+function denseSolve(
+  op: AnyLinearOperator,
+  b: Float64Array,
+  solver: SolverName,
+  s: Settings,
+  ctx: DenseContext,
+): FlatSolution {
   const n = op.inSize;
   const m = op.outSize;
   const A = orientedMatrix(op, ctx);
@@ -422,7 +533,8 @@ function denseSolve(op: LinearOperator<any>, b: Float64Array, solver: SolverName
   } else if (solver === "cholesky") {
     // symmetric by promise: the transpose has the same factor
     if (f.cholesky === undefined) f.cholesky = choleskyFactor(A, n);
-    if (f.cholesky === null) failure = "the matrix is not positive definite (Cholesky failed); use lu, or check the positiveDefinite tag";
+    if (f.cholesky === null)
+      failure = "the matrix is not positive definite (Cholesky failed); use lu, or check the positiveDefinite tag";
     else x = choleskySolve(f.cholesky, n, b);
   }
   const leastSquares = solver === "lstsq";

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Tree } from "../../core/tree.js";
-import type { LinearOperator } from "../operator.js";
+import type { AnyLinearOperator } from "../operator.js";
 import {
   checkConcrete,
   dot,
@@ -80,7 +80,7 @@ export const bicgstabKernel: Kernel = (A, b, x, ctx) => {
  * linalg.bicgstab(A, tensor([4, 1])).value.toArray(); // ≈ [1, 1]
  * ```
  */
-export function bicgstab(op: LinearOperator<any>, b: Tree, opts: KrylovOptions = {}): KrylovResult {
+export function bicgstab(op: AnyLinearOperator, b: Tree, opts: KrylovOptions = {}): KrylovResult {
   checkConcrete(op, b, "bicgstab");
   const p = prepare(op, b, opts.x0, "bicgstab", false);
   const s = settings(opts, p.A.n, "bicgstab");

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Tree } from "../../core/tree.js";
-import type { LinearOperator } from "../operator.js";
+import type { AnyLinearOperator } from "../operator.js";
 import {
   checkConcrete,
   drive,
@@ -34,7 +34,8 @@ export const cgKernel: Kernel = (A, b, x, ctx) => {
   for (let k = 1; k <= ctx.maxIter; k++) {
     const ap = A.apply(p);
     const pap = dot(p, ap);
-    if (!(pap > 0)) return { iterations: k, fatal: `the operator is not positive definite (pᵀAp = ${pap} at iteration ${k})` };
+    if (!(pap > 0))
+      return { iterations: k, fatal: `the operator is not positive definite (pᵀAp = ${pap} at iteration ${k})` };
     const alpha = rz / pap;
     let rr = 0;
     for (let i = 0; i < n; i++) {
@@ -46,7 +47,8 @@ export const cgKernel: Kernel = (A, b, x, ctx) => {
     if (Math.sqrt(rr) <= ctx.tol) return { iterations: k };
     z = M ? M(r) : r;
     const rzNew = M ? dot(r, z) : rr;
-    if (M && !(rzNew > 0)) return { iterations: k, fatal: `the preconditioner is not positive definite (rᵀMr = ${rzNew})` };
+    if (M && !(rzNew > 0))
+      return { iterations: k, fatal: `the preconditioner is not positive definite (rᵀMr = ${rzNew})` };
     const beta = rzNew / rz;
     rz = rzNew;
     for (let i = 0; i < n; i++) p[i] = z[i]! + beta * p[i]!;
@@ -68,7 +70,7 @@ export const cgKernel: Kernel = (A, b, x, ctx) => {
  * info.converged;  // true
  * ```
  */
-export function cg(op: LinearOperator<any>, b: Tree, opts: KrylovOptions = {}): KrylovResult {
+export function cg(op: AnyLinearOperator, b: Tree, opts: KrylovOptions = {}): KrylovResult {
   checkConcrete(op, b, "cg");
   const p = prepare(op, b, opts.x0, "cg", false);
   const s = settings(opts, p.A.n, "cg");

@@ -12,7 +12,7 @@ import { DifferentiationError, NonFiniteError, TreeMismatchError, ValueError } f
 import { Tensor } from "../../core/tensor.js";
 import { describe, flatten, flattenLike, unflatten, type Tree, type TreeDef } from "../../core/tree.js";
 import { LinearSolveError } from "../dense/errors.js";
-import { LinearOperator } from "../operator.js";
+import { LinearOperator, type AnyLinearOperator } from "../operator.js";
 
 /** Options of the iterative solvers (`cg`, `minres`, `gmres`, `bicgstab`; see each for its defaults). */
 export interface KrylovOptions {
@@ -28,7 +28,7 @@ export interface KrylovOptions {
    * An approximation of A⁻¹, applied to residuals (a LinearOperator, or a function of pytrees). It must be
    * symmetric positive definite for CG and MINRES. See {@link jacobiPreconditioner}.
    */
-  preconditioner?: LinearOperator<any> | ((r: Tree) => Tree);
+  preconditioner?: AnyLinearOperator | ((r: Tree) => Tree);
   /** Throw a `LinearSolveError` when the tolerance is not reached (default true); else report converged: false. */
   throwOnFailure?: boolean;
 }
@@ -128,7 +128,7 @@ function closureError(who: string, which: string): DifferentiationError {
 }
 
 /** @internal The flat view of `op` (at its current params, which must be concrete). */
-export function flatOperator(op: LinearOperator<any>, who: string): FlatOperator {
+export function flatOperator(op: AnyLinearOperator, who: string): FlatOperator {
   const inSpace = new FlatSpace(op.inExample);
   const outSpace = new FlatSpace(op.outExample);
   const run = (f: (p: Tree, v: Tree) => Tree, from: FlatSpace, to: FlatSpace, x: Float64Array, which: string) => {
@@ -147,19 +147,22 @@ export function flatOperator(op: LinearOperator<any>, who: string): FlatOperator
 
 /** @internal The flat view of a preconditioner (its values only: a preconditioner never changes the solution). */
 export function flatPreconditioner(
-  pre: LinearOperator<any> | ((r: Tree) => Tree),
+  pre: AnyLinearOperator | ((r: Tree) => Tree),
   space: FlatSpace,
   who: string,
 ): FlatPreconditioner {
   if (pre instanceof LinearOperator) {
     if (pre.inSize !== space.size || pre.outSize !== space.size) {
-      throw new TreeMismatchError(`${who}: the preconditioner maps ${pre.inSize} to ${pre.outSize} values, the system has ${space.size}`);
+      throw new TreeMismatchError(
+        `${who}: the preconditioner maps ${pre.inSize} to ${pre.outSize} values, the system has ${space.size}`,
+      );
     }
     const pin = new FlatSpace(pre.inExample);
     const pout = new FlatSpace(pre.outExample);
     return (r) => pout.read(pre.mv(pre.params, pin.tree(r)), `${who}: preconditioner output`);
   }
-  if (typeof pre !== "function") throw new ValueError(`${who}: preconditioner must be a LinearOperator or a function, got ${typeof pre}`);
+  if (typeof pre !== "function")
+    throw new ValueError(`${who}: preconditioner must be a LinearOperator or a function, got ${typeof pre}`);
   return (r) => space.read(pre(space.tree(r)), `${who}: preconditioner output`);
 }
 
@@ -172,25 +175,33 @@ export interface Settings {
 }
 
 /** @internal */
-export function settings(opts: { rtol?: number; atol?: number; maxIter?: number; throwOnFailure?: boolean }, n: number, who: string): Settings {
+export function settings(
+  opts: { rtol?: number; atol?: number; maxIter?: number; throwOnFailure?: boolean },
+  n: number,
+  who: string,
+): Settings {
   const rtol = opts.rtol ?? 1e-10;
   const atol = opts.atol ?? 0;
-  if (!(rtol >= 0 && Number.isFinite(rtol))) throw new ValueError(`${who}: rtol must be a finite number ≥ 0, got ${rtol}`);
-  if (!(atol >= 0 && Number.isFinite(atol))) throw new ValueError(`${who}: atol must be a finite number ≥ 0, got ${atol}`);
+  if (!(rtol >= 0 && Number.isFinite(rtol)))
+    throw new ValueError(`${who}: rtol must be a finite number ≥ 0, got ${rtol}`);
+  if (!(atol >= 0 && Number.isFinite(atol)))
+    throw new ValueError(`${who}: atol must be a finite number ≥ 0, got ${atol}`);
   const maxIter = opts.maxIter ?? Math.max(100, 10 * n);
-  if (!Number.isInteger(maxIter) || maxIter < 0) throw new ValueError(`${who}: maxIter must be an integer ≥ 0, got ${maxIter}`);
+  if (!Number.isInteger(maxIter) || maxIter < 0)
+    throw new ValueError(`${who}: maxIter must be an integer ≥ 0, got ${maxIter}`);
   return { rtol, atol, maxIter, throwOnFailure: opts.throwOnFailure ?? true };
 }
 
 /** @internal Throws a NonFiniteError naming `what` when `x` has a NaN or infinite entry. */
 export function checkFiniteFlat(x: Float64Array, who: string, what: string): void {
   for (let i = 0; i < x.length; i++) {
-    if (!Number.isFinite(x[i])) throw new NonFiniteError(`${who}: ${what} has a non-finite entry ${x[i]} at flat index ${i}`);
+    if (!Number.isFinite(x[i]))
+      throw new NonFiniteError(`${who}: ${what} has a non-finite entry ${x[i]} at flat index ${i}`);
   }
 }
 
 /** @internal Rejects traced inputs of the plain (non-differentiable) solvers. */
-export function checkConcrete(op: LinearOperator<any>, b: Tree, who: string): void {
+export function checkConcrete(op: AnyLinearOperator, b: Tree, who: string): void {
   const traced = [...flatten(op.params)[0], ...flatten(b)[0]].some((l) => l.level > 0);
   if (traced) {
     throw new DifferentiationError(
@@ -336,7 +347,13 @@ export interface Prepared {
  * @internal Validates a solver call on `op` (whose params must be concrete) and `b`: layouts, finiteness,
  * squareness (unless `rectangular`), x0.
  */
-export function prepare(op: LinearOperator<any>, b: Tree, x0: Tree | undefined, who: string, rectangular: boolean): Prepared {
+export function prepare(
+  op: AnyLinearOperator,
+  b: Tree,
+  x0: Tree | undefined,
+  who: string,
+  rectangular: boolean,
+): Prepared {
   if (!(op instanceof LinearOperator)) throw new ValueError(`${who}: op must be a LinearOperator, got ${typeof op}`);
   const inSpace = new FlatSpace(op.inExample);
   const outSpace = new FlatSpace(op.outExample);

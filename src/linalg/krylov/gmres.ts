@@ -4,7 +4,7 @@
  */
 import { ValueError } from "../../core/errors.js";
 import type { Tree } from "../../core/tree.js";
-import type { LinearOperator } from "../operator.js";
+import type { AnyLinearOperator } from "../operator.js";
 import {
   checkConcrete,
   dot,
@@ -108,7 +108,8 @@ export function gmresKernel(restart: number): Kernel {
       }
       const du = M ? M(u) : u;
       for (let t = 0; t < n; t++) x[t]! += du[t]!;
-      if (singular) return { iterations: total, fatal: "the operator is singular on the Krylov subspace (a zero Arnoldi pivot)" };
+      if (singular)
+        return { iterations: total, fatal: "the operator is singular on the Krylov subspace (a zero Arnoldi pivot)" };
       if (Math.abs(g[k]!) <= ctx.tol) return { iterations: total };
     }
     return { iterations: total };
@@ -127,12 +128,13 @@ export function gmresKernel(restart: number): Kernel {
  * linalg.gmres(A, tensor([3, 3])).value.toArray(); // ≈ [1, 1]
  * ```
  */
-export function gmres(op: LinearOperator<any>, b: Tree, opts: GmresOptions = {}): KrylovResult {
+export function gmres(op: AnyLinearOperator, b: Tree, opts: GmresOptions = {}): KrylovResult {
   checkConcrete(op, b, "gmres");
   const p = prepare(op, b, opts.x0, "gmres", false);
   const s = settings(opts, p.A.n, "gmres");
   const restart = opts.restart ?? defaultRestart(p.A.n);
-  if (!Number.isInteger(restart) || restart < 1) throw new ValueError(`gmres: restart must be a positive integer, got ${restart}`);
+  if (!Number.isInteger(restart) || restart < 1)
+    throw new ValueError(`gmres: restart must be a positive integer, got ${restart}`);
   const M = opts.preconditioner ? flatPreconditioner(opts.preconditioner, p.inSpace, "gmres") : null;
   const sol = drive("gmres", gmresKernel(restart), p.A, p.b, p.x0, s, M);
   return { value: p.inSpace.tree(sol.x), info: sol.info };

@@ -5,7 +5,7 @@
 import { Tensor } from "../../core/tensor.js";
 import { ValueError } from "../../core/errors.js";
 import { flatten, unflatten, type Tree } from "../../core/tree.js";
-import { LinearOperator, diagonal, diagonalValues } from "../operator.js";
+import { LinearOperator, diagonal, diagonalValues, type AnyLinearOperator } from "../operator.js";
 
 /**
  * The Jacobi preconditioner M = diag(A)⁻¹, from a square operator (its diagonal is read from the matrix when the
@@ -21,7 +21,7 @@ import { LinearOperator, diagonal, diagonalValues } from "../operator.js";
  * linalg.cg(A, tensor([1, 1]), { preconditioner: M }).info.converged; // true
  * ```
  */
-export function jacobiPreconditioner(opOrDiagonal: LinearOperator<any> | Tree): LinearOperator<Tree> {
+export function jacobiPreconditioner(opOrDiagonal: AnyLinearOperator | Tree): LinearOperator<Tree> {
   let example: Tree;
   let d: Float64Array;
   if (opOrDiagonal instanceof LinearOperator) {
@@ -45,7 +45,9 @@ export function jacobiPreconditioner(opOrDiagonal: LinearOperator<any> | Tree): 
   const inv = new Float64Array(d.length);
   for (let i = 0; i < d.length; i++) {
     if (d[i] === 0 || !Number.isFinite(d[i])) {
-      throw new ValueError(`jacobiPreconditioner: diagonal entry ${i} is ${d[i]}; the Jacobi preconditioner needs finite non-zero entries`);
+      throw new ValueError(
+        `jacobiPreconditioner: diagonal entry ${i} is ${d[i]}; the Jacobi preconditioner needs finite non-zero entries`,
+      );
     }
     inv[i] = 1 / d[i]!;
   }

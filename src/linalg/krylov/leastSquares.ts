@@ -5,7 +5,7 @@
  * @module
  */
 import type { Tree } from "../../core/tree.js";
-import type { LinearOperator } from "../operator.js";
+import type { AnyLinearOperator } from "../operator.js";
 import {
   checkConcrete,
   dot,
@@ -103,7 +103,7 @@ export const lsqrKernel: Kernel = (A, b, x, ctx) => {
  * linalg.normalCg(A, tensor([1, 2, 3])).value.toArray(); // ≈ [2]
  * ```
  */
-export function normalCg(op: LinearOperator<any>, b: Tree, opts: LeastSquaresOptions = {}): KrylovResult {
+export function normalCg(op: AnyLinearOperator, b: Tree, opts: LeastSquaresOptions = {}): KrylovResult {
   checkConcrete(op, b, "normalCg");
   const p = prepare(op, b, opts.x0, "normalCg", true);
   const s = settings(opts, p.A.n, "normalCg");
@@ -124,7 +124,7 @@ export function normalCg(op: LinearOperator<any>, b: Tree, opts: LeastSquaresOpt
  * linalg.lsqr(A, tensor([2])).value.toArray(); // ≈ [1, 1] (the minimum-norm solution)
  * ```
  */
-export function lsqr(op: LinearOperator<any>, b: Tree, opts: LeastSquaresOptions = {}): KrylovResult {
+export function lsqr(op: AnyLinearOperator, b: Tree, opts: LeastSquaresOptions = {}): KrylovResult {
   checkConcrete(op, b, "lsqr");
   const p = prepare(op, b, opts.x0, "lsqr", true);
   const s = settings(opts, p.A.n, "lsqr");

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Tree } from "../../core/tree.js";
-import type { LinearOperator } from "../operator.js";
+import type { AnyLinearOperator } from "../operator.js";
 import {
   checkConcrete,
   dot,
@@ -29,7 +29,8 @@ export const minresKernel: Kernel = (A, b, x, ctx) => {
   let r1: Float64Array = residual(A, b, x);
   let y: Float64Array = M ? M(r1).slice() : r1.slice();
   const beta1sq = dot(r1, y);
-  if (!(beta1sq >= 0)) return { iterations: 0, fatal: `the preconditioner is not positive definite (rᵀMr = ${beta1sq})` };
+  if (!(beta1sq >= 0))
+    return { iterations: 0, fatal: `the preconditioner is not positive definite (rᵀMr = ${beta1sq})` };
   const beta1 = Math.sqrt(beta1sq);
   if (beta1 <= ctx.tol) return { iterations: 0 };
   let r2: Float64Array = r1.slice();
@@ -62,7 +63,8 @@ export const minresKernel: Kernel = (A, b, x, ctx) => {
     else y.set(r2);
     oldb = beta;
     const betasq = dot(r2, y);
-    if (!(betasq >= 0)) return { iterations: itn, fatal: `the preconditioner is not positive definite (rᵀMr = ${betasq})` };
+    if (!(betasq >= 0))
+      return { iterations: itn, fatal: `the preconditioner is not positive definite (rᵀMr = ${betasq})` };
     beta = Math.sqrt(betasq);
     // apply the previous rotation, then compute and apply the new one
     const oldeps = epsln;
@@ -103,7 +105,7 @@ export const minresKernel: Kernel = (A, b, x, ctx) => {
  * linalg.minres(A, tensor([3, 1])).value.toArray(); // ≈ [1, 1]
  * ```
  */
-export function minres(op: LinearOperator<any>, b: Tree, opts: KrylovOptions = {}): KrylovResult {
+export function minres(op: AnyLinearOperator, b: Tree, opts: KrylovOptions = {}): KrylovResult {
   checkConcrete(op, b, "minres");
   const p = prepare(op, b, opts.x0, "minres", false);
   const s = settings(opts, p.A.n, "minres");

@@ -5,7 +5,7 @@
 import { ValueError } from "../../core/errors.js";
 import type { Tree } from "../../core/tree.js";
 import { LinearSolveError } from "../dense/errors.js";
-import type { LinearOperator } from "../operator.js";
+import type { AnyLinearOperator } from "../operator.js";
 import { checkConcrete, nrm2, prepare, residual, settings, type FlatOperator, type KrylovResult } from "./common.js";
 
 /** Options of {@link neumann}. */
@@ -26,7 +26,8 @@ export function neumannParams(opts: NeumannOptions, who: string): { k: number; a
   const k = opts.k ?? 10;
   const alpha = opts.alpha ?? 1;
   if (!Number.isInteger(k) || k < 1) throw new ValueError(`${who}: k must be a positive integer, got ${k}`);
-  if (!Number.isFinite(alpha) || alpha === 0) throw new ValueError(`${who}: alpha must be finite and non-zero, got ${alpha}`);
+  if (!Number.isFinite(alpha) || alpha === 0)
+    throw new ValueError(`${who}: alpha must be finite and non-zero, got ${alpha}`);
   return { k, alpha };
 }
 
@@ -34,7 +35,12 @@ export function neumannParams(opts: NeumannOptions, who: string): { k: number; a
  * @internal x = α Σ_{i<k} (I − αA)ⁱ b, by the recurrence tᵢ₊₁ = tᵢ − αA tᵢ. Returns x and ‖b − Ax‖ (which equals
  * ‖(I − αA)ᵏ b‖).
  */
-export function neumannFlat(A: FlatOperator, b: Float64Array, k: number, alpha: number): { x: Float64Array; residualNorm: number } {
+export function neumannFlat(
+  A: FlatOperator,
+  b: Float64Array,
+  k: number,
+  alpha: number,
+): { x: Float64Array; residualNorm: number } {
   const n = b.length;
   const term = new Float64Array(n);
   for (let i = 0; i < n; i++) term[i] = alpha * b[i]!;
@@ -85,7 +91,7 @@ export function neumannVerdict(
  * linalg.neumann(A, tensor([1.1, 1.1]), { k: 30 }).value.toArray(); // ≈ [1, 1]
  * ```
  */
-export function neumann(op: LinearOperator<any>, b: Tree, opts: NeumannOptions = {}): KrylovResult {
+export function neumann(op: AnyLinearOperator, b: Tree, opts: NeumannOptions = {}): KrylovResult {
   checkConcrete(op, b, "neumann");
   const { k, alpha } = neumannParams(opts, "neumann");
   const p = prepare(op, b, undefined, "neumann", false);

@@ -10,6 +10,7 @@ import {
   tensor,
   sum,
   mean,
+  prod,
   max,
   min,
   argmax,
@@ -80,6 +81,7 @@ const label = (axis: number | number[] | undefined, keepdims: boolean) =>
 const reductions: [string, typeof sum, (v: number[]) => number][] = [
   ["sum", sum, (v) => v.reduce((a, b) => a + b, 0)],
   ["mean", mean, (v) => v.reduce((a, b) => a + b, 0) / v.length],
+  ["prod", prod, (v) => v.reduce((a, b) => a * b, 1)],
   ["max", max, (v) => Math.max(...v)],
   ["min", min, (v) => Math.min(...v)],
 ];
@@ -167,6 +169,45 @@ describe("closed-form derivatives", () => {
   });
 });
 
+describe("prod with zeros: exact derivatives without division", () => {
+  /** ∂ prod / ∂x_i and ∂² prod / ∂x_i ∂x_j as products of the other entries. */
+  const others = (v: number[], skip: number[]) => v.reduce((acc, x, k) => (skip.includes(k) ? acc : acc * x), 1);
+  for (const v of [
+    [2, -0.5, 3, 1.5, -2],
+    [2, 0, 3, 1.5, -2],
+    [0, 4, 0, 1.5, -2],
+  ]) {
+    test(`x = [${v.join(", ")}]: gradient and Hessian in closed form`, () => {
+      const x = tensor(v);
+      assertClose(
+        grad((z: Tensor) => prod(z))(x) as Tensor,
+        v.map((_, i) => others(v, [i])),
+        { rtol: 1e-15, atol: 0 },
+      );
+      const H = Float64Array.from({ length: 25 }, (_, k) => {
+        const i = Math.floor(k / 5);
+        const j = k % 5;
+        return i === j ? 0 : others(v, [i, j]);
+      });
+      assertClose((hessian((z: Tensor) => prod(z))(x) as Tensor).data, H, { rtol: 1e-15, atol: 0 });
+      checkDerivatives((z: Tensor) => prod(z), [x], {}, "prod with zeros");
+    });
+  }
+  test("prod along an axis of a matrix with zeros; product of an empty axis is 1; x.prod()", () => {
+    const x = tensor([
+      [1, 0, 3],
+      [2, 5, -1],
+    ]);
+    assert.deepEqual(prod(x, { axis: 1 }).toArray(), [0, -10]);
+    assert.deepEqual((grad((z: Tensor) => sum(prod(z, { axis: 1 })))(x) as Tensor).toArray(), [
+      [0, 3, 0],
+      [-5, -2, 10],
+    ]);
+    assert.deepEqual(prod(tensor(new Float64Array(0), [2, 0]), { axis: 1 }).toArray(), [1, 1]);
+    assert.deepEqual(x.prod({ axis: 0, keepdims: true }).toArray(), [[2, 0, -3]]);
+  });
+});
+
 describe("NaN, empty axes and bad arguments", () => {
   test("max/min propagate NaN", () => {
     assert.ok(Number.isNaN(max(tensor([1, NaN, 3])).item()));
@@ -207,6 +248,7 @@ describe("NaN, empty axes and bad arguments", () => {
     const ops: [string, () => unknown][] = [
       ["sum", () => sum(x, { axis: 2 })],
       ["mean", () => mean(x, { axis: -3 })],
+      ["prod", () => prod(x, { axis: 2 })],
       ["max", () => max(x, { axis: 2 })],
       ["min", () => min(x, { axis: 1.5 })],
       ["max", () => max(x, { axis: [0, -2] })],

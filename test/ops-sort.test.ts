@@ -10,6 +10,7 @@ import {
   sort,
   argsort,
   cumsum,
+  cumprod,
   sum,
   mul,
   square,
@@ -232,5 +233,65 @@ describe("cumsum", () => {
       (e: unknown) => e instanceof ValueError && e.message.startsWith("cumsum:"),
     );
     assert.deepEqual(x.cumsum(1).toArray(), cumsum(x, 1).toArray());
+  });
+});
+
+describe("cumprod", () => {
+  const r = rng(34);
+  const refCumprod = (t: Tensor, axis: number) => {
+    const out = new Float64Array(t.size);
+    for (const lane of lanes(t.shape, axis)) {
+      let acc = 1;
+      for (const k of lane) out[k] = acc *= t.data[k]!;
+    }
+    return out;
+  };
+  const x = randn(r, [3, 5, 2]);
+  for (const axis of [0, 1, 2, -1]) {
+    test(`axis ${axis}: values and derivatives`, () => {
+      const y = cumprod(x, axis);
+      assert.deepEqual(y.shape, x.shape);
+      assertClose(y.data, refCumprod(x, axis), { rtol: 1e-14, atol: 1e-15 });
+      checkDerivatives((z: Tensor) => cumprod(z, axis), [x], {}, `cumprod axis ${axis}`);
+    });
+  }
+  test("without axis: the flattened tensor; length-1 and scalar inputs", () => {
+    assertClose(cumprod(x).data, refCumprod(tensor(x.data), 0), { rtol: 1e-14, atol: 1e-15 });
+    assert.deepEqual(cumprod(tensor(3)).toArray(), [3]);
+    assert.deepEqual(cumprod(tensor([[2, 3]]), 0).toArray(), [[2, 3]]);
+  });
+  test("zeros: the Jacobian is exact (products of the other entries up to k), and so is the Hessian", () => {
+    for (const v of [
+      [2, 0, 3, -1, 0.5, 4, 1.5],
+      [0, 0, 3, -1, 2, 4, 1.5],
+    ]) {
+      const n = v.length;
+      const partial = (k: number, skip: number[]) =>
+        v.slice(0, k + 1).reduce((acc, a, j) => (skip.includes(j) ? acc : acc * a), 1);
+      const J = Float64Array.from({ length: n * n }, (_, e) => {
+        const k = Math.floor(e / n);
+        const i = e % n;
+        return i <= k ? partial(k, [i]) : 0;
+      });
+      assertClose((jacrev(cumprod)(tensor(v)) as Tensor).data, J, { rtol: 1e-15, atol: 0 });
+      assertClose((jacfwd(cumprod)(tensor(v)) as Tensor).data, J, { rtol: 1e-15, atol: 0 });
+      // ∂²(Σ_k cumprod_k)/∂x_i∂x_j = Σ_{k ≥ max(i, j)} Π_{l ≤ k, l ∉ {i, j}} x_l (i ≠ j).
+      const H = Float64Array.from({ length: n * n }, (_, e) => {
+        const i = Math.floor(e / n);
+        const j = e % n;
+        if (i === j) return 0;
+        let acc = 0;
+        for (let k = Math.max(i, j); k < n; k++) acc += partial(k, [i, j]);
+        return acc;
+      });
+      assertClose((hessian((z: Tensor) => sum(cumprod(z)))(tensor(v)) as Tensor).data, H, { rtol: 1e-14, atol: 0 });
+    }
+  });
+  test("bad axis throws a ValueError; method alias", () => {
+    assert.throws(
+      () => cumprod(x, -4),
+      (e: unknown) => e instanceof ValueError && e.message.startsWith("cumprod:"),
+    );
+    assert.deepEqual(x.cumprod(0).toArray(), cumprod(x, 0).toArray());
   });
 });

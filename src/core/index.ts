@@ -22,9 +22,9 @@ export {
   type TensorLike,
 } from "./tensor.js";
 export * from "./ops/elementwise.js";
-export { sum, mean, max, min, argmax, argmin, type ReduceOptions, type ArgReduceOptions } from "./ops/reduce.js";
+export { sum, mean, prod, max, min, argmax, argmin, type ReduceOptions, type ArgReduceOptions } from "./ops/reduce.js";
 export { logsumexp, softmax, logSoftmax } from "./ops/softmax.js";
-export { sort, argsort, cumsum } from "./ops/sort.js";
+export { sort, argsort, cumsum, cumprod } from "./ops/sort.js";
 export { norm, type NormOptions } from "./ops/norm.js";
 export { checkFinite } from "./check.js";
 export * from "./ops/broadcast.js";

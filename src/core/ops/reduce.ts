@@ -1,5 +1,5 @@
 /**
- * Reductions with `axis` and `keepdims`: `sum`, `mean`, `max`, `min`, `argmax`, `argmin`
+ * Reductions with `axis` and `keepdims`: `sum`, `mean`, `prod`, `max`, `min`, `argmax`, `argmin`
  * (`logsumexp` lives with the softmax family in `softmax.ts`).
  *
  * Reductions other than `sum` work on a contiguous block of axes, seen as `[outer, len, inner]`: the kernels
@@ -10,9 +10,10 @@
 import { bind, type Primitive } from "../engine.js";
 import { ValueError } from "../errors.js";
 import { fmt, normalizeAxes, normalizeAxis } from "../shape.js";
-import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "../tensor.js";
+import { Tensor, asTensor, full, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo } from "./broadcast.js";
 import { div, mul } from "./elementwise.js";
+import { concatenate, sliceAxis } from "./join.js";
 import { defineMethod } from "./define-method.js";
 import { reshape, transpose } from "./shape.js";
 
@@ -319,6 +320,33 @@ export function mean(x: TensorLike, opts?: ReduceOptions): Tensor {
   return count === 1 ? s : div(s, count);
 }
 
+/**
+ * Product over `axis` (all axes by default); 1 over an empty axis.
+ *
+ * It is computed as a balanced tree of elementwise products (each lane padded with ones to a power of two,
+ * then halved log₂(len) times), so its derivatives of every order are products of the other entries, exact
+ * also where entries are zero (no division by x).
+ *
+ * @example
+ * ```ts
+ * import { prod, grad, tensor } from "diffopt";
+ * prod(tensor([[1, 2], [3, 4]]), { axis: 1 }).toArray(); // [2, 12]
+ * grad((x) => prod(x))(tensor([2, 0, 5])).toArray();   // [0, 10, 0]
+ * ```
+ */
+export function prod(x: TensorLike, opts?: ReduceOptions): Tensor {
+  const t = asTensor(x);
+  const r = blockReduce(t, opts, "prod");
+  if (r === null) return t;
+  const { outer, len, inner, outShape } = r.p;
+  let width = 1;
+  while (width < len) width *= 2;
+  let y = reshape(r.x, [outer, len, inner]);
+  if (width > len) y = concatenate([y, full([outer, width - len, inner], 1)], 1);
+  for (; width > 1; width /= 2) y = mul(sliceAxis(y, 1, 0, width / 2), sliceAxis(y, 1, width / 2, width));
+  return reshape(y, outShape);
+}
+
 /** Options of {@link argmax} and {@link argmin}. */
 export interface ArgReduceOptions {
   /** The axis to search (negative counts from the end); the flattened tensor when omitted, as in NumPy. */
@@ -393,6 +421,8 @@ declare module "../tensor.js" {
   interface Tensor {
     /** `mean(this, opts)` */
     mean(opts?: ReduceOptions): Tensor;
+    /** `prod(this, opts)` */
+    prod(opts?: ReduceOptions): Tensor;
     /** `max(this, opts)` */
     max(opts?: ReduceOptions): Tensor;
     /** `min(this, opts)` */
@@ -405,6 +435,7 @@ declare module "../tensor.js" {
 }
 
 defineMethod("mean", (x, o?: ReduceOptions) => mean(x, o));
+defineMethod("prod", (x, o?: ReduceOptions) => prod(x, o));
 defineMethod("max", (x, o?: ReduceOptions) => max(x, o));
 defineMethod("min", (x, o?: ReduceOptions) => min(x, o));
 defineMethod("argmax", (x, o?: ArgReduceOptions) => argmax(x, o));

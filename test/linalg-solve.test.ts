@@ -5,6 +5,7 @@ import {
   tensor,
   add,
   mul,
+  sin,
   sum,
   eye,
   matmul,
@@ -318,6 +319,27 @@ describe("linearSolve: least squares and pseudo-inverse semantics", () => {
       sum(mul(linearSolve(LinearOperator.fromMatrix(a), b, tight).value as Tensor, tensor([1, -2, 0.5])));
     const gRef = (a: Tensor) => sum(mul(linalg.lstsq(a, b), tensor([1, -2, 0.5])));
     assertClose(grad(g)(A) as Tensor, grad(gRef)(A) as Tensor, { rtol: 1e-8, atol: 1e-10 });
+  });
+  test("second derivatives of a matrix-free least-squares solve (derived transpose) match finite differences", () => {
+    const A = randn(rng(61), [6, 3]);
+    const b = randn(rng(62), [6]);
+    const theta0 = randn(rng(63), [6, 3]);
+    for (const solver of ["lstsq", "lsqr"] as Solver[]) {
+      // A(θ) = A ⊙ (1 + sin θ), a rectangular operator given only by its matvec
+      const phi = (theta: Tensor) => {
+        const op = LinearOperator.fromFunction(
+          (p: Tensor, v: Tensor) => matmul(mul(A, add(1, sin(p))), v),
+          theta,
+          tensor([0, 0, 0]),
+          { outExample: tensor([0, 0, 0, 0, 0, 0]) },
+        );
+        const x = linearSolve(op, b, { solver, ...tight }).value as Tensor;
+        return sum(mul(x, x));
+      };
+      const H = hessian(phi)(theta0) as Tensor;
+      const fd = numericJacobian((t: Tensor) => grad(phi)(t) as Tensor, [theta0], 0, 1e-5);
+      assertClose(H.data, fd, { rtol: 1e-5, atol: 1e-6 }, solver);
+    }
   });
   test("derivatives along a rank-preserving family of singular matrices (null-space term)", () => {
     // A(θ) = U(θ) Vᵀ keeps rank 2; x = A⁺b is differentiable along θ

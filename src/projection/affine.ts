@@ -112,26 +112,44 @@ function sectionValue(x: Float64Array, l: Float64Array, u: Float64Array, a: Floa
   return s;
 }
 
-/** Finds τ with φ(τ) = b by bisection over the sorted breakpoints, then exactly on the linear piece. */
+/**
+ * Finds τ with φ(τ) = b by bisection over the breakpoints of φ (where a coordinate enters or leaves a bound):
+ * each step evaluates φ at a pseudo-randomly chosen remaining breakpoint and discards the breakpoints on the
+ * wrong side, O(n) expected per step and no sort. Once no breakpoint is left between the brackets, φ is
+ * linear there and τ is solved for exactly.
+ */
 function sectionDual(x: Float64Array, l: Float64Array, u: Float64Array, a: Float64Array, b: number): number {
   const n = x.length;
-  const breaks: number[] = [];
+  let candidates = new Float64Array(2 * n);
+  let count = 0;
   for (let i = 0; i < n; i++) {
-    if (a[i] !== 0) breaks.push((x[i]! - l[i]!) / a[i]!, (x[i]! - u[i]!) / a[i]!);
+    if (a[i] !== 0) {
+      candidates[count++] = (x[i]! - l[i]!) / a[i]!;
+      candidates[count++] = (x[i]! - u[i]!) / a[i]!;
+    }
   }
-  breaks.sort((p, q) => p - q);
-  // φ is constant left of breaks[0] and right of breaks[last]; find k with φ(breaks[k]) ≥ b ≥ φ(breaks[k+1]).
-  let lo = 0;
-  let hi = breaks.length - 1;
-  if (sectionValue(x, l, u, a, breaks[lo]!) <= b) return breaks[lo]!;
-  if (sectionValue(x, l, u, a, breaks[hi]!) >= b) return breaks[hi]!;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (sectionValue(x, l, u, a, breaks[mid]!) >= b) lo = mid;
-    else hi = mid;
+  let lo = -Infinity;
+  let hi = Infinity;
+  let seed = 0x2545f491;
+  while (count > 0) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const pivot = candidates[seed % count]!;
+    const value = sectionValue(x, l, u, a, pivot);
+    if (value === b) return pivot;
+    // φ is non-increasing: φ(pivot) > b puts the root to the right of the pivot.
+    const right = value > b;
+    if (right) lo = pivot;
+    else hi = pivot;
+    let kept = 0;
+    for (let k = 0; k < count; k++) {
+      const c = candidates[k]!;
+      if (right ? c > pivot : c < pivot) candidates[kept++] = c;
+    }
+    count = kept;
+    if (kept < candidates.length >> 2) candidates = candidates.slice(0, Math.max(kept, 1));
   }
-  // On [breaks[lo], breaks[hi]] the active set is fixed: solve the linear equation exactly.
-  const probe = 0.5 * (breaks[lo]! + breaks[hi]!);
+  // No breakpoint in (lo, hi): the active set is fixed there, so solve the linear equation exactly.
+  const probe = lo === -Infinity ? hi - 1 : hi === Infinity ? lo + 1 : 0.5 * (lo + hi);
   let num = -b;
   let den = 0;
   for (let i = 0; i < n; i++) {
@@ -143,7 +161,8 @@ function sectionDual(x: Float64Array, l: Float64Array, u: Float64Array, a: Float
       den += a[i]! * a[i]!;
     }
   }
-  return den > 0 ? num / den : breaks[lo]!;
+  if (den > 0) return num / den;
+  return Number.isFinite(lo) ? lo : hi;
 }
 
 const boxSectionOp: StructuredOp<SectionStructure> = {
@@ -194,7 +213,8 @@ const boxSectionOp: StructuredOp<SectionStructure> = {
 /**
  * Projection onto a box section {y : lower ≤ y ≤ upper, ⟨a, y⟩ = b}, over the whole tensor. The solution is
  * y = clip(x − τa, lower, upper) where the dual variable τ solves the monotone 1-D equation ⟨a, y(τ)⟩ = b,
- * found by bisection over its breakpoints and then exactly on the final linear piece. Derivatives (in x, the
+ * found by bisection over its breakpoints (O(n) expected per step, no sort) and then exactly on the final
+ * linear piece. Derivatives (in x, the
  * bounds, a and b) come from implicit differentiation of that root with the active set held fixed.
  *
  * @param lower - lower bounds, broadcast to the shape of x.

@@ -38,7 +38,7 @@ export function scalarParam(v: TensorLike, fn: string, arg: string, ok: (x: numb
   return t;
 }
 
-/** @internal A finite parameter with every value allowed by `ok`, broadcastable against `shape`'s suffix rules. */
+/** @internal Checks that every value of `t` is allowed by `ok`; returns `t`. */
 export function checkValues(t: Tensor, fn: string, arg: string, ok: (x: number) => boolean, what: string): Tensor {
   const d = t.data;
   for (let i = 0; i < d.length; i++) {
@@ -47,8 +47,8 @@ export function checkValues(t: Tensor, fn: string, arg: string, ok: (x: number) 
   return t;
 }
 
-/** @internal True when `t` has exactly `shape`. */
-export function hasShape(t: Tensor, shape: readonly number[]): boolean {
+/** True when `t` has exactly `shape`. */
+function hasShape(t: Tensor, shape: readonly number[]): boolean {
   return t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
 }
 
@@ -59,5 +59,7 @@ export function requireShape(t: Tensor, shape: readonly number[], fn: string, ar
   }
 }
 
+/** @internal Value test: strictly positive. */
 export const positive = (x: number): boolean => x > 0;
+/** @internal Value test: non-negative. */
 export const nonNegativeValue = (x: number): boolean => x >= 0;

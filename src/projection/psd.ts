@@ -117,7 +117,7 @@ const psdRule: CustomRule<Spectral> = {
  * @example
  * ```ts
  * import { projection, tensor } from "diffopt";
- * projection.psdCone(tensor([[1, 2], [2, 1]])).toArray(); // [[1.5, 1.5], [1.5, 1.5]]
+ * projection.psdCone(tensor([[1, 2], [2, 1]])).toArray(); // ≈ [[1.5, 1.5], [1.5, 1.5]]
  * ```
  */
 export function psdCone(X: TensorLike): Tensor {

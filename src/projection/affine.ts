@@ -214,8 +214,8 @@ const boxSectionOp: StructuredOp<SectionStructure> = {
  * Projection onto a box section {y : lower ≤ y ≤ upper, ⟨a, y⟩ = b}, over the whole tensor. The solution is
  * y = clip(x − τa, lower, upper) where the dual variable τ solves the monotone 1-D equation ⟨a, y(τ)⟩ = b,
  * found by bisection over its breakpoints (O(n) expected per step, no sort) and then exactly on the final
- * linear piece. Derivatives (in x, the
- * bounds, a and b) come from implicit differentiation of that root with the active set held fixed.
+ * linear piece. Derivatives (in x, the bounds, a and b) come from implicit differentiation of that root with
+ * the active set held fixed.
  *
  * @param lower - lower bounds, broadcast to the shape of x.
  * @param upper - upper bounds, broadcast to the shape of x (lower ≤ upper).

@@ -12,7 +12,7 @@ import { sub, type Tree } from "../core/tree.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import { curvatureAlong, normOf, objectiveValueAndGrad } from "./common.js";
-import { roundingSlack } from "./linesearch.js";
+import { LIPSCHITZ_MARGIN, decideBelow, gradientSlack } from "./linesearch.js";
 import { blockProxGradFixedPoint, blockStepsizes, rowOf, withRow, type BlockProxFn, type ObjectiveFn } from "./conditions.js";
 
 /** Options of {@link BlockCoordinateDescent}. */
@@ -117,12 +117,21 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
     for (let i = 0; i < this.maxBacktrackingIter; i++) {
       const cand = this.blockProx(subOp(xj, mul(gp, 1 / L)), hp, 1 / L);
       const d = subOp(cand, xj);
-      const model = value + vdot(gp, d).item() + (L / 2) * normOf(d) ** 2;
-      const fc = (this.fun(withRow(xp, j, cand), ...plainArgs) as Tensor).item();
-      if (fc <= model + roundingSlack(value, fc)) break;
+      const model = value + vdot(gp, d).item() + (L / 2) * normOf(d) ** 2 * (1 + LIPSCHITZ_MARGIN);
+      const xc = withRow(xp, j, cand);
+      const fc = (this.fun(xc, ...plainArgs) as Tensor).item();
+      // Within rounding, estimate the decrease from gradients (trapezoid rule) instead.
+      const ok = decideBelow(fc, model, value) ?? this.trapezoidTest(xc, j, gp, d, L, plainArgs);
+      if (ok) break;
       if (i + 1 < this.maxBacktrackingIter) L *= 2;
     }
     return L;
+  }
+
+  /** ⟨∇_j f(x⁺) − g_j, d⟩ ≤ L‖d‖², the block upper-bound test estimated from gradients (trapezoid rule). */
+  private trapezoidTest(xc: Tensor, j: number, gj: Tensor, d: Tensor, L: number, plainArgs: Tree[]): boolean {
+    const gc = rowOf(objectiveValueAndGrad(this.fun, xc, plainArgs, this.name)[1] as Tensor, j);
+    return vdot(subOp(gc, gj), d).item() <= L * normOf(d) ** 2 * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gc, gj, d);
   }
 
   update(params: any, state: BlockCoordinateDescentState, hyperparamsProx: any, ...args: any[]): SolverResult<BlockCoordinateDescentState> {

@@ -3,20 +3,21 @@
  * @internal
  * @module
  */
-import { ValueError } from "../core/errors.js";
+import { NonScalarOutputError, ValueError } from "../core/errors.js";
 import { Tensor } from "../core/tensor.js";
 import { hvp, stopGradient, valueAndGrad } from "../core/transforms.js";
 import { flatten, norm, vdot, type Tree } from "../core/tree.js";
 import type { LineSearchFunction } from "./linesearch.js";
 import type { ObjectiveFn } from "./conditions.js";
 
-/** @internal [f(x, ...args), ∇ₓf] with the value checked to be a scalar; differentiable in x and args. */
+/** @internal [f(x, ...args), ∇ₓf], naming the solver if f is not scalar; differentiable in x and args. */
 export function objectiveValueAndGrad(fun: ObjectiveFn, x: Tree, args: readonly Tree[], who: string): [Tensor, Tree] {
-  const [v, g] = valueAndGrad(fun)(x, ...args) as [Tensor, Tree];
-  if (!(v instanceof Tensor) || v.size !== 1) {
-    throw new ValueError(`${who}: fun must return a scalar tensor, got ${v instanceof Tensor ? `shape [${v.shape.join(", ")}]` : typeof v}`);
+  try {
+    return valueAndGrad(fun)(x, ...args) as [Tensor, Tree];
+  } catch (e) {
+    if (e instanceof NonScalarOutputError) throw new NonScalarOutputError(`${who}: fun must return a scalar: ${e.message}`);
+    throw e;
   }
-  return [v, g];
 }
 
 /** @internal The plain-value function a line search explores: f(·, ...args) with args detached. */

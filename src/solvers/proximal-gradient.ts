@@ -8,7 +8,7 @@ import { stopGradient } from "../core/transforms.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import { curvatureAlong, nextMomentum, normOf, objectiveValueAndGrad, positiveOption, unitIntervalOption } from "./common.js";
-import { roundingSlack } from "./linesearch.js";
+import { LIPSCHITZ_MARGIN, decideBelow, gradientSlack } from "./linesearch.js";
 import { proxGradFixedPoint, type ObjectiveFn, type ProjectionFn, type ProxFn } from "./conditions.js";
 
 /** Options of {@link ProximalGradient}. */
@@ -121,12 +121,20 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
     for (let i = 0; i < this.maxBacktrackingIter; i++) {
       const cand = this.prox(sub(x, scale(eta, g)), hp, eta);
       const diff = sub(cand, x);
-      const model = state.value + vdot(g, diff).item() + normOf(diff) ** 2 / (2 * eta);
+      const model = state.value + vdot(g, diff).item() + (normOf(diff) ** 2 / (2 * eta)) * (1 + LIPSCHITZ_MARGIN);
       const fc = this.fun(cand, ...plainArgs).item();
-      if (fc <= model + roundingSlack(state.value, fc)) break;
+      // Within rounding, f(x⁺) − f(x) − ⟨g, d⟩ ≈ ⟨∇f(x⁺) − g, d⟩/2 (trapezoid rule).
+      const ok = decideBelow(fc, model, state.value) ?? this.trapezoidTest(cand, g, diff, eta, plainArgs);
+      if (ok) break;
       if (i + 1 < this.maxBacktrackingIter) eta *= this.decreaseFactor;
     }
     return eta;
+  }
+
+  /** ⟨∇f(x⁺) − ∇f(x), d⟩/2 ≤ ‖d‖²/2η, the quadratic upper-bound test estimated from gradients. */
+  private trapezoidTest(cand: Tree, g: Tree, diff: Tree, eta: number, plainArgs: Tree[]): boolean {
+    const [, gc] = objectiveValueAndGrad(this.fun, cand, plainArgs, this.name);
+    return vdot(sub(gc, g), diff).item() <= (normOf(diff) ** 2 / eta) * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gc, g, diff);
   }
 
   update(params: any, state: ProximalGradientState, hyperparamsProx: any, ...args: any[]): SolverResult<ProximalGradientState> {

@@ -305,7 +305,7 @@ describe("certified derivatives", () => {
     assert.throws(() => grad((a: Tensor) => f(tensor(1), a))(tensor(4)), /not a root/);
   });
   test("policy warn returns the derivative at the approximate point", () => {
-    const f = customRoot(F, { policy: "warn" })((_x0: Tensor, a: Tensor) => tensor(2.001));
+    const f = customRoot(F, { policy: "warn" })((_x0: Tensor, _a: Tensor) => tensor(2.001));
     const warn = console.warn;
     const messages: string[] = [];
     console.warn = (m: string) => messages.push(m);

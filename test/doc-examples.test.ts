@@ -1,0 +1,100 @@
+/**
+ * Every ```ts block of every doc comment under src/ runs, as an ES module importing "diffopt" from src/index.ts;
+ * lines such as `grad(f)(x).toArray(); // [2, 4]` also check the stated value. One test per example, named `file:line`.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import {
+  ExampleRunner,
+  checkValue,
+  collectExamples,
+  extractExamples,
+  instrument,
+  parseExpectation,
+  parseLogExpectations,
+} from "./doc-examples-harness.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const runner = new ExampleRunner(root);
+
+describe("doc-example harness", () => {
+  test("extracts ```ts blocks of doc comments with the line of their first code line", () => {
+    const text = [
+      "/**",
+      " * Adds.",
+      " * @example",
+      " * ```ts",
+      ' * import { add } from "diffopt";',
+      " *   add(1, 2).item(); // 3",
+      " * ```",
+      " */",
+      "/* not a doc comment\n * ```ts\n * boom();\n * ```\n */",
+    ].join("\n");
+    assert.deepEqual(extractExamples(text, "a.ts"), [
+      { file: "a.ts", line: 5, code: 'import { add } from "diffopt";\n  add(1, 2).item(); // 3' },
+    ]);
+  });
+
+  test("parses literal comments and leaves prose, ellipses and trailing text unchecked", () => {
+    assert.deepEqual(parseExpectation(" [2, 4]"), { value: [2, 4], approx: false, float64Array: false });
+    assert.deepEqual(parseExpectation(" ≈ [0.5]"), { value: [0.5], approx: true, float64Array: false });
+    assert.deepEqual(parseExpectation(" Float64Array [1]"), { value: [1], approx: false, float64Array: true });
+    assert.deepEqual(parseExpectation(" { a: tensor([1, 2]), b: [tensor(3)] }")?.value, { a: [1, 2], b: [3] });
+    assert.deepEqual(parseExpectation(' "cholesky"')?.value, "cholesky");
+    for (const prose of [" 0.6931…", " [1, 2] (to rounding)", " log 2", " 3 (not 6)", " shape [2, 2]"]) {
+      assert.equal(parseExpectation(prose), undefined, prose);
+    }
+    assert.deepEqual(
+      parseLogExpectations(" [2, 2] 4 true")?.map((e) => e.value),
+      [[2, 2], 4, true],
+    );
+    assert.equal(parseLogExpectations(" -1 1.79 (log 6)"), undefined);
+  });
+
+  test("compares numbers with rtol 1e-6 and structures exactly", () => {
+    assert.equal(checkValue(0.1 + 0.2, parseExpectation("0.3")!, "w"), 0.1 + 0.2);
+    assert.throws(() => checkValue(0.3001, parseExpectation("0.3")!, "here:1"), /here:1: value: expected 0\.3/);
+    assert.throws(() => checkValue([1, 2], parseExpectation("[1, 2, 3]")!, "w"), /expected length 3/);
+    assert.throws(() => checkValue([1, 2], parseExpectation("Float64Array [1, 2]")!, "w"), /Float64Array/);
+    assert.throws(() => checkValue({ a: 1 }, parseExpectation("{ b: 1 }")!, "w"), /expected keys \[b\]/);
+    checkValue(0.30001, parseExpectation("≈ 0.3")!, "w");
+  });
+
+  test("instruments value lines, declarations and console.log, and leaves prose lines alone", () => {
+    const example = {
+      file: "f.ts",
+      line: 10,
+      code: "const y = 2; // 2\ny +\n  1; // 3\nconsole.log(y, [y]); // 2 [2]\ny; // the answer",
+    };
+    const { code, checks } = instrument(example);
+    assert.equal(checks, 3);
+    assert.match(code, /checkValue\(\(y \+\n {2}1\), .*"f\.ts:12"\)/);
+    assert.match(code, /checkLog\(\[y, \[y\]\], /);
+    assert.match(code, /\ny; \/\/ the answer$/);
+  });
+
+  test("a wrong stated value or error, or a throwing example fails its run, naming file and line", async () => {
+    const wrong = { file: "w.ts", line: 3, code: 'import { add } from "diffopt";\nadd(1, 2).item(); // 4' };
+    await assert.rejects(runner.run(wrong), /w\.ts:4: value: expected 4, got 3/);
+    const throwing = { file: "t.ts", line: 7, code: "throw new RangeError('bad');" };
+    await assert.rejects(runner.run(throwing), /t\.ts:7: bad/);
+    const code =
+      'import { tensor } from "diffopt";\ntensor([1, 2]).item();\n// ShapeError: item: expected a tensor with one element, got shape [2]';
+    await runner.run({ file: "e.ts", line: 1, code });
+    const noThrow = { file: "e.ts", line: 1, code: code.replace("[1, 2]", "[1]") };
+    await assert.rejects(runner.run(noThrow), /e\.ts:2: expected a ShapeError, nothing was thrown/);
+    const otherMessage = { file: "e.ts", line: 1, code: code.replace("[1, 2]", "[1, 2, 3]") };
+    await assert.rejects(runner.run(otherMessage), /e\.ts:2: expected the message .*got shape \[3\]/);
+    const log = { file: "l.ts", line: 1, code: "console.log(1, 2); // 1 3" };
+    await assert.rejects(runner.run(log), /l\.ts:1 \(value 2\): value: expected 3, got 2/);
+  });
+});
+
+describe("doc examples", () => {
+  for (const example of collectExamples(root)) {
+    test(`${example.file}:${example.line}`, async () => {
+      await runner.run(example);
+    });
+  }
+});

@@ -156,6 +156,13 @@ describe("scaling and special values", () => {
     assertClose(norm(tensor([1e200, 1e200]), { ord: 3 }), Math.cbrt(2) * 1e200, { rtol: 1e-14 });
     assertClose(norm(tensor([1e-300, 1e-300]), { ord: 0.5 }), 4e-300, { rtol: 1e-14 });
     assertClose(grad((z: Tensor) => norm(z))(tensor([3e-200, 4e-200])) as Tensor, [0.6, 0.8], { rtol: 1e-15 });
+    // Lanes of one block that need scaling next to lanes that do not.
+    const mixed = tensor([
+      [3e200, 3, 3e-200, 3e149],
+      [4e200, 4, 4e-200, 4e149],
+    ]);
+    assertClose(norm(mixed, { axis: 0 }), [5e200, 5, 5e-200, 5e149], { rtol: 1e-15 });
+    assertClose(norm(mixed.T, { axis: 1 }), [5e200, 5, 5e-200, 5e149], { rtol: 1e-15 });
   });
   test("infinite entries give +Infinity; NaN propagates", () => {
     assert.equal(norm(tensor([1, -Infinity])).item(), Infinity);

@@ -98,6 +98,29 @@ describe("sort and argsort", () => {
       [0, 1, 2, 3],
     ]);
   });
+  test("long lanes (merge passes) with many ties and NaNs match the stable reference", () => {
+    for (const [shape, axis] of [
+      [[1000], 0],
+      [[97, 3], 0],
+      [[2, 65], 1],
+    ] as [number[], number][]) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const y = tensor(
+        Float64Array.from({ length: size }, () => {
+          const u = r.uniform();
+          return u < 0.05 ? NaN : Math.floor(u * 20) - 10;
+        }),
+        shape,
+      );
+      assertClose(argsort(y, axis).data, refArgsort(y, axis), { rtol: 0, atol: 0 }, `argsort ${shape}`);
+      const sorted = sort(y, axis).data;
+      const expected = refSort(y, axis);
+      assert.ok(
+        sorted.every((v, k) => Object.is(v, expected[k])),
+        `sort ${shape}`,
+      );
+    }
+  });
   test("the Jacobian of sort is the sorting permutation; argsort is a constant", () => {
     const v = randn(r, [6]);
     const perm = [...argsort(v).data];

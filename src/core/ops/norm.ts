@@ -12,7 +12,7 @@ import { bind, type Primitive } from "../engine.js";
 import { ValueError } from "../errors.js";
 import { normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
-import { abs, div, equal, mul, pow, sign, where } from "./elementwise.js";
+import { abs, div, equal, mul, pow, reciprocal, sign, where } from "./elementwise.js";
 import { defineMethod } from "./define-method.js";
 import { blockReduce, max, min, sum, sumWith, type BlockParams } from "./reduce.js";
 import { reshape } from "./shape.js";
@@ -37,6 +37,10 @@ interface PNormParams extends BlockParams {
   p: number;
 }
 
+/** Range of lane maxima in which the plain sum of squares neither overflows nor loses its largest term to underflow. */
+const SAFE_MIN = 1e-150;
+const SAFE_MAX = 1e150;
+
 const pnormPrim: Primitive<PNormParams> = {
   name: "norm",
   impl([x], q) {
@@ -46,52 +50,74 @@ const pnormPrim: Primitive<PNormParams> = {
     const scale = new Float64Array(inner);
     const acc = new Float64Array(inner);
     for (let o = 0; o < outer; o++) {
+      // Pass 1: the largest magnitude of each lane and, for p = 2, the plain sum of squares.
       scale.fill(0);
       acc.fill(0);
       for (let l = 0; l < len; l++) {
         const row = (o * len + l) * inner;
         for (let i = 0; i < inner; i++) {
-          const a = Math.abs(src[row + i]!);
+          const v = src[row + i]!;
+          const a = Math.abs(v);
           if (a > scale[i]! || a !== a) scale[i] = a;
+          acc[i] += v * v;
         }
       }
-      for (let l = 0; l < len; l++) {
-        const row = (o * len + l) * inner;
-        if (p === 2) {
-          for (let i = 0; i < inner; i++) {
-            const r = src[row + i]! / scale[i]!;
-            acc[i] += r * r;
+      // Pass 2, only when needed: sum (|x|/max)^p, safe from overflow and underflow.
+      let scaled = p !== 2;
+      for (let i = 0; i < inner && !scaled; i++) scaled = scale[i]! < SAFE_MIN || scale[i]! > SAFE_MAX;
+      if (scaled) {
+        acc.fill(0);
+        for (let l = 0; l < len; l++) {
+          const row = (o * len + l) * inner;
+          if (p === 2) {
+            for (let i = 0; i < inner; i++) {
+              const r = src[row + i]! / scale[i]!;
+              acc[i] += r * r;
+            }
+          } else {
+            for (let i = 0; i < inner; i++) acc[i] += Math.pow(Math.abs(src[row + i]!) / scale[i]!, p);
           }
-        } else {
-          for (let i = 0; i < inner; i++) acc[i] += Math.pow(Math.abs(src[row + i]!) / scale[i]!, p);
         }
       }
       for (let i = 0; i < inner; i++) {
         const m = scale[i]!;
-        // A zero lane has norm 0; an infinite entry makes the norm infinite; NaN propagates through m·….
-        out[o * inner + i] =
-          m === 0 || m === Infinity ? m : m * (p === 2 ? Math.sqrt(acc[i]!) : Math.pow(acc[i]!, 1 / p));
+        const a = acc[i]!;
+        // A zero lane has norm 0; an infinite entry makes the norm infinite; NaN propagates.
+        let n: number;
+        if (m === 0 || m === Infinity || m !== m) n = m;
+        else if (!scaled) n = Math.sqrt(a);
+        else n = m * (p === 2 ? Math.sqrt(a) : Math.pow(a, 1 / p));
+        out[o * inner + i] = n;
       }
     }
     return new Tensor(out, q.outShape);
   },
   jvp([x], [t], out, q) {
+    // 2-norm: ⟨t, x⟩/‖x‖ lane-wise, so the only full-size products are t·x (same shape) and nothing else.
+    if (q.p === 2) return mul(sumWith(mul(t!, x!), q), reshape(inverseNorm(out, q), q.outShape));
     return sumWith(mul(t!, normWeights(x!, out, q)), q);
   },
   vjp(ct, [x], out, q) {
-    return [mul(reshape(ct, q.keepShape), normWeights(x!, out, q))];
+    const lanes = reshape(ct, q.keepShape);
+    if (q.p === 2) return [mul(x!, mul(lanes, inverseNorm(out, q)))];
+    return [mul(lanes, normWeights(x!, out, q))];
   },
 };
 
+/** 1/‖x‖ per lane (kept dims), and 0 where the norm is 0; both `where` branches are safe. */
+function inverseNorm(out: Tensor, q: PNormParams): Tensor {
+  const n = reshape(out, q.keepShape);
+  const zeroNorm = equal(n, 0);
+  return where(zeroNorm, 0, reciprocal(where(zeroNorm, 1, n)));
+}
+
 /**
- * ∂‖x‖ₚ/∂x = sign(x)(|x|/‖x‖ₚ)^(p−1), as differentiable ops. Zeros are guarded on both sides of each `where`
- * (the unused branch is evaluated at a safe point), so no derivative of any order produces NaN.
+ * ∂‖x‖ₚ/∂x = sign(x)(|x|/‖x‖ₚ)^(p−1) for p ≠ 2, as differentiable ops. Zeros are guarded on both sides of each
+ * `where` (the unused branch is evaluated at a safe point), so no derivative of any order produces NaN.
  */
 function normWeights(x: Tensor, out: Tensor, q: PNormParams): Tensor {
   const n = reshape(out, q.keepShape);
-  const zeroNorm = equal(n, 0);
-  const safeNorm = where(zeroNorm, 1, n);
-  if (q.p === 2) return where(zeroNorm, 0, div(x, safeNorm));
+  const safeNorm = where(equal(n, 0), 1, n);
   const a = abs(x);
   const isZero = equal(a, 0);
   const ratio = div(where(isZero, 1, a), safeNorm);

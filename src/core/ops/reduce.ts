@@ -225,25 +225,59 @@ function tieWeights(x: Tensor, out: Tensor, p: BlockParams): Tensor {
   return new Tensor(w, x.shape);
 }
 
+/**
+ * @internal Maxima (or minima) of the lanes of `src` seen as [outer, len, inner], written to `out`
+ * ([outer, inner]). NaN propagates: once stored it never compares true again. −∞ (+∞) for empty lanes.
+ */
+export function laneExtrema(
+  src: Float64Array,
+  outer: number,
+  len: number,
+  inner: number,
+  isMax: boolean,
+  out: Float64Array,
+): void {
+  const init = isMax ? -Infinity : Infinity;
+  if (inner === 1) {
+    // Contiguous lanes: keep the running extremum in a register.
+    for (let o = 0; o < outer; o++) {
+      const base = o * len;
+      let m = init;
+      if (isMax) {
+        for (let l = 0; l < len; l++) {
+          const v = src[base + l]!;
+          if (v > m || v !== v) m = v;
+        }
+      } else {
+        for (let l = 0; l < len; l++) {
+          const v = src[base + l]!;
+          if (v < m || v !== v) m = v;
+        }
+      }
+      out[o] = m;
+    }
+    return;
+  }
+  out.fill(init);
+  for (let o = 0; o < outer; o++) {
+    const dst = o * inner;
+    for (let l = 0; l < len; l++) {
+      const row = (o * len + l) * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = src[row + i]!;
+        const m = out[dst + i]!;
+        if ((isMax ? v > m : v < m) || v !== v) out[dst + i] = v;
+      }
+    }
+  }
+}
+
 function extremumPrimitive(name: string, isMax: boolean): Primitive<BlockParams> {
   return {
     name,
     impl([x], p) {
-      const { outer, len, inner } = p;
-      const src = x!.data;
-      const out = new Float64Array(outer * inner).fill(isMax ? -Infinity : Infinity);
-      for (let o = 0; o < outer; o++) {
-        const dst = o * inner;
-        for (let l = 0; l < len; l++) {
-          const row = (o * len + l) * inner;
-          for (let i = 0; i < inner; i++) {
-            const v = src[row + i]!;
-            const m = out[dst + i]!;
-            // NaN propagates: once stored it never compares true again.
-            if ((isMax ? v > m : v < m) || v !== v) out[dst + i] = v;
-          }
-        }
-      }
+      const out = new Float64Array(p.outer * p.inner);
+      laneExtrema(x!.data, p.outer, p.len, p.inner, isMax, out);
       return new Tensor(out, p.outShape);
     },
     jvp([x], [t], out, p) {

@@ -60,10 +60,39 @@ const logsumexpPrim: Primitive<BlockParams> = {
   },
 };
 
+/** Softmax (or log-softmax) of contiguous lanes (inner = 1): running values stay in registers. */
+function contiguousLanes(src: Float64Array, out: Float64Array, outer: number, len: number, log: boolean): void {
+  for (let o = 0; o < outer; o++) {
+    const base = o * len;
+    let m = -Infinity;
+    for (let l = 0; l < len; l++) {
+      const v = src[base + l]!;
+      if (v > m || v !== v) m = v;
+    }
+    const shift = shiftOf(m);
+    let s = 0;
+    for (let l = 0; l < len; l++) {
+      const e = Math.exp(src[base + l]! - shift);
+      out[base + l] = e;
+      s += e;
+    }
+    if (log) {
+      const lse = shift + Math.log(s);
+      for (let l = 0; l < len; l++) out[base + l] = src[base + l]! - lse;
+    } else {
+      for (let l = 0; l < len; l++) out[base + l] /= s;
+    }
+  }
+}
+
 function normalizedKernel(x: Tensor, p: BlockParams, log: boolean): Tensor {
   const { outer, len, inner } = p;
   const src = x.data;
   const out = new Float64Array(src.length);
+  if (inner === 1) {
+    contiguousLanes(src, out, outer, len, log);
+    return new Tensor(out, x.shape);
+  }
   const m = new Float64Array(inner);
   const s = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {

@@ -1,6 +1,6 @@
 /**
- * Ordering ops along an axis: `sort`, `argsort`, `cumsum`, `cumprod`, and the gather/scatter pair along an axis that
- * carries `sort`'s derivative.
+ * Ordering ops along an axis: `sort`, `argsort`, the scans `cumsum` and `cumprod`, and the gather/scatter
+ * pair along an axis that carries `sort`'s derivative.
  *
  * `sort(x)` is `gatherAlongAxis(x, argsort(x))`: the permutation is piecewise constant in `x`, so the
  * derivative of a sort is the same permutation applied to the tangent, and its transpose scatters the
@@ -114,6 +114,49 @@ export function scatterAddAlongAxis(y: Tensor, index: Int32Array, shape: Shape, 
   return bind(scatterPrim, [y], alongAxisParams(shape, index, y.shape, ax, "scatterAddAlongAxis"));
 }
 
+/** Length of the runs sorted by insertion before merging. */
+const RUN = 32;
+
+/**
+ * Sorts `order[0..n)` (positions into `vals`) by value, stably: insertion-sorted runs, then bottom-up merges
+ * between `order` and `scratch`. The values must not be NaN. Faster than `Array.prototype.sort` with a
+ * comparator, since comparisons are inline.
+ */
+function mergeSortPositions(vals: Float64Array, order: Int32Array, scratch: Int32Array, n: number): void {
+  for (let lo = 0; lo < n; lo += RUN) {
+    const hi = Math.min(lo + RUN, n);
+    for (let i = lo + 1; i < hi; i++) {
+      const pos = order[i]!;
+      const v = vals[pos]!;
+      let j = i - 1;
+      while (j >= lo && vals[order[j]!]! > v) {
+        order[j + 1] = order[j]!;
+        j--;
+      }
+      order[j + 1] = pos;
+    }
+  }
+  let from = order;
+  let to = scratch;
+  for (let width = RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      // Take from the right run only when strictly smaller: equal values keep their order.
+      while (i < mid && j < hi) to[k++] = vals[from[j]!]! < vals[from[i]!]! ? from[j++]! : from[i++]!;
+      while (i < mid) to[k++] = from[i++]!;
+      while (j < hi) to[k++] = from[j++]!;
+    }
+    const t = from;
+    from = to;
+    to = t;
+  }
+  if (from !== order) order.set(from.subarray(0, n));
+}
+
 /**
  * Stable ascending order of every lane of `t` along `axis` (NaN last, as in NumPy): positions in [0, len),
  * laid out like `t`.
@@ -123,25 +166,21 @@ function sortIndex(t: Tensor, axis: number): Int32Array {
   const src = t.data;
   const index = new Int32Array(src.length);
   const lane = new Float64Array(len);
-  const order = new Uint32Array(len);
-  const compare = (a: number, b: number): number => {
-    const va = lane[a]!;
-    const vb = lane[b]!;
-    if (va < vb) return -1;
-    if (va > vb) return 1;
-    const nanA = va !== va;
-    const nanB = vb !== vb;
-    if (nanA !== nanB) return nanA ? 1 : -1;
-    return a - b;
-  };
+  const order = new Int32Array(len);
+  const scratch = new Int32Array(len);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * len * inner + i;
+      // Non-NaN positions first (to be sorted), then the NaN positions in their original order.
+      let finite = 0;
       for (let l = 0; l < len; l++) {
-        lane[l] = src[base + l * inner]!;
-        order[l] = l;
+        const v = src[base + l * inner]!;
+        lane[l] = v;
+        if (v === v) order[finite++] = l;
       }
-      order.sort(compare);
+      let k = finite;
+      for (let l = 0; l < len; l++) if (lane[l] !== lane[l]) order[k++] = l;
+      mergeSortPositions(lane, order, scratch, finite);
       for (let l = 0; l < len; l++) index[base + l * inner] = order[l]!;
     }
   }

@@ -75,9 +75,15 @@ describe("backtrackingLineSearch", () => {
     const r = backtrackingLineSearch(problem(rosenbrock), x, rosenbrock(x).item(), g, g.neg(), { maxIter: 2 });
     assert.equal(r.succeeded, false);
     assert.equal(r.stepsize, 0.5);
-    assert.throws(() => backtrackingLineSearch(problem(rosenbrock), x, 0, g, g), (e) => e instanceof ValueError && /descent direction/.test(e.message));
+    assert.throws(
+      () => backtrackingLineSearch(problem(rosenbrock), x, 0, g, g),
+      (e) => e instanceof ValueError && /descent direction/.test(e.message),
+    );
     assert.throws(() => backtrackingLineSearch(problem(rosenbrock), x, 0, g, g.neg(), { c1: 1.5 }), ValueError);
-    assert.throws(() => backtrackingLineSearch(problem(rosenbrock), x, 0, g, g.neg(), { decreaseFactor: 0 }), ValueError);
+    assert.throws(
+      () => backtrackingLineSearch(problem(rosenbrock), x, 0, g, g.neg(), { decreaseFactor: 0 }),
+      ValueError,
+    );
   });
 });
 
@@ -114,19 +120,31 @@ describe("wolfeLineSearch", () => {
     assert.ok(dot(r.grad as Tensor, p) >= c2 * dot(g, p));
   });
   test("quadratic with a tight curvature condition: the step is the exact line minimiser", () => {
-    const A = tensor([[3, 1], [1, 2]]);
+    const A = tensor([
+      [3, 1],
+      [1, 2],
+    ]);
     const f = (x: Tensor) => mul(0.5, sum(mul(x, matmul(A, x))));
     const x = tensor([1, -2]);
     const g = grad(f)(x) as Tensor;
     const exact = dot(g, g) / dot(g, matmul(A, g));
     for (const interpolation of ["cubic", "bisection"] as const) {
-      const r = wolfeLineSearch(problem(f), x, f(x).item(), g, g.neg(), { c1: 1e-7, c2: 1e-6, initialStepsize: 10, interpolation });
+      const r = wolfeLineSearch(problem(f), x, f(x).item(), g, g.neg(), {
+        c1: 1e-7,
+        c2: 1e-6,
+        initialStepsize: 10,
+        interpolation,
+      });
       assert.ok(r.succeeded);
       assertClose(r.stepsize, exact, { rtol: 1e-5 });
     }
     // cubic interpolation is exact on a quadratic: one zoom evaluation once the minimiser is bracketed inside
     // the safeguarded interval (the first step 1.5·t* overshoots it)
-    const r = wolfeLineSearch(problem(f), x, f(x).item(), g, g.neg(), { c1: 1e-7, c2: 1e-6, initialStepsize: 1.5 * exact });
+    const r = wolfeLineSearch(problem(f), x, f(x).item(), g, g.neg(), {
+      c1: 1e-7,
+      c2: 1e-6,
+      initialStepsize: 1.5 * exact,
+    });
     assert.equal(r.numEvals, 2);
     assertClose(r.stepsize, exact, { rtol: 1e-12 });
   });

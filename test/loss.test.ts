@@ -42,15 +42,24 @@ describe("binaryLogistic", () => {
     for (let i = 0; i < 6; i++) assertClose(h.data[i * 6 + i]!, s[i]! * (1 - s[i]!), { rtol: 1e-10 });
   });
   test("rejects labels outside [0, 1]", () => {
-    assert.throws(() => loss.binaryLogistic(tensor([2]), tensor([0])), (e) => e instanceof ValueError && /label/.test(e.message));
+    assert.throws(
+      () => loss.binaryLogistic(tensor([2]), tensor([0])),
+      (e) => e instanceof ValueError && /label/.test(e.message),
+    );
   });
 });
 
 describe("multiclassLogistic", () => {
   test("integer and one-hot labels agree with logsumexp − θ_y, batched and stable", () => {
-    const theta = tensor([[1, 2, 3], [1000, 0, -1000]]);
+    const theta = tensor([
+      [1, 2, 3],
+      [1000, 0, -1000],
+    ]);
     const lbl = tensor([2, 1]);
-    const oneHot = tensor([[0, 0, 1], [0, 1, 0]]);
+    const oneHot = tensor([
+      [0, 0, 1],
+      [0, 1, 0],
+    ]);
     const lse = (z: number[]) => Math.max(...z) + Math.log(z.reduce((a, v) => a + Math.exp(v - Math.max(...z)), 0));
     const expected = [lse([1, 2, 3]) - 3, 1000];
     assertClose(loss.multiclassLogistic(lbl, theta), expected, { rtol: 1e-12 });
@@ -63,10 +72,16 @@ describe("multiclassLogistic", () => {
     const y = tensor(1);
     const g = grad((t: Tensor) => loss.multiclassLogistic(y, t))(theta) as Tensor;
     const p = softmax([...theta.data]);
-    assertClose(g, p.map((v, i) => v - (i === 1 ? 1 : 0)), { rtol: 1e-12, atol: 1e-14 });
+    assertClose(
+      g,
+      p.map((v, i) => v - (i === 1 ? 1 : 0)),
+      { rtol: 1e-12, atol: 1e-14 },
+    );
     checkDerivatives((t) => loss.multiclassLogistic(tensor([0, 2, 1]), t), [randn(r, [3, 4])]);
     const h = hessian((t: Tensor) => loss.multiclassLogistic(y, t))(theta) as Tensor;
-    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) assertClose(h.data[i * 4 + j]!, (i === j ? p[i]! : 0) - p[i]! * p[j]!, { rtol: 1e-9, atol: 1e-12 });
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 4; j++)
+        assertClose(h.data[i * 4 + j]!, (i === j ? p[i]! : 0) - p[i]! * p[j]!, { rtol: 1e-9, atol: 1e-12 });
   });
   test("bad labels give typed errors", () => {
     assert.throws(() => loss.multiclassLogistic(tensor(3), tensor([0, 1])), ValueError);
@@ -84,15 +99,38 @@ describe("hinge and perceptron", () => {
     checkDerivatives((z) => loss.hinge(tensor([1, 0, 1, 0]), z), [tensor([0.3, -0.2, 0.7, -2])]);
   });
   test("multiclass hinge: value max_j(θ_j + 1 − y_j) − θ_y and gradient", () => {
-    const theta = tensor([[1, 1.5, 0.2], [4, 0, 1]]);
+    const theta = tensor([
+      [1, 1.5, 0.2],
+      [4, 0, 1],
+    ]);
     assertClose(loss.multiclassHinge(tensor([0, 0]), theta), [1.5, 0]);
     const g = grad((t: Tensor) => sum(loss.multiclassHinge(tensor([0, 0]), t)))(theta) as Tensor;
-    assertClose(g, [[-1, 1, 0], [0, 0, 0]]);
-    checkDerivatives((t) => loss.multiclassHinge(tensor([2, 1]), t), [tensor([[0.1, 0.7, -0.3], [0.4, 1.9, 0.2]])]);
+    assertClose(g, [
+      [-1, 1, 0],
+      [0, 0, 0],
+    ]);
+    checkDerivatives(
+      (t) => loss.multiclassHinge(tensor([2, 1]), t),
+      [
+        tensor([
+          [0.1, 0.7, -0.3],
+          [0.4, 1.9, 0.2],
+        ]),
+      ],
+    );
   });
   test("perceptron losses", () => {
     assertClose(loss.perceptron(tensor([1, 0, 0]), tensor([-2, -1, 3])), [2, 0, 3]);
-    assertClose(loss.multiclassPerceptron(tensor([1, 0]), tensor([[3, 1, 0], [5, 2, 1]])), [2, 0]);
+    assertClose(
+      loss.multiclassPerceptron(
+        tensor([1, 0]),
+        tensor([
+          [3, 1, 0],
+          [5, 2, 1],
+        ]),
+      ),
+      [2, 0],
+    );
     checkDerivatives((t) => loss.multiclassPerceptron(tensor([1]), t), [tensor([[0.3, -0.1, 0.9]])]);
     checkDerivatives((z) => loss.perceptron(tensor([1, 0]), z), [tensor([-0.4, 0.6])]);
   });
@@ -100,7 +138,9 @@ describe("hinge and perceptron", () => {
 
 describe("sparsemax losses", () => {
   test("binary sparsemax: the three pieces, gradient clip((z+1)/2) − y", () => {
-    assertClose(loss.sparsemax(tensor([1, 1, 0, 0, 1]), tensor([2, 0, 0, -1.5, 0.4])), [0, 0.25, 0.25, 0, 0.09], { rtol: 1e-12 });
+    assertClose(loss.sparsemax(tensor([1, 1, 0, 0, 1]), tensor([2, 0, 0, -1.5, 0.4])), [0, 0.25, 0.25, 0, 0.09], {
+      rtol: 1e-12,
+    });
     const z = tensor([-1.7, -0.3, 0.6, 1.4]);
     const y = tensor([1, 0, 1, 0.5]);
     const g = grad((zz: Tensor) => sum(loss.sparsemax(y, zz)))(z) as Tensor;
@@ -116,12 +156,26 @@ describe("sparsemax losses", () => {
     assertClose(loss.multiclassSparsemax(tensor(1), theta).item(), dotpt - 0.5 * pp + 0.5 - th[1]!, { rtol: 1e-12 });
     assertClose(loss.multiclassSparsemax(tensor(0), tensor([2, 0])).item(), 0, { atol: 1e-15 });
     const g = grad((t: Tensor) => loss.multiclassSparsemax(tensor(1), t))(theta) as Tensor;
-    assertClose(g, p.map((v, i) => v - (i === 1 ? 1 : 0)), { rtol: 1e-12, atol: 1e-14 });
+    assertClose(
+      g,
+      p.map((v, i) => v - (i === 1 ? 1 : 0)),
+      { rtol: 1e-12, atol: 1e-14 },
+    );
     const h = hessian((t: Tensor) => loss.multiclassSparsemax(tensor(1), t))(theta) as Tensor;
     const s = p.map((v) => (v > 0 ? 1 : 0));
     const n = s.reduce((a: number, b) => a + b, 0);
-    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) assertClose(h.data[i * 4 + j]!, (i === j ? s[i]! : 0) - (s[i]! * s[j]!) / n, { atol: 1e-12 });
-    checkDerivatives((t) => loss.multiclassSparsemax(tensor([0, 2]), t), [tensor([[0.3, 0.1, -0.2], [1.1, 0.4, 0.9]])]);
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 4; j++)
+        assertClose(h.data[i * 4 + j]!, (i === j ? s[i]! : 0) - (s[i]! * s[j]!) / n, { atol: 1e-12 });
+    checkDerivatives(
+      (t) => loss.multiclassSparsemax(tensor([0, 2]), t),
+      [
+        tensor([
+          [0.3, 0.1, -0.2],
+          [1.1, 0.4, 0.9],
+        ]),
+      ],
+    );
   });
 });
 
@@ -140,8 +194,14 @@ describe("makeFenchelYoungLoss", () => {
   test("with log-sum-exp it is the multiclass logistic loss, with its gradient", () => {
     const lse = (t: Tensor) => exp(t).sum({ axis: -1 }).log();
     const fy = loss.makeFenchelYoungLoss(lse);
-    const theta = tensor([[0.3, -0.5, 1.2], [0.1, 0.2, 0.3]]);
-    const y = tensor([[0, 0, 1], [1, 0, 0]]);
+    const theta = tensor([
+      [0.3, -0.5, 1.2],
+      [0.1, 0.2, 0.3],
+    ]);
+    const y = tensor([
+      [0, 0, 1],
+      [1, 0, 0],
+    ]);
     assertClose(fy(y, theta), loss.multiclassLogistic(y, theta), { rtol: 1e-12 });
     checkDerivatives((t) => fy(y, t), [theta]);
     assert.throws(() => fy(y, tensor(1)), ShapeError);

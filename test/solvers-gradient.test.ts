@@ -31,7 +31,8 @@ const yval = randn(r, [10]);
 const init = tensor(new Float64Array(d));
 
 /** Ridge minimiser of ½·mean((Xw − y)²) + ½λ‖w‖², differentiable in λ through the dense solve. */
-const ridgeClosedForm = (lam: Tensor) => linalg.solve(matmul(X.T, X).div(n).add(eye(d).mul(lam)), matmul(X.T, y).div(n));
+const ridgeClosedForm = (lam: Tensor) =>
+  linalg.solve(matmul(X.T, X).div(n).add(eye(d).mul(lam)), matmul(X.T, y).div(n));
 const outer = (w: Tensor) => sum(square(sub(matmul(Xval, w), yval))).mul(0.5);
 
 describe("GradientDescent", () => {
@@ -83,7 +84,13 @@ describe("GradientDescent", () => {
 
   test("unrolled mode (implicitDiff: false) gives gradients matching finite differences of the same iterations", () => {
     for (const opts of [{ stepsize: 0.3 }, { acceleration: true, stepsize: 0.3 }, {}]) {
-      const solver = new GradientDescent({ fun: objective.ridgeRegression, maxIter: 15, tol: 0, implicitDiff: false, ...opts });
+      const solver = new GradientDescent({
+        fun: objective.ridgeRegression,
+        maxIter: 15,
+        tol: 0,
+        implicitDiff: false,
+        ...opts,
+      });
       const hyper = (l: Tensor) => outer(solver.run(init, l, [X, y]).params);
       const g = (grad(hyper)(lam) as Tensor).item();
       const eps = 1e-6;
@@ -94,17 +101,31 @@ describe("GradientDescent", () => {
   });
 
   test("solve with one solver, differentiate with the gradient-step fixed point", () => {
-    const solver = new GradientDescent({ fun: objective.ridgeRegression, tol: 1e-11, maxIter: 2000, implicitDiff: false });
+    const solver = new GradientDescent({
+      fun: objective.ridgeRegression,
+      tol: 1e-11,
+      maxIter: 2000,
+      implicitDiff: false,
+    });
     const T = gradientStepFixedPoint(objective.ridgeRegression, 0.5);
-    const argmin = customFixedPoint(T, { positiveDefinite: true })((x0: Tensor, l: Tensor, data: [Tensor, Tensor]) => solver.run(x0, l, data).params);
+    const argmin = customFixedPoint(T, { positiveDefinite: true })(
+      (x0: Tensor, l: Tensor, data: [Tensor, Tensor]) => solver.run(x0, l, data).params,
+    );
     const expected = grad((l: Tensor) => outer(ridgeClosedForm(l)))(lam) as Tensor;
     assertClose(grad((l: Tensor) => outer(argmin(init, l, [X, y])))(lam) as Tensor, expected, { rtol: 1e-7 });
   });
 
   test("divergence: a step far above 2/L throws by default, or stops with status diverged", () => {
     const opts = { fun: objective.ridgeRegression, stepsize: 100, maxIter: 2000 };
-    assert.throws(() => new GradientDescent(opts).run(init, lam, [X, y]), (e) => e instanceof NonFiniteError && /GradientDescent: diverged/.test(e.message));
-    const { params, state } = new GradientDescent({ ...opts, throwOnDiverge: false, implicitDiff: false }).run(init, lam, [X, y]);
+    assert.throws(
+      () => new GradientDescent(opts).run(init, lam, [X, y]),
+      (e) => e instanceof NonFiniteError && /GradientDescent: diverged/.test(e.message),
+    );
+    const { params, state } = new GradientDescent({ ...opts, throwOnDiverge: false, implicitDiff: false }).run(
+      init,
+      lam,
+      [X, y],
+    );
     assert.equal(state.status, "diverged");
     assert.ok(state.iterNum < 2000);
     assert.ok(!Number.isFinite(state.value!) || !params.data.every(Number.isFinite));
@@ -112,12 +133,24 @@ describe("GradientDescent", () => {
 
   test("callback sees every iterate; options are validated", () => {
     const seen: number[] = [];
-    const solver = new GradientDescent({ fun: objective.ridgeRegression, stepsize: 0.5, maxIter: 5, tol: 0, callback: (_p, s) => seen.push(s.iterNum) });
+    const solver = new GradientDescent({
+      fun: objective.ridgeRegression,
+      stepsize: 0.5,
+      maxIter: 5,
+      tol: 0,
+      callback: (_p, s) => seen.push(s.iterNum),
+    });
     solver.run(init, lam, [X, y]);
     assert.deepEqual(seen, [1, 2, 3, 4, 5]);
-    assert.throws(() => new GradientDescent({ fun: objective.ridgeRegression, stepsize: -1 }), (e) => e instanceof ValueError && /stepsize/.test(e.message));
+    assert.throws(
+      () => new GradientDescent({ fun: objective.ridgeRegression, stepsize: -1 }),
+      (e) => e instanceof ValueError && /stepsize/.test(e.message),
+    );
     assert.throws(() => new GradientDescent({ fun: objective.ridgeRegression, maxIter: 1.5 }), ValueError);
     assert.throws(() => new GradientDescent({ fun: objective.ridgeRegression, tol: -1 }), ValueError);
-    assert.throws(() => new GradientDescent({ fun: (w: Tensor) => w }).run(init), (e) => e instanceof NonScalarOutputError && /GradientDescent: fun must return a scalar/.test(e.message));
+    assert.throws(
+      () => new GradientDescent({ fun: (w: Tensor) => w }).run(init),
+      (e) => e instanceof NonScalarOutputError && /GradientDescent: fun must return a scalar/.test(e.message),
+    );
   });
 });

@@ -56,7 +56,13 @@ describe("ProximalGradient (lasso)", () => {
     ["ISTA, fixed step", { stepsize: 0.2, acceleration: false }],
   ] as const) {
     test(`solution satisfies the subgradient optimality conditions (${label})`, () => {
-      const solver = new ProximalGradient({ fun: objective.leastSquares, prox: prox.lasso, tol: 1e-10, maxIter: 5000, ...opts });
+      const solver = new ProximalGradient({
+        fun: objective.leastSquares,
+        prox: prox.lasso,
+        tol: 1e-10,
+        maxIter: 5000,
+        ...opts,
+      });
       const { params, state } = solver.run(init, tensor(l1), [X, y]);
       assert.equal(state.status, "converged");
       const { support } = assertLassoOptimal(params, l1, 1e-8);
@@ -74,7 +80,10 @@ describe("ProximalGradient (lasso)", () => {
     assert.ok(Math.abs(g) > 1e-3, "non-trivial hypergradient");
     assertClose(g, fd, { rtol: 1e-6, atol: 1e-8 });
     // forward mode agrees; the Jacobian in l1reg is −(XₛᵀXₛ/n)⁻¹ sign(wₛ) on the support, 0 off it
-    const [w, dw] = jvp((lam: Tensor) => solver.run(init, lam, [X, y]).params, [tensor(l1)], [tensor(1)]) as [Tensor, Tensor];
+    const [w, dw] = jvp((lam: Tensor) => solver.run(init, lam, [X, y]).params, [tensor(l1)], [tensor(1)]) as [
+      Tensor,
+      Tensor,
+    ];
     w.data.forEach((wi, i) => {
       if (wi === 0) assert.equal(Math.abs(dw.data[i]!), 0);
     });
@@ -84,7 +93,15 @@ describe("ProximalGradient (lasso)", () => {
 
   test("unrolled mode gives gradients matching finite differences of the same iterations", () => {
     for (const acceleration of [false, true]) {
-      const solver = new ProximalGradient({ fun: objective.leastSquares, prox: prox.lasso, stepsize: 0.2, acceleration, maxIter: 25, tol: 0, implicitDiff: false });
+      const solver = new ProximalGradient({
+        fun: objective.leastSquares,
+        prox: prox.lasso,
+        stepsize: 0.2,
+        acceleration,
+        maxIter: 25,
+        tol: 0,
+        implicitDiff: false,
+      });
       const hyper = (lam: Tensor, yy: Tensor) => outer(solver.run(init, lam, [X, yy]).params);
       const g = grad(hyper, { argnums: [0, 1] })(tensor(l1), y) as Tensor[];
       const eps = 1e-6;
@@ -92,17 +109,36 @@ describe("ProximalGradient (lasso)", () => {
       assertClose(g[0]!.item(), fd, { rtol: 1e-6, atol: 1e-9 });
       const e3 = new Float64Array(n);
       e3[3] = eps;
-      const fdY = (hyper(tensor(l1), y.add(tensor(e3))).item() - hyper(tensor(l1), y.sub(tensor(e3))).item()) / (2 * eps);
+      const fdY =
+        (hyper(tensor(l1), y.add(tensor(e3))).item() - hyper(tensor(l1), y.sub(tensor(e3))).item()) / (2 * eps);
       assertClose(g[1]!.data[3]!, fdY, { rtol: 1e-6, atol: 1e-9 });
     }
   });
 
   test("without prox it is gradient descent; options are validated", () => {
-    const pg = new ProximalGradient({ fun: objective.ridgeRegression, stepsize: 0.2, acceleration: false, maxIter: 10, tol: 0, implicitDiff: false });
-    const gd = new GradientDescent({ fun: objective.ridgeRegression, stepsize: 0.2, maxIter: 10, tol: 0, implicitDiff: false });
+    const pg = new ProximalGradient({
+      fun: objective.ridgeRegression,
+      stepsize: 0.2,
+      acceleration: false,
+      maxIter: 10,
+      tol: 0,
+      implicitDiff: false,
+    });
+    const gd = new GradientDescent({
+      fun: objective.ridgeRegression,
+      stepsize: 0.2,
+      maxIter: 10,
+      tol: 0,
+      implicitDiff: false,
+    });
     // ProximalGradient takes the prox hyperparameters first
-    assertClose(pg.run(init, null, tensor(0.1), [X, y]).params, gd.run(init, tensor(0.1), [X, y]).params, { rtol: 1e-14 });
-    assert.throws(() => new ProximalGradient({ fun: objective.leastSquares, stepsize: 0 }), (e) => e instanceof ValueError && /ProximalGradient: stepsize/.test(e.message));
+    assertClose(pg.run(init, null, tensor(0.1), [X, y]).params, gd.run(init, tensor(0.1), [X, y]).params, {
+      rtol: 1e-14,
+    });
+    assert.throws(
+      () => new ProximalGradient({ fun: objective.leastSquares, stepsize: 0 }),
+      (e) => e instanceof ValueError && /ProximalGradient: stepsize/.test(e.message),
+    );
     assert.throws(() => new ProximalGradient({ fun: objective.leastSquares, decreaseFactor: 1 }), ValueError);
   });
 });
@@ -112,11 +148,16 @@ describe("ProjectedGradient (least squares on the simplex)", () => {
   const start = tensor(new Float64Array(d).fill(1 / d));
 
   test("solution is a fixed point of the projected-gradient map for any step, and KKT holds", () => {
-    const solver = new ProjectedGradient({ fun: objective.leastSquares, projection: projection.simplex, tol: 1e-11, maxIter: 5000 });
+    const solver = new ProjectedGradient({
+      fun: objective.leastSquares,
+      projection: projection.simplex,
+      tol: 1e-11,
+      maxIter: 5000,
+    });
     const { params, state } = solver.run(start, value, [X, y]);
     assert.equal(state.status, "converged");
     assertClose(sum(params).item(), 1, { rtol: 1e-12 });
-    assert.ok(params.data.every((v) => v >= 0));
+    assert.ok(params.data.every((v: number) => v >= 0));
     for (const eta of [0.05, 0.3, 2]) {
       const T = projectedGradientFixedPoint(objective.leastSquares, projection.simplex, eta);
       assertClose(T(params, value, [X, y]) as Tensor, params, { atol: 1e-9 }, `step ${eta}`);
@@ -126,14 +167,19 @@ describe("ProjectedGradient (least squares on the simplex)", () => {
     const support = [...params.data.keys()].filter((i) => params.data[i]! > 0);
     const nu = -g[support[0]!]!;
     support.forEach((i) => assertClose(-g[i]!, nu, { atol: 1e-8 }));
-    params.data.forEach((v, i) => {
+    params.data.forEach((v: number, i: number) => {
       if (v === 0) assert.ok(g[i]! >= -nu - 1e-8);
     });
     assert.ok(support.length < d, "some constraints are active");
   });
 
   test("implicit derivative in the data (and the simplex mass) matches finite differences", () => {
-    const solver = new ProjectedGradient({ fun: objective.leastSquares, projection: projection.simplex, tol: 1e-12, maxIter: 20000 });
+    const solver = new ProjectedGradient({
+      fun: objective.leastSquares,
+      projection: projection.simplex,
+      tol: 1e-12,
+      maxIter: 20000,
+    });
     const hyper = (yy: Tensor, mass: Tensor) => outer(solver.run(start, mass, [X, yy]).params);
     const [gy, gm] = grad(hyper, { argnums: [0, 1] })(y, value) as Tensor[];
     const eps = 1e-6;
@@ -148,9 +194,16 @@ describe("ProjectedGradient (least squares on the simplex)", () => {
   });
 
   test("solve with ProjectedGradient, differentiate with the prox-gradient fixed point of the same problem", () => {
-    const solver = new ProjectedGradient({ fun: objective.leastSquares, projection: projection.simplex, tol: 1e-12, maxIter: 20000 });
+    const solver = new ProjectedGradient({
+      fun: objective.leastSquares,
+      projection: projection.simplex,
+      tol: 1e-12,
+      maxIter: 20000,
+    });
     const T = proxGradFixedPoint(objective.leastSquares, (x, mass) => projection.simplex(x, mass), 0.1);
-    const argmin = customFixedPoint(T)((x0: Tensor, mass: Tensor, data: [Tensor, Tensor]) => solver.run(x0, mass, data).params);
+    const argmin = customFixedPoint(T)(
+      (x0: Tensor, mass: Tensor, data: [Tensor, Tensor]) => solver.run(x0, mass, data).params,
+    );
     const g1 = grad((yy: Tensor) => outer(argmin(start, value, [X, yy])))(y) as Tensor;
     const g2 = grad((yy: Tensor) => outer(solver.run(start, value, [X, yy]).params))(y) as Tensor;
     assertClose(g1, g2, { rtol: 1e-7, atol: 1e-10 });

@@ -41,7 +41,8 @@ const fun = objective.multiclassLinearSvmDual;
 const simplexRow = (row: Tensor) => projection.simplex(row);
 
 /** Outer loss ½‖X_val W(β, θ) − Y_val‖² of the primal weights. */
-const outer = (beta: Tensor, th: Tensor) => sum(square(sub(matmul(Xval, objective.svmDualPrimalWeights(beta, th, data)), Yval))).mul(0.5);
+const outer = (beta: Tensor, th: Tensor) =>
+  sum(square(sub(matmul(Xval, objective.svmDualPrimalWeights(beta, th, data)), Yval))).mul(0.5);
 
 const pg = new ProjectedGradient({ fun, projection: projection.simplex, tol: 1e-11, maxIter: 5000 });
 const md = new MirrorDescent({ fun, stepsize: 0.5, tol: 1e-11, maxIter: 20000 });
@@ -95,8 +96,12 @@ describe("multiclass SVM dual: hypergradients", () => {
     ] as const) {
       test(`${name} solution, ${condition} fixed point: hypergradient matches finite differences`, () => {
         const usesProjection = condition === "projected-gradient";
-        const Tx = usesProjection ? T : (x: Tensor, _hp: unknown, th: Tensor, dd: [Tensor, Tensor]) => (T as any)(x, th, dd);
-        const argmin = customFixedPoint(Tx)((x0: Tensor, _hp: unknown, th: Tensor) => solveWith[name]!(x0, th));
+        const Tx = usesProjection
+          ? T
+          : (x: Tensor, _hp: unknown, th: Tensor, dd: [Tensor, Tensor]) => (T as any)(x, th, dd);
+        const argmin = customFixedPoint(Tx)((x0: Tensor, _hp: unknown, th: Tensor, _data: [Tensor, Tensor]) =>
+          solveWith[name]!(x0, th),
+        );
         const g = grad((th: Tensor) => outer(argmin(init, null, th, data), th))(theta) as Tensor;
         assertClose(g.item(), fdHypergrad, { rtol: 1e-6 });
       });
@@ -116,7 +121,14 @@ describe("unrolled mirror descent and BCD", () => {
   test("BlockCoordinateDescent with implicitDiff: false and fixed Lipschitz constants matches finite differences", () => {
     const L = [...sum(square(X), { axis: 1 }).data];
     // fixed steps so that the iteration map is smooth in θ (L_j = ‖x_j‖² is valid for θ ≥ 1)
-    const solver = new BlockCoordinateDescent({ fun, blockProx: simplexRow, lipschitz: L, maxIter: 4, tol: 0, implicitDiff: false });
+    const solver = new BlockCoordinateDescent({
+      fun,
+      blockProx: simplexRow,
+      lipschitz: L,
+      maxIter: 4,
+      tol: 0,
+      implicitDiff: false,
+    });
     const hyper = (th: Tensor) => outer(solver.run(init, null, th, data).params, th);
     const g = (grad(hyper)(tensor(1.2)) as Tensor).item();
     const e = 1e-6;
@@ -129,9 +141,25 @@ describe("mirror step and conditions", () => {
   test("the KL step is stable with zero coordinates and huge gradients, and differentiable", () => {
     const f = (x: Tensor, c: Tensor) => sum(mul(x, c));
     const T = mirrorDescentFixedPoint(f, 1);
-    const out = T(tensor([[0, 0.5, 0.5], [0.2, 0.3, 0.5]]), tensor([[-1000, 800, 0], [1e4, -1e4, 0]])) as Tensor;
+    const out = T(
+      tensor([
+        [0, 0.5, 0.5],
+        [0.2, 0.3, 0.5],
+      ]),
+      tensor([
+        [-1000, 800, 0],
+        [1e4, -1e4, 0],
+      ]),
+    ) as Tensor;
     assert.ok(out.data.every(Number.isFinite));
-    assertClose(out, [[0, 0, 1], [0, 1, 0]], { atol: 1e-300 });
+    assertClose(
+      out,
+      [
+        [0, 0, 1],
+        [0, 1, 0],
+      ],
+      { atol: 1e-300 },
+    );
     checkDerivatives((x, c) => T(x, c) as Tensor, [tensor([[0.2, 0.3, 0.5]]), tensor([[0.4, -0.1, 0.3]])]);
     // softmax(log x − η c) in closed form
     const x = [0.2, 0.3, 0.5];
@@ -141,17 +169,45 @@ describe("mirror step and conditions", () => {
     assertClose(T(tensor([x]), tensor([c])) as Tensor, [w.map((v) => v / s)], { rtol: 1e-14 });
   });
   test("MirrorDescent requires rows on the simplex and a positive step", () => {
-    assert.throws(() => md.run(tensor([[0.5, 0.6, 0]]), theta, data), (e) => e instanceof ValueError && /MirrorDescent: row 0 of init sums to 1.1/.test(e.message));
+    assert.throws(
+      () => md.run(tensor([[0.5, 0.6, 0]]), theta, data),
+      (e) => e instanceof ValueError && /MirrorDescent: row 0 of init sums to 1.1/.test(e.message),
+    );
     assert.throws(() => md.run(tensor([[1.5, -0.5, 0]]), theta, data), ValueError);
     assert.throws(() => new MirrorDescent({ fun, stepsize: 0 }), ValueError);
   });
   test("the block fixed point updates rows with their own steps", () => {
     const f = (x: Tensor, c: Tensor) => sum(square(sub(x, c))).mul(0.5);
     const T = blockProxGradFixedPoint(f, simplexRow, [1, 0.5]);
-    const x = tensor([[0.5, 0.5], [0.5, 0.5]]);
-    const c = tensor([[1, 0], [1, 0]]);
+    const x = tensor([
+      [0.5, 0.5],
+      [0.5, 0.5],
+    ]);
+    const c = tensor([
+      [1, 0],
+      [1, 0],
+    ]);
     // row 0: proj(x − (x − c)) = proj(c) = [1, 0]; row 1: proj(x − 0.5(x − c)) = [0.75, 0.25]
-    assertClose(T(x, null, c), [[1, 0], [0.75, 0.25]], { rtol: 1e-14 });
-    checkDerivatives((xx, cc) => T(xx, null, cc), [tensor([[0.6, 0.4], [0.3, 0.7]]), tensor([[0.7, 0.1], [0.2, 0.4]])]);
+    assertClose(
+      T(x, null, c),
+      [
+        [1, 0],
+        [0.75, 0.25],
+      ],
+      { rtol: 1e-14 },
+    );
+    checkDerivatives(
+      (xx, cc) => T(xx, null, cc),
+      [
+        tensor([
+          [0.6, 0.4],
+          [0.3, 0.7],
+        ]),
+        tensor([
+          [0.7, 0.1],
+          [0.2, 0.4],
+        ]),
+      ],
+    );
   });
 });

@@ -18,7 +18,8 @@ function binaryLabel(label: TensorLike, fn: string): Tensor {
   const y = asTensor(label);
   const d = y.data;
   for (let i = 0; i < d.length; i++) {
-    if (!(d[i]! >= 0 && d[i]! <= 1)) throw new ValueError(`${fn}: label must lie in [0, 1], got ${d[i]} at flat index ${i}`);
+    if (!(d[i]! >= 0 && d[i]! <= 1))
+      throw new ValueError(`${fn}: label must lie in [0, 1], got ${d[i]} at flat index ${i}`);
   }
   return y;
 }

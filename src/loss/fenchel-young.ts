@@ -27,7 +27,9 @@ import { lastAxis } from "./internal.js";
  * logistic(tensor([1, 0]), tensor([0, 0])).item(); // log 2, as loss.multiclassLogistic
  * ```
  */
-export function makeFenchelYoungLoss(maxFun: (theta: Tensor) => Tensor): (label: TensorLike, theta: TensorLike) => Tensor {
+export function makeFenchelYoungLoss(
+  maxFun: (theta: Tensor) => Tensor,
+): (label: TensorLike, theta: TensorLike) => Tensor {
   return (label, theta) => {
     const t = asTensor(theta);
     lastAxis(t, "loss.makeFenchelYoungLoss", "theta");

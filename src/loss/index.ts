@@ -11,6 +11,15 @@
  * ```
  * @module
  */
-export { binaryLogistic, multiclassLogistic, hinge, multiclassHinge, sparsemax, multiclassSparsemax, perceptron, multiclassPerceptron } from "./classification.js";
+export {
+  binaryLogistic,
+  multiclassLogistic,
+  hinge,
+  multiclassHinge,
+  sparsemax,
+  multiclassSparsemax,
+  perceptron,
+  multiclassPerceptron,
+} from "./classification.js";
 export { huber } from "./regression.js";
 export { makeFenchelYoungLoss } from "./fenchel-young.js";

@@ -30,14 +30,17 @@ export function binaryLogreg(w: TensorLike, data: readonly [TensorLike, TensorLi
   const [X, y] = dataPair(data, fn);
   const wt = asTensor(w);
   requireParamShape(wt, [X.shape[1]!], fn, "w");
-  if (y.ndim !== 1) throw new ShapeError(`${fn}: y must be a vector of labels [${X.shape[0]}], got shape ${fmt(y.shape)}`);
+  if (y.ndim !== 1)
+    throw new ShapeError(`${fn}: y must be a vector of labels [${X.shape[0]}], got shape ${fmt(y.shape)}`);
   return mean(binaryLogistic(y, matmul(X, wt)));
 }
 
 /** Scores X W (+ b) with shape checks; `W` is [nFeatures, nClasses]. */
 function scores(fn: string, X: Tensor, W: Tensor, b?: Tensor): Tensor {
   if (W.ndim !== 2 || W.shape[0] !== X.shape[1]) {
-    throw new ShapeError(`${fn}: W must have shape [${X.shape[1]}, nClasses] for X ${fmt(X.shape)}, got ${fmt(W.shape)}`);
+    throw new ShapeError(
+      `${fn}: W must have shape [${X.shape[1]}, nClasses] for X ${fmt(X.shape)}, got ${fmt(W.shape)}`,
+    );
   }
   const s = matmul(X, W);
   if (b === undefined) return s;

@@ -20,7 +20,9 @@ export function dataPair(data: readonly [TensorLike, TensorLike], fn: string): [
   const X = designMatrix(data[0], fn);
   const y = asTensor(data[1]);
   if (y.ndim === 0 || y.shape[0] !== X.shape[0]) {
-    throw new ShapeError(`${fn}: y must have ${X.shape[0]} rows (one per sample of X ${fmt(X.shape)}), got shape ${fmt(y.shape)}`);
+    throw new ShapeError(
+      `${fn}: y must have ${X.shape[0]} rows (one per sample of X ${fmt(X.shape)}), got shape ${fmt(y.shape)}`,
+    );
   }
   return [X, y];
 }

@@ -30,11 +30,16 @@ import { dataPair } from "./data.js";
  * objective.multiclassLinearSvmDual(Y, tensor(1), [X, Y]).item(); // β = Y: 0 + ⟨Y, Y⟩ = 2
  * ```
  */
-export function multiclassLinearSvmDual(beta: TensorLike, l2reg: TensorLike, data: readonly [TensorLike, TensorLike]): Tensor {
+export function multiclassLinearSvmDual(
+  beta: TensorLike,
+  l2reg: TensorLike,
+  data: readonly [TensorLike, TensorLike],
+): Tensor {
   const fn = "objective.multiclassLinearSvmDual";
   const [X, Y] = dataPair(data, fn);
   const b = asTensor(beta);
-  if (Y.ndim !== 2) throw new ShapeError(`${fn}: Y must be one-hot labels [${X.shape[0]}, nClasses], got shape ${fmt(Y.shape)}`);
+  if (Y.ndim !== 2)
+    throw new ShapeError(`${fn}: Y must be one-hot labels [${X.shape[0]}, nClasses], got shape ${fmt(Y.shape)}`);
   if (b.ndim !== 2 || b.shape[0] !== Y.shape[0] || b.shape[1] !== Y.shape[1]) {
     throw new ShapeError(`${fn}: beta must have the shape of Y ${fmt(Y.shape)}, got ${fmt(b.shape)}`);
   }
@@ -55,7 +60,11 @@ export function multiclassLinearSvmDual(beta: TensorLike, l2reg: TensorLike, dat
  * objective.svmDualPrimalWeights(tensor([[0.5, 0.5], [0.5, 0.5]]), tensor(1), [X, Y]).toArray(); // [[0.5, -0.5], [-0.5, 0.5]]
  * ```
  */
-export function svmDualPrimalWeights(beta: TensorLike, l2reg: TensorLike, data: readonly [TensorLike, TensorLike]): Tensor {
+export function svmDualPrimalWeights(
+  beta: TensorLike,
+  l2reg: TensorLike,
+  data: readonly [TensorLike, TensorLike],
+): Tensor {
   const [X, Y] = dataPair(data, "objective.svmDualPrimalWeights");
   return div(matmul(matrixTranspose(X), sub(Y, asTensor(beta))), asTensor(l2reg));
 }

@@ -153,7 +153,8 @@ export abstract class Solver<S extends SolverState = SolverState> {
   }
 
   private checkStatus(params: any, state: S): S {
-    const finite = Number.isFinite(state.error) && (state.value === undefined || Number.isFinite(state.value)) && allFinite(params);
+    const finite =
+      Number.isFinite(state.error) && (state.value === undefined || Number.isFinite(state.value)) && allFinite(params);
     let status: SolverStatus;
     if (!finite) {
       if (this.throwOnDiverge) {

@@ -13,7 +13,14 @@ import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import { curvatureAlong, normOf, objectiveValueAndGrad } from "./common.js";
 import { LIPSCHITZ_MARGIN, decideBelow, gradientSlack } from "./linesearch.js";
-import { blockProxGradFixedPoint, blockStepsizes, rowOf, withRow, type BlockProxFn, type ObjectiveFn } from "./conditions.js";
+import {
+  blockProxGradFixedPoint,
+  blockStepsizes,
+  rowOf,
+  withRow,
+  type BlockProxFn,
+  type ObjectiveFn,
+} from "./conditions.js";
 
 /** Options of {@link BlockCoordinateDescent}. */
 export interface BlockCoordinateDescentOptions extends SolverOptions {
@@ -71,7 +78,8 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
     this.blockProx = opts.blockProx;
     this.lipschitz = opts.lipschitz;
     this.maxBacktrackingIter = opts.maxBacktrackingIter ?? 30;
-    if (opts.lipschitz !== undefined) blockStepsizes(opts.lipschitz, typeof opts.lipschitz === "number" ? 1 : opts.lipschitz.length, this.name);
+    if (opts.lipschitz !== undefined)
+      blockStepsizes(opts.lipschitz, typeof opts.lipschitz === "number" ? 1 : opts.lipschitz.length, this.name);
   }
 
   private blocks(x: Tensor): number {
@@ -84,9 +92,18 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
     const m = this.blocks(x);
     const [v, g] = objectiveValueAndGrad(this.fun, x, args, this.name);
     const lipschitz =
-      this.lipschitz === undefined ? this.initialLipschitz(x, g as Tensor, args) : blockStepsizes(this.lipschitz, m, this.name);
-    const T = blockProxGradFixedPoint(this.fun, this.blockProx, lipschitz.map((l) => 1 / l));
-    const step = sub(T(stopGradient(x), stopGradient(hyperparamsProx as Tree), ...(stopGradient([...args] as Tree) as Tree[])), stopGradient(x)) as Tensor;
+      this.lipschitz === undefined
+        ? this.initialLipschitz(x, g as Tensor, args)
+        : blockStepsizes(this.lipschitz, m, this.name);
+    const T = blockProxGradFixedPoint(
+      this.fun,
+      this.blockProx,
+      lipschitz.map((l) => 1 / l),
+    );
+    const step = sub(
+      T(stopGradient(x), stopGradient(hyperparamsProx as Tree), ...(stopGradient([...args] as Tree) as Tree[])),
+      stopGradient(x),
+    ) as Tensor;
     let errSq = 0;
     for (let j = 0; j < m; j++) errSq += (lipschitz[j]! * normOf(rowOf(step, j))) ** 2;
     return { iterNum: 0, error: Math.sqrt(errSq), status: "maxIterReached", value: v.item(), lipschitz };
@@ -106,7 +123,15 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   }
 
   /** L_j for this block update: fixed, or by backtracking on plain values. */
-  private blockLipschitz(x: Tensor, j: number, gj: Tensor, value: number, L0: number, hyperparamsProx: any, args: readonly any[]): number {
+  private blockLipschitz(
+    x: Tensor,
+    j: number,
+    gj: Tensor,
+    value: number,
+    L0: number,
+    hyperparamsProx: any,
+    args: readonly any[],
+  ): number {
     if (this.lipschitz !== undefined) return L0;
     const xp = stopGradient(x);
     const gp = stopGradient(gj);
@@ -134,25 +159,31 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
     return vdot(subOp(gc, gj), d).item() <= L * normOf(d) ** 2 * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gc, gj, d);
   }
 
-  update(params: any, state: BlockCoordinateDescentState, hyperparamsProx: any, ...args: any[]): SolverResult<BlockCoordinateDescentState> {
+  update(
+    params: any,
+    state: BlockCoordinateDescentState,
+    hyperparamsProx: any,
+    ...args: any[]
+  ): SolverResult<BlockCoordinateDescentState> {
     let x = asTensor(params);
     const m = this.blocks(x);
     const lipschitz = [...state.lipschitz];
     let errSq = 0;
-    let value = state.value;
     for (let j = 0; j < m; j++) {
       const [v, g] = objectiveValueAndGrad(this.fun, x, args, this.name);
-      value = v.item();
       const gj = rowOf(g as Tensor, j);
-      const L = this.blockLipschitz(x, j, gj, value, lipschitz[j]!, hyperparamsProx, args);
+      const L = this.blockLipschitz(x, j, gj, v.item(), lipschitz[j]!, hyperparamsProx, args);
       lipschitz[j] = L;
       const xj = rowOf(x, j);
       const row = this.blockProx(subOp(xj, mul(gj, 1 / L)), hyperparamsProx, 1 / L);
       errSq += (L * normOf(subOp(row, xj))) ** 2;
       x = withRow(x, j, row);
     }
-    value = (this.fun(stopGradient(x), ...(stopGradient([...args] as Tree) as Tree[])) as Tensor).item();
-    return { params: x, state: { iterNum: state.iterNum + 1, error: Math.sqrt(errSq), status: state.status, value, lipschitz } };
+    const value = (this.fun(stopGradient(x), ...(stopGradient([...args] as Tree) as Tree[])) as Tensor).item();
+    return {
+      params: x,
+      state: { iterNum: state.iterNum + 1, error: Math.sqrt(errSq), status: state.status, value, lipschitz },
+    };
   }
 
   /** T(params) − params for the block fixed point with steps 1/L_j (1 without `lipschitz`): zero at a solution. */
@@ -163,7 +194,11 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   }
 
   protected override implicitCondition(state: BlockCoordinateDescentState): (x: any, ...args: any[]) => Tree {
-    const T = blockProxGradFixedPoint(this.fun, this.blockProx, state.lipschitz.map((l) => 1 / l));
+    const T = blockProxGradFixedPoint(
+      this.fun,
+      this.blockProx,
+      state.lipschitz.map((l) => 1 / l),
+    );
     return (x, hyperparamsProx, ...args) => sub(T(x, hyperparamsProx, ...args), x);
   }
 

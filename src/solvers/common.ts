@@ -15,7 +15,8 @@ export function objectiveValueAndGrad(fun: ObjectiveFn, x: Tree, args: readonly 
   try {
     return valueAndGrad(fun)(x, ...args) as [Tensor, Tree];
   } catch (e) {
-    if (e instanceof NonScalarOutputError) throw new NonScalarOutputError(`${who}: fun must return a scalar: ${e.message}`);
+    if (e instanceof NonScalarOutputError)
+      throw new NonScalarOutputError(`${who}: fun must return a scalar: ${e.message}`);
     throw e;
   }
 }

@@ -28,7 +28,8 @@ export type ProxFn = (x: any, hyperparams: any, scaling: number) => Tree;
 export type ProjectionFn = (x: any, hyperparams: any) => Tree;
 
 function checkStepsize(stepsize: number, fn: string): number {
-  if (!(stepsize > 0) || !Number.isFinite(stepsize)) throw new ValueError(`${fn}: stepsize must be positive and finite, got ${stepsize}`);
+  if (!(stepsize > 0) || !Number.isFinite(stepsize))
+    throw new ValueError(`${fn}: stepsize must be positive and finite, got ${stepsize}`);
   return stepsize;
 }
 
@@ -67,7 +68,11 @@ export function gradientStepFixedPoint(fun: ObjectiveFn, stepsize = 1): (x: any,
  * T(tensor([1, 0]), tensor(0.5), tensor([1.5, 0.2])).toArray(); // the lasso solution [1, 0] is fixed
  * ```
  */
-export function proxGradFixedPoint(fun: ObjectiveFn, prox: ProxFn, stepsize = 1): (x: any, hyperparamsProx: any, ...args: any[]) => Tree {
+export function proxGradFixedPoint(
+  fun: ObjectiveFn,
+  prox: ProxFn,
+  stepsize = 1,
+): (x: any, hyperparamsProx: any, ...args: any[]) => Tree {
   const eta = checkStepsize(stepsize, "proxGradFixedPoint");
   return (x, hyperparamsProx, ...args) => prox(gradientStep(fun, eta, x, args), hyperparamsProx, eta);
 }
@@ -117,16 +122,21 @@ function capExponent(z: Tensor): Tensor {
 
 /** @internal Checks that `x` is a tensor of rows on the simplex (non-negative, summing to 1 within 1e-6). */
 export function checkSimplexRows(x: Tensor, who: string, arg: string): void {
-  if (x.ndim === 0) throw new ShapeError(`${who}: ${arg} must have at least one axis (rows on the simplex), got a scalar`);
+  if (x.ndim === 0)
+    throw new ShapeError(`${who}: ${arg} must have at least one axis (rows on the simplex), got a scalar`);
   const k = x.shape[x.ndim - 1]!;
   const d = x.data;
   for (let r = 0; r < d.length / k; r++) {
     let s = 0;
     for (let j = r * k; j < (r + 1) * k; j++) {
-      if (!(d[j]! >= 0)) throw new ValueError(`${who}: ${arg} has a negative or NaN entry ${d[j]} at flat index ${j}; rows must lie on the simplex`);
+      if (!(d[j]! >= 0))
+        throw new ValueError(
+          `${who}: ${arg} has a negative or NaN entry ${d[j]} at flat index ${j}; rows must lie on the simplex`,
+        );
       s += d[j]!;
     }
-    if (Math.abs(s - 1) > 1e-6) throw new ValueError(`${who}: row ${r} of ${arg} sums to ${s}, not 1; rows must lie on the simplex`);
+    if (Math.abs(s - 1) > 1e-6)
+      throw new ValueError(`${who}: row ${r} of ${arg} sums to ${s}, not 1; rows must lie on the simplex`);
   }
 }
 
@@ -193,7 +203,8 @@ export function blockProxGradFixedPoint(
 ): (x: any, hyperparamsProx: any, ...args: any[]) => Tensor {
   return (x, hyperparamsProx, ...args) => {
     const xt = asTensor(x);
-    if (xt.ndim === 0) throw new ShapeError(`blockProxGradFixedPoint: x must have a block axis 0, got shape ${fmt(xt.shape)}`);
+    if (xt.ndim === 0)
+      throw new ShapeError(`blockProxGradFixedPoint: x must have a block axis 0, got shape ${fmt(xt.shape)}`);
     const m = xt.shape[0]!;
     const etas = blockStepsizes(stepsizes, m, "blockProxGradFixedPoint");
     const g = grad(fun)(xt, ...args) as Tensor;

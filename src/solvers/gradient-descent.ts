@@ -8,7 +8,15 @@ import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import type { ObjectiveFn } from "./conditions.js";
 import { backtrackingLineSearch } from "./linesearch.js";
-import { isConcrete, lineSearchFunction, nextMomentum, normOf, objectiveValueAndGrad, positiveOption, unitIntervalOption } from "./common.js";
+import {
+  isConcrete,
+  lineSearchFunction,
+  nextMomentum,
+  normOf,
+  objectiveValueAndGrad,
+  positiveOption,
+  unitIntervalOption,
+} from "./common.js";
 
 /** Options of {@link GradientDescent}. */
 export interface GradientDescentOptions extends SolverOptions {
@@ -94,14 +102,21 @@ export class GradientDescent extends Solver<GradientDescentState> {
     let eta = this.stepsize;
     let found: [number, Tree, Tree] | null = null;
     if (eta === undefined) {
-      const ls = backtrackingLineSearch(lineSearchFunction(this.fun, args, this.name), base, state.value, state.grad, scale(-1, state.grad), {
-        initialStepsize: Math.min(state.stepsize / this.decreaseFactor, this.maxStepsize),
-        // c₁ = ½: f(x − ηg) ≤ f(x) − (η/2)‖g‖², the quadratic upper-bound test, which keeps η below about 1/L
-        // (as acceleration needs).
-        c1: 0.5,
-        decreaseFactor: this.decreaseFactor,
-        maxIter: this.maxBacktrackingIter,
-      });
+      const ls = backtrackingLineSearch(
+        lineSearchFunction(this.fun, args, this.name),
+        base,
+        state.value,
+        state.grad,
+        scale(-1, state.grad),
+        {
+          initialStepsize: Math.min(state.stepsize / this.decreaseFactor, this.maxStepsize),
+          // c₁ = ½: f(x − ηg) ≤ f(x) − (η/2)‖g‖², the quadratic upper-bound test, which keeps η below about 1/L
+          // (as acceleration needs).
+          c1: 0.5,
+          decreaseFactor: this.decreaseFactor,
+          maxIter: this.maxBacktrackingIter,
+        },
+      );
       eta = ls.stepsize;
       found = [ls.value, ls.params, ls.grad];
     }

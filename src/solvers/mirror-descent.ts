@@ -54,7 +54,13 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
     checkSimplexRows(x, this.name, "init");
     const [v, g] = objectiveValueAndGrad(this.fun, x, args, this.name);
     const next = klMirrorStep(x, g as Tensor, this.stepsize);
-    return { iterNum: 0, error: normOf(sub(next, x)) / this.stepsize, status: "maxIterReached", value: v.item(), grad: g as Tensor };
+    return {
+      iterNum: 0,
+      error: normOf(sub(next, x)) / this.stepsize,
+      status: "maxIterReached",
+      value: v.item(),
+      grad: g as Tensor,
+    };
   }
 
   update(params: any, state: MirrorDescentState, ...args: any[]): SolverResult<MirrorDescentState> {
@@ -62,7 +68,10 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
     const next = klMirrorStep(x, state.grad, this.stepsize);
     const error = normOf(sub(next, x)) / this.stepsize;
     const [v, g] = objectiveValueAndGrad(this.fun, next, args, this.name);
-    return { params: next, state: { iterNum: state.iterNum + 1, error, status: state.status, value: v.item(), grad: g as Tensor } };
+    return {
+      params: next,
+      state: { iterNum: state.iterNum + 1, error, status: state.status, value: v.item(), grad: g as Tensor },
+    };
   }
 
   /** T(params) − params for the KL mirror-descent fixed point T with the solver's step: zero at a solution. */

@@ -7,7 +7,14 @@ import { add, scale, sub, vdot, type Tree } from "../core/tree.js";
 import { stopGradient } from "../core/transforms.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
-import { curvatureAlong, nextMomentum, normOf, objectiveValueAndGrad, positiveOption, unitIntervalOption } from "./common.js";
+import {
+  curvatureAlong,
+  nextMomentum,
+  normOf,
+  objectiveValueAndGrad,
+  positiveOption,
+  unitIntervalOption,
+} from "./common.js";
 import { LIPSCHITZ_MARGIN, decideBelow, gradientSlack } from "./linesearch.js";
 import { proxGradFixedPoint, type ObjectiveFn, type ProjectionFn, type ProxFn } from "./conditions.js";
 
@@ -134,10 +141,17 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
   /** ⟨∇f(x⁺) − ∇f(x), d⟩/2 ≤ ‖d‖²/2η, the quadratic upper-bound test estimated from gradients. */
   private trapezoidTest(cand: Tree, g: Tree, diff: Tree, eta: number, plainArgs: Tree[]): boolean {
     const [, gc] = objectiveValueAndGrad(this.fun, cand, plainArgs, this.name);
-    return vdot(sub(gc, g), diff).item() <= (normOf(diff) ** 2 / eta) * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gc, g, diff);
+    return (
+      vdot(sub(gc, g), diff).item() <= (normOf(diff) ** 2 / eta) * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gc, g, diff)
+    );
   }
 
-  update(params: any, state: ProximalGradientState, hyperparamsProx: any, ...args: any[]): SolverResult<ProximalGradientState> {
+  update(
+    params: any,
+    state: ProximalGradientState,
+    hyperparamsProx: any,
+    ...args: any[]
+  ): SolverResult<ProximalGradientState> {
     const base: Tree = this.acceleration ? state.extrapolated : params;
     const eta = this.chooseStepsize(base, state, hyperparamsProx, args);
     const next = this.prox(sub(base, scale(eta, state.grad)), hyperparamsProx, eta);
@@ -153,7 +167,16 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
     const [v, g] = objectiveValueAndGrad(this.fun, point, args, this.name);
     return {
       params: next,
-      state: { iterNum: state.iterNum + 1, error, status: state.status, value: v.item(), grad: g, stepsize: eta, extrapolated: point, momentum },
+      state: {
+        iterNum: state.iterNum + 1,
+        error,
+        status: state.status,
+        value: v.item(),
+        grad: g,
+        stepsize: eta,
+        extrapolated: point,
+        momentum,
+      },
     };
   }
 

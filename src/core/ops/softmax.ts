@@ -10,20 +10,15 @@ import { ValueError } from "../errors.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
 import { exp, mul, sub } from "./elementwise.js";
 import { defineMethod } from "./define-method.js";
-import { blockReduce, sumWith, type BlockParams, type BlockReduction, type ReduceOptions } from "./reduce.js";
+import {
+  blockReduce,
+  laneExtrema,
+  sumWith,
+  type BlockParams,
+  type BlockReduction,
+  type ReduceOptions,
+} from "./reduce.js";
 import { reshape, transpose } from "./shape.js";
-
-/** Lane maxima of `src` seen as [outer, len, inner], for outer block `o`, into `m` (length inner). */
-function laneMax(src: Float64Array, o: number, len: number, inner: number, m: Float64Array): void {
-  m.fill(-Infinity);
-  for (let l = 0; l < len; l++) {
-    const row = (o * len + l) * inner;
-    for (let i = 0; i < inner; i++) {
-      const v = src[row + i]!;
-      if (v > m[i]! || v !== v) m[i] = v;
-    }
-  }
-}
 
 /** Shift used for a lane of maximum `m`: the maximum itself unless it is infinite (then exp gives 0 or NaN). */
 function shiftOf(m: number): number {
@@ -36,19 +31,17 @@ const logsumexpPrim: Primitive<BlockParams> = {
     const { outer, len, inner } = p;
     const src = x!.data;
     const out = new Float64Array(outer * inner);
-    const m = new Float64Array(inner);
-    const s = new Float64Array(inner);
+    laneExtrema(src, outer, len, inner, true, out);
+    const s = new Float64Array(outer * inner);
     for (let o = 0; o < outer; o++) {
-      laneMax(src, o, len, inner, m);
-      s.fill(0);
       for (let l = 0; l < len; l++) {
         const row = (o * len + l) * inner;
-        for (let i = 0; i < inner; i++) s[i] += Math.exp(src[row + i]! - shiftOf(m[i]!));
+        for (let i = 0; i < inner; i++) s[o * inner + i] += Math.exp(src[row + i]! - shiftOf(out[o * inner + i]!));
       }
-      for (let i = 0; i < inner; i++) {
-        const mi = m[i]!;
-        out[o * inner + i] = mi === Infinity || mi === -Infinity ? mi : mi + Math.log(s[i]!);
-      }
+    }
+    for (let k = 0; k < out.length; k++) {
+      const m = out[k]!;
+      out[k] = m === Infinity || m === -Infinity ? m : m + Math.log(s[k]!);
     }
     return new Tensor(out, p.outShape);
   },
@@ -93,25 +86,29 @@ function normalizedKernel(x: Tensor, p: BlockParams, log: boolean): Tensor {
     contiguousLanes(src, out, outer, len, log);
     return new Tensor(out, x.shape);
   }
-  const m = new Float64Array(inner);
-  const s = new Float64Array(inner);
+  // Lane maxima, then shifted exponentials and their sums (or log-sum-exps), all as [outer, inner].
+  const m = new Float64Array(outer * inner);
+  laneExtrema(src, outer, len, inner, true, m);
+  for (let k = 0; k < m.length; k++) m[k] = shiftOf(m[k]!);
+  const s = new Float64Array(outer * inner);
   for (let o = 0; o < outer; o++) {
-    laneMax(src, o, len, inner, m);
-    for (let i = 0; i < inner; i++) m[i] = shiftOf(m[i]!);
-    s.fill(0);
+    const lane = o * inner;
     for (let l = 0; l < len; l++) {
       const row = (o * len + l) * inner;
       for (let i = 0; i < inner; i++) {
-        const e = Math.exp(src[row + i]! - m[i]!);
+        const e = Math.exp(src[row + i]! - m[lane + i]!);
         out[row + i] = e;
-        s[i] += e;
+        s[lane + i] += e;
       }
     }
-    if (log) for (let i = 0; i < inner; i++) s[i] = m[i]! + Math.log(s[i]!);
+  }
+  if (log) for (let k = 0; k < s.length; k++) s[k] = m[k]! + Math.log(s[k]!);
+  for (let o = 0; o < outer; o++) {
+    const lane = o * inner;
     for (let l = 0; l < len; l++) {
       const row = (o * len + l) * inner;
-      if (log) for (let i = 0; i < inner; i++) out[row + i] = src[row + i]! - s[i]!;
-      else for (let i = 0; i < inner; i++) out[row + i] /= s[i]!;
+      if (log) for (let i = 0; i < inner; i++) out[row + i] = src[row + i]! - s[lane + i]!;
+      else for (let i = 0; i < inner; i++) out[row + i] /= s[lane + i]!;
     }
   }
   return new Tensor(out, x.shape);

@@ -187,7 +187,7 @@ export function checkValue<T>(actual: T, expectation: Expectation, where: string
   return actual;
 }
 
-/** Checks the arguments of an instrumented `console.log` against its comment's values. */
+/** Checks the values a statement logged against its comment's values. */
 export function checkLog(args: unknown[], expectations: Expectation[], where: string): void {
   if (args.length !== expectations.length) {
     throw new Error(`${where}: console.log printed ${args.length} values, the comment states ${expectations.length}`);
@@ -237,38 +237,51 @@ function commentAfter(code: string, pos: number): string | undefined {
   return next.startsWith("//") ? next.slice(2) : undefined;
 }
 
-/** The global through which instrumented examples reach {@link checkValue}, {@link checkLog} and {@link checkThrows}. */
-export const CHECKER = "__docExampleChecker";
+/** The values passed to `console.log` while examples run, checked per statement against its comment. */
+export class LogChecker {
+  readonly logged: unknown[] = [];
+  private start = 0;
 
-function isConsoleLog(expr: ts.Expression): expr is ts.CallExpression {
-  return (
-    ts.isCallExpression(expr) &&
-    ts.isPropertyAccessExpression(expr.expression) &&
-    expr.expression.getText() === "console.log"
-  );
+  /** Starts a statement: only values logged from now on are checked by the next {@link check}. */
+  mark(): void {
+    this.start = this.logged.length;
+  }
+
+  /** Checks the values logged since {@link mark}. */
+  check(expectations: Expectation[], where: string): void {
+    checkLog(this.logged.slice(this.start), expectations, where);
+  }
 }
 
+/** The global through which instrumented examples reach the checks: `{ checkValue, checkThrows, log }`. */
+export const CHECKER = "__docExampleChecker";
+
 /**
- * Rewrites the top-level statements of `example` whose trailing comment states values: `EXPR; // v` becomes a
- * checked `EXPR`, `const x = EXPR; // v` checks `x`'s value, `console.log(a, b); // u v` checks `a` and `b`, and
- * `EXPR;` followed by `// SomeError: message` (same or next line) checks that `EXPR` throws that error.
- * Returns the rewritten code and how many statements are checked.
+ * Rewrites the top-level statements of `example` whose comment states values: `EXPR; // v` becomes a checked
+ * `EXPR`; `const x = EXPR; // v` checks `x`'s value; a statement that calls `console.log` with a comment such as
+ * `// 6 [1, 2]` checks the values it logs; `EXPR;` followed by `// SomeError: message` (on the same or the next
+ * line) checks that `EXPR` throws that error. Returns the rewritten code and how many statements are checked.
  */
 export function instrument(example: DocExample): { code: string; checks: number } {
   const { code } = example;
   const source = ts.createSourceFile("example.ts", code, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const edits: { start: number; end: number; text: string }[] = [];
+  const checker = `globalThis.${CHECKER}`;
+  let checks = 0;
   for (const stmt of source.statements) {
-    const where = `${example.file}:${example.line + source.getLineAndCharacterOfPosition(stmt.end).line}`;
+    const where = JSON.stringify(
+      `${example.file}:${example.line + source.getLineAndCharacterOfPosition(stmt.end).line}`,
+    );
     const throws = ts.isExpressionStatement(stmt) ? parseThrows(commentAfter(code, stmt.end) ?? "") : undefined;
     if (ts.isExpressionStatement(stmt) && throws) {
-      const args = [JSON.stringify(throws.name), JSON.stringify(throws.message) ?? "undefined", JSON.stringify(where)];
+      const args = [JSON.stringify(throws.name), JSON.stringify(throws.message) ?? "undefined", where];
       const run = `() => (${stmt.expression.getText()})`;
       edits.push({
         start: stmt.getStart(),
         end: stmt.end,
-        text: `globalThis.${CHECKER}.checkThrows(${run}, ${args.join(", ")});`,
+        text: `${checker}.checkThrows(${run}, ${args.join(", ")});`,
       });
+      checks++;
       continue;
     }
     const comment = ts
@@ -276,29 +289,33 @@ export function instrument(example: DocExample): { code: string; checks: number 
       ?.find((c) => c.kind === ts.SyntaxKind.SingleLineCommentTrivia);
     if (!comment) continue;
     const commentText = code.slice(comment.pos + 2, comment.end);
+    if (stmt.getText().includes("console.log(")) {
+      const expectations = parseLogExpectations(commentText);
+      if (!expectations) continue;
+      edits.push({ start: stmt.getStart(), end: stmt.getStart(), text: `${checker}.log.mark(); ` });
+      edits.push({
+        start: stmt.end,
+        end: stmt.end,
+        text: ` ${checker}.log.check(${JSON.stringify(expectations)}, ${where});`,
+      });
+      checks++;
+      continue;
+    }
     let target: ts.Expression | undefined;
     if (ts.isExpressionStatement(stmt)) target = stmt.expression;
     else if (ts.isVariableStatement(stmt)) {
       const decls = stmt.declarationList.declarations;
       if (decls.length === 1 && ts.isIdentifier(decls[0]!.name)) target = decls[0]!.initializer;
     }
-    if (!target) continue;
-    if (isConsoleLog(target)) {
-      const expectations = parseLogExpectations(commentText);
-      if (!expectations) continue;
-      const args = target.arguments.map((a) => a.getText()).join(", ");
-      const text = `globalThis.${CHECKER}.checkLog([${args}], ${JSON.stringify(expectations)}, ${JSON.stringify(where)})`;
-      edits.push({ start: target.getStart(), end: target.end, text });
-      continue;
-    }
-    const expectation = parseExpectation(commentText);
-    if (!expectation) continue;
-    const text = `globalThis.${CHECKER}.checkValue((${target.getText()}), ${JSON.stringify(expectation)}, ${JSON.stringify(where)})`;
+    const expectation = target && parseExpectation(commentText);
+    if (!target || !expectation) continue;
+    const text = `${checker}.checkValue((${target.getText()}), ${JSON.stringify(expectation)}, ${where})`;
     edits.push({ start: target.getStart(), end: target.end, text });
+    checks++;
   }
   let out = code;
   for (const e of edits.reverse()) out = out.slice(0, e.start) + e.text + out.slice(e.end);
-  return { code: out, checks: edits.length };
+  return { code: out, checks };
 }
 
 /** Example runner: instruments, transpiles with esbuild and imports each example from a temporary directory. */
@@ -310,7 +327,6 @@ export class ExampleRunner {
   /** `root` is the repository root; `"diffopt"` resolves to its `src/index.ts`. */
   constructor(root: string) {
     this.indexUrl = pathToFileURL(join(root, "src", "index.ts")).href;
-    (globalThis as any)[CHECKER] = { checkValue, checkLog, checkThrows };
   }
 
   /** JavaScript of the instrumented example, with `"diffopt"` imports pointing at `src/index.ts`. */
@@ -330,9 +346,15 @@ export class ExampleRunner {
     const path = join(this.dir, `example-${this.count++}.mjs`);
     writeFileSync(path, js);
     const output: string[] = [];
+    const log = new LogChecker();
+    (globalThis as any)[CHECKER] = { checkValue, checkThrows, log };
     const saved = { log: console.log, warn: console.warn, info: console.info };
     const capture = (...args: unknown[]): void => void output.push(args.map(String).join(" "));
-    Object.assign(console, { log: capture, warn: capture, info: capture });
+    const captureLog = (...args: unknown[]): void => {
+      log.logged.push(...args);
+      capture(...args);
+    };
+    Object.assign(console, { log: captureLog, warn: capture, info: capture });
     try {
       await import(pathToFileURL(path).href);
     } catch (e) {

@@ -61,7 +61,7 @@ describe("doc-example harness", () => {
     checkValue(0.30001, parseExpectation("≈ 0.3")!, "w");
   });
 
-  test("instruments value lines, declarations and console.log, and leaves prose lines alone", () => {
+  test("instruments value lines, declarations and logging statements, and leaves prose lines alone", () => {
     const example = {
       file: "f.ts",
       line: 10,
@@ -70,7 +70,7 @@ describe("doc-example harness", () => {
     const { code, checks } = instrument(example);
     assert.equal(checks, 3);
     assert.match(code, /checkValue\(\(y \+\n {2}1\), .*"f\.ts:12"\)/);
-    assert.match(code, /checkLog\(\[y, \[y\]\], /);
+    assert.match(code, /log\.mark\(\); console\.log\(y, \[y\]\); .*log\.check\(.*"f\.ts:13"\);/);
     assert.match(code, /\ny; \/\/ the answer$/);
   });
 
@@ -86,6 +86,11 @@ describe("doc-example harness", () => {
     await assert.rejects(runner.run(noThrow), /e\.ts:2: expected a ShapeError, nothing was thrown/);
     const otherMessage = { file: "e.ts", line: 1, code: code.replace("[1, 2]", "[1, 2, 3]") };
     await assert.rejects(runner.run(otherMessage), /e\.ts:2: expected the message .*got shape \[3\]/);
+    await runner.run({
+      file: "l.ts",
+      line: 1,
+      code: "try { JSON.parse('{'); } catch (e) { console.log(e instanceof SyntaxError); } // true",
+    });
     const log = { file: "l.ts", line: 1, code: "console.log(1, 2); // 1 3" };
     await assert.rejects(runner.run(log), /l\.ts:1 \(value 2\): value: expected 3, got 2/);
   });

@@ -181,7 +181,7 @@ function normalized(prim: Primitive<BlockParams>, x: TensorLike, axis: number | 
  * @example
  * ```ts
  * import { softmax, tensor } from "diffopt";
- * softmax(tensor([0, Math.log(3)])).toArray();     // [0.25, 0.75]
+ * softmax(tensor([0, Math.log(3)])).toArray();     // [0.25, 0.75] (to rounding)
  * softmax(tensor([[1, 1], [2, 2]]), 0).toArray(); // [[0.2689…, 0.2689…], [0.7310…, 0.7310…]]
  * ```
  */

@@ -256,50 +256,55 @@ export class LogChecker {
 /** The global through which instrumented examples reach the checks: `{ checkValue, checkThrows, log }`. */
 export const CHECKER = "__docExampleChecker";
 
+/** Whether `node` is an entry of a statement list (of the module, a block, a case clause). */
+function isListedStatement(node: ts.Node): node is ts.Statement {
+  const p = node.parent;
+  return (
+    p !== undefined &&
+    (ts.isSourceFile(p) || ts.isBlock(p) || ts.isCaseClause(p) || ts.isDefaultClause(p)) &&
+    (p as { statements: ts.NodeArray<ts.Statement> }).statements.includes(node as ts.Statement)
+  );
+}
+
 /**
- * Rewrites the top-level statements of `example` whose comment states values: `EXPR; // v` becomes a checked
- * `EXPR`; `const x = EXPR; // v` checks `x`'s value; a statement that calls `console.log` with a comment such as
+ * Rewrites the statements of `example` whose comment states values: `EXPR; // v` becomes a checked `EXPR`;
+ * `const x = EXPR; // v` checks `x`'s value; a statement that calls `console.log` with a comment such as
  * `// 6 [1, 2]` checks the values it logs; `EXPR;` followed by `// SomeError: message` (on the same or the next
- * line) checks that `EXPR` throws that error. Returns the rewritten code and how many statements are checked.
+ * line) checks that `EXPR` throws that error. Returns the rewritten code and the `file:line` of every check.
  */
-export function instrument(example: DocExample): { code: string; checks: number } {
+export function instrument(example: DocExample): { code: string; checks: string[] } {
   const { code } = example;
   const source = ts.createSourceFile("example.ts", code, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const edits: { start: number; end: number; text: string }[] = [];
+  const checks: string[] = [];
   const checker = `globalThis.${CHECKER}`;
-  let checks = 0;
-  for (const stmt of source.statements) {
-    const where = JSON.stringify(
-      `${example.file}:${example.line + source.getLineAndCharacterOfPosition(stmt.end).line}`,
-    );
+
+  /** Adds the edits checking `stmt`; true if they replace code in it (so it is not searched further). */
+  const instrumentStatement = (stmt: ts.Statement): boolean => {
+    const line = `${example.file}:${example.line + source.getLineAndCharacterOfPosition(stmt.end).line}`;
+    const where = JSON.stringify(line);
     const throws = ts.isExpressionStatement(stmt) ? parseThrows(commentAfter(code, stmt.end) ?? "") : undefined;
     if (ts.isExpressionStatement(stmt) && throws) {
       const args = [JSON.stringify(throws.name), JSON.stringify(throws.message) ?? "undefined", where];
       const run = `() => (${stmt.expression.getText()})`;
-      edits.push({
-        start: stmt.getStart(),
-        end: stmt.end,
-        text: `${checker}.checkThrows(${run}, ${args.join(", ")});`,
-      });
-      checks++;
-      continue;
+      const text = `${checker}.checkThrows(${run}, ${args.join(", ")});`;
+      edits.push({ start: stmt.getStart(), end: stmt.end, text });
+      checks.push(line);
+      return true;
     }
     const comment = ts
       .getTrailingCommentRanges(code, stmt.end)
       ?.find((c) => c.kind === ts.SyntaxKind.SingleLineCommentTrivia);
-    if (!comment) continue;
+    if (!comment) return false;
     const commentText = code.slice(comment.pos + 2, comment.end);
     if (stmt.getText().includes("console.log(")) {
       const expectations = parseLogExpectations(commentText);
-      if (!expectations) continue;
+      if (!expectations) return false;
       edits.push({ start: stmt.getStart(), end: stmt.getStart(), text: `${checker}.log.mark(); ` });
-      edits.push({
-        start: stmt.end,
-        end: stmt.end,
-        text: ` ${checker}.log.check(${JSON.stringify(expectations)}, ${where});`,
-      });
-      checks++;
-      continue;
+      const text = ` ${checker}.log.check(${JSON.stringify(expectations)}, ${where});`;
+      edits.push({ start: stmt.end, end: stmt.end, text });
+      checks.push(line);
+      return false;
     }
     let target: ts.Expression | undefined;
     if (ts.isExpressionStatement(stmt)) target = stmt.expression;
@@ -308,13 +313,20 @@ export function instrument(example: DocExample): { code: string; checks: number 
       if (decls.length === 1 && ts.isIdentifier(decls[0]!.name)) target = decls[0]!.initializer;
     }
     const expectation = target && parseExpectation(commentText);
-    if (!target || !expectation) continue;
+    if (!target || !expectation) return false;
     const text = `${checker}.checkValue((${target.getText()}), ${JSON.stringify(expectation)}, ${where})`;
     edits.push({ start: target.getStart(), end: target.end, text });
-    checks++;
-  }
+    checks.push(line);
+    return true;
+  };
+
+  const visit = (node: ts.Node): void => {
+    if (isListedStatement(node) && instrumentStatement(node)) return;
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
   let out = code;
-  for (const e of edits.reverse()) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  for (const e of edits.sort((x, y) => y.start - x.start)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return { code: out, checks };
 }
 
@@ -330,7 +342,7 @@ export class ExampleRunner {
   }
 
   /** JavaScript of the instrumented example, with `"diffopt"` imports pointing at `src/index.ts`. */
-  compile(example: DocExample): { js: string; checks: number } {
+  compile(example: DocExample): { js: string; checks: string[] } {
     const { code, checks } = instrument(example);
     const resolved = code.replace(/(\bfrom\s*|\bimport\s*\(\s*)(["'])diffopt\2/g, `$1${JSON.stringify(this.indexUrl)}`);
     const js = transformSync(resolved, { loader: "ts", format: "esm", target: "es2022", sourcefile: example.file });
@@ -338,16 +350,30 @@ export class ExampleRunner {
   }
 
   /**
-   * Runs the example; its console output is captured (not printed) and returned. Throws what the example throws,
-   * with its `file:line` prefixed.
+   * Runs the example; its console output is captured (not printed) and returned with the number of checks.
+   * Throws what the example throws, with its `file:line` prefixed, and if a checked line never ran.
    */
   async run(example: DocExample): Promise<{ checks: number; output: string[] }> {
     const { js, checks } = this.compile(example);
     const path = join(this.dir, `example-${this.count++}.mjs`);
     writeFileSync(path, js);
     const output: string[] = [];
+    const ran = new Set<string>();
+    const record = (where: string): string => {
+      ran.add(where);
+      return where;
+    };
     const log = new LogChecker();
-    (globalThis as any)[CHECKER] = { checkValue, checkThrows, log };
+    (globalThis as any)[CHECKER] = {
+      checkValue: <T>(actual: T, expectation: Expectation, where: string): T =>
+        checkValue(actual, expectation, record(where)),
+      checkThrows: (run: () => unknown, name: string, message: string | undefined, where: string): void =>
+        checkThrows(run, name, message, record(where)),
+      log: {
+        mark: () => log.mark(),
+        check: (expectations: Expectation[], where: string) => log.check(expectations, record(where)),
+      },
+    };
     const saved = { log: console.log, warn: console.warn, info: console.info };
     const capture = (...args: unknown[]): void => void output.push(args.map(String).join(" "));
     const captureLog = (...args: unknown[]): void => {
@@ -358,12 +384,16 @@ export class ExampleRunner {
     try {
       await import(pathToFileURL(path).href);
     } catch (e) {
-      if (e instanceof Error) e.message = `${example.file}:${example.line}: ${e.message}`;
+      if (e instanceof Error && !e.message.startsWith(`${example.file}:`)) {
+        e.message = `${example.file}:${example.line}: ${e.message}`;
+      }
       throw e;
     } finally {
       Object.assign(console, saved);
     }
-    return { checks, output };
+    const missed = checks.filter((where) => !ran.has(where));
+    if (missed.length > 0) throw new Error(`${missed.join(", ")}: the line stating a value never ran`);
+    return { checks: checks.length, output };
   }
 }
 

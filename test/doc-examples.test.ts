@@ -68,7 +68,7 @@ describe("doc-example harness", () => {
       code: "const y = 2; // 2\ny +\n  1; // 3\nconsole.log(y, [y]); // 2 [2]\ny; // the answer",
     };
     const { code, checks } = instrument(example);
-    assert.equal(checks, 3);
+    assert.deepEqual(checks, ["f.ts:10", "f.ts:12", "f.ts:13"]);
     assert.match(code, /checkValue\(\(y \+\n {2}1\), .*"f\.ts:12"\)/);
     assert.match(code, /log\.mark\(\); console\.log\(y, \[y\]\); .*log\.check\(.*"f\.ts:13"\);/);
     assert.match(code, /\ny; \/\/ the answer$/);
@@ -91,6 +91,12 @@ describe("doc-example harness", () => {
       line: 1,
       code: "try { JSON.parse('{'); } catch (e) { console.log(e instanceof SyntaxError); } // true",
     });
+    const nested = { file: "n.ts", line: 1, code: "if (Math.random() > 2) {\n  console.log(1); // 1\n}" };
+    await assert.rejects(runner.run(nested), /n\.ts:2: the line stating a value never ran/);
+    await assert.rejects(
+      runner.run({ ...nested, code: "{\n  [1, 2]; // [1, 3]\n}" }),
+      /^Error: n\.ts:2: \[1\]: expected 3, got 2$/,
+    );
     const log = { file: "l.ts", line: 1, code: "console.log(1, 2); // 1 3" };
     await assert.rejects(runner.run(log), /l\.ts:1 \(value 2\): value: expected 3, got 2/);
   });

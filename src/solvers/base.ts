@@ -70,7 +70,19 @@ export function allFinite(t: Tree): boolean {
 
 /**
  * Base class of the solvers. A subclass implements `init`, `update`, `optimalityFun` and the structure hints of
- * its condition (`implicitHints`); `run`, the stopping rule and the implicit wiring live here.
+ * its condition (`implicitHints`); `run`, the stopping rule and the implicit wiring live here. Every solver
+ * can be driven step by step with `init` and `update`, or run to convergence with `run`.
+ *
+ * @example
+ * ```ts
+ * import { GradientDescent, objective, tensor } from "diffopt";
+ * const data = [tensor([[1, 0], [0, 2]]), tensor([1, 2])];
+ * const solver = new GradientDescent({ fun: objective.ridgeRegression, stepsize: 0.5 });
+ * let params = tensor([0, 0]);
+ * let state = solver.init(params, tensor(0.1), data);
+ * for (let k = 0; k < 10; k++) ({ params, state } = solver.update(params, state, tensor(0.1), data));
+ * console.log(state.iterNum, state.error); // 10, the gradient norm
+ * ```
  */
 export abstract class Solver<S extends SolverState = SolverState> {
   /** The solver's name, used in messages. */

@@ -1,12 +1,49 @@
 /**
  * Solvers with one shape (`new Solver(options)`, `run`, `init`, `update`, `optimalityFun`), differentiable
- * implicitly by default; line searches; and the solvers' fixed points as standalone conditions.
+ * implicitly by default (`implicitDiff: false` unrolls them); line searches; and the solvers' fixed points as
+ * standalone conditions, to differentiate a solution whichever solver produced it.
+ *
+ * @example
+ * ```ts
+ * import { ProjectedGradient, objective, projection, grad, tensor } from "diffopt";
+ * const X = tensor([[1, 0.5], [0, 2], [1, 1]]);
+ * const solver = new ProjectedGradient({ fun: objective.leastSquares, projection: projection.simplex });
+ * // derivative of a loss of the constrained solution with respect to the targets y
+ * grad((y) => solver.run(tensor([0.5, 0.5]), tensor(1), [X, y]).params.square().sum())(tensor([1, 2, 3]));
+ * ```
  * @module
  */
-export * from "./base.js";
-export * from "./linesearch.js";
-export * from "./conditions.js";
-export * from "./gradient-descent.js";
-export * from "./proximal-gradient.js";
-export * from "./mirror-descent.js";
-export * from "./block-coordinate-descent.js";
+export { Solver, type SolverStatus, type SolverState, type SolverResult, type SolverOptions } from "./base.js";
+export {
+  backtrackingLineSearch,
+  wolfeLineSearch,
+  type LineSearchFunction,
+  type LineSearchResult,
+  type BacktrackingOptions,
+  type WolfeOptions,
+} from "./linesearch.js";
+export {
+  gradientStepFixedPoint,
+  proxGradFixedPoint,
+  projectedGradientFixedPoint,
+  mirrorDescentFixedPoint,
+  blockProxGradFixedPoint,
+  type ObjectiveFn,
+  type ProxFn,
+  type ProjectionFn,
+  type BlockProxFn,
+} from "./conditions.js";
+export { GradientDescent, type GradientDescentOptions, type GradientDescentState } from "./gradient-descent.js";
+export {
+  ProximalGradient,
+  ProjectedGradient,
+  type ProximalGradientOptions,
+  type ProximalGradientState,
+  type ProjectedGradientOptions,
+} from "./proximal-gradient.js";
+export { MirrorDescent, type MirrorDescentOptions, type MirrorDescentState } from "./mirror-descent.js";
+export {
+  BlockCoordinateDescent,
+  type BlockCoordinateDescentOptions,
+  type BlockCoordinateDescentState,
+} from "./block-coordinate-descent.js";

@@ -8,7 +8,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { BlockCoordinateDescent, Tensor, exp, grad, objective, projection, tensor } from "../src/index.js";
-import { svmProblem } from "./svm-data.js";
+import { svmProblem } from "./solvers-svm-data.js";
 
 const m = 40;
 const k = 3;

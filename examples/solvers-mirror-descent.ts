@@ -18,7 +18,7 @@ import {
   projection,
   tensor,
 } from "../src/index.js";
-import { svmProblem } from "./svm-data.js";
+import { svmProblem } from "./solvers-svm-data.js";
 
 const { data, init, outer } = svmProblem(60, 20, 4);
 const fun = objective.multiclassLinearSvmDual;

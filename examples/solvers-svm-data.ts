@@ -1,7 +1,6 @@
 /**
- * (Shared data module of the solver examples, not an example itself.)
- * The multiclass SVM hyperparameter problem of the paper, shared by the mirror-descent and block
- * coordinate-descent examples: noisy (non-separable) synthetic data, the dual objective over a product of
+ * Not an example itself: the multiclass SVM hyperparameter problem of the paper, shared by the mirror-descent
+ * and block coordinate-descent examples: noisy (non-separable) synthetic data, the dual objective over a product of
  * simplices, and the outer validation loss of the primal weights.
  */
 import { Tensor, matmul, objective, random, square, sub, sum, tensor, zeros } from "../src/index.js";

@@ -30,7 +30,7 @@ export interface ProximalGradientOptions extends SolverOptions {
   acceleration?: boolean;
   /** Backtracking: factor applied to a rejected step (default 0.5). */
   decreaseFactor?: number;
-  /** Backtracking: the largest step tried (default 1e4). */
+  /** Backtracking: cap on the initial step, the inverse curvature of f along ∇f at `init` (default 1e4). */
   maxStepsize?: number;
   /** Backtracking: trial steps per search (default 30). */
   maxBacktrackingIter?: number;

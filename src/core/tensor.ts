@@ -211,14 +211,30 @@ export function tensor(values: TensorLike, shape?: Shape): Tensor {
   return t;
 }
 
-/** Converts a number (or other tensor-like) to a tensor; tensors pass through unchanged. */
+/**
+ * Converts a number (or other tensor-like) to a tensor; tensors pass through unchanged.
+ * @example
+ * ```ts
+ * import { asTensor } from "diffopt";
+ * asTensor(2).shape; // []
+ * asTensor([[1, 2]]).toArray(); // [[1, 2]]
+ * ```
+ */
 export function asTensor(x: TensorLike): Tensor {
   if (x instanceof Tensor) return x;
   if (typeof x === "number") return new Tensor(new Float64Array([x]), []);
   return tensor(x);
 }
 
-/** True when two shapes are equal. */
+/**
+ * True when two shapes are equal.
+ * @example
+ * ```ts
+ * import { sameShape } from "diffopt";
+ * sameShape([2, 3], [2, 3]); // true
+ * sameShape([2, 3], [3, 2]); // false
+ * ```
+ */
 export function sameShape(a: Shape, b: Shape): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -94,7 +94,14 @@ export function unflatten<T extends Tree = Tree>(def: TreeDef, leaves: readonly 
   return out as T;
 }
 
-/** A readable description of a structure, for error messages. */
+/**
+ * A readable description of a structure, for error messages: `*` marks a leaf.
+ * @example
+ * ```ts
+ * import { tree, tensor } from "diffopt";
+ * tree.describe(tree.flatten({ w: tensor([1, 2]), b: [tensor(0), null] })[1]); // "{w: *, b: [*, null]}"
+ * ```
+ */
 export function describe(def: TreeDef): string {
   switch (def.kind) {
     case "leaf":
@@ -108,7 +115,16 @@ export function describe(def: TreeDef): string {
   }
 }
 
-/** True when two structures are equal. */
+/**
+ * True when two structures are equal (leaf shapes are not compared).
+ * @example
+ * ```ts
+ * import { tree, tensor } from "diffopt";
+ * const structure = (t: tree.Tree) => tree.flatten(t)[1];
+ * tree.sameStructure(structure([tensor(1), tensor(2)]), structure([tensor([3, 4]), tensor(5)])); // true
+ * tree.sameStructure(structure([tensor(1)]), structure({ a: tensor(1) })); // false
+ * ```
+ */
 export function sameStructure(a: TreeDef, b: TreeDef): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind === "leaf") return true;

@@ -5,7 +5,7 @@
  */
 import { bind, type Primitive } from "../engine.js";
 import { broadcastIndex, broadcastShapes } from "../shape.js";
-import { Tensor, asTensor, sameShape, scalar, type Shape, type TensorLike } from "../tensor.js";
+import { Tensor, asTensor, sameShape, scalar, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo, sumTo } from "./broadcast.js";
 
 type Kernel2 = (x: number, y: number) => number;
@@ -39,6 +39,103 @@ export function broadcastKernel(a: Tensor, b: Tensor, name: string, f: Kernel2):
   return new Tensor(out, shape);
 }
 
+/** Arithmetic ops with hand-specialised loops (a shared loop calling a function per element is ~10× slower). */
+const enum Arith {
+  Add,
+  Sub,
+  Mul,
+  Div,
+}
+
+/**
+ * How an operand of shape `inShape` is laid over the output: repeated whole (`tile`: out index i reads
+ * i mod period) or each element repeated (`repeat`: i reads ⌊i / count⌋). Null when neither.
+ */
+function broadcastPattern(inShape: Shape, outShape: Shape): { tile: number } | { repeat: number } | null {
+  const lead = outShape.length - inShape.length;
+  const dims = outShape.map((d, i) => (i < lead ? 1 : inShape[i - lead]!));
+  let first = 0;
+  while (first < dims.length && dims[first] === 1) first++;
+  let last = dims.length;
+  while (last > 0 && dims[last - 1] === 1) last--;
+  let size = 1;
+  for (let i = first; i < last; i++) {
+    if (dims[i] !== outShape[i]) return null;
+    size *= dims[i]!;
+  }
+  let outer = 1;
+  for (let i = 0; i < first; i++) outer *= outShape[i]!;
+  if (size === 1) return { repeat: shapeSize(outShape) };
+  if (last === dims.length) return { tile: size };
+  if (first === 0 || outer === 1) {
+    let inner = 1;
+    for (let i = last; i < dims.length; i++) inner *= outShape[i]!;
+    return { repeat: inner };
+  }
+  return null;
+}
+
+/**
+ * out[i] = a[i] ∘ b[j(i)] with a full-size and b tiled (period k) or each element repeated k times. The switch
+ * stays outside the loops: a branch per element would cost more than the arithmetic.
+ */
+function arithRight(op: Arith, a: Float64Array, b: Float64Array, out: Float64Array, tile: boolean, k: number): void {
+  const n = out.length;
+  switch (op) {
+    case Arith.Add:
+      if (tile) for (let o = 0; o < n; o += k) for (let j = 0; j < k; j++) out[o + j] = a[o + j]! + b[j]!;
+      else for (let e = 0, o = 0; o < n; e++, o += k) for (let j = o, y = b[e]!; j < o + k; j++) out[j] = a[j]! + y;
+      break;
+    case Arith.Sub:
+      if (tile) for (let o = 0; o < n; o += k) for (let j = 0; j < k; j++) out[o + j] = a[o + j]! - b[j]!;
+      else for (let e = 0, o = 0; o < n; e++, o += k) for (let j = o, y = b[e]!; j < o + k; j++) out[j] = a[j]! - y;
+      break;
+    case Arith.Mul:
+      if (tile) for (let o = 0; o < n; o += k) for (let j = 0; j < k; j++) out[o + j] = a[o + j]! * b[j]!;
+      else for (let e = 0, o = 0; o < n; e++, o += k) for (let j = o, y = b[e]!; j < o + k; j++) out[j] = a[j]! * y;
+      break;
+    case Arith.Div:
+      if (tile) for (let o = 0; o < n; o += k) for (let j = 0; j < k; j++) out[o + j] = a[o + j]! / b[j]!;
+      else for (let e = 0, o = 0; o < n; e++, o += k) for (let j = o, y = b[e]!; j < o + k; j++) out[j] = a[j]! / y;
+      break;
+  }
+}
+
+const ARITH_FNS: readonly Kernel2[] = [(x, y) => x + y, (x, y) => x - y, (x, y) => x * y, (x, y) => x / y];
+const ARITH_NAMES = ["add", "sub", "mul", "div"];
+
+/** Elementwise arithmetic with broadcasting, on concrete tensors. */
+function arithmetic(op: Arith, a: Tensor, b: Tensor): Tensor {
+  const name = ARITH_NAMES[op]!;
+  const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(a.shape, b.shape, name);
+  const ad = a.data;
+  const bd = b.data;
+  if (sameShape(a.shape, shape)) {
+    const out = new Float64Array(ad.length);
+    if (sameShape(b.shape, shape)) {
+      arithRight(op, ad, bd, out, true, out.length);
+      return new Tensor(out, shape);
+    }
+    const p = broadcastPattern(b.shape, shape);
+    if (p !== null) {
+      if ("tile" in p) arithRight(op, ad, bd, out, true, p.tile);
+      else arithRight(op, ad, bd, out, false, p.repeat);
+      return new Tensor(out, shape);
+    }
+  } else if (sameShape(b.shape, shape) && (op === Arith.Add || op === Arith.Mul || op === Arith.Sub)) {
+    // a ∘ b = b ∘ a for + and ×; a − b = −(b − a) exactly in floating point.
+    const p = broadcastPattern(a.shape, shape);
+    if (p !== null) {
+      const out = new Float64Array(bd.length);
+      if ("tile" in p) arithRight(op, bd, ad, out, true, p.tile);
+      else arithRight(op, bd, ad, out, false, p.repeat);
+      if (op === Arith.Sub) for (let i = 0; i < out.length; i++) out[i] = -out[i]!;
+      return new Tensor(out, shape);
+    }
+  }
+  return broadcastKernel(a, b, name, ARITH_FNS[op]!);
+}
+
 /** @internal `t` broadcast to `shape` (the tangent of a broadcast operand). */
 function expand(t: Tensor, shape: Shape): Tensor {
   return sameShape(t.shape, shape) ? t : broadcastTo(t, shape);
@@ -50,11 +147,16 @@ interface BinaryRules {
   db(a: Tensor, b: Tensor, out: Tensor): Tensor;
 }
 
-function binaryPrimitive(name: string, f: Kernel2, rules: BinaryRules): Primitive<undefined> {
+function binaryPrimitive(
+  name: string,
+  f: Kernel2,
+  rules: BinaryRules,
+  kernel: (a: Tensor, b: Tensor) => Tensor = (a, b) => broadcastKernel(a, b, name, f),
+): Primitive<undefined> {
   return {
     name,
     impl([a, b]) {
-      return broadcastKernel(a!, b!, name, f);
+      return kernel(a!, b!);
     },
     jvp([a, b], [ta, tb], out) {
       const pa = ta === null ? null : mul(ta, rules.da(a!, b!, out));
@@ -74,14 +176,7 @@ function binaryPrimitive(name: string, f: Kernel2, rules: BinaryRules): Primitiv
 const addPrim: Primitive<undefined> = {
   name: "add",
   impl([a, b]) {
-    const ad = a!.data;
-    const bd = b!.data;
-    if (sameShape(a!.shape, b!.shape)) {
-      const out = new Float64Array(ad.length);
-      for (let i = 0; i < out.length; i++) out[i] = ad[i]! + bd[i]!;
-      return new Tensor(out, a!.shape);
-    }
-    return broadcastKernel(a!, b!, "add", (x, y) => x + y);
+    return arithmetic(Arith.Add, a!, b!);
   },
   jvp(_p, [ta, tb], out) {
     const t = ta === null ? tb! : tb === null ? ta : add(ta, tb);
@@ -95,7 +190,7 @@ const addPrim: Primitive<undefined> = {
 const subPrim: Primitive<undefined> = {
   name: "sub",
   impl([a, b]) {
-    return broadcastKernel(a!, b!, "sub", (x, y) => x - y);
+    return arithmetic(Arith.Sub, a!, b!);
   },
   jvp(_p, [ta, tb], out) {
     const t = ta === null ? neg(tb!) : tb === null ? ta : sub(ta, tb);
@@ -109,14 +204,7 @@ const subPrim: Primitive<undefined> = {
 const mulPrim: Primitive<undefined> = {
   name: "mul",
   impl([a, b]) {
-    const ad = a!.data;
-    const bd = b!.data;
-    if (sameShape(a!.shape, b!.shape)) {
-      const out = new Float64Array(ad.length);
-      for (let i = 0; i < out.length; i++) out[i] = ad[i]! * bd[i]!;
-      return new Tensor(out, a!.shape);
-    }
-    return broadcastKernel(a!, b!, "mul", (x, y) => x * y);
+    return arithmetic(Arith.Mul, a!, b!);
   },
   jvp([a, b], [ta, tb], out) {
     const pa = ta === null ? null : mul(ta, b!);
@@ -129,10 +217,15 @@ const mulPrim: Primitive<undefined> = {
   },
 };
 
-const divPrim = binaryPrimitive("div", (x, y) => x / y, {
-  da: (_a, b) => reciprocal(b),
-  db: (_a, b, out) => neg(div(out, b)),
-});
+const divPrim = binaryPrimitive(
+  "div",
+  (x, y) => x / y,
+  {
+    da: (_a, b) => reciprocal(b),
+    db: (_a, b, out) => neg(div(out, b)),
+  },
+  (a, b) => arithmetic(Arith.Div, a, b),
+);
 
 const powPrim = binaryPrimitive("pow", (x, y) => Math.pow(x, y), {
   // d/da a^b = b a^(b-1); d/db a^b = a^b log a (taken as 0 where a = 0, the limit for b > 0).
@@ -554,6 +647,14 @@ export const notEqual = comparison("notEqual", (x, y) => (x !== y ? 1 : 0));
 const wherePrim: Primitive<undefined> = {
   name: "where",
   impl([c, a, b]) {
+    if (sameShape(c!.shape, a!.shape) && sameShape(a!.shape, b!.shape)) {
+      const cd = c!.data;
+      const ad = a!.data;
+      const bd = b!.data;
+      const out = new Float64Array(cd.length);
+      for (let i = 0; i < out.length; i++) out[i] = cd[i] !== 0 ? ad[i]! : bd[i]!;
+      return new Tensor(out, a!.shape);
+    }
     const shape = broadcastShapes(broadcastShapes(c!.shape, a!.shape, "where"), b!.shape, "where");
     const ic = broadcastIndex(c!.shape, shape);
     const ia = broadcastIndex(a!.shape, shape);

@@ -114,9 +114,9 @@ function allArgnums(n: number): number[] {
  *
  * @example
  * ```ts
- * import { vjp, mul, tensor } from "diffopt";
+ * import { vjp, mul, tensor, type Tensor } from "diffopt";
  * const [y, pullback] = vjp((a, b) => mul(a, b), tensor(2), tensor(3));
- * const [ga, gb] = pullback(tensor(1));
+ * const [ga, gb] = pullback(tensor(1)) as Tensor[];
  * console.log(y.item(), ga.item(), gb.item()); // 6 3 2
  * ```
  */
@@ -334,8 +334,9 @@ export function hessian(f: TreeFn, opts: JacobianOptions = {}): (...args: Tree[]
  *
  * @example
  * ```ts
- * import { hvp, sum, pow, tensor } from "diffopt";
- * hvp((x) => sum(pow(x, 3)), [tensor([1, 2])], [tensor([1, 0])])[0].toArray(); // [6, 0]
+ * import { hvp, sum, pow, tensor, type Tensor } from "diffopt";
+ * const [h] = hvp((x) => sum(pow(x, 3)), [tensor([1, 2])], [tensor([1, 0])]) as Tensor[];
+ * h.toArray(); // [6, 0]
  * ```
  */
 export function hvp(f: TreeFn, primals: readonly Tree[], tangents: readonly Tree[]): Tree[] {

@@ -16,13 +16,14 @@ import type { OptimalityFn } from "./root.js";
  *
  * @example
  * ```ts
- * import { customRoot, stationarity, grad, sum, square, sub, mul, tensor } from "diffopt";
+ * import { customRoot, stationarity, grad, sum, square, sub, mul, tensor, type Tensor } from "diffopt";
  * // argmin_x ½‖x − θ‖² + ½λ‖x‖²  =  θ / (1 + λ)
- * const f = (x, theta, lam) => mul(0.5, sum(square(sub(x, theta)))).add(mul(0.5, mul(lam, sum(square(x)))));
+ * const f = (x: Tensor, theta: Tensor, lam: Tensor) =>
+ *   mul(0.5, sum(square(sub(x, theta)))).add(mul(0.5, mul(lam, sum(square(x)))));
  * const argmin = customRoot(stationarity(f), { positiveDefinite: true })(
- *   (_x0, theta, lam) => theta.div(lam.add(1)),
+ *   (_x0: Tensor, theta: Tensor, lam: Tensor) => theta.div(lam.add(1)),
  * );
- * grad((lam) => sum(argmin(tensor([0, 0]), tensor([1, 2]), lam)))(tensor(1)).item(); // -3/4
+ * grad((lam) => sum(argmin(tensor([0, 0]), tensor([1, 2]), lam)))(tensor(1)).item(); // -0.75
  * ```
  */
 export function stationarity(objective: (x: any, ...args: any[]) => Tree): OptimalityFn {

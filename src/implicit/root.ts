@@ -263,9 +263,9 @@ function rootVjpSigned(
  *
  * @example
  * ```ts
- * import { rootJvp, sub, mul, tensor } from "diffopt";
+ * import { rootJvp, sub, mul, tensor, type Tensor } from "diffopt";
  * // x² = a  ⇒  dx/da = 1 / (2x)
- * const F = (x, a) => sub(mul(x, x), a);
+ * const F = (x: Tensor, a: Tensor) => sub(mul(x, x), a);
  * rootJvp(F, tensor(2), [tensor(4)], [tensor(1)]).item(); // 0.25
  * ```
  */
@@ -285,8 +285,8 @@ export function rootJvp(
  *
  * @example
  * ```ts
- * import { rootVjp, sub, mul, tensor } from "diffopt";
- * const F = (x, a) => sub(mul(x, x), a);
+ * import { rootVjp, sub, mul, tensor, type Tensor } from "diffopt";
+ * const F = (x: Tensor, a: Tensor) => sub(mul(x, x), a);
  * rootVjp(F, tensor(2), [tensor(4)], tensor(1))[0].item(); // 0.25
  * ```
  */
@@ -413,10 +413,10 @@ export function customRoot(F: OptimalityFn, opts: ImplicitOptions = {}) {
  *
  * @example
  * ```ts
- * import { customFixedPoint, grad, add, cos, tensor } from "diffopt";
+ * import { customFixedPoint, grad, add, cos, tensor, type Tensor } from "diffopt";
  * // x = cos(x) + θ
- * const T = (x, theta) => add(cos(x), theta);
- * const solve = customFixedPoint(T)((x0, theta) => {
+ * const T = (x: Tensor, theta: Tensor) => add(cos(x), theta);
+ * const solve = customFixedPoint(T)((x0: Tensor, theta: Tensor) => {
  *   let x = x0;
  *   for (let i = 0; i < 200; i++) x = T(x, theta);
  *   return x;

@@ -3,7 +3,7 @@
  * states a value (`EXPR; // [2, 4]`) so the value is checked when the example runs, and runs an example as an ES
  * module whose `"diffopt"` imports resolve to the repository's `src/index.ts`.
  */
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -339,6 +339,11 @@ export class ExampleRunner {
   /** `root` is the repository root; `"diffopt"` resolves to its `src/index.ts`. */
   constructor(root: string) {
     this.indexUrl = pathToFileURL(join(root, "src", "index.ts")).href;
+  }
+
+  /** Deletes the temporary directory of the compiled examples. */
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** JavaScript of the instrumented example, with `"diffopt"` imports pointing at `src/index.ts`. */

@@ -2,7 +2,7 @@
  * Every ```ts block of every doc comment under src/ runs, as an ES module importing "diffopt" from src/index.ts;
  * lines such as `grad(f)(x).toArray(); // [2, 4]` also check the stated value. One test per example, named `file:line`.
  */
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import {
@@ -17,6 +17,7 @@ import {
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const runner = new ExampleRunner(root);
+after(() => runner.dispose());
 
 describe("doc-example harness", () => {
   test("extracts ```ts blocks of doc comments with the line of their first code line", () => {

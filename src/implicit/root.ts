@@ -113,7 +113,7 @@ function checkSquare(Fx: Tree, xStar: Tree, what: string): void {
 const DENSE_LIMIT = 200;
 
 /**
- * State shared by every derivative computed from one forward solve: the materialised backward matrix and its
+ * @internal State shared by every derivative computed from one forward solve: the materialised backward matrix and its
  * factorisation, so that `jacrev` (many VJPs) and `jacfwd` (many JVPs) factorise once.
  */
 export interface BackwardCache {

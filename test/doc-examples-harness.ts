@@ -110,9 +110,12 @@ function splitTopLevel(text: string): string[] {
   let current = "";
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
+    if (inString && c === "\\") {
+      current += c + (text[++i] ?? "");
+      continue;
+    }
     if (inString) {
-      if (c === "\\") current += text[i++] ?? "";
-      else if (c === '"') inString = false;
+      if (c === '"') inString = false;
     } else if (c === '"') inString = true;
     else if ("[{(".includes(c)) depth++;
     else if ("]})".includes(c)) depth--;

@@ -51,6 +51,10 @@ describe("doc-example harness", () => {
       [[2, 2], 4, true],
     );
     assert.equal(parseLogExpectations(" -1 1.79 (log 6)"), undefined);
+    assert.deepEqual(
+      parseLogExpectations(' "a \\" b" {"k": [1, 2]}')?.map((e) => e.value),
+      ['a " b', { k: [1, 2] }],
+    );
   });
 
   test("compares numbers with rtol 1e-6 and structures exactly", () => {

@@ -4,19 +4,7 @@
  */
 import type { Tree } from "../../core/tree.js";
 import type { AnyLinearOperator } from "../operator.js";
-import {
-  checkConcrete,
-  dot,
-  drive,
-  flatPreconditioner,
-  nrm2,
-  prepare,
-  residual,
-  settings,
-  type Kernel,
-  type KrylovOptions,
-  type KrylovResult,
-} from "./common.js";
+import { dot, type Kernel, type KrylovOptions, type KrylovResult, nrm2, residual, runKrylov } from "./common.js";
 
 /**
  * @internal Right-preconditioned BiCGSTAB on x in place. On a breakdown (ρ = r̂ᵀr, r̂ᵀv or ω vanishing) it
@@ -81,10 +69,5 @@ export const bicgstabKernel: Kernel = (A, b, x, ctx) => {
  * ```
  */
 export function bicgstab(op: AnyLinearOperator, b: Tree, opts: KrylovOptions = {}): KrylovResult {
-  checkConcrete(op, b, "bicgstab");
-  const p = prepare(op, b, opts.x0, "bicgstab", false);
-  const s = settings(opts, p.A.n, "bicgstab");
-  const M = opts.preconditioner ? flatPreconditioner(opts.preconditioner, p.inSpace, "bicgstab") : null;
-  const sol = drive("bicgstab", bicgstabKernel, p.A, p.b, p.x0, s, M);
-  return { value: p.inSpace.tree(sol.x), info: sol.info };
+  return runKrylov("bicgstab", () => bicgstabKernel, op, b, opts);
 }

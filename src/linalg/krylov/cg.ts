@@ -4,19 +4,7 @@
  */
 import type { Tree } from "../../core/tree.js";
 import type { AnyLinearOperator } from "../operator.js";
-import {
-  checkConcrete,
-  drive,
-  flatPreconditioner,
-  nrm2,
-  prepare,
-  residual,
-  settings,
-  dot,
-  type Kernel,
-  type KrylovOptions,
-  type KrylovResult,
-} from "./common.js";
+import { dot, type Kernel, type KrylovOptions, type KrylovResult, nrm2, residual, runKrylov } from "./common.js";
 
 /**
  * @internal Preconditioned CG on x in place. Stops (fatal) when pᵀAp ≤ 0: the operator is not positive definite
@@ -71,10 +59,5 @@ export const cgKernel: Kernel = (A, b, x, ctx) => {
  * ```
  */
 export function cg(op: AnyLinearOperator, b: Tree, opts: KrylovOptions = {}): KrylovResult {
-  checkConcrete(op, b, "cg");
-  const p = prepare(op, b, opts.x0, "cg", false);
-  const s = settings(opts, p.A.n, "cg");
-  const M = opts.preconditioner ? flatPreconditioner(opts.preconditioner, p.inSpace, "cg") : null;
-  const sol = drive("cg", cgKernel, p.A, p.b, p.x0, s, M);
-  return { value: p.inSpace.tree(sol.x), info: sol.info };
+  return runKrylov("cg", () => cgKernel, op, b, opts);
 }

@@ -371,3 +371,25 @@ export function prepare(
   }
   return { A: flatOperator(op, who), b: bFlat, x0: xFlat, inSpace, outSpace };
 }
+
+/**
+ * @internal The body every public Krylov solver shares: checks, flattening, the preconditioner, the driven
+ * kernel (built for the flat size n) and the solution back as a pytree. `leastSquares` allows rectangular
+ * operators and certifies ‖Aᵀ(b − Ax)‖.
+ */
+export function runKrylov(
+  name: string,
+  makeKernel: (n: number) => Kernel,
+  op: AnyLinearOperator,
+  b: Tree,
+  opts: KrylovOptions | LeastSquaresOptions,
+  leastSquares = false,
+): KrylovResult {
+  checkConcrete(op, b, name);
+  const p = prepare(op, b, opts.x0, name, leastSquares);
+  const s = settings(opts, p.A.n, name);
+  const pre = "preconditioner" in opts ? opts.preconditioner : undefined;
+  const M = pre ? flatPreconditioner(pre, p.inSpace, name) : null;
+  const sol = drive(name, makeKernel(p.A.n), p.A, p.b, p.x0, s, M, leastSquares);
+  return { value: p.inSpace.tree(sol.x), info: sol.info };
+}

@@ -6,19 +6,15 @@ import { ValueError } from "../../core/errors.js";
 import type { Tree } from "../../core/tree.js";
 import type { AnyLinearOperator } from "../operator.js";
 import {
-  checkConcrete,
   dot,
-  drive,
-  flatPreconditioner,
-  nrm2,
-  prepare,
-  residual,
-  settings,
   type FlatOperator,
   type GmresOptions,
   type Kernel,
   type KernelContext,
   type KrylovResult,
+  nrm2,
+  residual,
+  runKrylov,
 } from "./common.js";
 
 /** @internal The default restart length for a system of n unknowns. */
@@ -129,13 +125,16 @@ export function gmresKernel(restart: number): Kernel {
  * ```
  */
 export function gmres(op: AnyLinearOperator, b: Tree, opts: GmresOptions = {}): KrylovResult {
-  checkConcrete(op, b, "gmres");
-  const p = prepare(op, b, opts.x0, "gmres", false);
-  const s = settings(opts, p.A.n, "gmres");
-  const restart = opts.restart ?? defaultRestart(p.A.n);
-  if (!Number.isInteger(restart) || restart < 1)
-    throw new ValueError(`gmres: restart must be a positive integer, got ${restart}`);
-  const M = opts.preconditioner ? flatPreconditioner(opts.preconditioner, p.inSpace, "gmres") : null;
-  const sol = drive("gmres", gmresKernel(restart), p.A, p.b, p.x0, s, M);
-  return { value: p.inSpace.tree(sol.x), info: sol.info };
+  return runKrylov(
+    "gmres",
+    (n) => {
+      const restart = opts.restart ?? defaultRestart(n);
+      if (!Number.isInteger(restart) || restart < 1)
+        throw new ValueError(`gmres: restart must be a positive integer, got ${restart}`);
+      return gmresKernel(restart);
+    },
+    op,
+    b,
+    opts,
+  );
 }

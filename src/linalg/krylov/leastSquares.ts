@@ -6,18 +6,7 @@
  */
 import type { Tree } from "../../core/tree.js";
 import type { AnyLinearOperator } from "../operator.js";
-import {
-  checkConcrete,
-  dot,
-  drive,
-  nrm2,
-  prepare,
-  residual,
-  settings,
-  type Kernel,
-  type KrylovResult,
-  type LeastSquaresOptions,
-} from "./common.js";
+import { dot, type Kernel, type KrylovResult, type LeastSquaresOptions, nrm2, residual, runKrylov } from "./common.js";
 
 /** @internal CG on AᵀA x = Aᵀb without forming AᵀA (CGLS), on x in place; stops on ‖Aᵀ(b − Ax)‖. */
 export const normalCgKernel: Kernel = (A, b, x, ctx) => {
@@ -104,11 +93,7 @@ export const lsqrKernel: Kernel = (A, b, x, ctx) => {
  * ```
  */
 export function normalCg(op: AnyLinearOperator, b: Tree, opts: LeastSquaresOptions = {}): KrylovResult {
-  checkConcrete(op, b, "normalCg");
-  const p = prepare(op, b, opts.x0, "normalCg", true);
-  const s = settings(opts, p.A.n, "normalCg");
-  const sol = drive("normalCg", normalCgKernel, p.A, p.b, p.x0, s, null, true);
-  return { value: p.inSpace.tree(sol.x), info: sol.info };
+  return runKrylov("normalCg", () => normalCgKernel, op, b, opts, true);
 }
 
 /**
@@ -125,9 +110,5 @@ export function normalCg(op: AnyLinearOperator, b: Tree, opts: LeastSquaresOptio
  * ```
  */
 export function lsqr(op: AnyLinearOperator, b: Tree, opts: LeastSquaresOptions = {}): KrylovResult {
-  checkConcrete(op, b, "lsqr");
-  const p = prepare(op, b, opts.x0, "lsqr", true);
-  const s = settings(opts, p.A.n, "lsqr");
-  const sol = drive("lsqr", lsqrKernel, p.A, p.b, p.x0, s, null, true);
-  return { value: p.inSpace.tree(sol.x), info: sol.info };
+  return runKrylov("lsqr", () => lsqrKernel, op, b, opts, true);
 }

@@ -4,18 +4,7 @@
  */
 import type { Tree } from "../../core/tree.js";
 import type { AnyLinearOperator } from "../operator.js";
-import {
-  checkConcrete,
-  dot,
-  drive,
-  flatPreconditioner,
-  prepare,
-  residual,
-  settings,
-  type Kernel,
-  type KrylovOptions,
-  type KrylovResult,
-} from "./common.js";
+import { dot, type Kernel, type KrylovOptions, type KrylovResult, residual, runKrylov } from "./common.js";
 
 /**
  * @internal MINRES on x in place: the Lanczos process on A (with a symmetric positive definite preconditioner M,
@@ -106,10 +95,5 @@ export const minresKernel: Kernel = (A, b, x, ctx) => {
  * ```
  */
 export function minres(op: AnyLinearOperator, b: Tree, opts: KrylovOptions = {}): KrylovResult {
-  checkConcrete(op, b, "minres");
-  const p = prepare(op, b, opts.x0, "minres", false);
-  const s = settings(opts, p.A.n, "minres");
-  const M = opts.preconditioner ? flatPreconditioner(opts.preconditioner, p.inSpace, "minres") : null;
-  const sol = drive("minres", minresKernel, p.A, p.b, p.x0, s, M);
-  return { value: p.inSpace.tree(sol.x), info: sol.info };
+  return runKrylov("minres", () => minresKernel, op, b, opts);
 }

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { tensor, type Tensor } from "../src/index.js";
+import { slice, tensor, type Tensor } from "../src/index.js";
 
 const dataDir = join(dirname(fileURLToPath(import.meta.url)), "..", "data");
 
@@ -17,7 +17,10 @@ export function loadDiabetes(): { X: Tensor; y: Tensor } {
     .trim()
     .split("\n")
     .map((line) => line.trim().split(/\s+/).map(Number));
-  const target = readFileSync(join(dataDir, "diabetes", "diabetes_target.csv"), "utf8").trim().split("\n").map(Number);
+  const target = readFileSync(join(dataDir, "diabetes", "diabetes_target.csv"), "utf8")
+    .trim()
+    .split("\n")
+    .map(Number);
   const n = rows.length;
   const d = rows[0]!.length;
   const X = new Float64Array(n * d);
@@ -31,4 +34,21 @@ export function loadDiabetes(): { X: Tensor; y: Tensor } {
   }
   const yMean = target.reduce((a, b) => a + b, 0) / n;
   return { X: tensor(X, [n, d]), y: tensor(Float64Array.from(target, (v) => v - yMean)) };
+}
+
+/**
+ * The diabetes data split into the first `nTrain` rows (training) and the rest (validation), with the targets
+ * divided by `targetScale`.
+ */
+export function diabetesSplit(nTrain = 300, targetScale = 1) {
+  const { X, y: yRaw } = loadDiabetes();
+  const y = yRaw.div(targetScale);
+  return {
+    X,
+    Xtr: slice(X, [0, nTrain]),
+    ytr: slice(y, [0, nTrain]),
+    Xval: slice(X, [nTrain]),
+    yval: slice(y, [nTrain]),
+    d: X.shape[1]!,
+  };
 }

@@ -44,14 +44,20 @@ export function lineChartSvg(spec: ChartSpec): string {
   const xTicks = spec.logX ? range(Math.ceil(x0), Math.floor(x1), 1) : linTicks(x0, x1);
   for (const t of xTicks) {
     parts.push(`<line x1="${px(t)}" y1="${H - m.b}" x2="${px(t)}" y2="${H - m.b + 4}" stroke="black"/>`);
-    parts.push(`<text x="${px(t)}" y="${H - m.b + 18}" text-anchor="middle">${spec.logX ? fmt(10 ** t) : fmt(t)}</text>`);
+    parts.push(
+      `<text x="${px(t)}" y="${H - m.b + 18}" text-anchor="middle">${spec.logX ? fmt(10 ** t) : fmt(t)}</text>`,
+    );
   }
   spec.series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length];
     const pts = s.y.map((v, k) => `${px(xs[k]!).toFixed(1)},${py(ty(v)).toFixed(1)}`).join(" ");
-    parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""} points="${pts}"/>`);
+    parts.push(
+      `<polyline fill="none" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""} points="${pts}"/>`,
+    );
     const ly = m.t + 8 + i * 18;
-    parts.push(`<line x1="${W - m.r - 190}" y1="${ly}" x2="${W - m.r - 165}" y2="${ly}" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`);
+    parts.push(
+      `<line x1="${W - m.r - 190}" y1="${ly}" x2="${W - m.r - 165}" y2="${ly}" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`,
+    );
     parts.push(`<text x="${W - m.r - 160}" y="${ly + 4}">${s.name}</text>`);
   });
   parts.push("</svg>");

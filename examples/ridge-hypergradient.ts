@@ -29,22 +29,17 @@ import {
   rootJvp,
   stationarity,
   linalg,
-  slice,
 } from "../src/index.js";
-import { loadDiabetes } from "./data.js";
+import { diabetesSplit } from "./data.js";
 import { lineChartSvg } from "./plot.js";
 
-const { X, y } = loadDiabetes();
 const nTrain = 300;
-const Xtr = slice(X, [0, nTrain]);
-const ytr = slice(y, [0, nTrain]);
-const Xval = slice(X, [nTrain]);
-const yval = slice(y, [nTrain]);
-const d = X.shape[1]!;
+const { X, Xtr, ytr, Xval, yval, d } = diabetesSplit(nTrain);
 const lam = tensor(0.05);
 
 /** Inner objective: ½‖X w − y‖² + ½λ‖w‖². */
-const inner = (w: Tensor, l: Tensor) => add(mul(0.5, sum(square(sub(matmul(Xtr, w), ytr)))), mul(mul(0.5, l), sum(square(w))));
+const inner = (w: Tensor, l: Tensor) =>
+  add(mul(0.5, sum(square(sub(matmul(Xtr, w), ytr)))), mul(mul(0.5, l), sum(square(w))));
 /** Outer objective: ½‖X_val w − y_val‖². */
 const outer = (w: Tensor) => mul(0.5, sum(square(sub(matmul(Xval, w), yval))));
 
@@ -87,20 +82,48 @@ function unrolled(l: Tensor, iters: number): Tensor {
 
 const rows: [string, number, number][] = [];
 const add_ = (name: string, r: { value: number; ms: number }) => rows.push([name, r.value, r.ms]);
-add_("closed form (dense solves)", timeIt(() => sum(mul(grad(outer)(ridgeSolver(undefined as never, lam)) as Tensor, mul(-1, linalg.solve(hess(lam), ridgeSolver(undefined as never, lam))))).item()));
-add_("implicit, reverse mode, Cholesky", timeIt(() => (grad((l: Tensor) => hyper(l, "cholesky"))(lam) as Tensor).item()));
-add_("implicit, reverse mode, CG", timeIt(() => (grad((l: Tensor) => hyper(l, "cg"))(lam) as Tensor).item()));
-add_("implicit, forward mode, CG", timeIt(() => jvp((l: Tensor) => hyper(l, "cg"), [lam], [tensor(1)])[1].item()));
+add_(
+  "closed form (dense solves)",
+  timeIt(() =>
+    sum(
+      mul(
+        grad(outer)(ridgeSolver(undefined as never, lam)) as Tensor,
+        mul(-1, linalg.solve(hess(lam), ridgeSolver(undefined as never, lam))),
+      ),
+    ).item(),
+  ),
+);
+add_(
+  "implicit, reverse mode, Cholesky",
+  timeIt(() => (grad((l: Tensor) => hyper(l, "cholesky"))(lam) as Tensor).item()),
+);
+add_(
+  "implicit, reverse mode, CG",
+  timeIt(() => (grad((l: Tensor) => hyper(l, "cg"))(lam) as Tensor).item()),
+);
+add_(
+  "implicit, forward mode, CG",
+  timeIt(() => jvp((l: Tensor) => hyper(l, "cg"), [lam], [tensor(1)])[1].item()),
+);
 for (const k of [10, 100, 1000]) {
-  add_(`unrolled GD, ${k} iterations`, timeIt(() => (grad((l: Tensor) => outer(unrolled(l, k)))(lam) as Tensor).item()));
+  add_(
+    `unrolled GD, ${k} iterations`,
+    timeIt(() => (grad((l: Tensor) => outer(unrolled(l, k)))(lam) as Tensor).item()),
+  );
 }
 
-console.log(`diffopt demo: ridge regression on the diabetes data (${X.shape[0]} × ${d}; ${nTrain} train, ${X.shape[0]! - nTrain} validation)`);
-console.log(`Hypergradient dL_val/dλ at λ = ${lam.item()} (μ = λ_min(XᵀX + λI) = ${mu.toFixed(4)}, L = ${lipschitz.toFixed(3)})\n`);
+console.log(
+  `diffopt demo: ridge regression on the diabetes data (${X.shape[0]} × ${d}; ${nTrain} train, ${X.shape[0]! - nTrain} validation)`,
+);
+console.log(
+  `Hypergradient dL_val/dλ at λ = ${lam.item()} (μ = λ_min(XᵀX + λI) = ${mu.toFixed(4)}, L = ${lipschitz.toFixed(3)})\n`,
+);
 const pad = (s: string, n: number) => s.padEnd(n);
 console.log(`${pad("method", 36)}${pad("dL/dλ", 22)}${pad("|error| vs closed form", 24)}time (ms)`);
 for (const [name, value, ms] of rows) {
-  console.log(`${pad(name, 36)}${pad(value.toPrecision(14), 22)}${pad(Math.abs(value - closedForm).toExponential(2), 24)}${ms.toFixed(3)}`);
+  console.log(
+    `${pad(name, 36)}${pad(value.toPrecision(14), 22)}${pad(Math.abs(value - closedForm).toExponential(2), 24)}${ms.toFixed(3)}`,
+  );
 }
 
 // Theorem 1 along gradient-descent iterates.
@@ -108,13 +131,19 @@ const F = stationarity(inner);
 const iterations = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000];
 const norm = (t: Tensor) => Math.sqrt(sum(square(t)).item());
 console.log(`\nTheorem 1: Jacobian error at gradient-descent iterates x̂ₖ (bound: ‖x̂ − x*‖/μ)\n`);
-console.log(`${pad("k", 7)}${pad("‖x̂ₖ − x*‖", 14)}${pad("implicit error", 16)}${pad("bound", 14)}${pad("unrolled error", 16)}bound holds`);
+console.log(
+  `${pad("k", 7)}${pad("‖x̂ₖ − x*‖", 14)}${pad("implicit error", 16)}${pad("bound", 14)}${pad("unrolled error", 16)}bound holds`,
+);
 const series = { sol: [] as number[], imp: [] as number[], bound: [] as number[], unr: [] as number[] };
 let allHold = true;
 for (const k of iterations) {
   const xk = unrolled(lam, k);
   const [, jUnr] = jvp((l: Tensor) => unrolled(l, k), [lam], [tensor(1)]);
-  const jImp = rootJvp(F, xk, [lam], [tensor(1)], { positiveDefinite: true, solve: "cholesky", residualTol: Infinity }) as Tensor;
+  const jImp = rootJvp(F, xk, [lam], [tensor(1)], {
+    positiveDefinite: true,
+    solve: "cholesky",
+    residualTol: Infinity,
+  }) as Tensor;
   const solErr = norm(sub(xk, wStar));
   const impErr = norm(sub(jImp, dwdl));
   const unrErr = norm(sub(jUnr, dwdl));

@@ -14,21 +14,15 @@ import {
   linalg,
   matmul,
   objective,
-  slice,
   square,
   sub,
   sum,
   tensor,
 } from "../src/index.js";
-import { loadDiabetes } from "./data.js";
+import { diabetesSplit } from "./data.js";
 
-const { X, y } = loadDiabetes();
 const nTrain = 300;
-const Xtr = slice(X, [0, nTrain]);
-const ytr = slice(y, [0, nTrain]);
-const Xval = slice(X, [nTrain]);
-const yval = slice(y, [nTrain]);
-const d = X.shape[1]!;
+const { Xtr, ytr, Xval, yval, d } = diabetesSplit(nTrain);
 const lam = tensor(1e-3);
 const init = tensor(new Float64Array(d));
 

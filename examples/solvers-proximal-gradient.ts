@@ -23,16 +23,10 @@ import {
   sum,
   tensor,
 } from "../src/index.js";
-import { loadDiabetes } from "./data.js";
+import { diabetesSplit } from "./data.js";
 
-const { X, y: yRaw } = loadDiabetes();
-const y = yRaw.div(100); // targets in hundreds, so that the L1 weights below are of order one
-const nTrain = 300;
-const Xtr = slice(X, [0, nTrain]);
-const ytr = slice(y, [0, nTrain]);
-const Xval = slice(X, [nTrain]);
-const yval = slice(y, [nTrain]);
-const d = X.shape[1]!;
+// targets in hundreds, so that the L1 weights below are of order one
+const { Xtr, ytr, Xval, yval, d } = diabetesSplit(300, 100);
 const init = tensor(new Float64Array(d));
 const outer = (w: Tensor) => sum(square(sub(matmul(Xval, w), yval))).mul(0.5);
 

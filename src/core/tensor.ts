@@ -138,8 +138,13 @@ export class Tensor {
 
   /** A readable rendering, e.g. `tensor([[1, 2], [3, 4]])`. */
   toString(): string {
-    const fmt = (v: NestedArray): string =>
-      typeof v === "number" ? formatNumber(v) : `[${v.map(fmt).join(", ")}]`;
+    // Like NumPy, tensors of more than 1000 elements show the first and last 3 entries of each axis.
+    const summarize = this.size > 1000;
+    const fmt = (v: NestedArray): string => {
+      if (typeof v === "number") return formatNumber(v);
+      const parts = summarize && v.length > 6 ? [...v.slice(0, 3).map(fmt), "…", ...v.slice(-3).map(fmt)] : v.map(fmt);
+      return `[${parts.join(", ")}]`;
+    };
     const traced = this.level > 0 ? `, traced at level ${this.level}` : "";
     return `tensor(${fmt(this.toArray())}${this.shape.length > 0 ? `, shape=[${this.shape.join(", ")}]` : ""}${traced})`;
   }

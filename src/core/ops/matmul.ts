@@ -11,10 +11,16 @@ import { sumTo } from "./broadcast.js";
 import { reshape, transpose } from "./shape.js";
 
 /**
- * C[m×n] += A[m×k] · B[k×n], row-major, at the given offsets. Large products pack B into column panels of
- * width 4 and run a 2×4 register-blocked micro-kernel (8 accumulators per pass over k); small or thin
- * products use a streaming i-k-j loop whose inner loop runs over contiguous rows of B and C.
+ * C[m×n] += A[m×k] · B[k×n], row-major and contiguous, at the given offsets (see {@link gemmStrided}).
  * @internal
+ *
+ * @example
+ * ```ts
+ * import { gemm } from "diffopt";
+ * const c = new Float64Array(1);
+ * gemm(new Float64Array([1, 2]), 0, new Float64Array([3, 4]), 0, c, 0, 1, 2, 1);
+ * c; // Float64Array [11]
+ * ```
  */
 export function gemm(
   a: Float64Array,
@@ -27,156 +33,409 @@ export function gemm(
   k: number,
   n: number,
 ): void {
-  if (n === 1) gemv(a, aOff, b, bOff, c, cOff, m, k);
-  else if (m >= 2 && n >= 8 && m * n * k >= 32768) gemmPacked(a, aOff, b, bOff, c, cOff, m, k, n);
-  else gemmStreaming(a, aOff, b, bOff, c, cOff, m, k, n);
+  gemmStrided(m, k, n, 1, a, aOff, k, 1, b, bOff, n, 1, c, cOff, n);
 }
 
-/** c[m] += A[m×k] · b[k]: one dot product per row, four accumulators to break the dependency chain. */
-function gemv(a: Float64Array, aOff: number, b: Float64Array, bOff: number, c: Float64Array, cOff: number, m: number, k: number): void {
+/**
+ * C[m×n] += Aᵀ · B for A stored row-major as k×m and B as k×n (contiguous, at the given offsets), without
+ * forming Aᵀ.
+ * @internal
+ *
+ * @example
+ * ```ts
+ * import { gemmTN } from "diffopt";
+ * const c = new Float64Array(1);
+ * gemmTN(new Float64Array([1, 2]), 0, new Float64Array([3, 4]), 0, c, 0, 1, 2, 1); // A is the 2×1 column [1, 2]
+ * c; // Float64Array [11]
+ * ```
+ */
+export function gemmTN(
+  a: Float64Array,
+  aOff: number,
+  b: Float64Array,
+  bOff: number,
+  c: Float64Array,
+  cOff: number,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  gemmStrided(m, k, n, 1, a, aOff, 1, m, b, bOff, n, 1, c, cOff, n);
+}
+
+/**
+ * C[m×n] += A · Bᵀ for A stored row-major as m×k and B as n×k (contiguous, at the given offsets), without
+ * forming Bᵀ.
+ * @internal
+ *
+ * @example
+ * ```ts
+ * import { gemmNT } from "diffopt";
+ * const c = new Float64Array(2);
+ * gemmNT(new Float64Array([1, 2]), 0, new Float64Array([3, 4, 5, 6]), 0, c, 0, 1, 2, 2);
+ * c; // Float64Array [11, 17]
+ * ```
+ */
+export function gemmNT(
+  a: Float64Array,
+  aOff: number,
+  b: Float64Array,
+  bOff: number,
+  c: Float64Array,
+  cOff: number,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  gemmStrided(m, k, n, 1, a, aOff, k, 1, b, bOff, 1, k, c, cOff, n);
+}
+
+/**
+ * The general kernel: C += alpha · op(A) · op(B) on strided views of three arrays, where
+ * op(A)(i, p) = a[aOff + i·aRow + p·aCol] (m×k), op(B)(p, j) = b[bOff + p·bRow + j·bCol] (k×n) and
+ * C(i, j) = c[cOff + i·ldc + j]. Transposed operands are strides (Aᵀ of a row-major k×m A has aRow = 1,
+ * aCol = m) and sub-blocks of a larger matrix are offsets with its row length as stride, so nothing is copied
+ * beyond the packing below. C must not overlap the parts of `a` and `b` that are read.
+ *
+ * Large products run blocked: slabs of at most 256 rows of op(B) by 256 columns are packed into zero-padded
+ * panels of 4 columns, pairs of rows of op(A) are packed interleaved, and a 2×4 register-blocked micro-kernel
+ * (8 accumulators) runs over each pair of rows and panel. Small or thin products use plain loops.
+ * @internal
+ *
+ * @example
+ * ```ts
+ * import { gemmStrided } from "diffopt";
+ * // C -= Aᵀ·A for the 2×1 column A = [1, 2] read with strides (aRow = 1, aCol = 1 on a 2-vector).
+ * const c = new Float64Array([10]);
+ * const a = new Float64Array([1, 2]);
+ * gemmStrided(1, 2, 1, -1, a, 0, 1, 1, a, 0, 1, 1, c, 0, 1);
+ * c; // Float64Array [5]
+ * ```
+ */
+export function gemmStrided(
+  m: number,
+  k: number,
+  n: number,
+  alpha: number,
+  a: Float64Array,
+  aOff: number,
+  aRow: number,
+  aCol: number,
+  b: Float64Array,
+  bOff: number,
+  bRow: number,
+  bCol: number,
+  c: Float64Array,
+  cOff: number,
+  ldc: number,
+): void {
+  if (m === 0 || n === 0 || k === 0 || alpha === 0) return;
+  if (m >= 2 && n >= 8 && k >= 4 && m * n * k >= 32768) {
+    gemmPacked(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc);
+  } else if (n === 1 && aCol === 1) {
+    gemvRows(m, k, alpha, a, aOff, aRow, b, bOff, bRow, c, cOff, ldc);
+  } else if (bCol === 1) {
+    gemmRowUpdates(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, c, cOff, ldc);
+  } else {
+    gemmDots(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc);
+  }
+}
+
+/** c[i] += alpha · Σₚ A(i, p)·b(p) for rows of A contiguous in p: four accumulators per dot product. */
+function gemvRows(
+  m: number,
+  k: number,
+  alpha: number,
+  a: Float64Array,
+  aOff: number,
+  aRow: number,
+  b: Float64Array,
+  bOff: number,
+  bRow: number,
+  c: Float64Array,
+  cOff: number,
+  ldc: number,
+): void {
   for (let i = 0; i < m; i++) {
-    const row = aOff + i * k;
+    const row = aOff + i * aRow;
     let s0 = 0;
     let s1 = 0;
     let s2 = 0;
     let s3 = 0;
     let p = 0;
-    for (; p + 3 < k; p += 4) {
-      s0 += a[row + p]! * b[bOff + p]!;
-      s1 += a[row + p + 1]! * b[bOff + p + 1]!;
-      s2 += a[row + p + 2]! * b[bOff + p + 2]!;
-      s3 += a[row + p + 3]! * b[bOff + p + 3]!;
+    let q = bOff;
+    for (; p + 3 < k; p += 4, q += 4 * bRow) {
+      s0 += a[row + p]! * b[q]!;
+      s1 += a[row + p + 1]! * b[q + bRow]!;
+      s2 += a[row + p + 2]! * b[q + 2 * bRow]!;
+      s3 += a[row + p + 3]! * b[q + 3 * bRow]!;
     }
-    for (; p < k; p++) s0 += a[row + p]! * b[bOff + p]!;
-    c[cOff + i] += s0 + s1 + (s2 + s3);
+    for (; p < k; p++, q += bRow) s0 += a[row + p]! * b[q]!;
+    c[cOff + i * ldc] += alpha * (s0 + s1 + (s2 + s3));
   }
 }
 
-function gemmStreaming(
-  a: Float64Array,
-  aOff: number,
-  b: Float64Array,
-  bOff: number,
-  c: Float64Array,
-  cOff: number,
+/**
+ * Rows of op(B) contiguous (bCol = 1): C(i, ·) += alpha·A(i, p)·B(p, ·) row by row. When op(A) is a transpose
+ * (aRow = 1) the loop over p runs outermost so that A is also read along its stored rows.
+ */
+function gemmRowUpdates(
   m: number,
   k: number,
   n: number,
+  alpha: number,
+  a: Float64Array,
+  aOff: number,
+  aRow: number,
+  aCol: number,
+  b: Float64Array,
+  bOff: number,
+  bRow: number,
+  c: Float64Array,
+  cOff: number,
+  ldc: number,
+): void {
+  if (aRow === 1 && aCol !== 1) {
+    for (let p = 0; p < k; p++) {
+      const aRowP = aOff + p * aCol;
+      const bRowP = bOff + p * bRow;
+      for (let i = 0; i < m; i++) {
+        const x = alpha * a[aRowP + i]!;
+        if (x === 0) continue;
+        const cRow = cOff + i * ldc;
+        for (let j = 0; j < n; j++) c[cRow + j] += x * b[bRowP + j]!;
+      }
+    }
+    return;
+  }
+  for (let i = 0; i < m; i++) {
+    const cRow = cOff + i * ldc;
+    const aRowI = aOff + i * aRow;
+    for (let p = 0; p < k; p++) {
+      const x = alpha * a[aRowI + p * aCol]!;
+      if (x === 0) continue;
+      const bRowP = bOff + p * bRow;
+      for (let j = 0; j < n; j++) c[cRow + j] += x * b[bRowP + j]!;
+    }
+  }
+}
+
+/** Any strides: one dot product per entry of C. */
+function gemmDots(
+  m: number,
+  k: number,
+  n: number,
+  alpha: number,
+  a: Float64Array,
+  aOff: number,
+  aRow: number,
+  aCol: number,
+  b: Float64Array,
+  bOff: number,
+  bRow: number,
+  bCol: number,
+  c: Float64Array,
+  cOff: number,
+  ldc: number,
 ): void {
   for (let i = 0; i < m; i++) {
-    const cRow = cOff + i * n;
-    const aRow = aOff + i * k;
-    for (let p = 0; p < k; p++) {
-      const x = a[aRow + p]!;
-      if (x === 0) continue;
-      const bRow = bOff + p * n;
-      for (let j = 0; j < n; j++) c[cRow + j] += x * b[bRow + j]!;
+    const aRowI = aOff + i * aRow;
+    const cRow = cOff + i * ldc;
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0, x = aRowI, y = bOff + j * bCol; p < k; p++, x += aCol, y += bRow) s += a[x]! * b[y]!;
+      c[cRow + j] += alpha * s;
     }
   }
 }
 
+/** Depth (rows of op(B)) and width (columns) of the packed slabs of op(B): at most 512 KiB per slab. */
+const SLAB_DEPTH = 256;
+const SLAB_WIDTH = 256;
+
 function gemmPacked(
-  a: Float64Array,
-  aOff: number,
-  b: Float64Array,
-  bOff: number,
-  c: Float64Array,
-  cOff: number,
   m: number,
   k: number,
   n: number,
+  alpha: number,
+  a: Float64Array,
+  aOff: number,
+  aRow: number,
+  aCol: number,
+  b: Float64Array,
+  bOff: number,
+  bRow: number,
+  bCol: number,
+  c: Float64Array,
+  cOff: number,
+  ldc: number,
 ): void {
-  const panels = n >> 2;
-  const packed = new Float64Array(panels * 4 * k);
-  for (let jp = 0; jp < panels; jp++) {
-    let dst = jp * 4 * k;
-    for (let p = 0, src = bOff + jp * 4; p < k; p++, src += n, dst += 4) {
-      packed[dst] = b[src]!;
-      packed[dst + 1] = b[src + 1]!;
-      packed[dst + 2] = b[src + 2]!;
-      packed[dst + 3] = b[src + 3]!;
+  const depth = Math.min(k, SLAB_DEPTH);
+  const width = Math.min(n, SLAB_WIDTH);
+  const packedB = new Float64Array(depth * (((width + 3) >> 2) << 2));
+  const packedA = new Float64Array(2 * depth);
+  for (let p0 = 0; p0 < k; p0 += SLAB_DEPTH) {
+    const kb = Math.min(SLAB_DEPTH, k - p0);
+    for (let j0 = 0; j0 < n; j0 += SLAB_WIDTH) {
+      const nb = Math.min(SLAB_WIDTH, n - j0);
+      const panels = (nb + 3) >> 2;
+      packPanels(b, bOff + p0 * bRow + j0 * bCol, bRow, bCol, kb, nb, packedB);
+      for (let i = 0; i < m; i += 2) {
+        const two = i + 1 < m;
+        let src = aOff + i * aRow + p0 * aCol;
+        for (let q = 0; q < 2 * kb; q += 2, src += aCol) {
+          packedA[q] = a[src]!;
+          packedA[q + 1] = two ? a[src + aRow]! : 0;
+        }
+        const c0 = cOff + i * ldc + j0;
+        const c1 = c0 + ldc;
+        for (let jp = 0; jp < panels; jp++) {
+          let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0; // prettier-ignore
+          for (let q = 0, r = jp * 4 * kb, end = 2 * kb; q < end; q += 2, r += 4) {
+            const x0 = packedA[q]!;
+            const x1 = packedA[q + 1]!;
+            const b0 = packedB[r]!;
+            const b1 = packedB[r + 1]!;
+            const b2 = packedB[r + 2]!;
+            const b3 = packedB[r + 3]!;
+            s00 += x0 * b0;
+            s01 += x0 * b1;
+            s02 += x0 * b2;
+            s03 += x0 * b3;
+            s10 += x1 * b0;
+            s11 += x1 * b1;
+            s12 += x1 * b2;
+            s13 += x1 * b3;
+          }
+          const j = jp * 4;
+          const w = nb - j;
+          if (w >= 4 && two) {
+            c[c0 + j] += alpha * s00;
+            c[c0 + j + 1] += alpha * s01;
+            c[c0 + j + 2] += alpha * s02;
+            c[c0 + j + 3] += alpha * s03;
+            c[c1 + j] += alpha * s10;
+            c[c1 + j + 1] += alpha * s11;
+            c[c1 + j + 2] += alpha * s12;
+            c[c1 + j + 3] += alpha * s13;
+          } else {
+            c[c0 + j] += alpha * s00;
+            if (w > 1) c[c0 + j + 1] += alpha * s01;
+            if (w > 2) c[c0 + j + 2] += alpha * s02;
+            if (w > 3) c[c0 + j + 3] += alpha * s03;
+            if (two) {
+              c[c1 + j] += alpha * s10;
+              if (w > 1) c[c1 + j + 1] += alpha * s11;
+              if (w > 2) c[c1 + j + 2] += alpha * s12;
+              if (w > 3) c[c1 + j + 3] += alpha * s13;
+            }
+          }
+        }
+      }
     }
   }
-  const rest = panels * 4;
-  let i = 0;
-  for (; i + 1 < m; i += 2) {
-    const a0 = aOff + i * k;
-    const a1 = a0 + k;
-    const c0 = cOff + i * n;
-    const c1 = c0 + n;
-    for (let jp = 0; jp < panels; jp++) {
-      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0; // prettier-ignore
-      for (let p = 0, q = jp * 4 * k; p < k; p++, q += 4) {
-        const x0 = a[a0 + p]!;
-        const x1 = a[a1 + p]!;
-        const b0 = packed[q]!;
-        const b1 = packed[q + 1]!;
-        const b2 = packed[q + 2]!;
-        const b3 = packed[q + 3]!;
-        s00 += x0 * b0;
-        s01 += x0 * b1;
-        s02 += x0 * b2;
-        s03 += x0 * b3;
-        s10 += x1 * b0;
-        s11 += x1 * b1;
-        s12 += x1 * b2;
-        s13 += x1 * b3;
-      }
-      const j = jp * 4;
-      c[c0 + j] += s00;
-      c[c0 + j + 1] += s01;
-      c[c0 + j + 2] += s02;
-      c[c0 + j + 3] += s03;
-      c[c1 + j] += s10;
-      c[c1 + j + 1] += s11;
-      c[c1 + j + 2] += s12;
-      c[c1 + j + 3] += s13;
-    }
-    for (let j = rest; j < n; j++) {
-      let s0 = 0;
-      let s1 = 0;
-      for (let p = 0, q = bOff + j; p < k; p++, q += n) {
-        const bv = b[q]!;
-        s0 += a[a0 + p]! * bv;
-        s1 += a[a1 + p]! * bv;
-      }
-      c[c0 + j] += s0;
-      c[c1 + j] += s1;
-    }
-  }
-  if (i < m) gemmStreaming(a, aOff + i * k, b, bOff, c, cOff + i * n, 1, k, n);
 }
 
-const matmulPrim: Primitive<undefined> = {
+/**
+ * Packs the kb×nb block of op(B) starting at `src` into panels of 4 columns (panel jp holds rows 0..kb−1 of
+ * columns 4jp..4jp+3, row by row), padding the last panel with zeros.
+ */
+function packPanels(
+  b: Float64Array,
+  src: number,
+  bRow: number,
+  bCol: number,
+  kb: number,
+  nb: number,
+  packed: Float64Array,
+): void {
+  const panels = (nb + 3) >> 2;
+  for (let jp = 0; jp < panels; jp++) {
+    const w = Math.min(4, nb - jp * 4);
+    let s = src + jp * 4 * bCol;
+    let d = jp * 4 * kb;
+    if (w === 4) {
+      for (let p = 0; p < kb; p++, s += bRow, d += 4) {
+        packed[d] = b[s]!;
+        packed[d + 1] = b[s + bCol]!;
+        packed[d + 2] = b[s + 2 * bCol]!;
+        packed[d + 3] = b[s + 3 * bCol]!;
+      }
+    } else {
+      for (let p = 0; p < kb; p++, s += bRow, d += 4) {
+        for (let t = 0; t < 4; t++) packed[d + t] = t < w ? b[s + t * bCol]! : 0;
+      }
+    }
+  }
+}
+
+/**
+ * Which operand of a matrix product is read transposed: "nn" is A·B, "tn" is Aᵀ·B and "nt" is A·Bᵀ (on the
+ * last two axes, batch axes broadcasting).
+ */
+type Layout = "nn" | "tn" | "nt";
+
+const kernels: Record<Layout, typeof gemm> = { nn: gemm, tn: gemmTN, nt: gemmNT };
+
+/** [m, k, n] of op(A)·op(B) for operands of these shapes. */
+function productDims(as: readonly number[], bs: readonly number[], layout: Layout): [number, number, number] {
+  const a0 = as[as.length - 2]!;
+  const a1 = as[as.length - 1]!;
+  const b0 = bs[bs.length - 2]!;
+  const b1 = bs[bs.length - 1]!;
+  if (layout === "nn") return [a0, a1, b1];
+  if (layout === "tn") return [a1, a0, b1];
+  return [a0, a1, b0];
+}
+
+/**
+ * The matrix products, one primitive for the three layouts: the derivative rules of each are products in the
+ * other layouts, so no transposed copy is ever formed and every order of derivative stays a product.
+ */
+const matmulPrim: Primitive<Layout> = {
   name: "matmul",
-  impl([a, b]) {
+  impl([a, b], layout) {
     const as = a!.shape;
     const bs = b!.shape;
-    const m = as[as.length - 2]!;
-    const k = as[as.length - 1]!;
-    const n = bs[bs.length - 1]!;
+    const [m, k, n] = productDims(as, bs, layout);
+    const kernel = kernels[layout];
     const batch = broadcastShapes(as.slice(0, -2), bs.slice(0, -2), "matmul");
     const nb = shapeSize(batch);
     const out = new Float64Array(nb * m * n);
     if (nb === 1) {
-      gemm(a!.data, 0, b!.data, 0, out, 0, m, k, n);
+      kernel(a!.data, 0, b!.data, 0, out, 0, m, k, n);
     } else {
       const ia = broadcastIndex(as.slice(0, -2), batch);
       const ib = broadcastIndex(bs.slice(0, -2), batch);
-      for (let t = 0; t < nb; t++) gemm(a!.data, ia[t]! * m * k, b!.data, ib[t]! * k * n, out, t * m * n, m, k, n);
+      for (let t = 0; t < nb; t++) kernel(a!.data, ia[t]! * m * k, b!.data, ib[t]! * k * n, out, t * m * n, m, k, n);
     }
     return new Tensor(out, [...batch, m, n]);
   },
-  jvp([a, b], [ta, tb]) {
-    const pa = ta === null ? null : bind(matmulPrim, [ta, b!], undefined);
-    const pb = tb === null ? null : bind(matmulPrim, [a!, tb], undefined);
+  jvp([a, b], [ta, tb], _out, layout) {
+    const pa = ta === null ? null : bind(matmulPrim, [ta, b!], layout);
+    const pb = tb === null ? null : bind(matmulPrim, [a!, tb], layout);
     return pa === null ? pb! : pb === null ? pa : add(pa, pb);
   },
-  vjp(ct, [a, b], _out, _p, needs) {
-    return [
-      needs[0] ? sumTo(bind(matmulPrim, [ct, matrixTranspose(b!)], undefined), a!.shape) : null,
-      needs[1] ? sumTo(bind(matmulPrim, [matrixTranspose(a!), ct], undefined), b!.shape) : null,
-    ];
+  vjp(ct, [a, b], _out, layout, needs) {
+    // nn: C = A·B    → Ā = C̄·Bᵀ ("nt"),  B̄ = Aᵀ·C̄ ("tn")
+    // tn: C = Aᵀ·B   → Ā = B·C̄ᵀ ("nt"),  B̄ = A·C̄  ("nn")
+    // nt: C = A·Bᵀ   → Ā = C̄·B  ("nn"),  B̄ = C̄ᵀ·A ("tn")
+    const product = (x: Tensor, y: Tensor, l: Layout) => bind(matmulPrim, [x, y], l);
+    const ga = !needs[0]
+      ? null
+      : layout === "nn"
+        ? product(ct, b!, "nt")
+        : layout === "tn"
+          ? product(b!, ct, "nt")
+          : product(ct, b!, "nn");
+    const gb = !needs[1]
+      ? null
+      : layout === "nn"
+        ? product(a!, ct, "tn")
+        : layout === "tn"
+          ? product(a!, ct, "nn")
+          : product(ct, a!, "tn");
+    return [ga === null ? null : sumTo(ga, a!.shape), gb === null ? null : sumTo(gb, b!.shape)];
   },
 };
 
@@ -231,7 +490,7 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
       `matmul: batch dimensions do not broadcast: a has shape ${fmt(asTensor(a).shape)}, b has shape ${fmt(asTensor(b).shape)}`,
     );
   }
-  let out = bind(matmulPrim, [x, y], undefined);
+  let out = bind(matmulPrim, [x, y], "nn");
   if (vecA || vecB) {
     const s = [...out.shape];
     if (vecB) s.splice(s.length - 1, 1);
@@ -239,6 +498,54 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
     out = reshape(out, s);
   }
   return out;
+}
+
+/**
+ * Aᵀ·B on the last two axes (batch axes broadcast), computed without forming Aᵀ: the same as
+ * `matmul(matrixTranspose(a), b)` but faster, e.g. for normal equations Xᵀ·X or gradients Xᵀ·r.
+ *
+ * @example
+ * ```ts
+ * import { matmulTN, tensor } from "diffopt";
+ * matmulTN(tensor([[1, 2], [3, 4]]), tensor([[1], [1]])).toArray(); // [[4], [6]]
+ * ```
+ */
+export function matmulTN(a: TensorLike, b: TensorLike): Tensor {
+  return transposedProduct("matmulTN", a, b, "tn");
+}
+
+/**
+ * A·Bᵀ on the last two axes (batch axes broadcast), computed without forming Bᵀ: the same as
+ * `matmul(a, matrixTranspose(b))` but faster, e.g. for Gram matrices X·Xᵀ.
+ *
+ * @example
+ * ```ts
+ * import { matmulNT, tensor } from "diffopt";
+ * matmulNT(tensor([[1, 2], [3, 4]]), tensor([[1, 1]])).toArray(); // [[3], [7]]
+ * ```
+ */
+export function matmulNT(a: TensorLike, b: TensorLike): Tensor {
+  return transposedProduct("matmulNT", a, b, "nt");
+}
+
+function transposedProduct(name: string, a: TensorLike, b: TensorLike, layout: "tn" | "nt"): Tensor {
+  const x = asTensor(a);
+  const y = asTensor(b);
+  if (x.ndim < 2 || y.ndim < 2) {
+    throw new ShapeError(`${name}: operands must have at least two axes, got ${fmt(x.shape)} and ${fmt(y.shape)}`);
+  }
+  const ka = x.shape[x.ndim - (layout === "tn" ? 2 : 1)]!;
+  const kb = y.shape[y.ndim - (layout === "tn" ? 2 : 1)]!;
+  if (ka !== kb) {
+    const axes = layout === "tn" ? "rows" : "columns";
+    throw new ShapeError(`${name}: a and b must have the same number of ${axes}, got shapes ${fmt(x.shape)} and ${fmt(y.shape)}`);
+  }
+  try {
+    broadcastShapes(x.shape.slice(0, -2), y.shape.slice(0, -2), name);
+  } catch {
+    throw new ShapeError(`${name}: batch dimensions do not broadcast: a has shape ${fmt(x.shape)}, b has shape ${fmt(y.shape)}`);
+  }
+  return bind(matmulPrim, [x, y], layout);
 }
 
 /**

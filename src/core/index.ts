@@ -21,7 +21,44 @@ export {
   type NestedArray,
   type TensorLike,
 } from "./tensor.js";
-export * from "./ops/elementwise.js";
+export {
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  neg,
+  reciprocal,
+  square,
+  sqrt,
+  exp,
+  log,
+  log1p,
+  expm1,
+  sin,
+  cos,
+  tan,
+  tanh,
+  sinh,
+  cosh,
+  asinh,
+  arctan,
+  sigmoid,
+  softplus,
+  relu,
+  abs,
+  sign,
+  greater,
+  greaterEqual,
+  less,
+  lessEqual,
+  equal,
+  notEqual,
+  where,
+  clip,
+} from "./ops/elementwise.js";
 export { sum, mean, prod, max, min, argmax, argmin, type ReduceOptions, type ArgReduceOptions } from "./ops/reduce.js";
 export { logsumexp, softmax, logSoftmax } from "./ops/softmax.js";
 export { sort, argsort, cumsum, cumprod } from "./ops/sort.js";
@@ -29,8 +66,8 @@ export { norm, type NormOptions } from "./ops/norm.js";
 export { checkFinite } from "./check.js";
 export * from "./ops/broadcast.js";
 export * from "./ops/shape.js";
-export * from "./ops/join.js";
-export * from "./ops/matmul.js";
+export { concatenate, stack, split } from "./ops/join.js";
+export { matmul, matrixTranspose, dot, vdot, outer } from "./ops/matmul.js";
 export { slice, take, scatterAdd, at, IndexUpdateRef, type SliceSpec, type AtSpec, type Indices } from "./ops/indexing.js";
 export * from "./ops/diag.js";
 export * from "./transforms.js";

@@ -67,7 +67,7 @@ export { checkFinite } from "./check.js";
 export * from "./ops/broadcast.js";
 export * from "./ops/shape.js";
 export { concatenate, stack, split } from "./ops/join.js";
-export { matmul, matrixTranspose, dot, vdot, outer } from "./ops/matmul.js";
+export { matmul, matmulTN, matmulNT, matrixTranspose, dot, vdot, outer } from "./ops/matmul.js";
 export { slice, take, scatterAdd, at, IndexUpdateRef, type SliceSpec, type AtSpec, type Indices } from "./ops/indexing.js";
 export * from "./ops/diag.js";
 export * from "./transforms.js";

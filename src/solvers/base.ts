@@ -87,12 +87,19 @@ export function allFinite(t: Tree): boolean {
 export abstract class Solver<S extends SolverState = SolverState> {
   /** The solver's name, used in messages. */
   readonly name: string;
+  /** Largest number of updates `run` takes. */
   readonly maxIter: number;
+  /** `run` stops when the error measure is ≤ tol. */
   readonly tol: number;
+  /** Print one line per iteration. */
   readonly verbose: boolean;
+  /** Called after every update with the iterate and the state. */
   readonly callback: ((params: any, state: SolverState) => void) | undefined;
+  /** Differentiate `run` implicitly (true) or through the unrolled iterations (false). */
   readonly implicitDiff: boolean;
+  /** Throw a `NonFiniteError` on a non-finite iterate (true) or stop with status "diverged" (false). */
   readonly throwOnDiverge: boolean;
+  /** Options of the implicit backward solve (solver, tolerances, policy, diagnostics). */
   readonly implicitOptions: ImplicitOptions;
 
   protected constructor(name: string, opts: SolverOptions) {

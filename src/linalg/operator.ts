@@ -172,9 +172,9 @@ export class LinearOperator<P extends Tree = Tree> {
    * linalg.LinearOperator.fromMatrix(tensor([[1, 2], [3, 4]])).matvec(tensor([1, 0])).toArray(); // [1, 3]
    * ```
    */
-  matvec(v: Tree): Tree {
+  matvec<R extends Tree = Tensor>(v: Tree): R {
     checkLayout(v, this.inExample, "LinearOperator.matvec", "v");
-    return this.mv(this.params, v);
+    return this.mv(this.params, v) as R;
   }
 
   /**
@@ -186,9 +186,9 @@ export class LinearOperator<P extends Tree = Tree> {
    * linalg.LinearOperator.fromMatrix(tensor([[1, 2], [3, 4]])).rmatvec(tensor([1, 0])).toArray(); // [1, 2]
    * ```
    */
-  rmatvec(u: Tree): Tree {
+  rmatvec<R extends Tree = Tensor>(u: Tree): R {
     checkLayout(u, this.outExample, "LinearOperator.rmatvec", "u");
-    return this.rmv(this.params, u);
+    return this.rmv(this.params, u) as R;
   }
 
   /**

@@ -124,8 +124,9 @@ export interface LinearSolveOptions {
 }
 
 /** The solution of {@link linearSolve} and how it was obtained. */
-export interface LinearSolveResult {
-  value: Tree;
+export interface LinearSolveResult<T extends Tree = Tree> {
+  /** The solution, a pytree shaped like the operator's input space (the type of `b` for square operators). */
+  value: T;
   info: SolveInfo;
 }
 
@@ -163,8 +164,12 @@ type Phase = SolveInfo["phase"];
  * const g = grad((M) => sum(linalg.linearSolve(linalg.LinearOperator.fromMatrix(M), b).value))(A);
  * ```
  */
-export function linearSolve(op: AnyLinearOperator, b: Tree, opts: LinearSolveOptions = {}): LinearSolveResult {
-  return solveAt(op, b, opts, "solve", { factors: {}, transposed: false });
+export function linearSolve<T extends Tree = Tensor>(
+  op: AnyLinearOperator,
+  b: T,
+  opts: LinearSolveOptions = {},
+): LinearSolveResult<T> {
+  return solveAt(op, b, opts, "solve", { factors: {}, transposed: false }) as LinearSolveResult<T>;
 }
 
 /**

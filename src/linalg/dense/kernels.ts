@@ -10,6 +10,7 @@
  * @module
  */
 import { ValueError } from "../../core/errors.js";
+import { gemmStrided } from "../../core/ops/matmul.js";
 
 const EPS = 2.220446049250313e-16;
 
@@ -42,8 +43,70 @@ export function luFactor(a: Float64Array, n: number): { lu: Float64Array; piv: I
     if (v > amax) amax = v;
   }
   const tiny = n * EPS * amax;
+  const singular = n < BLOCKED_MIN_ORDER ? luPanel(lu, n, 0, n, piv, tiny) : luRecursive(lu, n, 0, n, piv, tiny);
+  return { lu, piv, singular };
+}
+
+/** Below this order the unblocked factorisations are as fast: their updates are too small for GEMM. */
+const BLOCKED_MIN_ORDER = 96;
+/** Column blocks at most this wide are factored by the unblocked loops. */
+const LEAF = 16;
+/** Height of the row blocks in which the lower triangle of a symmetric update is done. */
+const ROW_BLOCK = 64;
+
+/** Splits [k0, k1) near its middle, at a multiple of {@link LEAF} past k0 so that the leaves are full width. */
+function splitPoint(k0: number, k1: number): number {
+  return k0 + Math.max(LEAF, Math.floor((k1 - k0) / (2 * LEAF)) * LEAF);
+}
+
+/**
+ * In place: recursive LU with partial pivoting of columns k0..k1−1 of `lu` (rows k0..n−1, already updated for
+ * the columns before k0). The left half is factored, the right half brought up to date by a triangular solve
+ * and one GEMM, then factored: almost all of the ~2n³/3 flops run in GEMM, with large inner dimensions.
+ */
+function luRecursive(lu: Float64Array, n: number, k0: number, k1: number, piv: Int32Array, tiny: number): boolean {
+  if (k1 - k0 <= LEAF) return luPanel(lu, n, k0, k1, piv, tiny);
+  const mid = splitPoint(k0, k1);
+  const left = luRecursive(lu, n, k0, mid, piv, tiny);
+  // U₁₂ = L₁₁⁻¹·A₁₂ (L₁₁ unit lower: rows and columns k0..mid−1), then A₂₂ ← A₂₂ − L₂₁·U₁₂.
+  unitLowerSolveInPlace(lu, n, k0, mid, mid, k1);
+  gemmStrided(n - mid, mid - k0, k1 - mid, -1, lu, mid * n + k0, n, 1, lu, k0 * n + mid, n, 1, lu, mid * n + mid, n);
+  const right = luRecursive(lu, n, mid, k1, piv, tiny);
+  return left || right;
+}
+
+/**
+ * In place: X ← L⁻¹·X where L is the unit lower triangle of `t` on rows and columns r0..r1−1 and X is the block
+ * of rows r0..r1−1 and columns c0..c1−1 of `t` (row-major n×n); recursive, so that most flops run in GEMM.
+ */
+function unitLowerSolveInPlace(t: Float64Array, n: number, r0: number, r1: number, c0: number, c1: number): void {
+  if (r1 - r0 <= LEAF) {
+    for (let i = r0 + 1; i < r1; i++) {
+      const rowI = i * n;
+      for (let p = r0; p < i; p++) {
+        const l = t[rowI + p]!;
+        if (l === 0) continue;
+        const rowP = p * n;
+        for (let j = c0; j < c1; j++) t[rowI + j] -= l * t[rowP + j]!;
+      }
+    }
+    return;
+  }
+  const mid = splitPoint(r0, r1);
+  unitLowerSolveInPlace(t, n, r0, mid, c0, c1);
+  gemmStrided(r1 - mid, mid - r0, c1 - c0, -1, t, mid * n + r0, n, 1, t, r0 * n + c0, n, 1, t, mid * n + c0, n);
+  unitLowerSolveInPlace(t, n, mid, r1, c0, c1);
+}
+
+/**
+ * In place: eliminates columns k0..k1−1 of the row-major n×n `lu` (rows k0..n−1, already updated for the
+ * columns before k0) with partial pivoting, swapping whole rows and recording them in `piv`; the rank-1 updates
+ * stop at column k1. With k0 = 0 and k1 = n this is the whole unblocked LU. Returns whether some pivot was at
+ * most `tiny`; exactly-zero columns are skipped.
+ */
+function luPanel(lu: Float64Array, n: number, k0: number, k1: number, piv: Int32Array, tiny: number): boolean {
   let singular = false;
-  for (let k = 0; k < n; k++) {
+  for (let k = k0; k < k1; k++) {
     let p = k;
     let best = Math.abs(lu[k * n + k]!);
     for (let i = k + 1; i < n; i++) {
@@ -72,10 +135,10 @@ export function luFactor(a: Float64Array, n: number): { lu: Float64Array; piv: I
       const l = lu[rowI + k]! * inv;
       lu[rowI + k] = l;
       if (l === 0) continue;
-      for (let j = k + 1; j < n; j++) lu[rowI + j] -= l * lu[rowK + j]!;
+      for (let j = k + 1; j < k1; j++) lu[rowI + j] -= l * lu[rowK + j]!;
     }
   }
-  return { lu, piv, singular };
+  return singular;
 }
 
 /**
@@ -183,23 +246,59 @@ export function choleskyFactor(a: Float64Array, n: number): Float64Array | null 
   // singular matrix would otherwise pass with a tiny positive pivot and give a meaningless solve.
   let maxDiag = 0;
   for (let j = 0; j < n; j++) maxDiag = Math.max(maxDiag, Math.abs(a[j * n + j]!));
-  const tiny = n * 2.220446049250313e-16 * maxDiag;
-  for (let j = 0; j < n; j++) {
+  const tiny = n * EPS * maxDiag;
+  for (let i = 0; i < n; i++) l.set(a.subarray(i * n, i * n + i + 1), i * n);
+  if (n < BLOCKED_MIN_ORDER) return choleskyPanel(l, n, 0, n, tiny) ? l : null;
+  if (!choleskyRecursive(l, n, 0, n, tiny)) return null;
+  // The symmetric updates also wrote above the diagonal, next to it.
+  for (let i = 0; i < n; i++) l.fill(0, i * n + i + 1, i * n + n);
+  return l;
+}
+
+/**
+ * In place: recursive Cholesky of columns k0..k1−1 of `l` (see {@link choleskyPanel} for the layout). After
+ * the left half, the lower triangle of the right half is updated by GEMMs: block rows of the square part, each
+ * stopping at its diagonal block, and the rows below in one product.
+ */
+function choleskyRecursive(l: Float64Array, n: number, k0: number, k1: number, tiny: number): boolean {
+  if (k1 - k0 <= LEAF) return choleskyPanel(l, n, k0, k1, tiny);
+  const mid = splitPoint(k0, k1);
+  if (!choleskyRecursive(l, n, k0, mid, tiny)) return false;
+  const depth = mid - k0;
+  // A[i, j] −= Σₚ L[i, p]·L[j, p] over p in k0..mid−1, for mid ≤ j < k1 and j ≤ i (op(B)(p, j) = L[j, p]).
+  for (let r0 = mid; r0 < k1; r0 += ROW_BLOCK) {
+    const r1 = Math.min(k1, r0 + ROW_BLOCK);
+    gemmStrided(r1 - r0, depth, r1 - mid, -1, l, r0 * n + k0, n, 1, l, mid * n + k0, 1, n, l, r0 * n + mid, n);
+  }
+  if (k1 < n) {
+    gemmStrided(n - k1, depth, k1 - mid, -1, l, k1 * n + k0, n, 1, l, mid * n + k0, 1, n, l, k1 * n + mid, n);
+  }
+  return choleskyRecursive(l, n, mid, k1, tiny);
+}
+
+/**
+ * In place: computes columns k0..k1−1 of the Cholesky factor in the row-major n×n `l`, which holds on and below
+ * the diagonal the lower triangle of A already updated for the columns before k0 (only entries i ≥ j, j < k1 are
+ * read). With k0 = 0 and k1 = n this is the whole unblocked (left-looking) Cholesky. Returns false at a pivot
+ * that is not above `tiny` (A not numerically positive definite).
+ */
+function choleskyPanel(l: Float64Array, n: number, k0: number, k1: number, tiny: number): boolean {
+  for (let j = k0; j < k1; j++) {
     const rowJ = j * n;
-    let d = a[rowJ + j]!;
-    for (let p = 0; p < j; p++) d -= l[rowJ + p]! * l[rowJ + p]!;
-    if (!(d > tiny)) return null;
+    let d = l[rowJ + j]!;
+    for (let p = k0; p < j; p++) d -= l[rowJ + p]! * l[rowJ + p]!;
+    if (!(d > tiny)) return false;
     const ljj = Math.sqrt(d);
     l[rowJ + j] = ljj;
     const inv = 1 / ljj;
     for (let i = j + 1; i < n; i++) {
       const rowI = i * n;
-      let s = a[rowI + j]!;
-      for (let p = 0; p < j; p++) s -= l[rowI + p]! * l[rowJ + p]!;
+      let s = l[rowI + j]!;
+      for (let p = k0; p < j; p++) s -= l[rowI + p]! * l[rowJ + p]!;
       l[rowI + j] = s * inv;
     }
   }
-  return l;
+  return true;
 }
 
 /**

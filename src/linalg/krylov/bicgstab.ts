@@ -2,6 +2,7 @@
  * BiCGSTAB (van der Vorst) for general square systems.
  * @module
  */
+import type { Tensor } from "../../core/tensor.js";
 import type { Tree } from "../../core/tree.js";
 import type { AnyLinearOperator } from "../operator.js";
 import { dot, type Kernel, type KrylovOptions, type KrylovResult, nrm2, residual, runKrylov } from "./common.js";
@@ -68,6 +69,10 @@ export const bicgstabKernel: Kernel = (A, b, x, ctx) => {
  * linalg.bicgstab(A, tensor([4, 1])).value.toArray(); // ≈ [1, 1]
  * ```
  */
-export function bicgstab(op: AnyLinearOperator, b: Tree, opts: KrylovOptions = {}): KrylovResult {
+export function bicgstab<T extends Tree = Tensor>(
+  op: AnyLinearOperator,
+  b: T,
+  opts: KrylovOptions = {},
+): KrylovResult<T> {
   return runKrylov("bicgstab", () => bicgstabKernel, op, b, opts);
 }

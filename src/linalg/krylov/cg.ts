@@ -2,6 +2,7 @@
  * Conjugate gradients for symmetric positive definite systems.
  * @module
  */
+import type { Tensor } from "../../core/tensor.js";
 import type { Tree } from "../../core/tree.js";
 import type { AnyLinearOperator } from "../operator.js";
 import { dot, type Kernel, type KrylovOptions, type KrylovResult, nrm2, residual, runKrylov } from "./common.js";
@@ -58,6 +59,6 @@ export const cgKernel: Kernel = (A, b, x, ctx) => {
  * info.converged;  // true
  * ```
  */
-export function cg(op: AnyLinearOperator, b: Tree, opts: KrylovOptions = {}): KrylovResult {
+export function cg<T extends Tree = Tensor>(op: AnyLinearOperator, b: T, opts: KrylovOptions = {}): KrylovResult<T> {
   return runKrylov("cg", () => cgKernel, op, b, opts);
 }

@@ -56,8 +56,9 @@ export interface KrylovInfo {
 }
 
 /** A solution and how it was obtained. */
-export interface KrylovResult {
-  value: Tree;
+export interface KrylovResult<T extends Tree = Tree> {
+  /** The solution, a pytree shaped like the operator's input space. */
+  value: T;
   info: KrylovInfo;
 }
 
@@ -377,19 +378,19 @@ export function prepare(
  * kernel (built for the flat size n) and the solution back as a pytree. `leastSquares` allows rectangular
  * operators and certifies ‖Aᵀ(b − Ax)‖.
  */
-export function runKrylov(
+export function runKrylov<T extends Tree>(
   name: string,
   makeKernel: (n: number) => Kernel,
   op: AnyLinearOperator,
-  b: Tree,
+  b: T,
   opts: KrylovOptions | LeastSquaresOptions,
   leastSquares = false,
-): KrylovResult {
+): KrylovResult<T> {
   checkConcrete(op, b, name);
   const p = prepare(op, b, opts.x0, name, leastSquares);
   const s = settings(opts, p.A.n, name);
   const pre = "preconditioner" in opts ? opts.preconditioner : undefined;
   const M = pre ? flatPreconditioner(pre, p.inSpace, name) : null;
   const sol = drive(name, makeKernel(p.A.n), p.A, p.b, p.x0, s, M, leastSquares);
-  return { value: p.inSpace.tree(sol.x), info: sol.info };
+  return { value: p.inSpace.tree(sol.x) as T, info: sol.info };
 }

@@ -2,6 +2,7 @@
  * Restarted GMRES for general square systems.
  * @module
  */
+import type { Tensor } from "../../core/tensor.js";
 import { ValueError } from "../../core/errors.js";
 import type { Tree } from "../../core/tree.js";
 import type { AnyLinearOperator } from "../operator.js";
@@ -124,7 +125,7 @@ export function gmresKernel(restart: number): Kernel {
  * linalg.gmres(A, tensor([3, 3])).value.toArray(); // ≈ [1, 1]
  * ```
  */
-export function gmres(op: AnyLinearOperator, b: Tree, opts: GmresOptions = {}): KrylovResult {
+export function gmres<T extends Tree = Tensor>(op: AnyLinearOperator, b: T, opts: GmresOptions = {}): KrylovResult<T> {
   return runKrylov(
     "gmres",
     (n) => {

@@ -4,6 +4,7 @@
  * solution nearest x0).
  * @module
  */
+import type { Tensor } from "../../core/tensor.js";
 import type { Tree } from "../../core/tree.js";
 import type { AnyLinearOperator } from "../operator.js";
 import { dot, type Kernel, type KrylovResult, type LeastSquaresOptions, nrm2, residual, runKrylov } from "./common.js";
@@ -92,7 +93,11 @@ export const lsqrKernel: Kernel = (A, b, x, ctx) => {
  * linalg.normalCg(A, tensor([1, 2, 3])).value.toArray(); // ≈ [2]
  * ```
  */
-export function normalCg(op: AnyLinearOperator, b: Tree, opts: LeastSquaresOptions = {}): KrylovResult {
+export function normalCg<T extends Tree = Tensor>(
+  op: AnyLinearOperator,
+  b: T,
+  opts: LeastSquaresOptions = {},
+): KrylovResult<T> {
   return runKrylov("normalCg", () => normalCgKernel, op, b, opts, true);
 }
 
@@ -109,6 +114,10 @@ export function normalCg(op: AnyLinearOperator, b: Tree, opts: LeastSquaresOptio
  * linalg.lsqr(A, tensor([2])).value.toArray(); // ≈ [1, 1] (the minimum-norm solution)
  * ```
  */
-export function lsqr(op: AnyLinearOperator, b: Tree, opts: LeastSquaresOptions = {}): KrylovResult {
+export function lsqr<T extends Tree = Tensor>(
+  op: AnyLinearOperator,
+  b: T,
+  opts: LeastSquaresOptions = {},
+): KrylovResult<T> {
   return runKrylov("lsqr", () => lsqrKernel, op, b, opts, true);
 }

@@ -2,6 +2,7 @@
  * MINRES (Paige–Saunders) for symmetric, possibly indefinite, systems.
  * @module
  */
+import type { Tensor } from "../../core/tensor.js";
 import type { Tree } from "../../core/tree.js";
 import type { AnyLinearOperator } from "../operator.js";
 import { dot, type Kernel, type KrylovOptions, type KrylovResult, residual, runKrylov } from "./common.js";
@@ -94,6 +95,10 @@ export const minresKernel: Kernel = (A, b, x, ctx) => {
  * linalg.minres(A, tensor([3, 1])).value.toArray(); // ≈ [1, 1]
  * ```
  */
-export function minres(op: AnyLinearOperator, b: Tree, opts: KrylovOptions = {}): KrylovResult {
+export function minres<T extends Tree = Tensor>(
+  op: AnyLinearOperator,
+  b: T,
+  opts: KrylovOptions = {},
+): KrylovResult<T> {
   return runKrylov("minres", () => minresKernel, op, b, opts);
 }

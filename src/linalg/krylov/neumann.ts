@@ -2,6 +2,7 @@
  * The truncated Neumann series, a fixed-cost approximate solve.
  * @module
  */
+import type { Tensor } from "../../core/tensor.js";
 import { ValueError } from "../../core/errors.js";
 import type { Tree } from "../../core/tree.js";
 import { LinearSolveError } from "../dense/errors.js";
@@ -91,12 +92,16 @@ export function neumannVerdict(
  * linalg.neumann(A, tensor([1.1, 1.1]), { k: 30 }).value.toArray(); // ≈ [1, 1]
  * ```
  */
-export function neumann(op: AnyLinearOperator, b: Tree, opts: NeumannOptions = {}): KrylovResult {
+export function neumann<T extends Tree = Tensor>(
+  op: AnyLinearOperator,
+  b: T,
+  opts: NeumannOptions = {},
+): KrylovResult<T> {
   checkConcrete(op, b, "neumann");
   const { k, alpha } = neumannParams(opts, "neumann");
   const p = prepare(op, b, undefined, "neumann", false);
   const s = settings(opts, p.A.n, "neumann");
   const { x, residualNorm } = neumannFlat(p.A, p.b, k, alpha);
   const converged = neumannVerdict(residualNorm, nrm2(p.b), k, s, "neumann");
-  return { value: p.inSpace.tree(x), info: { iterations: k, residualNorm, converged } };
+  return { value: p.inSpace.tree(x) as T, info: { iterations: k, residualNorm, converged } };
 }

@@ -15,84 +15,34 @@ import { defineMethod } from "./define-method.js";
 import { add, mul } from "./elementwise.js";
 import { padAxis, sliceAxis } from "./join.js";
 import { contiguousBlock } from "./reduce.js";
+import { gatherFlat, scatterFlat } from "./indexing.js";
 import { reshape } from "./shape.js";
 
-/** Static parameters of a gather/scatter along one axis, the source seen as [outer, len, inner]. */
-interface AlongAxisParams {
-  outer: number;
-  /** Length of the axis in the source (the gathered-from, scattered-into tensor). */
-  len: number;
-  inner: number;
-  /** Length of the axis in the index (and in the gathered result). */
-  m: number;
-  /** Positions along the axis, in [0, len), laid out as [outer, m, inner]. */
-  index: Int32Array;
-  srcShape: Shape;
-  indexShape: Shape;
-}
-
-const gatherPrim: Primitive<AlongAxisParams> = {
-  name: "gatherAlongAxis",
-  impl([x], p) {
-    const { outer, len, inner, m, index } = p;
-    const src = x!.data;
-    const out = new Float64Array(index.length);
-    for (let o = 0; o < outer; o++) {
-      for (let k = 0; k < m; k++) {
-        const row = (o * m + k) * inner;
-        for (let i = 0; i < inner; i++) out[row + i] = src[(o * len + index[row + i]!) * inner + i]!;
-      }
-    }
-    return new Tensor(out, p.indexShape);
-  },
-  jvp(_x, [t], _out, p) {
-    return bind(gatherPrim, [t!], p);
-  },
-  vjp(ct, _x, _out, p) {
-    return [bind(scatterPrim, [ct], p)];
-  },
-};
-
-const scatterPrim: Primitive<AlongAxisParams> = {
-  name: "scatterAddAlongAxis",
-  impl([y], p) {
-    const { outer, len, inner, m, index } = p;
-    const src = y!.data;
-    const out = new Float64Array(outer * len * inner);
-    for (let o = 0; o < outer; o++) {
-      for (let k = 0; k < m; k++) {
-        const row = (o * m + k) * inner;
-        for (let i = 0; i < inner; i++) out[(o * len + index[row + i]!) * inner + i] += src[row + i]!;
-      }
-    }
-    return new Tensor(out, p.srcShape);
-  },
-  jvp(_y, [t], _out, p) {
-    return bind(scatterPrim, [t!], p);
-  },
-  vjp(ct, _y, _out, p) {
-    return [bind(gatherPrim, [ct], p)];
-  },
-};
-
-function alongAxisParams(
-  srcShape: Shape,
-  index: Int32Array,
-  indexShape: Shape,
-  axis: number,
-  op: string,
-): AlongAxisParams {
+/**
+ * Validates an along-axis index against the source shape and returns the flat source position of every
+ * index entry (for `gatherFlat`/`scatterFlat`, which are linear and each other's transpose).
+ */
+function alongAxisStarts(srcShape: Shape, index: Int32Array, indexShape: Shape, axis: number, op: string): Int32Array {
   const ok = indexShape.length === srcShape.length && indexShape.every((d, i) => i === axis || d === srcShape[i]);
   if (!ok) {
     throw new ValueError(`${op}: index shape ${fmt(indexShape)} must match ${fmt(srcShape)} except along axis ${axis}`);
   }
   const [outer, len, inner] = contiguousBlock(srcShape, [axis])!;
   const m = indexShape[axis]!;
-  for (let k = 0; k < index.length; k++) {
-    const v = index[k]!;
-    if (v < 0 || v >= len) throw new ValueError(`${op}: index ${v} is out of range for axis ${axis} of length ${len}`);
+  const starts = new Int32Array(index.length);
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < m; k++) {
+      const row = (o * m + k) * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = index[row + i]!;
+        if (v < 0 || v >= len) {
+          throw new ValueError(`${op}: index ${v} is out of range for axis ${axis} of length ${len}`);
+        }
+        starts[row + i] = (o * len + v) * inner + i;
+      }
+    }
   }
-  return { outer, len, inner, m, index, srcShape: [...srcShape], indexShape: [...indexShape] };
+  return starts;
 }
 
 /**
@@ -102,7 +52,7 @@ function alongAxisParams(
  */
 export function gatherAlongAxis(x: Tensor, index: Int32Array, indexShape: Shape, axis: number): Tensor {
   const ax = normalizeAxis(axis, x.ndim, "gatherAlongAxis");
-  return bind(gatherPrim, [x], alongAxisParams(x.shape, index, indexShape, ax, "gatherAlongAxis"));
+  return gatherFlat(x, alongAxisStarts(x.shape, index, indexShape, ax, "gatherAlongAxis"), [...indexShape]);
 }
 
 /**
@@ -111,7 +61,7 @@ export function gatherAlongAxis(x: Tensor, index: Int32Array, indexShape: Shape,
  */
 export function scatterAddAlongAxis(y: Tensor, index: Int32Array, shape: Shape, axis: number): Tensor {
   const ax = normalizeAxis(axis, y.ndim, "scatterAddAlongAxis");
-  return bind(scatterPrim, [y], alongAxisParams(shape, index, y.shape, ax, "scatterAddAlongAxis"));
+  return scatterFlat(y, alongAxisStarts(shape, index, y.shape, ax, "scatterAddAlongAxis"), [...shape]);
 }
 
 /** Length of the runs sorted by insertion before merging. */
@@ -206,7 +156,7 @@ function sortAxis(t: Tensor, axis: number, op: string): number {
 export function sort(x: TensorLike, axis = -1): Tensor {
   const t = asTensor(x);
   const ax = sortAxis(t, axis, "sort");
-  return bind(gatherPrim, [t], alongAxisParams(t.shape, sortIndex(t, ax), t.shape, ax, "sort"));
+  return gatherFlat(t, alongAxisStarts(t.shape, sortIndex(t, ax), t.shape, ax, "sort"), t.shape);
 }
 
 /**

@@ -24,7 +24,9 @@ export interface LuFactors {
  * LU factorisation with partial pivoting of the n×n matrix `a`: P·A = L·U. `singular` is true when some pivot is
  * exactly zero or smaller in magnitude than n·eps·max|aᵢⱼ|. As in LAPACK's getrf, elimination continues past
  * tiny non-zero pivots (so the product of the pivots is still the determinant) and skips only exactly-zero
- * columns; the factors of a singular matrix must not be used to solve.
+ * columns; the factors of a singular matrix must not be used to solve. From n = 64 the factorisation is
+ * recursive (halves of the columns, with triangular solves and GEMM updates), about 3× faster at n = 500 than
+ * the unblocked loops; the pivots are chosen by the same rule.
  *
  * @example
  * ```ts
@@ -43,14 +45,18 @@ export function luFactor(a: Float64Array, n: number): { lu: Float64Array; piv: I
     if (v > amax) amax = v;
   }
   const tiny = n * EPS * amax;
-  const singular = n < BLOCKED_MIN_ORDER ? luPanel(lu, n, 0, n, piv, tiny) : luRecursive(lu, n, 0, n, piv, tiny);
+  const singular = n < RECURSIVE_LU_MIN_ORDER ? luPanel(lu, n, 0, n, piv, tiny) : luRecursive(lu, n, 0, n, piv, tiny);
   return { lu, piv, singular };
 }
 
-/** Below this order the unblocked factorisations are as fast: their updates are too small for GEMM. */
-const BLOCKED_MIN_ORDER = 96;
-/** Column blocks at most this wide are factored by the unblocked loops. */
-const LEAF = 16;
+/**
+ * Orders from which the recursive factorisations beat the unblocked loops on V8 (below them the GEMM updates
+ * are too small to pay off).
+ */
+const RECURSIVE_LU_MIN_ORDER = 64;
+const RECURSIVE_CHOLESKY_MIN_ORDER = 96;
+/** Column blocks at most this wide are factored by the unblocked loops (measured best among 8–48). */
+const LEAF = 32;
 /** Height of the row blocks in which the lower triangle of a symmetric update is done. */
 const ROW_BLOCK = 64;
 
@@ -231,7 +237,8 @@ function backwardRows(t: Float64Array, n: number, x: Float64Array, k: number, un
 
 /**
  * Cholesky factor of the symmetric n×n matrix `a` (only its lower triangle is read): the lower-triangular L with
- * A = L·Lᵀ, or null when A is not (numerically) positive definite.
+ * A = L·Lᵀ, or null when A is not (numerically) positive definite: when a pivot is not above n·eps·max|aᵢᵢ|.
+ * From n = 96 the factorisation is recursive, with GEMM updates of the lower triangle.
  *
  * @example
  * ```ts
@@ -248,7 +255,7 @@ export function choleskyFactor(a: Float64Array, n: number): Float64Array | null 
   for (let j = 0; j < n; j++) maxDiag = Math.max(maxDiag, Math.abs(a[j * n + j]!));
   const tiny = n * EPS * maxDiag;
   for (let i = 0; i < n; i++) l.set(a.subarray(i * n, i * n + i + 1), i * n);
-  if (n < BLOCKED_MIN_ORDER) return choleskyPanel(l, n, 0, n, tiny) ? l : null;
+  if (n < RECURSIVE_CHOLESKY_MIN_ORDER) return choleskyPanel(l, n, 0, n, tiny) ? l : null;
   if (!choleskyRecursive(l, n, 0, n, tiny)) return null;
   // The symmetric updates also wrote above the diagonal, next to it.
   for (let i = 0; i < n; i++) l.fill(0, i * n + i + 1, i * n + n);

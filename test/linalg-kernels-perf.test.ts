@@ -176,7 +176,7 @@ describe("luFactor (recursive above n = 64) against the unblocked reference", ()
     const residual = maxAbs(naiveProduct(a, x, n, n, 1).map((v, i) => v - b[i]!));
     assert.ok(residual <= 50 * n * EPS * maxAbs(a) * maxAbs(x), `residual ${residual}`);
     assertClose(x, xRef, { rtol: 0, atol: n * 1e10 * EPS * maxAbs(xRef) });
-    const graded = randomMatrix(r, 100, 100).map((v, i) => v * 10 ** (-10 * Math.floor(i / 100) / 99));
+    const graded = randomMatrix(r, 100, 100).map((v, i) => v * 10 ** ((-10 * Math.floor(i / 100)) / 99));
     checkLuAgainstReference(graded, 100, "graded rows", { sameFactors: false });
   });
 
@@ -194,7 +194,10 @@ describe("luFactor (recursive above n = 64) against the unblocked reference", ()
     const zero = new Float64Array(80 * 80);
     const f = linalg.luFactor(zero, 80);
     assert.equal(f.singular, true);
-    assert.deepEqual(Array.from(f.piv), Array.from({ length: 80 }, (_, i) => i));
+    assert.deepEqual(
+      Array.from(f.piv),
+      Array.from({ length: 80 }, (_, i) => i),
+    );
     assert.equal(maxAbs(f.lu), 0);
   });
 
@@ -266,7 +269,8 @@ describe("choleskyFactor (recursive above n = 96) against the unblocked referenc
     const withPivot = (delta: number): Float64Array => {
       const lo = new Float64Array(n * n);
       // Small off-diagonal entries keep L (and so every other pivot) well-conditioned.
-      for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) lo[i * n + j] = i === j ? 1 + Math.abs(r.normal()) : 0.05 * r.normal();
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j <= i; j++) lo[i * n + j] = i === j ? 1 + Math.abs(r.normal()) : 0.05 * r.normal();
       for (let j = 0; j < 110; j++) lo[110 * n + j] = 0;
       lo[110 * n + 110] = delta;
       const lt = new Float64Array(n * n);
@@ -377,9 +381,18 @@ describe("matmulTN and matmulNT", () => {
 
   test("equal matmul with matrixTranspose, with batch broadcasting", () => {
     const cases: [number[], number[]][] = [
-      [[4, 3], [4, 5]],
-      [[2, 1, 6, 3], [4, 6, 2]],
-      [[70, 40], [70, 30]],
+      [
+        [4, 3],
+        [4, 5],
+      ],
+      [
+        [2, 1, 6, 3],
+        [4, 6, 2],
+      ],
+      [
+        [70, 40],
+        [70, 30],
+      ],
     ];
     for (const [as, bs] of cases) {
       const a = randn(r, as);
@@ -391,9 +404,18 @@ describe("matmulTN and matmulNT", () => {
   });
 
   test("bad shapes raise ShapeError naming the function and the shapes", () => {
-    assert.throws(() => matmulTN(tensor([1, 2]), tensor([[1, 2]])), (e) => e instanceof ShapeError && /matmulTN.*\[2\]/.test(e.message));
-    assert.throws(() => matmulTN(tensor([[1, 2]]), tensor([[1], [2]])), (e) => e instanceof ShapeError && /matmulTN.*rows/.test(e.message));
-    assert.throws(() => matmulNT(tensor([[1, 2]]), tensor([[1, 2, 3]])), (e) => e instanceof ShapeError && /matmulNT.*columns/.test(e.message));
+    assert.throws(
+      () => matmulTN(tensor([1, 2]), tensor([[1, 2]])),
+      (e) => e instanceof ShapeError && /matmulTN.*\[2\]/.test(e.message),
+    );
+    assert.throws(
+      () => matmulTN(tensor([[1, 2]]), tensor([[1], [2]])),
+      (e) => e instanceof ShapeError && /matmulTN.*rows/.test(e.message),
+    );
+    assert.throws(
+      () => matmulNT(tensor([[1, 2]]), tensor([[1, 2, 3]])),
+      (e) => e instanceof ShapeError && /matmulNT.*columns/.test(e.message),
+    );
     assert.throws(
       () => matmulNT(randn(r, [2, 3, 4]), randn(r, [3, 5, 4])),
       (e) => e instanceof ShapeError && /matmulNT: batch dimensions/.test(e.message),

@@ -13,14 +13,6 @@ import { reshape, transpose } from "./shape.js";
 /**
  * C[m×n] += A[m×k] · B[k×n], row-major and contiguous, at the given offsets (see {@link gemmStrided}).
  * @internal
- *
- * @example
- * ```ts
- * import { gemm } from "diffopt";
- * const c = new Float64Array(1);
- * gemm(new Float64Array([1, 2]), 0, new Float64Array([3, 4]), 0, c, 0, 1, 2, 1);
- * c; // Float64Array [11]
- * ```
  */
 export function gemm(
   a: Float64Array,
@@ -40,14 +32,6 @@ export function gemm(
  * C[m×n] += Aᵀ · B for A stored row-major as k×m and B as k×n (contiguous, at the given offsets), without
  * forming Aᵀ.
  * @internal
- *
- * @example
- * ```ts
- * import { gemmTN } from "diffopt";
- * const c = new Float64Array(1);
- * gemmTN(new Float64Array([1, 2]), 0, new Float64Array([3, 4]), 0, c, 0, 1, 2, 1); // A is the 2×1 column [1, 2]
- * c; // Float64Array [11]
- * ```
  */
 export function gemmTN(
   a: Float64Array,
@@ -67,14 +51,6 @@ export function gemmTN(
  * C[m×n] += A · Bᵀ for A stored row-major as m×k and B as n×k (contiguous, at the given offsets), without
  * forming Bᵀ.
  * @internal
- *
- * @example
- * ```ts
- * import { gemmNT } from "diffopt";
- * const c = new Float64Array(2);
- * gemmNT(new Float64Array([1, 2]), 0, new Float64Array([3, 4, 5, 6]), 0, c, 0, 1, 2, 2);
- * c; // Float64Array [11, 17]
- * ```
  */
 export function gemmNT(
   a: Float64Array,
@@ -101,16 +77,6 @@ export function gemmNT(
  * panels of 4 columns, pairs of rows of op(A) are packed interleaved, and a 2×4 register-blocked micro-kernel
  * (8 accumulators) runs over each pair of rows and panel. Small or thin products use plain loops.
  * @internal
- *
- * @example
- * ```ts
- * import { gemmStrided } from "diffopt";
- * // C -= Aᵀ·A for the 2×1 column A = [1, 2] read with strides (aRow = 1, aCol = 1 on a 2-vector).
- * const c = new Float64Array([10]);
- * const a = new Float64Array([1, 2]);
- * gemmStrided(1, 2, 1, -1, a, 0, 1, 1, a, 0, 1, 1, c, 0, 1);
- * c; // Float64Array [5]
- * ```
  */
 export function gemmStrided(
   m: number,
@@ -134,6 +100,8 @@ export function gemmStrided(
     gemmPacked(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc);
   } else if (n === 1 && aCol === 1) {
     gemvRows(m, k, alpha, a, aOff, aRow, b, bOff, bRow, c, cOff, ldc);
+  } else if (n === 1 && aRow === 1) {
+    gemvColumns(m, k, alpha, a, aOff, aCol, b, bOff, bRow, c, cOff, ldc);
   } else if (bCol === 1) {
     gemmRowUpdates(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, c, cOff, ldc);
   } else {
@@ -172,6 +140,33 @@ function gemvRows(
     }
     for (; p < k; p++, q += bRow) s0 += a[row + p]! * b[q]!;
     c[cOff + i * ldc] += alpha * (s0 + s1 + (s2 + s3));
+  }
+}
+
+/** c[i] += alpha · Σₚ A(i, p)·b(p) for columns of A contiguous in i (A = Xᵀ): one axpy per stored row of X. */
+function gemvColumns(
+  m: number,
+  k: number,
+  alpha: number,
+  a: Float64Array,
+  aOff: number,
+  aCol: number,
+  b: Float64Array,
+  bOff: number,
+  bRow: number,
+  c: Float64Array,
+  cOff: number,
+  ldc: number,
+): void {
+  for (let p = 0; p < k; p++) {
+    const y = alpha * b[bOff + p * bRow]!;
+    if (y === 0) continue;
+    const row = aOff + p * aCol;
+    if (ldc === 1) {
+      for (let i = 0; i < m; i++) c[cOff + i] += a[row + i]! * y;
+    } else {
+      for (let i = 0; i < m; i++) c[cOff + i * ldc] += a[row + i]! * y;
+    }
   }
 }
 
@@ -538,12 +533,16 @@ function transposedProduct(name: string, a: TensorLike, b: TensorLike, layout: "
   const kb = y.shape[y.ndim - (layout === "tn" ? 2 : 1)]!;
   if (ka !== kb) {
     const axes = layout === "tn" ? "rows" : "columns";
-    throw new ShapeError(`${name}: a and b must have the same number of ${axes}, got shapes ${fmt(x.shape)} and ${fmt(y.shape)}`);
+    throw new ShapeError(
+      `${name}: a and b must have the same number of ${axes}, got shapes ${fmt(x.shape)} and ${fmt(y.shape)}`,
+    );
   }
   try {
     broadcastShapes(x.shape.slice(0, -2), y.shape.slice(0, -2), name);
   } catch {
-    throw new ShapeError(`${name}: batch dimensions do not broadcast: a has shape ${fmt(x.shape)}, b has shape ${fmt(y.shape)}`);
+    throw new ShapeError(
+      `${name}: batch dimensions do not broadcast: a has shape ${fmt(x.shape)}, b has shape ${fmt(y.shape)}`,
+    );
   }
   return bind(matmulPrim, [x, y], layout);
 }
@@ -563,7 +562,9 @@ export function dot(a: TensorLike, b: TensorLike): Tensor {
   const y = asTensor(b);
   if (x.ndim === 0 || y.ndim === 0) return mul(x, y);
   if (x.ndim > 2 || y.ndim > 2) {
-    throw new ShapeError(`dot: operands of more than 2 axes are not supported (shapes ${fmt(x.shape)}, ${fmt(y.shape)}); use matmul`);
+    throw new ShapeError(
+      `dot: operands of more than 2 axes are not supported (shapes ${fmt(x.shape)}, ${fmt(y.shape)}); use matmul`,
+    );
   }
   return matmul(x, y);
 }

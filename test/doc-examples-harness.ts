@@ -409,3 +409,66 @@ export class ExampleRunner {
 export function collectExamples(root: string): DocExample[] {
   return listSourceFiles(join(root, "src")).flatMap((f) => extractExamples(readFileSync(f, "utf8"), relative(root, f)));
 }
+
+/**
+ * The ```ts blocks of a markdown file as one program: every line outside a ```ts block is blanked, so line k of
+ * the program is line k of the file (errors and checks name the guide's own lines). Each block may repeat the
+ * imports of earlier blocks, so that it can be copied on its own: a binding already imported from the same module
+ * is dropped from later import declarations (a declaration left empty is blanked). Names declared at the top
+ * level of one block are shared with the blocks after it, so a guide must not declare a name twice.
+ */
+export function extractMarkdownProgram(text: string, file: string): DocExample {
+  const lines = text.split("\n");
+  const out: string[] = [];
+  let inTs = false;
+  let fence = "";
+  for (let i = 0; i < lines.length; i++) {
+    const trimmed = lines[i]!.trim();
+    if (fence === "") {
+      const open = /^(`{3,}|~{3,})\s*(\S*)/.exec(trimmed);
+      if (open) {
+        fence = open[1]!;
+        inTs = open[2] === "ts" || open[2] === "typescript";
+      }
+      out.push("");
+    } else if (trimmed.startsWith(fence) && trimmed.slice(fence.length).trim() === "") {
+      fence = "";
+      inTs = false;
+      out.push("");
+    } else out.push(inTs ? lines[i]! : "");
+  }
+  if (fence !== "") throw new Error(`${file}: unterminated code block`);
+  return { file, line: 1, code: dedupeImports(out.join("\n")) };
+}
+
+/** Removes from import declarations the bindings an earlier declaration of the same module already imports. */
+function dedupeImports(code: string): string {
+  const source = ts.createSourceFile("program.ts", code, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const seen = new Map<string, Set<string>>();
+  const edits: { start: number; end: number; text: string }[] = [];
+  for (const stmt of source.statements) {
+    if (!ts.isImportDeclaration(stmt) || !ts.isStringLiteral(stmt.moduleSpecifier)) continue;
+    const names = stmt.importClause?.namedBindings;
+    if (stmt.importClause?.name || !names || !ts.isNamedImports(names)) continue;
+    const imported = seen.get(stmt.moduleSpecifier.text) ?? new Set<string>();
+    seen.set(stmt.moduleSpecifier.text, imported);
+    const kept = names.elements.filter((e) => !imported.has(e.name.text));
+    if (kept.length === names.elements.length) {
+      kept.forEach((e) => imported.add(e.name.text));
+      continue;
+    }
+    kept.forEach((e) => imported.add(e.name.text));
+    const original = stmt.getText();
+    const newlines = original.split("\n").length - 1;
+    const typeOnly = stmt.importClause!.isTypeOnly ? "type " : "";
+    const text =
+      kept.length === 0
+        ? "\n".repeat(newlines)
+        : `import ${typeOnly}{ ${kept.map((e) => e.getText()).join(", ")} } from ${stmt.moduleSpecifier.getText()};` +
+          "\n".repeat(newlines);
+    edits.push({ start: stmt.getStart(), end: stmt.end, text });
+  }
+  let out = code;
+  for (const e of edits.sort((x, y) => y.start - x.start)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return out;
+}

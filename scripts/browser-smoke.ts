@@ -111,16 +111,17 @@ async function checkProjection(page: Page, set: string, projected: number[], jac
   );
 }
 
-/** Drags the point to world (−1.5, −1) on the canvas (whose view is [−2.5, 2.5] × [−2, 2.5]). */
+/** Drags the point to world (−1.5, −1) on the canvas, whose world box [x0, x1] × [y0, y1] is in data-view. */
 async function checkDrag(page: Page): Promise<void> {
   await page.check('input[name="set"][value="l2Ball"]');
   const box = await page.locator("#projection-canvas").evaluate((canvas) => {
     const rect = canvas.getBoundingClientRect();
     const [x, y] = [rect.left + canvas.clientLeft, rect.top + canvas.clientTop];
-    return { x, y, width: canvas.clientWidth, height: canvas.clientHeight };
+    return { x, y, width: canvas.clientWidth, height: canvas.clientHeight, view: canvas.dataset["view"] ?? "null" };
   });
+  const [x0, x1, y0, y1] = JSON.parse(box.view) as [number, number, number, number];
   const at = (wx: number, wy: number) =>
-    [box.x + ((wx + 2.5) / 5) * box.width, box.y + ((2.5 - wy) / 4.5) * box.height] as const;
+    [box.x + ((wx - x0) / (x1 - x0)) * box.width, box.y + ((y1 - wy) / (y1 - y0)) * box.height] as const;
   await page.mouse.move(...at(0.5, 0.5));
   await page.mouse.down();
   await page.mouse.move(...at(-1.5, -1), { steps: 5 });
@@ -140,7 +141,10 @@ async function main(): Promise<void> {
     : "/usr/bin/chromium";
   await buildPage();
   const { server, url } = await serveStatic(webDir);
-  const browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS });
+  const browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS }).catch((e: unknown) => {
+    server.close();
+    throw e;
+  });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];

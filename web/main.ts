@@ -164,9 +164,9 @@ function setUpRidgePanel(): void {
 // ---------------------------------------------------------------------------------------------------------------
 // Projection panel
 
-/** The plane shown: 5 × 4.5 world units, matching the canvas's 10 / 9 aspect ratio. */
+/** The plane shown: 5 × 4 world units, matching the canvas's 5 / 4 aspect ratio (style.css). */
 function planeView(width: number, height: number): View {
-  return new View(-2.5, 2.5, -2, 2.5, 0, 0, width, height);
+  return new View(-2.5, 2.5, -1.5, 2.5, 0, 0, width, height);
 }
 
 /** World length of the drawn unit direction v (J·v is drawn at the same scale). */
@@ -210,6 +210,8 @@ function drawProjection(
 ): View {
   const { ctx, width, height } = prepareCanvas(canvas);
   const view = planeView(width, height);
+  // The world box on the canvas, for the smoke test's drag.
+  canvas.dataset["view"] = JSON.stringify([view.x0, view.x1, view.y0, view.y1]);
   drawGrid(ctx, view, 0.5);
   drawSet(ctx, view, set);
   const px = view.toPixel(x);
@@ -223,7 +225,7 @@ function drawProjection(
   dot(ctx, px, 6, COLORS.point);
   dot(ctx, pp, 6, COLORS.projection);
   label(ctx, "x", [px[0] + 10, px[1] - 10]);
-  label(ctx, "P(x)", [pp[0] + 10, pp[1] + 12], "left", COLORS.projection);
+  label(ctx, "P(x)", [pp[0] + 12, pp[1] + 16], "left", COLORS.projection);
   return view;
 }
 

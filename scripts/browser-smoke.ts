@@ -168,6 +168,10 @@ async function main(): Promise<void> {
     }
     await page.fill("#lambda-input", "-1");
     check(await page.locator("#ridge-error").isVisible(), "λ = −1 is reported as an error");
+    await page.fill("#lambda-input", "1");
+    await page.fill("#seed-input", "1.5");
+    const seedError = (await page.locator("#ridge-error").textContent()) ?? "";
+    check(seedError.startsWith("ValueError: random.key"), `seed 1.5 is reported by the library: "${seedError}"`);
 
     // Closed forms at x = (1.6, 1.2): simplex τ = 0.9 with both coordinates active; ‖x‖ = 2 for the ball,
     // J = (I − uuᵀ)/‖x‖ with u = x/‖x‖; the box clips both coordinates, so J = 0.

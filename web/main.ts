@@ -25,6 +25,13 @@ function showError(box: HTMLElement, error: unknown): void {
   box.hidden = false;
 }
 
+/** The number typed in `input`; a RangeError naming `what` when it is empty or not a finite number. */
+function numberIn(input: HTMLInputElement, what: string): number {
+  const value = input.value.trim() === "" ? NaN : Number(input.value);
+  if (!Number.isFinite(value)) throw new RangeError(`${what} must be a number, got "${input.value}"`);
+  return value;
+}
+
 const fixed = (values: readonly number[], digits: number) => `[${values.map((v) => v.toFixed(digits)).join(", ")}]`;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -121,10 +128,9 @@ function setUpRidgePanel(): void {
   const update = () => {
     errorBox.hidden = true;
     try {
-      const lambda = Number(lambdaInput.value);
-      if (!(Number.isFinite(lambda) && lambda > 0))
-        throw new RangeError(`λ must be a positive number, got "${lambdaInput.value}"`);
-      const seed = Number(seedInput.value);
+      const lambda = numberIn(lambdaInput, "λ");
+      if (!(lambda > 0)) throw new RangeError(`λ must be positive, got ${lambda}`);
+      const seed = numberIn(seedInput, "the seed");
       if (dataset?.seed !== seed) {
         const data = syntheticData(seed);
         dataset = { seed, data, curve: lossCurve(data) };
@@ -255,9 +261,7 @@ function setUpProjectionPanel(): void {
     angleLabel.textContent = `${degrees}°`;
     const v: Point = [Math.cos((degrees * Math.PI) / 180), Math.sin((degrees * Math.PI) / 180)];
     try {
-      const x: Point = [Number(xInput.value), Number(yInput.value)];
-      if (!x.every(Number.isFinite))
-        throw new RangeError(`x must be two numbers, got "${xInput.value}", "${yInput.value}"`);
+      const x: Point = [numberIn(xInput, "x₁"), numberIn(yInput, "x₂")];
       const r = analyseProjection(set, x, v);
       show(outputs.projected, fixed(r.projected, 4), r.projected);
       show(outputs.jacobian, `[${r.jacobian.map((row) => fixed(row, 3)).join(", ")}]`, r.jacobian);

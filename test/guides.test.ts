@@ -13,6 +13,21 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExampleRunner, extractMarkdownProgram } from "./doc-examples-harness.js";
 
+/** The anchors of a markdown file's headings, as GitHub and typedoc derive them ("## A `b`: c" → "a-b-c"). */
+function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  for (const m of markdown.matchAll(/^#{1,6}\s+(.+?)\s*$/gm)) {
+    anchors.add(
+      m[1]!
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s-]/gu, "")
+        .trim()
+        .replace(/\s/g, "-"),
+    );
+  }
+  return anchors;
+}
+
 const root = fileURLToPath(new URL("..", import.meta.url));
 const guidesDir = join(root, "docs", "guides");
 const guides = readdirSync(guidesDir)
@@ -77,10 +92,14 @@ describe("guides", () => {
       assert.ok(checks >= 10, `${name}: only ${checks} checked values; a guide should show real outputs`);
     });
 
-    test(`${name}: relative links point at existing files`, () => {
-      for (const m of text.matchAll(/\]\((\.{1,2}\/[^)#\s]+)(#[^)\s]*)?\)/g)) {
+    test(`${name}: relative links point at existing files and headings`, () => {
+      for (const m of text.matchAll(/\]\((\.{1,2}\/[^)#\s]+)(?:#([^)\s]*))?\)/g)) {
         const target = join(dirname(file), m[1]!);
         assert.ok(existsSync(target), `${name}: link ${m[1]} does not resolve (${target})`);
+        if (m[2] !== undefined) {
+          const anchors = headingAnchors(readFileSync(target, "utf8"));
+          assert.ok(anchors.has(m[2]), `${name}: link ${m[0]}: no heading with anchor #${m[2]} in ${m[1]}`);
+        }
       }
     });
   }

@@ -4,7 +4,7 @@ import { defineConfig, globalIgnores } from "eslint/config";
 import tseslint from "typescript-eslint";
 
 export default defineConfig(
-  globalIgnores(["dist/", "docs-site/", "node_modules/", "coverage/"]),
+  globalIgnores(["**/dist/", "docs-site/", "node_modules/", "coverage/"]),
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -66,7 +66,13 @@ describe("customJvp", () => {
   test("a rule that is not differentiable is rejected under reverse mode", () => {
     const bad = customJvp(
       (x: Tensor) => sin(x),
-      ([x]: Tensor[], [t]: Tensor[]) => [sin(x!), tensor(t!.data.map((v, i) => v * Math.cos(x!.data[i]!)), t!.shape)],
+      ([x]: Tensor[], [t]: Tensor[]) => [
+        sin(x!),
+        tensor(
+          t!.data.map((v, i) => v * Math.cos(x!.data[i]!)),
+          t!.shape,
+        ),
+      ],
     );
     assert.throws(() => grad(bad)(tensor(0.5)), DifferentiationError);
   });
@@ -101,7 +107,12 @@ describe("customVjp", () => {
     const bad = customVjp(
       (x: Tensor) => sin(x),
       (x: Tensor) => [sin(x), x],
-      (x: Tensor, g: Tensor) => [tensor(g.data.map((v, i) => v * Math.cos(x.data[i]!)), g.shape)],
+      (x: Tensor, g: Tensor) => [
+        tensor(
+          g.data.map((v, i) => v * Math.cos(x.data[i]!)),
+          g.shape,
+        ),
+      ],
     );
     assertClose(grad(bad)(tensor(0.5)), Math.cos(0.5), { rtol: 1e-14 });
     assert.throws(() => jvp(bad, [tensor(0.5)], [tensor(1)]), DifferentiationError);

@@ -42,14 +42,20 @@ type Numeric = Tensor | number | ArrayLike<number> | number[][];
 function toFlat(x: Numeric): Float64Array {
   if (x instanceof Tensor) return x.data;
   if (typeof x === "number") return new Float64Array([x]);
-  if (Array.isArray(x) && Array.isArray(x[0])) return Float64Array.from((x as number[][]).flat(Infinity as 1) as number[]);
+  if (Array.isArray(x) && Array.isArray(x[0]))
+    return Float64Array.from((x as number[][]).flat(Infinity as 1) as number[]);
   return Float64Array.from(x as ArrayLike<number>);
 }
 
 /**
  * Asserts |actual − expected| ≤ atol + rtol·|expected| elementwise (and equal sizes / shapes for tensors).
  */
-export function assertClose(actual: Numeric, expected: Numeric, opts: { rtol?: number; atol?: number } = {}, msg = ""): void {
+export function assertClose(
+  actual: Numeric,
+  expected: Numeric,
+  opts: { rtol?: number; atol?: number } = {},
+  msg = "",
+): void {
   const rtol = opts.rtol ?? 1e-6;
   const atol = opts.atol ?? 1e-9;
   if (actual instanceof Tensor && expected instanceof Tensor) {
@@ -61,7 +67,9 @@ export function assertClose(actual: Numeric, expected: Numeric, opts: { rtol?: n
   for (let i = 0; i < a.length; i++) {
     const err = Math.abs(a[i]! - e[i]!);
     if (!(err <= atol + rtol * Math.abs(e[i]!))) {
-      assert.fail(`${msg} element ${i}: ${a[i]} vs ${e[i]} (|diff| ${err.toExponential(2)}, rtol ${rtol}, atol ${atol})`);
+      assert.fail(
+        `${msg} element ${i}: ${a[i]} vs ${e[i]} (|diff| ${err.toExponential(2)}, rtol ${rtol}, atol ${atol})`,
+      );
     }
   }
 }

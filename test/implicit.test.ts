@@ -87,8 +87,7 @@ describe("ridge regression: closed forms", () => {
   const lam = tensor(0.7);
   const ridge = customRoot(stationarity(ridgeObjective), { positiveDefinite: true })(ridgeSolver);
   const H = add(matmul(X.T, X), mul(lam, eye(d)));
-  const Hinv = (v: Tensor) =>
-    tensor(denseSolve(H.toArray() as number[][], [...v.data]));
+  const Hinv = (v: Tensor) => tensor(denseSolve(H.toArray() as number[][], [...v.data]));
   const w = ridge(tensor([0, 0, 0, 0]), lam, X, y) as Tensor;
 
   test("dx*/dλ = −H⁻¹x* in forward and reverse mode", () => {
@@ -110,7 +109,8 @@ describe("ridge regression: closed forms", () => {
     const J = jacrev((yy: Tensor) => ridge(undefined, lam, X, yy))(y) as Tensor;
     const Jf = jacfwd((yy: Tensor) => ridge(undefined, lam, X, yy))(y) as Tensor;
     const expected: number[][] = [];
-    for (let k = 0; k < n; k++) expected.push([...Hinv(tensor(Float64Array.from({ length: d }, (_, i) => X.data[k * d + i]!))).data]);
+    for (let k = 0; k < n; k++)
+      expected.push([...Hinv(tensor(Float64Array.from({ length: d }, (_, i) => X.data[k * d + i]!))).data]);
     // expected[k] is column k of H⁻¹Xᵀ
     const E = new Float64Array(d * n);
     for (let i = 0; i < d; i++) for (let k = 0; k < n; k++) E[i * n + k] = expected[k]![i]!;
@@ -157,7 +157,11 @@ describe("fixed points and roots", () => {
     assertClose(jvp((aa: Tensor) => root(tensor(1), aa), [a], [tensor(1)])[1], dxda, { rtol: 1e-12 });
     const [, pb] = vjp((aa: Tensor) => root(tensor(1), aa), a);
     assertClose(pb(tensor(1))[0] as Tensor, dxda, { rtol: 1e-12 });
-    assertClose(jacfwd((aa: Tensor) => root(tensor(1), aa))(a) as Tensor, jacrev((aa: Tensor) => root(tensor(1), aa))(a) as Tensor, { rtol: 1e-14 });
+    assertClose(
+      jacfwd((aa: Tensor) => root(tensor(1), aa))(a) as Tensor,
+      jacrev((aa: Tensor) => root(tensor(1), aa))(a) as Tensor,
+      { rtol: 1e-14 },
+    );
     assertClose(grad(grad((aa: Tensor) => root(tensor(1), aa)))(a) as Tensor, d2, { rtol: 1e-9 });
   });
   test("the fixed point x = cos(x) + θ", () => {
@@ -172,9 +176,13 @@ describe("fixed points and roots", () => {
     assertClose(grad((t: Tensor) => solve(tensor(0), t))(th) as Tensor, 1 / (1 + Math.sin(x)), { rtol: 1e-10 });
     // second derivative: x' = 1/(1+sin x), x'' = −cos(x) x' / (1 + sin x)²
     const x1 = 1 / (1 + Math.sin(x));
-    assertClose(grad(grad((t: Tensor) => solve(tensor(0), t)))(th) as Tensor, (-Math.cos(x) * x1) / (1 + Math.sin(x)) ** 2, {
-      rtol: 1e-9,
-    });
+    assertClose(
+      grad(grad((t: Tensor) => solve(tensor(0), t)))(th) as Tensor,
+      (-Math.cos(x) * x1) / (1 + Math.sin(x)) ** 2,
+      {
+        rtol: 1e-9,
+      },
+    );
   });
   test("a deep-equilibrium layer z = tanh(Wz + Ux): implicit gradient equals 500 unrolled iterations", () => {
     const d = 6;
@@ -232,7 +240,9 @@ describe("tracing, closures and memory", () => {
     };
     const f = customRoot(F)(strict);
     assertClose(grad((a: Tensor) => f(tensor(1), a))(tensor(4)) as Tensor, 0.25);
-    assertClose(grad(grad((a: Tensor) => f(tensor(1), a)))(tensor(4)) as Tensor, -0.25 * Math.pow(4, -1.5), { rtol: 1e-12 });
+    assertClose(grad(grad((a: Tensor) => f(tensor(1), a)))(tensor(4)) as Tensor, -0.25 * Math.pow(4, -1.5), {
+      rtol: 1e-12,
+    });
     assertClose(jacfwd((a: Tensor) => f(tensor(1), a))(tensor(4)) as Tensor, 0.25);
     // init gets no derivative
     assertClose(grad((x0: Tensor) => f(x0, tensor(4)))(tensor(1)) as Tensor, 0);
@@ -251,7 +261,11 @@ describe("tracing, closures and memory", () => {
   test("a solver closing over a differentiated value is rejected", () => {
     const F = (x: Tensor, a: Tensor) => sub(mul(x, x), a);
     assert.throws(
-      () => grad((c: Tensor) => customRoot(F)((_x0: Tensor, a: Tensor) => mul(c, Math.sqrt(a.item())))(tensor(1), tensor(4)) as Tensor)(tensor(1)),
+      () =>
+        grad(
+          (c: Tensor) =>
+            customRoot(F)((_x0: Tensor, a: Tensor) => mul(c, Math.sqrt(a.item())))(tensor(1), tensor(4)) as Tensor,
+        )(tensor(1)),
       DifferentiationError,
     );
   });
@@ -277,7 +291,10 @@ describe("tracing, closures and memory", () => {
     const small = held(10);
     const large = held(10000);
     // 10^4 unrolled iterations of 200-element tensors would hold > 30 MB
-    assert.ok(large - small < 1e6, `backward pass holds ${(small / 1e3).toFixed(0)} kB vs ${(large / 1e3).toFixed(0)} kB`);
+    assert.ok(
+      large - small < 1e6,
+      `backward pass holds ${(small / 1e3).toFixed(0)} kB vs ${(large / 1e3).toFixed(0)} kB`,
+    );
   });
 });
 
@@ -285,7 +302,9 @@ describe("certified derivatives", () => {
   const F = (x: Tensor, a: Tensor) => sub(mul(x, x), a);
   test("diagnostics are reported for every derivative", () => {
     const seen: ImplicitDiagnostics[] = [];
-    const f = customRoot(F, { onDiagnostics: (d) => seen.push(d) })((_x0: Tensor, a: Tensor) => tensor(Math.sqrt(a.item())));
+    const f = customRoot(F, { onDiagnostics: (d) => seen.push(d) })((_x0: Tensor, a: Tensor) =>
+      tensor(Math.sqrt(a.item())),
+    );
     grad((a: Tensor) => f(tensor(1), a))(tensor(4));
     jvp((a: Tensor) => f(tensor(1), a), [tensor(4)], [tensor(1)]);
     assert.deepEqual(
@@ -323,7 +342,10 @@ describe("certified derivatives", () => {
       return add(mul(s, tensor([1, 1])), mul(0, x));
     };
     const solver = (_x0: Tensor, a: Tensor) => tensor([a.item() / 2, a.item() / 2]);
-    assert.throws(() => jacrev((a: Tensor) => customRoot(G, { solve: "lu" })(solver)(undefined, a))(tensor(1)), ImplicitDiffError);
+    assert.throws(
+      () => jacrev((a: Tensor) => customRoot(G, { solve: "lu" })(solver)(undefined, a))(tensor(1)),
+      ImplicitDiffError,
+    );
     const J = jacrev((a: Tensor) => customRoot(G, { policy: "lstsq" })(solver)(undefined, a))(tensor(1)) as Tensor;
     assertClose(J, [0.5, 0.5], { rtol: 1e-9 });
     const warn = console.warn;
@@ -340,7 +362,10 @@ describe("certified derivatives", () => {
     assert.match(messages[0]!, /singular/);
   });
   test("hasAux passes aux through without derivative", () => {
-    const f = customRoot(F, { hasAux: true })((_x0: Tensor, a: Tensor) => [tensor(Math.sqrt(a.item())), { iterations: tensor(3) }]);
+    const f = customRoot(F, { hasAux: true })((_x0: Tensor, a: Tensor) => [
+      tensor(Math.sqrt(a.item())),
+      { iterations: tensor(3) },
+    ]);
     const [x, aux] = f(tensor(1), tensor(9)) as [Tensor, { iterations: Tensor }];
     assertClose(x, 3);
     assertClose(aux.iterations, 3);

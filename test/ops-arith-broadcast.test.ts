@@ -25,10 +25,20 @@ test("arithmetic broadcast fast paths agree with explicit broadcasting on random
     const A = broadcastTo(a, full);
     const B = broadcastTo(b, full);
     for (const [name, op, f] of ops) {
-      const expected = tensor(A.data.map((x, i) => f(x, B.data[i]!)), full);
+      const expected = tensor(
+        A.data.map((x, i) => f(x, B.data[i]!)),
+        full,
+      );
       assertClose(op(a, b), expected, { rtol: 0, atol: 0 }, `${name} [${sa}] ∘ [${sb}]`);
     }
     const c = greater(a, 1);
-    assertClose(where(broadcastTo(c, full), A, B), tensor(A.data.map((x, i) => (broadcastTo(c, full).data[i] ? x : B.data[i]!)), full), { rtol: 0, atol: 0 });
+    assertClose(
+      where(broadcastTo(c, full), A, B),
+      tensor(
+        A.data.map((x, i) => (broadcastTo(c, full).data[i] ? x : B.data[i]!)),
+        full,
+      ),
+      { rtol: 0, atol: 0 },
+    );
   }
 });

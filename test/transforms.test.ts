@@ -98,10 +98,12 @@ describe("transforms", () => {
     const expected = new Float64Array(d * d);
     for (let i = 0; i < n; i++) {
       const c = (s[i]! * (1 - s[i]!)) / n;
-      for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) expected[a * d + b] += c * X.data[i * d + a]! * X.data[i * d + b]!;
+      for (let a = 0; a < d; a++)
+        for (let b = 0; b < d; b++) expected[a * d + b] += c * X.data[i * d + a]! * X.data[i * d + b]!;
     }
     assertClose(H.data, expected, { rtol: 1e-10, atol: 1e-14 });
-    for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) assertClose(H.data[a * d + b]!, H.data[b * d + a]!, { rtol: 1e-12 });
+    for (let a = 0; a < d; a++)
+      for (let b = 0; b < d; b++) assertClose(H.data[a * d + b]!, H.data[b * d + a]!, { rtol: 1e-12 });
     const v = randn(r, [d]);
     const Hv = hvp(loss, [w], [v])[0] as Tensor;
     assertClose(Hv, matmul(H, v), { rtol: 1e-10, atol: 1e-14 });
@@ -178,7 +180,10 @@ describe("errors", () => {
   test("tangents whose structure or shape differ from the primals", () => {
     assert.throws(() => jvp((x: Tensor) => x, [tensor([1, 2])], [tensor([1, 2, 3])]), TreeMismatchError);
     assert.throws(() => jvp((x: Tensor) => x, [tensor(1)], [[tensor(1)]]), TreeMismatchError);
-    assert.throws(() => jvp((x: Tensor, y: Tensor) => add(x, y), [tensor(1), tensor(2)], [tensor(1)]), TreeMismatchError);
+    assert.throws(
+      () => jvp((x: Tensor, y: Tensor) => add(x, y), [tensor(1), tensor(2)], [tensor(1)]),
+      TreeMismatchError,
+    );
   });
   test("cotangent of the wrong shape", () => {
     const [, pb] = vjp((x: Tensor) => mul(x, 2), tensor([1, 2]));
@@ -188,10 +193,13 @@ describe("errors", () => {
     assert.throws(() => grad((x: Tensor) => sum(x), { argnums: 2 })(tensor(1)), ValueError);
   });
   test("broadcast failures name the op and the shapes", () => {
-    assert.throws(() => add(tensor([1, 2]), tensor([1, 2, 3])), (e: unknown) => {
-      assert.ok(e instanceof ShapeError);
-      assert.match(e.message, /add: shapes \[2\] and \[3\]/);
-      return true;
-    });
+    assert.throws(
+      () => add(tensor([1, 2]), tensor([1, 2, 3])),
+      (e: unknown) => {
+        assert.ok(e instanceof ShapeError);
+        assert.match(e.message, /add: shapes \[2\] and \[3\]/);
+        return true;
+      },
+    );
   });
 });

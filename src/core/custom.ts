@@ -29,9 +29,20 @@ export interface CustomRule<R = unknown> {
    */
   residuals?(args: readonly Tensor[], outs: readonly Tensor[]): R;
   /** Tangents of the outputs (null: zero) given tangents of the inputs (null: zero). */
-  jvp(primals: readonly Tensor[], tangents: readonly (Tensor | null)[], outs: readonly Tensor[], res: R): (Tensor | null)[];
+  jvp(
+    primals: readonly Tensor[],
+    tangents: readonly (Tensor | null)[],
+    outs: readonly Tensor[],
+    res: R,
+  ): (Tensor | null)[];
   /** Cotangents of the inputs (null: zero) given cotangents of the outputs (null: zero). */
-  vjp(primals: readonly Tensor[], outs: readonly Tensor[], cts: readonly (Tensor | null)[], res: R, needs: readonly boolean[]): (Tensor | null)[];
+  vjp(
+    primals: readonly Tensor[],
+    outs: readonly Tensor[],
+    cts: readonly (Tensor | null)[],
+    res: R,
+    needs: readonly boolean[],
+  ): (Tensor | null)[];
 }
 
 /**
@@ -73,22 +84,25 @@ function customCallRes<R>(rule: CustomRule<R>, args: readonly Tensor[]): { outs:
  * Throws a `DifferentiationError` if `lin` is not written with differentiable ops (its output does not
  * depend on its input although it is non-zero), which would otherwise give a silently wrong derivative.
  */
-function transposeLinear(
-  what: string,
-  lin: (...xs: Tree[]) => Tree,
-  at: readonly Tree[],
-  ct: Tree,
-): Tree[] {
+function transposeLinear(what: string, lin: (...xs: Tree[]) => Tree, at: readonly Tree[], ct: Tree): Tree[] {
   let traced = false;
-  const [, pullback] = vjp<Tree>((...xs: Tree[]) => {
-    const out = lin(...xs);
-    const level = topLevel(xs.flatMap((x) => flatten(x)[0]));
-    traced = flatten(out)[0].some((l) => l.level === level);
-    return out;
-  }, ...at);
+  const [, pullback] = vjp<Tree>(
+    (...xs: Tree[]) => {
+      const out = lin(...xs);
+      const level = topLevel(xs.flatMap((x) => flatten(x)[0]));
+      traced = flatten(out)[0].some((l) => l.level === level);
+      return out;
+    },
+    ...at,
+  );
   if (!traced) {
     // The output does not depend on the input: fine only if the map is identically zero.
-    const probe = at.map((x) => unflatten(flatten(x)[1], flatten(x)[0].map((l) => onesLike(l))));
+    const probe = at.map((x) =>
+      unflatten(
+        flatten(x)[1],
+        flatten(x)[0].map((l) => onesLike(l)),
+      ),
+    );
     if (flatten(lin(...probe))[0].some((l) => l.data.some((v) => v !== 0))) {
       throw new DifferentiationError(
         `${what} is not written with differentiable diffopt ops, so the transform nested around it cannot be computed; write it with ops on its inputs`,
@@ -99,7 +113,10 @@ function transposeLinear(
 }
 
 function zeroTree(def: TreeDef, like: readonly Tensor[]): Tree {
-  return unflatten(def, like.map((l) => zerosLike(l)));
+  return unflatten(
+    def,
+    like.map((l) => zerosLike(l)),
+  );
 }
 
 /**
@@ -139,7 +156,10 @@ export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tang
         return flattenLike(tout, outDef!, outs, "customJvp: tangent output");
       },
       vjp(ps, outs, cts) {
-        const ctTree = unflatten(outDef!, cts.map((c, i) => c ?? zerosLike(outs[i]!)));
+        const ctTree = unflatten(
+          outDef!,
+          cts.map((c, i) => c ?? zerosLike(outs[i]!)),
+        );
         const zeroTangents = primalTree(ps.map((p) => zerosLike(p)));
         const g = transposeLinear(
           "customJvp: the tangent rule",
@@ -204,7 +224,10 @@ export function customVjp<F extends TreeFn>(
         return flatten(g[0]!)[0];
       },
       vjp(ps, outs, cts, res) {
-        const ctTree = unflatten(outDef!, cts.map((c, i) => c ?? zerosLike(outs[i]!)));
+        const ctTree = unflatten(
+          outDef!,
+          cts.map((c, i) => c ?? zerosLike(outs[i]!)),
+        );
         const g = bwd(res, ctTree);
         return flattenLike(g, def, ps, "customVjp: bwd output vs arguments");
       },

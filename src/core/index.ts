@@ -68,7 +68,16 @@ export * from "./ops/broadcast.js";
 export * from "./ops/shape.js";
 export { concatenate, stack, split } from "./ops/join.js";
 export { matmul, matmulTN, matmulNT, matrixTranspose, dot, vdot, outer } from "./ops/matmul.js";
-export { slice, take, scatterAdd, at, IndexUpdateRef, type SliceSpec, type AtSpec, type Indices } from "./ops/indexing.js";
+export {
+  slice,
+  take,
+  scatterAdd,
+  at,
+  IndexUpdateRef,
+  type SliceSpec,
+  type AtSpec,
+  type Indices,
+} from "./ops/indexing.js";
 export * from "./ops/diag.js";
 export * from "./transforms.js";
 export { customJvp, customVjp } from "./custom.js";

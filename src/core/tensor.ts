@@ -172,7 +172,9 @@ export type TensorLike = Tensor | NestedArray | Float64Array;
 export function tensor(values: TensorLike, shape?: Shape): Tensor {
   if (values instanceof Tensor) {
     if (shape !== undefined && !sameShape(shape, values.shape)) {
-      throw new ShapeError(`tensor: shape [${shape.join(", ")}] does not match the tensor's [${values.shape.join(", ")}]`);
+      throw new ShapeError(
+        `tensor: shape [${shape.join(", ")}] does not match the tensor's [${values.shape.join(", ")}]`,
+      );
     }
     return values;
   }
@@ -366,7 +368,8 @@ export function arange(start: number, stop?: number, step = 1): Tensor {
     stop = start;
     start = 0;
   }
-  if (step === 0 || !Number.isFinite(step)) throw new ValueError(`arange: step must be finite and non-zero, got ${step}`);
+  if (step === 0 || !Number.isFinite(step))
+    throw new ValueError(`arange: step must be finite and non-zero, got ${step}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const data = new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
@@ -383,7 +386,8 @@ export function arange(start: number, stop?: number, step = 1): Tensor {
  * ```
  */
 export function linspace(start: number, stop: number, num = 50): Tensor {
-  if (!Number.isInteger(num) || num < 0) throw new ValueError(`linspace: num must be a non-negative integer, got ${num}`);
+  if (!Number.isInteger(num) || num < 0)
+    throw new ValueError(`linspace: num must be a non-negative integer, got ${num}`);
   const data = new Float64Array(num);
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
   for (let i = 0; i < num; i++) data[i] = start + i * step;

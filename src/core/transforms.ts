@@ -72,12 +72,20 @@ interface LeafVjp {
   pullback(cts: readonly (Tensor | null)[]): Tensor[];
 }
 
-function leafVjp(f: (...args: Tree[]) => Tree, args: readonly Tree[], argnums: readonly number[], hasAux: boolean): LeafVjp & { inLeaves: Tensor[]; inDef: TreeDef } {
+function leafVjp(
+  f: (...args: Tree[]) => Tree,
+  args: readonly Tree[],
+  argnums: readonly number[],
+  hasAux: boolean,
+): LeafVjp & { inLeaves: Tensor[]; inDef: TreeDef } {
   const level = newLevel();
   const diffArgs = argnums.map((i) => args[i]!);
   const [inLeaves, inDef] = flatten(diffArgs as Tree);
   const nodes = inLeaves.map(() => makeNode([], [], 1, () => []));
-  const lifted = unflatten<Tree[]>(inDef, inLeaves.map((x, i) => vjpTracer(level, x, nodes[i]!)));
+  const lifted = unflatten<Tree[]>(
+    inDef,
+    inLeaves.map((x, i) => vjpTracer(level, x, nodes[i]!)),
+  );
   const callArgs = [...args];
   argnums.forEach((a, i) => (callArgs[a] = lifted[i]!));
   let out = f(...callArgs);
@@ -120,10 +128,7 @@ function allArgnums(n: number): number[] {
  * console.log(y.item(), ga.item(), gb.item()); // 6 3 2
  * ```
  */
-export function vjp<R extends Tree = Tensor>(
-  f: TreeFn,
-  ...primals: Tree[]
-): [R, (cotangent: R) => Tree[]] {
+export function vjp<R extends Tree = Tensor>(f: TreeFn, ...primals: Tree[]): [R, (cotangent: R) => Tree[]] {
   const t = leafVjp(f, primals, allArgnums(primals.length), false);
   const pullback = (ct: R): Tree[] => {
     const cl = flattenLike(ct, t.outDef, t.outLeaves, "vjp: cotangent vs output");
@@ -210,12 +215,7 @@ export interface JacobianOptions {
  * Assembles Jacobian blocks: `blocks[o][i]` has shape [...out_o.shape, ...in_i.shape]; returns the output
  * structure whose leaves are input structures of blocks.
  */
-function assembleJacobian(
-  blocks: Tensor[][],
-  outDef: TreeDef,
-  inDef: TreeDef,
-  multipleArgs: boolean,
-): any {
+function assembleJacobian(blocks: Tensor[][], outDef: TreeDef, inDef: TreeDef, multipleArgs: boolean): any {
   const perOut = blocks.map((row) => {
     const byArg = unflatten<Tree[]>(inDef, row);
     return multipleArgs ? byArg : byArg[0];

@@ -90,7 +90,8 @@ export function unflatten<T extends Tree = Tree>(def: TreeDef, leaves: readonly 
     }
   };
   const out = build(def);
-  if (i !== leaves.length) throw new TreeMismatchError(`tree.unflatten: ${leaves.length} leaves for a structure of ${i}`);
+  if (i !== leaves.length)
+    throw new TreeMismatchError(`tree.unflatten: ${leaves.length} leaves for a structure of ${i}`);
   return out as T;
 }
 
@@ -151,7 +152,9 @@ export function flattenLike(other: Tree, def: TreeDef, leaves: readonly Tensor[]
   ol.forEach((l, i) => {
     const ref = leaves[i]!;
     if (l.shape.length !== ref.shape.length || l.shape.some((d, j) => d !== ref.shape[j])) {
-      throw new TreeMismatchError(`${what}: leaf ${i} has shape [${l.shape.join(", ")}], expected [${ref.shape.join(", ")}]`);
+      throw new TreeMismatchError(
+        `${what}: leaf ${i} has shape [${l.shape.join(", ")}], expected [${ref.shape.join(", ")}]`,
+      );
     }
   });
   return ol;
@@ -169,7 +172,10 @@ export function flattenLike(other: Tree, def: TreeDef, leaves: readonly Tensor[]
 export function map<T extends Tree>(f: (...leaves: Tensor[]) => Tensor, t: T, ...rest: Tree[]): T {
   const [leaves, def] = flatten(t);
   const others = rest.map((r) => flattenLike(r, def, leaves, "tree.map"));
-  return unflatten<T>(def, leaves.map((l, i) => f(l, ...others.map((o) => o[i]!))));
+  return unflatten<T>(
+    def,
+    leaves.map((l, i) => f(l, ...others.map((o) => o[i]!))),
+  );
 }
 
 /**

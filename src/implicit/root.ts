@@ -83,7 +83,10 @@ function backwardOperator(F: OptimalityFn, sign: 1 | -1, xStar: Tree, args: read
     const [, pullback] = vjp<Tree>((x: Tree) => F(x, ...p.args), p.x);
     return signed(pullback(u)[0]);
   };
-  const tags = { symmetric: opts.symmetric ?? opts.positiveDefinite ?? false, positiveDefinite: opts.positiveDefinite ?? false };
+  const tags = {
+    symmetric: opts.symmetric ?? opts.positiveDefinite ?? false,
+    positiveDefinite: opts.positiveDefinite ?? false,
+  };
   return LinearOperator.fromFunction(mv, { x: xStar, args: [...args] }, xStar, {
     rmatvec: rmv,
     outExample: xStar,
@@ -123,7 +126,9 @@ export interface BackwardCache {
 /** The flattened pytree as one vector (differentiable). */
 function toVector(t: Tree): Tensor {
   const leaves = flatten(t)[0];
-  return leaves.length === 1 ? reshape(leaves[0]!, [leaves[0]!.size]) : concatenate(leaves.map((l) => reshape(l, [l.size])));
+  return leaves.length === 1
+    ? reshape(leaves[0]!, [leaves[0]!.size])
+    : concatenate(leaves.map((l) => reshape(l, [l.size])));
 }
 
 /** A vector split back into the structure and shapes of `like` (differentiable). */
@@ -133,7 +138,10 @@ function fromVector(v: Tensor, like: Tree): Tree {
   const cuts: number[] = [];
   let acc = 0;
   for (const l of leaves.slice(0, -1)) cuts.push((acc += l.size));
-  return unflatten(def, split(v, cuts).map((p, i) => reshape(p, leaves[i]!.shape)));
+  return unflatten(
+    def,
+    split(v, cuts).map((p, i) => reshape(p, leaves[i]!.shape)),
+  );
 }
 
 function denseKind(opts: ImplicitOptions, n: number): "lu" | "cholesky" | null {
@@ -144,7 +152,14 @@ function denseKind(opts: ImplicitOptions, n: number): "lu" | "cholesky" | null {
 }
 
 /** Dense solve with the cached factorisation of the materialised operator. */
-function denseSolve(op: LinearOperator, rhs: Tree, transpose: boolean, kind: "lu" | "cholesky", cache: BackwardCache, who: string) {
+function denseSolve(
+  op: LinearOperator,
+  rhs: Tree,
+  transpose: boolean,
+  kind: "lu" | "cholesky",
+  cache: BackwardCache,
+  who: string,
+) {
   if (cache.dense === undefined) {
     const A = op.materialize();
     const n = A.shape[0]!;
@@ -156,7 +171,13 @@ function denseSolve(op: LinearOperator, rhs: Tree, transpose: boolean, kind: "lu
   const x = reshape(factoredSolve(solver, A, reshape(b, [b.size, 1]), transpose, who), [b.size]);
   const Ax = matmul(transpose ? A.T : A, stopGradient(x));
   const residual = stopGradient(norm(sub(Ax, stopGradient(b)))).item();
-  const info: SolveInfo = { solver: cache.dense.kind, iterations: 1, residualNorm: residual, converged: true, phase: transpose ? "cotangent" : "tangent" };
+  const info: SolveInfo = {
+    solver: cache.dense.kind,
+    iterations: 1,
+    residualNorm: residual,
+    converged: true,
+    phase: transpose ? "cotangent" : "tangent",
+  };
   return { value: fromVector(x, rhs), info };
 }
 
@@ -186,11 +207,17 @@ function certifiedSolve(
     ...(opts.maxIter !== undefined ? { maxIter: opts.maxIter } : {}),
     ...(opts.restart !== undefined ? { restart: opts.restart } : {}),
   };
-  const kind = denseKind(opts, flatten(rhs)[0].reduce((a, l) => a + l.size, 0));
+  const kind = denseKind(
+    opts,
+    flatten(rhs)[0].reduce((a, l) => a + l.size, 0),
+  );
   let result: { value: Tree; info: SolveInfo };
   let fallback = false;
   try {
-    result = kind !== null ? denseSolve(op, rhs, transpose, kind, cache, who) : linearSolve(target, rhs, { ...base, throwOnFailure: true });
+    result =
+      kind !== null
+        ? denseSolve(op, rhs, transpose, kind, cache, who)
+        : linearSolve(target, rhs, { ...base, throwOnFailure: true });
   } catch (e) {
     if (!(e instanceof LinearSolveError)) throw e;
     if (policy === "lstsq") {
@@ -198,8 +225,13 @@ function certifiedSolve(
       fallback = true;
     } else if (policy === "warn") {
       // An iterative solve returns its last iterate; a singular dense one has none, so least squares stands in.
-      console.warn(`diffopt warning: ${who}: backward solve failed (${e.message}); returning the best available result`);
-      const fallbackOpts = kind === null ? { ...base, throwOnFailure: false } : { ...base, solver: "auto" as const, wellPosed: false, throwOnFailure: false };
+      console.warn(
+        `diffopt warning: ${who}: backward solve failed (${e.message}); returning the best available result`,
+      );
+      const fallbackOpts =
+        kind === null
+          ? { ...base, throwOnFailure: false }
+          : { ...base, solver: "auto" as const, wellPosed: false, throwOnFailure: false };
       result = linearSolve(target, rhs, fallbackOpts);
       fallback = kind !== null;
     } else {
@@ -362,13 +394,19 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
         },
         jvp(primals, tangents, outs, cache) {
           const a = unflatten<Tree[]>(argDef, primals);
-          const t = unflatten<Tree[]>(argDef, tangents.map((tt, i) => tt ?? zerosLike(primals[i]!)));
+          const t = unflatten<Tree[]>(
+            argDef,
+            tangents.map((tt, i) => tt ?? zerosLike(primals[i]!)),
+          );
           const w = rootJvpSigned(F, sign, unflatten(record!.xDef, outs), a, t, opts, who, cache);
           return flatten(w)[0];
         },
         vjp(primals, outs, cts, cache) {
           const a = unflatten<Tree[]>(argDef, primals);
-          const ct = unflatten(record!.xDef, cts.map((c, i) => c ?? zerosLike(outs[i]!)));
+          const ct = unflatten(
+            record!.xDef,
+            cts.map((c, i) => c ?? zerosLike(outs[i]!)),
+          );
           const g = rootVjpSigned(F, sign, unflatten(record!.xDef, outs), a, ct, opts, who, cache);
           return flatten(g)[0];
         },

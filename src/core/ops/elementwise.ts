@@ -397,7 +397,13 @@ const sigmoidKernel = (x: number): number => {
  * reciprocal(tensor([2, 4])).toArray(); // [0.5, 0.25]
  * ```
  */
-export const reciprocal = unary(unaryPrimitive("reciprocal", (x) => 1 / x, (_x, out) => neg(square(out))));
+export const reciprocal = unary(
+  unaryPrimitive(
+    "reciprocal",
+    (x) => 1 / x,
+    (_x, out) => neg(square(out)),
+  ),
+);
 /**
  * Elementwise `x²`.
  * @example
@@ -406,7 +412,13 @@ export const reciprocal = unary(unaryPrimitive("reciprocal", (x) => 1 / x, (_x, 
  * square(tensor([2, 3])).toArray(); // [4, 9]
  * ```
  */
-export const square = unary(unaryPrimitive("square", (x) => x * x, (x) => mul(x, 2)));
+export const square = unary(
+  unaryPrimitive(
+    "square",
+    (x) => x * x,
+    (x) => mul(x, 2),
+  ),
+);
 /**
  * Elementwise square root.
  * @example
@@ -550,7 +562,13 @@ export const softplus = unary(unaryPrimitive("softplus", softplusKernel, (x) => 
  * relu(tensor([-1, 2])).toArray(); // [0, 2]
  * ```
  */
-export const relu = unary(unaryPrimitive("relu", (x) => (x > 0 ? x : 0), (x) => greater(x, 0)));
+export const relu = unary(
+  unaryPrimitive(
+    "relu",
+    (x) => (x > 0 ? x : 0),
+    (x) => greater(x, 0),
+  ),
+);
 /**
  * Elementwise absolute value; derivative `sign(x)` (0 at 0).
  * @example

@@ -103,7 +103,9 @@ export function concatenate(xs: readonly TensorLike[], axis = 0): Tensor {
   let full = 0;
   ts.forEach((t, i) => {
     if (t.ndim !== first.ndim || t.shape.some((d, j) => j !== ax && d !== first.shape[j])) {
-      throw new ShapeError(`concatenate: tensor ${i} has shape ${fmt(t.shape)}, incompatible with ${fmt(first.shape)} along axis ${ax}`);
+      throw new ShapeError(
+        `concatenate: tensor ${i} has shape ${fmt(t.shape)}, incompatible with ${fmt(first.shape)} along axis ${ax}`,
+      );
     }
     full += t.shape[ax]!;
   });

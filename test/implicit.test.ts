@@ -361,6 +361,83 @@ describe("certified derivatives", () => {
     }
     assert.match(messages[0]!, /singular/);
   });
+  test("phases: the diagnostics name the tangent (jvp) and cotangent (vjp) systems, dense or iterative", () => {
+    for (const solve of ["lu", "gmres"] as const) {
+      const seen: ImplicitDiagnostics[] = [];
+      const f = customRoot(F, { solve, onDiagnostics: (d) => seen.push(d) })((_x0: Tensor, a: Tensor) =>
+        tensor(Math.sqrt(a.item())),
+      );
+      grad((a: Tensor) => f(tensor(1), a))(tensor(4));
+      jvp((a: Tensor) => f(tensor(1), a), [tensor(4)], [tensor(1)]);
+      assert.deepEqual(
+        seen.map((d) => [d.mode, d.linearSolve.phase, d.linearSolve.solver]),
+        [
+          ["vjp", "cotangent", solve],
+          ["jvp", "tangent", solve],
+        ],
+      );
+    }
+  });
+  describe("wrong structure hints throw instead of giving a wrong derivative", () => {
+    // F(x, θ) = A x − θ with A nonsymmetric but positive definite in the sense vᵀAv > 0.
+    const A = tensor([
+      [3, 1, 0],
+      [-1, 3, 2],
+      [0, 0, 4],
+    ]);
+    const G = (x: Tensor, theta: Tensor) => sub(matmul(A, x), theta);
+    const exact = (theta: Tensor) => tensor(denseSolve(A.toArray() as number[][], theta.toArray() as number[]));
+    const loss = (layer: (init: Tensor | undefined, theta: Tensor) => Tensor) => (theta: Tensor) =>
+      sum(mul(tensor([1, 2, 3]), layer(undefined, theta)));
+    const theta = tensor([1, -2, 0.5]);
+    for (const [hint, solve] of [
+      ["symmetric", "auto"],
+      ["symmetric", "minres"],
+      ["positiveDefinite", "auto"],
+      ["positiveDefinite", "cg"],
+    ] as const) {
+      test(`${hint} with solve ${solve}`, () => {
+        const layer = customRoot(G, { [hint]: true, solve })((_x0: Tensor | undefined, t: Tensor) => exact(t)) as (
+          init: Tensor | undefined,
+          theta: Tensor,
+        ) => Tensor;
+        assert.throws(
+          () => grad(loss(layer))(theta),
+          (e: unknown) => {
+            assert.ok(e instanceof ImplicitDiffError);
+            assert.match(e.message, new RegExp(`\`${hint}\` hint is wrong`));
+            return true;
+          },
+        );
+        assert.throws(() => jvp(loss(layer), [theta], [tensor([1, 0, 0])]), ImplicitDiffError);
+      });
+    }
+    test("an indefinite symmetric operator with the positiveDefinite hint", () => {
+      // Eigenvalues 3 and −1: random probes may miss the negative direction; Cholesky and CG then catch it.
+      const S = tensor([
+        [1, 2],
+        [2, 1],
+      ]);
+      const H = (x: Tensor, t: Tensor) => sub(matmul(S, x), t);
+      const solver = (_x0: Tensor | undefined, t: Tensor) =>
+        tensor(denseSolve(S.toArray() as number[][], t.toArray() as number[]));
+      const g = (solve: "auto" | "cg") => {
+        const layer = customRoot(H, { positiveDefinite: true, solve })(solver);
+        return grad((t: Tensor) => sum(mul(tensor([1, 2]), layer(undefined, t) as Tensor)))(tensor([1, 1])) as Tensor;
+      };
+      assert.throws(() => g("auto"), ImplicitDiffError); // Cholesky meets a negative pivot
+      assert.throws(() => g("cg"), /not positive definite/); // CG meets negative curvature
+    });
+    test("without the hint the same layer is differentiated correctly", () => {
+      const layer = customRoot(G)((_x0: Tensor | undefined, t: Tensor) => exact(t)) as (
+        init: Tensor | undefined,
+        theta: Tensor,
+      ) => Tensor;
+      // ∇θ cᵀA⁻¹θ = A⁻ᵀc
+      const AT = (A.toArray() as number[][])[0]!.map((_, j) => (A.toArray() as number[][]).map((row) => row[j]!));
+      assertClose(grad(loss(layer))(theta) as Tensor, denseSolve(AT, [1, 2, 3]), { rtol: 1e-12 });
+    });
+  });
   test("hasAux passes aux through without derivative", () => {
     const f = customRoot(F, { hasAux: true })((_x0: Tensor, a: Tensor) => [
       tensor(Math.sqrt(a.item())),

@@ -14,7 +14,19 @@ import { customCall, type CustomRule } from "../core/custom.js";
 import { DifferentiationError, TreeMismatchError, ValueError } from "../core/errors.js";
 import { Tensor, zerosLike } from "../core/tensor.js";
 import { jvp, stopGradient, vjp } from "../core/transforms.js";
-import { flatten, flattenLike, norm, scale, sub, unflatten, describe, type Tree, type TreeDef } from "../core/tree.js";
+import {
+  flatten,
+  flattenLike,
+  norm,
+  scale,
+  sub,
+  unflatten,
+  describe,
+  vdot,
+  type Tree,
+  type TreeDef,
+} from "../core/tree.js";
+import { key as randomKey, normal, split as splitKey } from "../core/random.js";
 import { LinearOperator, linearSolve, type LinearSolveOptions, type SolveInfo } from "../linalg/index.js";
 import { LinearSolveError } from "../linalg/dense/errors.js";
 import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "../linalg/dense/factored.js";
@@ -30,7 +42,10 @@ export interface ImplicitOptions {
    * hints below and the size (dense LU/Cholesky when small, CG/MINRES/GMRES otherwise).
    */
   solve?: LinearSolveOptions["solver"];
-  /** The backward operator (∂ₓF for a root, I − ∂ₓT for a fixed point) is symmetric (e.g. F = ∇ₓf). */
+  /**
+   * The backward operator (∂ₓF for a root, I − ∂ₓT for a fixed point) is symmetric (e.g. F = ∇ₓf). Hints are
+   * checked once per forward solve by two random probes; a wrong one throws `ImplicitDiffError`.
+   */
   symmetric?: boolean;
   /** The backward operator is symmetric positive definite (e.g. F = ∇ₓf with f strongly convex). */
   positiveDefinite?: boolean;
@@ -121,6 +136,54 @@ const DENSE_LIMIT = 200;
  */
 export interface BackwardCache {
   dense?: { A: Tensor; solver: DirectSolver; kind: "lu" | "cholesky" };
+  /** The `symmetric` / `positiveDefinite` hints were probed at this solution (see {@link checkHints}). */
+  hintsChecked?: boolean;
+}
+
+/** Relative tolerance of the symmetry probe: far above rounding in two matvecs, far below a real asymmetry. */
+const SYMMETRY_RTOL = 1e-8;
+
+/**
+ * The hints pick the backward solver and let it skip transposes (CG, MINRES and Cholesky all read M as Mᵀ),
+ * so a wrong hint would give a silently wrong derivative. Two seeded random probes u, v check
+ * ⟨u, Mv⟩ = ⟨Mu, v⟩ (symmetry) and ⟨v, Mv⟩ > 0, ⟨u, Mu⟩ > 0 (a necessary condition for positive
+ * definiteness), at the cost of two matvecs once per forward solve.
+ */
+function checkHints(op: LinearOperator, xStar: Tree, opts: ImplicitOptions, cache: BackwardCache, who: string) {
+  if (cache.hintsChecked || !(opts.symmetric || opts.positiveDefinite)) return;
+  const [leaves, def] = flatten(xStar);
+  const keys = splitKey(randomKey(0x5e11), 2 * leaves.length);
+  const probe = (k: number) =>
+    unflatten(
+      def,
+      leaves.map((l, i) => normal(keys[k * leaves.length + i]!, l.shape)),
+    );
+  const u = probe(0);
+  const v = probe(1);
+  const Mu = op.matvec(u) as Tree;
+  const Mv = op.matvec(v) as Tree;
+  const value = (t: Tensor) => stopGradient(t).item();
+  const uMv = value(vdot(u, Mv));
+  const vMu = value(vdot(v, Mu));
+  const scaleOf = value(norm(u)) * value(norm(Mv)) + value(norm(v)) * value(norm(Mu));
+  const hint = opts.positiveDefinite ? "positiveDefinite" : "symmetric";
+  if (!(Math.abs(uMv - vMu) <= SYMMETRY_RTOL * scaleOf)) {
+    throw new ImplicitDiffError(
+      `${who}: the \`${hint}\` hint is wrong: the backward operator is not symmetric (⟨u, Mv⟩ = ${uMv.toExponential(6)} but ⟨Mu, v⟩ = ${vMu.toExponential(6)} for random u, v). Drop the hint; the derivative would be wrong with it.`,
+      {},
+    );
+  }
+  if (opts.positiveDefinite) {
+    const uMu = value(vdot(u, Mu));
+    const vMv = value(vdot(v, Mv));
+    if (!(uMu > 0 && vMv > 0)) {
+      throw new ImplicitDiffError(
+        `${who}: the \`positiveDefinite\` hint is wrong: ⟨v, Mv⟩ = ${Math.min(uMu, vMv).toExponential(3)} ≤ 0 for a random v. Use \`symmetric\` (MINRES) or no hint.`,
+        {},
+      );
+    }
+  }
+  cache.hintsChecked = true;
 }
 
 /** The flattened pytree as one vector (differentiable). */
@@ -171,12 +234,11 @@ function denseSolve(
   const x = reshape(factoredSolve(solver, A, reshape(b, [b.size, 1]), transpose, who), [b.size]);
   const Ax = matmul(transpose ? A.T : A, stopGradient(x));
   const residual = stopGradient(norm(sub(Ax, stopGradient(b)))).item();
-  const info: SolveInfo = {
+  const info: Omit<SolveInfo, "phase"> = {
     solver: cache.dense.kind,
     iterations: 1,
     residualNorm: residual,
     converged: true,
-    phase: transpose ? "cotangent" : "tangent",
   };
   return { value: fromVector(x, rhs), info };
 }
@@ -184,6 +246,7 @@ function denseSolve(
 /** Solves the backward system M w = rhs (or Mᵀ w = rhs) under the policy, reporting diagnostics. */
 function certifiedSolve(
   op: LinearOperator,
+  xStar: Tree,
   rhs: Tree,
   transpose: boolean,
   forwardResidual: number,
@@ -199,6 +262,7 @@ function certifiedSolve(
     if (policy === "warn") console.warn(`diffopt warning: ${msg}`);
     else throw new ImplicitDiffError(msg, { mode, forwardResidual });
   }
+  checkHints(op, xStar, opts, cache, who);
   const target = transpose ? op.transpose() : op;
   const base: LinearSolveOptions = {
     solver: opts.solve ?? "auto",
@@ -211,7 +275,7 @@ function certifiedSolve(
     opts,
     flatten(rhs)[0].reduce((a, l) => a + l.size, 0),
   );
-  let result: { value: Tree; info: SolveInfo };
+  let result: { value: Tree; info: Omit<SolveInfo, "phase"> };
   let fallback = false;
   try {
     result =
@@ -241,7 +305,9 @@ function certifiedSolve(
       );
     }
   }
-  const diagnostics: ImplicitDiagnostics = { mode, forwardResidual, linearSolve: result.info, fallback };
+  // The solve is the tangent (jvp) or cotangent (vjp) system of the root, whichever linalg path ran it.
+  const linearSolveInfo: SolveInfo = { ...result.info, phase: transpose ? "cotangent" : "tangent" };
+  const diagnostics: ImplicitDiagnostics = { mode, forwardResidual, linearSolve: linearSolveInfo, fallback };
   opts.onDiagnostics?.(diagnostics);
   if (!allFinite(result.value)) {
     throw new ImplicitDiffError(`${who}: the implicit derivative (${mode}) is not finite`, diagnostics);
@@ -268,7 +334,7 @@ function rootJvpSigned(
   const op = backwardOperator(F, sign, xStar, args, opts);
   // M w = -s·∂θF v
   const rhs = sign === 1 ? scale(-1, Bv) : Bv;
-  return certifiedSolve(op, rhs, false, residualNorm(Fx), opts, cache, who);
+  return certifiedSolve(op, xStar, rhs, false, residualNorm(Fx), opts, cache, who);
 }
 
 function rootVjpSigned(
@@ -284,7 +350,7 @@ function rootVjpSigned(
   const [Fx, pullback] = vjp<Tree>((...a: Tree[]) => F(xStar, ...a), ...args);
   checkSquare(Fx, xStar, who);
   const op = backwardOperator(F, sign, xStar, args, opts);
-  const u = certifiedSolve(op, cotangent, true, residualNorm(Fx), opts, cache, who);
+  const u = certifiedSolve(op, xStar, cotangent, true, residualNorm(Fx), opts, cache, who);
   // θ̄ = −s·(∂θF)ᵀ u
   return pullback(sign === 1 ? scale(-1, u) : u);
 }
@@ -426,6 +492,11 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
  * runs on plain values (it is never traced, and may be any algorithm); its output x* is differentiable with
  * respect to every `args` entry (pytrees) in forward and reverse mode and any nesting of them; `init` gets no
  * derivative. F must take the same arguments as the solver (after x / init) and return a pytree shaped like x.
+ *
+ * Full Jacobians are cheap: the layer remembers its last forward solve, so `jacfwd` and `jacrev` (one JVP or VJP
+ * per column or row) run the solver once and factorise a dense backward matrix once. The memo is keyed by the
+ * identity of the (immutable) argument and `init` tensors: pass the same `init` object, not a fresh copy, on
+ * each call if you rely on it.
  *
  * @example
  * ```ts

@@ -26,8 +26,9 @@ function opOverhead(): void {
     ["mul", () => mul(x, y), (acc, v) => mul(acc, v), ones],
     ["exp", () => exp(x), (acc) => exp(acc), x],
   ];
-  // Reference: allocating the output array alone. Above 64 bytes (8 doubles) V8 allocates a typed array's
-  // backing store outside its heap, which costs far more than the arithmetic of a small op.
+  // Reference: a plain allocation of the output array. Above 64 bytes (8 doubles) V8 allocates a typed array's
+  // backing store outside its heap, which costs far more than the arithmetic of a small op; diffopt's ops carve
+  // small outputs out of a shared slab instead (src/core/alloc.ts), so an op can cost less than this row.
   const alloc = timeIt(() => new Float64Array(10)).median;
   const rows: string[][] = [["new Float64Array(10) (reference)", formatTime(alloc), "", ""]];
   for (const [name, eager, step, start] of cases) {

@@ -9,6 +9,7 @@
  * @module
  */
 import { ShapeError, ValueError } from "./errors.js";
+import { allocFloat64 } from "./alloc.js";
 
 /** The shape of a tensor: one non-negative integer per axis; `[]` is a scalar. */
 export type Shape = readonly number[];
@@ -193,7 +194,7 @@ export function tensor(values: TensorLike, shape?: Shape): Tensor {
     if (v.length === 0) break;
     v = v[0]!;
   }
-  const data = new Float64Array(shapeSize(inferred));
+  const data = allocFloat64(shapeSize(inferred));
   let k = 0;
   const fill = (node: NestedArray, axis: number): void => {
     if (axis === inferred.length) {
@@ -281,7 +282,7 @@ export function scalar(value: number): Tensor {
  */
 export function full(shape: Shape, value: number): Tensor {
   checkShape(shape, "full");
-  return new Tensor(new Float64Array(shapeSize(shape)).fill(value), [...shape]);
+  return new Tensor(allocFloat64(shapeSize(shape)).fill(value), [...shape]);
 }
 
 /**
@@ -295,7 +296,7 @@ export function full(shape: Shape, value: number): Tensor {
  */
 export function zeros(shape: Shape): Tensor {
   checkShape(shape, "zeros");
-  return new Tensor(new Float64Array(shapeSize(shape)), [...shape]);
+  return new Tensor(allocFloat64(shapeSize(shape)), [...shape]);
 }
 
 /**
@@ -321,7 +322,7 @@ export function ones(shape: Shape): Tensor {
  * ```
  */
 export function zerosLike(x: Tensor): Tensor {
-  return new Tensor(new Float64Array(x.data.length), x.shape);
+  return new Tensor(allocFloat64(x.data.length), x.shape);
 }
 
 /**
@@ -334,7 +335,7 @@ export function zerosLike(x: Tensor): Tensor {
  * ```
  */
 export function onesLike(x: Tensor): Tensor {
-  return new Tensor(new Float64Array(x.data.length).fill(1), x.shape);
+  return new Tensor(allocFloat64(x.data.length).fill(1), x.shape);
 }
 
 /**
@@ -348,7 +349,7 @@ export function onesLike(x: Tensor): Tensor {
  */
 export function eye(n: number, m: number = n): Tensor {
   checkShape([n, m], "eye");
-  const data = new Float64Array(n * m);
+  const data = allocFloat64(n * m);
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
   return new Tensor(data, [n, m]);
 }
@@ -371,7 +372,7 @@ export function arange(start: number, stop?: number, step = 1): Tensor {
   if (step === 0 || !Number.isFinite(step))
     throw new ValueError(`arange: step must be finite and non-zero, got ${step}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  const data = new Float64Array(n);
+  const data = allocFloat64(n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
   return new Tensor(data, [n]);
 }
@@ -388,7 +389,7 @@ export function arange(start: number, stop?: number, step = 1): Tensor {
 export function linspace(start: number, stop: number, num = 50): Tensor {
   if (!Number.isInteger(num) || num < 0)
     throw new ValueError(`linspace: num must be a non-negative integer, got ${num}`);
-  const data = new Float64Array(num);
+  const data = allocFloat64(num);
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
   for (let i = 0; i < num; i++) data[i] = start + i * step;
   if (num > 1) data[num - 1] = stop;

@@ -4,6 +4,7 @@
  * @module
  */
 import { backwardPass, jvpTracer, lower, makeNode, newLevel, vjpTracer } from "./engine.js";
+import { allocFloat64 } from "./alloc.js";
 import { NonScalarOutputError, TreeMismatchError, ValueError } from "./errors.js";
 import { Tensor, zerosLike as tensorZerosLike, type Shape } from "./tensor.js";
 import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
@@ -224,7 +225,7 @@ function assembleJacobian(blocks: Tensor[][], outDef: TreeDef, inDef: TreeDef, m
 }
 
 function basis(shape: Shape, size: number, k: number): Tensor {
-  const d = new Float64Array(size);
+  const d = allocFloat64(size);
   d[k] = 1;
   return new Tensor(d, shape);
 }

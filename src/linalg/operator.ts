@@ -11,6 +11,7 @@
  * @module
  */
 import { DifferentiationError, ShapeError, TreeMismatchError, ValueError } from "../core/errors.js";
+import { allocFloat64 } from "../core/alloc.js";
 import { topLevel } from "../core/engine.js";
 import { Tensor, eye, onesLike, zerosLike } from "../core/tensor.js";
 import { add as addTensors, mul } from "../core/ops/elementwise.js";
@@ -257,7 +258,7 @@ export class LinearOperator<P extends Tree = Tree> {
     const columns: Tensor[] = [];
     let traced = false;
     for (let j = 0; j < n; j++) {
-      const e = new Float64Array(n);
+      const e = allocFloat64(n);
       e[j] = 1;
       const out = this.mv(this.params, unflattenFlat(inDef, inLeaves, e));
       const leaves = flattenLike(out, outDef, outLeaves, "LinearOperator.materialize: matvec output");
@@ -268,7 +269,7 @@ export class LinearOperator<P extends Tree = Tree> {
     }
     if (n === 0) return new Tensor(new Float64Array(0), [m, 0]);
     if (traced) return stack(columns, 1);
-    const data = new Float64Array(m * n);
+    const data = allocFloat64(m * n);
     for (let j = 0; j < n; j++) {
       const c = columns[j]!.data;
       for (let i = 0; i < m; i++) data[i * n + j] = c[i]!;
@@ -298,12 +299,12 @@ export class LinearOperator<P extends Tree = Tree> {
     const spec: OperatorSpec<Tensor> = {
       mv: (a, v) => matmul(a, v as Tensor),
       rmv: (a, u) => matmul(u as Tensor, a),
-      inExample: new Tensor(new Float64Array(n), [n]),
-      outExample: new Tensor(new Float64Array(m), [m]),
+      inExample: new Tensor(allocFloat64(n), [n]),
+      outExample: new Tensor(allocFloat64(m), [m]),
       tags: { ...tags },
       dense: (a) => a,
       diagonalValues: (a) => {
-        const d = new Float64Array(Math.min(m, n));
+        const d = allocFloat64(Math.min(m, n));
         for (let i = 0; i < d.length; i++) d[i] = a.data[i * n + i]!;
         return d;
       },
@@ -584,7 +585,7 @@ export function ridge<P extends Tree>(
 function flatData(t: Tree): Float64Array {
   const leaves = flatten(t)[0];
   if (leaves.length === 1) return leaves[0]!.data;
-  const out = new Float64Array(sizeOf(t));
+  const out = allocFloat64(sizeOf(t));
   let off = 0;
   for (const l of leaves) {
     out.set(l.data, off);
@@ -652,7 +653,7 @@ export function identity(example: Tree): LinearOperator<null> {
       outExample: ex,
       tags: { diagonal: true, symmetric: true, positiveDefinite: true, positiveSemidefinite: true },
       dense: () => eye(n),
-      diagonalValues: () => new Float64Array(n).fill(1),
+      diagonalValues: () => allocFloat64(n).fill(1),
     },
     null,
   );
@@ -666,9 +667,9 @@ export function diagonalValues(op: AnyLinearOperator): Float64Array {
   if (op.spec.diagonalValues) return op.spec.diagonalValues(op.params);
   const n = op.inSize;
   const [inLeaves, inDef] = flatten(op.inExample);
-  const d = new Float64Array(n);
+  const d = allocFloat64(n);
   for (let j = 0; j < n; j++) {
-    const e = new Float64Array(n);
+    const e = allocFloat64(n);
     e[j] = 1;
     d[j] = flatData(op.mv(op.params, unflattenFlat(inDef, inLeaves, e)))[j]!;
   }

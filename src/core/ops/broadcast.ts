@@ -3,6 +3,7 @@
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
+import { allocFloat64 } from "../alloc.js";
 import { ShapeError } from "../errors.js";
 import { broadcastIndex, broadcastShapes, fmt } from "../shape.js";
 import { Tensor, asTensor, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
@@ -14,7 +15,7 @@ const broadcastToPrim: Primitive<Shape> = {
   impl([x], shape) {
     const idx = broadcastIndex(x!.shape, shape);
     const src = x!.data;
-    const out = new Float64Array(idx.length);
+    const out = allocFloat64(idx.length);
     for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]!]!;
     return new Tensor(out, shape);
   },

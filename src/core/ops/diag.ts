@@ -7,6 +7,7 @@
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
+import { allocFloat64 } from "../alloc.js";
 import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxis, stridesOf } from "../shape.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
@@ -117,7 +118,7 @@ const bandPrim: Primitive<Band> = {
     const m = shape[shape.length - 2]!;
     const n = shape[shape.length - 1]!;
     const src = x!.data;
-    const out = new Float64Array(src.length);
+    const out = allocFloat64(src.length);
     for (let base = 0; base < src.length; base += m * n) {
       for (let i = 0; i < m; i++) {
         const from = Math.max(0, i + lo);

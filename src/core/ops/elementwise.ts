@@ -4,6 +4,7 @@
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
+import { allocFloat64 } from "../alloc.js";
 import { broadcastIndex, broadcastShapes } from "../shape.js";
 import { Tensor, asTensor, sameShape, scalar, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo, sumTo } from "./broadcast.js";
@@ -15,26 +16,26 @@ export function broadcastKernel(a: Tensor, b: Tensor, name: string, f: Kernel2):
   const ad = a.data;
   const bd = b.data;
   if (sameShape(a.shape, b.shape)) {
-    const out = new Float64Array(ad.length);
+    const out = allocFloat64(ad.length);
     for (let i = 0; i < out.length; i++) out[i] = f(ad[i]!, bd[i]!);
     return new Tensor(out, a.shape);
   }
   const shape = broadcastShapes(a.shape, b.shape, name);
   if (bd.length === 1 && sameShape(shape, a.shape)) {
     const y = bd[0]!;
-    const out = new Float64Array(ad.length);
+    const out = allocFloat64(ad.length);
     for (let i = 0; i < out.length; i++) out[i] = f(ad[i]!, y);
     return new Tensor(out, shape);
   }
   if (ad.length === 1 && sameShape(shape, b.shape)) {
     const x = ad[0]!;
-    const out = new Float64Array(bd.length);
+    const out = allocFloat64(bd.length);
     for (let i = 0; i < out.length; i++) out[i] = f(x, bd[i]!);
     return new Tensor(out, shape);
   }
   const ia = broadcastIndex(a.shape, shape);
   const ib = broadcastIndex(b.shape, shape);
-  const out = new Float64Array(ia.length);
+  const out = allocFloat64(ia.length);
   for (let i = 0; i < out.length; i++) out[i] = f(ad[ia[i]!]!, bd[ib[i]!]!);
   return new Tensor(out, shape);
 }
@@ -111,7 +112,7 @@ function arithmetic(op: Arith, a: Tensor, b: Tensor): Tensor {
   const ad = a.data;
   const bd = b.data;
   if (sameShape(a.shape, shape)) {
-    const out = new Float64Array(ad.length);
+    const out = allocFloat64(ad.length);
     if (sameShape(b.shape, shape)) {
       arithRight(op, ad, bd, out, true, out.length);
       return new Tensor(out, shape);
@@ -126,7 +127,7 @@ function arithmetic(op: Arith, a: Tensor, b: Tensor): Tensor {
     // a ∘ b = b ∘ a for + and ×; a − b = −(b − a) exactly in floating point.
     const p = broadcastPattern(a.shape, shape);
     if (p !== null) {
-      const out = new Float64Array(bd.length);
+      const out = allocFloat64(bd.length);
       if ("tile" in p) arithRight(op, bd, ad, out, true, p.tile);
       else arithRight(op, bd, ad, out, false, p.repeat);
       if (op === Arith.Sub) for (let i = 0; i < out.length; i++) out[i] = -out[i]!;
@@ -339,7 +340,7 @@ function unaryPrimitive(
     name,
     impl([x]) {
       const src = x!.data;
-      const out = new Float64Array(src.length);
+      const out = allocFloat64(src.length);
       for (let i = 0; i < out.length; i++) out[i] = f(src[i]!);
       return new Tensor(out, x!.shape);
     },
@@ -360,7 +361,7 @@ const negPrim: Primitive<undefined> = {
   name: "neg",
   impl([x]) {
     const src = x!.data;
-    const out = new Float64Array(src.length);
+    const out = allocFloat64(src.length);
     for (let i = 0; i < out.length; i++) out[i] = -src[i]!;
     return new Tensor(out, x!.shape);
   },
@@ -669,7 +670,7 @@ const wherePrim: Primitive<undefined> = {
       const cd = c!.data;
       const ad = a!.data;
       const bd = b!.data;
-      const out = new Float64Array(cd.length);
+      const out = allocFloat64(cd.length);
       for (let i = 0; i < out.length; i++) out[i] = cd[i] !== 0 ? ad[i]! : bd[i]!;
       return new Tensor(out, a!.shape);
     }
@@ -680,7 +681,7 @@ const wherePrim: Primitive<undefined> = {
     const cd = c!.data;
     const ad = a!.data;
     const bd = b!.data;
-    const out = new Float64Array(ic.length);
+    const out = allocFloat64(ic.length);
     for (let i = 0; i < out.length; i++) out[i] = cd[ic[i]!] !== 0 ? ad[ia[i]!]! : bd[ib[i]!]!;
     return new Tensor(out, shape);
   },

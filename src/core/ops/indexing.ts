@@ -13,6 +13,7 @@
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
+import { allocFloat64 } from "../alloc.js";
 import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxis, stridesOf } from "../shape.js";
 import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "../tensor.js";
@@ -37,7 +38,7 @@ const gatherPrim: Primitive<GatherParams> = {
   impl([x], p) {
     const src = x!.data;
     const { starts, run } = p;
-    const out = new Float64Array(starts.length * run);
+    const out = allocFloat64(starts.length * run);
     if (run === 1) {
       for (let i = 0; i < starts.length; i++) out[i] = src[starts[i]!]!;
     } else {
@@ -61,7 +62,7 @@ const scatterPrim: Primitive<GatherParams> = {
   impl([u], p) {
     const src = u!.data;
     const { starts, run } = p;
-    const out = new Float64Array(shapeSize(p.fullShape));
+    const out = allocFloat64(shapeSize(p.fullShape));
     if (run === 1) {
       for (let i = 0; i < starts.length; i++) out[starts[i]!] += src[i]!;
     } else {
@@ -491,7 +492,7 @@ export class IndexUpdateRef {
     if (!this.#sel.distinct) {
       throw new ValueError(`at(...).${method}: the index array repeats an index, so the result would be ambiguous`);
     }
-    const m = new Float64Array(this.#x.size);
+    const m = allocFloat64(this.#x.size);
     const run = this.#sel.run;
     for (const s of this.#sel.starts) m.fill(1, s, s + run);
     return new Tensor(m, this.#x.shape);

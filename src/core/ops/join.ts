@@ -4,6 +4,7 @@
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
+import { allocFloat64 } from "../alloc.js";
 import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, shapeSize, type TensorLike } from "../tensor.js";
@@ -32,7 +33,7 @@ const sliceAxisPrim: Primitive<RangeParams> = {
   impl([x], p) {
     const [outer, len, inner] = split3(x!.shape, p.axis);
     const w = p.stop - p.start;
-    const out = new Float64Array(outer * w * inner);
+    const out = allocFloat64(outer * w * inner);
     const src = x!.data;
     for (let o = 0; o < outer; o++) {
       const from = (o * len + p.start) * inner;
@@ -54,7 +55,7 @@ const padAxisPrim: Primitive<RangeParams> = {
   name: "padAxis",
   impl([x], p) {
     const [outer, w, inner] = split3(x!.shape, p.axis);
-    const out = new Float64Array(outer * p.full * inner);
+    const out = allocFloat64(outer * p.full * inner);
     const src = x!.data;
     for (let o = 0; o < outer; o++) {
       out.set(src.subarray(o * w * inner, (o + 1) * w * inner), (o * p.full + p.start) * inner);
@@ -116,7 +117,7 @@ export function concatenate(xs: readonly TensorLike[], axis = 0): Tensor {
     const shape = [...first.shape];
     shape[ax] = full;
     const [outer, , inner] = split3(shape, ax);
-    const out = new Float64Array(shapeSize(shape));
+    const out = allocFloat64(shapeSize(shape));
     let offset = 0;
     for (const t of ts) {
       const w = t.shape[ax]!;

@@ -3,6 +3,7 @@
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
+import { allocFloat64 } from "../alloc.js";
 import { ShapeError } from "../errors.js";
 import { broadcastIndex, broadcastShapes, fmt } from "../shape.js";
 import { Tensor, asTensor, shapeSize, type TensorLike } from "../tensor.js";
@@ -268,7 +269,7 @@ function gemmPacked(
   const depth = Math.min(k, SLAB_DEPTH);
   const width = Math.min(n, SLAB_WIDTH);
   const packedB = new Float64Array(depth * (((width + 3) >> 2) << 2));
-  const packedA = new Float64Array(2 * depth);
+  const packedA = allocFloat64(2 * depth);
   for (let p0 = 0; p0 < k; p0 += SLAB_DEPTH) {
     const kb = Math.min(SLAB_DEPTH, k - p0);
     for (let j0 = 0; j0 < n; j0 += SLAB_WIDTH) {
@@ -396,7 +397,7 @@ const matmulPrim: Primitive<Layout> = {
     const kernel = kernels[layout];
     const batch = broadcastShapes(as.slice(0, -2), bs.slice(0, -2), "matmul");
     const nb = shapeSize(batch);
-    const out = new Float64Array(nb * m * n);
+    const out = allocFloat64(nb * m * n);
     if (nb === 1) {
       kernel(a!.data, 0, b!.data, 0, out, 0, m, k, n);
     } else {

@@ -9,6 +9,7 @@
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
+import { allocFloat64 } from "../alloc.js";
 import { ValueError } from "../errors.js";
 import { normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
@@ -46,9 +47,9 @@ const pnormPrim: Primitive<PNormParams> = {
   impl([x], q) {
     const { outer, len, inner, p } = q;
     const src = x!.data;
-    const out = new Float64Array(outer * inner);
-    const scale = new Float64Array(inner);
-    const acc = new Float64Array(inner);
+    const out = allocFloat64(outer * inner);
+    const scale = allocFloat64(inner);
+    const acc = allocFloat64(inner);
     for (let o = 0; o < outer; o++) {
       // Pass 1: the largest magnitude of each lane and, for p = 2, the plain sum of squares.
       scale.fill(0);

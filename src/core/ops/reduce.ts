@@ -8,6 +8,7 @@
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
+import { allocFloat64 } from "../alloc.js";
 import { ValueError } from "../errors.js";
 import { fmt, normalizeAxes, normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, full, shapeSize, type Shape, type TensorLike } from "../tensor.js";
@@ -79,7 +80,7 @@ const sumPrim: Primitive<ReduceParams> = {
   impl([x], p) {
     const src = x!.data;
     const n = shapeSize(p.outShape);
-    const out = new Float64Array(n);
+    const out = allocFloat64(n);
     const block = contiguousBlock(x!.shape, p.axes);
     if (n === 1) {
       let s = 0;
@@ -203,8 +204,8 @@ function tieWeights(x: Tensor, out: Tensor, p: BlockParams): Tensor {
   const { outer, len, inner } = p;
   const src = x.data;
   const ext = out.data;
-  const count = new Float64Array(outer * inner);
-  const w = new Float64Array(src.length);
+  const count = allocFloat64(outer * inner);
+  const w = allocFloat64(src.length);
   for (let o = 0; o < outer; o++) {
     for (let l = 0; l < len; l++) {
       const row = (o * len + l) * inner;
@@ -276,7 +277,7 @@ function extremumPrimitive(name: string, isMax: boolean): Primitive<BlockParams>
   return {
     name,
     impl([x], p) {
-      const out = new Float64Array(p.outer * p.inner);
+      const out = allocFloat64(p.outer * p.inner);
       laneExtrema(x!.data, p.outer, p.len, p.inner, isMax, out);
       return new Tensor(out, p.outShape);
     },
@@ -397,8 +398,8 @@ function argExtremum(x: TensorLike, opts: ArgReduceOptions | undefined, isMax: b
   const [outer, len, inner] = contiguousBlock(shape, [axis])!;
   if (len === 0) throw new ValueError(`${op}: cannot search an empty axis (shape ${fmt(t.shape)})`);
   const src = t.data;
-  const best = new Float64Array(outer * inner);
-  const out = new Float64Array(outer * inner);
+  const best = allocFloat64(outer * inner);
+  const out = allocFloat64(outer * inner);
   for (let o = 0; o < outer; o++) {
     const dst = o * inner;
     for (let i = 0; i < inner; i++) best[dst + i] = src[o * len * inner + i]!;

@@ -5,6 +5,7 @@
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
+import { allocFloat64 } from "../alloc.js";
 import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxes, normalizeAxis, stridesOf } from "../shape.js";
 import { Tensor, asTensor, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
@@ -61,7 +62,7 @@ const transposePrim: Primitive<number[]> = {
     const outShape = perm.map((p) => shape[p]!);
     const inStrides = stridesOf(shape);
     const src = x!.data;
-    const out = new Float64Array(src.length);
+    const out = allocFloat64(src.length);
     if (nd === 2 && perm[0] === 1) {
       const r = shape[0]!;
       const c = shape[1]!;

@@ -6,6 +6,7 @@
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
+import { allocFloat64 } from "../alloc.js";
 import { ValueError } from "../errors.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
 import { exp, mul, sub } from "./elementwise.js";
@@ -30,9 +31,9 @@ const logsumexpPrim: Primitive<BlockParams> = {
   impl([x], p) {
     const { outer, len, inner } = p;
     const src = x!.data;
-    const out = new Float64Array(outer * inner);
+    const out = allocFloat64(outer * inner);
     laneExtrema(src, outer, len, inner, true, out);
-    const s = new Float64Array(outer * inner);
+    const s = allocFloat64(outer * inner);
     for (let o = 0; o < outer; o++) {
       for (let l = 0; l < len; l++) {
         const row = (o * len + l) * inner;
@@ -81,16 +82,16 @@ function contiguousLanes(src: Float64Array, out: Float64Array, outer: number, le
 function normalizedKernel(x: Tensor, p: BlockParams, log: boolean): Tensor {
   const { outer, len, inner } = p;
   const src = x.data;
-  const out = new Float64Array(src.length);
+  const out = allocFloat64(src.length);
   if (inner === 1) {
     contiguousLanes(src, out, outer, len, log);
     return new Tensor(out, x.shape);
   }
   // Lane maxima, then shifted exponentials and their sums (or log-sum-exps), all as [outer, inner].
-  const m = new Float64Array(outer * inner);
+  const m = allocFloat64(outer * inner);
   laneExtrema(src, outer, len, inner, true, m);
   for (let k = 0; k < m.length; k++) m[k] = shiftOf(m[k]!);
-  const s = new Float64Array(outer * inner);
+  const s = allocFloat64(outer * inner);
   for (let o = 0; o < outer; o++) {
     const lane = o * inner;
     for (let l = 0; l < len; l++) {

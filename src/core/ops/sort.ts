@@ -8,6 +8,7 @@
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
+import { allocFloat64 } from "../alloc.js";
 import { ValueError } from "../errors.js";
 import { fmt, normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, type Shape, type TensorLike } from "../tensor.js";
@@ -115,7 +116,7 @@ function sortIndex(t: Tensor, axis: number): Int32Array {
   const [outer, len, inner] = contiguousBlock(t.shape, [axis])!;
   const src = t.data;
   const index = new Int32Array(src.length);
-  const lane = new Float64Array(len);
+  const lane = allocFloat64(len);
   const order = new Int32Array(len);
   const scratch = new Int32Array(len);
   for (let o = 0; o < outer; o++) {
@@ -188,7 +189,7 @@ const cumsumPrim: Primitive<CumsumParams> = {
   impl([x], p) {
     const { outer, len, inner, reverse } = p;
     const src = x!.data;
-    const out = new Float64Array(src.length);
+    const out = allocFloat64(src.length);
     for (let o = 0; o < outer; o++) {
       const base = o * len * inner;
       for (let s = 0; s < len; s++) {
@@ -258,7 +259,7 @@ export function cumprod(x: TensorLike, axis?: number): Tensor {
   let y = reshape(t, [outer, len, inner]);
   for (let shift = 1; shift < len; shift *= 2) {
     // The lane shifted by `shift` along the axis, with ones in the first `shift` places.
-    const head = new Float64Array(len).fill(1, 0, shift);
+    const head = allocFloat64(len).fill(1, 0, shift);
     const shifted = add(padAxis(sliceAxis(y, 1, 0, len - shift), 1, shift, len), new Tensor(head, [1, len, 1]));
     y = mul(y, shifted);
   }

@@ -5,7 +5,7 @@
  * the lane is divided by its largest magnitude first) and an explicit rule ∂‖x‖ₚ/∂xᵢ = sign(xᵢ)(|xᵢ|/‖x‖ₚ)^(p−1).
  * At x = 0 the rule returns 0 (a valid subgradient for p ≥ 1), and so do its derivatives, never NaN; entries
  * that are exactly 0 get derivative 0 (for p < 1 the true derivative is unbounded there). The 1- and ∞-norms are compositions of
- * `abs`, `sum`, `max`, `min`. Matrix norms that need singular values (ord 2, −2, 'nuc') are not provided.
+ * `abs`, `sum`, `max`, `min`. Matrix norms that need singular values (ord 2, −2, 'nuc') are `linalg.norm`.
  * @module
  */
 import { bind, type Primitive } from "../engine.js";
@@ -163,7 +163,7 @@ function matrixNorm(x: Tensor, ord: number | "fro" | undefined, rows: number, co
   if (ord === Infinity) return finish(max(rowSums(), { axis: rows, keepdims: true }));
   if (ord === -Infinity) return finish(min(rowSums(), { axis: rows, keepdims: true }));
   throw new ValueError(
-    `norm: invalid ord ${String(ord)} for a matrix norm; use 'fro', 1, -1, Infinity or -Infinity (norms that need singular values, 2, -2 and 'nuc', are not provided)`,
+    `norm: invalid ord ${String(ord)} for a matrix norm; use 'fro', 1, -1, Infinity or -Infinity (for the norms that need singular values, 2, -2 and 'nuc', use linalg.norm)`,
   );
 }
 

@@ -1,6 +1,7 @@
 /**
  * Dense linear algebra with derivatives: factorisation objects (`lu`, `cholesky`, `qr`), `solve`,
- * `triangularSolve`, `inv`, `det`, `slogdet`, `lstsq`, `pinv`, `eigh`, and the raw float64 kernels under them.
+ * `triangularSolve`, `inv`, `det`, `slogdet`, `lstsq`, `pinv`, `eigh`, `svd`, `svdvals`, `norm` (with the spectral
+ * matrix norms), and the raw float64 kernels under them.
  * Matrices are 2-D tensors (no batch axis); every op is differentiable in forward and reverse mode, to any order.
  * @module
  */
@@ -26,4 +27,7 @@ export { cholesky, type CholeskyFactorization } from "./cholesky.js";
 export { triangularSolve, type TriangularSolveOptions } from "./triangular.js";
 export { qr } from "./qr.js";
 export { eigh } from "./eigh.js";
+export { svd, svdvals, type Svd } from "./svd.js";
+export { svdKernel, type SvdFactors } from "./svd-kernel.js";
+export { norm, type LinalgNormOptions } from "./norm.js";
 export { lstsq, pinv, type RcondOptions } from "./lstsq.js";

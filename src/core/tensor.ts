@@ -57,7 +57,11 @@ export function shapeSize(shape: Shape): number {
  * ```
  */
 export class Tensor {
-  /** The values, row-major. Shared, never mutated: copy with {@link Tensor.toFloat64Array} before writing. */
+  /**
+   * The values, row-major. Shared, never mutated: copy with {@link Tensor.toFloat64Array} before writing. A small
+   * tensor's array may be a view on a buffer shared with other tensors, so never transfer or detach
+   * `data.buffer` (e.g. in a `postMessage` transfer list): send a copy.
+   */
   readonly data: Float64Array;
   /** The shape; `[]` for a scalar. */
   readonly shape: Shape;

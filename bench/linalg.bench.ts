@@ -1,8 +1,9 @@
 /**
- * Linear-algebra benchmarks: a dense n = 500 solve through `linearSolve` (LU and Cholesky), and conjugate-gradient
- * iterations per second on the matrix-free 2-D Poisson operator (5-point Laplacian) with 10⁴ and 10⁶ unknowns.
- * When python3 with NumPy and SciPy is available, the same problems are timed with `numpy.linalg.solve` and
- * `scipy.sparse.linalg.cg` in the same run, and the ratios printed; otherwise that part is skipped with a message.
+ * Linear-algebra benchmarks: a dense n = 500 solve through `linearSolve` (LU and Cholesky), conjugate-gradient
+ * iterations per second on the matrix-free 2-D Poisson operator (5-point Laplacian) with 10⁴ and 10⁶ unknowns,
+ * and the thin SVD of square and tall matrices. When python3 with NumPy and SciPy is available, the same problems
+ * are timed with `numpy.linalg.solve`, `scipy.sparse.linalg.cg` and `numpy.linalg.svd` in the same run, and the
+ * ratios printed; otherwise that part is skipped with a message.
  */
 import { spawnSync } from "node:child_process";
 import { Tensor, add, eye, linalg, matmul, matrixTranspose, mul, random } from "../src/index.js";
@@ -11,6 +12,12 @@ import { formatTime, printTable, timeIt } from "./util.js";
 const DENSE_N = 500;
 const CG_ITERATIONS = 50;
 const POISSON_SIDES = [100, 1000];
+/** Shapes [m, n] of the SVD benchmark. */
+const SVD_SHAPES: readonly [number, number][] = [
+  [100, 100],
+  [200, 200],
+  [1000, 50],
+];
 
 /** The 5-point Laplacian on a side×side grid with Dirichlet boundaries, as a raw kernel (benchmark only). */
 function poissonOperator(side: number): linalg.LinearOperator<null> {
@@ -41,6 +48,7 @@ function poissonOperator(side: number): linalg.LinearOperator<null> {
 interface PythonFigures {
   numpySolve: number;
   scipyCg: Record<string, number>;
+  numpySvd: Record<string, number>;
 }
 
 /** Times numpy.linalg.solve (n = 500) and scipy CG (50 iterations) on the same Poisson problems; null if absent. */
@@ -55,7 +63,10 @@ def best(f, reps):
 rng = np.random.default_rng(0)
 n = ${DENSE_N}
 A = rng.standard_normal((n, n)) + n * np.eye(n); b = rng.standard_normal(n)
-out = {"numpySolve": best(lambda: np.linalg.solve(A, b), 15), "scipyCg": {}}
+out = {"numpySolve": best(lambda: np.linalg.solve(A, b), 15), "scipyCg": {}, "numpySvd": {}}
+for m, k in ${JSON.stringify(SVD_SHAPES)}:
+    S = rng.standard_normal((m, k))
+    out["numpySvd"][f"{m}x{k}"] = best(lambda: np.linalg.svd(S, full_matrices=False), 7)
 for side in ${JSON.stringify(POISSON_SIDES)}:
     T = sp.diags([-np.ones(side - 1), 4 * np.ones(side), -np.ones(side - 1)], [-1, 0, 1])
     I = sp.identity(side)
@@ -102,11 +113,19 @@ function cgRate(side: number): { perIteration: number; matvec: number } {
   return { perIteration, matvec };
 }
 
+function svdTimes(): { shape: string; time: number }[] {
+  return SVD_SHAPES.map(([m, n], i) => {
+    const a = random.normal(random.key(10 + i), [m, n]);
+    return { shape: `${m}x${n}`, time: timeIt(() => linalg.svd(a), { minTime: 1, minBatches: 3 }).median };
+  });
+}
+
 /** Runs the linear-algebra benchmarks and prints their tables. */
 export async function run(): Promise<void> {
   const dense = denseSolve();
   const flops = (2 / 3) * DENSE_N ** 3 + 2 * DENSE_N ** 2;
   const cg = POISSON_SIDES.map((side) => [side, cgRate(side)] as const);
+  const svd = svdTimes();
   const py = pythonFigures();
   const pyOk = typeof py !== "string";
   const ratio = (ours: number, theirs: number | undefined) =>
@@ -150,6 +169,15 @@ export async function run(): Promise<void> {
         ...(pyOk ? [formatTime(theirs!), ratio(r.perIteration, theirs)] : []),
       ];
     }),
+  );
+  printTable(
+    "Thin SVD (linalg.svd: pivoted QR, then one-sided Jacobi, in plain TypeScript; numpy: LAPACK gesdd)",
+    ["shape", "time", ...(pyOk ? ["numpy.linalg.svd", "time / numpy"] : [])],
+    svd.map(({ shape, time }) => [
+      shape,
+      formatTime(time),
+      ...(pyOk ? [formatTime(py.numpySvd[shape]!), ratio(time, py.numpySvd[shape])] : []),
+    ]),
   );
   if (!pyOk) console.log(`  (NumPy/SciPy comparison skipped: ${py})`);
 }

@@ -3,6 +3,8 @@
  * @module
  */
 import { ValueError } from "../../core/errors.js";
+import { gemmStrided } from "../../core/ops/matmul.js";
+import { qrExplicit, qrFactor } from "./kernels.js";
 
 const EPS = 2.220446049250313e-16;
 /** Sweeps allowed before giving up; one-sided Jacobi converges quadratically, typically in 6–12 sweeps. */
@@ -21,10 +23,11 @@ export interface SvdFactors {
 /**
  * Thin SVD A = U·diag(s)·Vᵀ of a row-major m×n array, singular values descending.
  *
- * One-sided (Hestenes) Jacobi: rotations of pairs of columns of B (A, or Aᵀ when m < n) until every pair is
- * orthogonal to working precision; then s are the column norms, U the normalised columns and V the product of
- * the rotations. It computes small singular values to high relative accuracy. Columns of U for zero singular
- * values are completed to an orthonormal set.
+ * One-sided (Hestenes) Jacobi with QR preconditioning (Drmač and Veselić): a Householder QR with column pivoting
+ * A·P = Q·R (of Aᵀ when m < n) leaves an n×n triangle whose transpose is close to orthogonal columns, so a few
+ * sweeps of rotations of pairs of columns of Rᵀ make them orthogonal to working precision; the column norms are
+ * then the singular values. This computes small singular values to high relative accuracy. Left singular vectors
+ * of zero singular values are completed to an orthonormal set.
  *
  * @example
  * ```ts
@@ -34,42 +37,45 @@ export interface SvdFactors {
  */
 export function svdKernel(a: Float64Array, m: number, n: number): SvdFactors {
   if (a.length !== m * n) throw new ValueError(`svdKernel: a has ${a.length} entries, expected ${m}·${n}`);
-  const wide = m < n;
-  const r = wide ? n : m; // rows of B
-  const c = wide ? m : n; // columns of B (= k)
-  // W holds the columns of B contiguously (W[j·r + i] = B[i, j]), Q those of the accumulated rotation (c×c).
-  const w = new Float64Array(r * c);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      if (wide) w[i * r + j] = a[i * n + j]!;
-      else w[j * r + i] = a[i * n + j]!;
-    }
+  if (m < n) {
+    const t = svdKernel(transposed(a, m, n), n, m);
+    return { u: t.v, s: t.s, v: t.u };
   }
-  const q = new Float64Array(c * c);
-  for (let j = 0; j < c; j++) q[j * c + j] = 1;
-  jacobiSweeps(w, q, r, c);
+  // A·P = Q·R, so A = Q·R·Pᵀ; with Rᵀ = X·diag(s)·Yᵀ (Jacobi), A = (Q·Y)·diag(s)·(P·X)ᵀ.
+  const factors = qrFactor(a, m, n, true);
+  const { q, r } = qrExplicit(factors);
+  // The columns of Rᵀ are the rows of R: already contiguous, as the sweeps want them.
+  const w = r;
+  const y = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) y[j * n + j] = 1;
+  jacobiSweeps(w, y, n, n);
 
-  const norms = new Float64Array(c);
-  for (let j = 0; j < c; j++) norms[j] = Math.sqrt(dotRows(w, j * r, w, j * r, r));
-  const order = Array.from({ length: c }, (_, j) => j).sort((x, y) => norms[y]! - norms[x]!);
-  const s = new Float64Array(c);
-  const left = new Float64Array(c * r); // left singular vectors as rows
-  const right = new Float64Array(c * c); // right singular vectors as rows
+  const norms = new Float64Array(n);
+  for (let j = 0; j < n; j++) norms[j] = Math.sqrt(dotRows(w, j * n, w, j * n, n));
+  const order = Array.from({ length: n }, (_, j) => j).sort((i, j) => norms[j]! - norms[i]!);
+  const s = new Float64Array(n);
+  const xRows = new Float64Array(n * n); // left singular vectors of Rᵀ, as rows
+  const yRows = new Float64Array(n * n); // right singular vectors of Rᵀ, as rows
   order.forEach((j, rank) => {
     s[rank] = norms[j]!;
-    for (let i = 0; i < r; i++) left[rank * r + i] = norms[j]! > 0 ? w[j * r + i]! / norms[j]! : 0;
-    for (let i = 0; i < c; i++) right[rank * c + i] = q[j * c + i]!;
+    for (let i = 0; i < n; i++) xRows[rank * n + i] = norms[j]! > 0 ? w[j * n + i]! / norms[j]! : 0;
+    for (let i = 0; i < n; i++) yRows[rank * n + i] = y[j * n + i]!;
   });
-  orthonormalizeRows(left, c, r);
+  orthonormalizeRows(xRows, n, n);
 
-  // B = L·diag(s)·Rᵀ; for a wide A, A = Bᵀ swaps the roles of the two sides.
-  const [uRows, uLen, vRows, vLen] = wide ? [right, c, left, r] : [left, r, right, c];
-  return { u: columnsOf(uRows, c, uLen), s, v: columnsOf(vRows, c, vLen) };
+  // U = Q·Y: U[:, k] = Q·(row k of yRows); V = P·X: V[perm[i], k] = xRows[k, i].
+  const u = new Float64Array(m * n);
+  gemmStrided(m, n, n, 1, q, 0, n, 1, yRows, 0, 1, n, u, 0, n);
+  const v = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) for (let i = 0; i < n; i++) v[factors.perm[i]! * n + k] = xRows[k * n + i]!;
+  return { u, s, v };
 }
 
 /** Rotates pairs of columns (rows of `w`, length r) until all are mutually orthogonal; `q` accumulates. */
 function jacobiSweeps(w: Float64Array, q: Float64Array, r: number, c: number): void {
   const sq = new Float64Array(c); // squared column norms, updated by each rotation and refreshed every sweep
+  // Columns count as orthogonal when |cos ∠| ≤ √r·eps (LAPACK's gesvj criterion): below, rounding dominates.
+  const tol = Math.sqrt(r) * EPS;
   for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
     let rotated = false;
     for (let j = 0; j < c; j++) sq[j] = dotRows(w, j * r, w, j * r, r);
@@ -78,7 +84,7 @@ function jacobiSweeps(w: Float64Array, q: Float64Array, r: number, c: number): v
         const alpha = sq[p]!;
         const beta = sq[k]!;
         const gamma = dotRows(w, p * r, w, k * r, r);
-        if (gamma === 0 || Math.abs(gamma) <= EPS * Math.sqrt(alpha * beta)) continue;
+        if (gamma === 0 || Math.abs(gamma) <= tol * Math.sqrt(alpha * beta)) continue;
         rotated = true;
         // The rotation that zeroes the inner product: t = tan θ, the smaller root of t² + 2ζt − 1 = 0.
         const zeta = (beta - alpha) / (2 * gamma);
@@ -137,9 +143,9 @@ function orthonormalizeRows(x: Float64Array, count: number, len: number): void {
   }
 }
 
-/** The len×count row-major matrix whose columns are the `count` rows of `rows`. */
-function columnsOf(rows: Float64Array, count: number, len: number): Float64Array {
-  const out = new Float64Array(len * count);
-  for (let j = 0; j < count; j++) for (let i = 0; i < len; i++) out[i * count + j] = rows[j * len + i]!;
+/** The n×m transpose of a row-major m×n array. */
+function transposed(a: Float64Array, m: number, n: number): Float64Array {
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[j * m + i] = a[i * n + j]!;
   return out;
 }

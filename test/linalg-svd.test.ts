@@ -89,6 +89,23 @@ describe("svdKernel (one-sided Jacobi)", () => {
     checkFactors(new Float64Array(12), 3, 4);
     assert.deepEqual(Array.from(svdKernel(new Float64Array(12), 4, 3).s), [0, 0, 0]);
   });
+  test("extreme scales neither overflow nor underflow; empty matrices", () => {
+    assertClose(
+      svdKernel(new Float64Array([1e200, 1e200, 1e200, -1e200]), 2, 2).s,
+      [Math.SQRT2 * 1e200, Math.SQRT2 * 1e200],
+      { rtol: 1e-14 },
+    );
+    assertClose(svdKernel(new Float64Array([3e-200, 0, 0, -4e-200]), 2, 2).s, [4e-200, 3e-200], { rtol: 1e-14 });
+    assertClose(svdKernel(new Float64Array([1e300, 0, 0, 1e-300]), 2, 2).s, [1e300, 0], { rtol: 1e-15, atol: 0 });
+    for (const [m, n] of [
+      [0, 3],
+      [3, 0],
+      [0, 0],
+    ] as const) {
+      const { u, s, v } = svdKernel(new Float64Array(0), m, n);
+      assert.deepEqual([u.length, s.length, v.length], [0, 0, 0]);
+    }
+  });
   test("small singular values to high relative accuracy (graded matrix, condition 1e12)", () => {
     // A = D·Q with D = diag(1, 1e-4, 1e-8, 1e-12) and an orthogonal Q: singular values exactly D's entries.
     const c = Math.cos(0.3);

@@ -41,8 +41,13 @@ export function svdKernel(a: Float64Array, m: number, n: number): SvdFactors {
     const t = svdKernel(transposed(a, m, n), n, m);
     return { u: t.v, s: t.s, v: t.u };
   }
+  // Squared column norms must neither overflow nor underflow: work on A·2^−e with |entries| ≤ 1 (exact scaling).
+  let amax = 0;
+  for (let i = 0; i < a.length; i++) amax = Math.max(amax, Math.abs(a[i]!));
+  const unit = amax > 0 ? 2 ** Math.ceil(Math.log2(amax)) : 1;
+  const scaled = unit === 1 ? a : a.map((x) => x / unit);
   // A·P = Q·R, so A = Q·R·Pᵀ; with Rᵀ = X·diag(s)·Yᵀ (Jacobi), A = (Q·Y)·diag(s)·(P·X)ᵀ.
-  const factors = qrFactor(a, m, n, true);
+  const factors = qrFactor(scaled, m, n, true);
   const { q, r } = qrExplicit(factors);
   // The columns of Rᵀ are the rows of R: already contiguous, as the sweeps want them.
   const w = r;
@@ -57,7 +62,7 @@ export function svdKernel(a: Float64Array, m: number, n: number): SvdFactors {
   const xRows = new Float64Array(n * n); // left singular vectors of Rᵀ, as rows
   const yRows = new Float64Array(n * n); // right singular vectors of Rᵀ, as rows
   order.forEach((j, rank) => {
-    s[rank] = norms[j]!;
+    s[rank] = norms[j]! * unit;
     for (let i = 0; i < n; i++) xRows[rank * n + i] = norms[j]! > 0 ? w[j * n + i]! / norms[j]! : 0;
     for (let i = 0; i < n; i++) yRows[rank * n + i] = y[j * n + i]!;
   });

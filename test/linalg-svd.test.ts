@@ -95,8 +95,14 @@ describe("svdKernel (one-sided Jacobi)", () => {
       [Math.SQRT2 * 1e200, Math.SQRT2 * 1e200],
       { rtol: 1e-14 },
     );
-    assertClose(svdKernel(new Float64Array([3e-200, 0, 0, -4e-200]), 2, 2).s, [4e-200, 3e-200], { rtol: 1e-14 });
-    assertClose(svdKernel(new Float64Array([1e300, 0, 0, 1e-300]), 2, 2).s, [1e300, 0], { rtol: 1e-15, atol: 0 });
+    assertClose(svdKernel(new Float64Array([3e-200, 0, 0, -4e-200]), 2, 2).s, [4e-200, 3e-200], {
+      rtol: 1e-14,
+      atol: 0,
+    });
+    // Singular values span 600 decades: the largest exact, the smallest within the backward error eps·‖A‖.
+    const spread = svdKernel(new Float64Array([1e300, 0, 0, 1e-300]), 2, 2).s;
+    assertClose(spread[0]!, 1e300, { rtol: 1e-15, atol: 0 });
+    assert.ok(Math.abs(spread[1]! - 1e-300) <= 2.3e-16 * 1e300);
     for (const [m, n] of [
       [0, 3],
       [3, 0],

@@ -32,6 +32,7 @@ import {
   luMinPivot,
   luSolve,
   lstsqKernel,
+  transposeArray,
   type LuFactors,
 } from "./dense/kernels.js";
 import { LinearSolveError } from "./dense/errors.js";
@@ -502,13 +503,6 @@ function orientedMatrix(op: AnyLinearOperator, ctx: DenseContext): Float64Array 
   }
   if (!ctx.transposed) return (f.matrix ??= transposeArray(f.transposedMatrix!, op.inSize, op.outSize));
   return (f.transposedMatrix ??= transposeArray(f.matrix!, op.inSize, op.outSize));
-}
-
-/** The transpose of the row-major rows×cols array `a`. */
-function transposeArray(a: Float64Array, rows: number, cols: number): Float64Array {
-  const t = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j]!;
-  return t;
 }
 
 function denseSolve(

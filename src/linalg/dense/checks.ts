@@ -5,7 +5,8 @@
 import { NonFiniteError, ShapeError } from "../../core/errors.js";
 import { fmt } from "../../core/shape.js";
 import { Tensor, asTensor, type TensorLike } from "../../core/tensor.js";
-import { add, mul } from "../../core/ops/elementwise.js";
+import { eye } from "../../core/tensor.js";
+import { add, div, mul, sub } from "../../core/ops/elementwise.js";
 import { reshape, transpose } from "../../core/ops/shape.js";
 
 /** Throws a `NonFiniteError` naming `fn` and `arg` when `x` holds a NaN or an infinity. */
@@ -66,6 +67,24 @@ export function mask(n: number, f: (i: number, j: number) => number): Tensor {
   const d = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) d[i * n + j] = f(i, j);
   return new Tensor(d, [n, n]);
+}
+
+/**
+ * E with Eᵢⱼ = 1/(dⱼ − dᵢ) for i ≠ j and 0 on the diagonal (differentiable in d), for sorted values d: the
+ * divided differences in the derivatives of eigenvectors and singular vectors. Throws `repeated(i)` when d[i − 1]
+ * and d[i] agree to rounding (within 10·eps·max|d|), where those derivatives do not exist.
+ */
+export function inverseGaps(d: Tensor, n: number, repeated: (i: number) => Error): Tensor {
+  let scale = 0;
+  for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(d.data[i]!));
+  for (let i = 1; i < n; i++) {
+    if (Math.abs(d.data[i]! - d.data[i - 1]!) <= 10 * Number.EPSILON * scale) throw repeated(i);
+  }
+  const diff = sub(reshape(d, [1, n]), reshape(d, [n, 1]));
+  return div(
+    mask(n, (i, j) => (i === j ? 0 : 1)),
+    add(diff, eye(n)),
+  );
 }
 
 /** (A + Aᵀ)/2 of a row-major n×n array. */

@@ -5,11 +5,11 @@
 import { customCall, type CustomRule } from "../../core/custom.js";
 import { DifferentiationError } from "../../core/errors.js";
 import { Tensor, eye, type TensorLike } from "../../core/tensor.js";
-import { add, div, mul, sub } from "../../core/ops/elementwise.js";
+import { add, mul } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
 import { sum } from "../../core/ops/reduce.js";
 import { reshape, transpose } from "../../core/ops/shape.js";
-import { mask, matrixArg, symmetricPart, symmetrize } from "./checks.js";
+import { inverseGaps, matrixArg, symmetricPart, symmetrize } from "./checks.js";
 import { eighKernel } from "./kernels.js";
 
 /**
@@ -62,21 +62,14 @@ export function eigh(a: TensorLike): { eigenvalues: Tensor; eigenvectors: Tensor
   return { eigenvalues: w!, eigenvectors: v! };
 }
 
-/** E with Eᵢⱼ = 1/(wⱼ − wᵢ) for i ≠ j and 0 on the diagonal (differentiable in w); throws on repeated values. */
+/** E with Eᵢⱼ = 1/(wⱼ − wᵢ) off the diagonal; throws on repeated eigenvalues. */
 function gapInverse(w: Tensor, n: number): Tensor {
-  let scale = 0;
-  for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(w.data[i]!));
-  for (let i = 1; i < n; i++) {
-    const gap = w.data[i]! - w.data[i - 1]!;
-    if (gap <= 10 * 2.220446049250313e-16 * scale) {
-      throw new DifferentiationError(
+  return inverseGaps(
+    w,
+    n,
+    (i) =>
+      new DifferentiationError(
         `eigh: the eigenvector derivative is undefined for repeated eigenvalues (w[${i - 1}] = ${w.data[i - 1]}, w[${i}] = ${w.data[i]})`,
-      );
-    }
-  }
-  const diff = sub(reshape(w, [1, n]), reshape(w, [n, 1]));
-  return div(
-    mask(n, (i, j) => (i === j ? 0 : 1)),
-    add(diff, eye(n)),
+      ),
   );
 }

@@ -75,7 +75,7 @@ function singularError(who: string, lu: Float64Array, n: number, a: Float64Array
   const { index, value } = luMinPivot(lu, n);
   return new LinearSolveError(
     `${who}: the matrix is singular to working precision: LU pivot ${index} has magnitude ${value.toExponential(3)}` +
-      ` (threshold n·eps·max|A| = ${(n * 2.220446049250313e-16 * amax).toExponential(3)})`,
+      ` (threshold n·eps·max|A| = ${(n * Number.EPSILON * amax).toExponential(3)})`,
   );
 }
 

@@ -12,7 +12,7 @@
 import { ValueError } from "../../core/errors.js";
 import { gemmStrided } from "../../core/ops/matmul.js";
 
-const EPS = 2.220446049250313e-16;
+const EPS = Number.EPSILON;
 
 /** An LU factorisation P·A = L·U (unit lower L and upper U packed in `lu`; row i of P·A is row `piv[i]` of A). */
 export interface LuFactors {
@@ -35,6 +35,13 @@ export interface LuFactors {
  * linalg.luSolve(f, 2, new Float64Array([1, 5])); // Float64Array [1, 1]
  * ```
  */
+/** @internal The transpose of the row-major rows×cols array `a`. */
+export function transposeArray(a: Float64Array, rows: number, cols: number): Float64Array {
+  const t = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j]!;
+  return t;
+}
+
 export function luFactor(a: Float64Array, n: number): { lu: Float64Array; piv: Int32Array; singular: boolean } {
   const lu = a.slice(0, n * n);
   const piv = new Int32Array(n);

@@ -56,10 +56,7 @@ export function norm(x: TensorLike, opts: LinalgNormOptions = {}): Tensor {
   const [m, n] = [t.shape[rows]!, t.shape[cols]!];
   const matrices = reshape(transpose(t, [...batchAxes, rows, cols]), [count, m, n]);
   const reduce = SPECTRAL[ord];
-  const values =
-    count === 1
-      ? [reduce(svdvals(reshape(matrices, [m, n])))]
-      : split(matrices, count).map((a) => reduce(svdvals(reshape(a, [m, n]))));
+  const values = split(matrices, count).map((a) => reduce(svdvals(reshape(a, [m, n]))));
   const out = reshape(stack(values), batchShape);
   return opts.keepdims
     ? expandDims(

@@ -103,7 +103,7 @@ function checkDifferentiable(r: Tensor, m: number, n: number): void {
     big = Math.max(big, v);
     small = Math.min(small, v);
   }
-  if (n > 0 && !(small > n * 2.220446049250313e-16 * big)) {
+  if (n > 0 && !(small > n * Number.EPSILON * big)) {
     throw new DifferentiationError(
       `qr: the derivative needs A of full column rank, but min |Rᵢᵢ| = ${small.toExponential(3)} (max ${big.toExponential(3)})`,
     );

@@ -4,9 +4,8 @@
  */
 import { ValueError } from "../../core/errors.js";
 import { gemmStrided } from "../../core/ops/matmul.js";
-import { qrExplicit, qrFactor } from "./kernels.js";
+import { qrExplicit, qrFactor, transposeArray } from "./kernels.js";
 
-const EPS = 2.220446049250313e-16;
 /** Sweeps allowed before giving up; one-sided Jacobi converges quadratically, typically in 6–12 sweeps. */
 const MAX_SWEEPS = 100;
 
@@ -38,7 +37,7 @@ export interface SvdFactors {
 export function svdKernel(a: Float64Array, m: number, n: number): SvdFactors {
   if (a.length !== m * n) throw new ValueError(`svdKernel: a has ${a.length} entries, expected ${m}·${n}`);
   if (m < n) {
-    const t = svdKernel(transposed(a, m, n), n, m);
+    const t = svdKernel(transposeArray(a, m, n), n, m);
     return { u: t.v, s: t.s, v: t.u };
   }
   // Squared column norms must neither overflow nor underflow: work on A·2^−e with |entries| ≤ 1 (exact scaling).
@@ -50,20 +49,19 @@ export function svdKernel(a: Float64Array, m: number, n: number): SvdFactors {
   const factors = qrFactor(scaled, m, n, true);
   const { q, r } = qrExplicit(factors);
   // The columns of Rᵀ are the rows of R: already contiguous, as the sweeps want them.
-  const w = r;
   const y = new Float64Array(n * n);
   for (let j = 0; j < n; j++) y[j * n + j] = 1;
-  jacobiSweeps(w, y, n, n);
+  jacobiSweeps(r, y, n, n);
 
   const norms = new Float64Array(n);
-  for (let j = 0; j < n; j++) norms[j] = Math.sqrt(dotRows(w, j * n, w, j * n, n));
+  for (let j = 0; j < n; j++) norms[j] = Math.sqrt(dotRows(r, j * n, r, j * n, n));
   const order = Array.from({ length: n }, (_, j) => j).sort((i, j) => norms[j]! - norms[i]!);
   const s = new Float64Array(n);
   const xRows = new Float64Array(n * n); // left singular vectors of Rᵀ, as rows
   const yRows = new Float64Array(n * n); // right singular vectors of Rᵀ, as rows
   order.forEach((j, rank) => {
     s[rank] = norms[j]! * unit;
-    for (let i = 0; i < n; i++) xRows[rank * n + i] = norms[j]! > 0 ? w[j * n + i]! / norms[j]! : 0;
+    for (let i = 0; i < n; i++) xRows[rank * n + i] = norms[j]! > 0 ? r[j * n + i]! / norms[j]! : 0;
     for (let i = 0; i < n; i++) yRows[rank * n + i] = y[j * n + i]!;
   });
   orthonormalizeRows(xRows, n, n);
@@ -80,7 +78,7 @@ export function svdKernel(a: Float64Array, m: number, n: number): SvdFactors {
 function jacobiSweeps(w: Float64Array, q: Float64Array, r: number, c: number): void {
   const sq = new Float64Array(c); // squared column norms, updated by each rotation and refreshed every sweep
   // Columns count as orthogonal when |cos ∠| ≤ √r·eps (LAPACK's gesvj criterion): below, rounding dominates.
-  const tol = Math.sqrt(r) * EPS;
+  const tol = Math.sqrt(r) * Number.EPSILON;
   for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
     let rotated = false;
     for (let j = 0; j < c; j++) sq[j] = dotRows(w, j * r, w, j * r, r);
@@ -146,11 +144,4 @@ function orthonormalizeRows(x: Float64Array, count: number, len: number): void {
     }
     for (let t = 0; t < len; t++) x[row * len + t] /= nrm;
   }
-}
-
-/** The n×m transpose of a row-major m×n array. */
-function transposed(a: Float64Array, m: number, n: number): Float64Array {
-  const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[j * m + i] = a[i * n + j]!;
-  return out;
 }

@@ -9,7 +9,7 @@ import { add, div, mul, sub } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
 import { sum } from "../../core/ops/reduce.js";
 import { reshape, transpose } from "../../core/ops/shape.js";
-import { mask, matrixArg } from "./checks.js";
+import { inverseGaps, matrixArg } from "./checks.js";
 import { svdKernel } from "./svd-kernel.js";
 
 /** Thin SVD factors as tensors: A = u·diag(s)·vt. */
@@ -21,8 +21,6 @@ export interface Svd {
   /** k×n, orthonormal rows (Vᵀ, as NumPy's `Vh`). */
   vt: Tensor;
 }
-
-const EPS = 2.220446049250313e-16;
 
 /**
  * Thin singular value decomposition A = U·diag(s)·Vᵀ of an m×n matrix (NumPy's `svd(a, full_matrices=False)`),
@@ -68,8 +66,8 @@ export function svd(a: TensorLike): Svd {
       const dPT = transpose(dP);
       let du = matmul(u!, mul(F, add(mul(dP, sRow), mul(sCol, dPT))));
       let dv = matmul(v!, mul(F, add(mul(sCol, dP), mul(dPT, sRow))));
-      if (m > k) du = add(du, div(complement(u!, matmul(ta!, v!)), nonzero(s!, sRow, "U")));
-      if (n > k) dv = add(dv, div(complement(v!, matmul(transpose(ta!), u!)), nonzero(s!, sRow, "V")));
+      if (m > k) du = add(du, div(complement(u!, matmul(ta!, v!)), checkedRow(s!, "U")));
+      if (n > k) dv = add(dv, div(complement(v!, matmul(transpose(ta!), u!)), checkedRow(s!, "V")));
       return [du, ds, dv];
     },
     vjp(_primals, [u, s, v], [uBar, sBar, vBar]) {
@@ -84,13 +82,13 @@ export function svd(a: TensorLike): Svd {
       if (uBar !== null) {
         const utUb = matmul(transpose(u!), uBar);
         plus(mul(mul(gapInverse(s!, k), sub(utUb, transpose(utUb))), sRow));
-        if (m > k) extra = matmul(div(complement(u!, uBar), nonzero(s!, sRow, "U")), vT);
+        if (m > k) extra = matmul(div(complement(u!, uBar), checkedRow(s!, "U")), vT);
       }
       if (vBar !== null) {
         const vtVb = matmul(vT, vBar);
         plus(mul(sCol, mul(gapInverse(s!, k), sub(vtVb, transpose(vtVb)))));
         if (n > k) {
-          const term = transpose(matmul(div(complement(v!, vBar), nonzero(s!, sRow, "V")), transpose(u!)));
+          const term = transpose(matmul(div(complement(v!, vBar), checkedRow(s!, "V")), transpose(u!)));
           extra = extra === null ? term : add(extra, term);
         }
       }
@@ -120,10 +118,6 @@ export function svdvals(a: TensorLike): Tensor {
   const { t, m, n } = matrixArg(a, "svdvals", "A", false);
   const k = Math.min(m, n);
   type Factors = { u: Tensor; v: Tensor };
-  const factorsOf = (x: Tensor): Factors => {
-    const f = svd(x);
-    return { u: f.u, v: transpose(f.vt) };
-  };
   const rule: CustomRule<Factors> = {
     name: "svdvals",
     primal([av]) {
@@ -132,7 +126,8 @@ export function svdvals(a: TensorLike): Tensor {
     },
     // Under nesting the factors must carry the outer derivatives: the differentiable `svd` of the traced input.
     residuals([av]) {
-      return factorsOf(av!);
+      const f = svd(av!);
+      return { u: f.u, v: transpose(f.vt) };
     },
     jvp(_primals, [ta], _outs, { u, v }) {
       return [sum(mul(matmul(transpose(u), ta!), transpose(v)), { axis: 1 })];
@@ -149,32 +144,25 @@ function complement(q: Tensor, x: Tensor): Tensor {
   return sub(x, matmul(q, matmul(transpose(q), x)));
 }
 
-/** The singular values as a row, after checking none is zero (the S⁻¹ terms of a non-square matrix). */
-function nonzero(s: Tensor, sRow: Tensor, which: string): Tensor {
-  const tiny = EPS * Math.max(1, Math.abs(s.data[0] ?? 0)) * 10;
+/** The singular values as a row (to divide by), after checking none is zero (the S⁻¹ terms of a non-square matrix). */
+function checkedRow(s: Tensor, which: string): Tensor {
+  const tiny = Number.EPSILON * Math.max(1, Math.abs(s.data[0] ?? 0)) * 10;
   if (s.data.some((v) => v <= tiny)) {
     throw new DifferentiationError(
       `svd: the derivative of ${which} is undefined for a non-square matrix with a zero singular value (s = [${Array.from(s.data).join(", ")}]); use svdvals if only singular values are needed`,
     );
   }
-  return sRow;
+  return reshape(s, [1, s.size]);
 }
 
-/** F with Fᵢⱼ = 1/(sⱼ² − sᵢ²) for i ≠ j and 0 on the diagonal (differentiable in s); throws on repeated values. */
+/** F with Fᵢⱼ = 1/(sⱼ² − sᵢ²) off the diagonal; throws on repeated singular values. */
 function gapInverse(s: Tensor, k: number): Tensor {
-  const scale = Math.max(0, ...Array.from(s.data, (v) => v * v));
-  for (let i = 1; i < k; i++) {
-    const gap = s.data[i - 1]! ** 2 - s.data[i]! ** 2;
-    if (gap <= 10 * EPS * scale) {
-      throw new DifferentiationError(
+  return inverseGaps(
+    mul(s, s),
+    k,
+    (i) =>
+      new DifferentiationError(
         `svd: the singular vectors' derivative is undefined for repeated singular values (s[${i - 1}] = ${s.data[i - 1]}, s[${i}] = ${s.data[i]}); use svdvals if only singular values are needed`,
-      );
-    }
-  }
-  const s2 = mul(s, s);
-  const diff = sub(reshape(s2, [1, k]), reshape(s2, [k, 1]));
-  return div(
-    mask(k, (i, j) => (i === j ? 0 : 1)),
-    add(diff, eye(k)),
+      ),
   );
 }

@@ -1,0 +1,172 @@
+/**
+ * Side by side with the peers: the same workloads in diffopt, PyTorch and NumPy/SciPy, on the same data, with the
+ * same values checked, timed in one run on this machine (`npm run bench -- peers`).
+ *
+ * Why one run: the machine is shared and noisy, so only ratios measured together mean something. The data is
+ * generated once here (seeded) and written as raw float64 files; `bench/peers/peers.py` (run with
+ * `/usr/bin/python3`, one thread for every library) reads it, times the same computation with the same
+ * batch-median timer, and returns its timings and the values it computed, which must agree with diffopt's.
+ *
+ * Peers: Debian's `python3-torch`, `python3-numpy` and `python3-scipy` (`apt-get install -y python3-torch
+ * python3-scipy`). A missing peer leaves its column empty; the diffopt column is always measured.
+ *
+ * The table ends with peak memory (max RSS of a fresh process) of one ridge hypergradient, implicit versus
+ * unrolled, as the inner iterations grow: the implicit one must stay flat. Everything is written to
+ * `reports/bench-peers.json`.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { workloads, type Workload } from "./peers/workloads.js";
+import { formatTime, printTable, timeIt } from "./util.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+const PYTHON = process.env.DIFFOPT_PEERS_PYTHON ?? "/usr/bin/python3";
+
+/** What peers.py reports for one workload and one library. */
+interface PeerTiming {
+  seconds: number;
+  check: number[];
+}
+type PeerReport = Record<string, { torch?: PeerTiming | { error: string }; numpy?: PeerTiming | { error: string } }>;
+
+/** Largest relative difference between two check vectors (scaled by the largest magnitude of `ref`). */
+function checkDiff(a: readonly number[], ref: readonly number[]): number {
+  if (a.length !== ref.length) return Infinity;
+  const scale = Math.max(1e-300, ...ref.map(Math.abs));
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - ref[i]!) / scale);
+  return worst;
+}
+
+/** Writes every workload's arrays as raw little-endian float64 files plus a manifest for peers.py. */
+function writeData(dir: string, list: readonly Workload[]): string {
+  const manifest = list.map((w) => ({
+    name: w.name,
+    kind: w.kind,
+    params: w.params,
+    arrays: Object.fromEntries(
+      Object.entries(w.arrays).map(([key, t]) => {
+        const file = join(dir, `${w.name.replace(/[^A-Za-z0-9]+/g, "_")}-${key}.f64`);
+        writeFileSync(file, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+        return [key, { file, shape: t.shape }];
+      }),
+    ),
+  }));
+  const path = join(dir, "manifest.json");
+  writeFileSync(path, JSON.stringify(manifest));
+  return path;
+}
+
+function runPeers(manifest: string): PeerReport | string {
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  try {
+    const out = execFileSync(PYTHON, [join(here, "peers", "peers.py"), manifest], {
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+      // One thread everywhere: diffopt is single-threaded, and the machine has 2 cores shared with others.
+      env: { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", MKL_NUM_THREADS: "1" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    return JSON.parse(out) as PeerReport;
+  } catch (e) {
+    return `peers.py failed: ${(e as Error).message.split("\n")[0]}`;
+  }
+}
+
+/** Peak RSS in MB of a fresh process computing one ridge hypergradient with `iters` inner iterations. */
+function peakMemory(mode: "implicit" | "unrolled", iters: number): number {
+  const out = execFileSync(
+    process.execPath,
+    ["--import", "tsx", join(here, "peers", "memory-child.ts"), mode, String(iters)],
+    { encoding: "utf8", cwd: root },
+  );
+  return Number(out.trim());
+}
+
+function peerPeakMemory(mode: "implicit" | "unrolled", iters: number): number | undefined {
+  if (!existsSync(PYTHON)) return undefined;
+  try {
+    const out = execFileSync(PYTHON, [join(here, "peers", "peers.py"), "--memory", mode, String(iters)], {
+      encoding: "utf8",
+      env: { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    return Number(out.trim());
+  } catch {
+    return undefined;
+  }
+}
+
+const ratio = (a: number, b: number | undefined) => (b === undefined ? "" : `${(a / b).toFixed(2)}×`);
+
+export async function run(): Promise<void> {
+  const list = workloads();
+  const dir = mkdtempSync(join(tmpdir(), "diffopt-peers-"));
+  const rows: string[][] = [];
+  const json: Record<string, unknown>[] = [];
+  try {
+    const peers = runPeers(writeData(dir, list));
+    if (typeof peers === "string") console.log(`peers unavailable (${peers}); diffopt only`);
+    for (const w of list) {
+      const check = w.run();
+      const t = timeIt(() => w.run(), { minTime: w.minTime ?? 0.3, minBatches: 3 }).median / (w.perOp ?? 1);
+      const entry: Record<string, unknown> = { name: w.name, diffopt: { seconds: t }, target: w.target };
+      const cells: string[] = [w.name, formatTime(t)];
+      for (const lib of ["torch", "numpy"] as const) {
+        const p = typeof peers === "string" ? undefined : peers[w.name]?.[lib];
+        if (p === undefined || "error" in p) {
+          cells.push("", "");
+          if (p !== undefined) entry[lib] = p;
+          continue;
+        }
+        const pt = p.seconds / (w.perOp ?? 1);
+        const diff = checkDiff(check, p.check);
+        const agrees = diff <= w.tol;
+        cells.push(formatTime(pt), `${ratio(t, pt)}${agrees ? "" : ` (values differ ${diff.toExponential(1)})`}`);
+        entry[lib] = { seconds: pt, ratio: t / pt, valueDiff: diff, agrees };
+      }
+      const torch = entry.torch as { ratio?: number } | undefined;
+      const verdict =
+        w.target === undefined || torch?.ratio === undefined ? "" : torch.ratio <= w.target ? "ok" : "MISS";
+      cells.push(w.target === undefined ? "" : `≤ ${w.target}×`, verdict);
+      rows.push(cells);
+      json.push(entry);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  printTable(
+    "diffopt against PyTorch and NumPy/SciPy (float64, one thread; time per call, per op for the small-op rows)",
+    ["workload", "diffopt", "torch", "diffopt/torch", "numpy/scipy", "diffopt/numpy", "target", "status"],
+    rows,
+  );
+
+  const memRows: string[][] = [];
+  const memory: Record<string, unknown>[] = [];
+  for (const iters of [100, 1000, 10000]) {
+    const imp = peakMemory("implicit", iters);
+    const unr = peakMemory("unrolled", iters);
+    const tImp = peerPeakMemory("implicit", iters);
+    const tUnr = peerPeakMemory("unrolled", iters);
+    memory.push({ iters, diffopt: { implicit: imp, unrolled: unr }, torch: { implicit: tImp, unrolled: tUnr } });
+    const mb = (v: number | undefined) => (v === undefined ? "" : `${v.toFixed(0)} MB`);
+    memRows.push([String(iters), mb(imp), mb(unr), mb(tImp), mb(tUnr)]);
+  }
+  printTable(
+    "Peak memory (max RSS of a fresh process) of one ridge hypergradient (diabetes, 300 × 10) vs inner iterations",
+    ["iterations", "diffopt implicit", "diffopt unrolled", "torch implicit", "torch unrolled"],
+    memRows,
+  );
+
+  const reports = join(root, "reports");
+  mkdirSync(reports, { recursive: true });
+  writeFileSync(
+    join(reports, "bench-peers.json"),
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, workloads: json, memory }, null, 2),
+  );
+  console.log("\nwritten to reports/bench-peers.json");
+}

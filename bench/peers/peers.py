@@ -1,0 +1,377 @@
+"""The peers' side of `npm run bench -- peers` (bench/peers.bench.ts).
+
+Usage: /usr/bin/python3 bench/peers/peers.py MANIFEST.json
+       /usr/bin/python3 bench/peers/peers.py --memory implicit|unrolled K
+
+Reads the workloads written by bench/peers.bench.ts (raw little-endian float64 arrays plus a JSON manifest), times
+each one in PyTorch and in NumPy/SciPy with the same batch-median timer as bench/util.ts, and prints a JSON report
+{name: {torch: {seconds, check}, numpy: {seconds, check}}} where `check` holds the values diffopt compares with its
+own. Every library runs on one thread (the caller sets OMP/OPENBLAS_NUM_THREADS=1; torch.set_num_threads(1) here).
+A library that is not installed, or a workload it has no version of, is left out; an exception is reported as
+{"error": message} for that cell.
+
+The computations mirror bench/peers/workloads.ts: the same algorithms and iteration counts, written the way a user
+of each library would write them.
+"""
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+
+try:
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # the torch column stays empty
+    torch = None
+
+try:
+    import scipy.linalg
+    import scipy.sparse
+    import scipy.sparse.linalg
+except ImportError:
+    scipy = None
+
+
+def time_it(fn, min_time=0.3, min_batches=3, warmup=0.05):
+    """Median seconds per call over batches of ~20 ms (bench/util.ts timeIt)."""
+    calls, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        if time.perf_counter() - t0 >= warmup and calls >= 2:
+            break
+    per_call = (time.perf_counter() - t0) / calls
+    batch = max(1, round(0.02 / per_call))
+    samples, total = [], 0.0
+    while total < min_time or len(samples) < min_batches:
+        start = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        elapsed = time.perf_counter() - start
+        total += elapsed
+        samples.append(elapsed / batch)
+    return float(np.median(samples))
+
+
+def summary(a):
+    a = np.asarray(a, dtype=np.float64).ravel()
+    return [float(a.sum()), float(np.sqrt((a * a).sum())), float(a[0]), float(a[-1])]
+
+
+def load(spec):
+    return np.fromfile(spec["file"], dtype="<f8").reshape(spec["shape"])
+
+
+# --- PyTorch versions ------------------------------------------------------------------------------------------
+
+
+def torch_add(a, p):
+    x, y = torch.from_numpy(a["x"]), torch.from_numpy(a["y"])
+    return lambda: torch.add(x, y).numpy().tolist()
+
+
+def torch_mul_chain_grad(a, p):
+    x0, ones = torch.from_numpy(a["x"]), torch.from_numpy(a["ones"])
+    n = int(p["chain"])
+
+    def run():
+        x = x0.clone().requires_grad_(True)
+        acc = x
+        for _ in range(n):
+            acc = acc * ones
+        (g,) = torch.autograd.grad(acc.sum(), x)
+        return g.numpy().tolist()
+
+    return run
+
+
+def torch_matmul(a, p):
+    A, B = torch.from_numpy(a["A"]), torch.from_numpy(a["B"])
+    return lambda: summary((A @ B).numpy())
+
+
+def torch_lstsq_grad(a, p):
+    X, y, w0 = (torch.from_numpy(a[k]) for k in ("X", "y", "w"))
+
+    def run():
+        w = w0.clone().requires_grad_(True)
+        loss = 0.5 * ((X @ w - y) ** 2).sum()
+        (g,) = torch.autograd.grad(loss, w)
+        return g.numpy().tolist()
+
+    return run
+
+
+def torch_solve(a, p):
+    A, b = torch.from_numpy(a["A"]), torch.from_numpy(a["b"])
+    return lambda: torch.linalg.solve(A, b).numpy().tolist()
+
+
+def poisson_apply_torch(m):
+    def apply(v):
+        x = v.reshape(m, m)
+        out = 4 * x
+        out[1:, :] -= x[:-1, :]
+        out[:-1, :] -= x[1:, :]
+        out[:, 1:] -= x[:, :-1]
+        out[:, :-1] -= x[:, 1:]
+        return out.reshape(-1)
+
+    return apply
+
+
+def cg_loop(apply, b, rtol, dot, norm):
+    """Textbook CG from x = 0, stopping at ‖r‖ ≤ rtol·‖b‖ (the test of diffopt's linalg.cg)."""
+    x = b * 0
+    r = b.clone() if hasattr(b, "clone") else b.copy()
+    p = r.clone() if hasattr(r, "clone") else r.copy()
+    rr = dot(r, r)
+    stop = rtol * norm(b)
+    for _ in range(10 * b.shape[0]):
+        if rr ** 0.5 <= stop:
+            break
+        Ap = apply(p)
+        alpha = rr / dot(p, Ap)
+        x = x + alpha * p
+        r = r - alpha * Ap
+        rr_new = dot(r, r)
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return x
+
+
+def torch_poisson_cg(a, p):
+    b = torch.from_numpy(a["b"])
+    apply = poisson_apply_torch(int(p["m"]))
+    return lambda: cg_loop(apply, b, p["rtol"], lambda u, v: float(u @ v), lambda u: float(u.norm())).numpy().tolist()
+
+
+def ridge_torch(a, p):
+    Xtr, ytr, Xval, yval = (torch.from_numpy(a[k]) for k in ("Xtr", "ytr", "Xval", "yval"))
+    lam0 = torch.from_numpy(a["lam"])
+    gram, xty = Xtr.T @ Xtr, Xtr.T @ ytr
+    K, L = int(p["K"]), p["L"]
+
+    def gd(lam):
+        w = torch.zeros(gram.shape[0], dtype=torch.float64)
+        for _ in range(K):
+            w = w - (1 / L) * (gram @ w - xty + lam * w)
+        return w
+
+    def outer(w):
+        return 0.5 * ((Xval @ w - yval) ** 2).sum()
+
+    return gd, outer, gram, lam0
+
+
+def torch_ridge_implicit(a, p):
+    gd, outer, gram, lam0 = ridge_torch(a, p)
+    eye = torch.eye(gram.shape[0], dtype=torch.float64)
+
+    def run():
+        with torch.no_grad():
+            w = gd(lam0)
+        w = w.requires_grad_(True)
+        (g,) = torch.autograd.grad(outer(w), w)
+        # ∂w/∂λ = −H⁻¹w with H = XᵀX + λI, so dL/dλ = −(H⁻¹g)ᵀw
+        u = torch.linalg.solve(gram + lam0 * eye, g)
+        return [float(-(u @ w.detach()))]
+
+    return run
+
+
+def torch_ridge_unrolled(a, p):
+    gd, outer, _gram, lam0 = ridge_torch(a, p)
+
+    def run():
+        lam = lam0.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(outer(gd(lam)), lam)
+        return [float(g)]
+
+    return run
+
+
+def deq_torch(a, p):
+    W0, x0, c = (torch.from_numpy(a[k]) for k in ("W", "x", "c"))
+    iters = int(p["iters"])
+
+    def iterate(W, x):
+        z = torch.zeros(W.shape[0], dtype=torch.float64)
+        for _ in range(iters):
+            z = torch.tanh(W @ z + x)
+        return z
+
+    return W0, x0, c, iterate
+
+
+def torch_deq_unrolled(a, p):
+    W0, x0, c, iterate = deq_torch(a, p)
+
+    def run():
+        W, x = W0.clone().requires_grad_(True), x0.clone().requires_grad_(True)
+        gW, gx = torch.autograd.grad((c * iterate(W, x)).sum(), (W, x))
+        return summary(gW.numpy()) + summary(gx.numpy())
+
+    return run
+
+
+def torch_deq_implicit(a, p):
+    W0, x0, c, iterate = deq_torch(a, p)
+    eye = torch.eye(W0.shape[0], dtype=torch.float64)
+
+    def run():
+        with torch.no_grad():
+            z = iterate(W0, x0)
+            s = 1 - z * z  # tanh' at the fixed point
+            # (I − ∂T/∂z)ᵀ u = c with ∂T/∂z = diag(s) W; then ∂/∂W = (s∘u) zᵀ, ∂/∂x = s∘u
+            u = torch.linalg.solve((eye - s[:, None] * W0).T, c)
+            su = s * u
+            return summary(torch.outer(su, z).numpy()) + summary(su.numpy())
+
+    return run
+
+
+# --- NumPy / SciPy versions (no autodiff: derivatives written by hand where a workload needs them) --------------
+
+
+def np_add(a, p):
+    x, y = a["x"], a["y"]
+    return lambda: np.add(x, y).tolist()
+
+
+def np_matmul(a, p):
+    A, B = a["A"], a["B"]
+    return lambda: summary(A @ B)
+
+
+def np_lstsq_grad(a, p):
+    X, y, w = a["X"], a["y"], a["w"]
+    return lambda: (X.T @ (X @ w - y)).tolist()
+
+
+def np_solve(a, p):
+    A, b = a["A"], a["b"]
+    return lambda: scipy.linalg.solve(A, b).tolist()
+
+
+def np_poisson_cg(a, p):
+    m = int(p["m"])
+    t = scipy.sparse.diags([-1, 2, -1], [-1, 0, 1], shape=(m, m))
+    eye = scipy.sparse.identity(m)
+    A = (scipy.sparse.kron(t, eye) + scipy.sparse.kron(eye, t)).tocsr()
+    b = a["b"]
+
+    def run():
+        try:
+            x, info = scipy.sparse.linalg.cg(A, b, rtol=p["rtol"], atol=0.0, maxiter=10 * b.shape[0])
+        except TypeError:  # SciPy < 1.12 calls it tol
+            x, info = scipy.sparse.linalg.cg(A, b, tol=p["rtol"], atol=0.0, maxiter=10 * b.shape[0])
+        return x.tolist()
+
+    return run
+
+
+def np_ridge_implicit(a, p):
+    Xtr, ytr, Xval, yval, lam = (a[k] for k in ("Xtr", "ytr", "Xval", "yval", "lam"))
+    lam = float(lam)
+    gram, xty = Xtr.T @ Xtr, Xtr.T @ ytr
+    K, L = int(p["K"]), p["L"]
+
+    def run():
+        w = np.zeros(gram.shape[0])
+        for _ in range(K):
+            w = w - (1 / L) * (gram @ w - xty + lam * w)
+        g = Xval.T @ (Xval @ w - yval)
+        u = scipy.linalg.solve(gram + lam * np.eye(gram.shape[0]), g, assume_a="pos")
+        return [float(-(u @ w))]
+
+    return run
+
+
+def np_deq_implicit(a, p):
+    W, x, c = a["W"], a["x"], a["c"]
+    iters = int(p["iters"])
+
+    def run():
+        z = np.zeros(W.shape[0])
+        for _ in range(iters):
+            z = np.tanh(W @ z + x)
+        s = 1 - z * z
+        u = scipy.linalg.solve((np.eye(W.shape[0]) - s[:, None] * W).T, c)
+        su = s * u
+        return summary(np.outer(su, z)) + summary(su)
+
+    return run
+
+
+TORCH = {
+    "add": torch_add,
+    "mul_chain_grad": torch_mul_chain_grad,
+    "matmul": torch_matmul,
+    "lstsq_grad": torch_lstsq_grad,
+    "solve": torch_solve,
+    "poisson_cg": torch_poisson_cg,
+    "ridge_implicit": torch_ridge_implicit,
+    "ridge_unrolled": torch_ridge_unrolled,
+    "deq_implicit": torch_deq_implicit,
+    "deq_unrolled": torch_deq_unrolled,
+}
+NUMPY = {
+    "add": np_add,
+    "matmul": np_matmul,
+    "lstsq_grad": np_lstsq_grad,
+    "solve": np_solve,
+    "poisson_cg": np_poisson_cg,
+    "ridge_implicit": np_ridge_implicit,
+    "deq_implicit": np_deq_implicit,
+}
+SLOW = {"matmul": lambda p: p.get("n", 0) >= 1024, "ridge_unrolled": lambda p: p.get("K", 0) >= 10000}
+
+
+def measure(maker, arrays, params, kind):
+    fn = maker(arrays, params)
+    check = fn()
+    min_time = 1.0 if SLOW.get(kind, lambda _p: False)(params) else 0.3
+    return {"seconds": time_it(fn, min_time=min_time), "check": [float(v) for v in check]}
+
+
+def run_manifest(path):
+    report = {}
+    for w in json.load(open(path)):
+        arrays = {k: load(spec) for k, spec in w["arrays"].items()}
+        entry = {}
+        for lib, table, available in (("torch", TORCH, torch is not None), ("numpy", NUMPY, scipy is not None)):
+            if not available or w["kind"] not in table:
+                continue
+            try:
+                entry[lib] = measure(table[w["kind"]], arrays, w["params"], w["kind"])
+            except Exception as e:  # reported in the table, never hidden
+                entry[lib] = {"error": f"{type(e).__name__}: {e}"}
+        report[w["name"]] = entry
+    json.dump(report, sys.stdout)
+
+
+def memory(mode, K):
+    """Peak RSS (MB) of one PyTorch ridge hypergradient with K inner steps on random data of the diabetes size."""
+    rng = np.random.default_rng(0)
+    a = {
+        "Xtr": rng.standard_normal((300, 10)) / 17,
+        "ytr": rng.standard_normal(300),
+        "Xval": rng.standard_normal((142, 10)) / 12,
+        "yval": rng.standard_normal(142),
+        "lam": np.array(0.05),
+    }
+    L = float(np.linalg.eigvalsh(a["Xtr"].T @ a["Xtr"]).max() + 0.05)
+    maker = torch_ridge_implicit if mode == "implicit" else torch_ridge_unrolled
+    maker(a, {"K": K, "L": L})()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--memory":
+        memory(sys.argv[2], int(sys.argv[3]))
+    else:
+        run_manifest(sys.argv[1])

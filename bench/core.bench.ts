@@ -2,7 +2,22 @@
  * Core benchmarks: per-op overhead of small ops eagerly and under `grad`, the gradient of a least-squares loss,
  * and matmul throughput.
  */
-import { Tensor, add, exp, grad, matmul, mul, random, square, sub, sum, tensor } from "../src/index.js";
+import {
+  Tensor,
+  activeKernels,
+  add,
+  exp,
+  grad,
+  matmul,
+  mul,
+  random,
+  square,
+  sub,
+  sum,
+  tensor,
+  useKernels,
+  type KernelBackend,
+} from "../src/index.js";
 import { formatTime, printTable, timeIt, verdict } from "./util.js";
 
 const EAGER_TARGET = 2e-6;
@@ -71,23 +86,34 @@ function leastSquares(): void {
   );
 }
 
+/** matmul GF/s with each kernel backend, side by side in one run (the WebAssembly SIMD kernel is the default). */
 function matmulThroughput(): void {
   const rows: string[][] = [];
-  for (const n of [256, 512, 1024]) {
+  for (const n of [64, 256, 512, 1024]) {
     const [ka, kb] = random.split(random.key(n), 2);
     const A = random.normal(ka!, [n, n]);
     const B = random.normal(kb!, [n, n]);
-    const t = timeIt(() => matmul(A, B), { minBatches: 3, warmup: 0 }).median;
-    const gflops = (2 * n ** 3) / t / 1e9;
+    const gflops: Record<KernelBackend, number> = { wasm: 0, ts: 0 };
+    for (const backend of ["ts", "wasm"] as const) {
+      const previous = useKernels(backend);
+      const t = timeIt(() => matmul(A, B), { minBatches: 3, warmup: 0 }).median;
+      useKernels(previous);
+      gflops[backend] = (2 * n ** 3) / t / 1e9;
+    }
     rows.push([
       `${n}×${n}`,
-      formatTime(t),
-      gflops.toFixed(2),
+      gflops.ts.toFixed(2),
+      gflops.wasm.toFixed(2),
+      `${(gflops.wasm / gflops.ts).toFixed(2)}×`,
       `≥ ${MATMUL_TARGET_GFLOPS}`,
-      verdict(gflops >= MATMUL_TARGET_GFLOPS),
+      verdict(gflops[activeKernels()] >= MATMUL_TARGET_GFLOPS),
     ]);
   }
-  printTable("matmul (n×n times n×n, 2n³ flops)", ["size", "time", "GF/s", "target", "status"], rows);
+  printTable(
+    `matmul (n×n times n×n, 2n³ flops), GF/s per kernel backend (active: ${activeKernels()})`,
+    ["size", "TypeScript", "WebAssembly SIMD", "speed-up", "target", "status"],
+    rows,
+  );
 }
 
 /** Runs the core benchmarks and prints their tables. */

@@ -10,6 +10,14 @@ import { Tensor, asTensor, shapeSize, type TensorLike } from "../tensor.js";
 import { add, mul } from "./elementwise.js";
 import { sumTo } from "./broadcast.js";
 import { reshape, transpose } from "./shape.js";
+import { wasmGemm } from "../wasm/gemm.js";
+
+/**
+ * Products of at least this many multiply-adds (m·n·k) run on the WebAssembly SIMD kernel when it is available
+ * (`wasm/gemm.ts`); smaller ones stay in TypeScript, where copying the operands into the module's memory is not
+ * repaid. The same threshold as the packed TypeScript kernel.
+ */
+const WASM_MIN_WORK = 32768;
 
 /**
  * C[m×n] += A[m×k] · B[k×n], row-major and contiguous, at the given offsets (see {@link gemmStrided}).
@@ -74,7 +82,8 @@ export function gemmNT(
  * aCol = m) and sub-blocks of a larger matrix are offsets with its row length as stride, so nothing is copied
  * beyond the packing below. C must not overlap the parts of `a` and `b` that are read.
  *
- * Large products run blocked: slabs of at most 256 rows of op(B) by 256 columns are packed into zero-padded
+ * Large products run on the WebAssembly SIMD kernel (`wasm/gemm.ts`) when it is available and chosen
+ * (`useKernels`). Otherwise, in TypeScript, large products run blocked: slabs of at most 256 rows of op(B) by 256 columns are packed into zero-padded
  * panels of 4 columns, pairs of rows of op(A) are packed interleaved, and a 2×4 register-blocked micro-kernel
  * (8 accumulators) runs over each pair of rows and panel. Small or thin products use plain loops.
  * @internal
@@ -97,6 +106,14 @@ export function gemmStrided(
   ldc: number,
 ): void {
   if (m === 0 || n === 0 || k === 0 || alpha === 0) return;
+  if (
+    m * n * k >= WASM_MIN_WORK &&
+    m >= 4 &&
+    n >= 4 &&
+    wasmGemm(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc)
+  ) {
+    return;
+  }
   if (m >= 2 && n >= 8 && k >= 4 && m * n * k >= 32768) {
     gemmPacked(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc);
   } else if (n === 1 && aCol === 1) {

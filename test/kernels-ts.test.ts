@@ -1,0 +1,9 @@
+/**
+ * The dense-kernel tests again, with the TypeScript kernels forced (the WebAssembly SIMD ones run by default), so
+ * both paths stay correct: the fallback for engines without WebAssembly SIMD is also the test oracle.
+ */
+import { useKernels } from "../src/index.js";
+
+useKernels("ts");
+await import("./gemm.test.js");
+await import("./linalg-kernels-perf.test.js");

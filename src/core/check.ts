@@ -21,7 +21,7 @@ import { asTensor, type Tensor, type TensorLike } from "./tensor.js";
  */
 export function checkFinite(x: TensorLike, name: string): Tensor {
   const t = asTensor(x);
-  const d = t.data;
+  const d = t.raw;
   let first = -1;
   let count = 0;
   for (let k = 0; k < d.length; k++) {

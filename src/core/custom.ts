@@ -103,7 +103,7 @@ function transposeLinear(what: string, lin: (...xs: Tree[]) => Tree, at: readonl
         flatten(x)[0].map((l) => onesLike(l)),
       ),
     );
-    if (flatten(lin(...probe))[0].some((l) => l.data.some((v) => v !== 0))) {
+    if (flatten(lin(...probe))[0].some((l) => l.raw.some((v) => v !== 0))) {
       throw new DifferentiationError(
         `${what} is not written with differentiable diffopt ops, so the transform nested around it cannot be computed; write it with ops on its inputs`,
       );

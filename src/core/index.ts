@@ -20,6 +20,7 @@ export {
   type Shape,
   type NestedArray,
   type TensorLike,
+  type NumericArray,
 } from "./tensor.js";
 export {
   add,

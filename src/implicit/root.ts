@@ -110,7 +110,7 @@ function backwardOperator(F: OptimalityFn, sign: 1 | -1, xStar: Tree, args: read
 }
 
 function allFinite(t: Tree): boolean {
-  return flatten(t)[0].every((l) => l.data.every((v) => Number.isFinite(v)));
+  return flatten(t)[0].every((l) => l.raw.every((v) => Number.isFinite(v)));
 }
 
 function checkSquare(Fx: Tree, xStar: Tree, what: string): void {
@@ -226,7 +226,7 @@ function denseSolve(
   if (cache.dense === undefined) {
     const A = op.materialize();
     const n = A.shape[0]!;
-    const solver = kind === "cholesky" ? choleskySolver(A.data, n, who) : luSolver(A.data, n);
+    const solver = kind === "cholesky" ? choleskySolver(A.raw, n, who) : luSolver(A.raw, n);
     cache.dense = { A, solver, kind };
   }
   const { A, solver } = cache.dense;

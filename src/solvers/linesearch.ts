@@ -157,7 +157,7 @@ export function backtrackingLineSearch(
     if (ok === null) {
       const [, gt] = f.valueAndGrad(xt);
       numEvals++;
-      ok = (slope + vdot(gt, p).item()) / 2 <= c1 * slope + gradientSlack(grad, gt, p);
+      ok = (slope + stopGradient(vdot(gt, p)).item()) / 2 <= c1 * slope + gradientSlack(grad, gt, p);
     }
     if (ok) {
       succeeded = true;
@@ -229,7 +229,7 @@ export function wolfeLineSearch(
     const params = stepFrom(x0, p, t);
     const [v, g] = f.valueAndGrad(params);
     numEvals++;
-    return { t, value: v, slope: vdot(g, p).item(), params, grad: g };
+    return { t, value: v, slope: stopGradient(vdot(g, p)).item(), params, grad: g };
   };
   const sufficient = (q: Probe) =>
     decideBelow(q.value, value + c1 * q.t * slope0, value) ??

@@ -21,6 +21,7 @@ export {
   type NestedArray,
   type TensorLike,
   type NumericArray,
+  type NestedInput,
 } from "./tensor.js";
 export {
   add,

@@ -303,8 +303,11 @@ export type NumericArray =
   | Int32Array
   | Uint32Array;
 
+/** Nested arrays of numbers whose innermost rows may be typed arrays, as accepted by {@link tensor}. */
+export type NestedInput = number | NumericArray | readonly NestedInput[];
+
 /** Anything that can be turned into a tensor: a Tensor, a number, nested arrays, or a typed array of numbers. */
-export type TensorLike = Tensor | NestedArray | NumericArray;
+export type TensorLike = Tensor | NestedInput;
 
 /** @internal A short description of a value of the wrong kind, for error messages. */
 export function describeValue(v: unknown): string {
@@ -358,6 +361,8 @@ export function tensor(values: TensorLike, shape?: Shape): Tensor {
     }
     return new Tensor(values instanceof Float64Array ? values.slice() : Float64Array.from(values), [...s]);
   }
+  // A Float64Array that is no view is a tracer's guarded `data`: reading an element throws the traced-read error.
+  if (values instanceof Float64Array) void values[0];
   const inferred: number[] = [];
   let v: unknown = values;
   while (Array.isArray(v) || isNumericArray(v)) {

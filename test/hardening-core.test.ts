@@ -34,6 +34,12 @@ import {
   customJvp,
   random,
   tree,
+  prox,
+  rootJvp,
+  rootVjp,
+  sub,
+  backtrackingLineSearch,
+  wolfeLineSearch,
   DifferentiationError,
   ShapeError,
   TreeMismatchError,
@@ -450,5 +456,74 @@ describe("readable tensors", () => {
       }),
       '{"w":[[1,2],[3,4]],"b":0.5,"e":[]}',
     );
+  });
+});
+
+describe("errors raised deep inside surface at the public function", () => {
+  test("rootJvp and rootVjp name themselves for bad tangents, cotangents, args and shapes F rejects", () => {
+    const F = (z: Tensor, a: Tensor) => sub(mul(z, z), a);
+    const xs = tensor([1, 2]);
+    const a = [tensor([1, 4])];
+    throwsWith(
+      () => rootVjp(F, xs, a, tensor([1, 2, 3])),
+      TreeMismatchError,
+      /^rootVjp: cotangent vs xStar: leaf 0 has shape \[3\], expected \[2\]/,
+    );
+    throwsWith(() => rootJvp(F, xs, a, [tensor([1, 2, 3])]), TreeMismatchError, /^rootJvp: tangents vs args/);
+    throwsWith(
+      () => rootJvp(F, xs, a, tensor(1) as unknown as Tensor[]),
+      ValueError,
+      /^rootJvp: tangents must be an array/,
+    );
+    throwsWith(
+      () => rootVjp(F, xs, tensor([1, 4]) as unknown as Tensor[], xs),
+      ValueError,
+      /^rootVjp: args must be an array/,
+    );
+    throwsWith(
+      () => rootVjp(F, tensor([1, 2, 3]), a, tensor([1, 2, 3])),
+      ShapeError,
+      /^rootVjp: sub: shapes \[3\] and \[2\]/,
+    );
+    throwsWith(() => rootVjp("F" as unknown as typeof F, xs, a, xs), ValueError, /^rootVjp: F must be a function/);
+    // The well-formed call still works: x² = a ⇒ dx/da = 1/(2x).
+    assertClose(rootVjp(F, xs, a, tensor([1, 1]))[0] as Tensor, [0.5, 0.25], { rtol: 1e-12 });
+  });
+
+  test("line searches check value, grad and direction against x", () => {
+    const f = (w: Tensor) => sum(square(w));
+    const fn = {
+      value: (w: tree.Tree) => f(w as Tensor).item(),
+      valueAndGrad: (w: tree.Tree) => [f(w as Tensor).item(), grad(f)(w)] as [number, tree.Tree],
+    };
+    const x = tensor([1, 2]);
+    const g = tensor([2, 4]);
+    throwsWith(
+      () => backtrackingLineSearch(fn, x, 5, g, tensor([1, 2, 3])),
+      TreeMismatchError,
+      /^backtrackingLineSearch: direction vs x/,
+    );
+    throwsWith(
+      () => backtrackingLineSearch(fn, x, 5, tensor([2, 4, 1]), g.neg()),
+      TreeMismatchError,
+      /^backtrackingLineSearch: grad vs x/,
+    );
+    throwsWith(() => wolfeLineSearch(fn, x, 5, [g], g.neg()), TreeMismatchError, /^wolfeLineSearch: grad vs x/);
+    throwsWith(
+      () => backtrackingLineSearch(fn, x, NaN, g, g.neg()),
+      ValueError,
+      /^backtrackingLineSearch: value .* finite number, got NaN/,
+    );
+    assert.equal(backtrackingLineSearch(fn, x, 5, g, g.neg()).stepsize, 0.5);
+  });
+
+  test("prox operators name themselves and the argument", () => {
+    throwsWith(
+      () => prox.lasso("x" as unknown as Tensor),
+      ValueError,
+      /^prox\.lasso: x: tensor: expected a number.*the string "x"/,
+    );
+    throwsWith(() => prox.ridge(tensor([1, 2, 3]), tensor([1, 2])), ShapeError, /^prox\.ridge: /);
+    throwsWith(() => prox.groupLasso(tensor([1, 2]), [1, 2]), ShapeError, /^prox\.groupLasso: l2reg must be a scalar/);
   });
 });

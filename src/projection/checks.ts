@@ -4,12 +4,13 @@
  * @module
  */
 import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
+import { atBoundary } from "../core/check.js";
 import { fmt } from "../core/shape.js";
 import { Tensor, asTensor, type TensorLike } from "../core/tensor.js";
 
 /** @internal `x` as a tensor whose values are all finite. */
 export function finiteTensor(x: TensorLike, fn: string, arg: string): Tensor {
-  const t = asTensor(x);
+  const t = atBoundary(`${fn}: ${arg}`, () => asTensor(x));
   const d = t.raw;
   for (let i = 0; i < d.length; i++) {
     if (!Number.isFinite(d[i]!)) {

@@ -18,6 +18,8 @@ import {
   mul,
   ShapeError,
   ValueError,
+  DifferentiationError,
+  stopGradient,
 } from "../src/index.js";
 
 describe("creation", () => {
@@ -90,11 +92,12 @@ describe("inspection", () => {
     assert.equal(tensor(0.1 + 0.2).toString(), "tensor(0.3)");
     assert.equal(arange(2000).toString(), "tensor([0, 1, 2, …, 1997, 1998, 1999], shape=[2000])");
   });
-  test("values of a traced tensor can be read inside a transform", () => {
+  test("a traced tensor prints its values; reading them as numbers needs stopGradient", () => {
     let seen: number[] = [];
     grad((x: Tensor) => {
-      seen = [...x.data];
-      assert.match(x.toString(), /traced at level/);
+      assert.throws(() => [...x.data], DifferentiationError);
+      seen = [...stopGradient(x).data];
+      assert.match(x.toString(), /tensor\(\[1, 2\], shape=\[2\], traced at level \d+\)/);
       return sum(mul(x, x));
     })(tensor([1, 2]));
     assert.deepEqual(seen, [1, 2]);

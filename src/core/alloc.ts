@@ -6,6 +6,11 @@
  * 9 to {@link POOLED_MAX} doubles are therefore carved out of a shared 8 KiB slab by bumping an offset (the scheme
  * Node uses for small Buffers). Slots are never reused, so every array starts zero-filled; a slab is freed when
  * the last array viewing it is. The cost: one live small array keeps its slab (at most 8 KiB) alive.
+ *
+ * A slab is shared by unrelated tensors, so it must never be detached (transferred to a worker, or by
+ * `ArrayBuffer.prototype.transfer`): that would empty all of them. The library's kernels read a tensor's values
+ * through its internal `raw` field; the public `Tensor.data` hands out an array owning its whole buffer (a copy,
+ * made once, of a slab view; see {@link ownsBuffer}), so no user code can reach a slab.
  * @module
  */
 
@@ -26,4 +31,12 @@ export function allocFloat64(n: number): Float64Array {
   const out = new Float64Array(slab, offset * 8, n);
   offset += n;
   return out;
+}
+
+/**
+ * True when `a` views the whole of its buffer, so that transferring `a.buffer` can empty nothing but `a` (and the
+ * arrays sharing `a` itself). False for slab views and other partial views.
+ */
+export function ownsBuffer(a: Float64Array): boolean {
+  return a.byteOffset === 0 && a.buffer.byteLength === a.byteLength;
 }

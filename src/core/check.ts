@@ -2,7 +2,7 @@
  * Runtime checks on tensor values.
  * @module
  */
-import { NonFiniteError } from "./errors.js";
+import { NonFiniteError, ShapeError, TreeMismatchError, ValueError } from "./errors.js";
 import { stridesOf } from "./shape.js";
 import { asTensor, type Tensor, type TensorLike } from "./tensor.js";
 
@@ -21,7 +21,7 @@ import { asTensor, type Tensor, type TensorLike } from "./tensor.js";
  */
 export function checkFinite(x: TensorLike, name: string): Tensor {
   const t = asTensor(x);
-  const d = t.data;
+  const d = t.raw;
   let first = -1;
   let count = 0;
   for (let k = 0; k < d.length; k++) {
@@ -39,4 +39,24 @@ export function checkFinite(x: TensorLike, name: string): Tensor {
     `checkFinite: argument "${name}" (shape [${t.shape.join(", ")}]) has ${count} non-finite ${count === 1 ? "entry" : "entries"}; ` +
       `the first is ${d[first]} at index [${position.join(", ")}]`,
   );
+}
+
+/** Errors re-raised by {@link atBoundary}: plain message-only classes, so a copy loses nothing. */
+const RENAMED = new Set<unknown>([ShapeError, TreeMismatchError, ValueError]);
+
+/**
+ * @internal Runs `fn`, the body of the public function `who`, so that a `ShapeError`, `TreeMismatchError` or
+ * `ValueError` raised deep inside it (by an op, a pytree helper or a user's function) names `who` first, with the
+ * original message after it: the error then points at the call the user made, not at an internal helper.
+ */
+export function atBoundary<T>(who: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (!(e instanceof Error) || !RENAMED.has(e.constructor) || e.message.startsWith(`${who}:`)) throw e;
+    const Renamed = e.constructor as new (message: string) => Error;
+    const out = new Renamed(`${who}: ${e.message}`);
+    out.stack = `${out.name}: ${out.message}\n${(e.stack ?? "").split("\n").slice(1).join("\n")}`;
+    throw out;
+  }
 }

@@ -13,8 +13,8 @@
  * @module
  */
 import { jvpTracer, lower, makeNode, topLevel, vjpTracer } from "./engine.js";
-import { DifferentiationError } from "./errors.js";
-import { Tensor, TraceKind, onesLike, zerosLike, type TapeNode } from "./tensor.js";
+import { DifferentiationError, ValueError } from "./errors.js";
+import { Tensor, TraceKind, describeValue, onesLike, zerosLike, type TapeNode } from "./tensor.js";
 import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
 import { vjp, type TreeFn } from "./transforms.js";
 
@@ -103,13 +103,45 @@ function transposeLinear(what: string, lin: (...xs: Tree[]) => Tree, at: readonl
         flatten(x)[0].map((l) => onesLike(l)),
       ),
     );
-    if (flatten(lin(...probe))[0].some((l) => l.data.some((v) => v !== 0))) {
+    if (flatten(lin(...probe))[0].some((l) => l.raw.some((v) => v !== 0))) {
       throw new DifferentiationError(
         `${what} is not written with differentiable diffopt ops, so the transform nested around it cannot be computed; write it with ops on its inputs`,
       );
     }
   }
   return pullback(ct);
+}
+
+/** `customJvp(name)` for a named function, `customJvp` otherwise: how errors name a rule. */
+function ruleName(kind: string, f: (...args: never[]) => unknown): string {
+  return f.name ? `${kind}(${f.name})` : kind;
+}
+
+/**
+ * Runs a user-written part of a custom rule, naming the rule in any `DifferentiationError` it raises: typically a
+ * rule that reads plain numbers (`item()`, `toArray()`, `data`) from a traced input, which would otherwise give a
+ * silently wrong derivative at an order (reverse over reverse, `jacrev(grad(f))`, `hessian`) that traces it.
+ */
+function runPart<T>(who: string, part: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (!(e instanceof DifferentiationError) || e.message.startsWith(`${who}: ${part}`)) throw e;
+    throw new DifferentiationError(
+      `${who}: ${part} cannot be differentiated by the transform applied to it (write it with diffopt ops on its ` +
+        `inputs so that it is differentiable to the order needed): ${e.message}`,
+    );
+  }
+}
+
+/** Checks that a user rule returned a pair `[a, b]` (as `fwd` and a JVP rule must). */
+function checkPair(value: unknown, who: string, what: string): [Tree, Tree] {
+  if (!Array.isArray(value) || value.length !== 2) {
+    throw new ValueError(
+      `${who}: ${what} must return a pair [${what === "fwd" ? "output, residuals" : "output, tangent"}], got ${describeValue(value)}`,
+    );
+  }
+  return value as [Tree, Tree];
 }
 
 function zeroTree(def: TreeDef, like: readonly Tensor[]): Tree {
@@ -136,6 +168,9 @@ function zeroTree(def: TreeDef, like: readonly Tensor[]): Tree {
  * ```
  */
 export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tangents: any[]) => [Tree, Tree]): F {
+  const who = ruleName("customJvp", f);
+  const tangentOf = (ps: Tree[], ts: Tree[]): Tree =>
+    runPart(who, "the jvp rule", () => checkPair(jvpRule(ps, ts), who, "the jvp rule")[1]);
   const wrapped = (...args: Tree[]) => {
     const [leaves, def] = flatten(args);
     let outDef: TreeDef | null = null;
@@ -143,7 +178,7 @@ export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tang
     const rule: CustomRule<null> = {
       name: "customJvp",
       primal(xs) {
-        const [outs, od] = flatten(f(...primalTree(xs)));
+        const [outs, od] = flatten(runPart(who, "f", () => f(...primalTree(xs))));
         outDef = od;
         return { outs, res: null };
       },
@@ -152,8 +187,8 @@ export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tang
       },
       jvp(ps, ts, outs) {
         const full = ts.map((t, i) => t ?? zerosLike(ps[i]!));
-        const [, tout] = jvpRule(primalTree(ps), primalTree(full));
-        return flattenLike(tout, outDef!, outs, "customJvp: tangent output");
+        const tout = tangentOf(primalTree(ps), primalTree(full));
+        return flattenLike(tout, outDef!, outs, `${who}: the jvp rule's tangent vs f's output`);
       },
       vjp(ps, outs, cts) {
         const ctTree = unflatten(
@@ -162,8 +197,12 @@ export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tang
         );
         const zeroTangents = primalTree(ps.map((p) => zerosLike(p)));
         const g = transposeLinear(
-          "customJvp: the tangent rule",
-          (...ts: Tree[]) => jvpRule(primalTree(ps), ts)[1],
+          `${who}: the jvp rule`,
+          (...ts: Tree[]) => {
+            const tout = tangentOf(primalTree(ps), ts);
+            flattenLike(tout, outDef!, outs, `${who}: the jvp rule's tangent vs f's output`);
+            return tout;
+          },
           zeroTangents,
           ctTree,
         );
@@ -198,26 +237,38 @@ export function customVjp<F extends TreeFn>(
   fwd: (...args: any[]) => [Tree, Tree],
   bwd: (residuals: any, cotangent: any) => Tree[],
 ): F {
+  const who = ruleName("customVjp", f);
+  const runFwd = (xs: Tree[]) => runPart(who, "fwd", () => checkPair(fwd(...xs), who, "fwd"));
   const wrapped = (...args: Tree[]) => {
     const [leaves, def] = flatten(args);
     let outDef: TreeDef | null = null;
     const primalTree = (xs: readonly Tensor[]) => unflatten<Tree[]>(def, xs);
+    // bwd's cotangents, checked: an array with one cotangent per argument, of the arguments' structure and shapes.
+    const runBwd = (ps: readonly Tensor[], res: Tree, ct: Tree): Tensor[] => {
+      const g = runPart(who, "bwd", () => bwd(res, ct));
+      if (!Array.isArray(g) || g.length !== args.length) {
+        throw new ValueError(
+          `${who}: bwd must return an array with one cotangent per argument (${args.length}), got ${describeValue(g)}`,
+        );
+      }
+      return flattenLike(g, def, ps, `${who}: bwd's cotangents vs the arguments`);
+    };
     const rule: CustomRule<Tree> = {
       name: "customVjp",
       primal(xs) {
-        const [out, res] = fwd(...primalTree(xs));
+        const [out, res] = runFwd(primalTree(xs));
         const [outs, od] = flatten(out);
         outDef = od;
         return { outs, res };
       },
       residuals(xs) {
-        return fwd(...primalTree(xs))[1];
+        return runFwd(primalTree(xs))[1];
       },
       jvp(ps, ts, outs, res) {
         const full = ts.map((t, i) => t ?? zerosLike(ps[i]!));
         const g = transposeLinear(
-          "customVjp: bwd",
-          (ct: Tree) => bwd(res, ct) as Tree,
+          `${who}: bwd`,
+          (ct: Tree) => unflatten<Tree[]>(def, runBwd(ps, res, ct)),
           [zeroTree(outDef!, outs)],
           primalTree(full),
         );
@@ -228,8 +279,7 @@ export function customVjp<F extends TreeFn>(
           outDef!,
           cts.map((c, i) => c ?? zerosLike(outs[i]!)),
         );
-        const g = bwd(res, ctTree);
-        return flattenLike(g, def, ps, "customVjp: bwd output vs arguments");
+        return runBwd(ps, res, ctTree);
       },
     };
     const outs = customCall(rule, leaves);

@@ -71,12 +71,12 @@ export function lower(x: Tensor, level: number): Tensor {
 
 /** @internal Wraps `primal` as a forward-mode tracer at `level`. */
 export function jvpTracer(level: number, primal: Tensor, tangent: Tensor | null): Tensor {
-  return new Tensor(primal.data, primal.shape, level, TraceKind.Jvp, primal, tangent, null, 0);
+  return new Tensor(primal.raw, primal.shape, level, TraceKind.Jvp, primal, tangent, null, 0);
 }
 
 /** @internal Wraps `primal` as a reverse-mode tracer at `level`, output `outIndex` of `node`. */
 export function vjpTracer(level: number, primal: Tensor, node: TapeNode, outIndex = 0): Tensor {
-  return new Tensor(primal.data, primal.shape, level, TraceKind.Vjp, primal, null, node, outIndex);
+  return new Tensor(primal.raw, primal.shape, level, TraceKind.Vjp, primal, null, node, outIndex);
 }
 
 /** @internal A tape node. */

@@ -20,6 +20,8 @@ export {
   type Shape,
   type NestedArray,
   type TensorLike,
+  type NumericArray,
+  type NestedInput,
 } from "./tensor.js";
 export {
   add,

@@ -28,7 +28,7 @@
  */
 import { ShapeError, ValueError } from "./errors.js";
 import { fmt } from "./shape.js";
-import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "./tensor.js";
+import { Tensor, asTensor, describeValue, shapeSize, type Shape, type TensorLike } from "./tensor.js";
 import { broadcastTo } from "./ops/broadcast.js";
 import { take } from "./ops/indexing.js";
 import { reshape } from "./ops/shape.js";
@@ -126,13 +126,6 @@ export class PRNGKey {
     const hex = (w: number) => `0x${w.toString(16).padStart(8, "0")}`;
     return `PRNGKey(${hex(this.k0)}, ${hex(this.k1)})`;
   }
-}
-
-function describeValue(v: unknown): string {
-  if (v instanceof Tensor) return `a tensor of shape ${fmt(v.shape)}`;
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (typeof v === "object" && v !== null) return "an object";
-  return String(v);
 }
 
 function checkKey(k: unknown, op: string): PRNGKey {
@@ -372,7 +365,7 @@ export function bernoulli(key: PRNGKey, p: TensorLike, shape: Shape): Tensor {
   const pt = asTensor(p);
   let probs: Float64Array;
   try {
-    probs = broadcastTo(new Tensor(pt.data, pt.shape), s).data;
+    probs = broadcastTo(new Tensor(pt.raw, pt.shape), s).raw;
   } catch (e) {
     if (!(e instanceof ShapeError)) throw e;
     throw new ShapeError(`random.bernoulli: p of shape ${fmt(pt.shape)} does not broadcast to shape ${fmt(s)}`);
@@ -389,17 +382,32 @@ export function bernoulli(key: PRNGKey, p: TensorLike, shape: Shape): Tensor {
 // ---------------------------------------------------------------------------------------------------------------
 // Permutations and choices (of a tensor: a `take` along the first axis, so derivatives flow back to the tensor)
 
-/** A uniformly random permutation of 0..n−1 (Fisher–Yates; step i uses element i's stream). */
-function permutationIndex(k: PRNGKey, n: number): Int32Array {
-  const perm = new Int32Array(n);
-  for (let i = 0; i < n; i++) perm[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = uniformIntAt(k.k0, k.k1, i, i + 1);
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
+/**
+ * The first m entries of a uniformly random shuffle of 0..n−1, in time and memory O(m) whatever n: the forward
+ * Fisher–Yates shuffle (step i swaps entry i with a uniform entry of i..n−1, using element i's stream), run on a
+ * virtual array 0..n−1 whose displaced entries live in a hash map. Step i depends only on (key, i), so a shorter
+ * draw is a prefix of a longer one (and `permutation` is the draw of all n). A dense array replaces the map when m
+ * is a sizeable fraction of n.
+ */
+function partialShuffle(k: PRNGKey, n: number, m: number): Int32Array {
+  const out = new Int32Array(m);
+  if (4 * m >= n) {
+    const perm = new Int32Array(n);
+    for (let i = 0; i < n; i++) perm[i] = i;
+    for (let i = 0; i < m; i++) {
+      const j = i + uniformIntAt(k.k0, k.k1, i, n - i);
+      out[i] = perm[j]!;
+      perm[j] = perm[i]!;
+    }
+    return out;
   }
-  return perm;
+  const moved = new Map<number, number>();
+  for (let i = 0; i < m; i++) {
+    const j = i + uniformIntAt(k.k0, k.k1, i, n - i);
+    out[i] = moved.get(j) ?? j;
+    moved.set(j, moved.get(i) ?? i);
+  }
+  return out;
 }
 
 const MAX_INDEX = 2 ** 31 - 1;
@@ -432,7 +440,7 @@ function checkPopulation(x: unknown, op: string): { n: number; tensor: Tensor | 
 export function permutation(key: PRNGKey, x: number | Tensor): Tensor {
   const k = checkKey(key, "permutation");
   const { n, tensor } = checkPopulation(x, "permutation");
-  const perm = permutationIndex(k, n);
+  const perm = partialShuffle(k, n, n);
   if (tensor !== null) return take(tensor, perm, 0);
   return new Tensor(Float64Array.from(perm), [n]);
 }
@@ -456,13 +464,13 @@ function checkProbabilities(p: TensorLike, n: number): Float64Array {
   }
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const q = pt.data[i]!;
+    const q = pt.raw[i]!;
     if (!(q >= 0 && Number.isFinite(q)))
       throw new ValueError(`random.choice: p must be finite and non-negative, got p[${i}] = ${q}`);
     total += q;
   }
   if (!(Math.abs(total - 1) <= 1e-9)) throw new ValueError(`random.choice: p must sum to 1, got ${total}`);
-  return pt.data;
+  return pt.raw;
 }
 
 /**
@@ -509,7 +517,7 @@ export function choice(key: PRNGKey, x: number | Tensor, opts: ChoiceOptions = {
       index[i] = lo;
     }
   } else if (probs === null) {
-    index.set(permutationIndex(k, n).subarray(0, m));
+    index.set(partialShuffle(k, n, m));
   } else {
     // Exponential race: candidate j finishes at E_j / p_j; the first m to finish are the sample.
     const times = new Float64Array(n);

@@ -2,14 +2,21 @@
  * The `Tensor`: an immutable float64 array with a row-major shape.
  *
  * A tensor seen inside a transform (`jvp`, `vjp`, `grad`, …) is a *tracer*: the same class, with a non-zero
- * `level` naming the transform it belongs to and a link to the value one level down (`primal`). Its `data` are
- * always the concrete values, so user code may read numbers (`item()`, `toArray()`) anywhere; reading them gives
- * no derivative, like `stopGradient`.
+ * `level` naming the transform it belongs to and a link to the value one level down (`primal`).
+ *
+ * ## Reading numbers out of a tracer is an error
+ * A number read out of a tracer (`item()`, `toArray()`, `toFloat64Array()`, `toJSON()`, or the elements of
+ * `data`) carries no derivative: `grad((x) => tensor(Math.sin(x.item())))` would silently be 0, and a custom
+ * rule that reads its residuals would silently give a zero second derivative. So these reads throw a
+ * `DifferentiationError`, as PyTorch's `x.numpy()` does on a tensor that requires grad. The escape hatch is
+ * explicit: `stopGradient(x).item()` reads the value as a constant (for control flow, logging or a step size).
+ * Printing (`toString`, `console.log`) is allowed. The library's own kernels, checks and control flow read the
+ * values through the internal `raw` field.
  *
  * @module
  */
-import { ShapeError, ValueError } from "./errors.js";
-import { allocFloat64 } from "./alloc.js";
+import { DifferentiationError, ShapeError, ValueError } from "./errors.js";
+import { allocFloat64, ownsBuffer } from "./alloc.js";
 
 /** The shape of a tensor: one non-negative integer per axis; `[]` is a scalar. */
 export type Shape = readonly number[];
@@ -37,6 +44,9 @@ export interface TapeNode {
   cts: (Tensor | null)[] | null;
 }
 
+/** Key under which a guarded `data` (see {@link guardedData}) hands its values to the `Tensor` constructor. */
+const RAW = Symbol("diffopt.raw");
+
 /** Number of elements of a shape. */
 export function shapeSize(shape: Shape): number {
   let n = 1;
@@ -58,11 +68,11 @@ export function shapeSize(shape: Shape): number {
  */
 export class Tensor {
   /**
-   * The values, row-major. Shared, never mutated: copy with {@link Tensor.toFloat64Array} before writing. A small
-   * tensor's array may be a view on a buffer shared with other tensors, so never transfer or detach
-   * `data.buffer` (e.g. in a `postMessage` transfer list): send a copy.
+   * @internal The values, row-major, readable at any level (no traced-read check): the library's kernels, checks
+   * and control flow read this. It may view a buffer shared with other tensors (see `alloc.ts`); the first public
+   * read of {@link Tensor.data} replaces it by an equal copy owning its buffer.
    */
-  readonly data: Float64Array;
+  raw: Float64Array;
   /** The shape; `[]` for a scalar. */
   readonly shape: Shape;
   /** @internal Transform level; 0 for a concrete tensor. */
@@ -89,7 +99,8 @@ export class Tensor {
     node: TapeNode | null = null,
     outIndex = 0,
   ) {
-    this.data = data;
+    // `data` may be a tracer's guarded `data` (see `guardedData`): wrapping it, as `stopGradient` does, is no read.
+    this.raw = (data as { [RAW]?: Float64Array })[RAW] ?? data;
     this.shape = shape;
     this.level = level;
     this.kind = kind;
@@ -99,9 +110,26 @@ export class Tensor {
     this.outIndex = outIndex;
   }
 
+  /**
+   * The values, row-major. Shared, never mutated: copy with {@link Tensor.toFloat64Array} before writing.
+   *
+   * Inside a transform, reading the elements of a traced tensor's `data` throws a `DifferentiationError` (the
+   * numbers would carry no derivative); read `stopGradient(x).data` to use them as constants.
+   *
+   * The array owns its whole buffer (small tensors are stored on shared buffers internally; the first read of
+   * `data` makes the tensor's own copy). So transferring `data.buffer` (a `postMessage` transfer list,
+   * `structuredClone(…, { transfer })`) empties this tensor — and tensors that are views of it, such as its
+   * reshapes — but no other. To send the values and keep using the tensor, send a copy: `toFloat64Array()`.
+   */
+  get data(): Float64Array {
+    if (this.level !== 0) return guardedData(this);
+    if (!ownsBuffer(this.raw)) this.raw = this.raw.slice();
+    return this.raw;
+  }
+
   /** Number of elements. */
   get size(): number {
-    return this.data.length;
+    return this.raw.length;
   }
 
   /** Number of axes. */
@@ -109,50 +137,153 @@ export class Tensor {
     return this.shape.length;
   }
 
-  /** The value of a one-element tensor as a number. Throws a `ShapeError` otherwise. */
+  /**
+   * The value of a one-element tensor as a number. Throws a `ShapeError` otherwise, and a `DifferentiationError`
+   * on a traced tensor inside a transform (read `stopGradient(x).item()` to use the value as a constant).
+   */
   item(): number {
-    if (this.data.length !== 1) {
+    if (this.level !== 0) throw tracedRead(this, "item()");
+    if (this.raw.length !== 1) {
       throw new ShapeError(`item: expected a tensor with one element, got shape [${this.shape.join(", ")}]`);
     }
-    return this.data[0]!;
+    return this.raw[0]!;
   }
 
-  /** The values as nested JavaScript arrays (a number for a scalar). */
+  /**
+   * The values as nested JavaScript arrays (a number for a scalar). Throws a `DifferentiationError` on a traced
+   * tensor inside a transform (see {@link Tensor.item}).
+   */
   toArray(): NestedArray {
-    const data = this.data;
-    const shape = this.shape;
-    if (shape.length === 0) return data[0]!;
-    let offset = 0;
-    const build = (axis: number): NestedArray[] => {
-      const n = shape[axis]!;
-      const out: NestedArray[] = new Array(n);
-      if (axis === shape.length - 1) {
-        for (let i = 0; i < n; i++) out[i] = data[offset++]!;
-      } else {
-        for (let i = 0; i < n; i++) out[i] = build(axis + 1);
-      }
-      return out;
-    };
-    return build(0);
+    if (this.level !== 0) throw tracedRead(this, "toArray()");
+    return nestedValues(this.raw, this.shape);
   }
 
-  /** A fresh copy of the values. */
+  /**
+   * The values as nested arrays, for `JSON.stringify` (a number for a scalar).
+   *
+   * @example
+   * ```ts
+   * import { tensor } from "diffopt";
+   * JSON.stringify({ w: tensor([[1, 2], [3, 4]]) }); // '{"w":[[1,2],[3,4]]}'
+   * ```
+   */
+  toJSON(): NestedArray {
+    if (this.level !== 0) throw tracedRead(this, "toJSON()");
+    return nestedValues(this.raw, this.shape);
+  }
+
+  /** A fresh copy of the values (its own buffer: safe to write or transfer). */
   toFloat64Array(): Float64Array {
-    return this.data.slice();
+    if (this.level !== 0) throw tracedRead(this, "toFloat64Array()");
+    return this.raw.slice();
   }
 
-  /** A readable rendering, e.g. `tensor([[1, 2], [3, 4]])`. */
+  /**
+   * A readable rendering in NumPy's style: `tensor([[1, 2], [3, 4]], shape=[2, 2])`. Rows of a matrix (and
+   * higher-rank tensors) go on separate lines when the whole does not fit on one line of 100 characters; a tensor
+   * of more than 1000 elements shows the first and last 3 entries of each axis, with `…` between. A traced tensor
+   * shows its values and the level of the transform tracing it. `console.log(t)` and `util.inspect(t)` in Node
+   * print the same text.
+   *
+   * @example
+   * ```ts
+   * import { tensor, arange } from "diffopt";
+   * String(tensor([[1, 2], [3, 4.5]])); // "tensor([[1, 2], [3, 4.5]], shape=[2, 2])"
+   * String(arange(2000)); // "tensor([0, 1, 2, …, 1997, 1998, 1999], shape=[2000])"
+   * ```
+   */
   toString(): string {
-    // Like NumPy, tensors of more than 1000 elements show the first and last 3 entries of each axis.
-    const summarize = this.size > 1000;
-    const fmt = (v: NestedArray): string => {
-      if (typeof v === "number") return formatNumber(v);
-      const parts = summarize && v.length > 6 ? [...v.slice(0, 3).map(fmt), "…", ...v.slice(-3).map(fmt)] : v.map(fmt);
-      return `[${parts.join(", ")}]`;
-    };
-    const traced = this.level > 0 ? `, traced at level ${this.level}` : "";
-    return `tensor(${fmt(this.toArray())}${this.shape.length > 0 ? `, shape=[${this.shape.join(", ")}]` : ""}${traced})`;
+    return formatTensor(this);
   }
+
+  /** Node's `util.inspect` (and so `console.log`) hook: the same text as {@link Tensor.toString}. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return formatTensor(this);
+  }
+}
+
+/**
+ * The `data` of a tracer: a view of its values whose every element access (and every method but `length`) throws
+ * the traced-read error; only the `Tensor` constructor may unwrap it, so that `new Tensor(x.data, x.shape)` still
+ * builds a constant (it is how `stopGradient` detaches a tracer).
+ */
+function guardedData(t: Tensor): Float64Array {
+  const fail = (): never => {
+    throw tracedRead(t, "data");
+  };
+  return new Proxy(t.raw, {
+    get(target, prop) {
+      if (prop === RAW) return target;
+      if (prop === "length") return target.length;
+      return fail();
+    },
+    has: fail,
+    ownKeys: fail,
+    getOwnPropertyDescriptor: fail,
+    set: fail,
+  });
+}
+
+function tracedRead(t: Tensor, what: string): DifferentiationError {
+  return new DifferentiationError(
+    `Tensor.${what}: reads plain numbers from a tensor of shape [${t.shape.join(", ")}] traced by a transform ` +
+      `(grad, jvp, vjp, jacfwd, jacrev, hessian…), which would silently drop its derivative. Compute with diffopt ops ` +
+      `to keep the derivative, or read stopGradient(x).${what} to use the value as a ` +
+      `constant (control flow, logging, a step size).`,
+  );
+}
+
+function nestedValues(data: Float64Array, shape: Shape): NestedArray {
+  if (shape.length === 0) return data[0]!;
+  let offset = 0;
+  const build = (axis: number): NestedArray[] => {
+    const n = shape[axis]!;
+    const out: NestedArray[] = new Array(n);
+    if (axis === shape.length - 1) {
+      for (let i = 0; i < n; i++) out[i] = data[offset++]!;
+    } else {
+      for (let i = 0; i < n; i++) out[i] = build(axis + 1);
+    }
+    return out;
+  };
+  return build(0);
+}
+
+/** Like NumPy, tensors of more than this many elements are summarised (first and last 3 entries of each axis). */
+const SUMMARY_THRESHOLD = 1000;
+const SUMMARY_EDGE = 3;
+const LINE_WIDTH = 100;
+
+function formatTensor(t: Tensor): string {
+  const { raw, shape } = t;
+  const summarize = raw.length > SUMMARY_THRESHOLD;
+  const strides: number[] = new Array(shape.length);
+  for (let i = shape.length - 1, acc = 1; i >= 0; i--) {
+    strides[i] = acc;
+    acc *= shape[i]!;
+  }
+  const indices = (n: number): (number | null)[] =>
+    summarize && n > 2 * SUMMARY_EDGE
+      ? [
+          ...Array.from({ length: SUMMARY_EDGE }, (_, i) => i),
+          null,
+          ...Array.from({ length: SUMMARY_EDGE }, (_, i) => n - SUMMARY_EDGE + i),
+        ]
+      : Array.from({ length: n }, (_, i) => i);
+  // One line per leading index when the flat rendering is too long, NumPy-like.
+  const render = (axis: number, offset: number, multiline: boolean, indent: string): string => {
+    if (axis === shape.length) return formatNumber(raw[offset]!);
+    const parts = indices(shape[axis]!).map((i) =>
+      i === null ? "…" : render(axis + 1, offset + i * strides[axis]!, multiline, indent + " "),
+    );
+    const sep = multiline && axis < shape.length - 1 ? `,${"\n".repeat(shape.length - 1 - axis)}${indent} ` : ", ";
+    return `[${parts.join(sep)}]`;
+  };
+  const traced = t.level > 0 ? `, traced at level ${t.level}` : "";
+  const suffix = `${shape.length > 0 ? `, shape=[${shape.join(", ")}]` : ""}${traced})`;
+  const flat = `tensor(${render(0, 0, false, "")}${suffix}`;
+  if (shape.length < 2 || flat.length <= LINE_WIDTH) return flat;
+  return `tensor(${render(0, 0, true, "       ")}${suffix}`;
 }
 
 function formatNumber(v: number): string {
@@ -160,11 +291,49 @@ function formatNumber(v: number): string {
   return Number(v.toPrecision(8)).toString();
 }
 
-/** Anything that can be turned into a tensor: a Tensor, a number, nested arrays, or a Float64Array. */
-export type TensorLike = Tensor | NestedArray | Float64Array;
+/** A typed array of numbers, accepted by {@link tensor} (converted to float64). */
+export type NumericArray =
+  | Float64Array
+  | Float32Array
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array;
+
+/** Nested arrays of numbers whose innermost rows may be typed arrays, as accepted by {@link tensor}. */
+export type NestedInput = number | NumericArray | readonly NestedInput[];
+
+/** Anything that can be turned into a tensor: a Tensor, a number, nested arrays, or a typed array of numbers. */
+export type TensorLike = Tensor | NestedInput;
+
+/** @internal A short description of a value of the wrong kind, for error messages. */
+export function describeValue(v: unknown): string {
+  if (v instanceof Tensor) return `a tensor of shape [${v.shape.join(", ")}]`;
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (typeof v === "string") return `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)}`;
+  if (typeof v === "function") return "a function";
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  if (typeof v === "object" && v !== null) {
+    const name = Object.getPrototypeOf(v)?.constructor?.name;
+    return name && name !== "Object" ? `a ${name}` : "an object";
+  }
+  if (typeof v === "bigint") return `the bigint ${v}n`;
+  return typeof v === "boolean" || typeof v === "symbol" ? `the ${typeof v} ${String(v)}` : String(v);
+}
+
+function isNumericArray(v: unknown): v is NumericArray {
+  return (
+    ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array)
+  );
+}
 
 /**
- * Creates a tensor from nested arrays, a number, or a `Float64Array` (copied) with an optional shape.
+ * Creates a tensor from nested arrays, a number, or a typed array (`Float64Array`, `Float32Array`,
+ * `Int32Array`…, copied and converted to float64) with an optional shape. Typed arrays may also be the rows of
+ * nested arrays. Anything else (strings, booleans, `null`, objects) is a `ValueError` naming what was given.
  *
  * @example
  * ```ts
@@ -172,9 +341,11 @@ export type TensorLike = Tensor | NestedArray | Float64Array;
  * tensor([[1, 2], [3, 4]]);                     // shape [2, 2]
  * tensor(3);                                    // a scalar
  * tensor(new Float64Array([1, 2, 3, 4]), [2, 2]);
+ * tensor([new Float32Array([1, 2]), new Int32Array([3, 4])]).toArray(); // [[1, 2], [3, 4]]
  * ```
  */
 export function tensor(values: TensorLike, shape?: Shape): Tensor {
+  if (shape !== undefined) checkShape(shape, "tensor", "shape");
   if (values instanceof Tensor) {
     if (shape !== undefined && !sameShape(shape, values.shape)) {
       throw new ShapeError(
@@ -183,44 +354,68 @@ export function tensor(values: TensorLike, shape?: Shape): Tensor {
     }
     return values;
   }
-  if (values instanceof Float64Array) {
+  if (isNumericArray(values)) {
     const s = shape ?? [values.length];
-    checkShape(s, "tensor");
     if (shapeSize(s) !== values.length) {
       throw new ShapeError(`tensor: ${values.length} values do not fill shape [${s.join(", ")}]`);
     }
-    return new Tensor(values.slice(), [...s]);
+    return new Tensor(values instanceof Float64Array ? values.slice() : Float64Array.from(values), [...s]);
   }
+  // A Float64Array that is no view is a tracer's guarded `data`: reading an element throws the traced-read error.
+  if (values instanceof Float64Array) void values[0];
   const inferred: number[] = [];
-  let v: NestedArray = values;
-  while (Array.isArray(v)) {
+  let v: unknown = values;
+  while (Array.isArray(v) || isNumericArray(v)) {
     inferred.push(v.length);
     if (v.length === 0) break;
-    v = v[0]!;
+    v = v[0];
   }
+  if (inferred.length === 0 && typeof v !== "number") {
+    throw new ValueError(
+      `tensor: expected a number, nested arrays of numbers, a typed array or a Tensor, got ${describeValue(v)}`,
+    );
+  }
+  checkSize(inferred, "tensor", "values");
   const data = allocFloat64(shapeSize(inferred));
   let k = 0;
-  const fill = (node: NestedArray, axis: number): void => {
+  const path: number[] = [];
+  const where = () => (path.length > 0 ? ` at index [${path.join(", ")}]` : "");
+  const fill = (node: unknown, axis: number): void => {
     if (axis === inferred.length) {
-      if (typeof node !== "number") throw new ShapeError(`tensor: ragged nested array at depth ${axis}`);
+      if (typeof node !== "number") {
+        if (Array.isArray(node) || isNumericArray(node)) {
+          throw new ShapeError(`tensor: ragged nested array: an array${where()} where a number was expected`);
+        }
+        throw new ValueError(`tensor: entries must be numbers, got ${describeValue(node)}${where()}`);
+      }
       data[k++] = node;
       return;
     }
-    if (!Array.isArray(node) || node.length !== inferred[axis]) {
-      throw new ShapeError(`tensor: ragged nested array at depth ${axis} (expected length ${inferred[axis]})`);
+    if (!Array.isArray(node) && !isNumericArray(node)) {
+      if (typeof node === "number") {
+        throw new ShapeError(`tensor: ragged nested array: a number${where()} where an array was expected`);
+      }
+      throw new ValueError(`tensor: entries must be numbers or arrays, got ${describeValue(node)}${where()}`);
     }
-    for (const child of node) fill(child, axis + 1);
+    if (node.length !== inferred[axis]) {
+      throw new ShapeError(
+        `tensor: ragged nested array: length ${node.length}${where()}, expected ${inferred[axis]} like its first sibling`,
+      );
+    }
+    for (let i = 0; i < node.length; i++) {
+      path.push(i);
+      fill(node[i], axis + 1);
+      path.pop();
+    }
   };
   fill(values, 0);
-  const t = new Tensor(data, inferred);
   if (shape !== undefined) {
-    checkShape(shape, "tensor");
     if (shapeSize(shape) !== data.length) {
       throw new ShapeError(`tensor: ${data.length} values do not fill shape [${shape.join(", ")}]`);
     }
     return new Tensor(data, [...shape]);
   }
-  return t;
+  return new Tensor(data, inferred);
 }
 
 /**
@@ -253,13 +448,54 @@ export function sameShape(a: Shape, b: Shape): boolean {
   return true;
 }
 
-/** @internal Validates a user-given shape. */
-export function checkShape(shape: Shape, op: string): void {
+/**
+ * The largest number of elements of a tensor: V8's limit on a typed array's length (2³² − 1 doubles, 32 GiB).
+ * Larger shapes are rejected up front with a `ValueError` rather than a `RangeError` from the engine.
+ */
+const MAX_SIZE = 2 ** 32 - 1;
+
+function checkSize(shape: Shape, op: string, arg: string): void {
+  const n = shapeSize(shape);
+  if (n > MAX_SIZE) {
+    throw new ValueError(
+      `${op}: ${arg} [${shape.join(", ")}] has ${n} elements, more than the ${MAX_SIZE} a Float64Array can hold`,
+    );
+  }
+}
+
+/** @internal Validates a user-given shape: an array of non-negative integers, of at most `MAX_SIZE` elements. */
+export function checkShape(shape: Shape, op: string, arg = "shape"): void {
+  if (!Array.isArray(shape)) {
+    throw new ValueError(`${op}: ${arg} must be an array of non-negative integers, got ${describeValue(shape)}`);
+  }
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new ValueError(`${op}: invalid shape [${shape.join(", ")}]: dimensions must be non-negative integers`);
+      throw new ValueError(
+        `${op}: invalid ${arg} [${shape.map((x) => (typeof x === "number" ? x : describeValue(x))).join(", ")}]: ` +
+          `dimensions must be non-negative integers`,
+      );
     }
   }
+  checkSize(shape, op, arg);
+}
+
+/** Zero-filled values for `shape`, with an allocation failure (not enough memory) reported as a `ValueError`. */
+function allocShape(shape: Shape, op: string): Float64Array {
+  try {
+    return allocFloat64(shapeSize(shape));
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new ValueError(
+      `${op}: cannot allocate a tensor of shape [${shape.join(", ")}] (${shapeSize(shape)} doubles): ${e.message}`,
+    );
+  }
+}
+
+function checkNumber(value: unknown, op: string, arg: string, finite = false): number {
+  if (typeof value !== "number" || (finite && !Number.isFinite(value))) {
+    throw new ValueError(`${op}: ${arg} must be a ${finite ? "finite " : ""}number, got ${describeValue(value)}`);
+  }
+  return value;
 }
 
 /**
@@ -272,7 +508,7 @@ export function checkShape(shape: Shape, op: string): void {
  * ```
  */
 export function scalar(value: number): Tensor {
-  return new Tensor(new Float64Array([value]), []);
+  return new Tensor(new Float64Array([checkNumber(value, "scalar", "value")]), []);
 }
 
 /**
@@ -286,7 +522,8 @@ export function scalar(value: number): Tensor {
  */
 export function full(shape: Shape, value: number): Tensor {
   checkShape(shape, "full");
-  return new Tensor(allocFloat64(shapeSize(shape)).fill(value), [...shape]);
+  checkNumber(value, "full", "value");
+  return new Tensor(allocShape(shape, "full").fill(value), [...shape]);
 }
 
 /**
@@ -300,7 +537,7 @@ export function full(shape: Shape, value: number): Tensor {
  */
 export function zeros(shape: Shape): Tensor {
   checkShape(shape, "zeros");
-  return new Tensor(allocFloat64(shapeSize(shape)), [...shape]);
+  return new Tensor(allocShape(shape, "zeros"), [...shape]);
 }
 
 /**
@@ -313,7 +550,8 @@ export function zeros(shape: Shape): Tensor {
  * ```
  */
 export function ones(shape: Shape): Tensor {
-  return full(shape, 1);
+  checkShape(shape, "ones");
+  return new Tensor(allocShape(shape, "ones").fill(1), [...shape]);
 }
 
 /**
@@ -326,7 +564,7 @@ export function ones(shape: Shape): Tensor {
  * ```
  */
 export function zerosLike(x: Tensor): Tensor {
-  return new Tensor(allocFloat64(x.data.length), x.shape);
+  return new Tensor(allocFloat64(x.raw.length), x.shape);
 }
 
 /**
@@ -339,7 +577,7 @@ export function zerosLike(x: Tensor): Tensor {
  * ```
  */
 export function onesLike(x: Tensor): Tensor {
-  return new Tensor(allocFloat64(x.data.length).fill(1), x.shape);
+  return new Tensor(allocFloat64(x.raw.length).fill(1), x.shape);
 }
 
 /**
@@ -352,14 +590,15 @@ export function onesLike(x: Tensor): Tensor {
  * ```
  */
 export function eye(n: number, m: number = n): Tensor {
-  checkShape([n, m], "eye");
-  const data = allocFloat64(n * m);
+  checkShape([n, m], "eye", "size [n, m]");
+  const data = allocShape([n, m], "eye");
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
   return new Tensor(data, [n, m]);
 }
 
 /**
- * Evenly spaced values in [start, stop) with `step`, like `numpy.arange`. With one argument, [0, stop).
+ * Evenly spaced values in [start, stop) with `step`, like `numpy.arange`. With one argument, [0, stop). The
+ * bounds and the step must be finite numbers (a `ValueError` otherwise).
  *
  * @example
  * ```ts
@@ -370,19 +609,25 @@ export function eye(n: number, m: number = n): Tensor {
  */
 export function arange(start: number, stop?: number, step = 1): Tensor {
   if (stop === undefined) {
+    checkNumber(start, "arange", "stop", true);
     stop = start;
     start = 0;
   }
-  if (step === 0 || !Number.isFinite(step))
-    throw new ValueError(`arange: step must be finite and non-zero, got ${step}`);
+  checkNumber(start, "arange", "start", true);
+  checkNumber(stop, "arange", "stop", true);
+  checkNumber(step, "arange", "step", true);
+  if (step === 0) throw new ValueError(`arange: step must be non-zero, got ${step}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  const data = allocFloat64(n);
+  const shape = [n];
+  checkShape(shape, "arange", "length");
+  const data = allocShape(shape, "arange");
   for (let i = 0; i < n; i++) data[i] = start + i * step;
-  return new Tensor(data, [n]);
+  return new Tensor(data, shape);
 }
 
 /**
- * `num` evenly spaced values from `start` to `stop` inclusive, like `numpy.linspace`.
+ * `num` evenly spaced values from `start` to `stop` inclusive, like `numpy.linspace`. The bounds must be finite
+ * numbers and `num` a non-negative integer (a `ValueError` otherwise).
  *
  * @example
  * ```ts
@@ -391,9 +636,12 @@ export function arange(start: number, stop?: number, step = 1): Tensor {
  * ```
  */
 export function linspace(start: number, stop: number, num = 50): Tensor {
+  checkNumber(start, "linspace", "start", true);
+  checkNumber(stop, "linspace", "stop", true);
   if (!Number.isInteger(num) || num < 0)
-    throw new ValueError(`linspace: num must be a non-negative integer, got ${num}`);
-  const data = allocFloat64(num);
+    throw new ValueError(`linspace: num must be a non-negative integer, got ${describeValue(num)}`);
+  checkShape([num], "linspace", "length");
+  const data = allocShape([num], "linspace");
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
   for (let i = 0; i < num; i++) data[i] = start + i * step;
   if (num > 1) data[num - 1] = stop;

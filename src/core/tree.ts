@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { TreeMismatchError } from "./errors.js";
+import { TreeMismatchError, ValueError } from "./errors.js";
 import { Tensor, asTensor, zerosLike as tensorZerosLike } from "./tensor.js";
 import { add as addOp, mul as mulOp, sub as subOp } from "./ops/elementwise.js";
 import { sum } from "./ops/reduce.js";
@@ -42,24 +42,43 @@ function isPlainObject(x: unknown): x is Record<string, Tree> {
  */
 export function flatten(t: Tree): [Tensor[], TreeDef] {
   const leaves: Tensor[] = [];
+  // The nodes from the root to the current one. Searched for a cycle only past a depth no sensible pytree reaches,
+  // so that a cyclic structure is a typed error rather than a stack overflow, at no cost for ordinary trees.
+  const ancestors: object[] = [];
   const walk = (node: Tree): TreeDef => {
     if (node instanceof Tensor || typeof node === "number") {
       leaves.push(asTensor(node));
       return { kind: "leaf" };
     }
     if (node === null || node === undefined) return { kind: "none", value: node };
-    if (Array.isArray(node)) return { kind: "array", children: node.map(walk) };
-    if (isPlainObject(node)) {
-      const keys = Object.keys(node);
-      return { kind: "object", keys, children: keys.map((k) => walk(node[k])) };
+    const isArray = Array.isArray(node);
+    if (!isArray && !isPlainObject(node)) {
+      throw new TreeMismatchError(
+        `tree.flatten: unsupported pytree node of type ${typeof node} (${Object.prototype.toString.call(node)}); use Tensors, arrays and plain objects`,
+      );
     }
-    throw new TreeMismatchError(
-      `tree.flatten: unsupported pytree node of type ${typeof node} (${Object.prototype.toString.call(node)}); use Tensors, arrays and plain objects`,
-    );
+    if (ancestors.length >= CYCLE_CHECK_DEPTH && ancestors.includes(node)) {
+      throw new ValueError(
+        "tree.flatten: the pytree is cyclic (an array or object contains itself); pytrees must be finite trees",
+      );
+    }
+    ancestors.push(node);
+    let def: TreeDef;
+    if (isArray) def = { kind: "array", children: (node as readonly Tree[]).map(walk) };
+    else {
+      const obj = node as Record<string, Tree>;
+      const keys = Object.keys(obj);
+      def = { kind: "object", keys, children: keys.map((k) => walk(obj[k])) };
+    }
+    ancestors.pop();
+    return def;
   };
   const def = walk(t);
   return [leaves, def];
 }
+
+/** Depth from which {@link flatten} looks for cycles (deeper trees are checked node by node, quadratically). */
+const CYCLE_CHECK_DEPTH = 64;
 
 /**
  * Rebuilds a pytree from its structure and leaves (the inverse of {@link flatten}).

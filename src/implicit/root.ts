@@ -12,7 +12,8 @@
  */
 import { customCall, type CustomRule } from "../core/custom.js";
 import { DifferentiationError, TreeMismatchError, ValueError } from "../core/errors.js";
-import { Tensor, zerosLike } from "../core/tensor.js";
+import { Tensor, describeValue, zerosLike } from "../core/tensor.js";
+import { atBoundary } from "../core/check.js";
 import { jvp, stopGradient, vjp } from "../core/transforms.js";
 import {
   flatten,
@@ -110,7 +111,7 @@ function backwardOperator(F: OptimalityFn, sign: 1 | -1, xStar: Tree, args: read
 }
 
 function allFinite(t: Tree): boolean {
-  return flatten(t)[0].every((l) => l.data.every((v) => Number.isFinite(v)));
+  return flatten(t)[0].every((l) => l.raw.every((v) => Number.isFinite(v)));
 }
 
 function checkSquare(Fx: Tree, xStar: Tree, what: string): void {
@@ -226,7 +227,7 @@ function denseSolve(
   if (cache.dense === undefined) {
     const A = op.materialize();
     const n = A.shape[0]!;
-    const solver = kind === "cholesky" ? choleskySolver(A.data, n, who) : luSolver(A.data, n);
+    const solver = kind === "cholesky" ? choleskySolver(A.raw, n, who) : luSolver(A.raw, n);
     cache.dense = { A, solver, kind };
   }
   const { A, solver } = cache.dense;
@@ -374,7 +375,25 @@ export function rootJvp(
   tangents: readonly Tree[],
   opts: ImplicitOptions = {},
 ): any {
-  return rootJvpSigned(F, 1, xStar, args, tangents, opts, "rootJvp");
+  return atBoundary("rootJvp", () => {
+    checkRootArgs(F, args, "rootJvp");
+    if (!Array.isArray(tangents)) {
+      throw new ValueError(
+        `rootJvp: tangents must be an array (one entry per argument), got ${describeValue(tangents)}`,
+      );
+    }
+    const [argLeaves, argDef] = flatten(args as Tree);
+    flattenLike(tangents as Tree, argDef, argLeaves, "tangents vs args");
+    return rootJvpSigned(F, 1, xStar, args, tangents, opts, "rootJvp");
+  });
+}
+
+/** The checks shared by {@link rootJvp} and {@link rootVjp} on their inputs. */
+function checkRootArgs(F: OptimalityFn, args: readonly Tree[], who: string): void {
+  if (typeof F !== "function") throw new ValueError(`${who}: F must be a function, got ${describeValue(F)}`);
+  if (!Array.isArray(args)) {
+    throw new ValueError(`${who}: args must be an array (the arguments of F after x), got ${describeValue(args)}`);
+  }
 }
 
 /**
@@ -395,7 +414,12 @@ export function rootVjp(
   cotangent: Tree,
   opts: ImplicitOptions = {},
 ): any[] {
-  return rootVjpSigned(F, 1, xStar, args, cotangent, opts, "rootVjp");
+  return atBoundary("rootVjp", () => {
+    checkRootArgs(F, args, "rootVjp");
+    const [xLeaves, xDef] = flatten(xStar);
+    flattenLike(cotangent, xDef, xLeaves, "cotangent vs xStar");
+    return rootVjpSigned(F, 1, xStar, args, cotangent, opts, "rootVjp");
+  });
 }
 
 function sameRefs(a: readonly Tensor[], b: readonly Tensor[]): boolean {

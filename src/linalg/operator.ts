@@ -101,7 +101,7 @@ function derivedTranspose<P extends Tree>(mv: (params: P, v: Tree) => Tree, inEx
           leaves.map((l) => onesLike(l)),
         ),
       );
-      if (flatten(probe)[0].some((l) => l.data.some((x) => x !== 0))) {
+      if (flatten(probe)[0].some((l) => l.raw.some((x) => x !== 0))) {
         throw new DifferentiationError(
           "LinearOperator.rmatvec: the matvec is not written with diffopt ops on its input, so its transpose cannot be derived; pass `rmatvec` to LinearOperator.fromFunction",
         );
@@ -271,7 +271,7 @@ export class LinearOperator<P extends Tree = Tree> {
     if (traced) return stack(columns, 1);
     const data = allocFloat64(m * n);
     for (let j = 0; j < n; j++) {
-      const c = columns[j]!.data;
+      const c = columns[j]!.raw;
       for (let i = 0; i < m; i++) data[i * n + j] = c[i]!;
     }
     return new Tensor(data, [m, n]);
@@ -295,7 +295,7 @@ export class LinearOperator<P extends Tree = Tree> {
     }
     const [m, n] = A.shape as [number, number];
     checkSquareTags(tags, m === n, `LinearOperator.fromMatrix: A of shape [${m}, ${n}]`);
-    if (tags.symmetric || tags.positiveDefinite) checkSymmetric(A.data, n);
+    if (tags.symmetric || tags.positiveDefinite) checkSymmetric(A.raw, n);
     const spec: OperatorSpec<Tensor> = {
       mv: (a, v) => matmul(a, v as Tensor),
       rmv: (a, u) => matmul(u as Tensor, a),
@@ -305,7 +305,7 @@ export class LinearOperator<P extends Tree = Tree> {
       dense: (a) => a,
       diagonalValues: (a) => {
         const d = allocFloat64(Math.min(m, n));
-        for (let i = 0; i < d.length; i++) d[i] = a.data[i * n + i]!;
+        for (let i = 0; i < d.length; i++) d[i] = a.raw[i * n + i]!;
         return d;
       },
     };
@@ -487,7 +487,7 @@ function scalarParam(x: number | Tensor, who: string, arg: string): Tensor {
     const what = t instanceof Tensor ? `shape [${t.shape.join(", ")}]` : typeof t;
     throw new ShapeError(`${who}: ${arg} must be a number or a one-element tensor, got ${what}`);
   }
-  if (!Number.isFinite(t.data[0])) throw new ValueError(`${who}: ${arg} must be finite, got ${t.data[0]}`);
+  if (!Number.isFinite(t.raw[0])) throw new ValueError(`${who}: ${arg} must be finite, got ${t.raw[0]}`);
   return t.ndim === 0 ? t : reshape(t, []);
 }
 
@@ -510,7 +510,7 @@ export function scale<P extends Tree>(
   if (t.symmetric || t.positiveDefinite) tags.symmetric = true;
   if (t.diagonal) tags.diagonal = true;
   if (t.triangular !== undefined) tags.triangular = t.triangular;
-  const v = a.data[0]!;
+  const v = a.raw[0]!;
   if ((t.positiveDefinite || t.positiveSemidefinite) && v >= 0) tags.positiveSemidefinite = true;
   if (t.positiveDefinite && v > 0) tags.positiveDefinite = true;
   return new LinearOperator<{ op: P; alpha: Tensor }>(
@@ -549,7 +549,7 @@ export function ridge<P extends Tree>(
   }
   const r = scalarParam(rho, "ridge", "rho");
   const t = op.tags;
-  const v = r.data[0]!;
+  const v = r.raw[0]!;
   const tags: OperatorTags = {};
   if (t.symmetric || t.positiveDefinite) tags.symmetric = true;
   if (t.diagonal) tags.diagonal = true;
@@ -572,7 +572,7 @@ export function ridge<P extends Tree>(
         ? {
             diagonalValues: (p: { op: P; rho: Tensor }) => {
               const d = op.spec.diagonalValues!(p.op).slice();
-              for (let i = 0; i < d.length; i++) d[i]! += p.rho.data[0]!;
+              for (let i = 0; i < d.length; i++) d[i]! += p.rho.raw[0]!;
               return d;
             },
           }
@@ -584,11 +584,11 @@ export function ridge<P extends Tree>(
 
 function flatData(t: Tree): Float64Array {
   const leaves = flatten(t)[0];
-  if (leaves.length === 1) return leaves[0]!.data;
+  if (leaves.length === 1) return leaves[0]!.raw;
   const out = allocFloat64(sizeOf(t));
   let off = 0;
   for (const l of leaves) {
-    out.set(l.data, off);
+    out.set(l.raw, off);
     off += l.size;
   }
   return out;

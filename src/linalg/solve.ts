@@ -214,7 +214,7 @@ export function resolveSolver(
 
 function checkFiniteTree(leaves: readonly Tensor[], who: string, what: string): void {
   leaves.forEach((l, i) => {
-    const d = l.data;
+    const d = l.raw;
     for (let j = 0; j < d.length; j++) {
       if (!Number.isFinite(d[j]))
         throw new NonFiniteError(`${who}: ${what} has a non-finite entry ${d[j]} (leaf ${i}, index ${j})`);
@@ -469,7 +469,7 @@ function concreteMatrix(op: AnyLinearOperator): Float64Array {
     // flatOperator raises the precise closure error on the first matvec
     flatOperator(op, "linearSolve").apply(new Float64Array(op.inSize));
   }
-  return A.data;
+  return A.raw;
 }
 
 function gemv(a: Float64Array, m: number, n: number, x: Float64Array, transpose: boolean): Float64Array {

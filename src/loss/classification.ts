@@ -16,7 +16,7 @@ import { labelsAsOneHot, lastAxis } from "./internal.js";
 /** @internal Binary labels as a tensor whose values lie in [0, 1]. */
 function binaryLabel(label: TensorLike, fn: string): Tensor {
   const y = asTensor(label);
-  const d = y.data;
+  const d = y.raw;
   for (let i = 0; i < d.length; i++) {
     if (!(d[i]! >= 0 && d[i]! <= 1))
       throw new ValueError(`${fn}: label must lie in [0, 1], got ${d[i]} at flat index ${i}`);

@@ -36,7 +36,7 @@ export function labelsAsOneHot(label: TensorLike, logits: Tensor, fn: string): T
     );
   }
   const out = new Float64Array(logits.size);
-  const d = y.data;
+  const d = y.raw;
   for (let r = 0; r < d.length; r++) {
     const c = d[r]!;
     if (!Number.isInteger(c) || c < 0 || c >= k) {

@@ -20,7 +20,7 @@ const anyNumber = (): boolean => true;
 function normalVector(a: TensorLike, x: Tensor, fn: string): Tensor {
   const t = finiteTensor(a, fn, "a");
   requireShape(t, x.shape, fn, "a", "the shape of x");
-  if (t.data.every((v) => v === 0)) throw new ValueError(`${fn}: a is zero, which defines no hyperplane`);
+  if (t.raw.every((v) => v === 0)) throw new ValueError(`${fn}: a is zero, which defines no hyperplane`);
   return t;
 }
 
@@ -168,14 +168,14 @@ function sectionDual(x: Float64Array, l: Float64Array, u: Float64Array, a: Float
 const boxSectionOp: StructuredOp<SectionStructure> = {
   name: "projection.boxSection",
   compute([x, l, u, a, b]) {
-    const tau = sectionDual(x!.data, l!.data, u!.data, a!.data, b!.data[0]!);
+    const tau = sectionDual(x!.raw, l!.raw, u!.raw, a!.raw, b!.raw[0]!);
     const n = x!.size;
     const out = new Float64Array(n);
     const state = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
-      const v = x!.data[i]! - tau * a!.data[i]!;
-      const lo = l!.data[i]!;
-      const hi = u!.data[i]!;
+      const v = x!.raw[i]! - tau * a!.raw[i]!;
+      const lo = l!.raw[i]!;
+      const hi = u!.raw[i]!;
       if (v <= lo) {
         out[i] = lo;
         state[i] = AT_LOWER;
@@ -199,7 +199,7 @@ const boxSectionOp: StructuredOp<SectionStructure> = {
     const atLower = mask(AT_LOWER);
     const atUpper = mask(AT_UPPER);
     const den = sum(mul(free, square(a!)));
-    if (den.data[0] === 0) {
+    if (den.raw[0] === 0) {
       throw new DifferentiationError(
         "projection.boxSection: no coordinate is strictly inside the box, so the projection is not differentiable here",
       );
@@ -251,14 +251,14 @@ export function boxSection(x: TensorLike, lower: TensorLike, upper: TensorLike, 
   let minV = 0;
   let maxV = 0;
   for (let i = 0; i < t.size; i++) {
-    const l = lo.data[i]!;
-    const u = hi.data[i]!;
+    const l = lo.raw[i]!;
+    const u = hi.raw[i]!;
     if (l > u) throw new ValueError(`${fn}: lower > upper at flat index ${i} (${l} > ${u})`);
-    const ai = av.data[i]!;
+    const ai = av.raw[i]!;
     minV += Math.min(ai * l, ai * u);
     maxV += Math.max(ai * l, ai * u);
   }
-  const target = bv.data[0]!;
+  const target = bv.raw[0]!;
   const slack = 1e-12 * Math.max(1, Math.abs(minV), Math.abs(maxV));
   if (target < minV - slack || target > maxV + slack) {
     throw new ValueError(

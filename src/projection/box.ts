@@ -54,8 +54,8 @@ function clipChecked(x: TensorLike, lower: TensorLike, upper: TensorLike, fn: st
   const il = broadcastIndex(lo.shape, t.shape);
   const ih = broadcastIndex(hi.shape, t.shape);
   for (let i = 0; i < il.length; i++) {
-    const l = lo.data[il[i]!]!;
-    const h = hi.data[ih[i]!]!;
+    const l = lo.raw[il[i]!]!;
+    const h = hi.raw[ih[i]!]!;
     if (l > h) throw new ValueError(`${fn}: lower > upper at flat index ${i} of x (${l} > ${h})`);
   }
   return minimum(maximum(t, lo), hi);

@@ -4,13 +4,14 @@
  * @module
  */
 import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
+import { atBoundary } from "../core/check.js";
 import { fmt } from "../core/shape.js";
 import { Tensor, asTensor, type TensorLike } from "../core/tensor.js";
 
 /** @internal `x` as a tensor whose values are all finite. */
 export function finiteTensor(x: TensorLike, fn: string, arg: string): Tensor {
-  const t = asTensor(x);
-  const d = t.data;
+  const t = atBoundary(`${fn}: ${arg}`, () => asTensor(x));
+  const d = t.raw;
   for (let i = 0; i < d.length; i++) {
     if (!Number.isFinite(d[i]!)) {
       throw new NonFiniteError(`${fn}: ${arg} has a non-finite value ${d[i]} at flat index ${i}`);
@@ -34,13 +35,13 @@ export function finiteWithRank(x: TensorLike, fn: string, arg: string, minDims: 
 export function scalarParam(v: TensorLike, fn: string, arg: string, ok: (x: number) => boolean, what: string): Tensor {
   const t = finiteTensor(v, fn, arg);
   if (t.size !== 1) throw new ShapeError(`${fn}: ${arg} must be a scalar, got shape ${fmt(t.shape)}`);
-  if (!ok(t.data[0]!)) throw new ValueError(`${fn}: ${arg} must be ${what}, got ${t.data[0]}`);
+  if (!ok(t.raw[0]!)) throw new ValueError(`${fn}: ${arg} must be ${what}, got ${t.raw[0]}`);
   return t;
 }
 
 /** @internal Checks that every value of `t` is allowed by `ok`; returns `t`. */
 export function checkValues(t: Tensor, fn: string, arg: string, ok: (x: number) => boolean, what: string): Tensor {
-  const d = t.data;
+  const d = t.raw;
   for (let i = 0; i < d.length; i++) {
     if (!ok(d[i]!)) throw new ValueError(`${fn}: ${arg} must be ${what}, got ${d[i]} at flat index ${i}`);
   }

@@ -29,7 +29,7 @@ function blockMeanKernel(src: Float64Array, { start }: Blocks): Float64Array {
 const blockMeanPrim: Primitive<Blocks> = {
   name: "blockMean",
   impl([x], blocks) {
-    return new Tensor(blockMeanKernel(x!.data, blocks), x!.shape);
+    return new Tensor(blockMeanKernel(x!.raw, blocks), x!.shape);
   },
   jvp(_p, [t], _out, blocks) {
     return bind(blockMeanPrim, [t!], blocks);
@@ -80,7 +80,7 @@ function isotonicOp(sign: 1 | -1): StructuredOp<Blocks> {
     name: "projection.isotonic",
     compute([x]) {
       const out = new Float64Array(x!.size);
-      const blocks = pav(x!.data, x!.shape[x!.ndim - 1]!, sign, out);
+      const blocks = pav(x!.raw, x!.shape[x!.ndim - 1]!, sign, out);
       return { outs: [new Tensor(out, x!.shape)], structure: blocks };
     },
     local([x], blocks) {

@@ -35,7 +35,7 @@ function norm2(x: Tensor): Tensor {
 export function l2Ball(x: TensorLike, radius: TensorLike = 1): Tensor {
   const t = finiteTensor(x, "projection.l2Ball", "x");
   const r = scalarParam(radius, "projection.l2Ball", "radius", positive, "positive");
-  if (norm2Value(t.data) <= r.data[0]!) return t;
+  if (norm2Value(t.raw) <= r.raw[0]!) return t;
   return mul(t, div(reshape(r, []), norm2(t)));
 }
 
@@ -52,7 +52,7 @@ export function l2Ball(x: TensorLike, radius: TensorLike = 1): Tensor {
 export function l2Sphere(x: TensorLike, radius: TensorLike = 1): Tensor {
   const t = finiteTensor(x, "projection.l2Sphere", "x");
   const r = scalarParam(radius, "projection.l2Sphere", "radius", positive, "positive");
-  if (norm2Value(t.data) === 0) {
+  if (norm2Value(t.raw) === 0) {
     throw new ValueError("projection.l2Sphere: x is zero, where the projection onto the sphere is not unique");
   }
   return mul(t, div(reshape(r, []), norm2(t)));
@@ -82,8 +82,8 @@ export function secondOrderCone(pair: readonly [TensorLike, TensorLike]): [Tenso
   const x = finiteTensor(pair[0], fn, "x");
   const t = finiteTensor(pair[1], fn, "t");
   if (t.size !== 1) throw new ShapeError(`${fn}: t must be a scalar, got shape ${fmt(t.shape)}`);
-  const n = norm2Value(x.data);
-  const tv = t.data[0]!;
+  const n = norm2Value(x.raw);
+  const tv = t.raw[0]!;
   if (n <= tv) return [x, t];
   if (n <= -tv) return [zerosLike(x), zerosLike(t)];
   const nx = norm2(x);

@@ -17,7 +17,7 @@ import { jvp, vjp } from "../core/transforms.js";
 /** @internal A structured op: kernel plus local closed form. */
 export interface StructuredOp<S> {
   readonly name: string;
-  /** The kernel, on the values of the inputs (reads `.data` only): outputs and the discrete structure. */
+  /** The kernel, on the values of the inputs (reads `.raw` only): outputs and the discrete structure. */
   compute(args: readonly Tensor[]): { outs: Tensor[]; structure: S };
   /**
    * The closed form valid where `structure` holds, written with differentiable ops. Its value equals the

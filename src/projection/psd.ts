@@ -23,7 +23,7 @@ interface Spectral {
 /** Γᵢⱼ = (max(λᵢ,0) − max(λⱼ,0))/(λᵢ − λⱼ), or 1[λᵢ > 0] when λᵢ = λⱼ (to rounding), with ops. */
 function dividedDifferences(w: Tensor): Tensor {
   const n = w.size;
-  const d = w.data;
+  const d = w.raw;
   let scale = 0;
   for (let k = 0; k < n; k++) scale = Math.max(scale, Math.abs(d[k]!));
   const close = new Float64Array(n * n);
@@ -54,7 +54,7 @@ const psdRule: CustomRule<Spectral> = {
   name: "projection.psdCone",
   primal([x]) {
     const n = x!.shape[0]!;
-    const d = x!.data;
+    const d = x!.raw;
     const sym = new Float64Array(n * n);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sym[i * n + j] = 0.5 * (d[i * n + j]! + d[j * n + i]!);
     const { w, v } = eighKernel(sym, n);

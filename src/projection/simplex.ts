@@ -82,13 +82,13 @@ function rowwiseSimplexOp(name: string, topK: number | null): StructuredOp<Suppo
     compute([x, v]) {
       const n = x!.shape[x!.ndim - 1]!;
       const rows = n === 0 ? 0 : x!.size / n;
-      const src = x!.data;
+      const src = x!.raw;
       const out = new Float64Array(src.length);
       const mask = new Float64Array(src.length);
       const scratch = new Float64Array(n);
       const keep = topK === null ? null : topKMask(src, n, rows, topK, scratch);
       for (let r = 0; r < rows; r++) {
-        const value = v!.size === 1 ? v!.data[0]! : v!.data[r]!;
+        const value = v!.size === 1 ? v!.raw[0]! : v!.raw[r]!;
         const off = r * n;
         const tau = simplexThreshold(src, off, n, value, scratch, keep);
         for (let i = off; i < off + n; i++) {
@@ -194,9 +194,9 @@ function l1Op(name: string, sphere: boolean): StructuredOp<L1Structure> {
   return {
     name,
     compute([x, r]) {
-      const src = x!.data;
+      const src = x!.raw;
       const n = src.length;
-      const radius = r!.data[0]!;
+      const radius = r!.raw[0]!;
       let norm1 = 0;
       for (let i = 0; i < n; i++) norm1 += Math.abs(src[i]!);
       const mask = new Float64Array(n);

@@ -62,13 +62,13 @@ function sinkhornKernel(
   who: string,
 ): Float64Array {
   const [n, m] = C.shape as [number, number];
-  const c = C.data;
+  const c = C.raw;
   const f = new Float64Array(n);
   const g = new Float64Array(m);
-  const logA = Float64Array.from(a.data, Math.log);
-  const logB = Float64Array.from(b.data, Math.log);
+  const logA = Float64Array.from(a.raw, Math.log);
+  const logB = Float64Array.from(b.raw, Math.log);
   let mass = 0;
-  for (let j = 0; j < m; j++) mass += b.data[j]!;
+  for (let j = 0; j < m; j++) mass += b.raw[j]!;
   const colSum = new Float64Array(m);
   for (let it = 0; it < maxIter; it++) {
     for (let j = 0; j < m; j++) {
@@ -89,7 +89,7 @@ function sinkhornKernel(
       for (let j = 0; j < m; j++) colSum[j]! += Math.exp((f[i]! + g[j]! - c[row + j]!) / eps);
     }
     let err = 0;
-    for (let j = 0; j < m; j++) err += Math.abs(colSum[j]! - b.data[j]!);
+    for (let j = 0; j < m; j++) err += Math.abs(colSum[j]! - b.raw[j]!);
     if (!Number.isFinite(err))
       throw new ValueError(`${who}: Sinkhorn diverged (non-finite potentials); check the cost and epsilon`);
     if (err <= tol * mass) {
@@ -113,7 +113,7 @@ function potentialLayer(maxIter: number, tol: number, who: string) {
   let layer = layers.get(key);
   if (layer === undefined) {
     const solver = (_init: Tensor, C: Tensor, a: Tensor, b: Tensor, eps: Tensor): Tensor =>
-      new Tensor(sinkhornKernel(C, a, b, eps.data[0]!, maxIter, tol, who), [C.shape[0]!]);
+      new Tensor(sinkhornKernel(C, a, b, eps.raw[0]!, maxIter, tol, who), [C.shape[0]!]);
     layer = customFixedPoint(sinkhornMap)(solver) as unknown as typeof solver;
     layers.set(key, layer);
   }
@@ -159,8 +159,8 @@ export function transport(cost: TensorLike, a: TensorLike, b: TensorLike, opts: 
     throw new ShapeError(`${fn}: a must have shape [${n}] (rows of cost), got ${fmt(av.shape)}`);
   if (bv.ndim !== 1 || bv.size !== m)
     throw new ShapeError(`${fn}: b must have shape [${m}] (columns of cost), got ${fmt(bv.shape)}`);
-  const sa = av.data.reduce((s, v) => s + v, 0);
-  const sb = bv.data.reduce((s, v) => s + v, 0);
+  const sa = av.raw.reduce((s, v) => s + v, 0);
+  const sb = bv.raw.reduce((s, v) => s + v, 0);
   if (Math.abs(sa - sb) > 1e-10 * Math.max(sa, sb)) {
     throw new ValueError(`${fn}: the marginals must have equal mass, got Σa = ${sa} and Σb = ${sb}`);
   }

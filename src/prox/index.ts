@@ -124,8 +124,8 @@ export function groupLasso(x: TensorLike, l2reg: TensorLike = 1, scaling: Tensor
     scalingParam(scaling, fn),
   );
   let sq = 0;
-  for (let i = 0; i < t.size; i++) sq += t.data[i]! * t.data[i]!;
-  if (Math.sqrt(sq) <= c.data[0]!) return zerosLike(t);
+  for (let i = 0; i < t.size; i++) sq += t.raw[i]! * t.raw[i]!;
+  if (Math.sqrt(sq) <= c.raw[0]!) return zerosLike(t);
   return mul(t, sub(1, div(c, sqrt(sum(square(t))))));
 }
 

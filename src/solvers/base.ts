@@ -64,7 +64,7 @@ function positiveInteger(v: number, who: string, name: string): number {
 
 /** @internal True when every leaf of `t` is finite. */
 export function allFinite(t: Tree): boolean {
-  for (const l of flatten(t)[0]) for (let i = 0; i < l.data.length; i++) if (!Number.isFinite(l.data[i]!)) return false;
+  for (const l of flatten(t)[0]) for (let i = 0; i < l.raw.length; i++) if (!Number.isFinite(l.raw[i]!)) return false;
   return true;
 }
 

@@ -106,7 +106,7 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
     ) as Tensor;
     let errSq = 0;
     for (let j = 0; j < m; j++) errSq += (lipschitz[j]! * normOf(rowOf(step, j))) ** 2;
-    return { iterNum: 0, error: Math.sqrt(errSq), status: "maxIterReached", value: v.item(), lipschitz };
+    return { iterNum: 0, error: Math.sqrt(errSq), status: "maxIterReached", value: stopGradient(v).item(), lipschitz };
   }
 
   /** Per block, the curvature of f along its block gradient (along the block's ones when that is zero). */
@@ -142,9 +142,9 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
     for (let i = 0; i < this.maxBacktrackingIter; i++) {
       const cand = this.blockProx(subOp(xj, mul(gp, 1 / L)), hp, 1 / L);
       const d = subOp(cand, xj);
-      const model = value + vdot(gp, d).item() + (L / 2) * normOf(d) ** 2 * (1 + LIPSCHITZ_MARGIN);
+      const model = value + stopGradient(vdot(gp, d)).item() + (L / 2) * normOf(d) ** 2 * (1 + LIPSCHITZ_MARGIN);
       const xc = withRow(xp, j, cand);
-      const fc = (this.fun(xc, ...plainArgs) as Tensor).item();
+      const fc = stopGradient(this.fun(xc, ...plainArgs) as Tensor).item();
       // Within rounding, estimate the decrease from gradients (trapezoid rule) instead.
       const ok = decideBelow(fc, model, value) ?? this.trapezoidTest(xc, j, gp, d, L, plainArgs);
       if (ok) break;
@@ -156,7 +156,10 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   /** ⟨∇_j f(x⁺) − g_j, d⟩ ≤ L‖d‖², the block upper-bound test estimated from gradients (trapezoid rule). */
   private trapezoidTest(xc: Tensor, j: number, gj: Tensor, d: Tensor, L: number, plainArgs: Tree[]): boolean {
     const gc = rowOf(objectiveValueAndGrad(this.fun, xc, plainArgs, this.name)[1] as Tensor, j);
-    return vdot(subOp(gc, gj), d).item() <= L * normOf(d) ** 2 * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gc, gj, d);
+    return (
+      stopGradient(vdot(subOp(gc, gj), d)).item() <=
+      L * normOf(d) ** 2 * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gc, gj, d)
+    );
   }
 
   update(
@@ -172,7 +175,7 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
     for (let j = 0; j < m; j++) {
       const [v, g] = objectiveValueAndGrad(this.fun, x, args, this.name);
       const gj = rowOf(g as Tensor, j);
-      const L = this.blockLipschitz(x, j, gj, v.item(), lipschitz[j]!, hyperparamsProx, args);
+      const L = this.blockLipschitz(x, j, gj, stopGradient(v).item(), lipschitz[j]!, hyperparamsProx, args);
       lipschitz[j] = L;
       const xj = rowOf(x, j);
       const row = this.blockProx(subOp(xj, mul(gj, 1 / L)), hyperparamsProx, 1 / L);

@@ -25,10 +25,10 @@ export function objectiveValueAndGrad(fun: ObjectiveFn, x: Tree, args: readonly 
 export function lineSearchFunction(fun: ObjectiveFn, args: readonly Tree[], who: string): LineSearchFunction {
   const plainArgs = stopGradient([...args] as Tree) as Tree[];
   return {
-    value: (x) => (fun(x, ...plainArgs) as Tensor).item(),
+    value: (x) => stopGradient(fun(x, ...plainArgs) as Tensor).item(),
     valueAndGrad: (x) => {
       const [v, g] = objectiveValueAndGrad(fun, x, plainArgs, who);
-      return [v.item(), g];
+      return [stopGradient(v).item(), g];
     },
   };
 }
@@ -69,5 +69,5 @@ export function curvatureAlong(fun: ObjectiveFn, x: Tree, v: Tree, args: readonl
   const xp = stopGradient(x);
   const vp = stopGradient(v);
   const [hv] = hvp((z: Tree) => fun(z, ...plainArgs), [xp], [vp]);
-  return vdot(vp, hv as Tree).item() / normOf(vp) ** 2;
+  return stopGradient(vdot(vp, hv as Tree)).item() / normOf(vp) ** 2;
 }

@@ -125,7 +125,7 @@ export function checkSimplexRows(x: Tensor, who: string, arg: string): void {
   if (x.ndim === 0)
     throw new ShapeError(`${who}: ${arg} must have at least one axis (rows on the simplex), got a scalar`);
   const k = x.shape[x.ndim - 1]!;
-  const d = x.data;
+  const d = x.raw;
   for (let r = 0; r < d.length / k; r++) {
     let s = 0;
     for (let j = r * k; j < (r + 1) * k; j++) {

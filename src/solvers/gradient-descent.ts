@@ -3,7 +3,7 @@
  * @module
  */
 import { add, scale, sub, type Tree } from "../core/tree.js";
-import { grad } from "../core/transforms.js";
+import { grad, stopGradient } from "../core/transforms.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import type { ObjectiveFn } from "./conditions.js";
@@ -89,7 +89,7 @@ export class GradientDescent extends Solver<GradientDescentState> {
       iterNum: 0,
       error: normOf(g),
       status: "maxIterReached",
-      value: v.item(),
+      value: stopGradient(v).item(),
       grad: g,
       stepsize: this.stepsize ?? 1,
       extrapolated: init,
@@ -133,7 +133,7 @@ export class GradientDescent extends Solver<GradientDescentState> {
       [value, , g] = found;
     } else {
       const [v, gg] = objectiveValueAndGrad(this.fun, point, args, this.name);
-      value = v.item();
+      value = stopGradient(v).item();
       g = gg;
     }
     return {

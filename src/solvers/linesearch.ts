@@ -6,7 +6,8 @@
  */
 import { ValueError } from "../core/errors.js";
 import { stopGradient } from "../core/transforms.js";
-import { add, norm, scale, vdot, type Tree } from "../core/tree.js";
+import { describeValue } from "../core/tensor.js";
+import { add, flatten, flattenLike, norm, scale, vdot, type Tree } from "../core/tree.js";
 
 /** The function a line search explores: its value, and its value with gradient, at a point (plain values). */
 export interface LineSearchFunction {
@@ -69,8 +70,17 @@ function positiveNumber(v: number, fn: string, name: string, below1 = false): nu
   return v;
 }
 
-/** φ'(0) = ⟨∇f(x), p⟩, required to be negative (a descent direction). */
-function slopeAtZero(grad: Tree, direction: Tree, fn: string): number {
+/**
+ * φ'(0) = ⟨∇f(x), p⟩, required to be negative (a descent direction), after checking the inputs every line search
+ * shares: a finite value, and a gradient and direction of the structure and shapes of x.
+ */
+function slopeAtZero(x: Tree, value: number, grad: Tree, direction: Tree, fn: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new ValueError(`${fn}: value (f at x) must be a finite number, got ${describeValue(value)}`);
+  }
+  const [xLeaves, xDef] = flatten(x);
+  flattenLike(grad, xDef, xLeaves, `${fn}: grad vs x`);
+  flattenLike(direction, xDef, xLeaves, `${fn}: direction vs x`);
   const d = vdot(stopGradient(grad), stopGradient(direction)).item();
   if (!(d < 0)) {
     throw new ValueError(`${fn}: direction is not a descent direction: ⟨∇f(x), p⟩ = ${d} must be negative`);
@@ -146,7 +156,7 @@ export function backtrackingLineSearch(
   const maxIter = opts.maxIter ?? 30;
   const x0 = stopGradient(x);
   const p = stopGradient(direction);
-  const slope = slopeAtZero(grad, p, fn);
+  const slope = slopeAtZero(x, value, grad, p, fn);
   let numEvals = 0;
   let succeeded = false;
   for (let i = 0; i < maxIter; i++) {
@@ -157,7 +167,7 @@ export function backtrackingLineSearch(
     if (ok === null) {
       const [, gt] = f.valueAndGrad(xt);
       numEvals++;
-      ok = (slope + vdot(gt, p).item()) / 2 <= c1 * slope + gradientSlack(grad, gt, p);
+      ok = (slope + stopGradient(vdot(gt, p)).item()) / 2 <= c1 * slope + gradientSlack(grad, gt, p);
     }
     if (ok) {
       succeeded = true;
@@ -223,13 +233,13 @@ export function wolfeLineSearch(
   const maxIter = opts.maxIter ?? 50;
   const x0 = stopGradient(x);
   const p = stopGradient(direction);
-  const slope0 = slopeAtZero(grad, p, fn);
+  const slope0 = slopeAtZero(x, value, grad, p, fn);
   let numEvals = 0;
   const probe = (t: number): Probe => {
     const params = stepFrom(x0, p, t);
     const [v, g] = f.valueAndGrad(params);
     numEvals++;
-    return { t, value: v, slope: vdot(g, p).item(), params, grad: g };
+    return { t, value: v, slope: stopGradient(vdot(g, p)).item(), params, grad: g };
   };
   const sufficient = (q: Probe) =>
     decideBelow(q.value, value + c1 * q.t * slope0, value) ??

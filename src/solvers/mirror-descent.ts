@@ -3,6 +3,7 @@
  * @module
  */
 import { Tensor, asTensor } from "../core/tensor.js";
+import { stopGradient } from "../core/transforms.js";
 import { sub, type Tree } from "../core/tree.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
@@ -58,7 +59,7 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
       iterNum: 0,
       error: normOf(sub(next, x)) / this.stepsize,
       status: "maxIterReached",
-      value: v.item(),
+      value: stopGradient(v).item(),
       grad: g as Tensor,
     };
   }
@@ -70,7 +71,13 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
     const [v, g] = objectiveValueAndGrad(this.fun, next, args, this.name);
     return {
       params: next,
-      state: { iterNum: state.iterNum + 1, error, status: state.status, value: v.item(), grad: g as Tensor },
+      state: {
+        iterNum: state.iterNum + 1,
+        error,
+        status: state.status,
+        value: stopGradient(v).item(),
+        grad: g as Tensor,
+      },
     };
   }
 

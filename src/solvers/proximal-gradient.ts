@@ -102,7 +102,7 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
       iterNum: 0,
       error: normOf(sub(step, init)) / eta,
       status: "maxIterReached",
-      value: v.item(),
+      value: stopGradient(v).item(),
       grad: g,
       stepsize: eta,
       extrapolated: init,
@@ -128,8 +128,9 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
     for (let i = 0; i < this.maxBacktrackingIter; i++) {
       const cand = this.prox(sub(x, scale(eta, g)), hp, eta);
       const diff = sub(cand, x);
-      const model = state.value + vdot(g, diff).item() + (normOf(diff) ** 2 / (2 * eta)) * (1 + LIPSCHITZ_MARGIN);
-      const fc = this.fun(cand, ...plainArgs).item();
+      const model =
+        state.value + stopGradient(vdot(g, diff)).item() + (normOf(diff) ** 2 / (2 * eta)) * (1 + LIPSCHITZ_MARGIN);
+      const fc = stopGradient(this.fun(cand, ...plainArgs)).item();
       // Within rounding, f(x⁺) − f(x) − ⟨g, d⟩ ≈ ⟨∇f(x⁺) − g, d⟩/2 (trapezoid rule).
       const ok = decideBelow(fc, model, state.value) ?? this.trapezoidTest(cand, g, diff, eta, plainArgs);
       if (ok) break;
@@ -142,7 +143,8 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
   private trapezoidTest(cand: Tree, g: Tree, diff: Tree, eta: number, plainArgs: Tree[]): boolean {
     const [, gc] = objectiveValueAndGrad(this.fun, cand, plainArgs, this.name);
     return (
-      vdot(sub(gc, g), diff).item() <= (normOf(diff) ** 2 / eta) * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gc, g, diff)
+      stopGradient(vdot(sub(gc, g), diff)).item() <=
+      (normOf(diff) ** 2 / eta) * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gc, g, diff)
     );
   }
 
@@ -171,7 +173,7 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
         iterNum: state.iterNum + 1,
         error,
         status: state.status,
-        value: v.item(),
+        value: stopGradient(v).item(),
         grad: g,
         stepsize: eta,
         extrapolated: point,

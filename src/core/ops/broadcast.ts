@@ -14,7 +14,7 @@ const broadcastToPrim: Primitive<Shape> = {
   name: "broadcastTo",
   impl([x], shape) {
     const idx = broadcastIndex(x!.shape, shape);
-    const src = x!.data;
+    const src = x!.raw;
     const out = allocFloat64(idx.length);
     for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]!]!;
     return new Tensor(out, shape);

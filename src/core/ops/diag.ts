@@ -117,7 +117,7 @@ const bandPrim: Primitive<Band> = {
     const shape = x!.shape;
     const m = shape[shape.length - 2]!;
     const n = shape[shape.length - 1]!;
-    const src = x!.data;
+    const src = x!.raw;
     const out = allocFloat64(src.length);
     for (let base = 0; base < src.length; base += m * n) {
       for (let i = 0; i < m; i++) {

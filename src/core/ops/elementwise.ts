@@ -13,8 +13,8 @@ type Kernel2 = (x: number, y: number) => number;
 
 /** @internal Applies a scalar kernel elementwise over two broadcast tensors. */
 export function broadcastKernel(a: Tensor, b: Tensor, name: string, f: Kernel2): Tensor {
-  const ad = a.data;
-  const bd = b.data;
+  const ad = a.raw;
+  const bd = b.raw;
   if (sameShape(a.shape, b.shape)) {
     const out = allocFloat64(ad.length);
     for (let i = 0; i < out.length; i++) out[i] = f(ad[i]!, bd[i]!);
@@ -109,8 +109,8 @@ const ARITH_NAMES = ["add", "sub", "mul", "div"];
 function arithmetic(op: Arith, a: Tensor, b: Tensor): Tensor {
   const name = ARITH_NAMES[op]!;
   const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(a.shape, b.shape, name);
-  const ad = a.data;
-  const bd = b.data;
+  const ad = a.raw;
+  const bd = b.raw;
   if (sameShape(a.shape, shape)) {
     const out = allocFloat64(ad.length);
     if (sameShape(b.shape, shape)) {
@@ -339,7 +339,7 @@ function unaryPrimitive(
   return {
     name,
     impl([x]) {
-      const src = x!.data;
+      const src = x!.raw;
       const out = allocFloat64(src.length);
       for (let i = 0; i < out.length; i++) out[i] = f(src[i]!);
       return new Tensor(out, x!.shape);
@@ -360,7 +360,7 @@ function unary(prim: Primitive<undefined>): (x: TensorLike) => Tensor {
 const negPrim: Primitive<undefined> = {
   name: "neg",
   impl([x]) {
-    const src = x!.data;
+    const src = x!.raw;
     const out = allocFloat64(src.length);
     for (let i = 0; i < out.length; i++) out[i] = -src[i]!;
     return new Tensor(out, x!.shape);
@@ -667,9 +667,9 @@ const wherePrim: Primitive<undefined> = {
   name: "where",
   impl([c, a, b]) {
     if (sameShape(c!.shape, a!.shape) && sameShape(a!.shape, b!.shape)) {
-      const cd = c!.data;
-      const ad = a!.data;
-      const bd = b!.data;
+      const cd = c!.raw;
+      const ad = a!.raw;
+      const bd = b!.raw;
       const out = allocFloat64(cd.length);
       for (let i = 0; i < out.length; i++) out[i] = cd[i] !== 0 ? ad[i]! : bd[i]!;
       return new Tensor(out, a!.shape);
@@ -678,9 +678,9 @@ const wherePrim: Primitive<undefined> = {
     const ic = broadcastIndex(c!.shape, shape);
     const ia = broadcastIndex(a!.shape, shape);
     const ib = broadcastIndex(b!.shape, shape);
-    const cd = c!.data;
-    const ad = a!.data;
-    const bd = b!.data;
+    const cd = c!.raw;
+    const ad = a!.raw;
+    const bd = b!.raw;
     const out = allocFloat64(ic.length);
     for (let i = 0; i < out.length; i++) out[i] = cd[ic[i]!] !== 0 ? ad[ia[i]!]! : bd[ib[i]!]!;
     return new Tensor(out, shape);

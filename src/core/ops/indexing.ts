@@ -36,7 +36,7 @@ export interface GatherParams {
 const gatherPrim: Primitive<GatherParams> = {
   name: "gather",
   impl([x], p) {
-    const src = x!.data;
+    const src = x!.raw;
     const { starts, run } = p;
     const out = allocFloat64(starts.length * run);
     if (run === 1) {
@@ -60,7 +60,7 @@ const gatherPrim: Primitive<GatherParams> = {
 const scatterPrim: Primitive<GatherParams> = {
   name: "scatter",
   impl([u], p) {
-    const src = u!.data;
+    const src = u!.raw;
     const { starts, run } = p;
     const out = allocFloat64(shapeSize(p.fullShape));
     if (run === 1) {
@@ -203,7 +203,7 @@ function resolveIndices(
     values = [indices];
     shape = [];
   } else if (indices instanceof Tensor) {
-    values = indices.data;
+    values = indices.raw;
     shape = indices.shape;
   } else {
     values = indices;

@@ -34,7 +34,7 @@ const sliceAxisPrim: Primitive<RangeParams> = {
     const [outer, len, inner] = split3(x!.shape, p.axis);
     const w = p.stop - p.start;
     const out = allocFloat64(outer * w * inner);
-    const src = x!.data;
+    const src = x!.raw;
     for (let o = 0; o < outer; o++) {
       const from = (o * len + p.start) * inner;
       out.set(src.subarray(from, from + w * inner), o * w * inner);
@@ -56,7 +56,7 @@ const padAxisPrim: Primitive<RangeParams> = {
   impl([x], p) {
     const [outer, w, inner] = split3(x!.shape, p.axis);
     const out = allocFloat64(outer * p.full * inner);
-    const src = x!.data;
+    const src = x!.raw;
     for (let o = 0; o < outer; o++) {
       out.set(src.subarray(o * w * inner, (o + 1) * w * inner), (o * p.full + p.start) * inner);
     }
@@ -122,7 +122,7 @@ export function concatenate(xs: readonly TensorLike[], axis = 0): Tensor {
     for (const t of ts) {
       const w = t.shape[ax]!;
       for (let o = 0; o < outer; o++) {
-        out.set(t.data.subarray(o * w * inner, (o + 1) * w * inner), (o * full + offset) * inner);
+        out.set(t.raw.subarray(o * w * inner, (o + 1) * w * inner), (o * full + offset) * inner);
       }
       offset += w;
     }

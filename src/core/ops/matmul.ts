@@ -416,11 +416,11 @@ const matmulPrim: Primitive<Layout> = {
     const nb = shapeSize(batch);
     const out = allocFloat64(nb * m * n);
     if (nb === 1) {
-      kernel(a!.data, 0, b!.data, 0, out, 0, m, k, n);
+      kernel(a!.raw, 0, b!.raw, 0, out, 0, m, k, n);
     } else {
       const ia = broadcastIndex(as.slice(0, -2), batch);
       const ib = broadcastIndex(bs.slice(0, -2), batch);
-      for (let t = 0; t < nb; t++) kernel(a!.data, ia[t]! * m * k, b!.data, ib[t]! * k * n, out, t * m * n, m, k, n);
+      for (let t = 0; t < nb; t++) kernel(a!.raw, ia[t]! * m * k, b!.raw, ib[t]! * k * n, out, t * m * n, m, k, n);
     }
     return new Tensor(out, [...batch, m, n]);
   },

@@ -46,7 +46,7 @@ const pnormPrim: Primitive<PNormParams> = {
   name: "norm",
   impl([x], q) {
     const { outer, len, inner, p } = q;
-    const src = x!.data;
+    const src = x!.raw;
     const out = allocFloat64(outer * inner);
     const scale = allocFloat64(inner);
     const acc = allocFloat64(inner);

@@ -78,7 +78,7 @@ export function unreduce(y: Tensor, p: ReduceParams, shape: Shape): Tensor {
 const sumPrim: Primitive<ReduceParams> = {
   name: "sum",
   impl([x], p) {
-    const src = x!.data;
+    const src = x!.raw;
     const n = shapeSize(p.outShape);
     const out = allocFloat64(n);
     const block = contiguousBlock(x!.shape, p.axes);
@@ -202,8 +202,8 @@ export function blockReduce(x: Tensor, opts: ReduceOptions | undefined, op: stri
  */
 function tieWeights(x: Tensor, out: Tensor, p: BlockParams): Tensor {
   const { outer, len, inner } = p;
-  const src = x.data;
-  const ext = out.data;
+  const src = x.raw;
+  const ext = out.raw;
   const count = allocFloat64(outer * inner);
   const w = allocFloat64(src.length);
   for (let o = 0; o < outer; o++) {
@@ -278,7 +278,7 @@ function extremumPrimitive(name: string, isMax: boolean): Primitive<BlockParams>
     name,
     impl([x], p) {
       const out = allocFloat64(p.outer * p.inner);
-      laneExtrema(x!.data, p.outer, p.len, p.inner, isMax, out);
+      laneExtrema(x!.raw, p.outer, p.len, p.inner, isMax, out);
       return new Tensor(out, p.outShape);
     },
     jvp([x], [t], out, p) {
@@ -397,7 +397,7 @@ function argExtremum(x: TensorLike, opts: ArgReduceOptions | undefined, isMax: b
   const axis = flat ? 0 : normalizeAxis(opts.axis!, t.ndim, op);
   const [outer, len, inner] = contiguousBlock(shape, [axis])!;
   if (len === 0) throw new ValueError(`${op}: cannot search an empty axis (shape ${fmt(t.shape)})`);
-  const src = t.data;
+  const src = t.raw;
   const best = allocFloat64(outer * inner);
   const out = allocFloat64(outer * inner);
   for (let o = 0; o < outer; o++) {

@@ -14,7 +14,7 @@ import { broadcastTo } from "./broadcast.js";
 const reshapePrim: Primitive<Shape> = {
   name: "reshape",
   impl([x], shape) {
-    return new Tensor(x!.data, shape);
+    return new Tensor(x!.raw, shape);
   },
   jvp(_p, [t], _out, shape) {
     return bind(reshapePrim, [t!], shape);
@@ -61,7 +61,7 @@ const transposePrim: Primitive<number[]> = {
     const nd = shape.length;
     const outShape = perm.map((p) => shape[p]!);
     const inStrides = stridesOf(shape);
-    const src = x!.data;
+    const src = x!.raw;
     const out = allocFloat64(src.length);
     if (nd === 2 && perm[0] === 1) {
       const r = shape[0]!;

@@ -30,7 +30,7 @@ const logsumexpPrim: Primitive<BlockParams> = {
   name: "logsumexp",
   impl([x], p) {
     const { outer, len, inner } = p;
-    const src = x!.data;
+    const src = x!.raw;
     const out = allocFloat64(outer * inner);
     laneExtrema(src, outer, len, inner, true, out);
     const s = allocFloat64(outer * inner);
@@ -81,7 +81,7 @@ function contiguousLanes(src: Float64Array, out: Float64Array, outer: number, le
 
 function normalizedKernel(x: Tensor, p: BlockParams, log: boolean): Tensor {
   const { outer, len, inner } = p;
-  const src = x.data;
+  const src = x.raw;
   const out = allocFloat64(src.length);
   if (inner === 1) {
     contiguousLanes(src, out, outer, len, log);

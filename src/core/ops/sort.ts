@@ -114,7 +114,7 @@ function mergeSortPositions(vals: Float64Array, order: Int32Array, scratch: Int3
  */
 function sortIndex(t: Tensor, axis: number): Int32Array {
   const [outer, len, inner] = contiguousBlock(t.shape, [axis])!;
-  const src = t.data;
+  const src = t.raw;
   const index = new Int32Array(src.length);
   const lane = allocFloat64(len);
   const order = new Int32Array(len);
@@ -188,7 +188,7 @@ const cumsumPrim: Primitive<CumsumParams> = {
   name: "cumsum",
   impl([x], p) {
     const { outer, len, inner, reverse } = p;
-    const src = x!.data;
+    const src = x!.raw;
     const out = allocFloat64(src.length);
     for (let o = 0; o < outer; o++) {
       const base = o * len * inner;

@@ -11,7 +11,7 @@ import { reshape, transpose } from "../../core/ops/shape.js";
 
 /** Throws a `NonFiniteError` naming `fn` and `arg` when `x` holds a NaN or an infinity. */
 export function checkFiniteArg(x: Tensor, fn: string, arg: string): void {
-  const d = x.data;
+  const d = x.raw;
   for (let i = 0; i < d.length; i++) {
     const v = d[i]!;
     if (v - v !== 0) {
@@ -76,9 +76,9 @@ export function mask(n: number, f: (i: number, j: number) => number): Tensor {
  */
 export function inverseGaps(d: Tensor, n: number, repeated: (i: number) => Error): Tensor {
   let scale = 0;
-  for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(d.data[i]!));
+  for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(d.raw[i]!));
   for (let i = 1; i < n; i++) {
-    if (Math.abs(d.data[i]! - d.data[i - 1]!) <= 10 * Number.EPSILON * scale) throw repeated(i);
+    if (Math.abs(d.raw[i]! - d.raw[i - 1]!) <= 10 * Number.EPSILON * scale) throw repeated(i);
   }
   const diff = sub(reshape(d, [1, n]), reshape(d, [n, 1]));
   return div(

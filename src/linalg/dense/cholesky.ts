@@ -42,7 +42,7 @@ export interface CholeskyFactorization {
  */
 export function cholesky(a: TensorLike): CholeskyFactorization {
   const { t, n } = matrixArg(a, "cholesky", "A", true);
-  const solver = choleskySolver(symmetricPart(t.data, n), n, "cholesky");
+  const solver = choleskySolver(symmetricPart(t.raw, n), n, "cholesky");
   const phi = mask(n, (i, j) => (i > j ? 1 : i === j ? 0.5 : 0));
   const rule: CustomRule<undefined> = {
     name: "cholesky",

@@ -36,7 +36,7 @@ export function eigh(a: TensorLike): { eigenvalues: Tensor; eigenvectors: Tensor
   const rule: CustomRule<undefined> = {
     name: "eigh",
     primal([av]) {
-      const { w, v } = eighKernel(symmetricPart(av!.data, n), n);
+      const { w, v } = eighKernel(symmetricPart(av!.raw, n), n);
       return { outs: [new Tensor(w, [n]), new Tensor(v, [n, n])], res: undefined };
     },
     residuals() {
@@ -69,7 +69,7 @@ function gapInverse(w: Tensor, n: number): Tensor {
     n,
     (i) =>
       new DifferentiationError(
-        `eigh: the eigenvector derivative is undefined for repeated eigenvalues (w[${i - 1}] = ${w.data[i - 1]}, w[${i}] = ${w.data[i]})`,
+        `eigh: the eigenvector derivative is undefined for repeated eigenvalues (w[${i - 1}] = ${w.raw[i - 1]}, w[${i}] = ${w.raw[i]})`,
       ),
   );
 }

@@ -104,7 +104,7 @@ export function factoredSolve(solver: DirectSolver, a: Tensor, b: Tensor, transp
     primal([, rhs]) {
       const n = solver.n;
       const k = rhs!.shape[1]!;
-      return { outs: [new Tensor(solver.solve(rhs!.data, transpose, who), [n, k])], res: undefined };
+      return { outs: [new Tensor(solver.solve(rhs!.raw, transpose, who), [n, k])], res: undefined };
     },
     residuals() {
       return undefined;

@@ -52,7 +52,7 @@ function lstsqRaw(a: Tensor, b: Tensor, rcond: number | undefined): Tensor {
     name: "lstsq",
     primal([av, bv]) {
       const k = bv!.shape[1]!;
-      return { outs: [new Tensor(lstsqKernel(av!.data, m, n, bv!.data, rcond), [n, k])], res: undefined };
+      return { outs: [new Tensor(lstsqKernel(av!.raw, m, n, bv!.raw, rcond), [n, k])], res: undefined };
     },
     residuals() {
       return undefined;
@@ -119,7 +119,7 @@ function pinvRaw(a: Tensor, rcond: number | undefined, who: string): Tensor {
   const rule: CustomRule<undefined> = {
     name: "pinv",
     primal([av]) {
-      return { outs: [new Tensor(lstsqKernel(av!.data, m, n, eye(m).data, rcond), [n, m])], res: undefined };
+      return { outs: [new Tensor(lstsqKernel(av!.raw, m, n, eye(m).raw, rcond), [n, m])], res: undefined };
     },
     residuals() {
       return undefined;
@@ -153,7 +153,7 @@ function pinvRaw(a: Tensor, rcond: number | undefined, who: string): Tensor {
 
 function requireFullRank(a: Tensor, rcond: number | undefined, who: string): void {
   const [m, n] = a.shape as [number, number];
-  const rank = numericalRank(a.data, m, n, rcond);
+  const rank = numericalRank(a.raw, m, n, rcond);
   if (rank < Math.min(m, n)) {
     throw new DifferentiationError(
       `${who}: the derivative with respect to A needs full rank, but A (shape ${fmt(a.shape)}) has numerical rank ${rank}`,

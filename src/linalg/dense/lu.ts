@@ -57,7 +57,7 @@ export interface LuFactorization {
  */
 export function lu(a: TensorLike): LuFactorization {
   const { t, n } = matrixArg(a, "lu", "A", true);
-  const solver = luSolver(t.data, n);
+  const solver = luSolver(t.raw, n);
   const solveWith = (b: TensorLike, transpose: boolean, who: string): Tensor => {
     const { b: bb, vector } = rhsArg(b, n, who);
     return restoreRhs(factoredSolve(solver, t, bb, transpose, who), vector);
@@ -104,9 +104,9 @@ export function solve(a: TensorLike, b: TensorLike, opts: SolveOptions = {}): Te
   const { b: bb, vector } = rhsArg(b, n, fn);
   const assume = opts.assumeA ?? "gen";
   let solver: DirectSolver;
-  if (assume === "gen") solver = luSolver(t.data, n);
-  else if (assume === "sym") solver = luSolver(symmetricPart(t.data, n), n, true);
-  else if (assume === "pos") solver = choleskySolver(symmetricPart(t.data, n), n, fn);
+  if (assume === "gen") solver = luSolver(t.raw, n);
+  else if (assume === "sym") solver = luSolver(symmetricPart(t.raw, n), n, true);
+  else if (assume === "pos") solver = choleskySolver(symmetricPart(t.raw, n), n, fn);
   else throw new ValueError(`${fn}: assumeA must be "gen", "sym" or "pos", got ${JSON.stringify(assume)}`);
   return restoreRhs(factoredSolve(solver, t, bb, false, fn), vector);
 }
@@ -123,7 +123,7 @@ export function solve(a: TensorLike, b: TensorLike, opts: SolveOptions = {}): Te
  */
 export function inv(a: TensorLike): Tensor {
   const { t, n } = matrixArg(a, "inv", "A", true);
-  return factoredSolve(luSolver(t.data, n), t, eye(n), false, "inv");
+  return factoredSolve(luSolver(t.raw, n), t, eye(n), false, "inv");
 }
 
 /**
@@ -139,7 +139,7 @@ export function inv(a: TensorLike): Tensor {
  */
 export function det(a: TensorLike): Tensor {
   const { t, n } = matrixArg(a, "det", "A", true);
-  return detFromFactors(luSolver(t.data, n), t, "det");
+  return detFromFactors(luSolver(t.raw, n), t, "det");
 }
 
 /**
@@ -156,7 +156,7 @@ export function det(a: TensorLike): Tensor {
  */
 export function slogdet(a: TensorLike): { sign: Tensor; logabsdet: Tensor } {
   const { t, n } = matrixArg(a, "slogdet", "A", true);
-  return slogdetFromFactors(luSolver(t.data, n), t, "slogdet");
+  return slogdetFromFactors(luSolver(t.raw, n), t, "slogdet");
 }
 
 /** Sign and log|det| from LU factors: the pivots' product times the permutation's parity. */

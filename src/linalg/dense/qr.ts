@@ -36,7 +36,7 @@ export function qr(a: TensorLike): { Q: Tensor; R: Tensor } {
   const rule: CustomRule<undefined> = {
     name: "qr",
     primal([av]) {
-      const { q, r } = qrExplicit(qrFactor(av!.data, m, n));
+      const { q, r } = qrExplicit(qrFactor(av!.raw, m, n));
       return { outs: [new Tensor(q, [m, k]), new Tensor(r, [k, n])], res: undefined };
     },
     residuals() {
@@ -99,7 +99,7 @@ function checkDifferentiable(r: Tensor, m: number, n: number): void {
   let big = 0;
   let small = Infinity;
   for (let i = 0; i < n; i++) {
-    const v = Math.abs(r.data[i * n + i]!);
+    const v = Math.abs(r.raw[i * n + i]!);
     big = Math.max(big, v);
     small = Math.min(small, v);
   }

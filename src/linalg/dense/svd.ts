@@ -48,7 +48,7 @@ export function svd(a: TensorLike): Svd {
   const rule: CustomRule<undefined> = {
     name: "svd",
     primal([av]) {
-      const f = svdKernel(av!.data, m, n);
+      const f = svdKernel(av!.raw, m, n);
       return {
         outs: [new Tensor(f.u, [m, k]), new Tensor(f.s, [k]), new Tensor(f.v, [n, k])],
         res: undefined,
@@ -121,7 +121,7 @@ export function svdvals(a: TensorLike): Tensor {
   const rule: CustomRule<Factors> = {
     name: "svdvals",
     primal([av]) {
-      const f = svdKernel(av!.data, m, n);
+      const f = svdKernel(av!.raw, m, n);
       return { outs: [new Tensor(f.s, [k])], res: { u: new Tensor(f.u, [m, k]), v: new Tensor(f.v, [n, k]) } };
     },
     // Under nesting the factors must carry the outer derivatives: the differentiable `svd` of the traced input.
@@ -146,10 +146,10 @@ function complement(q: Tensor, x: Tensor): Tensor {
 
 /** The singular values as a row (to divide by), after checking none is zero (the S⁻¹ terms of a non-square matrix). */
 function checkedRow(s: Tensor, which: string): Tensor {
-  const tiny = Number.EPSILON * Math.max(1, Math.abs(s.data[0] ?? 0)) * 10;
-  if (s.data.some((v) => v <= tiny)) {
+  const tiny = Number.EPSILON * Math.max(1, Math.abs(s.raw[0] ?? 0)) * 10;
+  if (s.raw.some((v) => v <= tiny)) {
     throw new DifferentiationError(
-      `svd: the derivative of ${which} is undefined for a non-square matrix with a zero singular value (s = [${Array.from(s.data).join(", ")}]); use svdvals if only singular values are needed`,
+      `svd: the derivative of ${which} is undefined for a non-square matrix with a zero singular value (s = [${Array.from(s.raw).join(", ")}]); use svdvals if only singular values are needed`,
     );
   }
   return reshape(s, [1, s.size]);
@@ -162,7 +162,7 @@ function gapInverse(s: Tensor, k: number): Tensor {
     k,
     (i) =>
       new DifferentiationError(
-        `svd: the singular vectors' derivative is undefined for repeated singular values (s[${i - 1}] = ${s.data[i - 1]}, s[${i}] = ${s.data[i]}); use svdvals if only singular values are needed`,
+        `svd: the singular vectors' derivative is undefined for repeated singular values (s[${i - 1}] = ${s.raw[i - 1]}, s[${i}] = ${s.raw[i]}); use svdvals if only singular values are needed`,
       ),
   );
 }

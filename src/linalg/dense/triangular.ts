@@ -41,7 +41,7 @@ export function triangularSolve(t: TensorLike, b: TensorLike, opts: TriangularSo
   const { b: bb, vector } = rhsArg(b, n, fn);
   if (!opts.unitDiagonal) {
     for (let i = 0; i < n; i++) {
-      if (tt.data[i * n + i] === 0) {
+      if (tt.raw[i * n + i] === 0) {
         throw new LinearSolveError(`${fn}: T is singular: diagonal entry ${i} is 0`);
       }
     }
@@ -61,7 +61,7 @@ export function triangularSolveRaw(t: Tensor, b: Tensor, opts: Opts): Tensor {
     name: "triangularSolve",
     primal([tv, bv]) {
       const n = tv!.shape[0]!;
-      const x = triangularSolveKernel(tv!.data, n, bv!.data, opts);
+      const x = triangularSolveKernel(tv!.raw, n, bv!.raw, opts);
       return { outs: [new Tensor(x, bv!.shape)], res: undefined };
     },
     residuals() {

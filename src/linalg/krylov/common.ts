@@ -83,11 +83,11 @@ export class FlatSpace {
    */
   read(t: Tree, what: string): Float64Array {
     const leaves = flattenLike(t, this.def, this.leaves, what);
-    if (leaves.length === 1) return leaves[0]!.data;
+    if (leaves.length === 1) return leaves[0]!.raw;
     const out = new Float64Array(this.size);
     let off = 0;
     for (const l of leaves) {
-      out.set(l.data, off);
+      out.set(l.raw, off);
       off += l.size;
     }
     return out;

@@ -38,7 +38,7 @@ export function jacobiPreconditioner(opOrDiagonal: AnyLinearOperator | Tree): Li
     d = new Float64Array(leaves.reduce((s, l) => s + l.size, 0));
     let off = 0;
     for (const l of leaves) {
-      d.set(l.data, off);
+      d.set(l.raw, off);
       off += l.size;
     }
   }

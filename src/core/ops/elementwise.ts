@@ -218,15 +218,24 @@ const mulPrim: Primitive<undefined> = {
   },
 };
 
-const divPrim = binaryPrimitive(
-  "div",
-  (x, y) => x / y,
-  {
-    da: (_a, b) => reciprocal(b),
-    db: (_a, b, out) => neg(div(out, b)),
+/**
+ * Division's rules divide by b instead of multiplying by 1/b: d(a/b) = (da − (a/b)·db)/b. Differentiating 1/b
+ * would form 1/b², which leaves the float range (b ≈ 1e-200 or 1e155) long before the derivatives do.
+ */
+const divPrim: Primitive<undefined> = {
+  name: "div",
+  impl([a, b]) {
+    return arithmetic(Arith.Div, a!, b!);
   },
-  (a, b) => arithmetic(Arith.Div, a, b),
-);
+  jvp([, b], [ta, tb], out) {
+    const num = tb === null ? ta! : ta === null ? neg(mul(tb, out)) : sub(ta, mul(tb, out));
+    return expand(div(num, b!), out.shape);
+  },
+  vjp(ct, [a, b], out, _p, needs) {
+    const scaled = div(ct, b!);
+    return [needs[0] ? sumTo(scaled, a!.shape) : null, needs[1] ? sumTo(neg(mul(scaled, out)), b!.shape) : null];
+  },
+};
 
 const powPrim = binaryPrimitive("pow", (x, y) => Math.pow(x, y), {
   // d/da a^b = b a^(b-1); d/db a^b = a^b log a (taken as 0 where a = 0, the limit for b > 0).

@@ -1,0 +1,147 @@
+/**
+ * Numerical hardening (issue 14): inputs at the edges of the float64 range, where a naive kernel returned a
+ * silently wrong answer (an unprojected point, NaN, a claim of indefiniteness), and the limits at infinite
+ * inputs. Each test states the exact answer and, where a derivative is involved, checks it against finite
+ * differences at the same scale.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Tensor, tensor, projection, jacfwd, jacrev, mul, NonFiniteError, ValueError } from "../src/index.js";
+import { assertClose, checkDerivatives, numericJacobian, randn, rng } from "./helpers.js";
+
+const r = rng(1414);
+
+function norm2(d: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < d.length; i++) m = Math.max(m, Math.abs(d[i]!));
+  if (m === 0) return 0;
+  let s = 0;
+  for (let i = 0; i < d.length; i++) s += (d[i]! / m) ** 2;
+  return m * Math.sqrt(s);
+}
+
+describe("simplex-based projections are exact at any scale", () => {
+  test("the issue's inputs: the mass is put on the largest entries, not lost to rounding", () => {
+    assert.deepEqual(projection.simplex(tensor([3e10, 2e10, 1e10]), 1e-6).toArray(), [1e-6, 0, 0]);
+    assert.deepEqual(projection.simplex(tensor([1e16, 0])).toArray(), [1, 0]);
+    assert.deepEqual(projection.l1Ball(tensor([3e13, -2e13]), 1e-3).toArray(), [1e-3, 0]);
+    assert.deepEqual(projection.sparseSimplex(tensor([3e10, 2e10, 1e10]), 2, 1e-6).toArray(), [1e-6, 0, 0]);
+    assert.deepEqual(projection.l1Sphere(tensor([-1e300, 1e280]), 2).toArray(), [-2, 0]);
+    // Two entries 2 apart at 1e16 (one ulp): the mass 4 splits as 3 and 1.
+    assert.deepEqual(projection.simplex(tensor([1e16, 1e16 - 2, 0]), 4).toArray(), [3, 1, 0]);
+    assert.deepEqual(projection.l1Ball(tensor([1e16, -(1e16 - 2), 0]), 4).toArray(), [3, -1, 0]);
+  });
+
+  test("exact shifts and power-of-two scalings change nothing", () => {
+    // x: multiples of 1024, so x + 2⁶⁰ is exact (the spacing there is 256).
+    const x = Array.from({ length: 12 }, () => 1024 * Math.round(r.uniform(-2000, 2000)));
+    const v = 3000;
+    const base = projection.simplex(tensor(x), v);
+    const shifted = projection.simplex(tensor(x.map((e) => e + 2 ** 60)), v);
+    assertClose(shifted, base, { rtol: 1e-12, atol: 1e-9 }, "shift by 2⁶⁰");
+    for (const k of [-900, 600]) {
+      const s = 2 ** k;
+      const scaled = projection.simplex(tensor(x.map((e) => e * s)), v * s);
+      assertClose(mul(scaled, 1 / s), base, { rtol: 1e-12, atol: 1e-9 }, `scale 2^${k}`);
+    }
+  });
+
+  test("the Jacobian at scale 1e16 is the closed form diag(s) − ssᵀ/|s|", () => {
+    const x = tensor([1e16, 1e16 - 2, 0]);
+    // Steps of 2 (one ulp) are exact at 1e16 and keep the support (p = [5, 3, 0]), where p is affine.
+    checkDerivatives((x, v) => projection.simplex(x, v), [x, tensor(8)], { eps: 2 }, "simplex at 1e16");
+    const J = jacrev((x: Tensor) => projection.simplex(x, 4))(x) as Tensor;
+    assert.deepEqual(J.toArray(), [
+      [0.5, -0.5, 0],
+      [-0.5, 0.5, 0],
+      [0, 0, 0],
+    ]);
+    checkDerivatives(
+      (x, v) => projection.l1Ball(x, v),
+      [tensor([1e16, -(1e16 - 2), 0]), tensor(8)],
+      { eps: 2 },
+      "l1Ball at 1e16",
+    );
+  });
+
+  test("−∞ entries get no mass, with finite derivatives; NaN, +∞ and all-−∞ rows throw", () => {
+    assert.deepEqual(projection.simplex(tensor([0, 0, -Infinity])).toArray(), [0.5, 0.5, 0]);
+    assert.deepEqual(
+      projection
+        .simplex(
+          tensor([
+            [2, -Infinity],
+            [-Infinity, 0],
+          ]),
+        )
+        .toArray(),
+      [
+        [1, 0],
+        [0, 1],
+      ],
+    );
+    assert.deepEqual(projection.sparseSimplex(tensor([1, -Infinity, 0.5]), 2, 1).toArray(), [0.75, 0, 0.25]);
+    const x = tensor([0.3, -Infinity, 0.1, 0.2]);
+    const expected = [
+      [2 / 3, 0, -1 / 3, -1 / 3],
+      [0, 0, 0, 0],
+      [-1 / 3, 0, 2 / 3, -1 / 3],
+      [-1 / 3, 0, -1 / 3, 2 / 3],
+    ];
+    const jf = jacfwd((x: Tensor) => projection.simplex(x))(x) as Tensor;
+    const jr = jacrev((x: Tensor) => projection.simplex(x))(x) as Tensor;
+    assertClose(jf, tensor(expected), { atol: 1e-15 }, "jacfwd");
+    assertClose(jr, tensor(expected), { atol: 1e-15 }, "jacrev");
+    assert.throws(() => projection.simplex(tensor([NaN, 1])), NonFiniteError);
+    assert.throws(() => projection.simplex(tensor([Infinity, 1])), NonFiniteError);
+    assert.throws(() => projection.simplex(tensor([-Infinity, -Infinity])), ValueError);
+    assert.throws(() => projection.l1Ball(tensor([-Infinity, 1])), NonFiniteError);
+  });
+});
+
+describe("l2 projections use scaled norms", () => {
+  test("values at 1e155 and 1e-200 are on the sphere, and at 1e308 finite", () => {
+    const big = projection.l2Ball(tensor([1e155, 1e155]));
+    assertClose(big, tensor([Math.SQRT1_2, Math.SQRT1_2]), { rtol: 1e-15 });
+    const tiny = projection.l2Ball(tensor([1e-200, 1e-200]), 1e-200);
+    assert.ok(norm2(tiny.data) <= 1e-200 * (1 + 4 * Number.EPSILON), `outside the ball: ${tiny.toArray()}`);
+    assertClose(tiny, tensor([Math.SQRT1_2 * 1e-200, Math.SQRT1_2 * 1e-200]), { rtol: 1e-15, atol: 0 });
+    assertClose(projection.l2Sphere(tensor([3e-320, 4e-320]), 1), tensor([0.6, 0.8]), { rtol: 1e-2 });
+    assertClose(projection.l2Sphere(tensor([3e307, 4e307]), 5e307), tensor([3e307, 4e307]), { rtol: 1e-15 });
+    const [y, s] = projection.secondOrderCone([tensor([1e155, 1e155]), tensor(0)]);
+    assertClose(y, tensor([5e154, 5e154]), { rtol: 1e-15 });
+    assertClose(s, tensor(Math.SQRT1_2 * 1e155), { rtol: 1e-15 });
+    const [y2, s2] = projection.secondOrderCone([tensor([1e308, 1e308]), tensor(1e308)]);
+    assertClose(s2, tensor(((Math.SQRT2 + 1) / 2) * 1e308), { rtol: 1e-15 });
+    assertClose(y2, tensor([((1 + Math.SQRT1_2) / 2) * 1e308, ((1 + Math.SQRT1_2) / 2) * 1e308]), { rtol: 1e-15 });
+  });
+
+  test("derivatives at 1e155 and 1e-200 match finite differences and the closed form", () => {
+    const big = tensor([3e155, -4e155]);
+    // (r/‖x‖)(I − uuᵀ) with u = x/‖x‖, r = 1e155, ‖x‖ = 5e155.
+    const closed = [0.2 * (1 - 0.36), 0.2 * 0.48, 0.2 * 0.48, 0.2 * (1 - 0.64)];
+    for (const jac of [jacfwd, jacrev]) {
+      const J = jac((x: Tensor) => projection.l2Ball(x, 1e155))(big) as Tensor;
+      assertClose(J.data, closed, { rtol: 1e-14 }, "l2Ball at 1e155");
+    }
+    checkDerivatives((x) => projection.l2Ball(x, 1e155), [big], { eps: 1e149 }, "l2Ball at 1e155");
+    const tiny = tensor([3e-200, -4e-200]);
+    checkDerivatives((x) => projection.l2Ball(x, 1e-200), [tiny], { eps: 1e-206 }, "l2Ball at 1e-200");
+    checkDerivatives((x) => projection.l2Sphere(x, 1e-200), [tiny], { eps: 1e-206 }, "l2Sphere at 1e-200");
+    // ∂p/∂r = u outside the ball, at any scale.
+    const dr = jacrev((rad: Tensor) => projection.l2Ball(tiny, rad))(tensor(1e-210)) as Tensor;
+    assertClose(dr.data, [0.6, -0.8], { rtol: 1e-15 });
+    // Second order at 1e-200: the Hessian of a linear read-out, against differences of the gradient.
+    const w = randn(r, [2]);
+    const readout = (x: Tensor) => projection.l2Ball(x, 1e-200).mul(w).sum();
+    const g = (x: Tensor) => jacrev(readout)(x) as Tensor;
+    const H = jacfwd(g)(tiny) as Tensor;
+    assertClose(H.data, numericJacobian(g, [tiny], 0, 1e-206), { rtol: 1e-5 }, "Hessian at 1e-200");
+    checkDerivatives(
+      (x, t) => projection.secondOrderCone([x, t])[0],
+      [big, tensor(1e155)],
+      { eps: 1e149 },
+      "secondOrderCone at 1e155",
+    );
+  });
+});

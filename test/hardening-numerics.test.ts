@@ -6,7 +6,18 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Tensor, tensor, projection, jacfwd, jacrev, mul, NonFiniteError, ValueError } from "../src/index.js";
+import {
+  Tensor,
+  tensor,
+  projection,
+  linalg,
+  jacfwd,
+  jacrev,
+  abs,
+  mul,
+  NonFiniteError,
+  ValueError,
+} from "../src/index.js";
 import { assertClose, checkDerivatives, numericJacobian, randn, rng } from "./helpers.js";
 
 const r = rng(1414);
@@ -143,5 +154,92 @@ describe("l2 projections use scaled norms", () => {
       { eps: 1e149 },
       "secondOrderCone at 1e155",
     );
+  });
+});
+
+describe("dense linear algebra near the limits of float64", () => {
+  const scaled = (a: number[][], s: number) => tensor(a.map((row) => row.map((v) => v * s)));
+
+  test("eigh, svdvals, cholesky, qr and lstsq at 1e308 and 1e-300 equal the scaled results", () => {
+    const { eigenvalues, eigenvectors } = linalg.eigh(
+      tensor([
+        [1e308, 1e307],
+        [1e307, 1e308],
+      ]),
+    );
+    assertClose(eigenvalues, tensor([9e307, 1.1e308]), { rtol: 1e-15 });
+    const h = Math.SQRT1_2;
+    assertClose(
+      abs(eigenvectors),
+      tensor([
+        [h, h],
+        [h, h],
+      ]),
+      { rtol: 1e-15 },
+    );
+    assertClose(linalg.svdvals(tensor([[1e308, 1e308]])), tensor([Math.SQRT2 * 1e308]), { rtol: 1e-15 });
+    assertClose(
+      linalg.svdvals(
+        tensor([
+          [1e308, 1e308],
+          [1e308, -1e308],
+        ]),
+      ),
+      tensor([Math.SQRT2 * 1e308, Math.SQRT2 * 1e308]),
+      { rtol: 1e-15 },
+    );
+    const c = linalg.cholesky(
+      tensor([
+        [1e308, 0],
+        [0, 1e308],
+      ]),
+    );
+    assertClose(
+      c.L,
+      tensor([
+        [1e154, 0],
+        [0, 1e154],
+      ]),
+      { rtol: 1e-15 },
+    );
+    assertClose(c.logdet(), tensor(2 * Math.log(1e308)), { rtol: 1e-15 });
+    // A general matrix at 1e300 / 1e-300: every factorisation is the unit-scale one, scaled.
+    const a = [
+      [2, -1, 0.5],
+      [-1, 3, 1],
+      [0.5, 1, 4],
+    ];
+    for (const sc of [1e300, 1e-300]) {
+      const A = scaled(a, sc);
+      assertClose(mul(linalg.eigh(A).eigenvalues, 1 / sc), linalg.eigh(tensor(a)).eigenvalues, { rtol: 1e-14 });
+      assertClose(mul(linalg.svdvals(A), 1 / sc), linalg.svdvals(tensor(a)), { rtol: 1e-14 });
+      assertClose(mul(linalg.qr(A).R, 1 / sc), linalg.qr(tensor(a)).R, { rtol: 1e-14, atol: 1e-14 });
+      assertClose(mul(linalg.cholesky(A).L, 1 / Math.sqrt(sc)), linalg.cholesky(tensor(a)).L, { rtol: 1e-14 });
+      const b = tensor([1, 2, 3]);
+      assertClose(mul(linalg.lstsq(A, b), sc), linalg.lstsq(tensor(a), b), { rtol: 1e-13 });
+      assertClose(mul(projection.psdCone(A), 1 / sc), projection.psdCone(tensor(a)), { rtol: 1e-14, atol: 1e-14 });
+    }
+  });
+
+  test("derivatives of eigh and svd at 1e200 and 1e-200 match finite differences", () => {
+    const a = [
+      [2, -1, 0.5],
+      [-1, 3, 1],
+      [0.5, 1, 4],
+      [1, 0, -2],
+    ];
+    for (const sc of [1e200, 1e-200]) {
+      const A = scaled(a, sc);
+      const eps = 1e-6 * sc;
+      const sq = scaled(a.slice(0, 3), sc);
+      // Eigen- and singular values scale with A: compare dw/dA (dimensionless) with finite differences.
+      checkDerivatives((m) => linalg.eigh(m).eigenvalues.mul(1 / sc), [sq], { eps }, `eigenvalues at ${sc}`);
+      checkDerivatives((m) => linalg.eigh(m).eigenvectors, [sq], { eps, rtol: 1e-5 }, `eigenvectors at ${sc}`);
+      checkDerivatives((m) => linalg.svdvals(m).mul(1 / sc), [A], { eps }, `svdvals at ${sc}`);
+      // U and V are scale-free: their derivatives are of the order of 1/sc, so differentiate in units of sc.
+      for (const pick of [(f: linalg.Svd) => f.u, (f: linalg.Svd) => f.vt]) {
+        checkDerivatives((m) => pick(linalg.svd(m.mul(sc))), [tensor(a)], { rtol: 1e-5 }, `svd vectors at ${sc}`);
+      }
+    }
   });
 });

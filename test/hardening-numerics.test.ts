@@ -11,10 +11,16 @@ import {
   tensor,
   projection,
   linalg,
+  grad,
   jacfwd,
   jacrev,
   abs,
+  clip,
+  maximum,
+  minimum,
   mul,
+  pow,
+  relu,
   NonFiniteError,
   ValueError,
 } from "../src/index.js";
@@ -241,5 +247,48 @@ describe("dense linear algebra near the limits of float64", () => {
         checkDerivatives((m) => pick(linalg.svd(m.mul(sc))), [tensor(a)], { rtol: 1e-5 }, `svd vectors at ${sc}`);
       }
     }
+  });
+});
+
+describe("pow at 0 and NaN propagation", () => {
+  test("every derivative of xⁿ at 0 is finite: n!/(n−k)!·0^(n−k), i.e. n! at order n and 0 elsewhere", () => {
+    for (let n = 0; n <= 4; n++) {
+      let f = (x: Tensor) => pow(x, n);
+      for (let k = 0; k <= n + 2; k++) {
+        const value = f(tensor(0)).item();
+        const factorial = Array.from({ length: n }, (_, i) => i + 1).reduce((a, b) => a * b, 1);
+        assert.equal(value, k === n ? factorial : 0, `d^${k}/dx^${k} x^${n} at 0`);
+        const g = f;
+        f = (x: Tensor) => grad(g)(x) as Tensor;
+      }
+    }
+    assert.equal(pow(tensor(0), 0).item(), 1);
+    // Away from 0 nothing changes, including the mixed derivative ∂²(aᵇ)/∂a∂b = a^(b−1)(1 + b log a) at b = 0.
+    const mixed = grad((b: Tensor) => grad((a: Tensor) => pow(a, b))(tensor(2)) as Tensor)(tensor(0)) as Tensor;
+    assertClose(mixed, tensor(0.5), { rtol: 1e-15 });
+    checkDerivatives((a, b) => pow(a, b), [tensor([0.5, 2, 3]), tensor([0, 1, 2.5])]);
+  });
+
+  test("maximum, minimum, relu and clip propagate NaN from either side, as NumPy", () => {
+    const nan = tensor([NaN, 1, NaN]);
+    const one = tensor([1, NaN, NaN]);
+    for (const op of [maximum, minimum]) {
+      assert.ok(
+        op(nan, one).data.every((v) => Number.isNaN(v)),
+        `${op.name}(a, b)`,
+      );
+      assert.ok(
+        op(one, nan).data.every((v) => Number.isNaN(v)),
+        `${op.name}(b, a)`,
+      );
+      assert.ok(Number.isNaN(op(tensor(NaN), 1).item()) && Number.isNaN(op(tensor(1), NaN).item()));
+    }
+    assert.ok(Number.isNaN(relu(tensor(NaN)).item()));
+    assert.ok(Number.isNaN(clip(tensor(NaN), 0, 1).item()));
+    assert.deepEqual(clip(tensor([-1, 0.5, 2]), 0, 1).toArray(), [0, 0.5, 1]);
+    assert.deepEqual(relu(tensor([-0, -1, 2])).toArray(), [0, 0, 2]);
+    // The derivative goes to the operand that is selected: the NaN one.
+    assert.deepEqual((grad((a: Tensor) => maximum(a, 1).sum())(tensor([NaN, 0, 2])) as Tensor).toArray(), [1, 0, 1]);
+    assert.deepEqual((grad((b: Tensor) => minimum(1, b).sum())(tensor([NaN, 0, 2])) as Tensor).toArray(), [1, 1, 0]);
   });
 });

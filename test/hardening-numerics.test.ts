@@ -16,6 +16,7 @@ import {
   jacrev,
   abs,
   clip,
+  matmul,
   maximum,
   minimum,
   mul,
@@ -23,6 +24,7 @@ import {
   relu,
   NonFiniteError,
   ValueError,
+  zeros,
 } from "../src/index.js";
 import { assertClose, checkDerivatives, numericJacobian, randn, rng } from "./helpers.js";
 
@@ -290,5 +292,78 @@ describe("pow at 0 and NaN propagation", () => {
     // The derivative goes to the operand that is selected: the NaN one.
     assert.deepEqual((grad((a: Tensor) => maximum(a, 1).sum())(tensor([NaN, 0, 2])) as Tensor).toArray(), [1, 0, 1]);
     assert.deepEqual((grad((b: Tensor) => minimum(1, b).sum())(tensor([NaN, 0, 2])) as Tensor).toArray(), [1, 1, 0]);
+  });
+});
+
+describe("linearSolve does not trust a wrong symmetry tag", () => {
+  const M = tensor([
+    [4, 1],
+    [-2, 3],
+  ]);
+  const b = tensor([1, 2]);
+  const solveWith = (tags: linalg.OperatorTags, solver: linalg.SolverName) => (A: Tensor, rhs: Tensor) =>
+    linalg.linearSolve(
+      linalg.LinearOperator.fromFunction((a: Tensor, v: Tensor) => matmul(a, v), A, tensor([0, 0]), { tags }),
+      rhs,
+      { solver },
+    ).value as Tensor;
+
+  test("iterative solvers probe the tag before their transposed solves; dense solvers need no probe", () => {
+    for (const solver of ["gmres", "bicgstab"] as const) {
+      const f = solveWith({ symmetric: true }, solver);
+      // The primal solve is right (its residual is checked with A itself) ...
+      assertClose(f(M, b), linalg.solve(M, b), { rtol: 1e-8 });
+      // ... but every derivative that solves with Aᵀ refuses the tag instead of solving with A.
+      assert.throws(
+        () => grad((rhs: Tensor) => f(M, rhs).sum())(b),
+        /tagged \{"symmetric":true\} but is not symmetric/,
+      );
+      assert.throws(() => grad((A: Tensor) => f(A, b).sum())(M), ValueError);
+      assert.throws(
+        () => jacrev((rhs: Tensor) => solveWith({ positiveDefinite: true }, solver)(M, rhs))(b),
+        ValueError,
+      );
+      checkDerivatives(solveWith({}, solver), [M, b], { rtol: 1e-6 }, `${solver} untagged`);
+    }
+    // lu transposes the materialized matrix itself: the wrong tag changes nothing.
+    checkDerivatives(solveWith({ symmetric: true }, "lu"), [M, b], {}, "lu with a wrong tag");
+    // A right tag passes the probe, and the derivatives are those of the symmetric solve.
+    const S = tensor([
+      [4, 1],
+      [1, 3],
+    ]);
+    for (const solver of ["gmres", "cg", "minres"] as const) {
+      checkDerivatives(solveWith({ symmetric: true }, solver), [S, b], { rtol: 1e-6 }, `${solver} symmetric`);
+    }
+  });
+});
+
+describe("empty matrices through linalg, as NumPy", () => {
+  test("lstsq with no equations returns zeros; spectral norms of the zero map are 0", () => {
+    assert.deepEqual(linalg.lstsq(zeros([0, 3]), zeros([0])).toArray(), [0, 0, 0]);
+    assert.deepEqual(linalg.lstsq(zeros([0, 3]), zeros([0, 2])).toArray(), [
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ]);
+    assert.deepEqual(linalg.lstsq(zeros([3, 0]), tensor([1, 2, 3])).shape, [0]);
+    assert.deepEqual((grad((a: Tensor) => linalg.lstsq(a, zeros([0])).sum())(zeros([0, 3])) as Tensor).shape, [0, 3]);
+    assert.deepEqual((grad((v: Tensor) => linalg.lstsq(zeros([0, 2]), v).sum())(zeros([0])) as Tensor).shape, [0]);
+    for (const ord of [2, "nuc"] as const) {
+      assert.equal(linalg.norm(zeros([0, 3]), { ord }).item(), 0);
+      assert.equal(linalg.norm(zeros([3, 0]), { ord }).item(), 0);
+      assert.deepEqual(linalg.norm(zeros([2, 0, 3]), { ord, axis: [1, 2] }).toArray(), [0, 0]);
+      assert.deepEqual(linalg.norm(zeros([0, 2, 3]), { ord, axis: [1, 2] }).shape, [0]);
+      assert.deepEqual(linalg.norm(zeros([0, 3]), { ord, keepdims: true }).shape, [1, 1]);
+    }
+    assert.deepEqual((grad((a: Tensor) => linalg.norm(a, { ord: 2 }))(zeros([0, 3])) as Tensor).shape, [0, 3]);
+    assert.throws(() => linalg.norm(zeros([0, 3]), { ord: -2 }), /linalg\.norm: ord -2/);
+    // The other factorisations already accepted empty matrices; their NumPy values:
+    assert.equal(linalg.det(zeros([0, 0])).item(), 1);
+    assert.deepEqual(linalg.solve(zeros([0, 0]), zeros([0, 2])).shape, [0, 2]);
+    assert.deepEqual(linalg.pinv(zeros([0, 3])).shape, [3, 0]);
+    assert.deepEqual(linalg.svd(zeros([0, 3])).vt.shape, [0, 3]);
+    assert.deepEqual(linalg.eigh(zeros([0, 0])).eigenvalues.shape, [0]);
+    assert.deepEqual(linalg.qr(zeros([3, 0])).Q.shape, [3, 0]);
   });
 });

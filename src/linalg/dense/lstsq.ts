@@ -52,7 +52,10 @@ function lstsqRaw(a: Tensor, b: Tensor, rcond: number | undefined): Tensor {
     name: "lstsq",
     primal([av, bv]) {
       const k = bv!.shape[1]!;
-      return { outs: [new Tensor(lstsqKernel(av!.data, m, n, bv!.data, rcond), [n, k])], res: undefined };
+      // With no equations (m = 0) every x is a minimiser and the minimum-norm one is 0 (as NumPy); the kernel
+      // cannot tell k from an empty b, so the zeros are made here.
+      const x = m === 0 ? new Float64Array(n * k) : lstsqKernel(av!.data, m, n, bv!.data, rcond);
+      return { outs: [new Tensor(x, [n, k])], res: undefined };
     },
     residuals() {
       return undefined;

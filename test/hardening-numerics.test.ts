@@ -11,6 +11,8 @@ import {
   tensor,
   projection,
   linalg,
+  loss,
+  logsumexp,
   grad,
   jacfwd,
   jacrev,
@@ -23,6 +25,7 @@ import {
   pow,
   relu,
   NonFiniteError,
+  ShapeError,
   ValueError,
   zeros,
 } from "../src/index.js";
@@ -367,3 +370,117 @@ describe("empty matrices through linalg, as NumPy", () => {
     assert.deepEqual(linalg.qr(zeros([3, 0])).Q.shape, [3, 0]);
   });
 });
+
+describe("losses at infinite logits: the limits, with finite gradients", () => {
+  const I = Infinity;
+  const gradIn = (f: (z: Tensor) => Tensor, z: Tensor) => grad((v: Tensor) => f(v).sum())(z) as Tensor;
+
+  test("binary losses: 0 when the label agrees, +∞ otherwise; gradients φ'(z) − y", () => {
+    const y = tensor([1, 0, 1, 0, 0.5, 0.5]);
+    const z = tensor([I, I, -I, -I, I, -I]);
+    assert.deepEqual(loss.binaryLogistic(y, z).toArray(), [0, I, I, 0, I, I]);
+    assert.deepEqual(loss.sparsemax(y, z).toArray(), [0, I, I, 0, I, I]);
+    assert.deepEqual(loss.hinge(y, z).toArray(), [0, I, I, 0, 1, 1]);
+    assert.deepEqual(loss.perceptron(y, z).toArray(), [0, I, I, 0, 0, 0]);
+    // σ(±∞) − y and clip((z + 1)/2, 0, 1) − y.
+    const expected = [0, 1, -1, 0, 0.5, -0.5];
+    for (const f of [loss.binaryLogistic, loss.sparsemax]) {
+      for (const g of [gradIn((v) => f(y, v), z), jacfwd((v: Tensor) => f(y, v))(z) as Tensor]) {
+        assert.deepEqual(Array.from(g.data.length === 6 ? g.data : diagonalOf(g)), expected);
+      }
+    }
+    // Hinge and perceptron are flat at ±∞ (their subgradient there is 0), except where the loss is +∞.
+    assert.ok(gradIn((v) => loss.hinge(y, v), z).data.every(Number.isFinite));
+    // Second derivatives are finite too (σ'(±∞) = 0).
+    assert.deepEqual(
+      diagonalOf(jacfwd((v: Tensor) => gradIn((u) => loss.binaryLogistic(y, u), v))(z) as Tensor),
+      [0, 0, 0, 0, 0, 0],
+    );
+  });
+
+  test("binary losses away from infinity: unchanged values, no cancellation, derivatives as before", () => {
+    assertClose(loss.binaryLogistic(tensor(1), tensor(40)), tensor(Math.log1p(Math.exp(-40))), { rtol: 1e-14 });
+    assertClose(loss.binaryLogistic(tensor(0), tensor(-40)), tensor(Math.log1p(Math.exp(-40))), { rtol: 1e-14 });
+    const y = tensor([0, 0.3, 1, 1, 0.5]);
+    // Labels inside (0, 1), so that finite differences stay valid labels.
+    const yInner = tensor([0.1, 0.3, 0.9, 0.6, 0.5]);
+    const z = tensor([-2, -0.4, 0.3, 1.7, 0]);
+    checkDerivatives((y, z) => loss.binaryLogistic(y, z), [yInner, z], {}, "binaryLogistic");
+    checkDerivatives((y, z) => loss.sparsemax(y, z), [yInner, tensor([-2, -0.4, 0.3, 1.7, 0.1])], {}, "sparsemax");
+    checkDerivatives((z) => loss.binaryLogistic(y, z), [z], {}, "binaryLogistic, labels 0 and 1");
+    // The gradient at z = 0 (where the two branches meet) is σ(0) − y, from either side.
+    assertClose(
+      gradIn((v) => loss.binaryLogistic(y, v), zeros([5])),
+      tensor([0.5, 0.2, -0.5, -0.5, 0]),
+      {
+        atol: 1e-15,
+      },
+    );
+  });
+
+  test("multiclass losses: a −∞ logit masks its class out", () => {
+    const theta = tensor([0, 0, -I]);
+    assertClose(loss.multiclassLogistic(tensor(0), theta), tensor(Math.LN2), { rtol: 1e-15 });
+    assert.equal(loss.multiclassLogistic(tensor(2), theta).item(), I);
+    assertClose(
+      gradIn((v) => loss.multiclassLogistic(tensor(0), v), theta),
+      tensor([-0.5, 0.5, 0]),
+      { atol: 1e-15 },
+    );
+    // As if the class were absent: the same loss and gradient as on the two finite logits.
+    const finite = tensor([0.3, -1.2, 2]);
+    const masked = tensor([0.3, -I, -1.2, 2]);
+    const oneHot = tensor([0, 0, 0, 1]);
+    for (const f of [loss.multiclassLogistic, loss.multiclassSparsemax, loss.multiclassHinge]) {
+      assertClose(f(oneHot, masked), f(tensor([0, 0, 1]), finite), { rtol: 1e-14 }, f.name);
+      const g = gradIn((v) => f(oneHot, v), masked).data;
+      const gf = gradIn((v) => f(tensor([0, 0, 1]), v), finite).data;
+      assertClose([g[0]!, g[2]!, g[3]!], gf, { atol: 1e-15 }, `${f.name} gradient`);
+      assert.equal(g[1], 0, `${f.name} gradient at the masked class`);
+    }
+    assertClose(loss.multiclassSparsemax(tensor(0), theta), tensor(0.25), { rtol: 1e-15 });
+    assertClose(
+      gradIn((v) => loss.multiclassSparsemax(tensor(0), v), theta),
+      tensor([-0.5, 0.5, 0]),
+      { atol: 1e-15 },
+    );
+    // Batched rows with a masked class each, and a Fenchel–Young loss built by the user.
+    const rows = tensor([
+      [1, -I, 0],
+      [-I, 2, 2],
+    ]);
+    assertClose(loss.multiclassLogistic(tensor([0, 1]), rows), tensor([Math.log1p(Math.exp(-1)), Math.LN2]), {
+      rtol: 1e-14,
+    });
+    const fy = loss.makeFenchelYoungLoss((t) => logsumexp(t, { axis: -1 }));
+    assertClose(fy(tensor([1, 0, 0]), theta), tensor(Math.LN2), { rtol: 1e-15 });
+    assert.throws(() => loss.multiclassSparsemax(tensor(0), tensor([NaN, 0])), /loss\.multiclassSparsemax: scores/);
+    assert.throws(() => loss.multiclassSparsemax(tensor(0), tensor([I, 0])), NonFiniteError);
+  });
+
+  test("shape errors name the loss and its arguments", () => {
+    const cases: [string, () => unknown][] = [
+      ["loss.binaryLogistic: label and logit", () => loss.binaryLogistic(tensor([1, 0, 1]), tensor([1, 2]))],
+      ["loss.sparsemax: label and logit", () => loss.sparsemax(tensor([1, 0, 1]), tensor([1, 2]))],
+      ["loss.hinge: label and score", () => loss.hinge(tensor([1, 0, 1]), tensor([1, 2]))],
+      ["loss.perceptron: label and score", () => loss.perceptron(tensor([1, 0, 1]), tensor([1, 2]))],
+      ["loss.huber: target and pred", () => loss.huber(tensor([1, 0, 1]), tensor([1, 2]))],
+      [
+        "loss.makeFenchelYoungLoss: label and theta",
+        () => loss.makeFenchelYoungLoss((t) => logsumexp(t, { axis: -1 }))(tensor([1, 0, 0]), tensor([1, 2])),
+      ],
+    ];
+    for (const [prefix, f] of cases) {
+      assert.throws(f, (e: Error) => e instanceof ShapeError && e.message.startsWith(prefix), prefix);
+    }
+    // Huber at an infinite residual: the limit and the clipped gradient.
+    assert.equal(loss.huber(tensor(0), tensor(I)).item(), I);
+    assert.equal((grad((p: Tensor) => loss.huber(tensor(0), p))(tensor(I)) as Tensor).item(), 1);
+  });
+});
+
+/** The diagonal of a square Jacobian (elementwise functions). */
+function diagonalOf(J: Tensor): number[] {
+  const n = Math.round(Math.sqrt(J.size));
+  return Array.from({ length: n }, (_, i) => J.data[i * n + i]!);
+}

@@ -168,6 +168,43 @@ describe("l2 projections use scaled norms", () => {
   });
 });
 
+describe("affine projections at any scale of the normal", () => {
+  test("hyperplane, halfspace and affineSet with normals at 1e155 and 1e-170", () => {
+    for (const sc of [1e155, 1e-170]) {
+      const a = tensor([sc, 0]);
+      assertClose(projection.hyperplane(tensor([1, 1]), a, 3 * sc), tensor([3, 1]), { rtol: 1e-15 }, `${sc}`);
+      assertClose(projection.halfspace(tensor([5, 1]), a, 3 * sc), tensor([3, 1]), { rtol: 1e-15 }, `${sc}`);
+      assertClose(projection.affineSet(tensor([1, 1]), tensor([[sc, 0]]), tensor([3 * sc])), tensor([3, 1]), {
+        rtol: 1e-15,
+      });
+      // The projection does not depend on the scale of (a, b): derivatives in x are the unit-scale ones.
+      const unit = (x: Tensor) => projection.hyperplane(x, tensor([3, 4]), 2);
+      const scaledFn = (x: Tensor) => projection.hyperplane(x, tensor([3 * sc, 4 * sc]), 2 * sc);
+      assertClose(jacrev(scaledFn)(tensor([1, -1])) as Tensor, jacrev(unit)(tensor([1, -1])) as Tensor, {
+        rtol: 1e-14,
+        atol: 1e-15,
+      });
+      // In a: d/da scales as 1/sc; check against finite differences in units of sc.
+      checkDerivatives(
+        (x, a) => projection.hyperplane(x, a.mul(sc), 2 * sc),
+        [tensor([1, -1]), tensor([3, 4])],
+        {},
+        `hyperplane at ${sc}`,
+      );
+    }
+    // Rows of very different scales in one affine set: {x₀ = 3, x₁ + x₂ = 4}.
+    const p = projection.affineSet(
+      tensor([1, 1, 1]),
+      tensor([
+        [1e200, 0, 0],
+        [0, 1e-200, 1e-200],
+      ]),
+      tensor([3e200, 4e-200]),
+    );
+    assertClose(p, tensor([3, 2, 2]), { rtol: 1e-15 });
+  });
+});
+
 describe("dense linear algebra near the limits of float64", () => {
   const scaled = (a: number[][], s: number) => tensor(a.map((row) => row.map((v) => v * s)));
 

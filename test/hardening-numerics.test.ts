@@ -10,6 +10,7 @@ import {
   Tensor,
   tensor,
   projection,
+  prox,
   linalg,
   loss,
   logsumexp,
@@ -165,6 +166,15 @@ describe("l2 projections use scaled norms", () => {
       { eps: 1e149 },
       "secondOrderCone at 1e155",
     );
+  });
+});
+
+describe("prox.groupLasso on the scaled norm", () => {
+  test("values at 1e155 and 1e-200, and the Jacobian at 1e-200", () => {
+    assertClose(prox.groupLasso(tensor([3e155, 4e155]), 2.5e155), tensor([1.5e155, 2e155]), { rtol: 1e-15 });
+    assertClose(prox.groupLasso(tensor([3e-200, 4e-200]), 2.5e-200), tensor([1.5e-200, 2e-200]), { rtol: 1e-15 });
+    assert.deepEqual(prox.groupLasso(tensor([3e-200, 4e-200]), 5e-200).toArray(), [0, 0]);
+    checkDerivatives((x) => prox.groupLasso(x, 2.5e-200), [tensor([3e-200, -4e-200])], { eps: 1e-206 }, "1e-200");
   });
 });
 

@@ -408,6 +408,18 @@ describe("empty matrices through linalg, as NumPy", () => {
     }
     assert.deepEqual((grad((a: Tensor) => linalg.norm(a, { ord: 2 }))(zeros([0, 3])) as Tensor).shape, [0, 3]);
     assert.throws(() => linalg.norm(zeros([0, 3]), { ord: -2 }), /linalg\.norm: ord -2/);
+    // The same through linearSolve (dense lstsq on an operator with no equations) and its derivative.
+    const wide = linalg.LinearOperator.fromMatrix(zeros([0, 3]));
+    assert.deepEqual((linalg.linearSolve(wide, zeros([0])).value as Tensor).toArray(), [0, 0, 0]);
+    const gWide = grad((A: Tensor) =>
+      (linalg.linearSolve(linalg.LinearOperator.fromMatrix(A), zeros([0])).value as Tensor).sum(),
+    );
+    assert.deepEqual((gWide(zeros([0, 3])) as Tensor).shape, [0, 3]);
+    assert.deepEqual(linalg.lstsqKernel(new Float64Array(0), 0, 3, new Float64Array(0)), new Float64Array(3));
+    assert.deepEqual(
+      linalg.lstsqKernel(new Float64Array(0), 0, 3, new Float64Array(0), undefined, 2),
+      new Float64Array(6),
+    );
     // The other factorisations already accepted empty matrices; their NumPy values:
     assert.equal(linalg.det(zeros([0, 0])).item(), 1);
     assert.deepEqual(linalg.solve(zeros([0, 0]), zeros([0, 2])).shape, [0, 2]);

@@ -585,7 +585,8 @@ export function qrExplicit(f: QrFactors): { q: Float64Array; r: Float64Array } {
  * as the number of |Rᵢᵢ| > rcond·|R₀₀| (default rcond = max(m, n)·eps). With T the first r rows of R (r×n),
  * every minimiser solves T·y = (Qᵀb)[0..r) for y = Pᵀx; the minimum-norm one is y = Z·S⁻ᵀ·(Qᵀb)[0..r), from the
  * QR factorisation Tᵀ = Z·S (n×r, so S is r×r and invertible). For full column rank this is plain QR least
- * squares.
+ * squares. `cols` is the number k of right-hand sides, b.length / m by default; with no equations (m = 0) it
+ * cannot be read from b (1 by default: a vector), and every x is a minimiser: the result is 0.
  *
  * @example
  * ```ts
@@ -593,8 +594,15 @@ export function qrExplicit(f: QrFactors): { q: Float64Array; r: Float64Array } {
  * linalg.lstsqKernel(new Float64Array([1, 1, 1, 1]), 2, 2, new Float64Array([2, 2])); // ≈ [1, 1] (to rounding)
  * ```
  */
-export function lstsqKernel(a: Float64Array, m: number, n: number, b: Float64Array, rcond?: number): Float64Array {
-  const k = m === 0 ? (n === 0 ? 0 : b.length) : b.length / m;
+export function lstsqKernel(
+  a: Float64Array,
+  m: number,
+  n: number,
+  b: Float64Array,
+  rcond?: number,
+  cols: number = m === 0 ? 1 : b.length / m,
+): Float64Array {
+  const k = cols;
   const x = new Float64Array(n * k);
   const f = qrFactor(a, m, n, true);
   const rank = qrRank(f, rcond ?? Math.max(m, n) * EPS);

@@ -52,10 +52,7 @@ function lstsqRaw(a: Tensor, b: Tensor, rcond: number | undefined): Tensor {
     name: "lstsq",
     primal([av, bv]) {
       const k = bv!.shape[1]!;
-      // With no equations (m = 0) every x is a minimiser and the minimum-norm one is 0 (as NumPy); the kernel
-      // cannot tell k from an empty b, so the zeros are made here.
-      const x = m === 0 ? new Float64Array(n * k) : lstsqKernel(av!.data, m, n, bv!.data, rcond);
-      return { outs: [new Tensor(x, [n, k])], res: undefined };
+      return { outs: [new Tensor(lstsqKernel(av!.data, m, n, bv!.data, rcond, k), [n, k])], res: undefined };
     },
     residuals() {
       return undefined;
@@ -122,7 +119,7 @@ function pinvRaw(a: Tensor, rcond: number | undefined, who: string): Tensor {
   const rule: CustomRule<undefined> = {
     name: "pinv",
     primal([av]) {
-      return { outs: [new Tensor(lstsqKernel(av!.data, m, n, eye(m).data, rcond), [n, m])], res: undefined };
+      return { outs: [new Tensor(lstsqKernel(av!.data, m, n, eye(m).data, rcond, m), [n, m])], res: undefined };
     },
     residuals() {
       return undefined;

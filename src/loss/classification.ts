@@ -73,7 +73,8 @@ function logitsTensor(logits: TensorLike, fn: string): Tensor {
  * ```ts
  * import { loss, tensor } from "diffopt";
  * loss.binaryLogistic(tensor([1, 0]), tensor([0, 0])).toArray(); // [0.6931…, 0.6931…]
- * loss.binaryLogistic(tensor([1, 0]), tensor([Infinity, Infinity])).toArray(); // [0, Infinity]
+ * loss.binaryLogistic(tensor(1), tensor(Infinity)).item(); // 0
+ * loss.binaryLogistic(tensor(0), tensor(Infinity)).item() === Infinity; // true
  * ```
  */
 export function binaryLogistic(label: TensorLike, logit: TensorLike): Tensor {

@@ -18,7 +18,7 @@ import { checkValues, finiteTensor, maskableRows, positive, scalarParam } from "
 import { structuredCall, type StructuredOp } from "./local.js";
 
 /**
- * @internal Projects the `n` values of `src` from `offset` onto the simplex of total mass `value` (only the
+ * Projects the `n` values of `src` from `offset` onto the simplex of total mass `value` (only the
  * entries with `keep[i] !== 0` when `keep` is given; the others get 0), writing p into `out` and its support
  * into `mask` at the same offsets. `scratch` holds at least n numbers.
  *
@@ -29,7 +29,7 @@ import { structuredCall, type StructuredOp } from "./local.js";
  * support (its threshold test is 0 − (−value) > 0). Entries equal to −∞ get no mass; the caller makes sure the
  * largest kept entry is finite.
  */
-export function projectOntoSimplex(
+function projectOntoSimplex(
   src: Float64Array,
   offset: number,
   n: number,

@@ -28,9 +28,10 @@ export interface Svd {
  *
  * Derivatives (distinct nonzero singular values): with dP = Uᵀ·dA·V and Fᵢⱼ = 1/(sⱼ² − sᵢ²) off the diagonal,
  * ds = diag(dP), dU = U·(F ∘ (dP·S + S·dPᵀ)) + (I − UUᵀ)·dA·V·S⁻¹ and dV = V·(F ∘ (S·dP + dPᵀ·S)) + (I − VVᵀ)·dAᵀ·U·S⁻¹,
- * and the reverse rule is their adjoint. F is never formed: Fᵢⱼ·sⱼ = sⱼ/(sᵢ + sⱼ) / (sⱼ − sᵢ), which stays in range
- * where sⱼ² would overflow or underflow (singular values beyond 1e154 or below 1e-154). The singular vectors' derivative does not exist at repeated singular
- * values (nor, for the (I − UUᵀ) terms of a non-square matrix, at a zero one): asking for it there throws a
+ * and the reverse rule is their adjoint. F is never formed: Fᵢⱼ·sⱼ = sⱼ/(sᵢ + sⱼ) / (sⱼ − sᵢ), which stays in
+ * range where sⱼ² would overflow or underflow (singular values beyond 1e154 or below 1e-154). The singular
+ * vectors' derivative does not exist at repeated singular values (nor, for the (I − UUᵀ) terms of a non-square
+ * matrix, at a zero one): asking for it there throws a
  * `DifferentiationError`; use {@link svdvals} when only the singular values are needed. The sign of each pair
  * (uᵢ, vᵢ) is whatever the algorithm produced; its derivative keeps that sign fixed.
  *

@@ -514,6 +514,13 @@ describe("losses at infinite logits: the limits, with finite gradients", () => {
     const fy = loss.makeFenchelYoungLoss((t) => logsumexp(t, { axis: -1 }));
     assertClose(fy(tensor([1, 0, 0]), theta), tensor(Math.LN2), { rtol: 1e-15 });
     assert.throws(() => loss.multiclassSparsemax(tensor(0), tensor([NaN, 0])), /loss\.multiclassSparsemax: scores/);
+    for (const f of [loss.multiclassLogistic, loss.multiclassSparsemax, loss.multiclassHinge]) {
+      const allMasked = tensor([
+        [0, 1, 2],
+        [-I, -I, -I],
+      ]);
+      assert.throws(() => f(tensor([0, 1]), allMasked), /row 1 is −∞ everywhere/, f.name);
+    }
     assert.throws(() => loss.multiclassSparsemax(tensor(0), tensor([I, 0])), NonFiniteError);
   });
 

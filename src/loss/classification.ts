@@ -60,7 +60,13 @@ function binaryFenchelYoung(phi: (z: Tensor) => Tensor, y: Tensor, z: Tensor): T
 /** @internal Logits as a tensor with a non-empty last axis. */
 function logitsTensor(logits: TensorLike, fn: string): Tensor {
   const t = asTensor(logits);
-  lastAxis(t, fn, "logits");
+  const [rows, k] = lastAxis(t, fn, "logits");
+  // −∞ masks a class out; a row masking every class has no distribution (its loss would be ∞ − ∞).
+  for (let r = 0; r < rows; r++) {
+    let masked = true;
+    for (let i = r * k; i < (r + 1) * k && masked; i++) masked = t.data[i] === -Infinity;
+    if (masked) throw new ValueError(`${fn}: logits row ${r} is −∞ everywhere, which masks every class`);
+  }
   return t;
 }
 

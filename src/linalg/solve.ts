@@ -23,6 +23,7 @@
 import { customCall, type CustomRule } from "../core/custom.js";
 import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
 import { Tensor, zerosLike } from "../core/tensor.js";
+import { key as randomKey, normal, split as splitKey } from "../core/random.js";
 import { jvp, vjp } from "../core/transforms.js";
 import { add, flatten, flattenLike, scale, sub, unflatten, type Tree } from "../core/tree.js";
 import {
@@ -40,6 +41,7 @@ import { LinearOperator, type AnyLinearOperator } from "./operator.js";
 import {
   FlatSpace,
   checkFiniteFlat,
+  dot as dotFlat,
   drive,
   flatOperator,
   flatPreconditioner,
@@ -244,6 +246,8 @@ function ruleOptions(
  * operator (tracers carry their primal's values) or of its transpose, so one factorisation serves them all.
  */
 interface DenseFactors {
+  /** The symmetry tag was probed for this family (see {@link transposeForRules}). */
+  symmetryProbed?: boolean;
   matrix?: Float64Array;
   transposedMatrix?: Float64Array;
   lu?: { factors: LuFactors; singular: boolean };
@@ -344,7 +348,7 @@ function solveAt(
         return flatten(
           solveAt(at, rhs, tangentOpts, "tangent", { factors: dense.factors, transposed: dense.transposed }).value,
         )[0];
-      const atT = at.transpose();
+      const atT = transposeForRules(at, solver, dense.factors);
       const transposedOpts = sub_(opts, true, at);
       const r = sub(rhsOf(primals), at.mv(p, x));
       const w = solveAt(atT, x, transposedOpts, "tangent", {
@@ -368,7 +372,7 @@ function solveAt(
       if (cts.every((c) => c === null)) return needs.map(() => null);
       const p = paramsOf(primals);
       const at = op.withParams(p);
-      const atT = at.transpose();
+      const atT = transposeForRules(at, solver, dense.factors);
       const x = unflatten(inSpace.def, outs);
       const xbar = unflatten(inSpace.def, fill(cts, outs));
       const transposedOpts = sub_(opts, true, at);
@@ -406,6 +410,45 @@ function solveAt(
   };
   const outs = customCall(rule, [...pLeaves, ...bLeaves]);
   return { value: unflatten(inSpace.def, outs), info: info! };
+}
+
+/** Relative tolerance of the symmetry probe: far above rounding in two matvecs, far below a real asymmetry. */
+const SYMMETRY_RTOL = 1e-8;
+
+/**
+ * Aᵀ for the solves of the derivative rules. A `symmetric`, `positiveDefinite` or `diagonal` tag makes
+ * `transpose()` return A itself, and an iterative solver would then solve with A where Aᵀ is meant: a wrong tag
+ * on a function operator gave a silently wrong derivative (the primal solve is safe: its residual is checked
+ * with A itself). So, as `customRoot` does with its hints, the tag is probed once per family of solves, and only
+ * when an iterative solver is about to trust it: ⟨u, Av⟩ = ⟨Au, v⟩ for two fixed pseudo-random u, v (two
+ * matvecs, at the concrete values of the params). Dense solvers transpose the materialized matrix themselves,
+ * whatever the tags say, and need no probe.
+ */
+function transposeForRules(at: AnyLinearOperator, solver: SolverName, shared: DenseFactors): AnyLinearOperator {
+  const atT = at.transpose();
+  if (atT !== at || DENSE.has(solver) || shared.symmetryProbed) return atT;
+  const [leaves, def] = flatten(at.params);
+  const concrete = at.withParams(
+    unflatten(
+      def,
+      leaves.map((l) => new Tensor(l.raw, l.shape)),
+    ),
+  );
+  const A = flatOperator(concrete, "linearSolve");
+  const [ku, kv] = splitKey(randomKey(0x5e11));
+  const u = normal(ku!, [A.n]).raw;
+  const v = normal(kv!, [A.n]).raw;
+  const Au = A.apply(u);
+  const Av = A.apply(v);
+  const uAv = dotFlat(u, Av);
+  const vAu = dotFlat(v, Au);
+  if (!(Math.abs(uAv - vAu) <= SYMMETRY_RTOL * (nrm2(u) * nrm2(Av) + nrm2(v) * nrm2(Au)))) {
+    throw new ValueError(
+      `linearSolve: op is tagged ${JSON.stringify(at.tags)} but is not symmetric (⟨u, Av⟩ = ${uAv.toExponential(6)}, ⟨Au, v⟩ = ${vAu.toExponential(6)} for random u, v); drop the tag: the derivative solves with Aᵀ, and would be wrong with it`,
+    );
+  }
+  shared.symmetryProbed = true;
+  return atT;
 }
 
 interface ConcreteExtras {

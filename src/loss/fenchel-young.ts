@@ -3,15 +3,14 @@
  * @module
  */
 import type { Tensor, TensorLike } from "../core/tensor.js";
-import { asTensor } from "../core/tensor.js";
-import { mul, sub } from "../core/ops/elementwise.js";
-import { sum } from "../core/ops/reduce.js";
-import { lastAxis } from "./internal.js";
+import { sub } from "../core/ops/elementwise.js";
+import { broadcastPair, dotLast, lastAxis } from "./internal.js";
 
 /**
  * Builds the Fenchel–Young loss of a regularised max function Ω*(θ) = max_{p ∈ dom Ω} ⟨p, θ⟩ − Ω(p):
  * `loss(y, θ) = maxFun(θ) − ⟨y, θ⟩`, with ⟨·,·⟩ over the last axis (batched over leading axes; `maxFun` must
- * reduce the last axis too). Its gradient in θ is ∇Ω*(θ) − y.
+ * reduce the last axis too; y and θ must broadcast). Its gradient in θ is ∇Ω*(θ) − y. In ⟨y, θ⟩ a zero label
+ * ignores an infinite score (0·(−∞) = 0), so a −∞ score masks its class out when `maxFun` does too.
  *
  * Entropy convention (as in JAXopt): the full Fenchel–Young loss is Ω*(θ) + Ω(y) − ⟨y, θ⟩; the term Ω(y) does
  * not depend on θ and is left out, so the result equals the Fenchel–Young loss (non-negative, zero iff
@@ -30,9 +29,10 @@ import { lastAxis } from "./internal.js";
 export function makeFenchelYoungLoss(
   maxFun: (theta: Tensor) => Tensor,
 ): (label: TensorLike, theta: TensorLike) => Tensor {
+  const fn = "loss.makeFenchelYoungLoss";
   return (label, theta) => {
-    const t = asTensor(theta);
-    lastAxis(t, "loss.makeFenchelYoungLoss", "theta");
-    return sub(maxFun(t), sum(mul(asTensor(label), t), { axis: -1 }));
+    const [y, t] = broadcastPair(label, theta, fn, ["label", "theta"]);
+    lastAxis(t, fn, "theta");
+    return sub(maxFun(t), dotLast(y, t));
   };
 }

@@ -1,11 +1,45 @@
 /**
- * Last-axis helpers shared by the losses: shape checks and integer labels to one-hot rows.
+ * Helpers shared by the losses: shape checks at the public boundary, integer labels to one-hot rows, and the
+ * product with the limit 0·(±∞) = 0 that lets infinite logits give the limits of the losses.
  * @internal
  * @module
  */
 import { ShapeError, ValueError } from "../core/errors.js";
-import { fmt } from "../core/shape.js";
+import { abs, equal, mul, where } from "../core/ops/elementwise.js";
+import { sum } from "../core/ops/reduce.js";
+import { broadcastShapes, fmt } from "../core/shape.js";
 import { Tensor, asTensor, type TensorLike } from "../core/tensor.js";
+
+/**
+ * @internal Two elementwise arguments of a loss, as tensors, after checking that they broadcast: the error names
+ * the loss and both arguments instead of the op deep inside that would fail.
+ */
+export function broadcastPair(
+  a: TensorLike,
+  b: TensorLike,
+  fn: string,
+  names: readonly [string, string],
+): [Tensor, Tensor] {
+  const ta = asTensor(a);
+  const tb = asTensor(b);
+  broadcastShapes(ta.shape, tb.shape, `${fn}: ${names[0]} and ${names[1]}`);
+  return [ta, tb];
+}
+
+/**
+ * @internal a·b elementwise with 0·(±∞) taken as 0, the limit in a loss: a label with no mass on a class whose
+ * logit is −∞ (a masked class), or a weight 1 − y = 0 on a logit +∞. Both `where`s are needed: the inner one keeps
+ * the infinite factor out of the product, so that no derivative forms 0·∞ either.
+ */
+export function mulLimit(a: Tensor, b: Tensor): Tensor {
+  const zeroTimesInfinity = mul(equal(a, 0), equal(abs(b), Infinity));
+  return where(zeroTimesInfinity, 0, mul(a, where(zeroTimesInfinity, 0, b)));
+}
+
+/** @internal ⟨a, b⟩ over the last axis, with 0·(±∞) = 0 (see {@link mulLimit}). */
+export function dotLast(a: Tensor, b: Tensor): Tensor {
+  return sum(mulLimit(a, b), { axis: -1 });
+}
 
 /** @internal Rows (leading size) and row length (last axis) of `x`; throws for a scalar. */
 export function lastAxis(x: Tensor, fn: string, arg: string): [number, number] {

@@ -4,6 +4,7 @@
  */
 import { DifferentiationError, ShapeError, ValueError } from "../core/errors.js";
 import { add, div, mul, relu, square, sub } from "../core/ops/elementwise.js";
+import { norm } from "../core/ops/norm.js";
 import { broadcastTo } from "../core/ops/broadcast.js";
 import { matmul, matrixTranspose, vdot } from "../core/ops/matmul.js";
 import { sum } from "../core/ops/reduce.js";
@@ -13,8 +14,18 @@ import { Tensor, sameShape, type TensorLike } from "../core/tensor.js";
 import { finiteTensor, requireShape, scalarParam } from "./checks.js";
 import { structuredCall, type StructuredOp } from "./local.js";
 import { solve } from "../linalg/dense/lu.js";
+import { magnitudeExponent, timesPowerOfTwo } from "../linalg/dense/kernels.js";
 
 const anyNumber = (): boolean => true;
+
+/**
+ * The hyperplane {⟨a, y⟩ = b} as {⟨u, y⟩ = β} with the unit normal u = a/‖a‖ and β = b/‖a‖, ‖a‖ from the scaled
+ * norm: the same set, but no ‖a‖² to overflow (|a| ≳ 1e155) or underflow (|a| ≲ 1e-155).
+ */
+function unitForm(a: Tensor, b: Tensor): { u: Tensor; beta: Tensor } {
+  const length = norm(a);
+  return { u: div(a, length), beta: div(b, length) };
+}
 
 /** Checks a normal vector `a` against `x` (same shape, not zero). */
 function normalVector(a: TensorLike, x: Tensor, fn: string): Tensor {
@@ -25,8 +36,8 @@ function normalVector(a: TensorLike, x: Tensor, fn: string): Tensor {
 }
 
 /**
- * Projection onto the hyperplane {y : ⟨a, y⟩ = b}: x − ((⟨a, x⟩ − b)/‖a‖²) a, over the whole tensor.
- * Differentiable in x, a and b.
+ * Projection onto the hyperplane {y : ⟨a, y⟩ = b}: x − ((⟨a, x⟩ − b)/‖a‖²) a, over the whole tensor, computed
+ * with the unit normal a/‖a‖ (right at any scale of a). Differentiable in x, a and b.
  *
  * @example
  * ```ts
@@ -39,12 +50,13 @@ export function hyperplane(x: TensorLike, a: TensorLike, b: TensorLike): Tensor 
   const t = finiteTensor(x, fn, "x");
   const av = normalVector(a, t, fn);
   const bv = reshape(scalarParam(b, fn, "b", anyNumber, "finite"), []);
-  return sub(t, mul(div(sub(vdot(av, t), bv), vdot(av, av)), av));
+  const { u, beta } = unitForm(av, bv);
+  return sub(t, mul(sub(vdot(u, t), beta), u));
 }
 
 /**
- * Projection onto the half-space {y : ⟨a, y⟩ ≤ b}: x − (max(⟨a, x⟩ − b, 0)/‖a‖²) a, over the whole tensor.
- * Differentiable in x, a and b (off the boundary).
+ * Projection onto the half-space {y : ⟨a, y⟩ ≤ b}: x − (max(⟨a, x⟩ − b, 0)/‖a‖²) a, over the whole tensor (with the
+ * unit normal, as {@link hyperplane}). Differentiable in x, a and b (off the boundary).
  *
  * @example
  * ```ts
@@ -58,7 +70,8 @@ export function halfspace(x: TensorLike, a: TensorLike, b: TensorLike): Tensor {
   const t = finiteTensor(x, fn, "x");
   const av = normalVector(a, t, fn);
   const bv = reshape(scalarParam(b, fn, "b", anyNumber, "finite"), []);
-  return sub(t, mul(div(relu(sub(vdot(av, t), bv)), vdot(av, av)), av));
+  const { u, beta } = unitForm(av, bv);
+  return sub(t, mul(relu(sub(vdot(u, t), beta)), u));
 }
 
 /**
@@ -87,9 +100,27 @@ export function affineSet(x: TensorLike, A: TensorLike, b: TensorLike): Tensor {
     );
   }
   requireShape(bv, [Am.shape[0]!], fn, "b", "one entry per row of A");
-  const At = matrixTranspose(Am);
-  const residual = sub(matmul(Am, t), bv);
-  return sub(t, matmul(At, solve(matmul(Am, At), residual)));
+  const [As, bs] = equilibratedRows(Am, bv);
+  const At = matrixTranspose(As);
+  const residual = sub(matmul(As, t), bs);
+  return sub(t, matmul(At, solve(matmul(As, At), residual)));
+}
+
+/**
+ * AAᵀ squares the entries of A: when a row's largest entry lies beyond 2^±500, every row i of A and bᵢ are scaled
+ * by an exact power of two bringing the row near 1, which leaves the set {y : Ay = b} unchanged. Otherwise A and b
+ * are returned as they are (the fast path).
+ */
+function equilibratedRows(A: Tensor, b: Tensor): [Tensor, Tensor] {
+  const [m, n] = A.shape as [number, number];
+  const exponents = Array.from({ length: m }, (_, i) => magnitudeExponent(A.raw.subarray(i * n, (i + 1) * n)));
+  if (exponents.every((e) => Math.abs(e) <= 500)) return [A, b];
+  // Clamped so that the factor itself is a normal number (rows of subnormals still come within 2^±74 of 1).
+  const factors = new Tensor(
+    Float64Array.from(exponents, (e) => timesPowerOfTwo(1, -Math.max(-1000, Math.min(1000, e)))),
+    [m],
+  );
+  return [mul(A, reshape(factors, [m, 1])), mul(b, factors)];
 }
 
 /** Which bound is active at each coordinate: 0 free, 1 at the lower bound, 2 at the upper bound. */

@@ -31,6 +31,33 @@ export function finiteWithRank(x: TensorLike, fn: string, arg: string, minDims: 
   return t;
 }
 
+/**
+ * @internal Rows (along the last axis) of scores to put mass on: at least one axis, no NaN and no +∞, and in
+ * each non-empty row a finite entry. −∞ entries are allowed: they mark entries that get no mass (masking).
+ */
+export function maskableRows(x: TensorLike, fn: string, arg: string): Tensor {
+  const t = asTensor(x);
+  if (t.ndim < 1) throw new ShapeError(`${fn}: ${arg} must have at least 1 axis, got shape ${fmt(t.shape)}`);
+  const d = t.raw;
+  const n = t.shape[t.ndim - 1]!;
+  for (let off = 0; off < d.length; off += n) {
+    let finite = false;
+    for (let i = off; i < off + n; i++) {
+      const v = d[i]!;
+      if (v !== v || v === Infinity) {
+        throw new NonFiniteError(`${fn}: ${arg} has a non-finite value ${v} at flat index ${i} (only −∞ is allowed)`);
+      }
+      if (v !== -Infinity) finite = true;
+    }
+    if (!finite) {
+      throw new ValueError(
+        `${fn}: ${arg} has a row of −∞ only (flat indices ${off}..${off + n - 1}): at least one entry of each row must be finite to carry the mass`,
+      );
+    }
+  }
+  return t;
+}
+
 /** @internal A one-element parameter (a number or a scalar tensor), finite and with values allowed by `ok`. */
 export function scalarParam(v: TensorLike, fn: string, arg: string, ok: (x: number) => boolean, what: string): Tensor {
   const t = finiteTensor(v, fn, arg);

@@ -5,21 +5,20 @@
  * @module
  */
 import { ShapeError, ValueError } from "../core/errors.js";
-import { add, div, mul, sqrt, square } from "../core/ops/elementwise.js";
-import { sum } from "../core/ops/reduce.js";
+import { add, div, mul } from "../core/ops/elementwise.js";
+import { norm } from "../core/ops/norm.js";
 import { reshape } from "../core/ops/shape.js";
 import { fmt } from "../core/shape.js";
 import { Tensor, zerosLike, type TensorLike } from "../core/tensor.js";
 import { finiteTensor, positive, scalarParam } from "./checks.js";
 
-function norm2Value(d: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < d.length; i++) s += d[i]! * d[i]!;
-  return Math.sqrt(s);
-}
-
-function norm2(x: Tensor): Tensor {
-  return sqrt(sum(square(x)));
+/**
+ * r·x/‖x‖ written as (x/‖x‖)·r, with ‖x‖ from the scaled kernel of `norm` (no overflow at 1e155, no underflow at
+ * 1e-200): neither the value nor any derivative forms ‖x‖², 1/‖x‖² or r/‖x‖, which leave the float range at
+ * extreme scales.
+ */
+function alongDirection(x: Tensor, length: Tensor, r: Tensor): Tensor {
+  return mul(div(x, length), r);
 }
 
 /**
@@ -35,8 +34,9 @@ function norm2(x: Tensor): Tensor {
 export function l2Ball(x: TensorLike, radius: TensorLike = 1): Tensor {
   const t = finiteTensor(x, "projection.l2Ball", "x");
   const r = scalarParam(radius, "projection.l2Ball", "radius", positive, "positive");
-  if (norm2Value(t.raw) <= r.raw[0]!) return t;
-  return mul(t, div(reshape(r, []), norm2(t)));
+  const length = norm(t);
+  if (length.raw[0]! <= r.raw[0]!) return t;
+  return alongDirection(t, length, reshape(r, []));
 }
 
 /**
@@ -52,10 +52,11 @@ export function l2Ball(x: TensorLike, radius: TensorLike = 1): Tensor {
 export function l2Sphere(x: TensorLike, radius: TensorLike = 1): Tensor {
   const t = finiteTensor(x, "projection.l2Sphere", "x");
   const r = scalarParam(radius, "projection.l2Sphere", "radius", positive, "positive");
-  if (norm2Value(t.raw) === 0) {
+  const length = norm(t);
+  if (length.raw[0] === 0) {
     throw new ValueError("projection.l2Sphere: x is zero, where the projection onto the sphere is not unique");
   }
-  return mul(t, div(reshape(r, []), norm2(t)));
+  return alongDirection(t, length, reshape(r, []));
 }
 
 /**
@@ -82,11 +83,12 @@ export function secondOrderCone(pair: readonly [TensorLike, TensorLike]): [Tenso
   const x = finiteTensor(pair[0], fn, "x");
   const t = finiteTensor(pair[1], fn, "t");
   if (t.size !== 1) throw new ShapeError(`${fn}: t must be a scalar, got shape ${fmt(t.shape)}`);
-  const n = norm2Value(x.raw);
+  const length = norm(x);
+  const n = length.raw[0]!;
   const tv = t.raw[0]!;
   if (n <= tv) return [x, t];
   if (n <= -tv) return [zerosLike(x), zerosLike(t)];
-  const nx = norm2(x);
-  const alpha = mul(add(nx, reshape(t, [])), 0.5);
-  return [mul(x, div(alpha, nx)), reshape(alpha, t.shape)];
+  // α = ‖x‖/2 + t/2 rather than (‖x‖ + t)/2, which overflows near the largest float.
+  const alpha = add(mul(length, 0.5), mul(reshape(t, []), 0.5));
+  return [alongDirection(x, length, alpha), reshape(alpha, t.shape)];
 }

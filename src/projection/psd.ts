@@ -11,6 +11,7 @@ import { fmt } from "../core/shape.js";
 import { Tensor, type TensorLike } from "../core/tensor.js";
 import { eigh } from "../linalg/dense/eigh.js";
 import { eighKernel } from "../linalg/dense/kernels.js";
+import { symmetricPart as symmetricPartArray } from "../linalg/dense/checks.js";
 import { finiteTensor } from "./checks.js";
 
 /** The eigenvectors V and the Daleckii–Krein divided differences Γ of max(λ, 0). */
@@ -54,10 +55,7 @@ const psdRule: CustomRule<Spectral> = {
   name: "projection.psdCone",
   primal([x]) {
     const n = x!.shape[0]!;
-    const d = x!.raw;
-    const sym = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sym[i * n + j] = 0.5 * (d[i * n + j]! + d[j * n + i]!);
-    const { w, v } = eighKernel(sym, n);
+    const { w, v } = eighKernel(symmetricPartArray(x!.raw, n), n);
     const out = new Float64Array(n * n);
     for (let k = 0; k < n; k++) {
       const lam = w[k]!;
@@ -71,7 +69,7 @@ const psdRule: CustomRule<Spectral> = {
     // Symmetrise exactly (the sum above is symmetric up to rounding).
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < i; j++) {
-        const s = 0.5 * (out[i * n + j]! + out[j * n + i]!);
+        const s = 0.5 * out[i * n + j]! + 0.5 * out[j * n + i]!;
         out[i * n + j] = s;
         out[j * n + i] = s;
       }

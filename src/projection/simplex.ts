@@ -9,39 +9,57 @@
  * @module
  */
 import { ShapeError } from "../core/errors.js";
-import { mul, sub, div } from "../core/ops/elementwise.js";
+import { mul, sub, div, where } from "../core/ops/elementwise.js";
 import { sum } from "../core/ops/reduce.js";
 import { reshape } from "../core/ops/shape.js";
 import { fmt } from "../core/shape.js";
 import { Tensor, type TensorLike } from "../core/tensor.js";
-import { checkValues, finiteTensor, finiteWithRank, positive, scalarParam } from "./checks.js";
+import { checkValues, finiteTensor, maskableRows, positive, scalarParam } from "./checks.js";
 import { structuredCall, type StructuredOp } from "./local.js";
 
 /**
- * @internal The simplex threshold τ of `n` values of `src` starting at `offset` (only the entries with
- * `keep[i] !== 0` when `keep` is given), for total mass `value`. `scratch` holds at least n numbers.
+ * Projects the `n` values of `src` from `offset` onto the simplex of total mass `value` (only the
+ * entries with `keep[i] !== 0` when `keep` is given; the others get 0), writing p into `out` and its support
+ * into `mask` at the same offsets. `scratch` holds at least n numbers.
+ *
+ * The threshold is searched for on y = x − max x, which changes nothing (the projection is invariant to a shift)
+ * but makes the search exact at any scale: the entries of the support lie in (max x − value, max x], so the
+ * running sums on y stay of the order of `value` however large |x| is, whereas on x itself a mass far below the
+ * spacing of the floats near max x (|x|/value ≳ 2⁵³) would vanish from them. The largest entry is always in the
+ * support (its threshold test is 0 − (−value) > 0). Entries equal to −∞ get no mass; the caller makes sure the
+ * largest kept entry is finite.
  */
-export function simplexThreshold(
+function projectOntoSimplex(
   src: Float64Array,
   offset: number,
   n: number,
   value: number,
   scratch: Float64Array,
-  keep: Float64Array | null = null,
-): number {
+  keep: Float64Array | null,
+  out: Float64Array,
+  mask: Float64Array,
+): void {
+  let top = -Infinity;
+  for (let i = offset; i < offset + n; i++) if ((keep === null || keep[i] !== 0) && src[i]! > top) top = src[i]!;
   let m = 0;
-  for (let i = 0; i < n; i++) if (keep === null || keep[offset + i] !== 0) scratch[m++] = src[offset + i]!;
+  for (let i = offset; i < offset + n; i++) if (keep === null || keep[i] !== 0) scratch[m++] = src[i]! - top;
   const sorted = scratch.subarray(0, m).sort();
   let cumsum = 0;
-  let tau = 0;
-  for (let j = 0; j < m; j++) {
+  let tau = -value;
+  for (let j = 1; j < m; j++) {
     const u = sorted[m - 1 - j]!;
     cumsum += u;
     const t = (cumsum - value) / (j + 1);
     if (u - t > 0) tau = t;
     else break;
   }
-  return tau;
+  for (let i = offset; i < offset + n; i++) {
+    const p = src[i]! - top - tau;
+    if (p > 0 && (keep === null || keep[i] !== 0)) {
+      out[i] = p;
+      mask[i] = 1;
+    }
+  }
 }
 
 /** The support of the projection (all rows), as a 0/1 mask. */
@@ -67,11 +85,16 @@ function alongRows(v: Tensor, x: Tensor): Tensor {
   return v.size === 1 ? reshape(v, []) : reshape(v, [...x.shape.slice(0, -1), 1]);
 }
 
-/** Local closed form on a fixed support: p = s ⊙ (x − (Σ s x − v)/|s|), row-wise. */
+/**
+ * Local closed form on a fixed support: p = s ⊙ (x − (Σ s x − v)/|s|), row-wise. Entries off the support are
+ * replaced by 0 before any arithmetic (`where`, not a product with the mask), so that −∞ entries give 0, not
+ * NaN, in the values and in every derivative.
+ */
 function onSupport(x: Tensor, v: Tensor, mask: Tensor, sign: Tensor | null): Tensor {
-  const sx = sign === null ? x : mul(sign, x);
+  const xs = where(mask, x, 0);
+  const sx = sign === null ? xs : mul(sign, xs);
   const size = sum(mask, { axis: -1, keepdims: true });
-  const tau = div(sub(sum(mul(mask, sx), { axis: -1, keepdims: true }), v), size);
+  const tau = div(sub(sum(sx, { axis: -1, keepdims: true }), v), size);
   const shifted = sub(sx, tau);
   return mul(mask, sign === null ? shifted : mul(sign, shifted));
 }
@@ -89,15 +112,7 @@ function rowwiseSimplexOp(name: string, topK: number | null): StructuredOp<Suppo
       const keep = topK === null ? null : topKMask(src, n, rows, topK, scratch);
       for (let r = 0; r < rows; r++) {
         const value = v!.size === 1 ? v!.raw[0]! : v!.raw[r]!;
-        const off = r * n;
-        const tau = simplexThreshold(src, off, n, value, scratch, keep);
-        for (let i = off; i < off + n; i++) {
-          const p = src[i]! - tau;
-          if (p > 0 && (keep === null || keep[i] !== 0)) {
-            out[i] = p;
-            mask[i] = 1;
-          }
-        }
+        projectOntoSimplex(src, r * n, n, value, scratch, keep, out, mask);
       }
       return { outs: [new Tensor(out, x!.shape)], structure: { mask } };
     },
@@ -137,20 +152,23 @@ const sparseSimplexOps = new Map<number, StructuredOp<Support>>();
 
 /**
  * Euclidean projection onto the simplex {p ≥ 0, Σᵢ pᵢ = value}, along the last axis (each row of a batch is
- * projected separately). O(n log n) by sorting. Derivatives (in `x` and `value`) are the exact Jacobian
+ * projected separately). O(n log n) by sorting, exact at any scale (the threshold is searched for relative to
+ * the largest entry, so `simplex([1e16, 0])` is [1, 0]). Derivatives (in `x` and `value`) are the exact Jacobian
  * diag(s) − ssᵀ/|s| on the support s.
  *
- * @param x - tensor with at least one axis.
+ * @param x - tensor with at least one axis. Entries may be −∞: they get no mass (the usual way to mask entries
+ *   out), as long as each row has a finite entry; NaN and +∞ throw a `NonFiniteError`.
  * @param value - the total mass, positive: a number, a scalar, or one value per row (the batch shape).
  * @example
  * ```ts
  * import { projection, tensor } from "diffopt";
  * projection.simplex(tensor([0.5, 1.5, -1])).toArray(); // [0, 1, 0]
  * projection.simplex(tensor([[1, 1], [3, 0]])).toArray(); // [[0.5, 0.5], [1, 0]]
+ * projection.simplex(tensor([0, 0, -Infinity])).toArray(); // [0.5, 0.5, 0]
  * ```
  */
 export function simplex(x: TensorLike, value: TensorLike = 1): Tensor {
-  const t = finiteWithRank(x, "projection.simplex", "x", 1);
+  const t = maskableRows(x, "projection.simplex", "x");
   const v = rowParam(value, t, "projection.simplex", "value");
   return structuredCall(simplexOp, [t, v])[0]!;
 }
@@ -158,7 +176,8 @@ export function simplex(x: TensorLike, value: TensorLike = 1): Tensor {
 /**
  * Euclidean projection onto the k-sparse simplex {p ≥ 0, Σ p = value, at most k non-zeros}, along the last
  * axis: keeps the k largest entries of each row and projects them onto the simplex (Kyrillidis et al. 2013).
- * The Jacobian is the simplex one on the resulting support.
+ * The Jacobian is the simplex one on the resulting support. Like {@link simplex}, exact at any scale and
+ * accepting −∞ entries.
  *
  * @param k - the number of non-zeros allowed, an integer in [1, n].
  * @example
@@ -169,7 +188,7 @@ export function simplex(x: TensorLike, value: TensorLike = 1): Tensor {
  */
 export function sparseSimplex(x: TensorLike, k: number, value: TensorLike = 1): Tensor {
   const fn = "projection.sparseSimplex";
-  const t = finiteWithRank(x, fn, "x", 1);
+  const t = maskableRows(x, fn, "x");
   const n = t.shape[t.ndim - 1]!;
   if (!Number.isInteger(k) || k < 1 || k > n) {
     throw new ShapeError(`${fn}: k must be an integer in [1, ${n}] (the length of the last axis of x), got ${k}`);
@@ -208,15 +227,9 @@ function l1Op(name: string, sphere: boolean): StructuredOp<L1Structure> {
         abs[i] = Math.abs(src[i]!);
         sign[i] = src[i]! < 0 ? -1 : 1;
       }
-      const tau = simplexThreshold(abs, 0, n, radius, new Float64Array(n));
       const out = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        const p = abs[i]! - tau;
-        if (p > 0) {
-          out[i] = sign[i]! * p;
-          mask[i] = 1;
-        }
-      }
+      projectOntoSimplex(abs, 0, n, radius, new Float64Array(n), null, out, mask);
+      for (let i = 0; i < n; i++) if (mask[i] !== 0) out[i] *= sign[i]!;
       return { outs: [new Tensor(out, x!.shape)], structure: { inside: false, mask, sign } };
     },
     local([x, r], { inside, mask, sign }) {

@@ -12,8 +12,8 @@
  * @module
  */
 import { ShapeError, ValueError } from "../core/errors.js";
-import { abs, add, div, mul, relu, sign, sqrt, square, sub } from "../core/ops/elementwise.js";
-import { sum } from "../core/ops/reduce.js";
+import { abs, add, div, mul, relu, sign, sub } from "../core/ops/elementwise.js";
+import { norm } from "../core/ops/norm.js";
 import { reshape } from "../core/ops/shape.js";
 import { broadcastShapes, fmt } from "../core/shape.js";
 import { Tensor, sameShape, zerosLike, type TensorLike } from "../core/tensor.js";
@@ -123,10 +123,10 @@ export function groupLasso(x: TensorLike, l2reg: TensorLike = 1, scaling: Tensor
     reshape(scalarParam(l2reg, fn, "l2reg", nonNegativeValue, "non-negative"), []),
     scalingParam(scaling, fn),
   );
-  let sq = 0;
-  for (let i = 0; i < t.size; i++) sq += t.raw[i]! * t.raw[i]!;
-  if (Math.sqrt(sq) <= c.raw[0]!) return zerosLike(t);
-  return mul(t, sub(1, div(c, sqrt(sum(square(t))))));
+  // ‖x‖ from the scaled norm: Σx² would overflow at |x| ≈ 1e155 and vanish at 1e-200.
+  const length = norm(t);
+  if (length.raw[0]! <= c.raw[0]!) return zerosLike(t);
+  return mul(t, sub(1, div(c, length)));
 }
 
 /**

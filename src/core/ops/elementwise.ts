@@ -124,13 +124,20 @@ function arithmetic(op: Arith, a: Tensor, b: Tensor): Tensor {
       return new Tensor(out, shape);
     }
   } else if (sameShape(b.shape, shape) && (op === Arith.Add || op === Arith.Mul || op === Arith.Sub)) {
-    // a ∘ b = b ∘ a for + and ×; a − b = −(b − a) exactly in floating point.
+    // a ∘ b = b ∘ a for + and ×; a − b = (−b) + a exactly in IEEE arithmetic, signed zeros included (whereas
+    // −(b − a) would give −0 for a = b).
     const p = broadcastPattern(a.shape, shape);
     if (p !== null) {
       const out = allocFloat64(bd.length);
-      if ("tile" in p) arithRight(op, bd, ad, out, true, p.tile);
-      else arithRight(op, bd, ad, out, false, p.repeat);
-      if (op === Arith.Sub) for (let i = 0; i < out.length; i++) out[i] = -out[i]!;
+      let full = bd;
+      let commuted = op;
+      if (op === Arith.Sub) {
+        for (let i = 0; i < out.length; i++) out[i] = -bd[i]!;
+        full = out;
+        commuted = Arith.Add;
+      }
+      if ("tile" in p) arithRight(commuted, full, ad, out, true, p.tile);
+      else arithRight(commuted, full, ad, out, false, p.repeat);
       return new Tensor(out, shape);
     }
   }
@@ -218,30 +225,43 @@ const mulPrim: Primitive<undefined> = {
   },
 };
 
-const divPrim = binaryPrimitive(
-  "div",
-  (x, y) => x / y,
-  {
-    da: (_a, b) => reciprocal(b),
-    db: (_a, b, out) => neg(div(out, b)),
+/**
+ * Division's rules divide by b instead of multiplying by 1/b: d(a/b) = (da − (a/b)·db)/b. Differentiating 1/b
+ * would form 1/b², which leaves the float range (b ≈ 1e-200 or 1e155) long before the derivatives do.
+ */
+const divPrim: Primitive<undefined> = {
+  name: "div",
+  impl([a, b]) {
+    return arithmetic(Arith.Div, a!, b!);
   },
-  (a, b) => arithmetic(Arith.Div, a, b),
-);
+  jvp([, b], [ta, tb], out) {
+    const num = tb === null ? ta! : ta === null ? neg(mul(tb, out)) : sub(ta, mul(tb, out));
+    return expand(div(num, b!), out.shape);
+  },
+  vjp(ct, [a, b], out, _p, needs) {
+    const scaled = div(ct, b!);
+    return [needs[0] ? sumTo(scaled, a!.shape) : null, needs[1] ? sumTo(neg(mul(scaled, out)), b!.shape) : null];
+  },
+};
 
 const powPrim = binaryPrimitive("pow", (x, y) => Math.pow(x, y), {
-  // d/da a^b = b a^(b-1); d/db a^b = a^b log a (taken as 0 where a = 0, the limit for b > 0).
-  da: (a, b) => mul(b, pow(a, sub(b, 1))),
+  // d/da a^b = b·a^(b−1), except at a = b = 0, where a^0 = 1 is constant and the derivative is 0: there the
+  // exponent inside is taken as 1 (so 0·a⁰, not 0·a⁻¹ = NaN), and so is every higher derivative of aⁿ at 0
+  // (each one is c·a^(n−k), down to c·a⁰ and then 0·a⁰).
+  // d/db a^b = a^b log a (taken as 0 where a = 0, the limit for b > 0).
+  da: (a, b) => mul(b, pow(a, sub(where(mul(equal(a, 0), equal(b, 0)), 1, b), 1))),
   db: (a, _b, out) => mul(out, log(where(equal(a, 0), 1, a))),
 });
 
-const maximumPrim = binaryPrimitive("maximum", (x, y) => (x >= y ? x : y), {
-  da: (a, b) => greaterEqual(a, b),
-  db: (a, b) => less(a, b),
+// NaN propagates from either side, as in NumPy: the NaN operand is the one selected (and gets the derivative).
+const maximumPrim = binaryPrimitive("maximum", (x, y) => (x >= y || x !== x ? x : y), {
+  da: (a, b) => selectsFirstOfMaximum(a, b),
+  db: (a, b) => sub(1, selectsFirstOfMaximum(a, b)),
 });
 
-const minimumPrim = binaryPrimitive("minimum", (x, y) => (x <= y ? x : y), {
-  da: (a, b) => lessEqual(a, b),
-  db: (a, b) => greater(a, b),
+const minimumPrim = binaryPrimitive("minimum", (x, y) => (x <= y || x !== x ? x : y), {
+  da: (a, b) => selectsFirstOfMinimum(a, b),
+  db: (a, b) => sub(1, selectsFirstOfMinimum(a, b)),
 });
 
 /**
@@ -305,7 +325,8 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
 }
 
 /**
- * Elementwise maximum; the derivative goes to `a` on ties.
+ * Elementwise maximum; the derivative goes to `a` on ties. NaN propagates from either operand (NumPy's
+ * `maximum`, not `fmax`).
  * @example
  * ```ts
  * import { maximum, tensor } from "diffopt";
@@ -317,7 +338,7 @@ export function maximum(a: TensorLike, b: TensorLike): Tensor {
 }
 
 /**
- * Elementwise minimum; the derivative goes to `a` on ties.
+ * Elementwise minimum; the derivative goes to `a` on ties. NaN propagates from either operand.
  * @example
  * ```ts
  * import { minimum, tensor } from "diffopt";
@@ -556,7 +577,7 @@ export const sigmoid = unary(unaryPrimitive("sigmoid", sigmoidKernel, (_x, out) 
  */
 export const softplus = unary(unaryPrimitive("softplus", softplusKernel, (x) => sigmoid(x)));
 /**
- * Elementwise `max(x, 0)`; derivative 0 at 0.
+ * Elementwise `max(x, 0)`; derivative 0 at 0; NaN stays NaN.
  * @example
  * ```ts
  * import { relu, tensor } from "diffopt";
@@ -566,7 +587,7 @@ export const softplus = unary(unaryPrimitive("softplus", softplusKernel, (x) => 
 export const relu = unary(
   unaryPrimitive(
     "relu",
-    (x) => (x > 0 ? x : 0),
+    (x) => (x <= 0 ? 0 : x), // NaN stays NaN
     (x) => greater(x, 0),
   ),
 );
@@ -617,6 +638,11 @@ function comparison(name: string, f: Kernel2): (a: TensorLike, b: TensorLike) =>
  * ```
  */
 export const greater = comparison("greater", (x, y) => (x > y ? 1 : 0));
+/** 1 where `maximum(a, b)` takes a (a ≥ b, or a is NaN). */
+const selectsFirstOfMaximum = comparison("maximumSelectsA", (x, y) => (x >= y || x !== x ? 1 : 0));
+/** 1 where `minimum(a, b)` takes a (a ≤ b, or a is NaN). */
+const selectsFirstOfMinimum = comparison("minimumSelectsA", (x, y) => (x <= y || x !== x ? 1 : 0));
+
 /**
  * Elementwise `a >= b` as 1/0.
  * @example
@@ -714,7 +740,8 @@ export function where(condition: TensorLike, a: TensorLike, b: TensorLike): Tens
 }
 
 /**
- * Clips values to [lo, hi] (either bound may be omitted with `undefined`); derivative 1 inside, 0 outside.
+ * Clips values to [lo, hi] (either bound may be omitted with `undefined`); derivative 1 inside, 0 outside. NaN
+ * stays NaN.
  * @example
  * ```ts
  * import { clip, tensor } from "diffopt";

@@ -13,7 +13,7 @@ import { allocFloat64 } from "../alloc.js";
 import { ValueError } from "../errors.js";
 import { normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
-import { abs, div, equal, mul, pow, reciprocal, sign, where } from "./elementwise.js";
+import { abs, div, equal, mul, pow, sign, where } from "./elementwise.js";
 import { defineMethod } from "./define-method.js";
 import { blockReduce, max, min, sum, sumWith, type BlockParams } from "./reduce.js";
 import { reshape } from "./shape.js";
@@ -94,22 +94,25 @@ const pnormPrim: Primitive<PNormParams> = {
     return new Tensor(out, q.outShape);
   },
   jvp([x], [t], out, q) {
-    // 2-norm: ⟨t, x⟩/‖x‖ lane-wise, so the only full-size products are t·x (same shape) and nothing else.
-    if (q.p === 2) return mul(sumWith(mul(t!, x!), q), reshape(inverseNorm(out, q), q.outShape));
+    if (q.p === 2) return sumWith(mul(t!, direction(x!, out, q)), q);
     return sumWith(mul(t!, normWeights(x!, out, q)), q);
   },
   vjp(ct, [x], out, q) {
     const lanes = reshape(ct, q.keepShape);
-    if (q.p === 2) return [mul(x!, mul(lanes, inverseNorm(out, q)))];
+    if (q.p === 2) return [mul(lanes, direction(x!, out, q))];
     return [mul(lanes, normWeights(x!, out, q))];
   },
 };
 
-/** 1/‖x‖ per lane (kept dims), and 0 where the norm is 0; both `where` branches are safe. */
-function inverseNorm(out: Tensor, q: PNormParams): Tensor {
+/**
+ * ∂‖x‖₂/∂x = x/‖x‖ per lane, and 0 where the norm is 0 (both `where` branches are safe). Written as one division
+ * rather than x·(1/‖x‖): the derivative of 1/‖x‖ would form 1/‖x‖², which overflows at ‖x‖ ≈ 1e-200 (and
+ * underflows at 1e155) although every second derivative of the norm is of the order of 1/‖x‖.
+ */
+function direction(x: Tensor, out: Tensor, q: PNormParams): Tensor {
   const n = reshape(out, q.keepShape);
   const zeroNorm = equal(n, 0);
-  return where(zeroNorm, 0, reciprocal(where(zeroNorm, 1, n)));
+  return where(zeroNorm, 0, div(x, where(zeroNorm, 1, n)));
 }
 
 /**

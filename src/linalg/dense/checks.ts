@@ -87,9 +87,14 @@ export function inverseGaps(d: Tensor, n: number, repeated: (i: number) => Error
   );
 }
 
-/** (A + Aᵀ)/2 of a row-major n×n array. */
+/**
+ * (A + Aᵀ)/2 of a row-major n×n array, as A/2 + Aᵀ/2: the same rounding for normal numbers, and no overflow when
+ * entries are near the largest float.
+ */
 export function symmetricPart(a: Float64Array, n: number): Float64Array {
   const s = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s[i * n + j] = 0.5 * (a[i * n + j]! + a[j * n + i]!);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) s[i * n + j] = 0.5 * a[i * n + j]! + 0.5 * a[j * n + i]!;
+  }
   return s;
 }

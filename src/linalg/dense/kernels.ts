@@ -20,6 +20,56 @@ export interface LuFactors {
   readonly piv: Int32Array;
 }
 
+/** @internal The transpose of the row-major rows×cols array `a`. */
+export function transposeArray(a: Float64Array, rows: number, cols: number): Float64Array {
+  const t = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j]!;
+  return t;
+}
+
+/**
+ * Power-of-two exponents beyond which a kernel that squares entries (Householder and Givens norms, Jacobi
+ * rotations, sums of squares over up to ~2²⁰ terms) could overflow or lose its largest terms to underflow.
+ */
+const SAFE_EXPONENT = 500;
+
+/** @internal The e with max|a| ≤ 2^e < 2·max|a| (0 for an all-zero array). */
+export function magnitudeExponent(a: Float64Array): number {
+  let amax = 0;
+  for (let i = 0; i < a.length; i++) amax = Math.max(amax, Math.abs(a[i]!));
+  if (amax === 0) return 0;
+  let e = Math.ceil(Math.log2(amax));
+  // log2 rounds: make 2^(e−1) < amax ≤ 2^e exact.
+  if (timesPowerOfTwo(1, e) < amax) e++;
+  else if (timesPowerOfTwo(1, e - 1) >= amax) e--;
+  return e;
+}
+
+/** @internal x·2^e exactly (barring overflow or underflow of the result), for any e in [−2148, 2046]. */
+export function timesPowerOfTwo(x: number, e: number): number {
+  const half = e >> 1;
+  return x * 2 ** half * 2 ** (e - half);
+}
+
+/** @internal a·2^e, a new array (exact for entries whose result is a normal number). */
+export function scaledArray(a: Float64Array, e: number): Float64Array {
+  const half = e >> 1;
+  const f1 = 2 ** half;
+  const f2 = 2 ** (e - half);
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! * f1 * f2;
+  return out;
+}
+
+/**
+ * @internal The exponent by which a kernel that squares entries must first scale `a` (by 2^−e) so that nothing
+ * overflows or underflows: 0, the fast path, whenever max|a| lies in [2⁻⁵⁰⁰, 2⁵⁰⁰].
+ */
+export function rangeExponent(a: Float64Array): number {
+  const e = magnitudeExponent(a);
+  return Math.abs(e) > SAFE_EXPONENT ? e : 0;
+}
+
 /**
  * LU factorisation with partial pivoting of the n×n matrix `a`: P·A = L·U. `singular` is true when some pivot is
  * exactly zero or smaller in magnitude than n·eps·max|aᵢⱼ|. As in LAPACK's getrf, elimination continues past
@@ -35,13 +85,6 @@ export interface LuFactors {
  * linalg.luSolve(f, 2, new Float64Array([1, 5])); // Float64Array [1, 1]
  * ```
  */
-/** @internal The transpose of the row-major rows×cols array `a`. */
-export function transposeArray(a: Float64Array, rows: number, cols: number): Float64Array {
-  const t = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j]!;
-  return t;
-}
-
 export function luFactor(a: Float64Array, n: number): { lu: Float64Array; piv: Int32Array; singular: boolean } {
   const lu = a.slice(0, n * n);
   const piv = new Int32Array(n);
@@ -384,7 +427,9 @@ export interface QrFactors {
  * ```
  */
 export function qrFactor(a: Float64Array, m: number, n: number, pivoting = false): QrFactors {
-  const qr = a.slice(0, m * n);
+  // Householder norms square the entries: beyond 2^±500 factor A·2^−e and scale R back (Q does not change).
+  const e = rangeExponent(a.subarray(0, m * n));
+  const qr = e === 0 ? a.slice(0, m * n) : scaledArray(a.subarray(0, m * n), -e);
   const kmax = Math.min(m, n);
   const tau = new Float64Array(kmax);
   const perm = new Int32Array(n);
@@ -443,6 +488,8 @@ export function qrFactor(a: Float64Array, m: number, n: number, pivoting = false
       }
     }
   }
+  if (e !== 0)
+    for (let i = 0; i < kmax; i++) for (let j = i; j < n; j++) qr[i * n + j] = timesPowerOfTwo(qr[i * n + j]!, e);
   return { qr, tau, perm, m, n };
 }
 
@@ -538,7 +585,8 @@ export function qrExplicit(f: QrFactors): { q: Float64Array; r: Float64Array } {
  * as the number of |Rᵢᵢ| > rcond·|R₀₀| (default rcond = max(m, n)·eps). With T the first r rows of R (r×n),
  * every minimiser solves T·y = (Qᵀb)[0..r) for y = Pᵀx; the minimum-norm one is y = Z·S⁻ᵀ·(Qᵀb)[0..r), from the
  * QR factorisation Tᵀ = Z·S (n×r, so S is r×r and invertible). For full column rank this is plain QR least
- * squares.
+ * squares. `cols` is the number k of right-hand sides, b.length / m by default; with no equations (m = 0) it
+ * cannot be read from b (1 by default: a vector), and every x is a minimiser: the result is 0.
  *
  * @example
  * ```ts
@@ -546,8 +594,15 @@ export function qrExplicit(f: QrFactors): { q: Float64Array; r: Float64Array } {
  * linalg.lstsqKernel(new Float64Array([1, 1, 1, 1]), 2, 2, new Float64Array([2, 2])); // ≈ [1, 1] (to rounding)
  * ```
  */
-export function lstsqKernel(a: Float64Array, m: number, n: number, b: Float64Array, rcond?: number): Float64Array {
-  const k = m === 0 ? (n === 0 ? 0 : b.length) : b.length / m;
+export function lstsqKernel(
+  a: Float64Array,
+  m: number,
+  n: number,
+  b: Float64Array,
+  rcond?: number,
+  cols: number = m === 0 ? 1 : b.length / m,
+): Float64Array {
+  const k = cols;
   const x = new Float64Array(n * k);
   const f = qrFactor(a, m, n, true);
   const rank = qrRank(f, rcond ?? Math.max(m, n) * EPS);
@@ -630,11 +685,14 @@ function applyQ(f: QrFactors, b: Float64Array): Float64Array {
  * ```
  */
 export function eighKernel(a: Float64Array, n: number): { w: Float64Array; v: Float64Array } {
+  // The reflectors and rotations square the entries: beyond 2^±500 work on A·2^−e, whose eigenvectors are A's.
+  const scale = rangeExponent(a.subarray(0, n * n));
+  const lower = scale === 0 ? a : scaledArray(a.subarray(0, n * n), -scale);
   const s = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
-      s[i * n + j] = a[i * n + j]!;
-      s[j * n + i] = a[i * n + j]!;
+      s[i * n + j] = lower[i * n + j]!;
+      s[j * n + i] = lower[i * n + j]!;
     }
   }
   const d = new Float64Array(n);
@@ -647,7 +705,7 @@ export function eighKernel(a: Float64Array, n: number): { w: Float64Array; v: Fl
   const v = new Float64Array(n * n);
   for (let j = 0; j < n; j++) {
     const src = order[j]!;
-    w[j] = d[src]!;
+    w[j] = scale === 0 ? d[src]! : timesPowerOfTwo(d[src]!, scale);
     for (let i = 0; i < n; i++) v[i * n + j] = zt[src * n + i]!;
   }
   return { w, v };

@@ -52,7 +52,7 @@ function lstsqRaw(a: Tensor, b: Tensor, rcond: number | undefined): Tensor {
     name: "lstsq",
     primal([av, bv]) {
       const k = bv!.shape[1]!;
-      return { outs: [new Tensor(lstsqKernel(av!.raw, m, n, bv!.raw, rcond), [n, k])], res: undefined };
+      return { outs: [new Tensor(lstsqKernel(av!.raw, m, n, bv!.raw, rcond, k), [n, k])], res: undefined };
     },
     residuals() {
       return undefined;
@@ -119,7 +119,7 @@ function pinvRaw(a: Tensor, rcond: number | undefined, who: string): Tensor {
   const rule: CustomRule<undefined> = {
     name: "pinv",
     primal([av]) {
-      return { outs: [new Tensor(lstsqKernel(av!.raw, m, n, eye(m).raw, rcond), [n, m])], res: undefined };
+      return { outs: [new Tensor(lstsqKernel(av!.raw, m, n, eye(m).raw, rcond, m), [n, m])], res: undefined };
     },
     residuals() {
       return undefined;

@@ -3,7 +3,7 @@
  * @module
  */
 import { ValueError } from "../../core/errors.js";
-import { normalizeAxis } from "../../core/shape.js";
+import { fmt, normalizeAxis } from "../../core/shape.js";
 import { asTensor, type Tensor, type TensorLike } from "../../core/tensor.js";
 import { stack, split } from "../../core/ops/join.js";
 import { norm as elementwiseNorm, type NormOptions } from "../../core/ops/norm.js";
@@ -54,6 +54,15 @@ export function norm(x: TensorLike, opts: LinalgNormOptions = {}): Tensor {
   const batchShape = batchAxes.map((i) => t.shape[i]!);
   const count = batchShape.reduce((a, b) => a * b, 1);
   const [m, n] = [t.shape[rows]!, t.shape[cols]!];
+  if (Math.min(m, n) === 0 || count === 0) {
+    if (ord === -2 && count > 0) {
+      throw new ValueError(
+        `linalg.norm: ord -2 (the smallest singular value) is undefined for an empty matrix (shape ${fmt(t.shape)})`,
+      );
+    }
+    // The zero map: its spectral and nuclear norms are 0, as its Frobenius norm (which has the batch shape).
+    return elementwiseNorm(t, { axis: [rows, cols], keepdims: opts.keepdims ?? false });
+  }
   const matrices = reshape(transpose(t, [...batchAxes, rows, cols]), [count, m, n]);
   const reduce = SPECTRAL[ord];
   const values = split(matrices, count).map((a) => reduce(svdvals(reshape(a, [m, n]))));

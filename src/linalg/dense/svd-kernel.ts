@@ -4,7 +4,7 @@
  */
 import { ValueError } from "../../core/errors.js";
 import { gemmStrided } from "../../core/ops/matmul.js";
-import { qrExplicit, qrFactor, transposeArray } from "./kernels.js";
+import { magnitudeExponent, qrExplicit, qrFactor, scaledArray, timesPowerOfTwo, transposeArray } from "./kernels.js";
 
 /** Sweeps allowed before giving up; one-sided Jacobi converges quadratically, typically in 6–12 sweeps. */
 const MAX_SWEEPS = 100;
@@ -40,11 +40,10 @@ export function svdKernel(a: Float64Array, m: number, n: number): SvdFactors {
     const t = svdKernel(transposeArray(a, m, n), n, m);
     return { u: t.v, s: t.s, v: t.u };
   }
-  // Squared column norms must neither overflow nor underflow: work on A·2^−e with |entries| ≤ 1 (exact scaling).
-  let amax = 0;
-  for (let i = 0; i < a.length; i++) amax = Math.max(amax, Math.abs(a[i]!));
-  const unit = amax > 0 ? 2 ** Math.ceil(Math.log2(amax)) : 1;
-  const scaled = unit === 1 ? a : a.map((x) => x / unit);
+  // Squared column norms must neither overflow nor underflow: work on A·2^−e with |entries| ≤ 1 (exact scaling;
+  // 2^e itself overflows for entries near the largest float, so the scalings go through timesPowerOfTwo).
+  const e = magnitudeExponent(a);
+  const scaled = e === 0 ? a : scaledArray(a, -e);
   // A·P = Q·R, so A = Q·R·Pᵀ; with Rᵀ = X·diag(s)·Yᵀ (Jacobi), A = (Q·Y)·diag(s)·(P·X)ᵀ.
   const factors = qrFactor(scaled, m, n, true);
   const { q, r } = qrExplicit(factors);
@@ -60,7 +59,7 @@ export function svdKernel(a: Float64Array, m: number, n: number): SvdFactors {
   const xRows = new Float64Array(n * n); // left singular vectors of Rᵀ, as rows
   const yRows = new Float64Array(n * n); // right singular vectors of Rᵀ, as rows
   order.forEach((j, rank) => {
-    s[rank] = norms[j]! * unit;
+    s[rank] = timesPowerOfTwo(norms[j]!, e);
     for (let i = 0; i < n; i++) xRows[rank * n + i] = norms[j]! > 0 ? r[j * n + i]! / norms[j]! : 0;
     for (let i = 0; i < n; i++) yRows[rank * n + i] = y[j * n + i]!;
   });

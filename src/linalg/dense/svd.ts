@@ -28,8 +28,10 @@ export interface Svd {
  *
  * Derivatives (distinct nonzero singular values): with dP = Uᵀ·dA·V and Fᵢⱼ = 1/(sⱼ² − sᵢ²) off the diagonal,
  * ds = diag(dP), dU = U·(F ∘ (dP·S + S·dPᵀ)) + (I − UUᵀ)·dA·V·S⁻¹ and dV = V·(F ∘ (S·dP + dPᵀ·S)) + (I − VVᵀ)·dAᵀ·U·S⁻¹,
- * and the reverse rule is their adjoint. The singular vectors' derivative does not exist at repeated singular
- * values (nor, for the (I − UUᵀ) terms of a non-square matrix, at a zero one): asking for it there throws a
+ * and the reverse rule is their adjoint. F is never formed: Fᵢⱼ·sⱼ = sⱼ/(sᵢ + sⱼ) / (sⱼ − sᵢ), which stays in
+ * range where sⱼ² would overflow or underflow (singular values beyond 1e154 or below 1e-154). The singular
+ * vectors' derivative does not exist at repeated singular values (nor, for the (I − UUᵀ) terms of a non-square
+ * matrix, at a zero one): asking for it there throws a
  * `DifferentiationError`; use {@link svdvals} when only the singular values are needed. The sign of each pair
  * (uᵢ, vᵢ) is whatever the algorithm produced; its derivative keeps that sign fixed.
  *
@@ -59,21 +61,18 @@ export function svd(a: TensorLike): Svd {
     },
     jvp(_primals, [ta], [u, s, v]) {
       const dP = matmul(matmul(transpose(u!), ta!), v!);
-      const sRow = reshape(s!, [1, k]);
-      const sCol = reshape(s!, [k, 1]);
       const ds = sum(mul(dP, eye(k)), { axis: 1 });
-      const F = gapInverse(s!, k);
+      const { G, R, RT } = gapFactors(s!, k);
       const dPT = transpose(dP);
-      let du = matmul(u!, mul(F, add(mul(dP, sRow), mul(sCol, dPT))));
-      let dv = matmul(v!, mul(F, add(mul(sCol, dP), mul(dPT, sRow))));
+      let du = matmul(u!, mul(G, add(mul(R, dP), mul(RT, dPT))));
+      let dv = matmul(v!, mul(G, add(mul(RT, dP), mul(R, dPT))));
       if (m > k) du = add(du, div(complement(u!, matmul(ta!, v!)), checkedRow(s!, "U")));
       if (n > k) dv = add(dv, div(complement(v!, matmul(transpose(ta!), u!)), checkedRow(s!, "V")));
       return [du, ds, dv];
     },
     vjp(_primals, [u, s, v], [uBar, sBar, vBar]) {
       if (uBar === null && sBar === null && vBar === null) return [null];
-      const sRow = reshape(s!, [1, k]);
-      const sCol = reshape(s!, [k, 1]);
+      const { G, R, RT } = gapFactors(s!, k);
       // A̅ = U·K·Vᵀ + (I − UUᵀ)·U̅·S⁻¹·Vᵀ + U·S⁻¹·V̅ᵀ·(I − VVᵀ), K = diag(s̄) + (F ∘ (UᵀU̅ − U̅ᵀU))·S + S·(F ∘ (VᵀV̅ − V̅ᵀV)).
       let core: Tensor | null = sBar === null ? null : mul(eye(k), reshape(sBar, [1, k]));
       const plus = (x: Tensor) => (core = core === null ? x : add(core, x));
@@ -81,12 +80,12 @@ export function svd(a: TensorLike): Svd {
       const vT = transpose(v!);
       if (uBar !== null) {
         const utUb = matmul(transpose(u!), uBar);
-        plus(mul(mul(gapInverse(s!, k), sub(utUb, transpose(utUb))), sRow));
+        plus(mul(mul(G, R), sub(utUb, transpose(utUb))));
         if (m > k) extra = matmul(div(complement(u!, uBar), checkedRow(s!, "U")), vT);
       }
       if (vBar !== null) {
         const vtVb = matmul(vT, vBar);
-        plus(mul(sCol, mul(gapInverse(s!, k), sub(vtVb, transpose(vtVb)))));
+        plus(mul(mul(G, RT), sub(vtVb, transpose(vtVb))));
         if (n > k) {
           const term = transpose(matmul(div(complement(v!, vBar), checkedRow(s!, "V")), transpose(u!)));
           extra = extra === null ? term : add(extra, term);
@@ -146,7 +145,8 @@ function complement(q: Tensor, x: Tensor): Tensor {
 
 /** The singular values as a row (to divide by), after checking none is zero (the S⁻¹ terms of a non-square matrix). */
 function checkedRow(s: Tensor, which: string): Tensor {
-  const tiny = Number.EPSILON * Math.max(1, Math.abs(s.raw[0] ?? 0)) * 10;
+  // Relative to the largest singular value: the derivative exists at any scale of A.
+  const tiny = 10 * Number.EPSILON * Math.abs(s.raw[0] ?? 0);
   if (s.raw.some((v) => v <= tiny)) {
     throw new DifferentiationError(
       `svd: the derivative of ${which} is undefined for a non-square matrix with a zero singular value (s = [${Array.from(s.raw).join(", ")}]); use svdvals if only singular values are needed`,
@@ -155,10 +155,22 @@ function checkedRow(s: Tensor, which: string): Tensor {
   return reshape(s, [1, s.size]);
 }
 
-/** F with Fᵢⱼ = 1/(sⱼ² − sᵢ²) off the diagonal; throws on repeated singular values. */
+/**
+ * The factors of Fᵢⱼ·sⱼ = Gᵢⱼ·Rᵢⱼ and sᵢ·Fᵢⱼ = Gᵢⱼ·Rⱼᵢ, with Fᵢⱼ = 1/(sⱼ² − sᵢ²): G with Gᵢⱼ = 1/(sⱼ − sᵢ) off the
+ * diagonal, R with Rᵢⱼ = sⱼ/(sᵢ + sⱼ), and Rᵀ; each of the order of 1/s or 1, so nothing leaves the float range.
+ * Throws on repeated singular values.
+ */
+function gapFactors(s: Tensor, k: number): { G: Tensor; R: Tensor; RT: Tensor } {
+  const sRow = reshape(s, [1, k]);
+  // sᵢ + sⱼ > 0 off the diagonal (two zero singular values are repeated); the eye keeps the diagonal finite.
+  const R = div(sRow, add(add(sRow, reshape(s, [k, 1])), eye(k)));
+  return { G: gapInverse(s, k), R, RT: transpose(R) };
+}
+
+/** G with Gᵢⱼ = 1/(sⱼ − sᵢ) off the diagonal; throws on repeated singular values. */
 function gapInverse(s: Tensor, k: number): Tensor {
   return inverseGaps(
-    mul(s, s),
+    s,
     k,
     (i) =>
       new DifferentiationError(

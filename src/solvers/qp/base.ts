@@ -63,7 +63,10 @@ export interface QPState extends SolverState {
    * complementarity fails). Their derivative is one-sided: they are treated as inactive (see the guide).
    */
   degenerate: number[];
-  /** 0/1 indicator of the constraints treated as active by the derivative (one entry per inequality row). */
+  /**
+   * The constraints treated as active by the derivative, one entry per inequality row: 1 active, 0 inactive
+   * (`BoxOSQP`: +1 upper bound active, −1 lower bound active, 0 neither).
+   */
   active: Float64Array;
 }
 

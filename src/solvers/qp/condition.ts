@@ -31,9 +31,18 @@
  * @module
  */
 import type { Tensor } from "../../core/tensor.js";
-import { add, mul, sub } from "../../core/ops/elementwise.js";
+import { add, mul, sub, where } from "../../core/ops/elementwise.js";
 import { Tensor as T } from "../../core/tensor.js";
-import { apply, applySym, applyT, type QPMatrix, type QPProblem, type QPSolution } from "./problem.js";
+import {
+  apply,
+  applySym,
+  applyT,
+  type BoxQPProblem,
+  type BoxQPSolution,
+  type QPMatrix,
+  type QPProblem,
+  type QPSolution,
+} from "./problem.js";
 
 /**
  * @internal Residual of constraint rows on an active set: m ⊙ (Cx − target) + (1 − m) ⊙ y, with `mask` the 0/1
@@ -96,6 +105,59 @@ export function activeSet(
     const s = slack[i]!;
     if (l > delta && l > s) active[i] = 1;
     else if (l <= delta && Math.abs(s) <= delta) degenerate.push(i);
+  }
+  return { active, degenerate };
+}
+
+/**
+ * @internal The active-set KKT residual of a box-form QP (l ≤ Ax ≤ u) at `sol`, with `side` = +1 where the upper
+ * bound is active, −1 where the lower one is, 0 elsewhere: stationarity Qₛx + c + Aᵀ(|side| ⊙ y) and the rows
+ * |side| ⊙ (Ax − bound) + (1 − |side|) ⊙ y.
+ */
+export function boxResidual(sol: BoxQPSolution, problem: BoxQPProblem, side: Float64Array): BoxQPSolution {
+  const { Q, c, A, l, u } = problem;
+  const x = sol.primal;
+  const m = side.length;
+  const active = side.map(Math.abs);
+  const upper = new T(
+    side.map((v) => (v > 0 ? 1 : 0)),
+    [m],
+  );
+  const lower = new T(
+    side.map((v) => (v < 0 ? 1 : 0)),
+    [m],
+  );
+  const target = where(upper, u, where(lower, l, 0));
+  return {
+    primal: add(add(applySym(Q, x), c), activeTerm(A, sol.dual, active)),
+    dual: activeRows(apply(A, x), target, sol.dual, active),
+  };
+}
+
+/**
+ * @internal The active sides of a box-form solution (+1 upper, −1 lower, 0 inactive) and its degenerate rows,
+ * from the signed multipliers y and Ax: a row is active on the side of the sign of yᵢ when |yᵢ| > δ, and always
+ * active when l = u (an equality row; the side of the sign of yᵢ, upper when yᵢ = 0); degenerate (inactive)
+ * when |yᵢ| ≤ δ and Ax is within δ of a bound (δ as in {@link activeSet}).
+ */
+export function activeSides(
+  y: Float64Array,
+  ax: Float64Array,
+  l: Float64Array,
+  u: Float64Array,
+  tol: number,
+): { active: Float64Array; degenerate: number[] } {
+  let scale = 1;
+  for (let i = 0; i < y.length; i++) scale = Math.max(scale, Math.abs(y[i]!));
+  const delta = Math.sqrt(Math.max(tol, Number.EPSILON)) * scale;
+  const active = new Float64Array(y.length);
+  const degenerate: number[] = [];
+  for (let i = 0; i < y.length; i++) {
+    const yi = y[i]!;
+    if (l[i] === u[i]) active[i] = yi < 0 ? -1 : 1;
+    else if (yi > delta) active[i] = 1;
+    else if (yi < -delta) active[i] = -1;
+    else if (Math.abs(ax[i]! - u[i]!) <= delta || Math.abs(ax[i]! - l[i]!) <= delta) degenerate.push(i);
   }
   return { active, degenerate };
 }

@@ -6,6 +6,7 @@
  * @module
  */
 export { QPError, type QPOptions, type QPState } from "./base.js";
-export type { QPProblem, QPSolution, QPMatrix } from "./problem.js";
+export type { QPProblem, QPSolution, QPMatrix, BoxQPProblem, BoxQPSolution } from "./problem.js";
 export { InteriorPointQP, type InteriorPointQPOptions, type InteriorPointQPState } from "./interior-point.js";
 export { EqualityConstrainedQP, type EqualityConstrainedQPOptions } from "./equality.js";
+export { OSQP, BoxOSQP, type OSQPOptions, type OSQPState } from "./osqp.js";

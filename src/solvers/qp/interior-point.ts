@@ -39,10 +39,10 @@ export interface InteriorPointQPOptions extends QPOptions {
   /** Relative tolerance of the infeasibility certificates (default 1e-8). */
   infeasibilityTol?: number;
   /**
-   * Polish the converged point (default true): solve the equality-constrained QP of its active set exactly and
-   * keep that solution when its KKT error is smaller. An interior point stops at complementarity ≈ tol, which
-   * leaves errors of order tol/λ_min(Q) in x (and √tol at degenerate vertices); the polished point is exact to
-   * rounding when the active set is right.
+   * Polish (default true): once the error is ≤ √tol, solve the equality-constrained QP of the current active
+   * set exactly and stop there when that point's KKT error is ≤ tol (and smaller). An interior point alone stops
+   * at complementarity ≈ tol, which leaves errors of order tol/λ_min(Q) in x (and √tol at degenerate
+   * vertices); the polished point is exact to rounding when the active set is right.
    */
   polish?: boolean;
 }
@@ -146,7 +146,9 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
       axpy(1, aff.dnu, nu);
     }
     const state1 = this.stateAt(p, x, nu, lam, s, state.iterNum + 1, alpha);
-    if (this.polish && p.m > 0 && state1.error <= this.tol) {
+    // Polishing is tried from error ≤ √tol: an exact active-set solve ends the run as soon as the active set
+    // is identified, instead of the last, slowest interior-point iterations.
+    if (this.polish && p.m > 0 && state1.error <= Math.sqrt(this.tol)) {
       const polished = this.polished(p, x, lam, s, state1);
       if (polished !== null) return polished;
     }
@@ -171,7 +173,7 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
     const gx = p.G!.mv(sol.x);
     const s1 = p.h.map((h, i) => Math.max(0, h - gx[i]!));
     const next = this.stateAt(p, sol.x, nu, lam1, s1, state.iterNum, state.stepSize);
-    if (!(next.error <= state.error)) return null;
+    if (!(next.error <= Math.min(state.error, this.tol))) return null;
     return { params: solutionOf(p, sol.x, nu, lam1), state: { ...next, polished: true } };
   }
 

@@ -41,6 +41,27 @@ export interface QPSolution {
   dualIneq: Tensor | undefined;
 }
 
+/**
+ * A quadratic program in box form  min ½xᵀQx + cᵀx  s.t.  l ≤ Ax ≤ u  (OSQP's form): entries of l and u may be
+ * ±Infinity (a one-sided or free row), and a row with lᵢ = uᵢ is an equality.
+ */
+export interface BoxQPProblem {
+  Q: QPMatrix;
+  c: Tensor;
+  A: QPMatrix;
+  l: Tensor;
+  u: Tensor;
+}
+
+/**
+ * The solution of a box-form QP: x and the signed multipliers y of l ≤ Ax ≤ u (yᵢ > 0 when the upper bound is
+ * active, yᵢ < 0 when the lower one is, 0 when neither is).
+ */
+export interface BoxQPSolution {
+  primal: Tensor;
+  dual: Tensor;
+}
+
 /** @internal A matrix as plain closures (on concrete values), with its dense form when it has one. */
 export interface PlainMatrix {
   rows: number;
@@ -162,13 +183,32 @@ function checkFinite(t: Tensor, who: string, name: string): void {
   }
 }
 
-function vectorArg(v: unknown, size: number, who: string, name: string): Tensor {
+function vectorArg(v: unknown, size: number, who: string, name: string, infinite = false): Tensor {
   if (!(v instanceof Tensor) || v.ndim !== 1 || v.size !== size) {
     const what = v instanceof Tensor ? `shape [${v.shape.join(", ")}]` : typeof v;
     throw new ShapeError(`${who}: problem.${name} must be a vector of length ${size}, got ${what}`);
   }
-  checkFinite(v, who, name);
+  if (!infinite) checkFinite(v, who, name);
+  else if (v.data.some(Number.isNaN)) throw new NonFiniteError(`${who}: problem.${name} has a NaN entry`);
   return v;
+}
+
+/** @internal Checks a box-form problem (l ≤ u, no NaN; infinite bounds allowed); returns n and m. */
+export function checkBoxProblem(problem: BoxQPProblem, who: string): { n: number; m: number } {
+  if (problem === null || typeof problem !== "object") {
+    throw new ValueError(`${who}: problem must be an object { Q, c, A, l, u }, got ${String(problem)}`);
+  }
+  const [qr, qc] = matrixShape(problem.Q, who, "Q");
+  if (qr !== qc) throw new ShapeError(`${who}: problem.Q must be square, got ${qr}×${qc}`);
+  vectorArg(problem.c, qc, who, "c");
+  const [m, cols] = matrixShape(problem.A, who, "A");
+  if (cols !== qc) throw new ShapeError(`${who}: problem.A must have ${qc} columns (the size of c), got ${cols}`);
+  const l = vectorArg(problem.l, m, who, "l", true).data;
+  const u = vectorArg(problem.u, m, who, "u", true).data;
+  for (let i = 0; i < m; i++) {
+    if (!(l[i]! <= u[i]!)) throw new ValueError(`${who}: problem.l[${i}] = ${l[i]} exceeds problem.u[${i}] = ${u[i]}`);
+  }
+  return { n: qc, m };
 }
 
 /** @internal Sizes of a checked problem. */

@@ -10,3 +10,4 @@ export type { QPProblem, QPSolution, QPMatrix, BoxQPProblem, BoxQPSolution } fro
 export { InteriorPointQP, type InteriorPointQPOptions, type InteriorPointQPState } from "./interior-point.js";
 export { EqualityConstrainedQP, type EqualityConstrainedQPOptions } from "./equality.js";
 export { OSQP, BoxOSQP, type OSQPOptions, type OSQPState } from "./osqp.js";
+export { linearProgram, type LPConstraints } from "./lp.js";

@@ -24,7 +24,7 @@
  * @module
  */
 import { luFactor, luSolve } from "../../linalg/dense/kernels.js";
-import { axpy, factorKkt, kktResiduals, polishKkt } from "./kkt.js";
+import { axpy, factorKkt, independentRows, kktResiduals, polishKkt } from "./kkt.js";
 import { activeSet } from "./condition.js";
 import { StandardQPSolver, solutionOf, warmPart, type QPOptions, type QPState } from "./base.js";
 import { dotPlain, normInf, type PlainQP, type QPProblem, type QPSolution } from "./problem.js";
@@ -55,7 +55,10 @@ export interface InteriorPointQPState extends QPState {
   mu: number;
   /** The step length of the last iteration. */
   stepSize: number;
-  /** True when the returned point is the polished one. */
+  /**
+   * True when the returned point is the polished one: the exact solution on a basis of the active rows (a
+   * degenerate vertex keeps the independent rows with the largest multipliers, the others get λ = 0).
+   */
   polished: boolean;
 }
 
@@ -159,8 +162,11 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
   private polished(p: PlainQP, x: Float64Array, lam: Float64Array, s: Float64Array, state: InteriorPointQPState) {
     const { active } = activeSet(lam, s, this.tol);
     const { n } = p;
-    const idx = [...active.keys()].filter((i) => active[i] === 1);
     const G = p.G!.dense();
+    // a basis of the active rows: when more are active than independent (a degenerate vertex with a non-unique
+    // dual), the rows with the largest multipliers are kept and the others get λ = 0 (then reported degenerate)
+    const candidates = [...active.keys()].filter((i) => active[i] === 1).sort((i, j) => lam[j]! - lam[i]!);
+    const idx = independentRows(p.A ? p.A.dense() : new Float64Array(0), G, candidates, n);
     const rows = new Float64Array((p.p + idx.length) * n);
     if (p.A) rows.set(p.A.dense());
     idx.forEach((i, k) => rows.set(G.subarray(i * n, i * n + n), (p.p + k) * n));

@@ -8,7 +8,7 @@
 import { Tensor } from "../../core/tensor.js";
 import { matmulTN } from "../../core/ops/matmul.js";
 import { luFactor, luSolve } from "../../linalg/dense/kernels.js";
-import { normInf, type PlainQP } from "./problem.js";
+import { dotPlain, normInf, type PlainQP } from "./problem.js";
 
 /** @internal y ← y + a·x. */
 export function axpy(a: number, x: Float64Array, y: Float64Array): void {
@@ -114,4 +114,24 @@ export function polishKkt(
   axpy(1, luSolve(f, size, res), z);
   if (!z.every(Number.isFinite)) return null;
   return { x: z.slice(0, n), y: z.slice(n) };
+}
+
+/**
+ * @internal The rows of `G` (indices `candidates`, in order of preference) that are linearly independent of the
+ * rows of `A` and of those kept before them (modified Gram–Schmidt, twice, with relative threshold 1e-9).
+ */
+export function independentRows(A: Float64Array, G: Float64Array, candidates: readonly number[], n: number): number[] {
+  const basis: Float64Array[] = [];
+  const admit = (row: Float64Array): boolean => {
+    const r = row.slice();
+    const norm0 = Math.sqrt(dotPlain(r, r));
+    if (norm0 === 0) return false;
+    for (let pass = 0; pass < 2; pass++) for (const q of basis) axpy(-dotPlain(q, r), q, r);
+    const norm = Math.sqrt(dotPlain(r, r));
+    if (norm <= 1e-9 * norm0) return false;
+    basis.push(r.map((v) => v / norm));
+    return true;
+  };
+  for (let i = 0; i < A.length / n; i++) admit(A.subarray(i * n, i * n + n));
+  return candidates.filter((i) => admit(G.subarray(i * n, i * n + n)));
 }

@@ -107,13 +107,13 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
   /** The active-set KKT residual at `params` (differentiable), `active` the 0/1 indicator of active rows. */
   protected abstract residual(params: X, problem: P, active: Float64Array): Tree;
 
-  /** The active set and degenerate constraints of a point (read on its values). */
-  protected abstract classify(params: X, problem: P): Pick<QPState, "active" | "degenerate">;
+  /** The active set and degenerate constraints of a point (read on its values) solved to KKT error `accuracy`. */
+  protected abstract classify(params: X, problem: P, accuracy: number): Pick<QPState, "active" | "degenerate">;
 
   /** The active-set KKT conditions at `params`, with the active set read from `params` itself. */
   optimalityFun(params: X, problem: P): Tree {
     const p = this.checked(problem);
-    return this.residual(params, p, this.classify(params, p).active);
+    return this.residual(params, p, this.classify(params, p, this.tol).active);
   }
 
   protected implicitHints(): ImplicitOptions {
@@ -130,7 +130,7 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
     const solve = (x0: Partial<X> | undefined, tree: Record<string, Tree>) => {
       const p = rebuildProblem(tree, like);
       const r = this.loop(this.initParams(x0, p), [p]);
-      last = { ...r.state, ...this.classify(r.params as X, p) };
+      last = { ...r.state, ...this.classify(r.params as X, p, r.state.error) };
       return r.params as Tree;
     };
     const F = (x: X, tree: Record<string, Tree>): Tree => this.residual(x, rebuildProblem(tree, like), last!.active);
@@ -183,12 +183,12 @@ export abstract class StandardQPSolver<S extends QPState> extends QPSolverBase<S
     return qpResidual(params, problem, active) as unknown as Tree;
   }
 
-  protected classify(params: QPSolution, problem: QPProblem): Pick<QPState, "active" | "degenerate"> {
+  protected classify(params: QPSolution, problem: QPProblem, accuracy: number): Pick<QPState, "active" | "degenerate"> {
     const p = this.plain(problem);
     if (p.G === null) return { active: new Float64Array(0), degenerate: [] };
     const gx = p.G.mv(params.primal.data);
     const slack = p.h.map((h, i) => h - gx[i]!);
-    return activeSet(params.dualIneq!.data, slack, this.tol);
+    return activeSet(params.dualIneq!.data, slack, accuracy);
   }
 }
 

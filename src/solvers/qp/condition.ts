@@ -87,26 +87,32 @@ export function qpResidual(sol: QPSolution, problem: QPProblem, active: Float64A
 
 /**
  * @internal The 0/1 active indicator and the degenerate constraints of a solution, from the multipliers λ ≥ 0
- * and the slacks s = h − Gx ≥ 0: constraint i is active when λᵢ > max(sᵢ, δ); degenerate (classified
- * inactive) when both are ≤ δ = √tol·max(1, ‖λ‖∞, ‖s‖∞).
+ * and the slacks s = h − Gx ≥ 0 of a point solved to KKT error `accuracy`: constraint i is active when
+ * λᵢ > sᵢ (the classification that leaves the smaller of the two in the residual), except that it is degenerate,
+ * and then inactive, when both are ≤ δ = √accuracy·max(1, ‖λ‖∞, ‖s‖∞).
  */
 export function activeSet(
   lam: Float64Array,
   slack: Float64Array,
-  tol: number,
+  accuracy: number,
 ): { active: Float64Array; degenerate: number[] } {
-  let scale = 1;
-  for (let i = 0; i < lam.length; i++) scale = Math.max(scale, Math.abs(lam[i]!), Math.abs(slack[i]!));
-  const delta = Math.sqrt(Math.max(tol, Number.EPSILON)) * scale;
+  const delta = threshold(lam, slack, accuracy);
   const active = new Float64Array(lam.length);
   const degenerate: number[] = [];
   for (let i = 0; i < lam.length; i++) {
     const l = lam[i]!;
-    const s = slack[i]!;
-    if (l > delta && l > s) active[i] = 1;
-    else if (l <= delta && Math.abs(s) <= delta) degenerate.push(i);
+    const s = Math.abs(slack[i]!);
+    if (l <= delta && s <= delta) degenerate.push(i);
+    else if (l > s) active[i] = 1;
   }
   return { active, degenerate };
+}
+
+/** δ = √accuracy·max(1, ‖a‖∞, ‖b‖∞). */
+function threshold(a: Float64Array, b: Float64Array, accuracy: number): number {
+  let scale = 1;
+  for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]!), Math.abs(b[i]!));
+  return Math.sqrt(Math.max(accuracy, Number.EPSILON)) * scale;
 }
 
 /**
@@ -136,28 +142,31 @@ export function boxResidual(sol: BoxQPSolution, problem: BoxQPProblem, side: Flo
 
 /**
  * @internal The active sides of a box-form solution (+1 upper, −1 lower, 0 inactive) and its degenerate rows,
- * from the signed multipliers y and Ax: a row is active on the side of the sign of yᵢ when |yᵢ| > δ, and always
- * active when l = u (an equality row; the side of the sign of yᵢ, upper when yᵢ = 0); degenerate (inactive)
- * when |yᵢ| ≤ δ and Ax is within δ of a bound (δ as in {@link activeSet}).
+ * from the signed multipliers y and Ax, as in {@link activeSet}: row i is active on the side of the sign of yᵢ
+ * when |yᵢ| exceeds the gap between Ax and that bound; always active when l = u (an equality row; upper when
+ * yᵢ ≥ 0); degenerate (inactive) when |yᵢ| and the gap to the nearest bound are both ≤ δ.
  */
 export function activeSides(
   y: Float64Array,
   ax: Float64Array,
   l: Float64Array,
   u: Float64Array,
-  tol: number,
+  accuracy: number,
 ): { active: Float64Array; degenerate: number[] } {
-  let scale = 1;
-  for (let i = 0; i < y.length; i++) scale = Math.max(scale, Math.abs(y[i]!));
-  const delta = Math.sqrt(Math.max(tol, Number.EPSILON)) * scale;
+  const gaps = ax.map((v, i) => Math.min(Math.abs(u[i]! - v), Math.abs(v - l[i]!)));
+  const delta = threshold(
+    y,
+    gaps.map((g) => (Number.isFinite(g) ? g : 0)),
+    accuracy,
+  );
   const active = new Float64Array(y.length);
   const degenerate: number[] = [];
   for (let i = 0; i < y.length; i++) {
     const yi = y[i]!;
+    const gap = yi >= 0 ? Math.abs(u[i]! - ax[i]!) : Math.abs(ax[i]! - l[i]!);
     if (l[i] === u[i]) active[i] = yi < 0 ? -1 : 1;
-    else if (yi > delta) active[i] = 1;
-    else if (yi < -delta) active[i] = -1;
-    else if (Math.abs(ax[i]! - u[i]!) <= delta || Math.abs(ax[i]! - l[i]!) <= delta) degenerate.push(i);
+    else if (Math.abs(yi) <= delta && gaps[i]! <= delta) degenerate.push(i);
+    else if (Math.abs(yi) > gap) active[i] = yi > 0 ? 1 : -1;
   }
   return { active, degenerate };
 }

@@ -160,7 +160,7 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
 
   /** The polished solution on the active set of (λ, s), or null when it is not better. */
   private polished(p: PlainQP, x: Float64Array, lam: Float64Array, s: Float64Array, state: InteriorPointQPState) {
-    const { active } = activeSet(lam, s, this.tol);
+    const { active } = activeSet(lam, s, state.error);
     const { n } = p;
     const G = p.G!.dense();
     // a basis of the active rows: when more are active than independent (a degenerate vertex with a non-unique

@@ -478,8 +478,12 @@ export class BoxOSQP extends QPSolverBase<OSQPState, BoxQPProblem, BoxQPSolution
     return boxResidual(params, problem, active) as unknown as Tree;
   }
 
-  protected classify(params: BoxQPSolution, problem: BoxQPProblem): Pick<QPState, "active" | "degenerate"> {
+  protected classify(
+    params: BoxQPSolution,
+    problem: BoxQPProblem,
+    accuracy: number,
+  ): Pick<QPState, "active" | "degenerate"> {
     const d = this.data(problem);
-    return activeSides(params.dual.data, d.C.mv(params.primal.data), d.l, d.u, this.tol);
+    return activeSides(params.dual.data, d.C.mv(params.primal.data), d.l, d.u, accuracy);
   }
 }

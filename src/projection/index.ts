@@ -25,3 +25,4 @@ export { hyperplane, halfspace, affineSet, boxSection } from "./affine.js";
 export { isotonic, type IsotonicOptions } from "./isotonic.js";
 export { psdCone } from "./psd.js";
 export { transport, birkhoff, type SinkhornOptions } from "./transport.js";
+export { polyhedron } from "./polyhedron.js";

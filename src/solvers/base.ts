@@ -15,8 +15,12 @@ import { NonFiniteError, ValueError } from "../core/errors.js";
 import { flatten, type Tree } from "../core/tree.js";
 import { customRoot, type ImplicitOptions } from "../implicit/root.js";
 
-/** How a run ended. */
-export type SolverStatus = "converged" | "maxIterReached" | "diverged";
+/**
+ * How a run ended: "converged", "maxIterReached", "diverged" (a non-finite iterate), or, for problems with
+ * constraints, "primalInfeasible" / "dualInfeasible" (no feasible point / unbounded below, each backed by a
+ * certificate; set by the solver's `update`, and final).
+ */
+export type SolverStatus = "converged" | "maxIterReached" | "diverged" | "primalInfeasible" | "dualInfeasible";
 
 /** The state every solver keeps (solvers add their own fields). */
 export interface SolverState {
@@ -159,7 +163,7 @@ export abstract class Solver<S extends SolverState = SolverState> {
     let params = init;
     let state = this.init(init, ...args);
     state = this.checkStatus(params, state);
-    while (state.status !== "converged" && state.status !== "diverged" && state.iterNum < this.maxIter) {
+    while (state.status === "maxIterReached" && state.iterNum < this.maxIter) {
       ({ params, state } = this.update(params, state, ...args));
       state = this.checkStatus(params, state);
       if (this.verbose) {
@@ -175,7 +179,8 @@ export abstract class Solver<S extends SolverState = SolverState> {
     const finite =
       Number.isFinite(state.error) && (state.value === undefined || Number.isFinite(state.value)) && allFinite(params);
     let status: SolverStatus;
-    if (!finite) {
+    if (state.status === "primalInfeasible" || state.status === "dualInfeasible") status = state.status;
+    else if (!finite) {
       if (this.throwOnDiverge) {
         throw new NonFiniteError(
           `${this.name}: diverged at iteration ${state.iterNum} (error ${state.error}${state.value === undefined ? "" : `, value ${state.value}`}, iterate ${allFinite(params) ? "finite" : "not finite"}); try a smaller step size or check the objective`,

@@ -47,3 +47,4 @@ export {
   type BlockCoordinateDescentOptions,
   type BlockCoordinateDescentState,
 } from "./block-coordinate-descent.js";
+export * from "./qp/index.js";

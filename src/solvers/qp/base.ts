@@ -154,7 +154,7 @@ export function warmPart(init: object | undefined, key: string, size: number): F
   if (t.size !== size) {
     throw new ValueError(`QP solvers: init.${key} must have ${size} entries (a warm start shaped like params)`);
   }
-  return Float64Array.from(t.data);
+  return Float64Array.from(t.raw);
 }
 
 /**
@@ -186,9 +186,9 @@ export abstract class StandardQPSolver<S extends QPState> extends QPSolverBase<S
   protected classify(params: QPSolution, problem: QPProblem, accuracy: number): Pick<QPState, "active" | "degenerate"> {
     const p = this.plain(problem);
     if (p.G === null) return { active: new Float64Array(0), degenerate: [] };
-    const gx = p.G.mv(params.primal.data);
+    const gx = p.G.mv(params.primal.raw);
     const slack = p.h.map((h, i) => h - gx[i]!);
-    return activeSet(params.dualIneq!.data, slack, accuracy);
+    return activeSet(params.dualIneq!.raw, slack, accuracy);
   }
 }
 

@@ -91,8 +91,8 @@ export class EqualityConstrainedQP extends StandardQPSolver<QPState> {
     for (let i = 0; i < p.n; i++) rhs[i] = -rd[i]!;
     for (let i = 0; i < p.p; i++) rhs[p.n + i] = -re[i]!;
     const d = this.kktSolve(p, rhs);
-    const x = Float64Array.from(params.primal.data);
-    const nu = params.dualEq ? Float64Array.from(params.dualEq.data) : new Float64Array(0);
+    const x = Float64Array.from(params.primal.raw);
+    const nu = params.dualEq ? Float64Array.from(params.dualEq.raw) : new Float64Array(0);
     axpy(1, d.subarray(0, p.n), x);
     axpy(1, d.subarray(p.n), nu);
     const next = solutionOf(p, x, nu, new Float64Array(0));
@@ -102,7 +102,7 @@ export class EqualityConstrainedQP extends StandardQPSolver<QPState> {
   private stateAt(p: PlainQP, params: QPSolution, iterNum: number): QPState {
     const { rd, re } = residualsOf(p, params);
     const error = Math.max(normInf(rd) / (1 + normInf(p.c)), normInf(re) / (1 + normInf(p.b)));
-    const x = params.primal.data;
+    const x = params.primal.raw;
     const value = 0.5 * dotPlain(x, p.Q.mv(x)) + dotPlain(p.c, x);
     return { iterNum, error, status: "maxIterReached", value, degenerate: [], active: new Float64Array(0) };
   }
@@ -112,17 +112,17 @@ export class EqualityConstrainedQP extends StandardQPSolver<QPState> {
     const matrixFree = this.solve ?? (p.Q.isDense && (p.A === null || p.A.isDense) ? "direct" : "minres");
     if (matrixFree === "direct") return luSolve(factorKkt(p, null), p.n + p.p, rhs);
     const mv = (_: null, v: { x: Tensor; nu: Tensor }) => {
-      const top = p.Q.mv(v.x.data);
-      if (p.A) axpy(1, p.A.rmv(v.nu.data), top);
-      return { x: new Tensor(top, [p.n]), nu: new Tensor(p.A ? p.A.mv(v.x.data) : new Float64Array(0), [p.p]) };
+      const top = p.Q.mv(v.x.raw);
+      if (p.A) axpy(1, p.A.rmv(v.nu.raw), top);
+      return { x: new Tensor(top, [p.n]), nu: new Tensor(p.A ? p.A.mv(v.x.raw) : new Float64Array(0), [p.p]) };
     };
     const example = { x: new Tensor(new Float64Array(p.n), [p.n]), nu: new Tensor(new Float64Array(p.p), [p.p]) };
     const op = LinearOperator.fromFunction(mv, null, example, { rmatvec: mv, tags: { symmetric: true } });
     const b = { x: new Tensor(rhs.slice(0, p.n), [p.n]), nu: new Tensor(rhs.slice(p.n), [p.p]) };
     const { value } = linearSolve(op, b, { solver: "minres", rtol: 1e-12, maxIter: 20 * (p.n + p.p) + 100 });
     const out = new Float64Array(p.n + p.p);
-    out.set(value.x.data);
-    out.set(value.nu.data, p.n);
+    out.set(value.x.raw);
+    out.set(value.nu.raw, p.n);
     return out;
   }
 }
@@ -130,5 +130,5 @@ export class EqualityConstrainedQP extends StandardQPSolver<QPState> {
 /** r_d = Qx + c + Aᵀν and r_e = Ax − b on plain values. */
 function residualsOf(p: PlainQP, params: QPSolution) {
   const none = new Float64Array(0);
-  return kktResiduals(p, params.primal.data, params.dualEq?.data ?? none, none, none);
+  return kktResiduals(p, params.primal.raw, params.dualEq?.raw ?? none, none, none);
 }

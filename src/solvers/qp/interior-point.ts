@@ -110,18 +110,18 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
 
   init(params: QPSolution, problem: QPProblem): InteriorPointQPState {
     const p = this.plain(problem);
-    const x = params.primal.data;
+    const x = params.primal.raw;
     const gx = p.G ? p.G.mv(x) : new Float64Array(0);
     const s = shiftPositive(p.h.map((h, i) => h - gx[i]!));
-    const nu = params.dualEq?.data ?? new Float64Array(0);
-    return this.stateAt(p, x, nu, params.dualIneq?.data ?? new Float64Array(0), s, 0, 0);
+    const nu = params.dualEq?.raw ?? new Float64Array(0);
+    return this.stateAt(p, x, nu, params.dualIneq?.raw ?? new Float64Array(0), s, 0, 0);
   }
 
   update(params: QPSolution, state: InteriorPointQPState, problem: QPProblem) {
     const p = this.plain(problem);
-    const x = Float64Array.from(params.primal.data);
-    const nu = params.dualEq ? Float64Array.from(params.dualEq.data) : new Float64Array(0);
-    const lam = params.dualIneq ? Float64Array.from(params.dualIneq.data) : new Float64Array(0);
+    const x = Float64Array.from(params.primal.raw);
+    const nu = params.dualEq ? Float64Array.from(params.dualEq.raw) : new Float64Array(0);
+    const lam = params.dualIneq ? Float64Array.from(params.dualIneq.raw) : new Float64Array(0);
     const s = Float64Array.from(state.slack);
     const r = kktResiduals(p, x, nu, lam, s);
     const sys = newtonSystem(p, lam, s);

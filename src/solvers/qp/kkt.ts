@@ -34,7 +34,7 @@ export function factorKkt(p: PlainQP, d: Float64Array | null): ReturnType<typeof
       for (let j = 0; j < n; j++) scaled[k * n + j] = sk * G[k * n + j]!;
     }
     const Gs = new Tensor(scaled, [p.m, n]);
-    const GtDG = matmulTN(Gs, Gs).data;
+    const GtDG = matmulTN(Gs, Gs).raw;
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) K[i * size + j] += GtDG[i * n + j]!;
   }
   if (p.A) {

@@ -157,17 +157,17 @@ class Admm {
     if (st.factor !== null) return choleskySolve(st.factor, d.n, rhs);
     const r = this.rhoVector(d, st.rho);
     const mv = (_: null, v: Tensor) => {
-      const out = d.Q.mv(v.data);
-      const cv = d.C.mv(v.data).map((e, i) => e * r[i]!);
+      const out = d.Q.mv(v.raw);
+      const cv = d.C.mv(v.raw).map((e, i) => e * r[i]!);
       axpy(1, d.C.rmv(cv), out);
-      axpy(this.sigma, v.data, out);
+      axpy(this.sigma, v.raw, out);
       return new Tensor(out, [d.n]);
     };
     const example = new Tensor(new Float64Array(d.n), [d.n]);
     const op = LinearOperator.fromFunction(mv, null, example, { tags: { positiveDefinite: true } });
     const b = new Tensor(rhs, [d.n]);
     return linearSolve(op, b, { solver: "cg", x0: new Tensor(x0, [d.n]), rtol: 1e-10, maxIter: 10 * d.n + 100 }).value
-      .data;
+      .raw;
   }
 
   init(d: BoxData, x: Float64Array, y: Float64Array): OSQPState {
@@ -393,12 +393,12 @@ export class OSQP extends StandardQPSolver<OSQPState> {
   }
 
   init(params: QPSolution, problem: QPProblem): OSQPState {
-    return this.admm.init(this.box(problem), params.primal.data, this.joint(params));
+    return this.admm.init(this.box(problem), params.primal.raw, this.joint(params));
   }
 
   update(params: QPSolution, state: OSQPState, problem: QPProblem) {
     const p = this.plain(problem);
-    const { x, y, state: next } = this.admm.step(this.box(problem), params.primal.data, this.joint(params), state);
+    const { x, y, state: next } = this.admm.step(this.box(problem), params.primal.raw, this.joint(params), state);
     // multipliers of the one-sided rows are ≥ 0 up to rounding of the projection
     const lam = y.slice(p.p).map((v) => Math.max(0, v));
     return { params: solutionOf(p, x, y.slice(0, p.p), lam), state: next };
@@ -406,7 +406,7 @@ export class OSQP extends StandardQPSolver<OSQPState> {
 
   private joint(params: QPSolution): Float64Array {
     const none = new Float64Array(0);
-    return Float64Array.from([...(params.dualEq?.data ?? none), ...(params.dualIneq?.data ?? none)]);
+    return Float64Array.from([...(params.dualEq?.raw ?? none), ...(params.dualIneq?.raw ?? none)]);
   }
 }
 
@@ -447,10 +447,10 @@ export class BoxOSQP extends QPSolverBase<OSQPState, BoxQPProblem, BoxQPSolution
         n,
         m,
         Q: plainMatrix(problem.Q, n, n, true),
-        c: problem.c.data,
+        c: problem.c.raw,
         C: plainMatrix(problem.A, m, n),
-        l: problem.l.data,
-        u: problem.u.data,
+        l: problem.l.raw,
+        u: problem.u.raw,
       };
       this.cache.set(problem, d);
     }
@@ -465,12 +465,12 @@ export class BoxOSQP extends QPSolverBase<OSQPState, BoxQPProblem, BoxQPSolution
   }
 
   init(params: BoxQPSolution, problem: BoxQPProblem): OSQPState {
-    return this.admm.init(this.data(problem), params.primal.data, params.dual.data);
+    return this.admm.init(this.data(problem), params.primal.raw, params.dual.raw);
   }
 
   update(params: BoxQPSolution, state: OSQPState, problem: BoxQPProblem) {
     const d = this.data(problem);
-    const { x, y, state: next } = this.admm.step(d, params.primal.data, params.dual.data, state);
+    const { x, y, state: next } = this.admm.step(d, params.primal.raw, params.dual.raw, state);
     return { params: { primal: new Tensor(x, [d.n]), dual: new Tensor(y, [d.m]) }, state: next };
   }
 
@@ -484,6 +484,6 @@ export class BoxOSQP extends QPSolverBase<OSQPState, BoxQPProblem, BoxQPSolution
     accuracy: number,
   ): Pick<QPState, "active" | "degenerate"> {
     const d = this.data(problem);
-    return activeSides(params.dual.data, d.C.mv(params.primal.data), d.l, d.u, accuracy);
+    return activeSides(params.dual.raw, d.C.mv(params.primal.raw), d.l, d.u, accuracy);
   }
 }

@@ -124,9 +124,9 @@ function operatorMatrix(op: AnyLinearOperator, rows: number, cols: number): Plai
     rows,
     cols,
     isDense: false,
-    dense: () => (cached ??= op.materialize().data),
-    mv: (v) => (op.matvec(vec(v, cols)) as Tensor).data,
-    rmv: (u) => (op.rmatvec(vec(u, rows)) as Tensor).data,
+    dense: () => (cached ??= op.materialize().raw),
+    mv: (v) => (op.matvec(vec(v, cols)) as Tensor).raw,
+    rmv: (u) => (op.rmatvec(vec(u, rows)) as Tensor).raw,
   };
 }
 
@@ -142,7 +142,7 @@ export function plainMatrix(M: QPMatrix, rows: number, cols: number, sym = false
       dense: () => symmetricPart(base.dense(), rows),
     };
   }
-  return denseMatrix(sym ? symmetricPart(M.data, rows) : M.data, rows, cols);
+  return denseMatrix(sym ? symmetricPart(M.raw, rows) : M.raw, rows, cols);
 }
 
 function halfSum(a: Float64Array, b: Float64Array): Float64Array {
@@ -176,7 +176,7 @@ function matrixShape(M: unknown, who: string, name: string): [number, number] {
 }
 
 function checkFinite(t: Tensor, who: string, name: string): void {
-  const d = t.data;
+  const d = t.raw;
   for (let i = 0; i < d.length; i++) {
     if (!Number.isFinite(d[i]!))
       throw new NonFiniteError(`${who}: problem.${name} has a non-finite entry ${d[i]} at ${i}`);
@@ -189,7 +189,7 @@ function vectorArg(v: unknown, size: number, who: string, name: string, infinite
     throw new ShapeError(`${who}: problem.${name} must be a vector of length ${size}, got ${what}`);
   }
   if (!infinite) checkFinite(v, who, name);
-  else if (v.data.some(Number.isNaN)) throw new NonFiniteError(`${who}: problem.${name} has a NaN entry`);
+  else if (v.raw.some(Number.isNaN)) throw new NonFiniteError(`${who}: problem.${name} has a NaN entry`);
   return v;
 }
 
@@ -203,8 +203,8 @@ export function checkBoxProblem(problem: BoxQPProblem, who: string): { n: number
   vectorArg(problem.c, qc, who, "c");
   const [m, cols] = matrixShape(problem.A, who, "A");
   if (cols !== qc) throw new ShapeError(`${who}: problem.A must have ${qc} columns (the size of c), got ${cols}`);
-  const l = vectorArg(problem.l, m, who, "l", true).data;
-  const u = vectorArg(problem.u, m, who, "u", true).data;
+  const l = vectorArg(problem.l, m, who, "l", true).raw;
+  const u = vectorArg(problem.u, m, who, "u", true).raw;
   for (let i = 0; i < m; i++) {
     if (!(l[i]! <= u[i]!)) throw new ValueError(`${who}: problem.l[${i}] = ${l[i]} exceeds problem.u[${i}] = ${u[i]}`);
   }
@@ -248,11 +248,11 @@ export function plainProblem(problem: QPProblem, { n, p, m }: QPSizes): PlainQP 
     p,
     m,
     Q: plainMatrix(problem.Q, n, n, true),
-    c: problem.c.data,
+    c: problem.c.raw,
     A: problem.A ? plainMatrix(problem.A, p, n) : null,
-    b: problem.b ? problem.b.data : new Float64Array(0),
+    b: problem.b ? problem.b.raw : new Float64Array(0),
     G: problem.G ? plainMatrix(problem.G, m, n) : null,
-    h: problem.h ? problem.h.data : new Float64Array(0),
+    h: problem.h ? problem.h.raw : new Float64Array(0),
   };
 }
 

@@ -15,8 +15,11 @@ import { NonFiniteError, ValueError } from "../core/errors.js";
 import { flatten, type Tree } from "../core/tree.js";
 import { customRoot, type ImplicitOptions } from "../implicit/root.js";
 
-/** How a run ended. */
-export type SolverStatus = "converged" | "maxIterReached" | "diverged";
+/**
+ * How a run ended. "stalled": the solver cannot make progress (a line search or trust region failed, no descent
+ * direction); its state says why.
+ */
+export type SolverStatus = "converged" | "maxIterReached" | "diverged" | "stalled";
 
 /** The state every solver keeps (solvers add their own fields). */
 export interface SolverState {
@@ -24,7 +27,10 @@ export interface SolverState {
   iterNum: number;
   /** The solver's error measure at the current iterate (see each solver); the run stops when it is ≤ `tol`. */
   error: number;
-  /** "converged" (error ≤ tol), "maxIterReached", or "diverged" (a non-finite iterate, value or error). */
+  /**
+   * "converged" (error ≤ tol), "maxIterReached", "diverged" (a non-finite iterate, value or error), or "stalled"
+   * (set by `update` when no progress is possible).
+   */
   status: SolverStatus;
   /** The objective value at the current iterate, when the solver computes it. */
   value?: number;
@@ -159,7 +165,7 @@ export abstract class Solver<S extends SolverState = SolverState> {
     let params = init;
     let state = this.init(init, ...args);
     state = this.checkStatus(params, state);
-    while (state.status !== "converged" && state.status !== "diverged" && state.iterNum < this.maxIter) {
+    while (state.status === "maxIterReached" && state.iterNum < this.maxIter) {
       ({ params, state } = this.update(params, state, ...args));
       state = this.checkStatus(params, state);
       if (this.verbose) {
@@ -183,6 +189,7 @@ export abstract class Solver<S extends SolverState = SolverState> {
       }
       status = "diverged";
     } else if (state.error <= this.tol) status = "converged";
+    else if (state.status === "stalled") status = "stalled";
     else status = "maxIterReached";
     return { ...state, status };
   }

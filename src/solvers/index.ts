@@ -17,6 +17,8 @@ export { Solver, type SolverStatus, type SolverState, type SolverResult, type So
 export {
   backtrackingLineSearch,
   wolfeLineSearch,
+  hagerZhangLineSearch,
+  type HagerZhangOptions,
   type LineSearchFunction,
   type LineSearchResult,
   type BacktrackingOptions,
@@ -47,3 +49,18 @@ export {
   type BlockCoordinateDescentOptions,
   type BlockCoordinateDescentState,
 } from "./block-coordinate-descent.js";
+export { DescentMinimizer, Minimizer, type MinimizerOptions, type MinimizerState } from "./minimize/minimizer.js";
+export {
+  LBFGS,
+  BFGS,
+  NonlinearCG,
+  Newton,
+  TrustRegion,
+  type LineSearchMinimizerOptions,
+  type LBFGSOptions,
+  type NonlinearCGOptions,
+  type NewtonOptions,
+  type TrustRegionOptions,
+} from "./minimize/solvers.js";
+export type { ConjugateGradientMethod } from "./minimize/descents.js";
+export type { LineSearchName } from "./minimize/steps.js";

@@ -64,3 +64,11 @@ export {
 } from "./minimize/solvers.js";
 export type { ConjugateGradientMethod } from "./minimize/descents.js";
 export type { LineSearchName } from "./minimize/steps.js";
+export {
+  LeastSquaresSolver,
+  GaussNewton,
+  LevenbergMarquardt,
+  type LeastSquaresOptions,
+  type GaussNewtonOptions,
+  type LevenbergMarquardtOptions,
+} from "./minimize/least-squares.js";

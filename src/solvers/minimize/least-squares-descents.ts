@@ -10,7 +10,7 @@
 import { Tensor } from "../../core/tensor.js";
 import { stopGradient } from "../../core/transforms.js";
 import { LinearSolveError } from "../../linalg/dense/errors.js";
-import { linearSolve } from "../../linalg/solve.js";
+import { linearSolve, resolveSolver } from "../../linalg/solve.js";
 import { unravel, type LocalModel, type ResidualModel } from "./model.js";
 import type { Descent, RegionStep } from "./descents.js";
 
@@ -19,12 +19,19 @@ function residualModel(model: LocalModel, who: string): ResidualModel {
   return model.lsq;
 }
 
-/** (JᵀJ + λI) s = b, or null when the system is singular to working precision. */
-function normalSolve(lsq: ResidualModel, lambda: number, b: Tensor): Tensor | null {
+/**
+ * (JᵀJ + λI) s = b, or the message of a failed solve (singular to working precision). Matrix-free CG is
+ * inexact, with the forcing term min(0.1, √‖b‖) of inexact Newton methods: any CG iterate from zero is a
+ * descent direction, and the tolerance tightens as the gradient vanishes.
+ */
+function normalSolve(lsq: ResidualModel, lambda: number, b: Tensor): Tensor | string {
+  const op = lsq.normalOperator(lambda);
   try {
-    return linearSolve(lsq.normalOperator(lambda), b).value;
+    if (resolveSolver(op) !== "cg") return linearSolve(op, b).value;
+    const rtol = Math.min(0.1, Math.sqrt(b.square().sum().sqrt().item()));
+    return linearSolve(op, b, { rtol, throwOnFailure: false }).value;
   } catch (e) {
-    if (e instanceof LinearSolveError) return null;
+    if (e instanceof LinearSolveError) return e.message;
     throw e;
   }
 }
@@ -35,8 +42,8 @@ export function gaussNewtonDescent(): Descent<null> {
     init: () => null,
     direction: (model) => {
       const p = normalSolve(residualModel(model, "GaussNewton"), 0, model.flatGrad.neg());
-      if (p === null) {
-        return "the Gauss–Newton system JᵀJ p = −Jᵀr is singular (the Jacobian of the residuals is rank deficient); use LevenbergMarquardt";
+      if (typeof p === "string") {
+        return `the Gauss–Newton system JᵀJ p = −Jᵀr could not be solved (${p}): the Jacobian of the residuals is rank deficient or ill-conditioned; use LevenbergMarquardt`;
       }
       return { kind: "line", p: unravel(p, model.grad) };
     },
@@ -71,13 +78,14 @@ export function dampedDescent(opts: DampedOptions): Descent<null> {
         step: (size): RegionStep => {
           const lambda = 1 / size;
           const v = normalSolve(lsq, lambda, g.neg());
-          if (v === null) return { step: model.grad, boundary: false, predicted: NaN };
+          if (typeof v === "string") return { step: model.grad, boundary: false, predicted: NaN };
           let s = v;
           if (opts.geodesic !== null) {
             const a = normalSolve(lsq, lambda, lsq.jacobian().rmatvec<Tensor>(lsq.secondDirectional(v)).neg());
-            const ratio = a === null ? Infinity : (2 * a.square().sum().sqrt().item()) / v.square().sum().sqrt().item();
+            if (typeof a === "string") return { step: model.grad, boundary: false, predicted: NaN };
+            const ratio = (2 * a.square().sum().sqrt().item()) / v.square().sum().sqrt().item();
             if (!(ratio <= opts.geodesic.alpha)) return { step: model.grad, boundary: false, predicted: NaN };
-            s = v.add(a!.mul(0.5));
+            s = v.add(a.mul(0.5));
           }
           const sp = stopGradient(s);
           const Js = stopGradient(lsq.jacobian().matvec<Tensor>(sp));

@@ -53,7 +53,7 @@ export abstract class DescentMinimizer extends Solver<MinimizerState> {
   /** @internal The objective over all the arguments of `run` after `init`. */
   protected abstract readonly objective: ObjectiveFn;
   /** @internal The residual function for least-squares families (the objective is then ½‖r‖²). */
-  protected readonly residualFun: ResidualFn | undefined = undefined;
+  protected readonly residualFun: ResidualFn | undefined;
 
   /** @internal The error measure at x with gradient g (default ‖g‖). */
   protected errorOf(_x: Tree, g: Tree, _args: readonly Tree[]): number {

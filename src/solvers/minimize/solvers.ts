@@ -43,7 +43,7 @@ const LINE_SEARCHES: readonly LineSearchName[] = ["strongWolfe", "backtracking",
 /** @internal The line-search rule of a solver's options, validated. */
 export function lineSearchOf(
   who: string,
-  opts: LineSearchMinimizerOptions,
+  opts: Pick<LineSearchMinimizerOptions, "lineSearch" | "c1" | "c2" | "maxLineSearchIter">,
   defaults: { lineSearch: LineSearchName; c2: number },
 ): StepRule<null> {
   const kind = opts.lineSearch ?? defaults.lineSearch;

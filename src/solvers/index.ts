@@ -72,3 +72,4 @@ export {
   type GaussNewtonOptions,
   type LevenbergMarquardtOptions,
 } from "./minimize/least-squares.js";
+export { LBFGSB, type LBFGSBOptions, type LBFGSBState, type Bounds } from "./minimize/lbfgsb.js";

@@ -52,10 +52,10 @@ function boundLeaves(bound: Tree, xLeaves: readonly Tensor[], which: string): Te
   }
   out.forEach((b, i) => {
     const x = xLeaves[i]!;
-    let ok = true;
+    let ok: boolean;
     try {
-      ok = broadcastShapes(b.shape, x.shape, "LBFGSB").length === x.ndim;
-      ok &&= broadcastShapes(b.shape, x.shape, "LBFGSB").every((d, k) => d === x.shape[k]);
+      const shape = broadcastShapes(b.shape, x.shape, "LBFGSB");
+      ok = shape.length === x.ndim && shape.every((d, k) => d === x.shape[k]);
     } catch {
       ok = false;
     }

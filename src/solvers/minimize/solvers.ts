@@ -78,7 +78,10 @@ export interface LBFGSOptions extends LineSearchMinimizerOptions {
  * ```ts
  * import { LBFGS, grad, tensor, sum, square, sub, mul } from "diffopt";
  * // Rosenbrock with a parameter a: the minimiser is (a, a²)
- * const f = (x, a) => square(sub(a, x.at(0))).add(mul(100, square(sub(x.at(1), square(x.at(0)))))).sum();
+ * const f = (x, a) => {
+ *   const [u, v] = [x.at(0).get(), x.at(1).get()];
+ *   return square(sub(a, u)).add(mul(100, square(sub(v, square(u)))));
+ * };
  * const solver = new LBFGS({ fun: f, tol: 1e-10 });
  * const { params, state } = solver.run(tensor([-1.2, 1]), tensor(1.5));
  * console.log(state.status, params.toArray()); // converged [≈ 1.5, ≈ 2.25]
@@ -108,8 +111,11 @@ export class LBFGS extends Minimizer {
  *
  * @example
  * ```ts
- * import { BFGS, tensor, sum, square, sub, mul } from "diffopt";
- * const f = (x) => square(sub(1, x.at(0))).add(mul(100, square(sub(x.at(1), square(x.at(0)))))).sum();
+ * import { BFGS, tensor, square, sub, mul } from "diffopt";
+ * const f = (x) => {
+ *   const [u, v] = [x.at(0).get(), x.at(1).get()];
+ *   return square(sub(1, u)).add(mul(100, square(sub(v, square(u)))));
+ * };
  * const { params } = new BFGS({ fun: f, tol: 1e-10 }).run(tensor([-1.2, 1]));
  * params.toArray(); // ≈ [1, 1]
  * ```
@@ -148,8 +154,11 @@ const CG_METHODS: readonly ConjugateGradientMethod[] = [
  *
  * @example
  * ```ts
- * import { NonlinearCG, tensor, sum, square, sub, mul } from "diffopt";
- * const f = (x) => square(sub(1, x.at(0))).add(mul(100, square(sub(x.at(1), square(x.at(0)))))).sum();
+ * import { NonlinearCG, tensor, square, sub, mul } from "diffopt";
+ * const f = (x) => {
+ *   const [u, v] = [x.at(0).get(), x.at(1).get()];
+ *   return square(sub(1, u)).add(mul(100, square(sub(v, square(u)))));
+ * };
  * const { params } = new NonlinearCG({ fun: f, method: "polakRibierePlus", tol: 1e-9, maxIter: 1000 }).run(tensor([-1.2, 1]));
  * params.toArray(); // ≈ [1, 1]
  * ```
@@ -196,8 +205,11 @@ export interface NewtonOptions extends LineSearchMinimizerOptions {
  *
  * @example
  * ```ts
- * import { Newton, tensor, sum, square, sub, mul } from "diffopt";
- * const f = (x) => square(sub(1, x.at(0))).add(mul(100, square(sub(x.at(1), square(x.at(0)))))).sum();
+ * import { Newton, tensor, square, sub, mul } from "diffopt";
+ * const f = (x) => {
+ *   const [u, v] = [x.at(0).get(), x.at(1).get()];
+ *   return square(sub(1, u)).add(mul(100, square(sub(v, square(u)))));
+ * };
  * const { params, state } = new Newton({ fun: f, tol: 1e-10 }).run(tensor([-1.2, 1]));
  * params.toArray(); // ≈ [1, 1]
  * ```
@@ -259,8 +271,11 @@ export interface TrustRegionOptions extends MinimizerOptions {
  *
  * @example
  * ```ts
- * import { TrustRegion, tensor, sum, square, sub, mul } from "diffopt";
- * const f = (x) => square(sub(1, x.at(0))).add(mul(100, square(sub(x.at(1), square(x.at(0)))))).sum();
+ * import { TrustRegion, tensor, square, sub, mul } from "diffopt";
+ * const f = (x) => {
+ *   const [u, v] = [x.at(0).get(), x.at(1).get()];
+ *   return square(sub(1, u)).add(mul(100, square(sub(v, square(u)))));
+ * };
  * const { params } = new TrustRegion({ fun: f, method: "dogleg", tol: 1e-10 }).run(tensor([-1.2, 1]));
  * params.toArray(); // ≈ [1, 1]
  * ```

@@ -43,6 +43,7 @@ const zoo: [string, Make][] = [
   ["LBFGS Hager–Zhang", (o) => new LBFGS({ fun: rosen, lineSearch: "hagerZhang", historySize: 3, ...o })],
   ["BFGS", (o) => new BFGS({ fun: rosen, ...o })],
   ["NonlinearCG PR+", (o) => new NonlinearCG({ fun: rosen, ...o })],
+  ["NonlinearCG PR+ strong Wolfe", (o) => new NonlinearCG({ fun: rosen, lineSearch: "strongWolfe", ...o })],
   ["NonlinearCG FR", (o) => new NonlinearCG({ fun: rosen, method: "fletcherReeves", ...o })],
   ["NonlinearCG HS", (o) => new NonlinearCG({ fun: rosen, method: "hestenesStiefel", restartEvery: 5, ...o })],
   ["NonlinearCG DY", (o) => new NonlinearCG({ fun: rosen, method: "daiYuan", lineSearch: "hagerZhang", ...o })],
@@ -69,7 +70,7 @@ describe("Jacobian of the argmin of a parametric Rosenbrock", () => {
   // x*(a, b) = (a, a²): ∂x*/∂(a, b) = [[1, 0], [2a, 0]].
   const th = tensor([1.5, 50]);
   const expected = [1, 0, 3, 0];
-  for (const [name, make] of zoo.filter(([n]) => !/backtracking|FR|HS|DY|Hager/.test(n))) {
+  for (const [name, make] of zoo.filter(([n]) => !/backtracking|FR|HS|DY|Hager|Wolfe/.test(n))) {
     test(`${name}: forward and reverse mode`, () => {
       const solver = make({ tol: 1e-10, maxIter: 1000 });
       const argmin = (t: Tensor) => solver.run(x0, t).params as Tensor;

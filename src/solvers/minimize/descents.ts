@@ -105,7 +105,7 @@ function repeatDecrease(prev: StepMemory | null, g: Tree, p: Tree): number {
   if (prev === null) return firstStep(g);
   const slope = num(vdot(stopGradient(g), stopGradient(p)));
   const t = (prev.stepsize * prev.slope) / slope;
-  return Number.isFinite(t) && t > 0 ? Math.min(1, 1.01 * t) : 1;
+  return Number.isFinite(t) && t > 0 ? 1.01 * t : 1;
 }
 
 /** @internal L-BFGS memory: the last curvature pairs (oldest first) and the initial scaling γ = sᵀy/yᵀy. */

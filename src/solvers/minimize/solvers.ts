@@ -6,7 +6,7 @@
  * | ------------- | ---------------------------------------- | -------------------------------- |
  * | `LBFGS`       | L-BFGS two-loop operator                 | strong Wolfe (or backtracking, HZ) |
  * | `BFGS`        | dense inverse-Hessian BFGS               | strong Wolfe (or backtracking, HZ) |
- * | `NonlinearCG` | PR+, FR, HS or DY conjugate directions   | strong Wolfe, c₂ = 0.1 (or HZ)   |
+ * | `NonlinearCG` | PR+, FR, HS or DY conjugate directions   | Hager–Zhang (or strong Wolfe)    |
  * | `Newton`      | modified dense Newton, or Newton-CG      | backtracking (or strong Wolfe)   |
  * | `TrustRegion` | Steihaug–Toint CG, or dogleg             | classical trust region           |
  *
@@ -28,11 +28,14 @@ import { DENSE_SOLVE_MAX_SIZE } from "../../linalg/solve.js";
 
 /** Options of the line-search minimisers. */
 export interface LineSearchMinimizerOptions extends MinimizerOptions {
-  /** The line search: "strongWolfe" (default except for `Newton`), "backtracking" (Armijo) or "hagerZhang". */
+  /**
+   * The line search: "strongWolfe" (default of `LBFGS` and `BFGS`), "backtracking" (Armijo; default of `Newton`)
+   * or "hagerZhang" (default of `NonlinearCG`).
+   */
   lineSearch?: LineSearchName;
   /** Sufficient-decrease constant c₁ of the line search (default 1e-4; min(0.1, c₂) for "hagerZhang"). */
   c1?: number;
-  /** Curvature constant c₂ of the Wolfe conditions (default 0.9; 0.1 for `NonlinearCG` with strong Wolfe). */
+  /** Curvature constant c₂ of the Wolfe conditions (default 0.9; 0.1 for `NonlinearCG`). */
   c2?: number;
   /** Evaluations per line search (default 30). */
   maxLineSearchIter?: number;
@@ -150,7 +153,8 @@ const CG_METHODS: readonly ConjugateGradientMethod[] = [
  * Nonlinear conjugate gradients p = −∇f + βp_prev (Nocedal & Wright §5.2) with β by Polak–Ribière+ (default),
  * Fletcher–Reeves, Hestenes–Stiefel or Dai–Yuan; restarts every n directions, on loss of orthogonality (Powell)
  * and whenever p is not a descent direction. Memory O(n): for large problems where L-BFGS's pairs are too many.
- * Strong-Wolfe line search with c₂ = 0.1 by default (Hager–Zhang as an option). `error` is ‖∇f‖.
+ * Hager–Zhang line search by default (σ = c₂ = 0.1; its approximate Wolfe conditions keep working when f is
+ * flat to rounding, where a strong-Wolfe search stalls); strong Wolfe with c₂ = 0.1 as an option. `error` is ‖∇f‖.
  *
  * @example
  * ```ts
@@ -181,7 +185,7 @@ export class NonlinearCG extends Minimizer {
       throw new ValueError(`NonlinearCG: restartEvery must be a positive integer, got ${every}`);
     }
     this.descent = nonlinearCgDescent(method, every);
-    this.rule = lineSearchOf(this.name, opts, { lineSearch: "strongWolfe", c2: 0.1 });
+    this.rule = lineSearchOf(this.name, opts, { lineSearch: "hagerZhang", c2: 0.1 });
   }
 }
 

@@ -162,11 +162,11 @@ export function trustRegionRule(opts: TrustRegionRuleOptions): StepRule<RegionSt
           const below = decideBelow(v, model.value, model.value);
           rho = (model.value - v) / predicted;
           // A decrease within the rounding error of f cannot be compared with the model's: as for line searches,
-          // a smaller gradient without an increase of f is then the measurable progress.
+          // a smaller gradient (with f unchanged to rounding) is then the measurable progress.
           if (below === null && predicted <= 16 * Number.EPSILON * Math.abs(model.value)) {
             found = f.valueAndGrad(xt);
             numEvals++;
-            rho = v <= model.value && norm(found[1]).item() < norm(stopGradient(model.grad)).item() ? 1 : -Infinity;
+            rho = norm(found[1]).item() < norm(stopGradient(model.grad)).item() ? 1 : -Infinity;
           }
         }
         const accepted = rho > opts.eta;

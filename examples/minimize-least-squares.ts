@@ -40,14 +40,9 @@ const solvers: [string, LeastSquaresSolver][] = [
 ];
 for (const [name, s] of solvers) {
   const { params, state } = s.run(init, y);
-  console.log(
-    `${name.padEnd(28)} θ = [${(params as Tensor)
-      .toArray()
-      .map((v: number) => v.toFixed(8))
-      .join(
-        ", ",
-      )}]  ${state.iterNum} iterations, ${state.numFunEvals} f evals, ½‖r‖² = ${state.value.toExponential(3)}, ${state.status}`,
-  );
+  const theta = [...(params as Tensor).data].map((v) => v.toFixed(8)).join(", ");
+  const summary = `${state.iterNum} iterations, ${state.numFunEvals} f evals, ½‖r‖² = ${state.value.toExponential(3)}`;
+  console.log(`${name.padEnd(28)} θ = [${theta}]  ${summary}, ${state.status}`);
 }
 
 const lm = solvers[1]![1];

@@ -116,6 +116,23 @@ test("Rosenbrock as least squares from (−1.2, 1)", () => {
   }
 });
 
+test("Jacobian of the argmin of a parametric Rosenbrock fit, forward and reverse", () => {
+  // r = (a − x₀, √b (x₁ − x₀²)): the minimiser (a, a²) has zero residual; ∂x*/∂(a, b) = [[1, 0], [2a, 0]].
+  const res = (x: Tensor, th: Tensor) =>
+    mul(tensor([1, 0]), sub(th.at(0).get(), x.at(0).get())).add(
+      mul(tensor([0, 1]), mul(th.at(1).get().sqrt(), sub(x.at(1).get(), x.at(0).get().square()))),
+    );
+  for (const solver of [
+    new GaussNewton({ residualFun: res, tol: 1e-10 }),
+    new LevenbergMarquardt({ residualFun: res, tol: 1e-10 }),
+  ]) {
+    const argmin = (th: Tensor) => solver.run(tensor([-1.2, 1]), th).params as Tensor;
+    for (const jac of [jacfwd, jacrev]) {
+      assertClose(jac(argmin)(tensor([1.5, 50])) as Tensor, [1, 0, 3, 0], { atol: 1e-7 }, solver.name);
+    }
+  }
+});
+
 test("pytree params and residuals", () => {
   const res = (p: { a: Tensor; b: Tensor }, y: Tensor) => ({
     fit: sub(mul(p.a, exp(mul(p.b, t))), y),

@@ -32,6 +32,18 @@ test("LBFGSB on Rosenbrock from (−1.2, 1), unbounded and with an active bound"
   assertClose(boxed.params, [0.8, 0.64], { atol: 1e-9 });
 });
 
+test("Jacobian of the argmin of a parametric Rosenbrock in an inactive box, forward and reverse", () => {
+  // (a − x₀)² + b(x₁ − x₀²)² has its minimiser (a, a²) inside the box: ∂x*/∂(a, b) = [[1, 0], [2a, 0]].
+  const f = (x: Tensor, th: Tensor) =>
+    square(sub(th.at(0).get(), x.at(0).get())).add(
+      mul(th.at(1).get(), square(sub(x.at(1).get(), square(x.at(0).get())))),
+    );
+  const solver = new LBFGSB({ fun: f, tol: 1e-10, maxIter: 1000 });
+  const argmin = (th: Tensor) => solver.run(tensor([-1.2, 1]), [tensor([-2, -1]), tensor([2, 3])], th).params as Tensor;
+  for (const jac of [jacfwd, jacrev])
+    assertClose(jac(argmin)(tensor([1.5, 50])) as Tensor, [1, 0, 3, 0], { atol: 1e-7 });
+});
+
 describe("box-constrained quadratic with active bounds", () => {
   const r = rng(17);
   const n = 6;

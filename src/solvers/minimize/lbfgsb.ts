@@ -36,6 +36,7 @@ import { decideBelow, gradientSlack } from "../linesearch.js";
 import { lbfgsDescent, lbfgsInverseHessian, type Descent, type LbfgsMemory } from "./descents.js";
 import { DescentMinimizer, type MinimizerOptions, type MinimizerState } from "./minimizer.js";
 import type { StepRule } from "./steps.js";
+import { countOption } from "./solvers.js";
 import type { SolverResult } from "../base.js";
 
 /** The bounds of {@link LBFGSB}: [lower, upper], each a pytree like params (or one number / tensor for all leaves). */
@@ -241,14 +242,9 @@ export class LBFGSB extends DescentMinimizer {
     super("LBFGSB", opts);
     this.fun = opts.fun;
     this.objective = (x, _bounds, ...args) => opts.fun(x, ...args);
-    const m = opts.historySize ?? 10;
-    if (!Number.isInteger(m) || m < 1) throw new ValueError(`LBFGSB: historySize must be a positive integer, got ${m}`);
-    this.historySize = m;
-    const maxIter = opts.maxLineSearchIter ?? 30;
-    if (!Number.isInteger(maxIter) || maxIter < 1) {
-      throw new ValueError(`LBFGSB: maxLineSearchIter must be a positive integer, got ${maxIter}`);
-    }
-    this.descent = twoMetricDescent(m);
+    this.historySize = countOption(opts.historySize, 10, this.name, "historySize");
+    const maxIter = countOption(opts.maxLineSearchIter, 30, this.name, "maxLineSearchIter");
+    this.descent = twoMetricDescent(this.historySize);
     this.rule = projectedBacktracking(unitIntervalOption(opts.c1 ?? 1e-4, this.name, "c1"), maxIter);
   }
 

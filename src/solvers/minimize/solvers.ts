@@ -43,6 +43,13 @@ export interface LineSearchMinimizerOptions extends MinimizerOptions {
 
 const LINE_SEARCHES: readonly LineSearchName[] = ["strongWolfe", "backtracking", "hagerZhang"];
 
+/** @internal An integer option ≥ 1 (its default when undefined). */
+export function countOption(v: number | undefined, fallback: number, who: string, name: string): number {
+  const n = v ?? fallback;
+  if (!Number.isInteger(n) || n < 1) throw new ValueError(`${who}: ${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
 /** @internal The line-search rule of a solver's options, validated. */
 export function lineSearchOf(
   who: string,
@@ -58,10 +65,7 @@ export function lineSearchOf(
   if (!(c1 < c2) && !(kind === "hagerZhang" && c1 === c2)) {
     throw new ValueError(`${who}: need c1 < c2, got c1 = ${c1}, c2 = ${c2}`);
   }
-  const maxIter = opts.maxLineSearchIter ?? 30;
-  if (!Number.isInteger(maxIter) || maxIter < 1) {
-    throw new ValueError(`${who}: maxLineSearchIter must be a positive integer, got ${maxIter}`);
-  }
+  const maxIter = countOption(opts.maxLineSearchIter, 30, who, "maxLineSearchIter");
   return lineSearchRule(kind, { c1, c2, maxIter });
 }
 
@@ -99,10 +103,8 @@ export class LBFGS extends Minimizer {
 
   constructor(opts: LBFGSOptions) {
     super("LBFGS", opts);
-    const m = opts.historySize ?? 10;
-    if (!Number.isInteger(m) || m < 1) throw new ValueError(`LBFGS: historySize must be a positive integer, got ${m}`);
-    this.historySize = m;
-    this.descent = lbfgsDescent(m);
+    this.historySize = countOption(opts.historySize, 10, this.name, "historySize");
+    this.descent = lbfgsDescent(this.historySize);
     this.rule = lineSearchOf(this.name, opts, { lineSearch: "strongWolfe", c2: 0.9 });
   }
 }
@@ -180,10 +182,8 @@ export class NonlinearCG extends Minimizer {
       throw new ValueError(`NonlinearCG: method must be one of ${CG_METHODS.join(", ")}, got "${String(method)}"`);
     }
     this.method = method;
-    const every = opts.restartEvery;
-    if (every !== undefined && (!Number.isInteger(every) || every < 1)) {
-      throw new ValueError(`NonlinearCG: restartEvery must be a positive integer, got ${every}`);
-    }
+    const every =
+      opts.restartEvery === undefined ? undefined : countOption(opts.restartEvery, 1, this.name, "restartEvery");
     this.descent = nonlinearCgDescent(method, every);
     this.rule = lineSearchOf(this.name, opts, { lineSearch: "hagerZhang", c2: 0.1 });
   }
@@ -244,10 +244,8 @@ export class Newton extends Minimizer {
 }
 
 function cgIterations(who: string, maxCgIter: number | undefined): (n: number) => number {
-  if (maxCgIter !== undefined && (!Number.isInteger(maxCgIter) || maxCgIter < 1)) {
-    throw new ValueError(`${who}: maxCgIter must be a positive integer, got ${maxCgIter}`);
-  }
-  return (n) => maxCgIter ?? 20 * n;
+  const cap = maxCgIter === undefined ? undefined : countOption(maxCgIter, 1, who, "maxCgIter");
+  return (n) => cap ?? 20 * n;
 }
 
 /** Options of {@link TrustRegion}. */
@@ -310,10 +308,7 @@ export function trustRegionOf(
 ) {
   const eta = opts.eta ?? (update === "classical" ? 0.15 : 0);
   if (!(eta >= 0 && eta < 0.25)) throw new ValueError(`${who}: eta must be in [0, 0.25), got ${eta}`);
-  const maxTrials = opts.maxTrials ?? 50;
-  if (!Number.isInteger(maxTrials) || maxTrials < 1) {
-    throw new ValueError(`${who}: maxTrials must be a positive integer, got ${maxTrials}`);
-  }
+  const maxTrials = countOption(opts.maxTrials, 50, who, "maxTrials");
   return trustRegionRule({
     update,
     initialSize: positiveOption(opts.initialRadius ?? 1, who, "initialRadius"),

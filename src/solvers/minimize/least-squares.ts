@@ -39,6 +39,15 @@ export interface LeastSquaresOptions extends SolverOptions {
 /**
  * The least-squares family: the objective is ½‖r‖², the condition Jᵀr = ∇(½‖r‖²) = 0 (its Jacobian, the full
  * Hessian, is symmetric), and `error` is ‖Jᵀr‖.
+ *
+ * @example
+ * ```ts
+ * import { GaussNewton, LeastSquaresSolver, tensor, sub, mul } from "diffopt";
+ * // r(x) = x·(1, 2) − y: at x = 1, y = (0, 1), r = (1, 1) and Jᵀr = 1 + 2 = 3
+ * const solver = new GaussNewton({ residualFun: (x, y) => sub(mul(x, tensor([1, 2])), y) });
+ * solver instanceof LeastSquaresSolver; // true
+ * solver.optimalityFun(tensor(1), tensor([0, 1])).item(); // 3
+ * ```
  */
 export abstract class LeastSquaresSolver extends DescentMinimizer {
   /** The residual function r(params, ...args). */

@@ -44,6 +44,18 @@ export interface MinimizerState extends SolverState {
 /**
  * Base class of the descent × step-rule minimisers. A subclass chooses the parts and, as a problem family,
  * its objective over the arguments of `run` (`objective`), its condition (`optimalityFun`) and its error.
+ * Every minimiser can be driven one accepted step at a time with `init` and `update`.
+ *
+ * @example
+ * ```ts
+ * import { BFGS, tensor, sum, square } from "diffopt";
+ * const solver = new BFGS({ fun: (x) => sum(square(x.sub(1))) });
+ * let params = tensor([0, 0]);
+ * let state = solver.init(params);
+ * ({ params, state } = solver.update(params, state));
+ * state.iterNum; // 1
+ * params.toArray(); // ≈ [0.7071, 0.7071] (the first step has length 1)
+ * ```
  */
 export abstract class DescentMinimizer extends Solver<MinimizerState> {
   /** @internal The search direction. */
@@ -162,6 +174,14 @@ export interface MinimizerOptions extends SolverOptions {
 /**
  * The minimiser family: the condition is stationarity ∇ₓf(x, ...args) = 0, whose Jacobian (the Hessian) is
  * symmetric, so the implicit backward solve can use Cholesky, CG or MINRES.
+ *
+ * @example
+ * ```ts
+ * import { LBFGS, Minimizer, tensor, sum, square } from "diffopt";
+ * const solver = new LBFGS({ fun: (x) => sum(square(x.sub(1))) });
+ * solver instanceof Minimizer; // true
+ * solver.optimalityFun(tensor([3, 1])).toArray(); // [4, 0]
+ * ```
  */
 export abstract class Minimizer extends DescentMinimizer {
   /** The objective f(params, ...args). */

@@ -19,7 +19,7 @@ import { Tensor, eye } from "../../core/tensor.js";
 import { add as addTrees, norm, scale, sub, vdot, type Tree } from "../../core/tree.js";
 import { stopGradient } from "../../core/transforms.js";
 import { add, div, mul, sub as subOp } from "../../core/ops/elementwise.js";
-import { matmul, outer } from "../../core/ops/matmul.js";
+import { dot as dotOp, matmul, outer } from "../../core/ops/matmul.js";
 import { LinearOperator, type AnyLinearOperator } from "../../linalg/operator.js";
 import { ravel, unravel, type LocalModel } from "./model.js";
 
@@ -110,8 +110,9 @@ function repeatDecrease(prev: StepMemory | null, g: Tree, p: Tree): number {
 
 /** @internal L-BFGS memory: the last curvature pairs (oldest first) and the initial scaling γ = sᵀy/yᵀy. */
 export interface LbfgsMemory {
-  s: Tree[];
-  y: Tree[];
+  /** The pairs, raveled (flat vectors: the two-loop then costs plain vector ops, no pytree walks). */
+  s: Tensor[];
+  y: Tensor[];
   gamma: Tensor | null;
 }
 
@@ -126,32 +127,32 @@ export function curvatureOk(s: Tree, y: Tree): boolean {
 }
 
 /**
- * The L-BFGS inverse-Hessian approximation H as a linear operator (the two-loop recursion of Nocedal & Wright,
- * Algorithm 7.4, with H₀ = γI), tagged symmetric positive definite. Its params are the pairs and γ, so products
- * with it are differentiable in them.
+ * The L-BFGS inverse-Hessian approximation H as a linear operator on flat vectors (the two-loop recursion of
+ * Nocedal & Wright, Algorithm 7.4, with H₀ = γI), tagged symmetric positive definite. Its params are the pairs
+ * and γ, so products with it are differentiable in them.
  *
  * @internal
  */
-export function lbfgsInverseHessian(memory: LbfgsMemory, example: Tree): AnyLinearOperator {
+export function lbfgsInverseHessian(memory: LbfgsMemory, n: number): AnyLinearOperator {
   return LinearOperator.fromFunction(
-    (m: { s: Tree[]; y: Tree[]; gamma: Tensor }, v: Tree) => {
+    (m: { s: Tensor[]; y: Tensor[]; gamma: Tensor }, v: Tensor) => {
       const k = m.s.length;
-      const rho = m.s.map((s, i) => div(1, vdot(s, m.y[i]!)));
+      const rho = m.s.map((s, i) => div(1, dotOp(s, m.y[i]!)));
       const alpha: Tensor[] = new Array<Tensor>(k);
       let q = v;
       for (let i = k - 1; i >= 0; i--) {
-        alpha[i] = mul(rho[i]!, vdot(m.s[i]!, q));
-        q = sub(q, scale(alpha[i]!, m.y[i]!));
+        alpha[i] = mul(rho[i]!, dotOp(m.s[i]!, q));
+        q = subOp(q, mul(alpha[i]!, m.y[i]!));
       }
-      let r = scale(m.gamma, q);
+      let r = mul(m.gamma, q);
       for (let i = 0; i < k; i++) {
-        const beta = mul(rho[i]!, vdot(m.y[i]!, r));
-        r = addTrees(r, scale(subOp(alpha[i]!, beta), m.s[i]!));
+        const beta = mul(rho[i]!, dotOp(m.y[i]!, r));
+        r = add(r, mul(subOp(alpha[i]!, beta), m.s[i]!));
       }
       return r;
     },
     { s: memory.s, y: memory.y, gamma: memory.gamma ?? new Tensor(new Float64Array([1]), []) },
-    example,
+    new Tensor(new Float64Array(n), [n]),
     { tags: { symmetric: true, positiveDefinite: true } },
   );
 }
@@ -164,17 +165,19 @@ export function lbfgsDescent(historySize: number): Descent<LbfgsMemory> {
     reset: fresh,
     direction: (model, mem) => {
       if (mem.s.length === 0) return { kind: "line", p: scale(-1, model.grad), initialStep: firstStep(model.grad) };
-      const H = lbfgsInverseHessian(mem, model.grad);
-      return { kind: "line", p: scale(-1, H.matvec<Tree>(model.grad)) };
+      const H = lbfgsInverseHessian(mem, model.flatGrad.size);
+      return { kind: "line", p: unravel(H.matvec<Tensor>(model.flatGrad).neg(), model.grad) };
     },
-    update: (mem, { s, y }) => {
-      if (!curvatureOk(s, y)) return mem;
+    update: (mem, step) => {
+      if (!curvatureOk(step.s, step.y)) return mem;
+      const s = ravel(step.s);
+      const y = ravel(step.y);
       const keep = historySize === mem.s.length ? 1 : 0;
       return {
         s: [...mem.s.slice(keep), s],
         y: [...mem.y.slice(keep), y],
         // Nocedal & Wright (7.20): H₀ = (sᵀy / yᵀy) I from the newest pair.
-        gamma: div(vdot(s, y), vdot(y, y)),
+        gamma: div(dotOp(s, y), dotOp(y, y)),
       };
     },
   };

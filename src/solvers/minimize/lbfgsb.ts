@@ -36,6 +36,7 @@ import { decideBelow, gradientSlack } from "../linesearch.js";
 import { lbfgsDescent, lbfgsInverseHessian, type Descent, type LbfgsMemory } from "./descents.js";
 import { DescentMinimizer, type MinimizerOptions, type MinimizerState } from "./minimizer.js";
 import type { StepRule } from "./steps.js";
+import { ravel, unravel } from "./model.js";
 import { countOption } from "./solvers.js";
 import type { SolverResult } from "../base.js";
 
@@ -150,7 +151,8 @@ function twoMetricDescent(historySize: number): Descent<LbfgsMemory> {
         const first = Math.min(1, 1 / Math.max(normOf(g), Number.MIN_VALUE));
         return { kind: "line", p: map((a) => a.neg(), model.grad), initialStep: first };
       }
-      const hg = lbfgsInverseHessian(mem, model.grad).matvec<Tree>(gFree);
+      const H = lbfgsInverseHessian(mem, model.flatGrad.size);
+      const hg = unravel(H.matvec<Tensor>(ravel(gFree)), model.grad);
       const gamma = mem.gamma!;
       const p = map((h, m, a) => mul(h, m!).add(mul(a!, gamma)).neg(), hg, free, gFixed);
       return { kind: "line", p };

@@ -15,6 +15,7 @@ import {
   add,
   matmul,
   Tensor,
+  NonFiniteError,
   type LeastSquaresSolver,
 } from "../src/index.js";
 import { assertClose, randn, rng } from "./helpers.js";
@@ -177,6 +178,13 @@ test("large problems use matrix-free CG on JᵀJ + λI", () => {
     assert.equal(state.status, "converged", `${solver.name}: ${state.message}`);
     assert.ok(res(params).abs().max().item() < 1e-8);
   }
+});
+
+test("non-finite residuals throw, or stop with status diverged", () => {
+  const bad = y.add(tensor([NaN, 0, 0, 0, 0, 0, 0, 0]));
+  for (const [, make] of zoo) assert.throws(() => make({}).run(init, bad), NonFiniteError);
+  const { state } = new LevenbergMarquardt({ residualFun: residuals, throwOnDiverge: false }).run(init, bad);
+  assert.equal(state.status, "diverged");
 });
 
 test("maxIter: 0 returns init; bad options throw", () => {

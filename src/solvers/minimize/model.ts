@@ -47,8 +47,6 @@ export type ResidualFn = (params: any, ...args: any[]) => Tree;
 
 /** @internal The least-squares part of a model: residuals and their Jacobian. */
 export interface ResidualModel {
-  /** r(x) (a pytree). */
-  readonly residuals: Tree;
   /** The Jacobian J of r at x on flat vectors ([m] ← [n]), params (x, args): differentiable when unrolling. */
   jacobian(): AnyLinearOperator;
   /**
@@ -122,17 +120,16 @@ export function localModel(
     },
   };
   if (residualFun === undefined) return model;
-  const residuals = residualFun(x, ...args);
-  const m = flatten(residuals)[0].reduce((a, l) => a + l.size, 0);
   const rAt = (p: At) => (z: Tree) => residualFun(z, ...p.args);
   let jac: AnyLinearOperator | null = null;
   let jtj: Tensor | null = null;
   const dense = n <= DENSE_SOLVE_MAX_SIZE;
   const tags = { symmetric: true, positiveDefinite: true };
   const lsq: ResidualModel = {
-    residuals,
     jacobian() {
-      return (jac ??= LinearOperator.fromFunction(
+      if (jac !== null) return jac;
+      const m = flatten(residualFun(x, ...args))[0].reduce((a, l) => a + l.size, 0);
+      return (jac = LinearOperator.fromFunction(
         (p: At, v: Tensor) => ravel(jvp<Tree>(rAt(p), [p.x], [unravel(v, p.x)])[1]),
         at,
         new Tensor(new Float64Array(n), [n]),

@@ -16,11 +16,13 @@ import { flatten, type Tree } from "../core/tree.js";
 import { customRoot, type ImplicitOptions } from "../implicit/root.js";
 
 /**
- * How a run ended: "converged", "maxIterReached", "diverged" (a non-finite iterate), or, for problems with
- * constraints, "primalInfeasible" / "dualInfeasible" (no feasible point / unbounded below, each backed by a
+ * How a run ended: "converged", "maxIterReached", "diverged" (a non-finite iterate), "stalled" (the solver cannot
+ * make progress: a line search or trust region failed, no descent direction; its state says why), or, for problems
+ * with constraints, "primalInfeasible" / "dualInfeasible" (no feasible point / unbounded below, each backed by a
  * certificate; set by the solver's `update`, and final).
  */
-export type SolverStatus = "converged" | "maxIterReached" | "diverged" | "primalInfeasible" | "dualInfeasible";
+export type SolverStatus =
+  "converged" | "maxIterReached" | "diverged" | "stalled" | "primalInfeasible" | "dualInfeasible";
 
 /** The state every solver keeps (solvers add their own fields). */
 export interface SolverState {
@@ -28,7 +30,10 @@ export interface SolverState {
   iterNum: number;
   /** The solver's error measure at the current iterate (see each solver); the run stops when it is ≤ `tol`. */
   error: number;
-  /** "converged" (error ≤ tol), "maxIterReached", or "diverged" (a non-finite iterate, value or error). */
+  /**
+   * "converged" (error ≤ tol), "maxIterReached", "diverged" (a non-finite iterate, value or error), or "stalled"
+   * (set by `update` when no progress is possible).
+   */
   status: SolverStatus;
   /** The objective value at the current iterate, when the solver computes it. */
   value?: number;
@@ -188,6 +193,7 @@ export abstract class Solver<S extends SolverState = SolverState> {
       }
       status = "diverged";
     } else if (state.error <= this.tol) status = "converged";
+    else if (state.status === "stalled") status = "stalled";
     else status = "maxIterReached";
     return { ...state, status };
   }

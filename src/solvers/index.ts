@@ -17,6 +17,8 @@ export { Solver, type SolverStatus, type SolverState, type SolverResult, type So
 export {
   backtrackingLineSearch,
   wolfeLineSearch,
+  hagerZhangLineSearch,
+  type HagerZhangOptions,
   type LineSearchFunction,
   type LineSearchResult,
   type BacktrackingOptions,
@@ -48,3 +50,27 @@ export {
   type BlockCoordinateDescentState,
 } from "./block-coordinate-descent.js";
 export * from "./qp/index.js";
+export { DescentMinimizer, Minimizer, type MinimizerOptions, type MinimizerState } from "./minimize/minimizer.js";
+export {
+  LBFGS,
+  BFGS,
+  NonlinearCG,
+  Newton,
+  TrustRegion,
+  type LineSearchMinimizerOptions,
+  type LBFGSOptions,
+  type NonlinearCGOptions,
+  type NewtonOptions,
+  type TrustRegionOptions,
+} from "./minimize/solvers.js";
+export type { ConjugateGradientMethod } from "./minimize/descents.js";
+export type { LineSearchName } from "./minimize/steps.js";
+export {
+  LeastSquaresSolver,
+  GaussNewton,
+  LevenbergMarquardt,
+  type LeastSquaresOptions,
+  type GaussNewtonOptions,
+  type LevenbergMarquardtOptions,
+} from "./minimize/least-squares.js";
+export { LBFGSB, type LBFGSBOptions, type LBFGSBState, type Bounds } from "./minimize/lbfgsb.js";

@@ -290,3 +290,149 @@ export function wolfeLineSearch(
   }
   return result(prev, false);
 }
+
+/** Options of {@link hagerZhangLineSearch}. */
+export interface HagerZhangOptions {
+  /** First step size tried (default 1). */
+  initialStepsize?: number;
+  /** Sufficient-decrease constant δ ∈ (0, ½) (default 0.1). */
+  c1?: number;
+  /** Curvature constant σ ∈ [δ, 1) (default 0.9). */
+  c2?: number;
+  /** Relative tolerance ε of the approximate Wolfe conditions: f may rise by ε|f(x)| (default 1e-6). */
+  epsilon?: number;
+  /** Bisection point θ of the interval update (default 0.5). */
+  theta?: number;
+  /** Required shrink factor γ of the bracket per secant² step, else bisect (default 0.66). */
+  gamma?: number;
+  /** Expansion factor of the bracketing phase (default 5). */
+  expansion?: number;
+  /** Maximum number of evaluations (default 50). */
+  maxIter?: number;
+}
+
+/**
+ * Hager–Zhang line search (the CG_DESCENT search of Hager & Zhang, 2005–2006): brackets a step, then shrinks
+ * the bracket by double secant steps (bisecting when they shrink it by less than γ) until the Wolfe conditions
+ * or the approximate Wolfe conditions (2δ − 1)φ'(0) ≥ φ'(t) ≥ σφ'(0) with f(x + t p) ≤ f(x) + ε|f(x)| hold. The
+ * approximate conditions use only slopes, which stay accurate near a minimiser where differences of f are lost
+ * to rounding; this is what lets it reach gradients far below √ε. Throws a `ValueError` if p is not a descent
+ * direction.
+ *
+ * @example
+ * ```ts
+ * import { hagerZhangLineSearch, grad, sum, square, tensor } from "diffopt";
+ * const f = (x) => sum(square(x));
+ * const fn = { value: (x) => f(x).item(), valueAndGrad: (x) => [f(x).item(), grad(f)(x)] };
+ * const x = tensor([1, 2]);
+ * const g = grad(f)(x);
+ * const r = hagerZhangLineSearch(fn, x, f(x).item(), g, g.neg());
+ * console.log(r.succeeded, r.stepsize); // true 0.5
+ * ```
+ */
+export function hagerZhangLineSearch(
+  f: LineSearchFunction,
+  x: Tree,
+  value: number,
+  grad: Tree,
+  direction: Tree,
+  opts: HagerZhangOptions = {},
+): LineSearchResult {
+  const fn = "hagerZhangLineSearch";
+  const delta = positiveNumber(opts.c1 ?? 0.1, fn, "c1", true);
+  const sigma = positiveNumber(opts.c2 ?? 0.9, fn, "c2", true);
+  if (!(delta < 0.5 && delta <= sigma))
+    throw new ValueError(`${fn}: need c1 < 0.5 and c1 ≤ c2, got c1 = ${delta}, c2 = ${sigma}`);
+  const eps = opts.epsilon ?? 1e-6;
+  if (!(eps >= 0)) throw new ValueError(`${fn}: epsilon must be non-negative, got ${eps}`);
+  const theta = positiveNumber(opts.theta ?? 0.5, fn, "theta", true);
+  const gamma = positiveNumber(opts.gamma ?? 0.66, fn, "gamma", true);
+  const rho = positiveNumber(opts.expansion ?? 5, fn, "expansion");
+  const maxIter = opts.maxIter ?? 50;
+  const x0 = stopGradient(x);
+  const p = stopGradient(direction);
+  const slope0 = slopeAtZero(x0, value, grad, p, fn);
+  const fLimit = value + eps * Math.abs(value);
+  let numEvals = 0;
+  const origin: Probe = { t: 0, value, slope: slope0, params: x0, grad: stopGradient(grad) };
+  let best = origin;
+  const probe = (t: number): Probe => {
+    const params = stepFrom(x0, p, t);
+    const [v, g] = f.valueAndGrad(params);
+    numEvals++;
+    const q = { t, value: v, slope: vdot(g, p).item(), params, grad: g };
+    if (q.value < best.value) best = q;
+    return q;
+  };
+  const wolfe = (q: Probe) =>
+    q.slope >= sigma * slope0 &&
+    ((decideBelow(q.value, value + delta * q.t * slope0, value) ?? false) ||
+      ((2 * delta - 1) * slope0 >= q.slope && q.value <= fLimit));
+  class Found {
+    constructor(readonly q: Probe) {}
+  }
+  const check = (q: Probe): Probe => {
+    if (Number.isFinite(q.value) && wolfe(q)) throw new Found(q);
+    if (numEvals >= maxIter) throw new Found(best);
+    return q;
+  };
+  // U3 of the paper: shrink [a, b] (with φ'(b) < 0 and φ(b) too high) until a valid bracket is found.
+  const shrink = (a: Probe, b: Probe): [Probe, Probe] => {
+    for (;;) {
+      const d = check(probe((1 - theta) * a.t + theta * b.t));
+      if (d.slope >= 0) return [a, d];
+      if (d.value <= fLimit) a = d;
+      else b = d;
+    }
+  };
+  const update = (a: Probe, b: Probe, c: Probe): [Probe, Probe] => {
+    if (!(c.t > a.t && c.t < b.t)) return [a, b];
+    if (c.slope >= 0) return [a, c];
+    if (c.value <= fLimit) return [c, b];
+    return shrink(a, c);
+  };
+  const secant = (a: Probe, b: Probe) => (a.t * b.slope - b.t * a.slope) / (b.slope - a.slope);
+  const secant2 = (a: Probe, b: Probe): [Probe, Probe] => {
+    const ct = secant(a, b);
+    if (!Number.isFinite(ct)) return [a, b];
+    const c = check(probe(ct));
+    const [A, B] = update(a, b, c);
+    let cbar = NaN;
+    if (c.t === B.t) cbar = secant(b, B);
+    else if (c.t === A.t) cbar = secant(a, A);
+    if (Number.isFinite(cbar) && cbar > A.t && cbar < B.t) return update(A, B, check(probe(cbar)));
+    return [A, B];
+  };
+  try {
+    // Bracketing (B0–B3 of the paper).
+    let c = check(probe(positiveNumber(opts.initialStepsize ?? 1, fn, "initialStepsize")));
+    let lastGood = origin;
+    let a: Probe;
+    let b: Probe;
+    for (;;) {
+      if (c.slope >= 0) {
+        [a, b] = [lastGood, c];
+        break;
+      }
+      if (!(c.value <= fLimit)) {
+        [a, b] = shrink(origin, c);
+        break;
+      }
+      lastGood = c;
+      c = check(probe(rho * c.t));
+    }
+    for (;;) {
+      const width = b.t - a.t;
+      let [A, B] = secant2(a, b);
+      if (B.t - A.t > gamma * width) [A, B] = update(A, B, check(probe((A.t + B.t) / 2)));
+      [a, b] = [A, B];
+      if (b.t - a.t <= 1e-16 * Math.max(1, b.t)) break;
+    }
+    return { stepsize: best.t, params: best.params, value: best.value, grad: best.grad, numEvals, succeeded: false };
+  } catch (e) {
+    if (!(e instanceof Found)) throw e;
+    const q = e.q;
+    const ok = q.t > 0 && wolfe(q);
+    return { stepsize: q.t, params: q.params, value: q.value, grad: q.grad, numEvals, succeeded: ok };
+  }
+}

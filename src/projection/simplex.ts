@@ -39,15 +39,14 @@ function projectOntoSimplex(
   out: Float64Array,
   mask: Float64Array,
 ): void {
-  let top = -Infinity;
-  for (let i = offset; i < offset + n; i++) if ((keep === null || keep[i] !== 0) && src[i]! > top) top = src[i]!;
   let m = 0;
-  for (let i = offset; i < offset + n; i++) if (keep === null || keep[i] !== 0) scratch[m++] = src[i]! - top;
+  for (let i = offset; i < offset + n; i++) if (keep === null || keep[i] !== 0) scratch[m++] = src[i]!;
   const sorted = scratch.subarray(0, m).sort();
+  const top = sorted[m - 1]!;
   let cumsum = 0;
   let tau = -value;
   for (let j = 1; j < m; j++) {
-    const u = sorted[m - 1 - j]!;
+    const u = sorted[m - 1 - j]! - top;
     cumsum += u;
     const t = (cumsum - value) / (j + 1);
     if (u - t > 0) tau = t;

@@ -154,7 +154,10 @@ function zeroTree(def: TreeDef, like: readonly Tensor[]): Tree {
 /**
  * Defines `f` with a custom forward-mode rule. `jvpRule(primals, tangents)` returns `[out, tangentOut]`, with
  * `primals`/`tangents` the argument lists; write it with diffopt ops so higher derivatives work. Under reverse
- * mode the rule is transposed automatically (it must be linear in the tangents, as every JVP is).
+ * mode the rule is transposed automatically (it must be linear in the tangents, as every JVP is). A rule that reads
+ * its inputs as plain numbers (`item()`, `toArray()`, `data`) is right at first order only: where a transform
+ * traces those inputs (a second derivative) it throws a `DifferentiationError` naming the rule — `customJvp(f)`
+ * for a named `f` — instead of giving a silently wrong derivative. Malformed returns are typed errors naming it too.
  *
  * @example
  * ```ts
@@ -218,7 +221,12 @@ export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tang
 /**
  * Defines `f` with a custom reverse-mode rule, like `jax.custom_vjp`. `fwd(...args)` returns `[out, residuals]`;
  * `bwd(residuals, cotangent)` returns the list of cotangents, one per argument. Write `bwd` with diffopt ops so
- * higher derivatives work; under forward mode `bwd` is transposed automatically.
+ * higher derivatives work; under forward mode `bwd` is transposed automatically. A `bwd` (or `fwd`) that reads its
+ * inputs as plain numbers (`item()`, `toArray()`, `data`) is right for a first derivative only: under
+ * reverse-over-reverse, `jacrev(grad(f))`, `hessian` or `jvp` those inputs are traced, and the read throws a
+ * `DifferentiationError` naming the rule — `customVjp(f)` for a named `f` — instead of giving a silent zero.
+ * Malformed returns (not a pair from `fwd`, not one cotangent per argument from `bwd`, wrong shapes) are typed
+ * errors naming it too.
  *
  * @example
  * ```ts

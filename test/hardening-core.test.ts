@@ -23,6 +23,7 @@ import {
   sum,
   square,
   reshape,
+  broadcastTo,
   grad,
   jvp,
   vjp,
@@ -249,6 +250,10 @@ describe("creation functions reject bad arguments with ValueError naming the fun
     throwsWith(() => eye(1.5), ValueError, /^eye: invalid size \[n, m\]/);
     throwsWith(() => eye(1e5, 1e5), ValueError, /^eye: size \[n, m\]/);
     throwsWith(() => tensor([1, 2], [Infinity] as number[]), ValueError, /^tensor: invalid shape/);
+    throwsWith(() => reshape(arange(4), "4" as unknown as number[]), ValueError, /^reshape: shape must be an array/);
+    throwsWith(() => reshape(arange(4), [2.5, 1.6]), ValueError, /^reshape: invalid shape \[2\.5, 1\.6\]/);
+    throwsWith(() => broadcastTo(arange(4), [1e6, 1e6, 4]), ValueError, /^broadcastTo: shape .* elements/);
+    throwsWith(() => random.normal(random.key(0), [1e6, 1e6]), ValueError, /^random\.normal: shape .* elements/);
   });
 });
 

@@ -134,6 +134,11 @@ function runPart<T>(who: string, part: string, fn: () => T): T {
   }
 }
 
+function checkFunction<T>(fn: T, who: string, arg: string): T {
+  if (typeof fn !== "function") throw new ValueError(`${who}: ${arg} must be a function, got ${describeValue(fn)}`);
+  return fn;
+}
+
 /** Checks that a user rule returned a pair `[a, b]` (as `fwd` and a JVP rule must). */
 function checkPair(value: unknown, who: string, what: string): [Tree, Tree] {
   if (!Array.isArray(value) || value.length !== 2) {
@@ -171,7 +176,8 @@ function zeroTree(def: TreeDef, like: readonly Tensor[]): Tree {
  * ```
  */
 export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tangents: any[]) => [Tree, Tree]): F {
-  const who = ruleName("customJvp", f);
+  const who = ruleName("customJvp", checkFunction(f, "customJvp", "f"));
+  checkFunction(jvpRule, who, "jvpRule");
   const tangentOf = (ps: Tree[], ts: Tree[]): Tree =>
     runPart(who, "the jvp rule", () => checkPair(jvpRule(ps, ts), who, "the jvp rule")[1]);
   const wrapped = (...args: Tree[]) => {
@@ -245,7 +251,9 @@ export function customVjp<F extends TreeFn>(
   fwd: (...args: any[]) => [Tree, Tree],
   bwd: (residuals: any, cotangent: any) => Tree[],
 ): F {
-  const who = ruleName("customVjp", f);
+  const who = ruleName("customVjp", checkFunction(f, "customVjp", "f"));
+  checkFunction(fwd, who, "fwd");
+  checkFunction(bwd, who, "bwd");
   const runFwd = (xs: Tree[]) => runPart(who, "fwd", () => checkPair(fwd(...xs), who, "fwd"));
   const wrapped = (...args: Tree[]) => {
     const [leaves, def] = flatten(args);

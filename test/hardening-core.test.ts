@@ -209,9 +209,9 @@ describe("custom rules that read plain numbers", () => {
     throwsWith(() => jvp(wrongTangent, [x], [x]), TreeMismatchError, /customJvp\(wrongTangent\).*\[2\]/);
     throwsWith(() => grad((y: Tensor) => sum(wrongTangent(y)))(x), TreeMismatchError, /customJvp\(wrongTangent\)/);
     throwsWith(
-      () => customVjp(sin, sin as any, 3 as any),
+      () => customVjp(numericSin, sin as any, 3 as any),
       ValueError,
-      /^customVjp\(sin\): bwd must be a function, got 3/,
+      /^customVjp\(numericSin\): bwd must be a function, got 3/,
     );
     throwsWith(
       () => customJvp("f" as any, sin as any),

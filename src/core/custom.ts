@@ -134,6 +134,11 @@ function runPart<T>(who: string, part: string, fn: () => T): T {
   }
 }
 
+/** `fn` renamed `name` (a custom rule's wrapper keeps the name of the function it wraps, for errors and traces). */
+function withName<T extends (...args: never[]) => unknown>(fn: T, name: string): T {
+  return Object.defineProperty(fn, "name", { value: name });
+}
+
 function checkFunction<T>(fn: T, who: string, arg: string): T {
   if (typeof fn !== "function") throw new ValueError(`${who}: ${arg} must be a function, got ${describeValue(fn)}`);
   return fn;
@@ -221,7 +226,7 @@ export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tang
     const outs = customCall(rule, leaves);
     return unflatten(outDef!, outs);
   };
-  return wrapped as unknown as F;
+  return withName(wrapped, f.name) as unknown as F;
 }
 
 /**
@@ -301,5 +306,5 @@ export function customVjp<F extends TreeFn>(
     const outs = customCall(rule, leaves);
     return unflatten(outDef!, outs);
   };
-  return wrapped as unknown as F;
+  return withName(wrapped, f.name) as unknown as F;
 }

@@ -23,6 +23,7 @@ import {
   sum,
   square,
   reshape,
+  broadcastTo,
   grad,
   jvp,
   vjp,
@@ -207,6 +208,16 @@ describe("custom rules that read plain numbers", () => {
     );
     throwsWith(() => jvp(wrongTangent, [x], [x]), TreeMismatchError, /customJvp\(wrongTangent\).*\[2\]/);
     throwsWith(() => grad((y: Tensor) => sum(wrongTangent(y)))(x), TreeMismatchError, /customJvp\(wrongTangent\)/);
+    throwsWith(
+      () => customVjp(numericSin, sin as any, 3 as any),
+      ValueError,
+      /^customVjp\(numericSin\): bwd must be a function, got 3/,
+    );
+    throwsWith(
+      () => customJvp("f" as any, sin as any),
+      ValueError,
+      /^customJvp: f must be a function, got the string "f"/,
+    );
   });
 });
 
@@ -249,6 +260,10 @@ describe("creation functions reject bad arguments with ValueError naming the fun
     throwsWith(() => eye(1.5), ValueError, /^eye: invalid size \[n, m\]/);
     throwsWith(() => eye(1e5, 1e5), ValueError, /^eye: size \[n, m\]/);
     throwsWith(() => tensor([1, 2], [Infinity] as number[]), ValueError, /^tensor: invalid shape/);
+    throwsWith(() => reshape(arange(4), "4" as unknown as number[]), ValueError, /^reshape: shape must be an array/);
+    throwsWith(() => reshape(arange(4), [2.5, 1.6]), ValueError, /^reshape: invalid shape \[2\.5, 1\.6\]/);
+    throwsWith(() => broadcastTo(arange(4), [1e6, 1e6, 4]), ValueError, /^broadcastTo: shape .* elements/);
+    throwsWith(() => random.normal(random.key(0), [1e6, 1e6]), ValueError, /^random\.normal: shape .* elements/);
   });
 });
 

@@ -134,6 +134,16 @@ function runPart<T>(who: string, part: string, fn: () => T): T {
   }
 }
 
+/** `fn` renamed `name` (a custom rule's wrapper keeps the name of the function it wraps, for errors and traces). */
+function withName<T extends (...args: never[]) => unknown>(fn: T, name: string): T {
+  return Object.defineProperty(fn, "name", { value: name });
+}
+
+function checkFunction<T>(fn: T, who: string, arg: string): T {
+  if (typeof fn !== "function") throw new ValueError(`${who}: ${arg} must be a function, got ${describeValue(fn)}`);
+  return fn;
+}
+
 /** Checks that a user rule returned a pair `[a, b]` (as `fwd` and a JVP rule must). */
 function checkPair(value: unknown, who: string, what: string): [Tree, Tree] {
   if (!Array.isArray(value) || value.length !== 2) {
@@ -154,7 +164,10 @@ function zeroTree(def: TreeDef, like: readonly Tensor[]): Tree {
 /**
  * Defines `f` with a custom forward-mode rule. `jvpRule(primals, tangents)` returns `[out, tangentOut]`, with
  * `primals`/`tangents` the argument lists; write it with diffopt ops so higher derivatives work. Under reverse
- * mode the rule is transposed automatically (it must be linear in the tangents, as every JVP is).
+ * mode the rule is transposed automatically (it must be linear in the tangents, as every JVP is). A rule that reads
+ * its inputs as plain numbers (`item()`, `toArray()`, `data`) is right at first order only: where a transform
+ * traces those inputs (a second derivative) it throws a `DifferentiationError` naming the rule — `customJvp(f)`
+ * for a named `f` — instead of giving a silently wrong derivative. Malformed returns are typed errors naming it too.
  *
  * @example
  * ```ts
@@ -168,7 +181,8 @@ function zeroTree(def: TreeDef, like: readonly Tensor[]): Tree {
  * ```
  */
 export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tangents: any[]) => [Tree, Tree]): F {
-  const who = ruleName("customJvp", f);
+  const who = ruleName("customJvp", checkFunction(f, "customJvp", "f"));
+  checkFunction(jvpRule, who, "jvpRule");
   const tangentOf = (ps: Tree[], ts: Tree[]): Tree =>
     runPart(who, "the jvp rule", () => checkPair(jvpRule(ps, ts), who, "the jvp rule")[1]);
   const wrapped = (...args: Tree[]) => {
@@ -212,13 +226,18 @@ export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tang
     const outs = customCall(rule, leaves);
     return unflatten(outDef!, outs);
   };
-  return wrapped as unknown as F;
+  return withName(wrapped, f.name) as unknown as F;
 }
 
 /**
  * Defines `f` with a custom reverse-mode rule, like `jax.custom_vjp`. `fwd(...args)` returns `[out, residuals]`;
  * `bwd(residuals, cotangent)` returns the list of cotangents, one per argument. Write `bwd` with diffopt ops so
- * higher derivatives work; under forward mode `bwd` is transposed automatically.
+ * higher derivatives work; under forward mode `bwd` is transposed automatically. A `bwd` (or `fwd`) that reads its
+ * inputs as plain numbers (`item()`, `toArray()`, `data`) is right for a first derivative only: under
+ * reverse-over-reverse, `jacrev(grad(f))`, `hessian` or `jvp` those inputs are traced, and the read throws a
+ * `DifferentiationError` naming the rule — `customVjp(f)` for a named `f` — instead of giving a silent zero.
+ * Malformed returns (not a pair from `fwd`, not one cotangent per argument from `bwd`, wrong shapes) are typed
+ * errors naming it too.
  *
  * @example
  * ```ts
@@ -237,7 +256,9 @@ export function customVjp<F extends TreeFn>(
   fwd: (...args: any[]) => [Tree, Tree],
   bwd: (residuals: any, cotangent: any) => Tree[],
 ): F {
-  const who = ruleName("customVjp", f);
+  const who = ruleName("customVjp", checkFunction(f, "customVjp", "f"));
+  checkFunction(fwd, who, "fwd");
+  checkFunction(bwd, who, "bwd");
   const runFwd = (xs: Tree[]) => runPart(who, "fwd", () => checkPair(fwd(...xs), who, "fwd"));
   const wrapped = (...args: Tree[]) => {
     const [leaves, def] = flatten(args);
@@ -285,5 +306,5 @@ export function customVjp<F extends TreeFn>(
     const outs = customCall(rule, leaves);
     return unflatten(outDef!, outs);
   };
-  return wrapped as unknown as F;
+  return withName(wrapped, f.name) as unknown as F;
 }

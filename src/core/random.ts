@@ -28,7 +28,7 @@
  */
 import { ShapeError, ValueError } from "./errors.js";
 import { fmt } from "./shape.js";
-import { Tensor, asTensor, describeValue, shapeSize, type Shape, type TensorLike } from "./tensor.js";
+import { Tensor, asTensor, checkShape, describeValue, shapeSize, type Shape, type TensorLike } from "./tensor.js";
 import { broadcastTo } from "./ops/broadcast.js";
 import { take } from "./ops/indexing.js";
 import { reshape } from "./ops/shape.js";
@@ -146,8 +146,7 @@ function checkSampleShape(shape: unknown, op: string): Shape {
       throw new ValueError(`random.${op}: shape must be an array of non-negative integers, got [${shape.join(", ")}]`);
     }
   }
-  const size = shapeSize(shape);
-  if (size > TWO_POW_53 / 2) throw new ValueError(`random.${op}: shape ${fmt(shape)} has too many elements (${size})`);
+  checkShape(shape, `random.${op}`);
   return [...shape];
 }
 

@@ -6,7 +6,7 @@ import { bind, type Primitive } from "../engine.js";
 import { allocFloat64 } from "../alloc.js";
 import { ShapeError } from "../errors.js";
 import { broadcastIndex, broadcastShapes, fmt } from "../shape.js";
-import { Tensor, asTensor, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
+import { Tensor, asTensor, checkShape, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { reshape } from "./shape.js";
 import { sum } from "./reduce.js";
 
@@ -39,6 +39,7 @@ const broadcastToPrim: Primitive<Shape> = {
 export function broadcastTo(x: TensorLike, shape: Shape): Tensor {
   const t = asTensor(x);
   if (sameShape(t.shape, shape)) return t;
+  checkShape(shape, "broadcastTo");
   const b = broadcastShapes(t.shape, shape, "broadcastTo");
   if (!sameShape(b, shape)) throw new ShapeError(`broadcastTo: cannot broadcast ${fmt(t.shape)} to ${fmt(shape)}`);
   return bind(broadcastToPrim, [t], [...shape]);

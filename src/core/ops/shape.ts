@@ -8,7 +8,7 @@ import { bind, type Primitive } from "../engine.js";
 import { allocFloat64 } from "../alloc.js";
 import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxes, normalizeAxis, stridesOf } from "../shape.js";
-import { Tensor, asTensor, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
+import { Tensor, asTensor, checkShape, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo } from "./broadcast.js";
 
 const reshapePrim: Primitive<Shape> = {
@@ -35,6 +35,7 @@ const reshapePrim: Primitive<Shape> = {
  */
 export function reshape(x: TensorLike, shape: Shape): Tensor {
   const t = asTensor(x);
+  if (!Array.isArray(shape)) checkShape(shape, "reshape");
   const s = [...shape];
   const infer = s.indexOf(-1);
   if (infer >= 0) {
@@ -44,9 +45,7 @@ export function reshape(x: TensorLike, shape: Shape): Tensor {
     }
     s[infer] = t.size / rest;
   }
-  for (const d of s) {
-    if (!Number.isInteger(d) || d < 0) throw new ValueError(`reshape: invalid shape ${fmt(shape)}`);
-  }
+  checkShape(s, "reshape");
   if (shapeSize(s) !== t.size) {
     throw new ShapeError(`reshape: cannot reshape ${fmt(t.shape)} (${t.size} elements) to ${fmt(shape)}`);
   }

@@ -47,3 +47,16 @@ export {
   type BlockCoordinateDescentOptions,
   type BlockCoordinateDescentState,
 } from "./block-coordinate-descent.js";
+export { RootFinder, FixedPointSolver, type VectorFieldFn } from "./families.js";
+export { Bisection, type BisectionOptions, type BisectionState } from "./bisection.js";
+export { Broyden, type BroydenOptions, type BroydenState } from "./broyden.js";
+export {
+  FixedPointIteration,
+  AndersonAcceleration,
+  type FixedPointIterationOptions,
+  type FixedPointState,
+  type AndersonAccelerationOptions,
+  type AndersonMixingOptions,
+  type AndersonState,
+} from "./fixed-point.js";
+export { AndersonWrapper, type AndersonWrapperOptions, type AndersonWrapperState } from "./anderson-wrapper.js";

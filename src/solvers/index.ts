@@ -41,7 +41,14 @@ export {
   type ProximalGradientState,
   type ProjectedGradientOptions,
 } from "./proximal-gradient.js";
-export { MirrorDescent, type MirrorDescentOptions, type MirrorDescentState } from "./mirror-descent.js";
+export {
+  MirrorDescent,
+  makeProjectionGrad,
+  type MirrorDescentOptions,
+  type MirrorDescentState,
+  type ProjectionGradFn,
+} from "./mirror-descent.js";
+export type { StepsizeSchedule } from "./schedule.js";
 export {
   BlockCoordinateDescent,
   type BlockCoordinateDescentOptions,

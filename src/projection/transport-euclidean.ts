@@ -85,7 +85,11 @@ function kktHolds(P: Float64Array, Z: Float64Array, a: Float64Array, b: Float64A
   for (let i = 0; i < n * m; i++) if (P[i]! < -slack) return false;
   const rows = new Float64Array(n);
   const cols = new Float64Array(m);
-  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) ((rows[i]! += P[i * m + j]!), (cols[j]! += P[i * m + j]!));
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < m; j++) {
+      rows[i]! += P[i * m + j]!;
+      cols[j]! += P[i * m + j]!;
+    }
   for (let i = 0; i < n; i++) if (Math.abs(rows[i]! - a[i]!) > slack * m) return false;
   for (let j = 0; j < m; j++) if (Math.abs(cols[j]! - b[j]!) > slack * n) return false;
   return true;

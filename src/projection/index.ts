@@ -30,22 +30,39 @@ import * as iso from "./isotonic.js";
 import * as psd from "./psd.js";
 import { leafwise } from "./pytree.js";
 
-// Each projection below also accepts a pytree of tensors, leaf by leaf (see `pytree.ts`).
+// Each projection below also accepts a pytree of tensors, leaf by leaf (see `pytree.ts`); `@function` keeps
+// the documentation of the tensor version.
+/** @function */
 export const nonNegative = leafwise(boxes.nonNegative);
+/** @function */
 export const box = leafwise(boxes.box);
+/** @function */
 export const hypercube = leafwise(boxes.hypercube);
+/** @function */
 export const linfBall = leafwise(boxes.linfBall);
+/** @function */
 export const simplex = leafwise(simplices.simplex);
+/** @function */
 export const sparseSimplex = leafwise(simplices.sparseSimplex);
+/** @function */
 export const l1Ball = leafwise(simplices.l1Ball);
+/** @function */
 export const l1Sphere = leafwise(simplices.l1Sphere);
+/** @function */
 export const l2Ball = leafwise(balls.l2Ball);
+/** @function */
 export const l2Sphere = leafwise(balls.l2Sphere);
+/** @function */
 export const hyperplane = leafwise(affine.hyperplane);
+/** @function */
 export const halfspace = leafwise(affine.halfspace);
+/** @function */
 export const affineSet = leafwise(affine.affineSet);
+/** @function */
 export const boxSection = leafwise(affine.boxSection);
+/** @function */
 export const isotonic = leafwise(iso.isotonic);
+/** @function */
 export const psdCone = leafwise(psd.psdCone);
 export { secondOrderCone } from "./l2.js";
 export type { IsotonicOptions } from "./isotonic.js";

@@ -30,7 +30,12 @@ function perLeaf(h: unknown, def: TreeDef, count: number): Tensor[] | null {
 }
 
 /** An operator on tensors that also accepts pytrees of tensors, leaf by leaf. */
-export type Leafwise<F> = F & (<T extends Tree>(x: T, ...hyperparams: any[]) => T);
+export type Leafwise<F> = F &
+  /**
+   * The operator applied to each leaf of a pytree x (nested arrays and plain objects of tensors); each
+   * hyperparameter is shared by every leaf, or given per leaf as a pytree with the structure of x.
+   */
+  (<T extends Tree>(x: T, ...hyperparams: any[]) => T);
 
 /**
  * @internal Extends an operator `op(x, ...hyperparams)` on tensors to pytrees of tensors: for a pytree x, `op` is

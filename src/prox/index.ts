@@ -25,11 +25,18 @@
 import { leafwise } from "../projection/pytree.js";
 import * as ops from "./operators.js";
 
+/** @function */
 export const none = leafwise(ops.none);
+/** @function */
 export const lasso = leafwise(ops.lasso);
+/** @function */
 export const nonNegativeLasso = leafwise(ops.nonNegativeLasso);
+/** @function */
 export const elasticNet = leafwise(ops.elasticNet);
+/** @function */
 export const groupLasso = leafwise(ops.groupLasso);
+/** @function */
 export const ridge = leafwise(ops.ridge);
+/** @function */
 export const nonNegativeRidge = leafwise(ops.nonNegativeRidge);
 export { fromProjection, type ProxFn } from "./operators.js";

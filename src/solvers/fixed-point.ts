@@ -79,7 +79,7 @@ export class FixedPointIteration extends FixedPointSolver<FixedPointState> {
   }
 }
 
-/** @internal The last iterates and residuals of an Anderson scheme, as flat vectors, oldest first. */
+/** The last iterates and residuals of an Anderson scheme, as flat vectors, oldest first. */
 export interface AndersonHistory {
   xs: readonly Tensor[];
   residuals: readonly Tensor[];

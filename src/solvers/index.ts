@@ -65,5 +65,6 @@ export {
   type AndersonAccelerationOptions,
   type AndersonMixingOptions,
   type AndersonState,
+  type AndersonHistory,
 } from "./fixed-point.js";
 export { AndersonWrapper, type AndersonWrapperOptions, type AndersonWrapperState } from "./anderson-wrapper.js";

@@ -177,6 +177,17 @@ describe("AndersonWrapper", () => {
     });
   });
 
+  test("unrolled through the wrapped updates, the derivative approaches the implicit one", () => {
+    const gd = new GradientDescent({ fun: objective.ridgeRegression, stepsize: 0.1 });
+    const dClosed = grad((l: Tensor) => sum(closed(l)))(lam) as Tensor;
+    const errors = [2, 6, 30].map((k) => {
+      const unrolled = new AndersonWrapper({ solver: gd, historySize: 5, implicitDiff: false, maxIter: k, tol: 0 });
+      const g = grad((l: Tensor) => sum(unrolled.run(tensor([0, 0, 0, 0]), l, [X, y]).params))(lam) as Tensor;
+      return Math.abs(g.item() - dClosed.item());
+    });
+    assert.ok(errors[0]! > errors[1]! && errors[1]! > errors[2]! && errors[2]! < 1e-8, `${errors}`);
+  });
+
   test("accelerates proximal gradient on a lasso and keeps its fixed-point condition", () => {
     const ista = new ProximalGradient({
       fun: objective.leastSquares,

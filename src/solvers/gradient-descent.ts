@@ -51,9 +51,9 @@ export interface GradientDescentState extends SolverState {
 }
 
 /**
- * Gradient descent on a smooth objective f(params, ...args): x ← x − η∇f(x), with a fixed η, a schedule η_k, or a backtracking
- * line search (Armijo with c₁ = ½, i.e. the test f(x⁺) ≤ f(x) − (η/2)‖∇f(x)‖²; each search starts one
- * `decreaseFactor` above the last step), and optionally Nesterov's acceleration. `error` is ‖∇f‖ at the point the next step
+ * Gradient descent on a smooth objective f(params, ...args): x ← x − η∇f(x), with a fixed η, a schedule η_k,
+ * or a backtracking line search (Armijo with c₁ = ½, i.e. the test f(x⁺) ≤ f(x) − (η/2)‖∇f(x)‖²; each search
+ * starts one `decreaseFactor` above the last step), and optionally Nesterov's acceleration. `error` is ‖∇f‖ at the point the next step
  * starts from. The implicit derivative uses the gradient fixed point T = x − ∇f (backward operator: the
  * Hessian, symmetric).
  *

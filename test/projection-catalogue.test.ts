@@ -87,6 +87,18 @@ describe("Euclidean transport and Birkhoff projections", () => {
     );
   });
 
+  test("a sparse plan whose support splits into several components", () => {
+    const n = 10;
+    const cost = randTensor(rng(10), [n, n], 0, 1);
+    const u = tensor(new Float64Array(n).fill(1 / n));
+    const P = projection.transport(cost, u, u, { ...euclid, epsilon: 0.05 });
+    assertClose(sum(P, { axis: 0 }), u, { atol: 1e-14 });
+    assertClose(sum(P, { axis: 1 }), u, { atol: 1e-14 });
+    assert.ok(P.data.filter((v) => v > 0).length < 2 * n, "sparse");
+    const samples = Array.from({ length: 40 }, () => projection.transport(randTensor(r, [n, n], -3, 3), u, u));
+    assert.ok(worstVariational(cost.div(-0.05), P, samples) <= 1e-9);
+  });
+
   test("Birkhoff: doubly stochastic and the projection", () => {
     const X = randTensor(r, [4, 4], -1, 1);
     const P = projection.birkhoff(X, { ...euclid, epsilon: 0.5 });

@@ -8,7 +8,8 @@
  * for the columns, so block coordinate ascent alternates row and column thresholds: a "Euclidean Sinkhorn".
  * It identifies the support S of P after a few sweeps; then P is affine in (Y, a, b) on S, and solving that
  * linear system directly ("polishing") gives the exact projection as soon as it satisfies the KKT conditions
- * (P ≥ 0 on S, Y + f ⊕ g ≤ 0 off S), which is checked, not assumed.
+ * (P ≥ 0 on S, Y + f ⊕ g ≤ 0 off S), which is checked, not assumed (the potentials' offsets between connected
+ * components of the support, which the linear system leaves free, are taken from the dual iterate).
  *
  * Derivatives. With the support fixed, (f, g) solve L[f; g] = [a − rowsum(Y∘M); b − colsum(Y∘M)] with M the
  * support mask and L = [[diag(M1), M], [Mᵀ, diag(Mᵀ1)]] (singular: the potentials are defined up to adding c
@@ -66,13 +67,74 @@ function systemPinv(mask: Float64Array, n: number, m: number): Tensor {
   return pinv(new Tensor(L, [N, N]));
 }
 
-/** Y + f ⊕ g with [f; g] = L⁺[a − rowsum(Y∘M); b − colsum(Y∘M)], with ops: the plan on the support, the slack off it. */
-function shifted(Y: Tensor, a: Tensor, b: Tensor, { mask, Lpinv }: Support): Tensor {
-  const [n, m] = Y.shape as [number, number];
+/** The potentials [f, g] = L⁺[a − rowsum(Y∘M); b − colsum(Y∘M)] of the support, with ops. */
+function potentials(Y: Tensor, a: Tensor, b: Tensor, { mask, Lpinv }: Support): [Tensor, Tensor] {
   const YM = mul(Y, mask);
   const rhs = concatenate([sub(a, sum(YM, { axis: 1 })), sub(b, sum(YM, { axis: 0 }))]);
-  const [f, g] = split(matmul(Lpinv, rhs), [n]) as [Tensor, Tensor];
-  return add(Y, add(reshape(f, [n, 1]), reshape(g, [1, m])));
+  return split(matmul(Lpinv, rhs), [Y.shape[0]!]) as [Tensor, Tensor];
+}
+
+/** The plan M ∘ (Y + f ⊕ g) of the support, with ops. */
+function planOf(Y: Tensor, a: Tensor, b: Tensor, support: Support): Tensor {
+  const [n, m] = Y.shape as [number, number];
+  const [f, g] = potentials(Y, a, b, support);
+  return mul(support.mask, add(Y, add(reshape(f, [n, 1]), reshape(g, [1, m]))));
+}
+
+/** The connected component of every row (0..n−1) and column (n..n+m−1) node of the support's bipartite graph. */
+function components(mask: Float64Array, n: number, m: number): Int32Array {
+  const parent = Int32Array.from({ length: n + m }, (_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) if (mask[i * m + j] === 1) parent[find(i)] = find(n + j);
+  return Int32Array.from({ length: n + m }, (_, i) => find(i));
+}
+
+/** A support's exact plan, its potentials and the components on which they are defined up to a shift. */
+interface Polished {
+  key: string;
+  support: Support;
+  P: Float64Array;
+  f: Float64Array;
+  g: Float64Array;
+  component: Int32Array;
+}
+
+function polish(Y: Tensor, a: Tensor, b: Tensor, maskData: Float64Array, key: string): Polished {
+  const [n, m] = Y.shape as [number, number];
+  const support = { mask: new Tensor(maskData, [n, m]), Lpinv: systemPinv(maskData, n, m) };
+  const [f, g] = potentials(Y, a, b, support);
+  const P = planOf(Y, a, b, support).data;
+  return { key, support, P, f: f.data, g: g.data, component: components(maskData, n, m) };
+}
+
+/**
+ * Y + f ⊕ g for the polished potentials, each component shifted (f + c, g − c, which leaves its plan unchanged) to
+ * agree on average with the dual iterate (fIt, gIt): the support fixes the potentials within a component, the dual
+ * iterate supplies the offsets between components that the complementarity conditions off the support need.
+ */
+function alignedSlack(p: Polished, Y: Float64Array, fIt: Float64Array, gIt: Float64Array): Float64Array {
+  const n = fIt.length;
+  const m = gIt.length;
+  const shift = new Float64Array(n + m);
+  const count = new Float64Array(n + m);
+  // Row nodes want f + c ≈ fIt, column nodes g − c ≈ gIt.
+  for (let k = 0; k < n + m; k++) {
+    const c = p.component[k]!;
+    shift[c]! += k < n ? fIt[k]! - p.f[k]! : p.g[k - n]! - gIt[k - n]!;
+    count[c]!++;
+  }
+  const Z = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) {
+    const ci = p.component[i]!;
+    for (let j = 0; j < m; j++) {
+      const cj = p.component[n + j]!;
+      Z[i * m + j] = Y[i * m + j]! + p.f[i]! + shift[ci]! / count[ci]! + p.g[j]! - shift[cj]! / count[cj]!;
+    }
+  }
+  return Z;
 }
 
 /** Checks the KKT conditions of a candidate plan: feasible, non-negative, complementary. */
@@ -110,6 +172,7 @@ function euclideanKernel(
   const Z = new Float64Array(n * m);
   const scratch = new Float64Array(Math.max(n, m));
   let lastMask = "";
+  let polished: Polished | null = null;
   for (let sweep = 1; sweep <= maxIter; sweep++) {
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < m; j++) Z[i * m + j] = y[i * m + j]! + g[j]!;
@@ -123,17 +186,13 @@ function euclideanKernel(
     for (let i = 0; i < n; i++)
       for (let j = 0; j < m; j++) maskData[i * m + j] = y[i * m + j]! + f[i]! + g[j]! > 0 ? 1 : 0;
     const key = maskData.join("");
-    // Polish once the support has stopped changing between sweeps.
+    // Polish once the support has stopped changing between sweeps (the plan of a support is computed once).
     if (key === lastMask) {
-      const mask = new Tensor(maskData, [n, m]);
-      const support = { mask, Lpinv: systemPinv(maskData, n, m) };
-      const Zp = shifted(Y, a, b, support).data;
-      const P = new Float64Array(n * m);
-      for (let k = 0; k < n * m; k++) P[k] = maskData[k] === 1 ? Zp[k]! : 0;
-      if (kktHolds(P, Zp, a.data, b.data, n, m)) {
+      if (polished?.key !== key) polished = polish(Y, a, b, maskData, key);
+      if (kktHolds(polished.P, alignedSlack(polished, y, f, g), a.data, b.data, n, m)) {
         // Rounding may leave −1e-17 on the support: the plan returned is exactly non-negative.
-        for (let k = 0; k < n * m; k++) P[k] = Math.max(P[k]!, 0);
-        return { P: new Tensor(P, [n, m]), support };
+        const P = polished.P.map((v) => Math.max(v, 0));
+        return { P: new Tensor(P, [n, m]), support: polished.support };
       }
     }
     lastMask = key;
@@ -155,7 +214,7 @@ export function euclideanTransport(Y: Tensor, a: Tensor, b: Tensor, maxIter: num
       return { outs: [P], structure: support };
     },
     local([y, av, bv], support) {
-      return [mul(support.mask, shifted(y!, av!, bv!, support))];
+      return [planOf(y!, av!, bv!, support)];
     },
   };
   return structuredCall(op, [Y, a, b])[0]!;

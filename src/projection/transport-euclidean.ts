@@ -173,6 +173,8 @@ function euclideanKernel(
   const scratch = new Float64Array(Math.max(n, m));
   let lastMask = "";
   let polished: Polished | null = null;
+  let stable = 0;
+  let patience = 1;
   for (let sweep = 1; sweep <= maxIter; sweep++) {
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < m; j++) Z[i * m + j] = y[i * m + j]! + g[j]!;
@@ -187,12 +189,18 @@ function euclideanKernel(
       for (let j = 0; j < m; j++) maskData[i * m + j] = y[i * m + j]! + f[i]! + g[j]! > 0 ? 1 : 0;
     const key = maskData.join("");
     // Polish once the support has stopped changing between sweeps (the plan of a support is computed once).
-    if (key === lastMask) {
-      if (polished?.key !== key) polished = polish(Y, a, b, maskData, key);
-      if (kktHolds(polished.P, alignedSlack(polished, y, f, g), a.data, b.data, n, m)) {
+    stable = key === lastMask ? stable + 1 : 0;
+    // A support that failed doubles the stability asked of the next one (each polish costs a pseudo-inverse).
+    if (stable >= patience && (polished === null || polished.key !== key)) {
+      if (polished !== null) patience *= 2;
+      polished = polish(Y, a, b, maskData, key);
+    }
+    const current: Polished | null = polished;
+    if (current !== null && current.key === key) {
+      if (kktHolds(current.P, alignedSlack(current, y, f, g), a.data, b.data, n, m)) {
         // Rounding may leave −1e-17 on the support: the plan returned is exactly non-negative.
-        const P = polished.P.map((v) => Math.max(v, 0));
-        return { P: new Tensor(P, [n, m]), support: polished.support };
+        const P = current.P.map((v) => Math.max(v, 0));
+        return { P: new Tensor(P, [n, m]), support: current.support };
       }
     }
     lastMask = key;

@@ -25,3 +25,4 @@ export {
   type LinearSolveResult,
 } from "./solve.js";
 export * from "./dense/index.js";
+export { iterativeRefinement, type IterativeRefinementOptions } from "./iterative-refinement.js";

@@ -4,7 +4,10 @@
  */
 import { bind, type Primitive } from "../core/engine.js";
 import { Tensor, type TensorLike } from "../core/tensor.js";
-import { finiteWithRank } from "./checks.js";
+import { ShapeError, ValueError } from "../core/errors.js";
+import { clip } from "../core/ops/elementwise.js";
+import { fmt } from "../core/shape.js";
+import { finiteTensor, finiteWithRank } from "./checks.js";
 import { structuredCall, type StructuredOp } from "./local.js";
 
 /** A partition of the flat indices into consecutive blocks: `start[k]..start[k+1]-1` is block k. */
@@ -96,6 +99,23 @@ const decreasingOp = isotonicOp(-1);
 export interface IsotonicOptions {
   /** Fit a non-decreasing sequence (default) or, with `false`, a non-increasing one. */
   increasing?: boolean;
+  /**
+   * Lower bound on every entry (default none): a number, or a tensor with one bound per row (shape of x with a
+   * last axis of 1). Differentiable.
+   */
+  yMin?: TensorLike;
+  /** Upper bound on every entry (default none), as `yMin`; yMin ≤ yMax is required. Differentiable. */
+  yMax?: TensorLike;
+}
+
+/** A bound of one row: a scalar or a tensor whose last axis has length 1. */
+function rowBound(v: TensorLike, x: Tensor, arg: string): Tensor {
+  const t = finiteTensor(v, "projection.isotonic", arg);
+  if (t.ndim > 0 && (t.shape[t.ndim - 1] !== 1 || t.ndim > x.ndim))
+    throw new ShapeError(
+      `projection.isotonic: ${arg} must be a number or hold one bound per row (a last axis of length 1), got shape ${fmt(t.shape)} for x of shape ${fmt(x.shape)}`,
+    );
+  return t;
 }
 
 /**
@@ -103,14 +123,30 @@ export interface IsotonicOptions {
  * `increasing: false`), by pool-adjacent-violators in O(n). The solution averages x over blocks of
  * consecutive entries, so its Jacobian is the block-averaging matrix (symmetric, idempotent).
  *
+ * With bounds `yMin` ≤ y ≤ `yMax` (the same for every entry of a row, as scikit-learn's `y_min`/`y_max`), the
+ * projection onto the monotone sequences within the bounds is the unbounded fit clipped to [yMin, yMax]: clipping
+ * keeps a monotone sequence monotone, and each clipped block's optimality condition only gains the bound's
+ * multiplier. Its derivative is the block averaging on the free entries and 1 in the bound on the clipped ones.
+ *
  * @example
  * ```ts
  * import { projection, tensor } from "diffopt";
  * projection.isotonic(tensor([1, 3, 2, 4])).toArray(); // [1, 2.5, 2.5, 4]
  * projection.isotonic(tensor([1, 3, 2]), { increasing: false }).toArray(); // [2, 2, 2]
+ * projection.isotonic(tensor([-1, 3, 2, 4]), { yMin: 0, yMax: 3 }).toArray(); // [0, 2.5, 2.5, 3]
  * ```
  */
 export function isotonic(x: TensorLike, opts: IsotonicOptions = {}): Tensor {
   const t = finiteWithRank(x, "projection.isotonic", "x", 1);
-  return structuredCall(opts.increasing === false ? decreasingOp : increasingOp, [t])[0]!;
+  const lo = opts.yMin === undefined ? undefined : rowBound(opts.yMin, t, "yMin");
+  const hi = opts.yMax === undefined ? undefined : rowBound(opts.yMax, t, "yMax");
+  if (lo !== undefined && hi !== undefined) {
+    const [l, h] = [lo.raw, hi.raw];
+    for (let i = 0; i < Math.max(l.length, h.length); i++)
+      if (!(l[l.length === 1 ? 0 : i]! <= h[h.length === 1 ? 0 : i]!))
+        throw new ValueError(
+          `projection.isotonic: yMin must be ≤ yMax, got yMin = ${l[i] ?? l[0]} > yMax = ${h[i] ?? h[0]}`,
+        );
+  }
+  return clip(structuredCall(opts.increasing === false ? decreasingOp : increasingOp, [t])[0]!, lo, hi);
 }

@@ -1,6 +1,6 @@
 /**
  * Entropic projections onto transportation polytopes, by Sinkhorn iterations in the log domain, with exact
- * implicit derivatives.
+ * implicit derivatives; the Euclidean ones (`geometry: "euclidean"`) are in `transport-euclidean.ts`.
  *
  * For a cost C (n×m), marginals a (n) and b (m) with Σa = Σb and ε > 0, the entropic transport plan
  * P = argmin {⟨P, C⟩ + ε Σ Pᵢⱼ(log Pᵢⱼ − 1) : P1 = a, Pᵀ1 = b} is Pᵢⱼ = exp((fᵢ + gⱼ − Cᵢⱼ)/ε), where the
@@ -22,18 +22,25 @@ import { fmt } from "../core/shape.js";
 import { Tensor, ones, zeros, type TensorLike } from "../core/tensor.js";
 import { customFixedPoint } from "../implicit/root.js";
 import { checkValues, finiteTensor, positive, scalarParam } from "./checks.js";
+import { euclideanTransport } from "./transport-euclidean.js";
 
 /** Options of {@link transport} and {@link birkhoff}. */
 export interface SinkhornOptions {
+  /**
+   * The regulariser (default `"entropic"`): −ε·entropy(P), solved by Sinkhorn; or `"euclidean"`: (ε/2)‖P‖², i.e.
+   * the Euclidean projection of −cost/ε (of X/ε for `birkhoff`) onto the polytope, solved exactly (to rounding)
+   * by dual block coordinate ascent polished on the support, whose plans are sparse.
+   */
+  geometry?: "entropic" | "euclidean";
   /**
    * Entropic regularisation ε > 0 (default 1). Smaller is closer to the unregularised problem but Sinkhorn
    * converges more slowly: its contraction rate degrades like exp(−spread/ε), spread being the range of the
    * cost's cross differences Cᵢⱼ + Cₖₗ − Cᵢₗ − Cₖⱼ, so scale the cost or raise `maxIter` accordingly.
    */
   epsilon?: TensorLike;
-  /** Maximum number of Sinkhorn iterations (default 10000). */
+  /** Maximum number of Sinkhorn iterations, or of dual sweeps with the Euclidean geometry (default 10000). */
   maxIter?: number;
-  /** Stop when Σⱼ|(Pᵀ1)ⱼ − bⱼ| ≤ tol·Σb (default 1e-12). */
+  /** Entropic: stop when Σⱼ|(Pᵀ1)ⱼ − bⱼ| ≤ tol·Σb (default 1e-12); the Euclidean projection is exact. */
   tol?: number;
 }
 
@@ -120,13 +127,18 @@ function potentialLayer(maxIter: number, tol: number, who: string) {
   return layer;
 }
 
-function entropicPlan(C: Tensor, a: Tensor, b: Tensor, opts: SinkhornOptions, who: string): Tensor {
+/** The plan of the chosen geometry for cost C, marginals a, b. */
+function plan(C: Tensor, a: Tensor, b: Tensor, opts: SinkhornOptions, who: string): Tensor {
   const eps = reshape(scalarParam(opts.epsilon ?? 1, who, "epsilon", positive, "positive"), []);
   const maxIter = opts.maxIter ?? 10000;
   const tol = opts.tol ?? 1e-12;
   if (!Number.isInteger(maxIter) || maxIter < 1)
     throw new ValueError(`${who}: maxIter must be a positive integer, got ${maxIter}`);
   if (!(tol > 0)) throw new ValueError(`${who}: tol must be positive, got ${tol}`);
+  const geometry = opts.geometry ?? "entropic";
+  if (geometry === "euclidean") return euclideanTransport(div(C, mul(eps, -1)), a, b, maxIter, who);
+  if (geometry !== "entropic")
+    throw new ValueError(`${who}: geometry must be "entropic" or "euclidean", got ${String(geometry)}`);
   const f = potentialLayer(maxIter, tol, who)(zeros([C.shape[0]!]), C, a, b, eps);
   const g = columnPotential(f, C, b, eps);
   return exp(div(sub(add(reshape(f, [f.size, 1]), reshape(g, [1, g.size])), C), eps));
@@ -145,6 +157,8 @@ function entropicPlan(C: Tensor, a: Tensor, b: Tensor, opts: SinkhornOptions, wh
  * import { projection, tensor } from "diffopt";
  * const P = projection.transport(tensor([[0, 1], [1, 0]]), tensor([0.5, 0.5]), tensor([0.5, 0.5]), { epsilon: 1 });
  * P.toArray(); // [[0.3655…, 0.1344…], [0.1344…, 0.3655…]]
+ * // the Euclidean geometry: a sparse plan
+ * projection.transport(tensor([[0, 1], [1, 0]]), tensor([0.5, 0.5]), tensor([0.5, 0.5]), { geometry: "euclidean" }).toArray(); // [[0.5, 0], [0, 0.5]]
  * ```
  */
 export function transport(cost: TensorLike, a: TensorLike, b: TensorLike, opts: SinkhornOptions = {}): Tensor {
@@ -164,7 +178,7 @@ export function transport(cost: TensorLike, a: TensorLike, b: TensorLike, opts: 
   if (Math.abs(sa - sb) > 1e-10 * Math.max(sa, sb)) {
     throw new ValueError(`${fn}: the marginals must have equal mass, got Σa = ${sa} and Σb = ${sb}`);
   }
-  return entropicPlan(C, av, bv, opts, fn);
+  return plan(C, av, bv, opts, fn);
 }
 
 /**
@@ -178,6 +192,8 @@ export function transport(cost: TensorLike, a: TensorLike, b: TensorLike, opts: 
  * import { projection, tensor, sum } from "diffopt";
  * const P = projection.birkhoff(tensor([[2, 0, 1], [0, 1, 0], [1, 0, 3]]), { epsilon: 0.5 });
  * sum(P, { axis: 0 }).toArray(); // [1, 1, 1]
+ * // the Euclidean projection of X onto the doubly stochastic matrices
+ * projection.birkhoff(tensor([[1, 0], [0, 0]]), { geometry: "euclidean" }).toArray(); // [[0.75, 0.25], [0.25, 0.75]]
  * ```
  */
 export function birkhoff(X: TensorLike, opts: SinkhornOptions = {}): Tensor {
@@ -187,5 +203,5 @@ export function birkhoff(X: TensorLike, opts: SinkhornOptions = {}): Tensor {
     throw new ShapeError(`${fn}: X must be a non-empty square matrix, got shape ${fmt(t.shape)}`);
   }
   const u = ones([t.shape[0]!]);
-  return entropicPlan(mul(t, -1), u, u, opts, fn);
+  return plan(mul(t, -1), u, u, opts, fn);
 }

@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { NonFiniteError, ValueError } from "../core/errors.js";
+import { DifferentiationError, NonFiniteError, ValueError } from "../core/errors.js";
+import { stopGradient } from "../core/transforms.js";
 import { flatten, type Tree } from "../core/tree.js";
 import { customRoot, type ImplicitOptions } from "../implicit/root.js";
 
@@ -151,6 +152,7 @@ export abstract class Solver<S extends SolverState = SolverState> {
    */
   run(init: any, ...args: any[]): SolverResult<S> {
     if (!this.implicitDiff) return this.loop(init, args);
+    if (flatten(args as Tree)[0].every((l) => l.level === 0)) return this.plainRun(init, args);
     let last: S | null = null;
     const solve = (x0: any, ...a: any[]) => {
       const r = this.loop(x0, a);
@@ -161,6 +163,22 @@ export abstract class Solver<S extends SolverState = SolverState> {
     const F = (x: any, ...a: any[]): Tree => this.implicitCondition(last!)(x, ...a);
     const params = customRoot(F, { ...this.implicitHints(), ...this.implicitOptions })(solve)(init, ...args);
     return { params, state: last! };
+  }
+
+  /**
+   * `run` when no argument is traced: nothing to differentiate, so the loop runs without the implicit wiring
+   * (which would evaluate the condition once more). A solution that comes out traced all the same depends on a
+   * differentiated value the objective closes over, whose derivative the implicit rule would not see: that is
+   * the error `customRoot` reports, reported here too.
+   */
+  private plainRun(init: any, args: readonly any[]): SolverResult<S> {
+    const r = this.loop(stopGradient(init as Tree), args);
+    if (flatten(r.params as Tree)[0].some((l) => l.level > 0)) {
+      throw new DifferentiationError(
+        `${this.name}: the solution depends on a value being differentiated that the objective closes over; pass it as an argument of run (after init) so that the implicit derivative sees it`,
+      );
+    }
+    return r;
   }
 
   /** The update loop on whatever values it is given (plain in implicit mode, traced when unrolling). */

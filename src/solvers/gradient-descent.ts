@@ -8,6 +8,7 @@ import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import type { ObjectiveFn } from "./conditions.js";
 import { backtrackingLineSearch } from "./linesearch.js";
+import { stepsizeOption, type Stepsize, type StepsizeSchedule } from "./schedule.js";
 import {
   isConcrete,
   lineSearchFunction,
@@ -22,8 +23,11 @@ import {
 export interface GradientDescentOptions extends SolverOptions {
   /** The objective f(params, ...args), a scalar. */
   fun: ObjectiveFn;
-  /** A fixed step size; omit it for a backtracking (Armijo) line search at every step. */
-  stepsize?: number;
+  /**
+   * A fixed step size, or a schedule k ↦ η_k (a function of the iteration number); omit it for a backtracking
+   * (Armijo) line search at every step.
+   */
+  stepsize?: number | StepsizeSchedule;
   /** Nesterov's acceleration (default false). */
   acceleration?: boolean;
   /** Backtracking: the factor applied to a rejected step (default 0.5); the next search starts one factor larger. */
@@ -47,9 +51,9 @@ export interface GradientDescentState extends SolverState {
 }
 
 /**
- * Gradient descent on a smooth objective f(params, ...args): x ← x − η∇f(x), with a fixed η or a backtracking
- * line search (Armijo with c₁ = ½, i.e. the test f(x⁺) ≤ f(x) − (η/2)‖∇f(x)‖²; each search starts one
- * `decreaseFactor` above the last step), and optionally Nesterov's acceleration. `error` is ‖∇f‖ at the point the next step
+ * Gradient descent on a smooth objective f(params, ...args): x ← x − η∇f(x), with a fixed η, a schedule η_k,
+ * or a backtracking line search (Armijo with c₁ = ½, i.e. the test f(x⁺) ≤ f(x) − (η/2)‖∇f(x)‖²; each search
+ * starts one `decreaseFactor` above the last step), and optionally Nesterov's acceleration. `error` is ‖∇f‖ at the point the next step
  * starts from. The implicit derivative uses the gradient fixed point T = x − ∇f (backward operator: the
  * Hessian, symmetric).
  *
@@ -67,7 +71,8 @@ export interface GradientDescentState extends SolverState {
  */
 export class GradientDescent extends Solver<GradientDescentState> {
   readonly fun: ObjectiveFn;
-  readonly stepsize: number | undefined;
+  readonly stepsize: number | StepsizeSchedule | undefined;
+  private readonly schedule: Stepsize | undefined;
   readonly acceleration: boolean;
   readonly decreaseFactor: number;
   readonly maxStepsize: number;
@@ -76,7 +81,8 @@ export class GradientDescent extends Solver<GradientDescentState> {
   constructor(opts: GradientDescentOptions) {
     super("GradientDescent", opts);
     this.fun = opts.fun;
-    this.stepsize = opts.stepsize === undefined ? undefined : positiveOption(opts.stepsize, this.name, "stepsize");
+    this.stepsize = opts.stepsize;
+    this.schedule = opts.stepsize === undefined ? undefined : stepsizeOption(opts.stepsize, this.name);
     this.acceleration = opts.acceleration ?? false;
     this.decreaseFactor = unitIntervalOption(opts.decreaseFactor ?? 0.5, this.name, "decreaseFactor");
     this.maxStepsize = positiveOption(opts.maxStepsize ?? 1e4, this.name, "maxStepsize");
@@ -91,7 +97,7 @@ export class GradientDescent extends Solver<GradientDescentState> {
       status: "maxIterReached",
       value: stopGradient(v).item(),
       grad: g,
-      stepsize: this.stepsize ?? 1,
+      stepsize: this.schedule?.fixed ?? 1,
       extrapolated: init,
       momentum: 1,
     };
@@ -99,7 +105,7 @@ export class GradientDescent extends Solver<GradientDescentState> {
 
   update(params: any, state: GradientDescentState, ...args: any[]): SolverResult<GradientDescentState> {
     const base: Tree = this.acceleration ? state.extrapolated : params;
-    let eta = this.stepsize;
+    let eta = this.schedule?.at(state.iterNum);
     let found: [number, Tree, Tree] | null = null;
     if (eta === undefined) {
       const ls = backtrackingLineSearch(

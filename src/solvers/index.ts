@@ -43,7 +43,14 @@ export {
   type ProximalGradientState,
   type ProjectedGradientOptions,
 } from "./proximal-gradient.js";
-export { MirrorDescent, type MirrorDescentOptions, type MirrorDescentState } from "./mirror-descent.js";
+export {
+  MirrorDescent,
+  makeProjectionGrad,
+  type MirrorDescentOptions,
+  type MirrorDescentState,
+  type ProjectionGradFn,
+} from "./mirror-descent.js";
+export type { StepsizeSchedule } from "./schedule.js";
 export {
   BlockCoordinateDescent,
   type BlockCoordinateDescentOptions,
@@ -74,3 +81,17 @@ export {
   type LevenbergMarquardtOptions,
 } from "./minimize/least-squares.js";
 export { LBFGSB, type LBFGSBOptions, type LBFGSBState, type Bounds } from "./minimize/lbfgsb.js";
+export { RootFinder, FixedPointSolver, type VectorFieldFn } from "./families.js";
+export { Bisection, type BisectionOptions, type BisectionState } from "./bisection.js";
+export { Broyden, type BroydenOptions, type BroydenState } from "./broyden.js";
+export {
+  FixedPointIteration,
+  AndersonAcceleration,
+  type FixedPointIterationOptions,
+  type FixedPointState,
+  type AndersonAccelerationOptions,
+  type AndersonMixingOptions,
+  type AndersonState,
+  type AndersonHistory,
+} from "./fixed-point.js";
+export { AndersonWrapper, type AndersonWrapperOptions, type AndersonWrapperState } from "./anderson-wrapper.js";

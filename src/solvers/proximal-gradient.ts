@@ -16,6 +16,7 @@ import {
   unitIntervalOption,
 } from "./common.js";
 import { LIPSCHITZ_MARGIN, decideBelow, gradientSlack } from "./linesearch.js";
+import { stepsizeOption, type Stepsize, type StepsizeSchedule } from "./schedule.js";
 import { proxGradFixedPoint, type ObjectiveFn, type ProjectionFn, type ProxFn } from "./conditions.js";
 
 /** Options of {@link ProximalGradient}. */
@@ -24,11 +25,14 @@ export interface ProximalGradientOptions extends SolverOptions {
   fun: ObjectiveFn;
   /** prox(x, hyperparamsProx, scaling) of the non-smooth part g (default: the identity, g = 0). */
   prox?: ProxFn;
-  /** A fixed step size (≤ 1/L for convergence); omit it for backtracking on the smooth part. */
-  stepsize?: number;
+  /**
+   * A fixed step size (≤ 1/L for convergence) or a schedule k ↦ η_k (a function of the iteration number); omit
+   * it for backtracking on the smooth part.
+   */
+  stepsize?: number | StepsizeSchedule;
   /** FISTA acceleration (default true). */
   acceleration?: boolean;
-  /** Backtracking: factor applied to a rejected step (default 0.5). */
+  /** Backtracking: the smallest factor applied to a rejected step; a search starts at the last step over it (default 0.5). */
   decreaseFactor?: number;
   /** Backtracking: cap on the initial step, the inverse curvature of f along ∇f at `init` (default 1e4). */
   maxStepsize?: number;
@@ -55,11 +59,13 @@ const identityProx: ProxFn = (x) => x;
  * Proximal gradient for min_x f(x, ...args) + g(x, hyperparamsProx): x ← prox_{ηg}(x − η∇f(x)), with FISTA
  * acceleration (default, with O'Donoghue–Candès adaptive restart: the momentum is reset when the step goes
  * against it) and, without a fixed step, backtracking on the smooth part: the step is accepted when
- * f(x⁺) ≤ f(x) + ⟨∇f(x), x⁺ − x⟩ + ‖x⁺ − x‖²/2η, starting from the inverse curvature of f along ∇f at `init`
- * and never increasing afterwards (so that the error measure below stays honest). Call
+ * f(x⁺) ≤ f(x) + ⟨∇f(x), x⁺ − x⟩ + ‖x⁺ − x‖²/2η, starting from the inverse curvature of f along ∇f at `init`;
+ * each later search starts one `decreaseFactor` above the last accepted step (so the step grows back after a
+ * rejection, as in JAXopt) and a rejected step is replaced by the inverse of the curvature it measured when that
+ * lies between 0.9η and `decreaseFactor`·η. Call
  * `run(init, hyperparamsProx, ...args)` as in JAXopt.
  * `error` is the gradient-mapping norm ‖x⁺ − x‖/η at the point the step started from. The implicit derivative
- * uses the fixed point {@link proxGradFixedPoint} with the fixed step (or the last step found); its backward
+ * uses the fixed point {@link proxGradFixedPoint} with the fixed step (or the last step taken); its backward
  * system is not symmetric.
  *
  * @example
@@ -76,7 +82,8 @@ const identityProx: ProxFn = (x) => x;
 export class ProximalGradient extends Solver<ProximalGradientState> {
   readonly fun: ObjectiveFn;
   readonly prox: ProxFn;
-  readonly stepsize: number | undefined;
+  readonly stepsize: number | StepsizeSchedule | undefined;
+  private readonly schedule: Stepsize | undefined;
   readonly acceleration: boolean;
   readonly decreaseFactor: number;
   readonly maxStepsize: number;
@@ -87,7 +94,8 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
     super(name, opts);
     this.fun = opts.fun;
     this.prox = opts.prox ?? identityProx;
-    this.stepsize = opts.stepsize === undefined ? undefined : positiveOption(opts.stepsize, name, "stepsize");
+    this.stepsize = opts.stepsize;
+    this.schedule = opts.stepsize === undefined ? undefined : stepsizeOption(opts.stepsize, name);
     this.acceleration = opts.acceleration ?? true;
     this.decreaseFactor = unitIntervalOption(opts.decreaseFactor ?? 0.5, name, "decreaseFactor");
     this.maxStepsize = positiveOption(opts.maxStepsize ?? 1e4, name, "maxStepsize");
@@ -96,7 +104,7 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
 
   init(init: any, hyperparamsProx: any, ...args: any[]): ProximalGradientState {
     const [v, g] = objectiveValueAndGrad(this.fun, init, args, this.name);
-    const eta = this.stepsize ?? this.initialStepsize(init, g, args);
+    const eta = this.schedule?.at(0) ?? this.initialStepsize(init, g, args);
     const step = this.prox(sub(init, scale(eta, g)), hyperparamsProx, eta);
     return {
       iterNum: 0,
@@ -119,22 +127,29 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
 
   /** The step size for this update: fixed, or found by backtracking on plain values. */
   private chooseStepsize(base: Tree, state: ProximalGradientState, hyperparamsProx: any, args: readonly any[]): number {
-    if (this.stepsize !== undefined) return this.stepsize;
+    if (this.schedule !== undefined) return this.schedule.at(state.iterNum);
     const x = stopGradient(base);
     const g = stopGradient(state.grad);
     const hp = stopGradient(hyperparamsProx as Tree);
     const plainArgs = stopGradient([...args] as Tree) as Tree[];
-    let eta = state.stepsize;
+    // Each search starts one factor above the last accepted step, so that the step can grow back after a
+    // rejection (as JAXopt's does): a step fixed by one pessimistic rejection would slow every later update.
+    let eta = Math.min(state.stepsize / this.decreaseFactor, this.maxStepsize);
     for (let i = 0; i < this.maxBacktrackingIter; i++) {
       const cand = this.prox(sub(x, scale(eta, g)), hp, eta);
       const diff = sub(cand, x);
-      const model =
-        state.value + stopGradient(vdot(g, diff)).item() + (normOf(diff) ** 2 / (2 * eta)) * (1 + LIPSCHITZ_MARGIN);
+      const linear = state.value + stopGradient(vdot(g, diff)).item();
+      const sq = normOf(diff) ** 2;
+      const model = linear + (sq / (2 * eta)) * (1 + LIPSCHITZ_MARGIN);
       const fc = stopGradient(this.fun(cand, ...plainArgs)).item();
       // Within rounding, f(x⁺) − f(x) − ⟨g, d⟩ ≈ ⟨∇f(x⁺) − g, d⟩/2 (trapezoid rule).
       const ok = decideBelow(fc, model, state.value) ?? this.trapezoidTest(cand, g, diff, eta, plainArgs);
       if (ok) break;
-      if (i + 1 < this.maxBacktrackingIter) eta *= this.decreaseFactor;
+      // The rejected trial measured the curvature of f along d, c = 2(f(x⁺) − f(x) − ⟨g, d⟩)/‖d‖² > 1/η: try
+      // 1/c when it lies between one factor below and 0.9η (a halving grid alone can settle at half of 1/L).
+      const inverseCurvature = sq / (2 * (fc - linear));
+      const guess = inverseCurvature > 0 ? Math.min(0.9 * eta, inverseCurvature) : 0;
+      if (i + 1 < this.maxBacktrackingIter) eta = Math.max(eta * this.decreaseFactor, guess);
     }
     return eta;
   }
@@ -183,16 +198,16 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
   }
 
   /**
-   * T(params) − params for the proximal-gradient fixed point T with the fixed step (1 without one): zero at a
-   * solution.
+   * T(params) − params for the proximal-gradient fixed point T with the fixed step (1 without one, or with a
+   * schedule): zero at a solution.
    */
   optimalityFun(params: any, hyperparamsProx: any, ...args: any[]): Tree {
-    const T = proxGradFixedPoint(this.fun, this.prox, this.stepsize ?? 1);
+    const T = proxGradFixedPoint(this.fun, this.prox, this.schedule?.fixed ?? 1);
     return sub(T(params, hyperparamsProx, ...args), params);
   }
 
   protected override implicitCondition(state: ProximalGradientState): (x: any, ...args: any[]) => Tree {
-    const T = proxGradFixedPoint(this.fun, this.prox, this.stepsize ?? state.stepsize);
+    const T = proxGradFixedPoint(this.fun, this.prox, this.schedule?.fixed ?? state.stepsize);
     return (x, hyperparamsProx, ...args) => sub(T(x, hyperparamsProx, ...args), x);
   }
 

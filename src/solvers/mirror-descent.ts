@@ -44,7 +44,10 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
   readonly stepsize: number;
 
   constructor(opts: MirrorDescentOptions) {
-    super("MirrorDescent", opts);
+    super("MirrorDescent", opts, {
+      keys: ["fun", "stepsize"] satisfies (keyof MirrorDescentOptions)[],
+      functions: ["fun"],
+    });
     this.fun = opts.fun;
     this.stepsize = positiveOption(opts.stepsize, this.name, "stepsize");
   }

@@ -4,14 +4,56 @@
  * earlier ones defined, exactly as a reader following the guide does. Each block may repeat earlier imports (they
  * are merged). Lines whose trailing comment states a value (`grad(f)(x).toArray(); // [2, 4]`, `≈ 0.25` for 1e-3
  * tolerance) or an error (`// ShapeError: message…`) are checked, as in the doc-example tests; a failure names
- * `guide.md:line`. The guides also link to each other: those links must resolve to existing files.
+ * `guide.md:line`. The guides also link to each other: those links must resolve to existing files. The programs
+ * also type-check under `strict`, with `"diffopt"` mapped to src/index.ts (one compilation for all guides), so the
+ * guides show code that compiles for TypeScript users, not only code that runs.
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import ts from "typescript";
 import { ExampleRunner, extractMarkdownProgram } from "./doc-examples-harness.js";
+
+/**
+ * Type-checks markdown programs (as `extractMarkdownProgram` gives them, so lines are the guides' own) in one
+ * strict compilation where `"diffopt"` is the repository's src/index.ts; returns the errors as `guide.md:line: …`.
+ */
+export function typeCheckPrograms(programs: readonly { file: string; code: string }[], root: string): string[] {
+  const dir = mkdtempSync(join(tmpdir(), "diffopt-guides-types-"));
+  try {
+    const names = new Map<string, string>();
+    const files = programs.map((p, i) => {
+      const f = join(dir, `program-${i}.ts`);
+      writeFileSync(f, p.code);
+      names.set(f, p.file);
+      return f;
+    });
+    const program = ts.createProgram(files, {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      lib: ["lib.es2022.d.ts"],
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      paths: { diffopt: [join(root, "src", "index.ts")] },
+      types: ["node"],
+      typeRoots: [join(root, "node_modules", "@types")],
+      skipLibCheck: true,
+    });
+    return ts.getPreEmitDiagnostics(program).map((d) => {
+      const where =
+        d.file && d.start !== undefined
+          ? `${names.get(d.file.fileName) ?? basename(d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}`
+          : "(no file)";
+      return `${where}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** The anchors of a markdown file's headings, as GitHub and typedoc derive them ("## A `b`: c" → "a-b-c"). */
 function headingAnchors(markdown: string): Set<string> {
@@ -81,6 +123,11 @@ describe("guides", () => {
     for (const name of ["getting-started.md", "implicit-differentiation.md", "solvers.md", "linear-algebra.md"]) {
       assert.ok(names.includes(name), `docs/guides/${name} is missing`);
     }
+  });
+
+  test("the guides type-check under strict", () => {
+    const programs = guides.map((file) => extractMarkdownProgram(readFileSync(file, "utf8"), relative(root, file)));
+    assert.deepEqual(typeCheckPrograms(programs, root), []);
   });
 
   for (const file of guides) {

@@ -139,10 +139,10 @@ export function allFinite(t: Tree): boolean {
  *
  * @example
  * ```ts
- * import { GradientDescent, objective, tensor } from "diffopt";
+ * import { GradientDescent, objective, tensor, type Tree } from "diffopt";
  * const data = [tensor([[1, 0], [0, 2]]), tensor([1, 2])];
  * const solver = new GradientDescent({ fun: objective.ridgeRegression, stepsize: 0.5 });
- * let params = tensor([0, 0]);
+ * let params: Tree = tensor([0, 0]);
  * let state = solver.init(params, tensor(0.1), data);
  * for (let k = 0; k < 10; k++) ({ params, state } = solver.update(params, state, tensor(0.1), data));
  * console.log(state.iterNum, state.error); // 10, the gradient norm

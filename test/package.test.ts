@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { transformSync } from "esbuild";
+import { build, transformSync } from "esbuild";
 import { listSourceFiles } from "./doc-examples-harness.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -91,9 +91,18 @@ describe("package", () => {
     );
   });
 
-  test("import works from an ES-module project", () => {
+  test("import works from an ES-module project, and after bundling (sideEffects keeps the tensor methods)", async () => {
     writeFileSync(join(esm, "main.js"), program('import * as diffopt from "diffopt";'));
     assert.deepEqual(JSON.parse(run("node", ["main.js"], esm)), expected);
+    const bundle = join(esm, "bundle.mjs");
+    await build({
+      entryPoints: [join(esm, "main.js")],
+      bundle: true,
+      platform: "neutral",
+      outfile: bundle,
+      logLevel: "silent",
+    });
+    assert.deepEqual(JSON.parse(run("node", [bundle], esm)), expected);
   });
 
   test("require works from a CommonJS project", () => {
@@ -115,10 +124,13 @@ describe("package", () => {
     }
   });
 
-  test("sideEffects lists exactly the modules that attach tensor methods", () => {
+  test("sideEffects lists exactly the modules that attach tensor methods, built and as sources", () => {
+    // Bundlers drop a bare `import "./ops/methods.js"` of a module not listed, in dist/ for users and in src/ for
+    // bundles built from the sources (web/), so both forms are listed.
     const attaching = listSourceFiles(join(root, "src"))
       .filter((f) => /\bdefineMethod\(|Tensor\.prototype/.test(readFileSync(f, "utf8")))
-      .map((f) => `./dist/${relative(join(root, "src"), f).replace(/\.ts$/, ".js")}`)
+      .map((f) => relative(join(root, "src"), f))
+      .flatMap((f) => [`./dist/${f.replace(/\.ts$/, ".js")}`, `./src/${f}`])
       .sort();
     assert.deepEqual([...pkg.sideEffects].sort(), attaching);
   });

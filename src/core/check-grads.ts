@@ -66,7 +66,10 @@ export interface GradCheckEntry {
 export interface GradCheckReport {
   /** True when every entry of every order and mode is within the tolerance. */
   ok: boolean;
-  /** The largest absolute and relative errors over all entries checked. */
+  /**
+   * The largest absolute and relative errors over all entries checked (the relative error of an entry whose
+   * numeric value is near 0 is large however good the derivative: `ok` uses atol + rtol·|numeric| instead).
+   */
   maxAbsError: number;
   maxRelError: number;
   /** The entry furthest outside (or closest to) the tolerance: largest |error| / (atol + rtol·|numeric|). */

@@ -89,8 +89,6 @@ const profit = tensor([-3, -5]);
 const value = (hh: Tensor) => sum(mul(profit, linearProgram(profit, { G: Glp, h: hh }).params.primal));
 console.log(
   `\nLP optimum ${value(hlp).item().toFixed(6)}; ∂value/∂h = ${JSON.stringify(
-    grad(value)(hlp)
-      .toArray()
-      .map((v: number) => +v.toFixed(6)),
+    (grad(value)(hlp).toArray() as number[]).map((v: number) => +v.toFixed(6)),
   )}`,
 );

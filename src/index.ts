@@ -39,4 +39,7 @@ export {
   type ImplicitOptions,
   type ImplicitDiagnostics,
   type ImplicitPolicy,
+  type ImplicitLayer,
+  type SolverFn,
+  type OptimalityFn,
 } from "./implicit/index.js";

@@ -4,7 +4,9 @@
  * earlier ones defined, exactly as a reader following the guide does. Each block may repeat earlier imports (they
  * are merged). Lines whose trailing comment states a value (`grad(f)(x).toArray(); // [2, 4]`, `≈ 0.25` for 1e-3
  * tolerance) or an error (`// ShapeError: message…`) are checked, as in the doc-example tests; a failure names
- * `guide.md:line`. The guides also link to each other: those links must resolve to existing files.
+ * `guide.md:line`. The guides also link to each other: those links must resolve to existing files. The programs
+ * also type-check under `strict`, with `"diffopt"` mapped to src/index.ts (one compilation for all guides), so the
+ * guides show code that compiles for TypeScript users, not only code that runs.
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +14,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExampleRunner, extractMarkdownProgram } from "./doc-examples-harness.js";
+import { typeCheckPrograms } from "./typecheck-harness.js";
 
 /** The anchors of a markdown file's headings, as GitHub and typedoc derive them ("## A `b`: c" → "a-b-c"). */
 function headingAnchors(markdown: string): Set<string> {
@@ -81,6 +84,11 @@ describe("guides", () => {
     for (const name of ["getting-started.md", "implicit-differentiation.md", "solvers.md", "linear-algebra.md"]) {
       assert.ok(names.includes(name), `docs/guides/${name} is missing`);
     }
+  });
+
+  test("the guides type-check under strict", () => {
+    const programs = guides.map((file) => extractMarkdownProgram(readFileSync(file, "utf8"), relative(root, file)));
+    assert.deepEqual(typeCheckPrograms(programs, root), []);
   });
 
   for (const file of guides) {

@@ -478,7 +478,7 @@ describe("errors raised deep inside surface at the public function", () => {
   test("rootJvp and rootVjp name themselves for bad tangents, cotangents, args and shapes F rejects", () => {
     const F = (z: Tensor, a: Tensor) => sub(mul(z, z), a);
     const xs = tensor([1, 2]);
-    const a = [tensor([1, 4])];
+    const a: [Tensor] = [tensor([1, 4])];
     throwsWith(
       () => rootVjp(F, xs, a, tensor([1, 2, 3])),
       TreeMismatchError,
@@ -486,12 +486,12 @@ describe("errors raised deep inside surface at the public function", () => {
     );
     throwsWith(() => rootJvp(F, xs, a, [tensor([1, 2, 3])]), TreeMismatchError, /^rootJvp: tangents vs args/);
     throwsWith(
-      () => rootJvp(F, xs, a, tensor(1) as unknown as Tensor[]),
+      () => rootJvp(F, xs, a, tensor(1) as unknown as [Tensor]),
       ValueError,
       /^rootJvp: tangents must be an array/,
     );
     throwsWith(
-      () => rootVjp(F, xs, tensor([1, 4]) as unknown as Tensor[], xs),
+      () => rootVjp(F, xs, tensor([1, 4]) as unknown as [Tensor], xs),
       ValueError,
       /^rootVjp: args must be an array/,
     );
@@ -509,7 +509,7 @@ describe("errors raised deep inside surface at the public function", () => {
     const f = (w: Tensor) => sum(square(w));
     const fn = {
       value: (w: tree.Tree) => f(w as Tensor).item(),
-      valueAndGrad: (w: tree.Tree) => [f(w as Tensor).item(), grad(f)(w)] as [number, tree.Tree],
+      valueAndGrad: (w: tree.Tree) => [f(w as Tensor).item(), grad(f)(w as Tensor)] as [number, tree.Tree],
     };
     const x = tensor([1, 2]);
     const g = tensor([2, 4]);

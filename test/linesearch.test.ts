@@ -102,7 +102,7 @@ describe("wolfeLineSearch", () => {
         assert.ok(r.succeeded, `start ${x.toArray()}`);
         assert.ok(r.value <= v + c1 * r.stepsize * dot(g, p));
         assert.ok(Math.abs(dot(r.grad as Tensor, p)) <= c2 * Math.abs(dot(g, p)));
-        assertClose(r.grad as Tensor, grad(rosenbrock)(r.params) as Tensor, { rtol: 1e-14 });
+        assertClose(r.grad as Tensor, grad(rosenbrock)(r.params as Tensor), { rtol: 1e-14 });
       }
     });
   }

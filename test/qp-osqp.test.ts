@@ -107,7 +107,7 @@ describe("OSQP", () => {
   test("gradients in c, h, G, b against finite differences, equal to the interior point's", () => {
     const f = (solver: OSQP | InteriorPointQP) => (c: Tensor, h: Tensor, G: Tensor, b: Tensor) =>
       loss(solver.run(undefined, { ...problem, c, h, G, b }).params.primal).reshape([1]);
-    const args = [problem.c, problem.h!, problem.G as Tensor, problem.b!];
+    const args: [Tensor, Tensor, Tensor, Tensor] = [problem.c, problem.h!, problem.G as Tensor, problem.b!];
     checkDerivatives(f(new OSQP()), args, { rtol: 1e-6, atol: 1e-7 });
     const g1 = jacrev(f(new OSQP()), { argnums: [0, 1, 2, 3] })(...args) as Tensor[];
     const g2 = jacrev(f(new InteriorPointQP()), { argnums: [0, 1, 2, 3] })(...args) as Tensor[];

@@ -59,7 +59,10 @@ describe("GradientDescent", () => {
     const solver = new GradientDescent({ fun: objective.ridgeRegression, stepsize: 0.4, maxIter: 7, tol: 0 });
     let state = solver.init(init, lam, [X, y]);
     let params: Tensor = init;
-    for (let k = 0; k < 7; k++) ({ params, state } = solver.update(params, state, lam, [X, y]));
+    for (let k = 0; k < 7; k++) {
+      const r = solver.update(params, state, lam, [X, y]);
+      [params, state] = [r.params as Tensor, r.state];
+    }
     const run = solver.run(init, lam, [X, y]);
     assert.equal(run.state.iterNum, 7);
     assert.equal(run.state.status, "maxIterReached");

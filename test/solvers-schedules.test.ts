@@ -50,7 +50,9 @@ describe("ProximalGradient backtracking (issue 14)", () => {
       let state = pg.init(params, lam, [LX, Ly]);
       const steps: number[] = [];
       for (let k = 0; k < 10; k++) {
-        ({ params, state } = pg.update(params, state, lam, [LX, Ly]));
+        const r = pg.update(params, state, lam, [LX, Ly]);
+        params = r.params as Tensor;
+        state = r.state;
         steps.push(state.stepsize);
       }
       const jaxoptError = tree.norm(pg.optimalityFun(params, lam, [LX, Ly])).item();

@@ -179,8 +179,10 @@ describe("errors", () => {
   });
   test("tangents whose structure or shape differ from the primals", () => {
     assert.throws(() => jvp((x: Tensor) => x, [tensor([1, 2])], [tensor([1, 2, 3])]), TreeMismatchError);
+    // @ts-expect-error the tangent's structure differs from the primal's (also a compile error)
     assert.throws(() => jvp((x: Tensor) => x, [tensor(1)], [[tensor(1)]]), TreeMismatchError);
     assert.throws(
+      // @ts-expect-error one tangent for two primals (also a compile error)
       () => jvp((x: Tensor, y: Tensor) => add(x, y), [tensor(1), tensor(2)], [tensor(1)]),
       TreeMismatchError,
     );

@@ -88,3 +88,11 @@ export * as tree from "./tree.js";
 export * as random from "./random.js";
 export type { Tree, TreeDef } from "./tree.js";
 import "./ops/methods.js";
+export {
+  checkGrads,
+  GradCheckError,
+  type CheckGradsOptions,
+  type GradCheckReport,
+  type GradCheckEntry,
+  type GradCheckMode,
+} from "./check-grads.js";

@@ -8,13 +8,103 @@ import { allocFloat64 } from "./alloc.js";
 import { NonScalarOutputError, TreeMismatchError, ValueError } from "./errors.js";
 import { Tensor, zerosLike as tensorZerosLike, type Shape } from "./tensor.js";
 import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
+import { checkFunction, checkOptions } from "./options.js";
 import { add } from "./ops/elementwise.js";
 import { reshape } from "./ops/shape.js";
 import { stack } from "./ops/join.js";
 
-/** A function of pytrees, as the transforms accept it. */
+/**
+ * A function of pytrees, as the transforms accept it. Its `any` is a constraint only: an unannotated parameter
+ * (`grad((x) => …)`) is then contextually `any`, and the result types below follow the types of the arguments
+ * of the call instead (so `grad((x) => sum(x))(tensor([1, 2]))` is a `Tensor`).
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type TreeFn = (...args: any[]) => any;
+
+/** True when `T` is `any`. */
+type IsAny<T> = 0 extends 1 & T ? true : false;
+
+/**
+ * The pytree type `T` with every leaf a `Tensor`: the type of a gradient, tangent or cotangent of a `T`, and of
+ * an output of type `T` once the transforms have run (numbers are scalar leaves, so they become tensors).
+ * `{ w: Tensor; b: number[] }` maps to `{ w: Tensor; b: Tensor[] }`; `any` stays `any` and `Tree` stays `Tree`.
+ *
+ * @example
+ * ```ts
+ * import { grad, sum, mul, tensor, type Tensor, type TensorTree } from "diffopt";
+ * const loss = (p: { w: Tensor; b: number }) => sum(mul(p.w, p.b));
+ * const g: TensorTree<{ w: Tensor; b: number }> = grad(loss)({ w: tensor([1, 2]), b: 3 });
+ * g.b.item(); // 3
+ * ```
+ */
+export type TensorTree<T> =
+  IsAny<T> extends true
+    ? T
+    : [Tree] extends [T]
+      ? Tree
+      : T extends Tensor | number
+        ? Tensor
+        : T extends null | undefined
+          ? T
+          : T extends readonly unknown[]
+            ? { -readonly [K in keyof T]: TensorTree<T[K]> }
+            : T extends object
+              ? { -readonly [K in keyof T]: TensorTree<T[K]> }
+              : never;
+
+/** One `TensorTree` per argument of a list of arguments `A` (the cotangents `vjp` and `hvp` return). */
+export type TensorTrees<A extends readonly unknown[]> = { -readonly [K in keyof A]: TensorTree<A[K]> };
+
+/** The `argnums` option of `O` (0 when absent). */
+export type ArgnumsOf<O> = O extends { argnums: infer N } ? (N extends number | readonly number[] ? N : 0) : 0;
+
+/**
+ * What `grad` returns for arguments `A` and `argnums` `N`: the `TensorTree` of argument `N`, or a tuple of them
+ * for an array `N`.
+ */
+export type GradOf<A extends readonly unknown[], N> = N extends number
+  ? TensorTree<A[N]>
+  : N extends readonly number[]
+    ? { -readonly [K in keyof N]: TensorTree<A[N[K] & number]> }
+    : never;
+
+/** The aux output of a function returning `[value, aux]` (a `Tree` when the pair is not a tuple type). */
+export type AuxOf<R> = R extends readonly [unknown, infer X] ? TensorTree<X> : Tree;
+
+/** The value `valueAndGrad` reports for an output `R` under options `O`: `[value, aux]` with `hasAux`. */
+export type ValueOf<R, O> = O extends { hasAux: true }
+  ? [R extends readonly [infer V, unknown] ? TensorTree<V> : Tensor, AuxOf<R>]
+  : TensorTree<R>;
+
+/** What `grad(f, opts)` returns for `f` returning `R`, arguments `A` and options `O` (`[gradient, aux]` with `hasAux`). */
+export type GradResult<R, A extends readonly unknown[], O> = O extends { hasAux: true }
+  ? [GradOf<A, ArgnumsOf<O>>, AuxOf<R>]
+  : GradOf<A, ArgnumsOf<O>>;
+
+/**
+ * The Jacobian of an output `Out` with respect to inputs `In` (a `TensorTree`, or a tuple of them for an array
+ * `argnums`): the structure of `Out` whose leaves are `In`-shaped structures of tensors.
+ */
+export type JacobianOf<Out, In> =
+  IsAny<Out> extends true
+    ? Out
+    : [Tree] extends [Out]
+      ? Tree
+      : Out extends Tensor | number
+        ? In
+        : Out extends null | undefined
+          ? Out
+          : Out extends readonly unknown[]
+            ? { -readonly [K in keyof Out]: JacobianOf<Out[K], In> }
+            : Out extends object
+              ? { -readonly [K in keyof Out]: JacobianOf<Out[K], In> }
+              : never;
+
+/** What `jacfwd(f, opts)`, `jacrev(f, opts)` and `hessian(f, opts)` return for arguments `A`. */
+export type JacobianResult<F extends TreeFn, A extends readonly unknown[], O> = JacobianOf<
+  ReturnType<F>,
+  GradOf<A, ArgnumsOf<O>>
+>;
 
 /** @internal Concrete copy of `x` detached from every transform. */
 function detach(x: Tensor): Tensor {
@@ -47,7 +137,12 @@ export function stopGradient<T extends Tree>(x: T): T {
  * console.log(y.item(), dy.item()); // 0 1
  * ```
  */
-export function jvp<R extends Tree = Tensor>(f: TreeFn, primals: readonly Tree[], tangents: readonly Tree[]): [R, R] {
+export function jvp<R, const A extends readonly unknown[] = Parameters<TreeFn>>(
+  f: (...args: A) => R,
+  primals: A,
+  tangents: TangentsOf<A>,
+): [TensorTree<R>, TensorTree<R>] {
+  checkFunction(f, "jvp", "f");
   if (!Array.isArray(primals) || !Array.isArray(tangents)) {
     throw new TreeMismatchError("jvp: primals and tangents must be arrays (one entry per argument of f)");
   }
@@ -55,14 +150,35 @@ export function jvp<R extends Tree = Tensor>(f: TreeFn, primals: readonly Tree[]
   const tl = flattenLike(tangents as Tree, def, pl, "jvp: tangents vs primals");
   const level = newLevel();
   const lifted = pl.map((x, i) => jvpTracer(level, x, tl[i]!));
-  const out = f(...unflatten<Tree[]>(def, lifted));
-  const [ol, odef] = flatten(out);
+  const out = f(...(unflatten<Tree[]>(def, lifted) as unknown as A));
+  const [ol, odef] = flatten(out as Tree);
   const primalOut = ol.map((o) => lower(o, level));
   const tangentOut = ol.map((o, i) =>
     o.level === level && o.tangent !== null ? o.tangent : tensorZerosLike(primalOut[i]!),
   );
-  return [unflatten<R>(odef, primalOut), unflatten<R>(odef, tangentOut)];
+  return [unflatten(odef, primalOut), unflatten(odef, tangentOut)] as [TensorTree<R>, TensorTree<R>];
 }
+
+/**
+ * Tangents for arguments `A`: each argument's structure, with tensors or numbers as leaves.
+ */
+export type TangentsOf<A extends readonly unknown[]> = { readonly [K in keyof A]: TreeLike<A[K]> };
+
+/** The pytree type `T` with every leaf a `Tensor` or a number (what the transforms accept for a `T`). */
+export type TreeLike<T> =
+  IsAny<T> extends true
+    ? T
+    : [Tree] extends [T]
+      ? Tree
+      : T extends Tensor | number
+        ? Tensor | number
+        : T extends null | undefined
+          ? T
+          : T extends readonly unknown[]
+            ? { readonly [K in keyof T]: TreeLike<T[K]> }
+            : T extends object
+              ? { readonly [K in keyof T]: TreeLike<T[K]> }
+              : never;
 
 /** @internal Reverse-mode trace of `f` at the leaf level, shared by `vjp`, `grad` and `jacrev`. */
 interface LeafVjp {
@@ -74,7 +190,7 @@ interface LeafVjp {
 }
 
 function leafVjp(
-  f: (...args: Tree[]) => Tree,
+  f: TreeFn,
   args: readonly Tree[],
   argnums: readonly number[],
   hasAux: boolean,
@@ -123,19 +239,23 @@ function allArgnums(n: number): number[] {
  *
  * @example
  * ```ts
- * import { vjp, mul, tensor, type Tensor } from "diffopt";
+ * import { vjp, mul, tensor } from "diffopt";
  * const [y, pullback] = vjp((a, b) => mul(a, b), tensor(2), tensor(3));
- * const [ga, gb] = pullback(tensor(1)) as Tensor[];
+ * const [ga, gb] = pullback(tensor(1)); // one cotangent per argument, typed as the arguments
  * console.log(y.item(), ga.item(), gb.item()); // 6 3 2
  * ```
  */
-export function vjp<R extends Tree = Tensor>(f: TreeFn, ...primals: Tree[]): [R, (cotangent: R) => Tree[]] {
-  const t = leafVjp(f, primals, allArgnums(primals.length), false);
-  const pullback = (ct: R): Tree[] => {
-    const cl = flattenLike(ct, t.outDef, t.outLeaves, "vjp: cotangent vs output");
-    return unflatten<Tree[]>(t.inDef, t.pullback(cl));
+export function vjp<R, const A extends readonly unknown[] = Parameters<TreeFn>>(
+  f: (...args: A) => R,
+  ...primals: A
+): [TensorTree<R>, (cotangent: TreeLike<R>) => TensorTrees<A>] {
+  checkFunction(f, "vjp", "f");
+  const t = leafVjp(f, primals as readonly Tree[], allArgnums(primals.length), false);
+  const pullback = (ct: TreeLike<R>): TensorTrees<A> => {
+    const cl = flattenLike(ct as Tree, t.outDef, t.outLeaves, "vjp: cotangent vs output");
+    return unflatten<Tree[]>(t.inDef, t.pullback(cl)) as TensorTrees<A>;
   };
-  return [unflatten<R>(t.outDef, t.outLeaves), pullback];
+  return [unflatten(t.outDef, t.outLeaves) as TensorTree<R>, pullback];
 }
 
 /** Options of {@link grad} and {@link valueAndGrad}. */
@@ -146,12 +266,28 @@ export interface GradOptions {
   hasAux?: boolean;
 }
 
+const GRAD_OPTION_KEYS = ["argnums", "hasAux"] as const satisfies readonly (keyof GradOptions)[];
+const JACOBIAN_OPTION_KEYS = ["argnums"] as const satisfies readonly (keyof JacobianOptions)[];
+
+/**
+ * The argument indices to differentiate. A repeated index is rejected rather than answered twice: `[0, 0]` is
+ * almost always a typo for `[0, 1]`, and two gradients of the same argument are one `[g, g]` away.
+ */
 function resolveArgnums(argnums: number | readonly number[] | undefined, nArgs: number, op: string): number[] {
   const list = argnums === undefined ? [0] : typeof argnums === "number" ? [argnums] : [...argnums];
+  if (typeof argnums === "object" && argnums !== null && !Array.isArray(argnums)) {
+    throw new ValueError(`${op}: argnums must be a number or an array of numbers, got ${typeof argnums}`);
+  }
   for (const a of list) {
     if (!Number.isInteger(a) || a < 0 || a >= nArgs) {
       throw new ValueError(`${op}: argnums ${a} is out of range for a call with ${nArgs} argument(s)`);
     }
+  }
+  const repeated = list.find((a, i) => list.indexOf(a) !== i);
+  if (repeated !== undefined) {
+    throw new ValueError(
+      `${op}: argnums [${list.join(", ")}] names argument ${repeated} twice; list each argument once (and repeat the result's entry if you need it twice)`,
+    );
   }
   return list;
 }
@@ -176,33 +312,52 @@ function scalarLeaf(t: LeafVjp, op: string): Tensor {
  * console.log(v.item(), g.toArray()); // 5 [2, 4]
  * ```
  */
-export function valueAndGrad(f: TreeFn, opts: GradOptions = {}): (...args: Tree[]) => [any, any] {
-  return (...args: Tree[]) => {
-    const argnums = resolveArgnums(opts.argnums, args.length, "grad");
-    const t = leafVjp(f, args, argnums, opts.hasAux ?? false);
-    const y = scalarLeaf(t, "grad");
+export function valueAndGrad<F extends TreeFn, const O extends GradOptions = object>(
+  f: F,
+  opts?: O,
+): <A extends Parameters<F>>(...args: A) => [ValueOf<ReturnType<F>, O>, GradOf<A, ArgnumsOf<O>>] {
+  return valueAndGradAs(f, opts, "valueAndGrad");
+}
+
+function valueAndGradAs<F extends TreeFn, O extends GradOptions>(f: F, opts: O | undefined, op: string) {
+  checkFunction(f, op, "f");
+  checkOptions(op, opts, GRAD_OPTION_KEYS);
+  const { argnums: argnumsOpt, hasAux = false } = opts ?? {};
+  return <A extends Parameters<F>>(...args: A): [ValueOf<ReturnType<F>, O>, GradOf<A, ArgnumsOf<O>>] => {
+    const argnums = resolveArgnums(argnumsOpt, args.length, op);
+    const t = leafVjp(f, args, argnums, hasAux);
+    const y = scalarLeaf(t, op);
     const g = unflatten<Tree[]>(t.inDef, t.pullback([new Tensor(new Float64Array([1]), y.shape)]));
-    const gradOut = typeof opts.argnums === "object" ? g : g[0];
+    const gradOut = typeof argnumsOpt === "object" ? g : g[0];
     const value = unflatten(t.outDef, t.outLeaves);
-    return [opts.hasAux ? [value, t.aux] : value, gradOut];
+    return [(hasAux ? [value, t.aux] : value) as ValueOf<ReturnType<F>, O>, gradOut as GradOf<A, ArgnumsOf<O>>];
   };
 }
 
 /**
  * The gradient of a scalar function of pytrees with respect to argument `argnums` (default 0). With an
- * array `argnums`, a list of gradients; with `hasAux`, `[gradient, aux]`.
+ * array `argnums`, a list of gradients; with `hasAux`, `[gradient, aux]`. Each gradient has the structure (and
+ * the type, see {@link TensorTree}) of its argument. `argnums` must not repeat an argument (a `ValueError`).
  *
  * @example
  * ```ts
- * import { grad, sum, square, tensor } from "diffopt";
+ * import { grad, sum, square, mul, tensor, type Tensor } from "diffopt";
  * grad((x) => sum(square(x)))(tensor([1, 2])).toArray(); // [2, 4]
+ * // pytrees: the gradient of w = { a, b } is typed { a: Tensor; b: Tensor[] }
+ * const f = (w: { a: Tensor; b: Tensor[] }, x: Tensor) => sum(mul(w.a, x)).add(sum(square(w.b[0]!)));
+ * const [gw, gx] = grad(f, { argnums: [0, 1] })({ a: tensor([1, 2]), b: [tensor(3)] }, tensor([5, 6]));
+ * gw.b[0]!.item(); // 6
+ * gx.toArray(); // [1, 2]
  * ```
  */
-export function grad(f: TreeFn, opts: GradOptions = {}): (...args: Tree[]) => any {
-  const vg = valueAndGrad(f, opts);
-  return (...args: Tree[]) => {
+export function grad<F extends TreeFn, const O extends GradOptions = object>(
+  f: F,
+  opts?: O,
+): <A extends Parameters<F>>(...args: A) => GradResult<ReturnType<F>, A, O> {
+  const vg = valueAndGradAs(f, opts, "grad");
+  return <A extends Parameters<F>>(...args: A) => {
     const [v, g] = vg(...args);
-    return opts.hasAux ? [g, (v as [Tree, Tree])[1]] : g;
+    return (opts?.hasAux ? [g, (v as [Tree, Tree])[1]] : g) as GradResult<ReturnType<F>, A, O>;
   };
 }
 
@@ -216,7 +371,7 @@ export interface JacobianOptions {
  * Assembles Jacobian blocks: `blocks[o][i]` has shape [...out_o.shape, ...in_i.shape]; returns the output
  * structure whose leaves are input structures of blocks.
  */
-function assembleJacobian(blocks: Tensor[][], outDef: TreeDef, inDef: TreeDef, multipleArgs: boolean): any {
+function assembleJacobian(blocks: Tensor[][], outDef: TreeDef, inDef: TreeDef, multipleArgs: boolean): Tree {
   const perOut = blocks.map((row) => {
     const byArg = unflatten<Tree[]>(inDef, row);
     return multipleArgs ? byArg : byArg[0];
@@ -240,13 +395,23 @@ function basis(shape: Shape, size: number, k: number): Tensor {
  * jacfwd((x) => mul(x, x))(tensor([1, 2])).toArray(); // [[2, 0], [0, 4]]
  * ```
  */
-export function jacfwd(f: TreeFn, opts: JacobianOptions = {}): (...args: Tree[]) => any {
-  return (...args: Tree[]) => {
-    const argnums = resolveArgnums(opts.argnums, args.length, "jacfwd");
-    const diffArgs = argnums.map((i) => args[i]!);
+export function jacfwd<F extends TreeFn, const O extends JacobianOptions = object>(
+  f: F,
+  opts?: O,
+): <A extends Parameters<F>>(...args: A) => JacobianResult<F, A, O> {
+  return jacfwdAs(f, opts, "jacfwd");
+}
+
+function jacfwdAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | undefined, op: string) {
+  checkFunction(f, op, "f");
+  checkOptions(op, opts, JACOBIAN_OPTION_KEYS);
+  const argnumsOpt = opts?.argnums;
+  return <A extends Parameters<F>>(...args: A): JacobianResult<F, A, O> => {
+    const argnums = resolveArgnums(argnumsOpt, args.length, op);
+    const diffArgs = argnums.map((i) => args[i]! as Tree);
     const [inLeaves, inDef] = flatten(diffArgs as Tree);
     const g = (...d: Tree[]): Tree => {
-      const callArgs = [...args];
+      const callArgs: unknown[] = [...args];
       argnums.forEach((a, i) => (callArgs[a] = d[i]!));
       return f(...callArgs);
     };
@@ -257,7 +422,7 @@ export function jacfwd(f: TreeFn, opts: JacobianOptions = {}): (...args: Tree[])
       const cols: Tensor[][] = [];
       for (let k = 0; k < leaf.size; k++) {
         const tangents = inLeaves.map((l, j) => (j === li ? basis(l.shape, l.size, k) : tensorZerosLike(l)));
-        const [out, tout] = jvp<Tree>(g, unflatten<Tree[]>(inDef, inLeaves), unflatten<Tree[]>(inDef, tangents));
+        const [out, tout] = jvp(g, unflatten<Tree[]>(inDef, inLeaves), unflatten<Tree[]>(inDef, tangents));
         const [ol, od] = flatten(out);
         outDef = od;
         outShapes = ol.map((o) => o.shape);
@@ -278,7 +443,7 @@ export function jacfwd(f: TreeFn, opts: JacobianOptions = {}): (...args: Tree[])
         return reshape(mat, [...os, ...leaf.shape]);
       }),
     );
-    return assembleJacobian(blocks, outDef, inDef, typeof opts.argnums === "object");
+    return assembleJacobian(blocks, outDef, inDef, typeof argnumsOpt === "object") as JacobianResult<F, A, O>;
   };
 }
 
@@ -296,9 +461,19 @@ function sizeOf(s: Shape): number {
  * jacrev((x) => mul(x, x))(tensor([1, 2])).toArray(); // [[2, 0], [0, 4]]
  * ```
  */
-export function jacrev(f: TreeFn, opts: JacobianOptions = {}): (...args: Tree[]) => any {
-  return (...args: Tree[]) => {
-    const argnums = resolveArgnums(opts.argnums, args.length, "jacrev");
+export function jacrev<F extends TreeFn, const O extends JacobianOptions = object>(
+  f: F,
+  opts?: O,
+): <A extends Parameters<F>>(...args: A) => JacobianResult<F, A, O> {
+  return jacrevAs(f, opts, "jacrev");
+}
+
+function jacrevAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | undefined, op: string) {
+  checkFunction(f, op, "f");
+  checkOptions(op, opts, JACOBIAN_OPTION_KEYS);
+  const argnumsOpt = opts?.argnums;
+  return <A extends Parameters<F>>(...args: A): JacobianResult<F, A, O> => {
+    const argnums = resolveArgnums(argnumsOpt, args.length, op);
     const t = leafVjp(f, args, argnums, false);
     const blocks = t.outLeaves.map((o, oi) => {
       const rows: Tensor[][] = t.inLeaves.map(() => []);
@@ -312,7 +487,7 @@ export function jacrev(f: TreeFn, opts: JacobianOptions = {}): (...args: Tree[])
         return reshape(mat, [...o.shape, ...leaf.shape]);
       });
     });
-    return assembleJacobian(blocks, t.outDef, t.inDef, typeof opts.argnums === "object");
+    return assembleJacobian(blocks, t.outDef, t.inDef, typeof argnumsOpt === "object") as JacobianResult<F, A, O>;
   };
 }
 
@@ -325,9 +500,23 @@ export function jacrev(f: TreeFn, opts: JacobianOptions = {}): (...args: Tree[])
  * hessian((x) => sum(pow(x, 3)))(tensor([1, 2])).toArray(); // [[6, 0], [0, 12]]
  * ```
  */
-export function hessian(f: TreeFn, opts: JacobianOptions = {}): (...args: Tree[]) => any {
-  return jacfwd(jacrev(f, opts), opts);
+export function hessian<F extends TreeFn, const O extends JacobianOptions = object>(
+  f: F,
+  opts?: O,
+): <A extends Parameters<F>>(...args: A) => HessianResult<A, O> {
+  return jacfwdAs(jacrevAs(f, opts, "hessian"), opts, "hessian") as <A extends Parameters<F>>(
+    ...args: A
+  ) => HessianResult<A, O>;
 }
+
+/**
+ * What `hessian(f, opts)` returns for arguments `A`: the Jacobian of the gradient, i.e. for one argument of type
+ * `T` the structure of `T` whose leaves are `T`-shaped structures of blocks.
+ */
+export type HessianResult<A extends readonly unknown[], O> = JacobianOf<
+  GradOf<A, ArgnumsOf<O>>,
+  GradOf<A, ArgnumsOf<O>>
+>;
 
 /**
  * Hessian-vector product of a scalar function by forward-over-reverse: ∇²f(primals) · tangents, without
@@ -335,14 +524,19 @@ export function hessian(f: TreeFn, opts: JacobianOptions = {}): (...args: Tree[]
  *
  * @example
  * ```ts
- * import { hvp, sum, pow, tensor, type Tensor } from "diffopt";
- * const [h] = hvp((x) => sum(pow(x, 3)), [tensor([1, 2])], [tensor([1, 0])]) as Tensor[];
+ * import { hvp, sum, pow, tensor } from "diffopt";
+ * const [h] = hvp((x) => sum(pow(x, 3)), [tensor([1, 2])], [tensor([1, 0])]);
  * h.toArray(); // [6, 0]
  * ```
  */
-export function hvp(f: TreeFn, primals: readonly Tree[], tangents: readonly Tree[]): Tree[] {
-  const g = (...xs: Tree[]) => grad(f, { argnums: allArgnums(xs.length) })(...xs);
-  return jvp<Tree[]>(g, primals, tangents)[1];
+export function hvp<const A extends readonly unknown[]>(
+  f: (...args: A) => unknown,
+  primals: A,
+  tangents: TangentsOf<A>,
+): TensorTrees<A> {
+  checkFunction(f, "hvp", "f");
+  const g = (...xs: Tree[]) => valueAndGradAs(f as TreeFn, { argnums: allArgnums(xs.length) }, "hvp")(...xs)[1];
+  return jvp(g, [...(primals as readonly Tree[])], tangents as readonly Tree[])[1] as TensorTrees<A>;
 }
 
 /**
@@ -356,7 +550,12 @@ export function hvp(f: TreeFn, primals: readonly Tree[], tangents: readonly Tree
  * df(tensor(2)).item(); // 2
  * ```
  */
-export function linearize<R extends Tree = Tensor>(f: TreeFn, ...primals: Tree[]): [R, (...tangents: Tree[]) => R] {
-  const out = f(...primals) as R;
-  return [out, (...tangents: Tree[]) => jvp<R>(f, primals, tangents)[1]];
+export function linearize<R, const A extends readonly unknown[] = Parameters<TreeFn>>(
+  f: (...args: A) => R,
+  ...primals: A
+): [TensorTree<R>, (...tangents: TangentsOf<A>) => TensorTree<R>] {
+  checkFunction(f, "linearize", "f");
+  // flatten/unflatten turns number leaves into tensors (as the other transforms return them), keeping derivatives.
+  const [leaves, def] = flatten(f(...primals) as Tree);
+  return [unflatten(def, leaves) as TensorTree<R>, (...tangents: TangentsOf<A>) => jvp(f, primals, tangents)[1]];
 }

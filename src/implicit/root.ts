@@ -14,7 +14,16 @@ import { customCall, type CustomRule } from "../core/custom.js";
 import { DifferentiationError, TreeMismatchError, ValueError } from "../core/errors.js";
 import { Tensor, describeValue, zerosLike } from "../core/tensor.js";
 import { atBoundary } from "../core/check.js";
-import { jvp, stopGradient, vjp } from "../core/transforms.js";
+import {
+  jvp,
+  stopGradient,
+  vjp,
+  type TangentsOf,
+  type TensorTree,
+  type TensorTrees,
+  type TreeLike,
+} from "../core/transforms.js";
+import { checkChoice, checkFunction, checkOptions } from "../core/options.js";
 import {
   flatten,
   flattenLike,
@@ -76,11 +85,70 @@ export interface ImplicitOptions {
   onDiagnostics?: (d: ImplicitDiagnostics) => void;
 }
 
-/** The optimality function F(x, ...args) of a root problem. */
+/**
+ * The optimality function F(x, ...args) of a root problem. Its `any`s are a constraint only, so that unannotated
+ * parameters (`customRoot((x, a) => sub(mul(x, x), a))`) are accepted.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type OptimalityFn = (x: any, ...args: any[]) => any;
 
-/** A solver: any function of an initial guess and the arguments, run on plain (untraced) values. */
+/**
+ * A solver: any function of an initial guess and the arguments, run on plain (untraced) values. Its `any`s are a
+ * constraint only: the decorated solver keeps the solver's own signature (see {@link ImplicitLayer}).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type SolverFn = (init: any, ...args: any[]) => any;
+
+const IMPLICIT_OPTION_KEYS = [
+  "solve",
+  "symmetric",
+  "positiveDefinite",
+  "hasAux",
+  "rtol",
+  "atol",
+  "maxIter",
+  "restart",
+  "residualTol",
+  "policy",
+  "onDiagnostics",
+] as const satisfies readonly (keyof ImplicitOptions)[];
+
+const POLICIES = ["throw", "warn", "lstsq"] as const satisfies readonly ImplicitPolicy[];
+
+/**
+ * @internal Checks implicit-differentiation options when they are given (not when a derivative is first taken):
+ * unknown keys, tolerances that are not non-negative numbers, iteration counts that are not positive integers,
+ * an unknown policy, flags that are not booleans. Throws a `ValueError` naming `who`.
+ */
+export function checkImplicitOptions(who: string, opts: ImplicitOptions | undefined, name = "options"): void {
+  checkOptions(who, opts, IMPLICIT_OPTION_KEYS, name);
+  if (opts === undefined) return;
+  for (const key of ["rtol", "atol", "residualTol"] as const) {
+    const v = opts[key];
+    if (v !== undefined && !(typeof v === "number" && v >= 0)) {
+      throw new ValueError(`${who}: ${name}.${key} must be a non-negative number, got ${String(v)}`);
+    }
+  }
+  for (const key of ["maxIter", "restart"] as const) {
+    const v = opts[key];
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) {
+      throw new ValueError(`${who}: ${name}.${key} must be a positive integer, got ${String(v)}`);
+    }
+  }
+  for (const key of ["symmetric", "positiveDefinite", "hasAux"] as const) {
+    const v = opts[key];
+    if (v !== undefined && typeof v !== "boolean") {
+      throw new ValueError(`${who}: ${name}.${key} must be true or false, got ${String(v)}`);
+    }
+  }
+  checkChoice(opts.policy, POLICIES, who, `${name}.policy`);
+  if (opts.solve !== undefined && typeof opts.solve !== "string") {
+    throw new ValueError(
+      `${who}: ${name}.solve must be a solver name (see linalg.linearSolve), got ${typeof opts.solve}`,
+    );
+  }
+  if (opts.onDiagnostics !== undefined) checkFunction(opts.onDiagnostics, who, `${name}.onDiagnostics`);
+}
 
 /** The decorated solver: same arguments and result; `init` may be omitted (`undefined`) if the solver allows it. */
 export type ImplicitLayer<S extends SolverFn> = S extends (init: infer I, ...args: infer A) => infer R
@@ -368,15 +436,17 @@ function rootVjpSigned(
  * rootJvp(F, tensor(2), [tensor(4)], [tensor(1)]).item(); // 0.25
  * ```
  */
-export function rootJvp(
-  F: OptimalityFn,
-  xStar: Tree,
-  args: readonly Tree[],
-  tangents: readonly Tree[],
+export function rootJvp<X, const A extends readonly unknown[]>(
+  F: (x: X, ...args: A) => unknown,
+  xStar: X,
+  args: A,
+  tangents: TangentsOf<A>,
   opts: ImplicitOptions = {},
-): any {
+): TensorTree<X> {
   return atBoundary("rootJvp", () => {
-    checkRootArgs(F, args, "rootJvp");
+    checkFunction(F, "rootJvp", "F");
+    checkImplicitOptions("rootJvp", opts);
+    checkRootArgs(args as readonly Tree[], "rootJvp");
     if (!Array.isArray(tangents)) {
       throw new ValueError(
         `rootJvp: tangents must be an array (one entry per argument), got ${describeValue(tangents)}`,
@@ -384,13 +454,13 @@ export function rootJvp(
     }
     const [argLeaves, argDef] = flatten(args as Tree);
     flattenLike(tangents as Tree, argDef, argLeaves, "tangents vs args");
-    return rootJvpSigned(F, 1, xStar, args, tangents, opts, "rootJvp");
+    const w = rootJvpSigned(F, 1, xStar as Tree, args as readonly Tree[], tangents as readonly Tree[], opts, "rootJvp");
+    return w as TensorTree<X>;
   });
 }
 
-/** The checks shared by {@link rootJvp} and {@link rootVjp} on their inputs. */
-function checkRootArgs(F: OptimalityFn, args: readonly Tree[], who: string): void {
-  if (typeof F !== "function") throw new ValueError(`${who}: F must be a function, got ${describeValue(F)}`);
+/** The check shared by {@link rootJvp} and {@link rootVjp} on their arguments. */
+function checkRootArgs(args: readonly Tree[], who: string): void {
   if (!Array.isArray(args)) {
     throw new ValueError(`${who}: args must be an array (the arguments of F after x), got ${describeValue(args)}`);
   }
@@ -407,18 +477,21 @@ function checkRootArgs(F: OptimalityFn, args: readonly Tree[], who: string): voi
  * rootVjp(F, tensor(2), [tensor(4)], tensor(1))[0].item(); // 0.25
  * ```
  */
-export function rootVjp(
-  F: OptimalityFn,
-  xStar: Tree,
-  args: readonly Tree[],
-  cotangent: Tree,
+export function rootVjp<X, const A extends readonly unknown[]>(
+  F: (x: X, ...args: A) => unknown,
+  xStar: X,
+  args: A,
+  cotangent: TreeLike<X>,
   opts: ImplicitOptions = {},
-): any[] {
+): TensorTrees<A> {
   return atBoundary("rootVjp", () => {
-    checkRootArgs(F, args, "rootVjp");
-    const [xLeaves, xDef] = flatten(xStar);
-    flattenLike(cotangent, xDef, xLeaves, "cotangent vs xStar");
-    return rootVjpSigned(F, 1, xStar, args, cotangent, opts, "rootVjp");
+    checkFunction(F, "rootVjp", "F");
+    checkImplicitOptions("rootVjp", opts);
+    checkRootArgs(args as readonly Tree[], "rootVjp");
+    const [xLeaves, xDef] = flatten(xStar as Tree);
+    flattenLike(cotangent as Tree, xDef, xLeaves, "cotangent vs xStar");
+    const g = rootVjpSigned(F, 1, xStar as Tree, args as readonly Tree[], cotangent as Tree, opts, "rootVjp");
+    return g as TensorTrees<A>;
   });
 }
 
@@ -437,7 +510,9 @@ interface SolveRecord {
 }
 
 function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who: string) {
+  checkImplicitOptions(who, opts);
   return <S extends SolverFn>(solver: S): ImplicitLayer<S> => {
+    checkFunction(solver, who, "solver");
     // The last forward solve, reused when the layer is called again on the very same (immutable) tensors, as
     // jacfwd does once per column: the solver then runs once and the backward matrix is factorised once.
     let last: SolveRecord | null = null;
@@ -535,7 +610,11 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
  * jvp((a) => sqrtOf(tensor(1), a), [tensor(4)], [tensor(1)])[1]; // tensor(0.25)
  * ```
  */
-export function customRoot(F: OptimalityFn, opts: ImplicitOptions = {}) {
+export function customRoot(
+  F: OptimalityFn,
+  opts: ImplicitOptions = {},
+): <S extends SolverFn>(solver: S) => ImplicitLayer<S> {
+  checkFunction(F, "customRoot", "F");
   return implicitLayer(F, 1, opts, "customRoot");
 }
 
@@ -557,7 +636,11 @@ export function customRoot(F: OptimalityFn, opts: ImplicitOptions = {}) {
  * grad((theta) => solve(tensor(0), theta))(tensor(0.5)).item(); // 1 / (1 + sin(x*))
  * ```
  */
-export function customFixedPoint(T: OptimalityFn, opts: ImplicitOptions = {}) {
+export function customFixedPoint(
+  T: OptimalityFn,
+  opts: ImplicitOptions = {},
+): <S extends SolverFn>(solver: S) => ImplicitLayer<S> {
+  checkFunction(T, "customFixedPoint", "T");
   const F = (x: Tree, ...args: Tree[]) => sub(T(x, ...args), x);
   return implicitLayer(F, -1, opts, "customFixedPoint");
 }

@@ -9,12 +9,24 @@
  * - `implicitDiff: false`: the iterations run on the traced values, so autodiff differentiates the unrolled
  *   loop (the baseline). Step sizes chosen by line searches are constants of that derivative.
  *
+ * Options are checked when the solver is constructed: a subclass passes the names of its own options (and those
+ * that must be functions, such as `fun`) to this constructor as a {@link SolverOptionSpec}, so that a misspelled
+ * option (`maxiter`) or a missing `fun` throws a `ValueError` listing the valid ones instead of being ignored:
+ *
+ * ```
+ * const MY_KEYS = ["fun", "stepsize"] as const satisfies readonly (keyof MySolverOptions)[];
+ * constructor(opts: MySolverOptions) {
+ *   super("MySolver", opts, { keys: MY_KEYS, functions: ["fun"] });
+ * }
+ * ```
+ *
  * @module
  */
 import { DifferentiationError, NonFiniteError, ValueError } from "../core/errors.js";
-import { stopGradient } from "../core/transforms.js";
+import { checkFunction, checkOptions } from "../core/options.js";
+import { stopGradient, type TensorTree } from "../core/transforms.js";
 import { flatten, type Tree } from "../core/tree.js";
-import { customRoot, type ImplicitOptions } from "../implicit/root.js";
+import { checkImplicitOptions, customRoot, type ImplicitOptions } from "../implicit/root.js";
 
 /**
  * How a run ended: "converged", "maxIterReached", "diverged" (a non-finite iterate), "stalled" (the solver cannot
@@ -40,9 +52,15 @@ export interface SolverState {
   value?: number;
 }
 
-/** The result of `update` and `run`. */
-export interface SolverResult<S extends SolverState = SolverState> {
-  params: any;
+/**
+ * The result of `update` and `run`: the iterate and the state. `run(init, …)` returns params of the type of `init`
+ * (with tensor leaves, see `TensorTree`): a `Tensor` for a tensor `init`, `{ w: Tensor; b: Tensor }` for such a
+ * pytree.
+ */
+export interface SolverResult<S extends SolverState = SolverState, P = Tree> {
+  /** The iterate: the solution after `run`. */
+  params: P;
+  /** The solver's state at `params`. */
   state: S;
 }
 
@@ -55,7 +73,7 @@ export interface SolverOptions {
   /** Print the error and value after every update (default false). */
   verbose?: boolean;
   /** Called with the (plain or traced) params and the state after every update. */
-  callback?: (params: any, state: SolverState) => void;
+  callback?: (params: Tree, state: SolverState) => void;
   /** Differentiate `run` implicitly (default true) or by unrolling its iterations (false). */
   implicitDiff?: boolean;
   /**
@@ -67,9 +85,54 @@ export interface SolverOptions {
   implicit?: ImplicitOptions;
 }
 
+/** The options every solver accepts, checked by the {@link Solver} constructor. */
+export const SOLVER_OPTION_KEYS = [
+  "maxIter",
+  "tol",
+  "verbose",
+  "callback",
+  "implicitDiff",
+  "throwOnDiverge",
+  "implicit",
+] as const satisfies readonly (keyof SolverOptions)[];
+
+/**
+ * How a solver declares its own options to the {@link Solver} constructor, which checks them: `keys` are the
+ * option names it adds to {@link SolverOptions} (tie them to the options interface with
+ * `satisfies readonly (keyof MyOptions)[]`), `functions` those that must be given as functions (`fun`).
+ */
+export interface SolverOptionSpec {
+  /** The solver's own option names (the shared ones, {@link SOLVER_OPTION_KEYS}, are added). */
+  readonly keys: readonly string[];
+  /** Options that are required and must be functions (e.g. `["fun"]`). */
+  readonly functions?: readonly string[];
+}
+
 function positiveInteger(v: number, who: string, name: string): number {
   if (!Number.isInteger(v) || v < 0) throw new ValueError(`${who}: ${name} must be a non-negative integer, got ${v}`);
   return v;
+}
+
+function booleanOption(v: unknown, fallback: boolean, who: string, name: string): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== "boolean") throw new ValueError(`${who}: ${name} must be true or false, got ${String(v)}`);
+  return v;
+}
+
+/**
+ * @internal Checks a solver's options: a plain object with only the shared and the solver's own keys, its
+ * required functions present, and the shared options well-typed. Throws a `ValueError` naming the solver.
+ */
+export function checkSolverOptions(who: string, opts: unknown, spec: SolverOptionSpec | undefined): void {
+  if (opts === undefined || opts === null || typeof opts !== "object") {
+    const needs = spec?.functions?.length ? ` with at least ${spec.functions.map((f) => `\`${f}\``).join(", ")}` : "";
+    throw new ValueError(`${who}: the options must be an object${needs}, got ${opts === null ? "null" : typeof opts}`);
+  }
+  if (spec !== undefined) checkOptions(who, opts, [...spec.keys, ...SOLVER_OPTION_KEYS]);
+  const o = opts as Record<string, unknown>;
+  for (const f of spec?.functions ?? []) checkFunction(o[f], who, `options.${f}`);
+  if (o.callback !== undefined) checkFunction(o.callback, who, "options.callback");
+  checkImplicitOptions(who, o.implicit as ImplicitOptions | undefined, "options.implicit");
 }
 
 /** @internal True when every leaf of `t` is finite. */
@@ -85,10 +148,10 @@ export function allFinite(t: Tree): boolean {
  *
  * @example
  * ```ts
- * import { GradientDescent, objective, tensor } from "diffopt";
+ * import { GradientDescent, objective, tensor, type Tree } from "diffopt";
  * const data = [tensor([[1, 0], [0, 2]]), tensor([1, 2])];
  * const solver = new GradientDescent({ fun: objective.ridgeRegression, stepsize: 0.5 });
- * let params = tensor([0, 0]);
+ * let params: Tree = tensor([0, 0]);
  * let state = solver.init(params, tensor(0.1), data);
  * for (let k = 0; k < 10; k++) ({ params, state } = solver.update(params, state, tensor(0.1), data));
  * console.log(state.iterNum, state.error); // 10, the gradient norm
@@ -104,7 +167,7 @@ export abstract class Solver<S extends SolverState = SolverState> {
   /** Print one line per iteration. */
   readonly verbose: boolean;
   /** Called after every update with the iterate and the state. */
-  readonly callback: ((params: any, state: SolverState) => void) | undefined;
+  readonly callback: ((params: Tree, state: SolverState) => void) | undefined;
   /** Differentiate `run` implicitly (true) or through the unrolled iterations (false). */
   readonly implicitDiff: boolean;
   /** Throw a `NonFiniteError` on a non-finite iterate (true) or stop with status "diverged" (false). */
@@ -112,33 +175,44 @@ export abstract class Solver<S extends SolverState = SolverState> {
   /** Options of the implicit backward solve (solver, tolerances, policy, diagnostics). */
   readonly implicitOptions: ImplicitOptions;
 
-  protected constructor(name: string, opts: SolverOptions) {
+  /**
+   * `spec` declares the solver's own options so that unknown ones are rejected; without it only the shared
+   * options are checked (a solver should always pass it).
+   */
+  protected constructor(name: string, opts: SolverOptions, spec?: SolverOptionSpec) {
+    checkSolverOptions(name, opts, spec);
     this.name = name;
     this.maxIter = positiveInteger(opts.maxIter ?? 500, name, "maxIter");
     const tol = opts.tol ?? 1e-6;
-    if (!(tol >= 0)) throw new ValueError(`${name}: tol must be non-negative, got ${tol}`);
+    if (!(typeof tol === "number" && tol >= 0)) throw new ValueError(`${name}: tol must be non-negative, got ${tol}`);
     this.tol = tol;
-    this.verbose = opts.verbose ?? false;
+    this.verbose = booleanOption(opts.verbose, false, name, "verbose");
     this.callback = opts.callback;
-    this.implicitDiff = opts.implicitDiff ?? true;
-    this.throwOnDiverge = opts.throwOnDiverge ?? true;
+    this.implicitDiff = booleanOption(opts.implicitDiff, true, name, "implicitDiff");
+    this.throwOnDiverge = booleanOption(opts.throwOnDiverge, true, name, "throwOnDiverge");
     this.implicitOptions = opts.implicit ?? {};
   }
 
+  // The step-by-step methods take `any`: each solver narrows them to its own params and arguments (a QP solver's
+  // solution and problem, a scalar for Bisection), which TypeScript could not accept as overrides of `Tree`.
+
   /** The initial state at `init`. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   abstract init(init: any, ...args: any[]): S;
 
   /** One update from `params` with `state`. */
-  abstract update(params: any, state: S, ...args: any[]): SolverResult<S>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  abstract update(params: any, state: S, ...args: any[]): SolverResult<S, any>;
 
   /** The optimality condition F(params, ...args), zero at a solution (a pytree shaped like params). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   abstract optimalityFun(params: any, ...args: any[]): Tree;
 
   /**
    * The condition `run` differentiates implicitly, given the final state of the plain-value loop (so that it
    * may use, e.g., the last step size found by a line search). Defaults to `optimalityFun`.
    */
-  protected implicitCondition(_state: S): (x: any, ...args: any[]) => Tree {
+  protected implicitCondition(_state: S): (x: Tree, ...args: Tree[]) => Tree {
     return (x, ...args) => this.optimalityFun(x, ...args);
   }
 
@@ -150,19 +224,21 @@ export abstract class Solver<S extends SolverState = SolverState> {
    * respect to `args` (implicitly by default, by unrolling with `implicitDiff: false`); `init` gets no
    * derivative in implicit mode.
    */
-  run(init: any, ...args: any[]): SolverResult<S> {
-    if (!this.implicitDiff) return this.loop(init, args);
-    if (flatten(args as Tree)[0].every((l) => l.level === 0)) return this.plainRun(init, args);
+  run<P>(init: P, ...args: unknown[]): SolverResult<S, TensorTree<P>> {
+    if (!this.implicitDiff) return this.loop(init as Tree, args as Tree[]) as SolverResult<S, TensorTree<P>>;
+    if (flatten(args as Tree)[0].every((l) => l.level === 0)) {
+      return this.plainRun(init as Tree, args as Tree[]) as SolverResult<S, TensorTree<P>>;
+    }
     let last: S | null = null;
-    const solve = (x0: any, ...a: any[]) => {
+    const solve = (x0: Tree, ...a: Tree[]) => {
       const r = this.loop(x0, a);
       last = r.state;
       return r.params;
     };
     // F is first called after the solve, so the final state is known by then.
-    const F = (x: any, ...a: any[]): Tree => this.implicitCondition(last!)(x, ...a);
-    const params = customRoot(F, { ...this.implicitHints(), ...this.implicitOptions })(solve)(init, ...args);
-    return { params, state: last! };
+    const F = (x: Tree, ...a: Tree[]): Tree => this.implicitCondition(last!)(x, ...a);
+    const layer = customRoot(F, { ...this.implicitHints(), ...this.implicitOptions })(solve);
+    return { params: layer(init as Tree, ...(args as Tree[])) as TensorTree<P>, state: last! };
   }
 
   /**
@@ -171,8 +247,8 @@ export abstract class Solver<S extends SolverState = SolverState> {
    * differentiated value the objective closes over, whose derivative the implicit rule would not see: that is
    * the error `customRoot` reports, reported here too.
    */
-  private plainRun(init: any, args: readonly any[]): SolverResult<S> {
-    const r = this.loop(stopGradient(init as Tree), args);
+  private plainRun(init: Tree, args: readonly Tree[]): SolverResult<S> {
+    const r = this.loop(stopGradient(init), args);
     if (flatten(r.params as Tree)[0].some((l) => l.level > 0)) {
       throw new DifferentiationError(
         `${this.name}: the solution depends on a value being differentiated that the objective closes over; pass it as an argument of run (after init) so that the implicit derivative sees it`,
@@ -182,7 +258,7 @@ export abstract class Solver<S extends SolverState = SolverState> {
   }
 
   /** The update loop on whatever values it is given (plain in implicit mode, traced when unrolling). */
-  protected loop(init: any, args: readonly any[]): SolverResult<S> {
+  protected loop(init: Tree, args: readonly Tree[]): SolverResult<S> {
     let params = init;
     let state = this.init(init, ...args);
     state = this.checkStatus(params, state);
@@ -198,7 +274,7 @@ export abstract class Solver<S extends SolverState = SolverState> {
     return { params, state };
   }
 
-  private checkStatus(params: any, state: S): S {
+  private checkStatus(params: Tree, state: S): S {
     const finite =
       Number.isFinite(state.error) && (state.value === undefined || Number.isFinite(state.value)) && allFinite(params);
     let status: SolverStatus;

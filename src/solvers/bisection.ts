@@ -8,6 +8,7 @@ import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
 import { Tensor, asTensor, scalar } from "../core/tensor.js";
 import { NonScalarOutputError } from "../core/errors.js";
 import type { SolverOptions, SolverResult, SolverState } from "./base.js";
+import type { TensorTree } from "../core/transforms.js";
 import { RootFinder } from "./families.js";
 
 /** Options of {@link Bisection}. */
@@ -78,8 +79,12 @@ export class Bisection extends RootFinder<BisectionState> {
   }
 
   /** `init` defaults to the midpoint of the bracket. */
-  override run(init: Tensor | number | undefined, ...args: any[]): SolverResult<BisectionState> {
-    return super.run(init === undefined ? scalar((this.lower + this.upper) / 2) : asTensor(init), ...args);
+  override run(init?: Tensor | number, ...args: unknown[]): SolverResult<BisectionState, Tensor>;
+  /** The base class's generic shape (Bisection's `params` is always a scalar tensor). */
+  override run<P>(init: P, ...args: unknown[]): SolverResult<BisectionState, TensorTree<P>>;
+  override run(init?: Tensor | number, ...args: unknown[]): SolverResult<BisectionState, Tensor> {
+    const start = init === undefined ? scalar((this.lower + this.upper) / 2) : asTensor(init);
+    return super.run(start, ...args) as SolverResult<BisectionState, Tensor>;
   }
 
   init(init: any, ...args: any[]): BisectionState {

@@ -73,7 +73,10 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   readonly maxBacktrackingIter: number;
 
   constructor(opts: BlockCoordinateDescentOptions) {
-    super("BlockCoordinateDescent", opts);
+    super("BlockCoordinateDescent", opts, {
+      keys: ["fun", "blockProx", "lipschitz", "maxBacktrackingIter"] satisfies (keyof BlockCoordinateDescentOptions)[],
+      functions: ["fun", "blockProx"],
+    });
     this.fun = opts.fun;
     this.blockProx = opts.blockProx;
     this.lipschitz = opts.lipschitz;

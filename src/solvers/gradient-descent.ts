@@ -38,6 +38,15 @@ export interface GradientDescentOptions extends SolverOptions {
   maxBacktrackingIter?: number;
 }
 
+const GRADIENT_DESCENT_KEYS = [
+  "fun",
+  "stepsize",
+  "acceleration",
+  "decreaseFactor",
+  "maxStepsize",
+  "maxBacktrackingIter",
+] as const satisfies readonly (keyof GradientDescentOptions)[];
+
 /** The state of {@link GradientDescent}. */
 export interface GradientDescentState extends SolverState {
   value: number;
@@ -79,7 +88,7 @@ export class GradientDescent extends Solver<GradientDescentState> {
   readonly maxBacktrackingIter: number;
 
   constructor(opts: GradientDescentOptions) {
-    super("GradientDescent", opts);
+    super("GradientDescent", opts, { keys: GRADIENT_DESCENT_KEYS, functions: ["fun"] });
     this.fun = opts.fun;
     this.stepsize = opts.stepsize;
     this.schedule = opts.stepsize === undefined ? undefined : stepsizeOption(opts.stepsize, this.name);

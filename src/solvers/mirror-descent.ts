@@ -95,7 +95,10 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
   private readonly schedule: Stepsize;
 
   constructor(opts: MirrorDescentOptions) {
-    super("MirrorDescent", opts);
+    super("MirrorDescent", opts, {
+      keys: ["fun", "stepsize"] satisfies (keyof MirrorDescentOptions)[],
+      functions: ["fun"],
+    });
     this.fun = opts.fun;
     this.stepsize = opts.stepsize;
     this.schedule = stepsizeOption(opts.stepsize, this.name);

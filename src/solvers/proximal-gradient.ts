@@ -6,6 +6,7 @@
 import { add, scale, sub, vdot, type Tree } from "../core/tree.js";
 import { stopGradient } from "../core/transforms.js";
 import type { ImplicitOptions } from "../implicit/root.js";
+import { checkFunction } from "../core/options.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import {
   curvatureAlong,
@@ -39,6 +40,16 @@ export interface ProximalGradientOptions extends SolverOptions {
   /** Backtracking: trial steps per search (default 30). */
   maxBacktrackingIter?: number;
 }
+
+const PROXIMAL_GRADIENT_KEYS = [
+  "fun",
+  "prox",
+  "stepsize",
+  "acceleration",
+  "decreaseFactor",
+  "maxStepsize",
+  "maxBacktrackingIter",
+] as const satisfies readonly (keyof ProximalGradientOptions)[];
 
 /** The state of {@link ProximalGradient} and {@link ProjectedGradient}. */
 export interface ProximalGradientState extends SolverState {
@@ -91,7 +102,10 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
 
   /** `name` (used in messages) is set by subclasses. */
   constructor(opts: ProximalGradientOptions, name = "ProximalGradient") {
-    super(name, opts);
+    super(name, opts, {
+      keys: PROXIMAL_GRADIENT_KEYS,
+      functions: opts?.prox === undefined ? ["fun"] : ["fun", "prox"],
+    });
     this.fun = opts.fun;
     this.prox = opts.prox ?? identityProx;
     this.stepsize = opts.stepsize;
@@ -243,6 +257,7 @@ export class ProjectedGradient extends ProximalGradient {
   readonly projection: ProjectionFn;
 
   constructor(opts: ProjectedGradientOptions) {
+    checkFunction(opts?.projection, "ProjectedGradient", "options.projection");
     const { projection, ...rest } = opts;
     super({ ...rest, prox: (x, hyperparamsProj) => projection(x, hyperparamsProj ?? undefined) }, "ProjectedGradient");
     this.projection = projection;

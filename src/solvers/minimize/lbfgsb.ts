@@ -26,7 +26,7 @@
 import { ShapeError, TreeMismatchError, ValueError } from "../../core/errors.js";
 import { broadcastShapes, fmt } from "../../core/shape.js";
 import { Tensor } from "../../core/tensor.js";
-import { stopGradient } from "../../core/transforms.js";
+import { stopGradient, type TensorTree } from "../../core/transforms.js";
 import { flatten, map, sub, unflatten, vdot, type Tree } from "../../core/tree.js";
 import { maximum, minimum, mul, sub as subOp } from "../../core/ops/elementwise.js";
 import type { ImplicitOptions } from "../../implicit/root.js";
@@ -251,13 +251,13 @@ export class LBFGSB extends DescentMinimizer {
   }
 
   /** Solves from `init` (projected onto the box) within `bounds = [lower, upper]`. */
-  override run(init: any, bounds: Bounds, ...args: any[]): SolverResult<MinimizerState> {
-    checkBounds(bounds, init);
+  override run<P>(init: P, bounds: Bounds, ...args: unknown[]): SolverResult<MinimizerState, TensorTree<P>> {
+    checkBounds(bounds, init as Tree);
     return super.run(
-      project(stopGradient(init), stopGradient(bounds as unknown as Tree) as unknown as Bounds),
+      project(stopGradient(init as Tree), stopGradient(bounds as unknown as Tree) as unknown as Bounds),
       bounds,
       ...args,
-    );
+    ) as SolverResult<MinimizerState, TensorTree<P>>;
   }
 
   protected override errorOf(x: Tree, g: Tree, args: readonly Tree[]): number {

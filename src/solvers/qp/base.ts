@@ -13,7 +13,8 @@ import { DiffoptError, ValueError } from "../../core/errors.js";
 import { Tensor as TensorClass, type Tensor } from "../../core/tensor.js";
 import type { Tree } from "../../core/tree.js";
 import { customRoot, type ImplicitOptions } from "../../implicit/root.js";
-import { Solver, type SolverOptions, type SolverState, type SolverStatus } from "../base.js";
+import { Solver, type SolverOptions, type SolverResult, type SolverState, type SolverStatus } from "../base.js";
+import type { TensorTree } from "../../core/transforms.js";
 import {
   checkProblem,
   plainProblem,
@@ -124,12 +125,14 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
    * Solves the problem from `init` (a warm start shaped like `params`, or undefined) and returns
    * `{ params, state }`; `params` is differentiable with respect to every tensor of the problem.
    */
-  override run(init: Partial<X> | undefined, problem: P): { params: X; state: S } {
+  // @ts-expect-error -- a QP solver's params are its primal–dual solution, whatever the warm start's type, so its
+  // run narrows the base class's run (params shaped like init) instead of matching it.
+  override run(init: Partial<X> | undefined, problem: P): SolverResult<S, X> {
     const like = this.checked(problem);
     let last: S | null = null;
     const solve = (x0: Partial<X> | undefined, tree: Record<string, Tree>) => {
       const p = rebuildProblem(tree, like);
-      const r = this.loop(this.initParams(x0, p), [p]);
+      const r = this.loop(this.initParams(x0, p) as Tree, [p as unknown as Tree]);
       last = { ...r.state, ...this.classify(r.params as X, p, r.state.error) };
       return r.params as Tree;
     };

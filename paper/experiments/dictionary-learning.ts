@@ -71,10 +71,10 @@ const QUICK: Settings = {
 };
 const FULL: Settings = {
   splits: 10,
-  synthetic: { n: 300, d: 16, atoms: 24, nonzeros: 3, noise: 0.05 },
-  atoms: { synthetic: 24, breastCancer: 12 },
-  unsupervisedIterations: 15,
-  taskSteps: 25,
+  synthetic: { n: 240, d: 12, atoms: 18, nonzeros: 3, noise: 0.05 },
+  atoms: { synthetic: 18, breastCancer: 10 },
+  unsupervisedIterations: 10,
+  taskSteps: 15,
   seed: 0,
 };
 

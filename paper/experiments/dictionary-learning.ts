@@ -202,13 +202,13 @@ function taskDrivenDictionary(
   let warm = zeroCodes(Y.shape[0]!, atoms.shape[1]!);
   const objective = (p: TaskParams, keepWarm: boolean): Tensor => {
     const codes = sparseCodes(unitAtoms(p.V), Y, warm);
-    if (keepWarm) warm = tensor(codes.data, codes.shape);
+    if (keepWarm) warm = stopGradient(codes); // the next warm start, a constant
     return ridgeLogistic({ w: p.w, b: p.b }, codes, y);
   };
   const f: LineSearchFunction = {
     value: (p) => objective(p as TaskParams, false).item(),
     valueAndGrad: (p) => {
-      const [v, g] = valueAndGrad((q: TaskParams) => objective(q, true))(p);
+      const [v, g] = valueAndGrad((q: TaskParams) => objective(q, true))(p as TaskParams);
       return [(v as Tensor).item(), g];
     },
   };

@@ -64,6 +64,16 @@ export interface SolverResult<S extends SolverState = SolverState, P = Tree> {
   state: S;
 }
 
+/**
+ * The type of `run(init, …).params`: init's structure with a tensor at every leaf, unless the solver declares a
+ * fixed solution type (a QP solver's `{ primal, dualEq, dualIneq }`) through a `solutionType` field.
+ */
+export type RunParams<This, P> = This extends { readonly solutionType?: infer X }
+  ? unknown extends X
+    ? TensorTree<P>
+    : X
+  : TensorTree<P>;
+
 /** Options shared by every solver. */
 export interface SolverOptions {
   /** Maximum number of updates (default 500). */
@@ -224,10 +234,10 @@ export abstract class Solver<S extends SolverState = SolverState> {
    * respect to `args` (implicitly by default, by unrolling with `implicitDiff: false`); `init` gets no
    * derivative in implicit mode.
    */
-  run<P>(init: P, ...args: unknown[]): SolverResult<S, TensorTree<P>> {
-    if (!this.implicitDiff) return this.loop(init as Tree, args as Tree[]) as SolverResult<S, TensorTree<P>>;
+  run<P>(init: P, ...args: unknown[]): SolverResult<S, RunParams<this, P>> {
+    if (!this.implicitDiff) return this.loop(init as Tree, args as Tree[]) as SolverResult<S, RunParams<this, P>>;
     if (flatten(args as Tree)[0].every((l) => l.level === 0)) {
-      return this.plainRun(init as Tree, args as Tree[]) as SolverResult<S, TensorTree<P>>;
+      return this.plainRun(init as Tree, args as Tree[]) as SolverResult<S, RunParams<this, P>>;
     }
     let last: S | null = null;
     const solve = (x0: Tree, ...a: Tree[]) => {
@@ -238,7 +248,7 @@ export abstract class Solver<S extends SolverState = SolverState> {
     // F is first called after the solve, so the final state is known by then.
     const F = (x: Tree, ...a: Tree[]): Tree => this.implicitCondition(last!)(x, ...a);
     const layer = customRoot(F, { ...this.implicitHints(), ...this.implicitOptions })(solve);
-    return { params: layer(init as Tree, ...(args as Tree[])) as TensorTree<P>, state: last! };
+    return { params: layer(init as Tree, ...(args as Tree[])) as RunParams<this, P>, state: last! };
   }
 
   /**

@@ -7,8 +7,7 @@
 import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
 import { Tensor, asTensor, scalar } from "../core/tensor.js";
 import { NonScalarOutputError } from "../core/errors.js";
-import type { SolverOptions, SolverResult, SolverState } from "./base.js";
-import type { TensorTree } from "../core/transforms.js";
+import type { RunParams, SolverOptions, SolverResult, SolverState } from "./base.js";
 import { RootFinder } from "./families.js";
 
 /** Options of {@link Bisection}. */
@@ -79,9 +78,10 @@ export class Bisection extends RootFinder<BisectionState> {
   }
 
   /** `init` defaults to the midpoint of the bracket. */
-  override run(init?: Tensor | number, ...args: unknown[]): SolverResult<BisectionState, Tensor>;
-  /** The base class's generic shape (Bisection's `params` is always a scalar tensor). */
-  override run<P>(init: P, ...args: unknown[]): SolverResult<BisectionState, TensorTree<P>>;
+  /** Type-level only: `run`'s params are a scalar tensor, also when `init` is omitted. */
+  declare readonly solutionType?: Tensor;
+
+  override run<P>(init: P, ...args: unknown[]): SolverResult<BisectionState, RunParams<this, P>>;
   override run(init?: Tensor | number, ...args: unknown[]): SolverResult<BisectionState, Tensor> {
     const start = init === undefined ? scalar((this.lower + this.upper) / 2) : asTensor(init);
     return super.run(start, ...args) as SolverResult<BisectionState, Tensor>;

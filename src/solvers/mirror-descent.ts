@@ -96,7 +96,7 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
 
   constructor(opts: MirrorDescentOptions) {
     super("MirrorDescent", opts, {
-      keys: ["fun", "stepsize"] satisfies (keyof MirrorDescentOptions)[],
+      keys: ["fun", "stepsize", "projectionGrad"] satisfies (keyof MirrorDescentOptions)[],
       functions: ["fun"],
     });
     this.fun = opts.fun;

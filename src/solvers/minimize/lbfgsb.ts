@@ -26,7 +26,7 @@
 import { ShapeError, TreeMismatchError, ValueError } from "../../core/errors.js";
 import { broadcastShapes, fmt } from "../../core/shape.js";
 import { Tensor } from "../../core/tensor.js";
-import { stopGradient, type TensorTree } from "../../core/transforms.js";
+import { stopGradient } from "../../core/transforms.js";
 import { flatten, map, sub, unflatten, vdot, type Tree } from "../../core/tree.js";
 import { maximum, minimum, mul, sub as subOp } from "../../core/ops/elementwise.js";
 import type { ImplicitOptions } from "../../implicit/root.js";
@@ -38,7 +38,7 @@ import { DescentMinimizer, type MinimizerOptions, type MinimizerState } from "./
 import type { StepRule } from "./steps.js";
 import { ravel, unravel } from "./model.js";
 import { countOption } from "./solvers.js";
-import type { SolverResult } from "../base.js";
+import type { RunParams, SolverResult } from "../base.js";
 
 /** The bounds of {@link LBFGSB}: [lower, upper], each a pytree like params (or one number / tensor for all leaves). */
 export type Bounds = readonly [Tree, Tree];
@@ -237,7 +237,9 @@ export class LBFGSB extends DescentMinimizer {
   /** Number of curvature pairs kept. */
   readonly historySize: number;
   protected readonly objective: ObjectiveFn;
+  /** @internal */
   protected readonly descent: Descent<unknown>;
+  /** @internal */
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: LBFGSBOptions) {
@@ -251,13 +253,13 @@ export class LBFGSB extends DescentMinimizer {
   }
 
   /** Solves from `init` (projected onto the box) within `bounds = [lower, upper]`. */
-  override run<P>(init: P, bounds: Bounds, ...args: unknown[]): SolverResult<MinimizerState, TensorTree<P>> {
+  override run<P>(init: P, bounds: Bounds, ...args: unknown[]): SolverResult<MinimizerState, RunParams<this, P>> {
     checkBounds(bounds, init as Tree);
     return super.run(
       project(stopGradient(init as Tree), stopGradient(bounds as unknown as Tree) as unknown as Bounds),
       bounds,
       ...args,
-    ) as SolverResult<MinimizerState, TensorTree<P>>;
+    ) as unknown as SolverResult<MinimizerState, RunParams<this, P>>;
   }
 
   protected override errorOf(x: Tree, g: Tree, args: readonly Tree[]): number {

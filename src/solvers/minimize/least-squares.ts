@@ -99,7 +99,9 @@ export type GaussNewtonOptions = LeastSquaresOptions &
  * ```
  */
 export class GaussNewton extends LeastSquaresSolver {
+  /** @internal */
   protected readonly descent: Descent<unknown>;
+  /** @internal */
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: GaussNewtonOptions) {
@@ -142,7 +144,9 @@ export interface LevenbergMarquardtOptions extends LeastSquaresOptions {
  * ```
  */
 export class LevenbergMarquardt extends LeastSquaresSolver {
+  /** @internal */
   protected readonly descent: Descent<unknown>;
+  /** @internal */
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: LevenbergMarquardtOptions) {

@@ -42,7 +42,7 @@ export function unravel<T extends Tree>(v: Tensor, like: T): T {
   );
 }
 
-/** @internal The residual function of a least-squares problem. */
+/** The residual function r(params, ...args) of a least-squares problem: a pytree of residuals. */
 export type ResidualFn = (params: any, ...args: any[]) => Tree;
 
 /** @internal The least-squares part of a model: residuals and their Jacobian. */

@@ -98,7 +98,9 @@ export interface LBFGSOptions extends LineSearchMinimizerOptions {
 export class LBFGS extends Minimizer {
   /** Number of curvature pairs kept. */
   readonly historySize: number;
+  /** @internal */
   protected readonly descent: Descent<unknown>;
+  /** @internal */
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: LBFGSOptions) {
@@ -126,7 +128,9 @@ export class LBFGS extends Minimizer {
  * ```
  */
 export class BFGS extends Minimizer {
+  /** @internal */
   protected readonly descent: Descent<unknown>;
+  /** @internal */
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: LineSearchMinimizerOptions) {
@@ -172,7 +176,9 @@ const CG_METHODS: readonly ConjugateGradientMethod[] = [
 export class NonlinearCG extends Minimizer {
   /** The formula for β. */
   readonly method: ConjugateGradientMethod;
+  /** @internal */
   protected readonly descent: Descent<unknown>;
+  /** @internal */
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: NonlinearCGOptions) {
@@ -221,7 +227,9 @@ export interface NewtonOptions extends LineSearchMinimizerOptions {
 export class Newton extends Minimizer {
   /** "auto", "dense" or "cg". */
   readonly method: "auto" | "dense" | "cg";
+  /** @internal */
   protected readonly descent: Descent<unknown>;
+  /** @internal */
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: NewtonOptions) {
@@ -285,7 +293,9 @@ export interface TrustRegionOptions extends MinimizerOptions {
 export class TrustRegion extends Minimizer {
   /** "steihaug" or "dogleg". */
   readonly method: "steihaug" | "dogleg";
+  /** @internal */
   protected readonly descent: Descent<unknown>;
+  /** @internal */
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: TrustRegionOptions) {

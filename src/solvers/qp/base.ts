@@ -13,8 +13,14 @@ import { DiffoptError, ValueError } from "../../core/errors.js";
 import { Tensor as TensorClass, type Tensor } from "../../core/tensor.js";
 import type { Tree } from "../../core/tree.js";
 import { customRoot, type ImplicitOptions } from "../../implicit/root.js";
-import { Solver, type SolverOptions, type SolverResult, type SolverState, type SolverStatus } from "../base.js";
-import type { TensorTree } from "../../core/transforms.js";
+import {
+  Solver,
+  type RunParams,
+  type SolverOptions,
+  type SolverResult,
+  type SolverState,
+  type SolverStatus,
+} from "../base.js";
 import {
   checkProblem,
   plainProblem,
@@ -79,10 +85,12 @@ const FAILURE_HINTS: Partial<Record<SolverStatus, string>> = {
 };
 
 /**
- * @internal Base class of the QP solvers: subclasses implement `init`/`update` on plain values, the residual of
+ * Base class of the QP solvers: subclasses implement `init`/`update` on plain values, the residual of
  * their active-set KKT conditions and the classification of the final point.
  */
 export abstract class QPSolverBase<S extends QPState, P extends object, X extends object> extends Solver<S> {
+  /** Type-level only: `run`'s params are the primal–dual solution X, whatever the warm start's type. */
+  declare readonly solutionType?: X;
   /** Throw a `QPError` when a run does not converge. */
   readonly throwOnFailure: boolean;
 
@@ -125,8 +133,8 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
    * Solves the problem from `init` (a warm start shaped like `params`, or undefined) and returns
    * `{ params, state }`; `params` is differentiable with respect to every tensor of the problem.
    */
-  // @ts-expect-error -- a QP solver's params are its primal–dual solution, whatever the warm start's type, so its
-  // run narrows the base class's run (params shaped like init) instead of matching it.
+  override run(init: Partial<X> | undefined, problem: P): SolverResult<S, X>;
+  override run<T>(init: T, ...args: unknown[]): SolverResult<S, RunParams<this, T>>;
   override run(init: Partial<X> | undefined, problem: P): SolverResult<S, X> {
     const like = this.checked(problem);
     let last: S | null = null;
@@ -161,7 +169,7 @@ export function warmPart(init: object | undefined, key: string, size: number): F
 }
 
 /**
- * @internal Base of the solvers of the standard form { Q, c, A?, b?, G?, h? } with params
+ * Base of the solvers of the standard form { Q, c, A?, b?, G?, h? } with params
  * { primal, dualEq, dualIneq }: the checks, the plain view (cached per problem object) and the condition.
  */
 export abstract class StandardQPSolver<S extends QPState> extends QPSolverBase<S, QPProblem, QPSolution> {
@@ -172,7 +180,7 @@ export abstract class StandardQPSolver<S extends QPState> extends QPSolverBase<S
     return problem;
   }
 
-  /** The plain view of `problem` (built once per problem object). */
+  /** @internal The plain view of `problem` (built once per problem object). */
   protected plain(problem: QPProblem): PlainQP {
     let p = this.plainCache.get(problem);
     if (p === undefined) {

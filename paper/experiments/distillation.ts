@@ -29,6 +29,7 @@ import {
   matmul,
   objective,
   random,
+  stopGradient,
   sub,
   tensor,
   valueAndGrad,
@@ -85,9 +86,12 @@ const FULL: Settings = {
   seed: 0,
 };
 
-/** The largest eigenvalue of a symmetric matrix (ascending eigenvalues from `linalg.eigh`). */
+/**
+ * The largest eigenvalue of a symmetric matrix (ascending eigenvalues from `linalg.eigh`), as a constant: it sets
+ * the inner step size, which is not differentiated (stopGradient, so a traced G is read as plain numbers).
+ */
 function largestEigenvalue(G: Tensor): number {
-  const { eigenvalues } = linalg.eigh(G);
+  const { eigenvalues } = linalg.eigh(stopGradient(G));
   return eigenvalues.data[eigenvalues.size - 1]!;
 }
 
@@ -172,7 +176,7 @@ class Distillation {
       W = this.solve(theta, implicitDiff, cold, fixedIterations);
       return objective.multiclassLogreg(W, [this.Xtrain, this.ytrain]);
     })(images);
-    this.warm = tensor((W as unknown as Tensor).data, [PIXELS, CLASSES]);
+    this.warm = stopGradient(W as unknown as Tensor); // a constant: the next warm start
     return [(v as Tensor).item(), g as Tensor];
   }
 }

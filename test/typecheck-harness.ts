@@ -16,7 +16,7 @@ export function typeCheckPrograms(
   programs: readonly { file: string; line?: number; code: string }[],
   root: string,
 ): string[] {
-  const dir = mkdtempSync(join(tmpdir(), "diffopt-guides-types-"));
+  const dir = mkdtempSync(join(tmpdir(), "diffopt-types-"));
   try {
     const origins = new Map<string, { file: string; line: number }>();
     const files = programs.map((p, i) => {

@@ -1,6 +1,8 @@
 /**
  * Every ```ts block of every doc comment under src/ runs, as an ES module importing "diffopt" from src/index.ts;
  * lines such as `grad(f)(x).toArray(); // [2, 4]` also check the stated value. One test per example, named `file:line`.
+ * The examples also type-check under `strict` (one compilation for all), so they show code a TypeScript user can
+ * copy; an example that is ill-typed on purpose says so with a `// @ts-expect-error` line.
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,6 +16,7 @@ import {
   parseExpectation,
   parseLogExpectations,
 } from "./doc-examples-harness.js";
+import { typeCheckPrograms } from "./typecheck-harness.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const runner = new ExampleRunner(root);
@@ -108,7 +111,22 @@ describe("doc-example harness", () => {
 });
 
 describe("doc examples", () => {
-  for (const example of collectExamples(root)) {
+  const examples = collectExamples(root);
+
+  test("the examples type-check under strict, each as its own module", () => {
+    // a probe with a known error checks in the same compilation that errors are found and named `file:line`
+    const probe = {
+      file: "probe.ts",
+      line: 7,
+      code: 'import { tensor } from "diffopt";\nconst n: number = tensor(1);',
+    };
+    const modules = [probe, ...examples].map((e) => ({ ...e, code: `${e.code}\nexport {};\n` }));
+    // every error of the examples shows in the difference; the probe's must be the only one
+    const probeError = "probe.ts:8: Type 'Tensor' is not assignable to type 'number'.";
+    assert.deepEqual(typeCheckPrograms(modules, root), [probeError]);
+  });
+
+  for (const example of examples) {
     test(`${example.file}:${example.line}`, async () => {
       await runner.run(example);
     });

@@ -8,17 +8,21 @@ import { basename, join } from "node:path";
 import ts from "typescript";
 
 /**
- * Type-checks programs (as `extractMarkdownProgram` gives them, so lines are the guides' own) in one strict
- * compilation where `"diffopt"` is the repository's src/index.ts; returns the errors as `guide.md:line: …`.
+ * Type-checks programs (as `extractMarkdownProgram` or `extractExamples` give them) in one strict compilation where
+ * `"diffopt"` is the repository's src/index.ts; returns the errors as `file:line: …`, where a program's first line
+ * is line `line` (default 1) of `file`.
  */
-export function typeCheckPrograms(programs: readonly { file: string; code: string }[], root: string): string[] {
-  const dir = mkdtempSync(join(tmpdir(), "diffopt-guides-types-"));
+export function typeCheckPrograms(
+  programs: readonly { file: string; line?: number; code: string }[],
+  root: string,
+): string[] {
+  const dir = mkdtempSync(join(tmpdir(), "diffopt-types-"));
   try {
-    const names = new Map<string, string>();
+    const origins = new Map<string, { file: string; line: number }>();
     const files = programs.map((p, i) => {
       const f = join(dir, `program-${i}.ts`);
       writeFileSync(f, p.code);
-      names.set(f, p.file);
+      origins.set(f, { file: p.file, line: p.line ?? 1 });
       return f;
     });
     const program = ts.createProgram(files, {
@@ -34,9 +38,10 @@ export function typeCheckPrograms(programs: readonly { file: string; code: strin
       skipLibCheck: true,
     });
     return ts.getPreEmitDiagnostics(program).map((d) => {
+      const origin = d.file && (origins.get(d.file.fileName) ?? { file: basename(d.file.fileName), line: 1 });
       const where =
         d.file && d.start !== undefined
-          ? `${names.get(d.file.fileName) ?? basename(d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}`
+          ? `${origin!.file}:${origin!.line + d.file.getLineAndCharacterOfPosition(d.start).line}`
           : "(no file)";
       return `${where}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
     });

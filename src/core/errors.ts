@@ -38,7 +38,9 @@ export class ShapeError extends DiffoptError {}
  * @example
  * ```ts
  * import { jvp, tensor, TreeMismatchError } from "diffopt";
- * try { jvp((x) => x, [tensor(1)], [[tensor(1)]]); } catch (e) { console.log(e instanceof TreeMismatchError); }
+ * // TypeScript rejects these tangents already; without types (JavaScript, `any`) the check happens at run time
+ * // @ts-expect-error -- the tangents [[tensor]] do not match the structure of the primals [tensor]
+ * try { jvp((x) => x, [tensor(1)], [[tensor(1)]]); } catch (e) { console.log(e instanceof TreeMismatchError); } // true
  * ```
  */
 export class TreeMismatchError extends DiffoptError {}

@@ -165,9 +165,9 @@ function solveAt(
  *
  * @example
  * ```ts
- * import { linalg, tensor, grad, sum } from "diffopt";
+ * import { linalg, tensor, grad, sum, type Tensor } from "diffopt";
  * const A = tensor([[4, 1], [1, 3]]);
- * const op = (M) => linalg.LinearOperator.fromMatrix(M, { symmetric: true, positiveDefinite: true });
+ * const op = (M: Tensor) => linalg.LinearOperator.fromMatrix(M, { symmetric: true, positiveDefinite: true });
  * // each correction solves (A + I) d = r exactly: the error shrinks by 1/(1 + λ) per step
  * const opts = { ridge: 1, inner: { solver: "cholesky" } } as const;
  * const { value, info } = linalg.iterativeRefinement(op(A), tensor([1, 2]), opts);

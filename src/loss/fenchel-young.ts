@@ -20,8 +20,8 @@ import { broadcastPair, dotLast, lastAxis } from "./internal.js";
  *
  * @example
  * ```ts
- * import { loss, tensor, log, sum, exp } from "diffopt";
- * const logsumexp = (theta) => log(sum(exp(theta), { axis: -1 }));
+ * import { loss, tensor, log, sum, exp, type Tensor } from "diffopt";
+ * const logsumexp = (theta: Tensor) => log(sum(exp(theta), { axis: -1 }));
  * const logistic = loss.makeFenchelYoungLoss(logsumexp);
  * logistic(tensor([1, 0]), tensor([0, 0])).item(); // log 2, as loss.multiclassLogistic
  * ```

@@ -44,8 +44,8 @@ function gradientStep(fun: ObjectiveFn, stepsize: number, x: Tree, args: readonl
  *
  * @example
  * ```ts
- * import { gradientStepFixedPoint, customFixedPoint, grad, sum, square, sub, mul, tensor } from "diffopt";
- * const f = (x, theta) => sum(square(sub(x, theta))).mul(0.5);
+ * import { gradientStepFixedPoint, customFixedPoint, grad, sum, square, sub, tensor, type Tensor } from "diffopt";
+ * const f = (x: Tensor, theta: Tensor) => sum(square(sub(x, theta))).mul(0.5);
  * const T = gradientStepFixedPoint(f, 1);
  * const argmin = customFixedPoint(T, { positiveDefinite: true })((_x0, theta) => theta);
  * grad((theta) => sum(argmin(tensor([0, 0]), theta)))(tensor([1, 2])).toArray(); // [1, 1]
@@ -62,10 +62,10 @@ export function gradientStepFixedPoint(fun: ObjectiveFn, stepsize = 1): (x: any,
  *
  * @example
  * ```ts
- * import { proxGradFixedPoint, prox, sum, square, sub, tensor } from "diffopt";
- * const f = (x, y) => sum(square(sub(x, y))).mul(0.5);
+ * import { proxGradFixedPoint, prox, sum, square, sub, tensor, type Tensor } from "diffopt";
+ * const f = (x: Tensor, y: Tensor) => sum(square(sub(x, y))).mul(0.5);
  * const T = proxGradFixedPoint(f, prox.lasso, 1);
- * T(tensor([1, 0]), tensor(0.5), tensor([1.5, 0.2])).toArray(); // the lasso solution [1, 0] is fixed
+ * (T(tensor([1, 0]), tensor(0.5), tensor([1.5, 0.2])) as Tensor).toArray(); // the lasso solution [1, 0] is fixed
  * ```
  */
 export function proxGradFixedPoint(
@@ -84,10 +84,10 @@ export function proxGradFixedPoint(
  *
  * @example
  * ```ts
- * import { projectedGradientFixedPoint, projection, sum, square, sub, tensor } from "diffopt";
- * const f = (x, y) => sum(square(sub(x, y))).mul(0.5);
+ * import { projectedGradientFixedPoint, projection, sum, square, sub, tensor, type Tensor } from "diffopt";
+ * const f = (x: Tensor, y: Tensor) => sum(square(sub(x, y))).mul(0.5);
  * const T = projectedGradientFixedPoint(f, projection.simplex, 1);
- * T(tensor([1, 0]), tensor(1), tensor([2, 0])).toArray(); // [1, 0]: the projection of y is fixed
+ * (T(tensor([1, 0]), tensor(1), tensor([2, 0])) as Tensor).toArray(); // [1, 0]: the projection of y is fixed
  * ```
  */
 export function projectedGradientFixedPoint(
@@ -147,8 +147,8 @@ export function checkSimplexRows(x: Tensor, who: string, arg: string): void {
  *
  * @example
  * ```ts
- * import { mirrorDescentFixedPoint, sum, mul, tensor } from "diffopt";
- * const f = (x, c) => sum(mul(x, c)); // linear: the minimiser puts all mass on the smallest cost
+ * import { mirrorDescentFixedPoint, sum, mul, tensor, type Tensor } from "diffopt";
+ * const f = (x: Tensor, c: Tensor) => sum(mul(x, c)); // linear: the minimiser puts all mass on the smallest cost
  * const T = mirrorDescentFixedPoint(f, 1);
  * T(tensor([1, 0]), tensor([0, 1])).toArray(); // [1, 0]
  * ```
@@ -190,8 +190,8 @@ export function withRow(x: Tensor, j: number, row: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { blockProxGradFixedPoint, projection, sum, square, sub, tensor } from "diffopt";
- * const f = (x, y) => sum(square(sub(x, y))).mul(0.5);
+ * import { blockProxGradFixedPoint, projection, sum, square, sub, tensor, type Tensor } from "diffopt";
+ * const f = (x: Tensor, y: Tensor) => sum(square(sub(x, y))).mul(0.5);
  * const T = blockProxGradFixedPoint(f, (row) => projection.simplex(row), [1, 1]);
  * T(tensor([[1, 0], [0.5, 0.5]]), null, tensor([[2, 0], [0.3, 0.3]])).toArray(); // [[1, 0], [0.5, 0.5]]
  * ```

@@ -163,8 +163,8 @@ export interface AndersonState extends FixedPointState {
  *
  * @example
  * ```ts
- * import { AndersonAcceleration, FixedPointIteration, cos, tensor } from "diffopt";
- * const T = (x, theta) => cos(x.mul(theta));
+ * import { AndersonAcceleration, FixedPointIteration, cos, tensor, type Tensor } from "diffopt";
+ * const T = (x: Tensor, theta: Tensor) => cos(x.mul(theta));
  * const anderson = new AndersonAcceleration({ fixedPointFun: T, historySize: 3, tol: 1e-10 });
  * const plain = new FixedPointIteration({ fixedPointFun: T, tol: 1e-10 });
  * console.log(anderson.run(tensor(0), tensor(1)).state.iterNum < plain.run(tensor(0), tensor(1)).state.iterNum); // true

@@ -132,9 +132,12 @@ function stepFrom(x: Tree, direction: Tree, t: number): Tree {
  *
  * @example
  * ```ts
- * import { backtrackingLineSearch, grad, sum, square, tensor } from "diffopt";
- * const f = (x) => sum(square(x));
- * const fn = { value: (x) => f(x).item(), valueAndGrad: (x) => [f(x).item(), grad(f)(x)] };
+ * import { backtrackingLineSearch, grad, sum, square, tensor, type Tensor } from "diffopt";
+ * const f = (x: Tensor) => sum(square(x));
+ * const fn = {
+ *   value: (x: Tensor) => f(x).item(),
+ *   valueAndGrad: (x: Tensor): [number, Tensor] => [f(x).item(), grad(f)(x)],
+ * };
  * const x = tensor([1, 2]);
  * const g = grad(f)(x);
  * const r = backtrackingLineSearch(fn, x, f(x).item(), g, g.neg(), { initialStepsize: 1 });
@@ -207,9 +210,12 @@ function cubicMinimizer(a: Probe, b: Probe): number {
  *
  * @example
  * ```ts
- * import { wolfeLineSearch, grad, sum, square, tensor } from "diffopt";
- * const f = (x) => sum(square(x));
- * const fn = { value: (x) => f(x).item(), valueAndGrad: (x) => [f(x).item(), grad(f)(x)] };
+ * import { wolfeLineSearch, grad, sum, square, tensor, type Tensor } from "diffopt";
+ * const f = (x: Tensor) => sum(square(x));
+ * const fn = {
+ *   value: (x: Tensor) => f(x).item(),
+ *   valueAndGrad: (x: Tensor): [number, Tensor] => [f(x).item(), grad(f)(x)],
+ * };
  * const x = tensor([1, 2]);
  * const g = grad(f)(x);
  * wolfeLineSearch(fn, x, f(x).item(), g, g.neg()).succeeded; // true
@@ -321,9 +327,12 @@ export interface HagerZhangOptions {
  *
  * @example
  * ```ts
- * import { hagerZhangLineSearch, grad, sum, square, tensor } from "diffopt";
- * const f = (x) => sum(square(x));
- * const fn = { value: (x) => f(x).item(), valueAndGrad: (x) => [f(x).item(), grad(f)(x)] };
+ * import { hagerZhangLineSearch, grad, sum, square, tensor, type Tensor } from "diffopt";
+ * const f = (x: Tensor) => sum(square(x));
+ * const fn = {
+ *   value: (x: Tensor) => f(x).item(),
+ *   valueAndGrad: (x: Tensor): [number, Tensor] => [f(x).item(), grad(f)(x)],
+ * };
  * const x = tensor([1, 2]);
  * const g = grad(f)(x);
  * const r = hagerZhangLineSearch(fn, x, f(x).item(), g, g.neg());

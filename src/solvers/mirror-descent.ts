@@ -28,10 +28,10 @@ export type ProjectionGradFn = (x: any, grad: any, stepsize: number, hyperparams
  *
  * @example
  * ```ts
- * import { MirrorDescent, makeProjectionGrad, projection, sum, square, sub, tensor } from "diffopt";
+ * import { MirrorDescent, makeProjectionGrad, projection, sum, square, sub, tensor, type Tensor } from "diffopt";
  * // the Euclidean mirror map on the simplex (projected gradient)
  * const euclidean = makeProjectionGrad(projection.simplex, (x) => x);
- * const f = (x, c) => sum(square(sub(x, c))).mul(0.5);
+ * const f = (x: Tensor, c: Tensor) => sum(square(sub(x, c))).mul(0.5);
  * const solver = new MirrorDescent({ fun: f, stepsize: 1, projectionGrad: euclidean, tol: 1e-12 });
  * solver.run(tensor([1, 0, 0]), tensor(1), tensor([0.6, 0.5, -0.2])).params.toArray(); // ≈ [0.55, 0.45, 0]
  * ```
@@ -81,9 +81,9 @@ export interface MirrorDescentState extends SolverState {
  *
  * @example
  * ```ts
- * import { MirrorDescent, sum, square, sub, tensor } from "diffopt";
+ * import { MirrorDescent, sum, square, sub, tensor, type Tensor } from "diffopt";
  * // the point of the simplex nearest to c
- * const f = (x, c) => sum(square(sub(x, c))).mul(0.5);
+ * const f = (x: Tensor, c: Tensor) => sum(square(sub(x, c))).mul(0.5);
  * const solver = new MirrorDescent({ fun: f, stepsize: 1, tol: 1e-9, maxIter: 5000 });
  * solver.run(tensor([1 / 3, 1 / 3, 1 / 3]), tensor([0.6, 0.5, -0.2])).params; // ≈ [0.55, 0.45, 0]
  * ```

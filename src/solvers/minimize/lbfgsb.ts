@@ -220,10 +220,10 @@ function projectedBacktracking(c1: number, maxIter: number): StepRule<null> {
  *
  * @example
  * ```ts
- * import { LBFGSB, grad, tensor, sum, square, sub } from "diffopt";
- * const f = (x, c) => sum(square(sub(x, c)));
+ * import { LBFGSB, grad, tensor, sum, square, sub, type Bounds, type Tensor } from "diffopt";
+ * const f = (x: Tensor, c: Tensor) => sum(square(sub(x, c)));
  * const solver = new LBFGSB({ fun: f, tol: 1e-10 });
- * const bounds = [tensor([0, 0]), tensor([1, Infinity])];
+ * const bounds: Bounds = [tensor([0, 0]), tensor([1, Infinity])];
  * solver.run(tensor([0.5, 0.5]), bounds, tensor([2, -1])).params.toArray(); // [1, 0]
  * // the solution moves with the active upper bound of x₀, not with c₀
  * grad((u) => sum(solver.run(tensor([0.5, 0.5]), [tensor([0, 0]), u], tensor([2, -1])).params))(

@@ -42,11 +42,11 @@ export interface LeastSquaresOptions extends SolverOptions {
  *
  * @example
  * ```ts
- * import { GaussNewton, LeastSquaresSolver, tensor, sub, mul } from "diffopt";
+ * import { GaussNewton, LeastSquaresSolver, tensor, sub, mul, type Tensor } from "diffopt";
  * // r(x) = x·(1, 2) − y: at x = 1, y = (0, 1), r = (1, 1) and Jᵀr = 1 + 2 = 3
  * const solver = new GaussNewton({ residualFun: (x, y) => sub(mul(x, tensor([1, 2])), y) });
  * solver instanceof LeastSquaresSolver; // true
- * solver.optimalityFun(tensor(1), tensor([0, 1])).item(); // 3
+ * (solver.optimalityFun(tensor(1), tensor([0, 1])) as Tensor).item(); // 3
  * ```
  */
 export abstract class LeastSquaresSolver extends DescentMinimizer {
@@ -90,10 +90,10 @@ export type GaussNewtonOptions = LeastSquaresOptions &
  *
  * @example
  * ```ts
- * import { GaussNewton, tensor, exp, mul, sub } from "diffopt";
+ * import { GaussNewton, tensor, exp, mul, sub, type Tensor } from "diffopt";
  * const t = tensor([0, 1, 2, 3]);
  * const y = tensor([2, 1.3, 0.7, 0.5]);
- * const residuals = (theta, t, y) => sub(mul(theta.at(0).get(), exp(mul(theta.at(1).get(), t))), y);
+ * const residuals = (theta: Tensor, t: Tensor, y: Tensor) => sub(mul(theta.at(0).get(), exp(mul(theta.at(1).get(), t))), y);
  * const { params, state } = new GaussNewton({ residualFun: residuals, tol: 1e-10 }).run(tensor([1, 0]), t, y);
  * console.log(state.status, params.toArray()); // converged [≈ 1.98, ≈ -0.47]
  * ```
@@ -133,9 +133,9 @@ export interface LevenbergMarquardtOptions extends LeastSquaresOptions {
  *
  * @example
  * ```ts
- * import { LevenbergMarquardt, grad, tensor, exp, mul, sub } from "diffopt";
+ * import { LevenbergMarquardt, grad, tensor, exp, mul, sub, type Tensor } from "diffopt";
  * const t = tensor([0, 1, 2, 3]);
- * const residuals = (theta, y) => sub(mul(theta.at(0).get(), exp(mul(theta.at(1).get(), t))), y);
+ * const residuals = (theta: Tensor, y: Tensor) => sub(mul(theta.at(0).get(), exp(mul(theta.at(1).get(), t))), y);
  * const lm = new LevenbergMarquardt({ residualFun: residuals, tol: 1e-10 });
  * const y = tensor([2, 1.3, 0.7, 0.5]);
  * console.log(lm.run(tensor([1, 0]), y).params.toArray()); // [≈ 1.98, ≈ -0.47]

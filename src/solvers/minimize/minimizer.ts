@@ -48,13 +48,13 @@ export interface MinimizerState extends SolverState {
  *
  * @example
  * ```ts
- * import { BFGS, tensor, sum, square } from "diffopt";
- * const solver = new BFGS({ fun: (x) => sum(square(x.sub(1))) });
- * let params = tensor([0, 0]);
+ * import { BFGS, tensor, sum, square, type Tensor, type Tree } from "diffopt";
+ * const solver = new BFGS({ fun: (x: Tensor) => sum(square(x.sub(1))) });
+ * let params: Tree = tensor([0, 0]);
  * let state = solver.init(params);
  * ({ params, state } = solver.update(params, state));
  * state.iterNum; // 1
- * params.toArray(); // ≈ [0.7071, 0.7071] (the first step has length 1)
+ * (params as Tensor).toArray(); // ≈ [0.7071, 0.7071] (the first step has length 1)
  * ```
  */
 export abstract class DescentMinimizer extends Solver<MinimizerState> {
@@ -177,10 +177,10 @@ export interface MinimizerOptions extends SolverOptions {
  *
  * @example
  * ```ts
- * import { LBFGS, Minimizer, tensor, sum, square } from "diffopt";
- * const solver = new LBFGS({ fun: (x) => sum(square(x.sub(1))) });
+ * import { LBFGS, Minimizer, tensor, sum, square, type Tensor } from "diffopt";
+ * const solver = new LBFGS({ fun: (x: Tensor) => sum(square(x.sub(1))) });
  * solver instanceof Minimizer; // true
- * solver.optimalityFun(tensor([3, 1])).toArray(); // [4, 0]
+ * (solver.optimalityFun(tensor([3, 1])) as Tensor).toArray(); // [4, 0]
  * ```
  */
 export abstract class Minimizer extends DescentMinimizer {

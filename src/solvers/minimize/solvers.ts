@@ -83,9 +83,9 @@ export interface LBFGSOptions extends LineSearchMinimizerOptions {
  *
  * @example
  * ```ts
- * import { LBFGS, grad, tensor, sum, square, sub, mul } from "diffopt";
+ * import { LBFGS, grad, tensor, sum, square, sub, mul, type Tensor } from "diffopt";
  * // Rosenbrock with a parameter a: the minimiser is (a, a²)
- * const f = (x, a) => {
+ * const f = (x: Tensor, a: Tensor) => {
  *   const [u, v] = [x.at(0).get(), x.at(1).get()];
  *   return square(sub(a, u)).add(mul(100, square(sub(v, square(u)))));
  * };
@@ -118,8 +118,8 @@ export class LBFGS extends Minimizer {
  *
  * @example
  * ```ts
- * import { BFGS, tensor, square, sub, mul } from "diffopt";
- * const f = (x) => {
+ * import { BFGS, tensor, square, sub, mul, type Tensor } from "diffopt";
+ * const f = (x: Tensor) => {
  *   const [u, v] = [x.at(0).get(), x.at(1).get()];
  *   return square(sub(1, u)).add(mul(100, square(sub(v, square(u)))));
  * };
@@ -164,8 +164,8 @@ const CG_METHODS: readonly ConjugateGradientMethod[] = [
  *
  * @example
  * ```ts
- * import { NonlinearCG, tensor, square, sub, mul } from "diffopt";
- * const f = (x) => {
+ * import { NonlinearCG, tensor, square, sub, mul, type Tensor } from "diffopt";
+ * const f = (x: Tensor) => {
  *   const [u, v] = [x.at(0).get(), x.at(1).get()];
  *   return square(sub(1, u)).add(mul(100, square(sub(v, square(u)))));
  * };
@@ -215,8 +215,8 @@ export interface NewtonOptions extends LineSearchMinimizerOptions {
  *
  * @example
  * ```ts
- * import { Newton, tensor, square, sub, mul } from "diffopt";
- * const f = (x) => {
+ * import { Newton, tensor, square, sub, mul, type Tensor } from "diffopt";
+ * const f = (x: Tensor) => {
  *   const [u, v] = [x.at(0).get(), x.at(1).get()];
  *   return square(sub(1, u)).add(mul(100, square(sub(v, square(u)))));
  * };
@@ -281,8 +281,8 @@ export interface TrustRegionOptions extends MinimizerOptions {
  *
  * @example
  * ```ts
- * import { TrustRegion, tensor, square, sub, mul } from "diffopt";
- * const f = (x) => {
+ * import { TrustRegion, tensor, square, sub, mul, type Tensor } from "diffopt";
+ * const f = (x: Tensor) => {
  *   const [u, v] = [x.at(0).get(), x.at(1).get()];
  *   return square(sub(1, u)).add(mul(100, square(sub(v, square(u)))));
  * };

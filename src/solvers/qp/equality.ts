@@ -40,7 +40,7 @@ export interface EqualityConstrainedQPOptions extends QPOptions {
  * const problem = { Q: tensor([[1, 0], [0, 1]]), c: tensor([0, 0]), A: tensor([[1, 1]]), b: tensor([1]) };
  * const { params } = new EqualityConstrainedQP().run(undefined, problem);
  * params.primal.toArray(); // ≈ [0.5, 0.5]
- * params.dualEq.toArray(); // ≈ [-0.5]
+ * params.dualEq!.toArray(); // ≈ [-0.5]
  * // x* = [b + c₁ − c₀, b + c₀ − c₁] / 2: the gradient of x₀* − x₁* in c
  * const gap = (c: Tensor) => {
  *   const x = new EqualityConstrainedQP().run(undefined, { ...problem, c }).params.primal;

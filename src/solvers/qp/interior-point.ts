@@ -86,7 +86,7 @@ interface NewtonSystem {
  * const h = tensor([1]);
  * const { params } = new InteriorPointQP().run(undefined, { Q, c, G, h });
  * params.primal.toArray(); // ≈ [0.5, 0.5]
- * params.dualIneq.toArray(); // ≈ [0.5]
+ * params.dualIneq!.toArray(); // ≈ [0.5]
  * grad((h) => new InteriorPointQP().run(undefined, { Q, c, G, h }).params.primal.sum())(h).toArray(); // ≈ [1]
  * ```
  */

@@ -3,3 +3,5 @@
  * them all (in the order of their names). Adding an experiment is one line here.
  */
 export { jacobianPrecision } from "./jacobian-precision.js";
+export { svmHpo } from "./svm-hpo.js";
+export { molecularDynamics } from "./molecular-dynamics.js";

@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Tensor, tensor, mul, sum, grad, jvp, customRoot, stationarity, linalg } from "../src/index.js";
 import { ridgeProblem, theorem1Series, gradientStep } from "./ridge.js";
-import { lineChartSvg } from "./plot.js";
+import { chartSvg } from "../paper/plot.js";
 
 const nTrain = 300;
 const problem = ridgeProblem(nTrain);
@@ -124,18 +124,24 @@ const outDir = join(dirname(fileURLToPath(import.meta.url)), "output");
 mkdirSync(outDir, { recursive: true });
 writeFileSync(
   join(outDir, "theorem1.svg"),
-  lineChartSvg({
-    title: "Ridge (diabetes): Jacobian error along gradient-descent iterates",
-    xLabel: "gradient-descent iterations k",
-    yLabel: "error",
-    logX: true,
-    logY: true,
-    x: iterations,
-    series: [
-      { name: "implicit ‖∂x̂ − ∂x*‖", y: series.imp },
-      { name: "bound ‖x̂ − x*‖/μ", y: series.bound, dashed: true },
-      { name: "unrolled ‖∂x̂ − ∂x*‖", y: series.unr },
+  chartSvg({
+    panels: [
+      {
+        title: "Ridge (diabetes): Jacobian error along gradient-descent iterates",
+        xLabel: "gradient-descent iterations k",
+        yLabel: "error of dx/dλ",
+        logX: true,
+        logY: true,
+        legend: "bottom-left",
+        series: [
+          { name: "implicit ‖∂x̂ − ∂x*‖", x: iterations, y: series.imp },
+          { name: "bound ‖x̂ − x*‖/μ", x: iterations, y: series.bound, dashed: true },
+          { name: "unrolled ‖∂x̂ − ∂x*‖", x: iterations, y: series.unr },
+        ],
+      },
     ],
+    panelWidth: 640,
+    panelHeight: 420,
   }),
 );
 console.log(`Plot written to examples/output/theorem1.svg`);

@@ -13,42 +13,16 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  Tensor,
-  tensor,
-  add,
-  sub,
-  mul,
-  sum,
-  square,
-  matmul,
-  eye,
-  grad,
-  jvp,
-  customRoot,
-  rootJvp,
-  stationarity,
-  linalg,
-} from "../src/index.js";
-import { diabetesSplit } from "./data.js";
-import { lineChartSvg } from "./plot.js";
+import { Tensor, tensor, mul, sum, grad, jvp, customRoot, stationarity, linalg } from "../src/index.js";
+import { ridgeProblem, theorem1Series, gradientStep } from "./ridge.js";
+import { chartSvg } from "../paper/plot.js";
 
 const nTrain = 300;
-const { X, Xtr, ytr, Xval, yval, d } = diabetesSplit(nTrain);
+const problem = ridgeProblem(nTrain);
+const { X, d, inner, outer, hess, solve: ridgeSolver } = problem;
 const lam = tensor(0.05);
 
-/** Inner objective: ½‖X w − y‖² + ½λ‖w‖². */
-const inner = (w: Tensor, l: Tensor) =>
-  add(mul(0.5, sum(square(sub(matmul(Xtr, w), ytr)))), mul(mul(0.5, l), sum(square(w))));
-/** Outer objective: ½‖X_val w − y_val‖². */
-const outer = (w: Tensor) => mul(0.5, sum(square(sub(matmul(Xval, w), yval))));
-
-const gram = matmul(Xtr.T, Xtr);
-const hess = (l: Tensor) => add(gram, mul(l, eye(d)));
-/** Any solver works; here a direct solve on plain values. */
-const ridgeSolver = (_init: Tensor, l: Tensor) => linalg.solve(hess(l), matmul(Xtr.T, ytr));
-
-const wStar = ridgeSolver(tensor(new Float64Array(d)), lam);
+const wStar = ridgeSolver(undefined, lam);
 // Closed form: dw/dλ = −H⁻¹ w, dL/dλ = ∇L(w)ᵀ dw/dλ
 const dwdl = mul(-1, linalg.solve(hess(lam), wStar));
 const closedForm = sum(mul(grad(outer)(wStar) as Tensor, dwdl)).item();
@@ -71,9 +45,8 @@ const layer = (solve: "cholesky" | "cg") =>
 const hyper = (l: Tensor, solve: "cholesky" | "cg") => outer(layer(solve)(undefined, l) as Tensor);
 
 // Unrolled gradient descent with step 1/L.
-const lipschitz = linalg.eigh(hess(lam)).eigenvalues.data[d - 1]!;
-const mu = linalg.eigh(hess(lam)).eigenvalues.data[0]!;
-const gdStep = (w: Tensor, l: Tensor) => sub(w, mul(1 / lipschitz, grad(inner)(w, l) as Tensor));
+const { mu, lipschitz } = problem.spectrum(lam);
+const gdStep = gradientStep(problem, lipschitz);
 function unrolled(l: Tensor, iters: number): Tensor {
   let w = tensor(new Float64Array(d));
   for (let i = 0; i < iters; i++) w = gdStep(w, l);
@@ -87,8 +60,8 @@ add_(
   timeIt(() =>
     sum(
       mul(
-        grad(outer)(ridgeSolver(undefined as never, lam)) as Tensor,
-        mul(-1, linalg.solve(hess(lam), ridgeSolver(undefined as never, lam))),
+        grad(outer)(ridgeSolver(undefined, lam)) as Tensor,
+        mul(-1, linalg.solve(hess(lam), ridgeSolver(undefined, lam))),
       ),
     ).item(),
   ),
@@ -127,35 +100,22 @@ for (const [name, value, ms] of rows) {
 }
 
 // Theorem 1 along gradient-descent iterates.
-const F = stationarity(inner);
 const iterations = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000];
-const norm = (t: Tensor) => Math.sqrt(sum(square(t)).item());
 console.log(`\nTheorem 1: Jacobian error at gradient-descent iterates x̂ₖ (bound: ‖x̂ − x*‖/μ)\n`);
 console.log(
   `${pad("k", 7)}${pad("‖x̂ₖ − x*‖", 14)}${pad("implicit error", 16)}${pad("bound", 14)}${pad("unrolled error", 16)}implicit ≤ bound`,
 );
 const series = { sol: [] as number[], imp: [] as number[], bound: [] as number[], unr: [] as number[] };
 let allHold = true;
-for (const k of iterations) {
-  const xk = unrolled(lam, k);
-  const [, jUnr] = jvp((l: Tensor) => unrolled(l, k), [lam], [tensor(1)]);
-  const jImp = rootJvp(F, xk, [lam], [tensor(1)], {
-    positiveDefinite: true,
-    solve: "cholesky",
-    residualTol: Infinity,
-  }) as Tensor;
-  const solErr = norm(sub(xk, wStar));
-  const impErr = norm(sub(jImp, dwdl));
-  const unrErr = norm(sub(jUnr, dwdl));
-  const bound = solErr / mu;
-  const holds = impErr <= bound * (1 + 1e-9) + 1e-12;
+for (const pt of theorem1Series(problem, lam, iterations).points) {
+  const holds = pt.implicitError <= pt.bound * (1 + 1e-9) + 1e-12;
   allHold &&= holds;
-  series.sol.push(solErr);
-  series.imp.push(impErr);
-  series.bound.push(bound);
-  series.unr.push(unrErr);
+  series.sol.push(pt.solutionError);
+  series.imp.push(pt.implicitError);
+  series.bound.push(pt.bound);
+  series.unr.push(pt.unrolledError);
   console.log(
-    `${pad(String(k), 7)}${pad(solErr.toExponential(3), 14)}${pad(impErr.toExponential(3), 16)}${pad(bound.toExponential(3), 14)}${pad(unrErr.toExponential(3), 16)}${holds ? "yes" : "NO"}`,
+    `${pad(String(pt.k), 7)}${pad(pt.solutionError.toExponential(3), 14)}${pad(pt.implicitError.toExponential(3), 16)}${pad(pt.bound.toExponential(3), 14)}${pad(pt.unrolledError.toExponential(3), 16)}${holds ? "yes" : "NO"}`,
   );
 }
 console.log(`\nThe implicit Jacobian error stays below ‖x̂ − x*‖/μ at every iterate: ${allHold ? "yes" : "NO"}.`);
@@ -164,18 +124,24 @@ const outDir = join(dirname(fileURLToPath(import.meta.url)), "output");
 mkdirSync(outDir, { recursive: true });
 writeFileSync(
   join(outDir, "theorem1.svg"),
-  lineChartSvg({
-    title: "Ridge (diabetes): Jacobian error along gradient-descent iterates",
-    xLabel: "gradient-descent iterations k",
-    yLabel: "error",
-    logX: true,
-    logY: true,
-    x: iterations,
-    series: [
-      { name: "implicit ‖∂x̂ − ∂x*‖", y: series.imp },
-      { name: "bound ‖x̂ − x*‖/μ", y: series.bound, dashed: true },
-      { name: "unrolled ‖∂x̂ − ∂x*‖", y: series.unr },
+  chartSvg({
+    panels: [
+      {
+        title: "Ridge (diabetes): Jacobian error along gradient-descent iterates",
+        xLabel: "gradient-descent iterations k",
+        yLabel: "error of dx/dλ",
+        logX: true,
+        logY: true,
+        legend: "bottom-left",
+        series: [
+          { name: "implicit ‖∂x̂ − ∂x*‖", x: iterations, y: series.imp },
+          { name: "bound ‖x̂ − x*‖/μ", x: iterations, y: series.bound, dashed: true },
+          { name: "unrolled ‖∂x̂ − ∂x*‖", x: iterations, y: series.unr },
+        ],
+      },
     ],
+    panelWidth: 640,
+    panelHeight: 420,
   }),
 );
 console.log(`Plot written to examples/output/theorem1.svg`);

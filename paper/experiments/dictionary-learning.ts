@@ -42,7 +42,7 @@ import {
   type LineSearchFunction,
   type Tensor,
 } from "../../src/index.js";
-import { lineChartSvg } from "../../examples/plot.js";
+import { chartSvg } from "../plot.js";
 import { loadBreastCancer, type BinaryDataset } from "../data/breast-cancer.js";
 import type { Experiment, ExperimentContext, ExperimentResult, Progress } from "../experiment.js";
 import { auc, meanInterval95 } from "./dictionary-learning-stats.js";
@@ -408,14 +408,22 @@ async function run(ctx: ExperimentContext): Promise<ExperimentResult> {
     return {
       file: `dictionary-learning-${d.name.replace(/\s+/g, "-")}.svg`,
       caption: `Training task loss (logistic loss of the codes + ridge) along the task-driven gradient descent, ${d.name} data, first split; dashed: the unsupervised dictionary with its L2-logistic regression (the starting point).`,
-      svg: lineChartSvg({
-        title: `Task-driven dictionary learning (${d.name})`,
-        xLabel: "outer gradient step",
-        yLabel: "training task loss",
-        x: steps,
-        series: [
-          { name: "task-driven dictionary", y: curve },
-          { name: "unsupervised dictionary", y: steps.map(() => d.splits[0]!.taskLoss.unsupervised), dashed: true },
+      svg: chartSvg({
+        panels: [
+          {
+            title: `Task-driven dictionary learning (${d.name})`,
+            xLabel: "outer gradient step",
+            yLabel: "training task loss",
+            series: [
+              { name: "task-driven dictionary", x: steps, y: curve },
+              {
+                name: "unsupervised dictionary",
+                x: steps,
+                y: steps.map(() => d.splits[0]!.taskLoss.unsupervised),
+                dashed: true,
+              },
+            ],
+          },
         ],
       }),
     };

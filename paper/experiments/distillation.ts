@@ -36,7 +36,7 @@ import {
   type LineSearchFunction,
   type Tensor,
 } from "../../src/index.js";
-import { lineChartSvg } from "../../examples/plot.js";
+import { chartSvg } from "../plot.js";
 import { CLASS_NAMES, DEBIAN_FASHION_MNIST, loadFashionMnist, type ImageSet } from "../data/fashion-mnist.js";
 import type { Experiment, ExperimentContext, ExperimentResult } from "../experiment.js";
 import { imageGridSvg } from "./distillation-figures.js";
@@ -319,14 +319,17 @@ async function run(ctx: ExperimentContext): Promise<ExperimentResult> {
     {
       file: "distillation-loss.svg",
       caption: `Outer loss (mean logistic loss of W*(images) on ${nOuter} training images) along the outer gradient descent; dashed: the class-mean images.`,
-      svg: lineChartSvg({
-        title: "Dataset distillation: outer loss",
-        xLabel: "outer step",
-        yLabel: "training logistic loss",
-        x: steps,
-        series: [
-          { name: "distilled images", y: lossCurve },
-          { name: "class means", y: steps.map(() => baselineTrainLoss), dashed: true },
+      svg: chartSvg({
+        panels: [
+          {
+            title: "Dataset distillation: outer loss",
+            xLabel: "outer step",
+            yLabel: "training logistic loss",
+            series: [
+              { name: "distilled images", x: steps, y: lossCurve },
+              { name: "class means", x: steps, y: steps.map(() => baselineTrainLoss), dashed: true },
+            ],
+          },
         ],
       }),
     },

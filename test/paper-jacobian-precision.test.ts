@@ -1,0 +1,17 @@
+/**
+ * The paper's `jacobian-precision` experiment in quick mode (what CI runs through `npm run paper -- --quick`): it completes,
+ * every claim holds, and every claim, figure and table is well-formed.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { jacobianPrecision } from "../paper/experiments/jacobian-precision.js";
+import { quietContext } from "../paper/run.js";
+import { assertWellFormedResult } from "./paper-helpers.js";
+
+test("jacobian-precision (quick): every claim holds", async () => {
+  const result = await jacobianPrecision.run(quietContext(true));
+  assertWellFormedResult(result);
+  for (const c of result.claims) {
+    assert.ok(c.holds, `${c.id}: ${c.statement}: value ${c.value}, bound ${c.bound}`);
+  }
+});

@@ -20,6 +20,16 @@ export interface Claim {
   value: number;
   /** The threshold it is compared with, or null when the claim is a comparison without a fixed bound. */
   bound: number | null;
+  /**
+   * A claim about speed (CPU time). Measured and reported in every mode, but in quick mode — CI's, on a shared
+   * machine and at small sizes, where timings are noise — a failed timing claim does not fail the run or the tests.
+   */
+  timing?: boolean;
+}
+
+/** Whether a claim counts as failed: it did not hold, and it is not a timing claim of a quick run. */
+export function claimFails(claim: Claim, quick: boolean): boolean {
+  return !claim.holds && !(quick && claim.timing === true);
 }
 
 /** A figure: an SVG document written to `reports/<file>` and inlined in the HTML report. */

@@ -3,6 +3,7 @@
  * shipped breast cancer data, and its quick mode, whose claim must hold.
  */
 import assert from "node:assert/strict";
+import { claimFails } from "../paper/experiment.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
@@ -73,7 +74,8 @@ const quiet: ExperimentContext = {
 
 test("dictionary-learning --quick: the task-driven dictionary lowers the task loss; the AUC table is complete", async () => {
   const r = await dictionaryLearning.run(quiet);
-  for (const c of r.claims) assert.ok(c.holds, `${c.id}: ${c.statement} (value ${c.value}, bound ${c.bound})`);
+  for (const c of r.claims)
+    assert.ok(!claimFails(c, true), `${c.id}: ${c.statement} (value ${c.value}, bound ${c.bound})`);
   const table = r.tables[0]!;
   assert.equal(table.rows.length, 4);
   for (const row of table.rows) for (const cell of row.slice(1)) assert.match(String(cell), /^0\.\d{3} ± 0\.\d{3}$/);

@@ -3,6 +3,7 @@
  * Fashion-MNIST subset, and its quick mode, whose claims must hold.
  */
 import assert from "node:assert/strict";
+import { claimFails } from "../paper/experiment.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -91,7 +92,8 @@ const quiet: ExperimentContext = {
 
 test("distillation --quick: its claims hold and the result carries the images, l2reg and test accuracy", async () => {
   const r = await distillation.run(quiet);
-  for (const c of r.claims) assert.ok(c.holds, `${c.id}: ${c.statement} (value ${c.value}, bound ${c.bound})`);
+  for (const c of r.claims)
+    assert.ok(!claimFails(c, true), `${c.id}: ${c.statement} (value ${c.value}, bound ${c.bound})`);
   assert.deepEqual(
     r.claims.map((c) => c.id),
     ["outer-loss-decreases", "implicit-faster-than-unrolled"],

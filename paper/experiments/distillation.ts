@@ -291,6 +291,7 @@ async function run(ctx: ExperimentContext): Promise<ExperimentResult> {
     },
     {
       id: "implicit-faster-than-unrolled",
+      timing: true,
       statement: `one outer step (hypergradient) by implicit differentiation is faster than by unrolling the same ${timedIterations} inner iterations (value: unrolled / implicit time)`,
       holds: implicitMs < unrolledMs,
       value: unrolledMs / implicitMs,

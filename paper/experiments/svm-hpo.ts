@@ -325,6 +325,7 @@ export const svmHpo: Experiment = {
       },
       ...speedups.map(({ solver, speedup }): Claim => ({
         id: `implicit-faster-${solver.replace(/ /g, "-")}`,
+        timing: true,
         statement: `${solver}, p = ${largest}: the implicit hypergradient (the faster of the two fixed points) is faster than unrolling at equal iterations (value: median unrolled time / median implicit time)`,
         holds: speedup > 1,
         value: speedup,

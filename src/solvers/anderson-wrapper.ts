@@ -4,10 +4,19 @@
  * keeps its own optimality condition, so the implicit derivative is the same as without acceleration.
  * @module
  */
+import { ValueError } from "../core/errors.js";
 import { sub } from "../core/tree.js";
 import type { ImplicitOptions } from "../implicit/root.js";
-import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import {
+  checkSolverOptions,
+  Solver,
+  type SolverOptionSpec,
+  type SolverOptions,
+  type SolverResult,
+  type SolverState,
+} from "./base.js";
+import {
+  ANDERSON_MIXING_KEYS,
   andersonMix,
   andersonOptions,
   andersonPush,
@@ -22,6 +31,10 @@ export interface AndersonWrapperOptions extends SolverOptions, AndersonMixingOpt
   /** The solver whose updates are accelerated. Its iterates must be allowed anywhere in its domain (see below). */
   solver: Solver;
 }
+
+const ANDERSON_WRAPPER_SPEC: SolverOptionSpec = {
+  keys: ["solver", ...ANDERSON_MIXING_KEYS] satisfies (keyof AndersonWrapperOptions)[],
+};
 
 /** The state of {@link AndersonWrapper}. */
 export interface AndersonWrapperState extends SolverState {
@@ -61,8 +74,14 @@ export class AndersonWrapper extends Solver<AndersonWrapperState> {
   readonly ridge: number;
 
   constructor(opts: AndersonWrapperOptions) {
-    const inner = opts.solver;
-    super("AndersonWrapper", { maxIter: inner.maxIter, tol: inner.tol, ...opts });
+    checkSolverOptions("AndersonWrapper", opts, ANDERSON_WRAPPER_SPEC);
+    const inner: unknown = opts.solver;
+    if (!(inner instanceof Solver)) {
+      throw new ValueError(
+        `AndersonWrapper: options.solver must be a solver (e.g. a GradientDescent), got ${inner === null ? "null" : typeof inner}`,
+      );
+    }
+    super("AndersonWrapper", { maxIter: inner.maxIter, tol: inner.tol, ...opts }, ANDERSON_WRAPPER_SPEC);
     this.solver = inner;
     ({ historySize: this.historySize, beta: this.beta, ridge: this.ridge } = andersonOptions(opts, this.name));
   }

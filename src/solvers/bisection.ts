@@ -54,11 +54,14 @@ export class Bisection extends RootFinder<BisectionState> {
   readonly upper: number;
 
   constructor(opts: BisectionOptions) {
-    if ((opts as SolverOptions).implicitDiff === false)
+    if ((opts as SolverOptions | undefined)?.implicitDiff === false)
       throw new ValueError(
         "Bisection: implicitDiff must be true: the unrolled derivative of bisection is 0 (its iterates are piecewise constant in the arguments)",
       );
-    super("Bisection", opts.optimalityFun as (x: any, ...args: any[]) => Tensor, opts);
+    super("Bisection", opts?.optimalityFun as (x: any, ...args: any[]) => Tensor, opts, {
+      keys: ["optimalityFun", "lower", "upper"] satisfies (keyof BisectionOptions)[],
+      functions: ["optimalityFun"],
+    });
     if (!Number.isFinite(opts.lower) || !Number.isFinite(opts.upper) || !(opts.lower < opts.upper))
       throw new ValueError(`Bisection: need finite lower < upper, got lower = ${opts.lower}, upper = ${opts.upper}`);
     this.lower = opts.lower;

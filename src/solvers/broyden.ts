@@ -67,7 +67,10 @@ export class Broyden extends RootFinder<BroydenState> {
   readonly maxBacktrackingIter: number;
 
   constructor(opts: BroydenOptions) {
-    super("Broyden", opts.fun, opts);
+    super("Broyden", opts?.fun, opts, {
+      keys: ["fun", "initialJacobian", "decreaseFactor", "maxBacktrackingIter"] satisfies (keyof BroydenOptions)[],
+      functions: ["fun"],
+    });
     const ij = opts.initialJacobian ?? "exact";
     if (ij !== "exact" && ij !== "identity")
       throw new ValueError(`${this.name}: initialJacobian must be "exact" or "identity", got ${String(ij)}`);

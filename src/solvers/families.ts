@@ -14,7 +14,7 @@ import { flatten, flattenLike, sub, unflatten, type Tree } from "../core/tree.js
 import { concatenate, split } from "../core/ops/join.js";
 import { reshape } from "../core/ops/shape.js";
 import type { ImplicitOptions } from "../implicit/root.js";
-import { Solver, type SolverOptions, type SolverState } from "./base.js";
+import { Solver, type SolverOptionSpec, type SolverOptions, type SolverState } from "./base.js";
 
 /** A function F(x, ...args) (a root problem) or T(x, ...args) (a fixed-point problem): a pytree shaped like x. */
 export type VectorFieldFn = (x: any, ...args: any[]) => Tree;
@@ -64,8 +64,8 @@ export abstract class RootFinder<S extends SolverState = SolverState> extends So
   /** The function F(x, ...args) whose root is sought. */
   readonly fun: VectorFieldFn;
 
-  protected constructor(name: string, fun: VectorFieldFn, opts: SolverOptions) {
-    super(name, opts);
+  protected constructor(name: string, fun: VectorFieldFn, opts: SolverOptions, spec?: SolverOptionSpec) {
+    super(name, opts, spec);
     this.fun = fun;
   }
 
@@ -87,8 +87,8 @@ export abstract class FixedPointSolver<S extends SolverState = SolverState> exte
   /** The map T(x, ...args) whose fixed point is sought. */
   readonly fixedPointFun: VectorFieldFn;
 
-  protected constructor(name: string, fixedPointFun: VectorFieldFn, opts: SolverOptions) {
-    super(name, opts);
+  protected constructor(name: string, fixedPointFun: VectorFieldFn, opts: SolverOptions, spec?: SolverOptionSpec) {
+    super(name, opts, spec);
     this.fixedPointFun = fixedPointFun;
   }
 

@@ -61,7 +61,10 @@ export class FixedPointIteration extends FixedPointSolver<FixedPointState> {
   readonly damping: number;
 
   constructor(opts: FixedPointIterationOptions) {
-    super("FixedPointIteration", opts.fixedPointFun, opts);
+    super("FixedPointIteration", opts?.fixedPointFun, opts, {
+      keys: ["fixedPointFun", "damping"] satisfies (keyof FixedPointIterationOptions)[],
+      functions: ["fixedPointFun"],
+    });
     this.damping = opts.damping ?? 0;
     if (!(this.damping >= 0 && this.damping < 1))
       throw new ValueError(`${this.name}: damping must be in [0, 1), got ${opts.damping}`);
@@ -142,6 +145,13 @@ export interface AndersonMixingOptions {
   ridge?: number;
 }
 
+/** @internal The option names of {@link AndersonMixingOptions}. */
+export const ANDERSON_MIXING_KEYS = [
+  "historySize",
+  "beta",
+  "ridge",
+] as const satisfies readonly (keyof AndersonMixingOptions)[];
+
 /** Options of {@link AndersonAcceleration}. */
 export interface AndersonAccelerationOptions extends SolverOptions, AndersonMixingOptions {
   /** The map T(x, ...args), a pytree shaped like x, whose fixed point is sought. */
@@ -176,7 +186,10 @@ export class AndersonAcceleration extends FixedPointSolver<AndersonState> {
   readonly ridge: number;
 
   constructor(opts: AndersonAccelerationOptions) {
-    super("AndersonAcceleration", opts.fixedPointFun, opts);
+    super("AndersonAcceleration", opts?.fixedPointFun, opts, {
+      keys: ["fixedPointFun", ...ANDERSON_MIXING_KEYS] satisfies (keyof AndersonAccelerationOptions)[],
+      functions: ["fixedPointFun"],
+    });
     ({ historySize: this.historySize, beta: this.beta, ridge: this.ridge } = andersonOptions(opts, this.name));
   }
 

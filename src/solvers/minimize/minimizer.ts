@@ -15,7 +15,7 @@
  */
 import { add, sub, type Tree } from "../../core/tree.js";
 import type { ImplicitOptions } from "../../implicit/root.js";
-import { Solver, type SolverOptions, type SolverResult, type SolverState } from "../base.js";
+import { Solver, type SolverOptionSpec, type SolverOptions, type SolverResult, type SolverState } from "../base.js";
 import { isConcrete, lineSearchFunction, normOf, objectiveValueAndGrad } from "../common.js";
 import type { ObjectiveFn } from "../conditions.js";
 import type { LineSearchFunction } from "../linesearch.js";
@@ -171,6 +171,9 @@ export interface MinimizerOptions extends SolverOptions {
   fun: ObjectiveFn;
 }
 
+/** @internal The option names of {@link MinimizerOptions}. */
+export const MINIMIZER_KEYS = ["fun"] as const satisfies readonly (keyof MinimizerOptions)[];
+
 /**
  * The minimiser family: the condition is stationarity ∇ₓf(x, ...args) = 0, whose Jacobian (the Hessian) is
  * symmetric, so the implicit backward solve can use Cholesky, CG or MINRES.
@@ -188,8 +191,8 @@ export abstract class Minimizer extends DescentMinimizer {
   readonly fun: ObjectiveFn;
   protected readonly objective: ObjectiveFn;
 
-  protected constructor(name: string, opts: MinimizerOptions) {
-    super(name, opts);
+  protected constructor(name: string, opts: MinimizerOptions, spec: SolverOptionSpec) {
+    super(name, opts, spec);
     this.fun = opts.fun;
     this.objective = opts.fun;
   }

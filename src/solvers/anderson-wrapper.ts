@@ -97,10 +97,13 @@ export class AndersonWrapper extends Solver<AndersonWrapperState> {
     };
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): AndersonWrapperState {
     return this.wrap(this.solver.init(init, ...args), { xs: [], residuals: [] }, 0);
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: AndersonWrapperState, ...args: any[]): SolverResult<AndersonWrapperState> {
     const r = raveler(params, this.name);
     const tx: Tree = this.solver.update(params, state.inner, ...args).params;
@@ -115,13 +118,14 @@ export class AndersonWrapper extends Solver<AndersonWrapperState> {
   }
 
   /** The wrapped solver's optimality condition. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return this.solver.optimalityFun(params, ...args);
   }
 
   // The wrapped solver's condition and hints are protected members of another instance; element access is
   // TypeScript's sanctioned way to reach them from a wrapper of the same base class.
-  protected override implicitCondition(state: AndersonWrapperState): (x: any, ...args: any[]) => Tree {
+  protected override implicitCondition(state: AndersonWrapperState): (x: Tree, ...args: Tree[]) => Tree {
     return this.solver["implicitCondition"](state.inner);
   }
 

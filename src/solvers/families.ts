@@ -17,6 +17,8 @@ import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptionSpec, type SolverOptions, type SolverState } from "./base.js";
 
 /** A function F(x, ...args) (a root problem) or T(x, ...args) (a fixed-point problem): a pytree shaped like x. */
+// `any` in user callbacks: users annotate their own parameter types, and a `(x: Tensor) => …` is not assignable to a `(x: Tree) => …`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type VectorFieldFn = (x: any, ...args: any[]) => Tree;
 
 /**
@@ -70,6 +72,8 @@ export abstract class RootFinder<S extends SolverState = SolverState> extends So
   }
 
   /** F(params, ...args): zero at a root. */
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return this.fun(params, ...args);
   }
@@ -93,6 +97,7 @@ export abstract class FixedPointSolver<S extends SolverState = SolverState> exte
   }
 
   /** T(params, ...args) − params: zero at a fixed point. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return sub(this.fixedPointFun(params, ...args), params);
   }

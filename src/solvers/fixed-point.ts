@@ -25,7 +25,7 @@ export interface FixedPointState extends SolverState {
 }
 
 /** @internal T(x, ...args) with a check that it is shaped like x; returns [T(x), ‖T(x) − x‖]. */
-function evaluate(T: VectorFieldFn, x: Tree, args: readonly any[], who: string): [Tree, number] {
+function evaluate(T: VectorFieldFn, x: Tree, args: readonly Tree[], who: string): [Tree, number] {
   const tx = T(x, ...args);
   raveler(x, who).ravel(tx, "fixedPointFun(x, ...args)");
   return [tx, normOf(sub(tx, x))];
@@ -70,11 +70,14 @@ export class FixedPointIteration extends FixedPointSolver<FixedPointState> {
       throw new ValueError(`${this.name}: damping must be in [0, 1), got ${opts.damping}`);
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): FixedPointState {
     const [next, error] = evaluate(this.fixedPointFun, init, args, this.name);
     return { iterNum: 0, error, status: "maxIterReached", next };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: FixedPointState, ...args: any[]): SolverResult<FixedPointState> {
     const x = this.damping === 0 ? state.next : add(scale(1 - this.damping, state.next), scale(this.damping, params));
     const [next, error] = evaluate(this.fixedPointFun, x, args, this.name);
@@ -193,6 +196,7 @@ export class AndersonAcceleration extends FixedPointSolver<AndersonState> {
     ({ historySize: this.historySize, beta: this.beta, ridge: this.ridge } = andersonOptions(opts, this.name));
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): AndersonState {
     const [next, error] = evaluate(this.fixedPointFun, init, args, this.name);
     const r = raveler(init, this.name);
@@ -200,6 +204,7 @@ export class AndersonAcceleration extends FixedPointSolver<AndersonState> {
     return { iterNum: 0, error, status: "maxIterReached", next, history };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: AndersonState, ...args: any[]): SolverResult<AndersonState> {
     const r = raveler(params, this.name);
     const x = r.unravel(andersonMix(state.history, this.beta, this.ridge));

@@ -270,6 +270,8 @@ export class LBFGSB extends DescentMinimizer {
   }
 
   /** The projected-gradient residual x − P(x − ∇f(x, ...args); lower, upper), zero at a solution. */
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, bounds: Bounds, ...args: any[]): Tree {
     const g = objectiveValueAndGrad(this.fun, params, args, this.name)[1];
     return sub(params, project(sub(params, g), bounds));

@@ -65,6 +65,8 @@ export abstract class LeastSquaresSolver extends DescentMinimizer {
   }
 
   /** Jᵀr = ∇ₓ(½‖r(params, ...args)‖²), zero at a stationary point of the fit. */
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return objectiveValueAndGrad(this.objective, params, args, this.name)[1];
   }

@@ -76,6 +76,8 @@ export abstract class DescentMinimizer extends Solver<MinimizerState> {
     return localModel(this.objective, x, args, value, grad, this.residualFun);
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): MinimizerState {
     const [v, g] = objectiveValueAndGrad(this.objective, init, args, this.name);
     const model = this.model(init, v.raw[0]!, g, args);
@@ -104,6 +106,7 @@ export abstract class DescentMinimizer extends Solver<MinimizerState> {
     return { direction, outcome: this.rule.search({ f, model, direction, state: ruleState }) };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: MinimizerState, ...args: any[]): SolverResult<MinimizerState> {
     const model = this.model(params, state.value, state.grad, args);
     const f = lineSearchFunction(this.objective, args, this.name);
@@ -198,6 +201,7 @@ export abstract class Minimizer extends DescentMinimizer {
   }
 
   /** ∇ₓf(params, ...args), zero at a stationary point. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return objectiveValueAndGrad(this.fun, params, args, this.name)[1];
   }

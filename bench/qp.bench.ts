@@ -62,7 +62,10 @@ interface Row {
   value: number;
 }
 
-type Run = (pr: ReturnType<typeof problem>) => { params: { primal: Tensor }; state: { iterNum: number; value?: number } };
+type Run = (pr: ReturnType<typeof problem>) => {
+  params: { primal: Tensor };
+  state: { iterNum: number; value?: number };
+};
 
 const SOLVERS: [string, Run][] = [
   ["InteriorPointQP", (pr) => new InteriorPointQP().run(undefined, pr)],

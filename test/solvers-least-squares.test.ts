@@ -201,5 +201,8 @@ test("maxIter: 0 returns init; bad options throw", () => {
     () => new LevenbergMarquardt({ residualFun: residuals, geodesicAcceleration: { alpha: 2 } }),
     /geodesicAcceleration.alpha must be in \(0, 1\)/,
   );
-  assert.throws(() => new GaussNewton({ residualFun: 3 as never }), /GaussNewton: residualFun must be a function/);
+  assert.throws(
+    () => new GaussNewton({ residualFun: 3 as never }),
+    /GaussNewton: options\.residualFun must be a function/,
+  );
 });

@@ -180,6 +180,8 @@ function zeroTree(def: TreeDef, like: readonly Tensor[]): Tree {
  * grad(softplus)(tensor(0)).item(); // 0.5
  * ```
  */
+// `any` in user callbacks: users annotate their own parameter types, and a `(x: Tensor) => …` is not assignable to a `(x: Tree) => …`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tangents: any[]) => [Tree, Tree]): F {
   const who = ruleName("customJvp", checkFunction(f, "customJvp", "f"));
   checkFunction(jvpRule, who, "jvpRule");
@@ -253,7 +255,9 @@ export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tang
  */
 export function customVjp<F extends TreeFn>(
   f: F,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   fwd: (...args: any[]) => [Tree, Tree],
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   bwd: (residuals: any, cotangent: any) => Tree[],
 ): F {
   const who = ruleName("customVjp", checkFunction(f, "customVjp", "f"));

@@ -26,6 +26,8 @@ import type { OptimalityFn } from "./root.js";
  * grad((lam) => sum(argmin(tensor([0, 0]), tensor([1, 2]), lam)))(tensor(1)).item(); // -0.75
  * ```
  */
+// `any` in user callbacks: users annotate their own parameter types, and a `(x: Tensor) => …` is not assignable to a `(x: Tree) => …`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function stationarity(objective: (x: any, ...args: any[]) => Tree): OptimalityFn {
   return (x: Tree, ...args: Tree[]) => grad(objective)(x, ...args);
 }
@@ -55,7 +57,9 @@ export interface KKTVariable {
  * ```
  */
 export function kktOptimality(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   objective: (z: any, theta?: any) => Tree,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   constraints: { eq?: (z: any, theta?: any) => Tree; ineq?: (z: any, theta?: any) => Tree } = {},
 ): (x: KKTVariable, thetaF?: Tree, thetaH?: Tree, thetaG?: Tree) => KKTVariable {
   const { eq, ineq } = constraints;

@@ -332,9 +332,12 @@ export class LinearOperator<P extends Tree = Tree> {
    * ```
    */
   static fromFunction<P extends Tree>(
+    // `any` in user callbacks: users annotate their own parameter types, and a `(x: Tensor) => …` is not assignable to a `(x: Tree) => …`.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     mv: (params: P, v: any) => Tree,
     params: P,
     inExample: Tree,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     opts: { rmatvec?: (params: P, u: any) => Tree; outExample?: Tree; tags?: OperatorTags } = {},
   ): LinearOperator<P> {
     if (typeof mv !== "function")

@@ -35,6 +35,8 @@ export type Leafwise<F> = F &
    * The operator applied to each leaf of a pytree x (nested arrays and plain objects of tensors); each
    * hyperparameter is shared by every leaf, or given per leaf as a pytree with the structure of x.
    */
+  // `any` in user callbacks: users annotate their own parameter types, and a `(x: Tensor) => …` is not assignable to a `(x: Tree) => …`.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   (<T extends Tree>(x: T, ...hyperparams: any[]) => T);
 
 /**
@@ -42,6 +44,7 @@ export type Leafwise<F> = F &
  * applied to each leaf, with each hyperparameter either shared (a number, a tensor, an options object) or, when it
  * has the structure of x, taken leaf by leaf. Derivatives flow through `op` as usual.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function leafwise<F extends (x: TensorLike, ...hyperparams: any[]) => Tensor>(op: F): Leafwise<F> {
   const wrapped = (x: unknown, ...hyperparams: unknown[]) => {
     if (!isPytree(x)) return op(x as TensorLike, ...hyperparams);

@@ -4,10 +4,19 @@
  * keeps its own optimality condition, so the implicit derivative is the same as without acceleration.
  * @module
  */
+import { ValueError } from "../core/errors.js";
 import { sub } from "../core/tree.js";
 import type { ImplicitOptions } from "../implicit/root.js";
-import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import {
+  checkSolverOptions,
+  Solver,
+  type SolverOptionSpec,
+  type SolverOptions,
+  type SolverResult,
+  type SolverState,
+} from "./base.js";
+import {
+  ANDERSON_MIXING_KEYS,
   andersonMix,
   andersonOptions,
   andersonPush,
@@ -22,6 +31,10 @@ export interface AndersonWrapperOptions extends SolverOptions, AndersonMixingOpt
   /** The solver whose updates are accelerated. Its iterates must be allowed anywhere in its domain (see below). */
   solver: Solver;
 }
+
+const ANDERSON_WRAPPER_SPEC: SolverOptionSpec = {
+  keys: ["solver", ...ANDERSON_MIXING_KEYS] satisfies (keyof AndersonWrapperOptions)[],
+};
 
 /** The state of {@link AndersonWrapper}. */
 export interface AndersonWrapperState extends SolverState {
@@ -61,8 +74,14 @@ export class AndersonWrapper extends Solver<AndersonWrapperState> {
   readonly ridge: number;
 
   constructor(opts: AndersonWrapperOptions) {
-    const inner = opts.solver;
-    super("AndersonWrapper", { maxIter: inner.maxIter, tol: inner.tol, ...opts });
+    checkSolverOptions("AndersonWrapper", opts, ANDERSON_WRAPPER_SPEC);
+    const inner: unknown = opts.solver;
+    if (!(inner instanceof Solver)) {
+      throw new ValueError(
+        `AndersonWrapper: options.solver must be a solver (e.g. a GradientDescent), got ${inner === null ? "null" : typeof inner}`,
+      );
+    }
+    super("AndersonWrapper", { maxIter: inner.maxIter, tol: inner.tol, ...opts }, ANDERSON_WRAPPER_SPEC);
     this.solver = inner;
     ({ historySize: this.historySize, beta: this.beta, ridge: this.ridge } = andersonOptions(opts, this.name));
   }
@@ -78,10 +97,13 @@ export class AndersonWrapper extends Solver<AndersonWrapperState> {
     };
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): AndersonWrapperState {
     return this.wrap(this.solver.init(init, ...args), { xs: [], residuals: [] }, 0);
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: AndersonWrapperState, ...args: any[]): SolverResult<AndersonWrapperState> {
     const r = raveler(params, this.name);
     const tx: Tree = this.solver.update(params, state.inner, ...args).params;
@@ -96,13 +118,14 @@ export class AndersonWrapper extends Solver<AndersonWrapperState> {
   }
 
   /** The wrapped solver's optimality condition. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return this.solver.optimalityFun(params, ...args);
   }
 
   // The wrapped solver's condition and hints are protected members of another instance; element access is
   // TypeScript's sanctioned way to reach them from a wrapper of the same base class.
-  protected override implicitCondition(state: AndersonWrapperState): (x: any, ...args: any[]) => Tree {
+  protected override implicitCondition(state: AndersonWrapperState): (x: Tree, ...args: Tree[]) => Tree {
     return this.solver["implicitCondition"](state.inner);
   }
 

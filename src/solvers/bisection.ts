@@ -6,6 +6,7 @@
  */
 import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
 import { Tensor, asTensor, scalar } from "../core/tensor.js";
+import type { Tree } from "../core/tree.js";
 import { NonScalarOutputError } from "../core/errors.js";
 import type { RunParams, SolverOptions, SolverResult, SolverState } from "./base.js";
 import { RootFinder } from "./families.js";
@@ -13,6 +14,8 @@ import { RootFinder } from "./families.js";
 /** Options of {@link Bisection}. */
 export interface BisectionOptions extends Omit<SolverOptions, "implicitDiff"> {
   /** The scalar function F(x, ...args) whose root is sought (x a scalar tensor). */
+  // `any` in user callbacks: users annotate their own parameter types, and a `(x: Tensor) => …` is not assignable to a `(x: Tree) => …`.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun: (x: Tensor, ...args: any[]) => Tensor;
   /** Lower end of the bracket. */
   lower: number;
@@ -54,11 +57,14 @@ export class Bisection extends RootFinder<BisectionState> {
   readonly upper: number;
 
   constructor(opts: BisectionOptions) {
-    if ((opts as SolverOptions).implicitDiff === false)
+    if ((opts as SolverOptions | undefined)?.implicitDiff === false)
       throw new ValueError(
         "Bisection: implicitDiff must be true: the unrolled derivative of bisection is 0 (its iterates are piecewise constant in the arguments)",
       );
-    super("Bisection", opts.optimalityFun as (x: any, ...args: any[]) => Tensor, opts);
+    super("Bisection", opts?.optimalityFun, opts, {
+      keys: ["optimalityFun", "lower", "upper"] satisfies (keyof BisectionOptions)[],
+      functions: ["optimalityFun"],
+    });
     if (!Number.isFinite(opts.lower) || !Number.isFinite(opts.upper) || !(opts.lower < opts.upper))
       throw new ValueError(`Bisection: need finite lower < upper, got lower = ${opts.lower}, upper = ${opts.upper}`);
     this.lower = opts.lower;
@@ -66,7 +72,7 @@ export class Bisection extends RootFinder<BisectionState> {
   }
 
   /** F(x, ...args) as a number, checking that it is a finite scalar. */
-  private valueAt(x: number | Tensor, args: readonly any[], where: string): number {
+  private valueAt(x: number | Tensor, args: readonly Tree[], where: string): number {
     const out = asTensor(this.fun(typeof x === "number" ? scalar(x) : x, ...args) as Tensor);
     if (out.size !== 1)
       throw new NonScalarOutputError(
@@ -87,6 +93,8 @@ export class Bisection extends RootFinder<BisectionState> {
     return super.run(start, ...args) as SolverResult<BisectionState, Tensor>;
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): BisectionState {
     const x = asTensor(init);
     if (x.ndim !== 0) throw new ShapeError(`Bisection: init must be a scalar, got shape [${x.shape.join(", ")}]`);
@@ -105,6 +113,7 @@ export class Bisection extends RootFinder<BisectionState> {
     return { iterNum: 0, error: Math.abs(value), status: "maxIterReached", low, high, value };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: BisectionState, ...args: any[]): SolverResult<BisectionState> {
     const x = asTensor(params).raw[0]!;
     let { low, high } = state;

@@ -90,6 +90,8 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
     return x.shape[0]!;
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, hyperparamsProx: any, ...args: any[]): BlockCoordinateDescentState {
     const x = asTensor(init);
     const m = this.blocks(x);
@@ -113,7 +115,7 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   }
 
   /** Per block, the curvature of f along its block gradient (along the block's ones when that is zero). */
-  private initialLipschitz(x: Tensor, g: Tensor, args: readonly any[]): number[] {
+  private initialLipschitz(x: Tensor, g: Tensor, args: readonly Tree[]): number[] {
     const m = x.shape[0]!;
     const out: number[] = [];
     for (let j = 0; j < m; j++) {
@@ -132,8 +134,8 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
     gj: Tensor,
     value: number,
     L0: number,
-    hyperparamsProx: any,
-    args: readonly any[],
+    hyperparamsProx: Tree,
+    args: readonly Tree[],
   ): number {
     if (this.lipschitz !== undefined) return L0;
     const xp = stopGradient(x);
@@ -166,9 +168,12 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   }
 
   update(
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     params: any,
     state: BlockCoordinateDescentState,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     hyperparamsProx: any,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     ...args: any[]
   ): SolverResult<BlockCoordinateDescentState> {
     let x = asTensor(params);
@@ -193,19 +198,20 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   }
 
   /** T(params) − params for the block fixed point with steps 1/L_j (1 without `lipschitz`): zero at a solution. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, hyperparamsProx: any, ...args: any[]): Tree {
     const m = this.blocks(asTensor(params));
     const steps = this.lipschitz === undefined ? 1 : blockStepsizes(this.lipschitz, m, this.name).map((l) => 1 / l);
     return sub(blockProxGradFixedPoint(this.fun, this.blockProx, steps)(params, hyperparamsProx, ...args), params);
   }
 
-  protected override implicitCondition(state: BlockCoordinateDescentState): (x: any, ...args: any[]) => Tree {
+  protected override implicitCondition(state: BlockCoordinateDescentState): (x: Tree, ...args: Tree[]) => Tree {
     const T = blockProxGradFixedPoint(
       this.fun,
       this.blockProx,
       state.lipschitz.map((l) => 1 / l),
     );
-    return (x, hyperparamsProx, ...args) => sub(T(x, hyperparamsProx, ...args), x);
+    return (x, hyperparamsProx, ...args) => sub(T(x as Tensor, hyperparamsProx, ...args), x);
   }
 
   protected implicitHints(): ImplicitOptions {

@@ -67,7 +67,10 @@ export class Broyden extends RootFinder<BroydenState> {
   readonly maxBacktrackingIter: number;
 
   constructor(opts: BroydenOptions) {
-    super("Broyden", opts.fun, opts);
+    super("Broyden", opts?.fun, opts, {
+      keys: ["fun", "initialJacobian", "decreaseFactor", "maxBacktrackingIter"] satisfies (keyof BroydenOptions)[],
+      functions: ["fun"],
+    });
     const ij = opts.initialJacobian ?? "exact";
     if (ij !== "exact" && ij !== "identity")
       throw new ValueError(`${this.name}: initialJacobian must be "exact" or "identity", got ${String(ij)}`);
@@ -80,7 +83,7 @@ export class Broyden extends RootFinder<BroydenState> {
   }
 
   /** The inverse of the exact Jacobian of F at x (the identity when it is singular). */
-  private exactInverse(x: Tree, r: Raveler, args: readonly any[]): Tensor {
+  private exactInverse(x: Tree, r: Raveler, args: readonly Tree[]): Tensor {
     const J = jacfwd((v: Tensor) => r.ravel(this.fun(r.unravel(v), ...args), "fun(x, ...args)"))(
       r.ravel(x, "x"),
     ) as Tensor;
@@ -92,6 +95,8 @@ export class Broyden extends RootFinder<BroydenState> {
     }
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): BroydenState {
     const r = raveler(init, this.name);
     const residual = this.fun(init, ...args);
@@ -103,8 +108,8 @@ export class Broyden extends RootFinder<BroydenState> {
   }
 
   /** Backtracking on plain values from t = 1 along p; the accepted step and F there, or null when none decreases ‖F‖. */
-  private search(x: Tensor, p: Tensor, f0: number, r: Raveler, args: readonly any[]): [number, Tree] | null {
-    const plainArgs = stopGradient([...args] as Tree) as any[];
+  private search(x: Tensor, p: Tensor, f0: number, r: Raveler, args: readonly Tree[]): [number, Tree] | null {
+    const plainArgs = stopGradient([...args] as Tree) as Tree[];
     let t = 1;
     for (let i = 0; i < this.maxBacktrackingIter; i++) {
       const ft = this.fun(r.unravel(x.add(p.mul(t))), ...plainArgs);
@@ -114,6 +119,7 @@ export class Broyden extends RootFinder<BroydenState> {
     return null;
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: BroydenState, ...args: any[]): SolverResult<BroydenState> {
     const r = raveler(params, this.name);
     const x = r.ravel(params, "params");

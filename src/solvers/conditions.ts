@@ -10,7 +10,7 @@
  */
 import { ShapeError, ValueError } from "../core/errors.js";
 import { fmt } from "../core/shape.js";
-import { Tensor, asTensor } from "../core/tensor.js";
+import { Tensor, asTensor, type TensorLike } from "../core/tensor.js";
 import { grad, stopGradient } from "../core/transforms.js";
 import { sub, scale, type Tree } from "../core/tree.js";
 import { add as addOp, div, exp, log, maximum, mul, sub as subOp } from "../core/ops/elementwise.js";
@@ -19,12 +19,16 @@ import { padAxis, sliceAxis } from "../core/ops/join.js";
 import { reshape } from "../core/ops/shape.js";
 
 /** A smooth objective f(params, ...args) returning a scalar tensor. */
+// `any` in user callbacks: users annotate their own parameter types, and a `(x: Tensor) => …` is not assignable to a `(x: Tree) => …`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ObjectiveFn = (params: any, ...args: any[]) => Tensor;
 
 /** A proximal operator prox_{scaling·g}(x, hyperparams), as `prox.lasso(x, l1reg, scaling)`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ProxFn = (x: any, hyperparams: any, scaling: number) => Tree;
 
 /** A projection onto a set C(hyperparams), as `projection.simplex(x, value)`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ProjectionFn = (x: any, hyperparams: any) => Tree;
 
 function checkStepsize(stepsize: number, fn: string): number {
@@ -51,7 +55,7 @@ function gradientStep(fun: ObjectiveFn, stepsize: number, x: Tree, args: readonl
  * grad((theta) => sum(argmin(tensor([0, 0]), theta)))(tensor([1, 2])).toArray(); // [1, 1]
  * ```
  */
-export function gradientStepFixedPoint(fun: ObjectiveFn, stepsize = 1): (x: any, ...args: any[]) => Tree {
+export function gradientStepFixedPoint(fun: ObjectiveFn, stepsize = 1): (x: Tree, ...args: Tree[]) => Tree {
   const eta = checkStepsize(stepsize, "gradientStepFixedPoint");
   return (x, ...args) => gradientStep(fun, eta, x, args);
 }
@@ -72,7 +76,7 @@ export function proxGradFixedPoint(
   fun: ObjectiveFn,
   prox: ProxFn,
   stepsize = 1,
-): (x: any, hyperparamsProx: any, ...args: any[]) => Tree {
+): (x: Tree, hyperparamsProx: Tree, ...args: Tree[]) => Tree {
   const eta = checkStepsize(stepsize, "proxGradFixedPoint");
   return (x, hyperparamsProx, ...args) => prox(gradientStep(fun, eta, x, args), hyperparamsProx, eta);
 }
@@ -94,7 +98,7 @@ export function projectedGradientFixedPoint(
   fun: ObjectiveFn,
   projection: ProjectionFn,
   stepsize = 1,
-): (x: any, hyperparamsProj: any, ...args: any[]) => Tree {
+): (x: Tree, hyperparamsProj: Tree, ...args: Tree[]) => Tree {
   const eta = checkStepsize(stepsize, "projectedGradientFixedPoint");
   return (x, hyperparamsProj, ...args) => projection(gradientStep(fun, eta, x, args), hyperparamsProj ?? undefined);
 }
@@ -153,7 +157,7 @@ export function checkSimplexRows(x: Tensor, who: string, arg: string): void {
  * T(tensor([1, 0]), tensor([0, 1])).toArray(); // [1, 0]
  * ```
  */
-export function mirrorDescentFixedPoint(fun: ObjectiveFn, stepsize = 1): (x: any, ...args: any[]) => Tensor {
+export function mirrorDescentFixedPoint(fun: ObjectiveFn, stepsize = 1): (x: TensorLike, ...args: Tree[]) => Tensor {
   const eta = checkStepsize(stepsize, "mirrorDescentFixedPoint");
   return (x, ...args) => {
     const xt = asTensor(x);
@@ -162,6 +166,7 @@ export function mirrorDescentFixedPoint(fun: ObjectiveFn, stepsize = 1): (x: any
 }
 
 /** A proximal operator of one block (a row of the params matrix), as `prox.lasso(row, l1reg, scaling)`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type BlockProxFn = (block: Tensor, hyperparams: any, scaling: number) => Tensor;
 
 /** @internal Per-block step sizes as an array of length `m`. */
@@ -200,7 +205,7 @@ export function blockProxGradFixedPoint(
   fun: ObjectiveFn,
   blockProx: BlockProxFn,
   stepsizes: number | readonly number[] = 1,
-): (x: any, hyperparamsProx: any, ...args: any[]) => Tensor {
+): (x: TensorLike, hyperparamsProx: Tree, ...args: Tree[]) => Tensor {
   return (x, hyperparamsProx, ...args) => {
     const xt = asTensor(x);
     if (xt.ndim === 0)

@@ -14,9 +14,11 @@ import { flatten, flattenLike, sub, unflatten, type Tree } from "../core/tree.js
 import { concatenate, split } from "../core/ops/join.js";
 import { reshape } from "../core/ops/shape.js";
 import type { ImplicitOptions } from "../implicit/root.js";
-import { Solver, type SolverOptions, type SolverState } from "./base.js";
+import { Solver, type SolverOptionSpec, type SolverOptions, type SolverState } from "./base.js";
 
 /** A function F(x, ...args) (a root problem) or T(x, ...args) (a fixed-point problem): a pytree shaped like x. */
+// `any` in user callbacks: users annotate their own parameter types, and a `(x: Tensor) => …` is not assignable to a `(x: Tree) => …`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type VectorFieldFn = (x: any, ...args: any[]) => Tree;
 
 /**
@@ -64,12 +66,14 @@ export abstract class RootFinder<S extends SolverState = SolverState> extends So
   /** The function F(x, ...args) whose root is sought. */
   readonly fun: VectorFieldFn;
 
-  protected constructor(name: string, fun: VectorFieldFn, opts: SolverOptions) {
-    super(name, opts);
+  protected constructor(name: string, fun: VectorFieldFn, opts: SolverOptions, spec?: SolverOptionSpec) {
+    super(name, opts, spec);
     this.fun = fun;
   }
 
   /** F(params, ...args): zero at a root. */
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return this.fun(params, ...args);
   }
@@ -87,12 +91,13 @@ export abstract class FixedPointSolver<S extends SolverState = SolverState> exte
   /** The map T(x, ...args) whose fixed point is sought. */
   readonly fixedPointFun: VectorFieldFn;
 
-  protected constructor(name: string, fixedPointFun: VectorFieldFn, opts: SolverOptions) {
-    super(name, opts);
+  protected constructor(name: string, fixedPointFun: VectorFieldFn, opts: SolverOptions, spec?: SolverOptionSpec) {
+    super(name, opts, spec);
     this.fixedPointFun = fixedPointFun;
   }
 
   /** T(params, ...args) − params: zero at a fixed point. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return sub(this.fixedPointFun(params, ...args), params);
   }

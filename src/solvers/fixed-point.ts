@@ -25,7 +25,7 @@ export interface FixedPointState extends SolverState {
 }
 
 /** @internal T(x, ...args) with a check that it is shaped like x; returns [T(x), ‖T(x) − x‖]. */
-function evaluate(T: VectorFieldFn, x: Tree, args: readonly any[], who: string): [Tree, number] {
+function evaluate(T: VectorFieldFn, x: Tree, args: readonly Tree[], who: string): [Tree, number] {
   const tx = T(x, ...args);
   raveler(x, who).ravel(tx, "fixedPointFun(x, ...args)");
   return [tx, normOf(sub(tx, x))];
@@ -61,17 +61,23 @@ export class FixedPointIteration extends FixedPointSolver<FixedPointState> {
   readonly damping: number;
 
   constructor(opts: FixedPointIterationOptions) {
-    super("FixedPointIteration", opts.fixedPointFun, opts);
+    super("FixedPointIteration", opts?.fixedPointFun, opts, {
+      keys: ["fixedPointFun", "damping"] satisfies (keyof FixedPointIterationOptions)[],
+      functions: ["fixedPointFun"],
+    });
     this.damping = opts.damping ?? 0;
     if (!(this.damping >= 0 && this.damping < 1))
       throw new ValueError(`${this.name}: damping must be in [0, 1), got ${opts.damping}`);
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): FixedPointState {
     const [next, error] = evaluate(this.fixedPointFun, init, args, this.name);
     return { iterNum: 0, error, status: "maxIterReached", next };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: FixedPointState, ...args: any[]): SolverResult<FixedPointState> {
     const x = this.damping === 0 ? state.next : add(scale(1 - this.damping, state.next), scale(this.damping, params));
     const [next, error] = evaluate(this.fixedPointFun, x, args, this.name);
@@ -142,6 +148,13 @@ export interface AndersonMixingOptions {
   ridge?: number;
 }
 
+/** @internal The option names of {@link AndersonMixingOptions}. */
+export const ANDERSON_MIXING_KEYS = [
+  "historySize",
+  "beta",
+  "ridge",
+] as const satisfies readonly (keyof AndersonMixingOptions)[];
+
 /** Options of {@link AndersonAcceleration}. */
 export interface AndersonAccelerationOptions extends SolverOptions, AndersonMixingOptions {
   /** The map T(x, ...args), a pytree shaped like x, whose fixed point is sought. */
@@ -176,10 +189,14 @@ export class AndersonAcceleration extends FixedPointSolver<AndersonState> {
   readonly ridge: number;
 
   constructor(opts: AndersonAccelerationOptions) {
-    super("AndersonAcceleration", opts.fixedPointFun, opts);
+    super("AndersonAcceleration", opts?.fixedPointFun, opts, {
+      keys: ["fixedPointFun", ...ANDERSON_MIXING_KEYS] satisfies (keyof AndersonAccelerationOptions)[],
+      functions: ["fixedPointFun"],
+    });
     ({ historySize: this.historySize, beta: this.beta, ridge: this.ridge } = andersonOptions(opts, this.name));
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): AndersonState {
     const [next, error] = evaluate(this.fixedPointFun, init, args, this.name);
     const r = raveler(init, this.name);
@@ -187,6 +204,7 @@ export class AndersonAcceleration extends FixedPointSolver<AndersonState> {
     return { iterNum: 0, error, status: "maxIterReached", next, history };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: AndersonState, ...args: any[]): SolverResult<AndersonState> {
     const r = raveler(params, this.name);
     const x = r.unravel(andersonMix(state.history, this.beta, this.ridge));

@@ -98,6 +98,8 @@ export class GradientDescent extends Solver<GradientDescentState> {
     this.maxBacktrackingIter = opts.maxBacktrackingIter ?? 30;
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): GradientDescentState {
     const [v, g] = objectiveValueAndGrad(this.fun, init, args, this.name);
     return {
@@ -112,6 +114,7 @@ export class GradientDescent extends Solver<GradientDescentState> {
     };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: GradientDescentState, ...args: any[]): SolverResult<GradientDescentState> {
     const base: Tree = this.acceleration ? state.extrapolated : params;
     let eta = this.schedule?.at(state.iterNum);
@@ -167,6 +170,7 @@ export class GradientDescent extends Solver<GradientDescentState> {
   }
 
   /** ∇ₓf(params, ...args), zero at a stationary point. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return grad(this.fun)(params, ...args) as Tree;
   }

@@ -17,6 +17,8 @@ import { stepsizeOption, type Stepsize, type StepsizeSchedule } from "./schedule
  * One mirror-descent step x⁺ = projectionGrad(x, ∇f(x), η, hyperparamsProj): the Bregman projection onto the
  * feasible set of the point whose mirror image is ∇φ(x) − η∇f(x).
  */
+// `any` in user callbacks: users annotate their own parameter types, and a `(x: Tensor) => …` is not assignable to a `(x: Tree) => …`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ProjectionGradFn = (x: any, grad: any, stepsize: number, hyperparamsProj: any) => Tree;
 
 /**
@@ -36,6 +38,7 @@ export type ProjectionGradFn = (x: any, grad: any, stepsize: number, hyperparams
  * solver.run(tensor([1, 0, 0]), tensor(1), tensor([0.6, 0.5, -0.2])).params.toArray(); // ≈ [0.55, 0.45, 0]
  * ```
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function makeProjectionGrad(projection: ProjectionFn, mappingFun: (x: any) => Tree): ProjectionGradFn {
   return (x, g, stepsize, hyperparamsProj) =>
     projection(sub(mappingFun(x), scale(stepsize, g)), hyperparamsProj ?? undefined);
@@ -106,16 +109,18 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
   }
 
   /** [hyperparamsProj, args of fun] from the arguments after params. */
-  private split(args: readonly any[]): [any, any[]] {
+  private split(args: readonly Tree[]): [Tree, Tree[]] {
     return this.projectionGrad === undefined ? [undefined, [...args]] : [args[0], args.slice(1)];
   }
 
-  private step(x: Tree, g: Tree, eta: number, hyperparamsProj: any): Tree {
+  private step(x: Tree, g: Tree, eta: number, hyperparamsProj: Tree): Tree {
     return this.projectionGrad === undefined
       ? klMirrorStep(asTensor(x as Tensor), g as Tensor, eta)
       : this.projectionGrad(x, g, eta, hyperparamsProj);
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): MirrorDescentState {
     const [hp, funArgs] = this.split(args);
     if (this.projectionGrad === undefined) checkInterior(asTensor(init), this.name);
@@ -132,6 +137,7 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
     };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: MirrorDescentState, ...args: any[]): SolverResult<MirrorDescentState> {
     const [hp, funArgs] = this.split(args);
     const eta = this.schedule.at(state.iterNum);
@@ -152,7 +158,7 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
   }
 
   /** The fixed-point residual T(x) − x of the mirror step with step size η. */
-  private residual(eta: number): (x: any, ...args: any[]) => Tree {
+  private residual(eta: number): (x: Tree, ...args: Tree[]) => Tree {
     return (x, ...args) => {
       const [hp, funArgs] = this.split(args);
       return sub(this.step(x, grad(this.fun)(x, ...funArgs) as Tree, eta, hp), x);
@@ -160,11 +166,12 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
   }
 
   /** T(params) − params for the mirror step T with the fixed step (the schedule's first one): zero at a solution. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return this.residual(this.schedule.at(0))(params, ...args);
   }
 
-  protected override implicitCondition(state: MirrorDescentState): (x: any, ...args: any[]) => Tree {
+  protected override implicitCondition(state: MirrorDescentState): (x: Tree, ...args: Tree[]) => Tree {
     return this.residual(state.stepsize);
   }
 

@@ -116,6 +116,8 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
     this.maxBacktrackingIter = opts.maxBacktrackingIter ?? 30;
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, hyperparamsProx: any, ...args: any[]): ProximalGradientState {
     const [v, g] = objectiveValueAndGrad(this.fun, init, args, this.name);
     const eta = this.schedule?.at(0) ?? this.initialStepsize(init, g, args);
@@ -133,14 +135,19 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
   }
 
   /** 1 / (curvature of f along ∇f at x), capped at `maxStepsize` (1 when that curvature is not positive). */
-  private initialStepsize(x: Tree, g: Tree, args: readonly any[]): number {
+  private initialStepsize(x: Tree, g: Tree, args: readonly Tree[]): number {
     if (normOf(g) === 0) return 1;
     const c = curvatureAlong(this.fun, x, g, args);
     return c > 0 ? Math.min(1 / c, this.maxStepsize) : 1;
   }
 
   /** The step size for this update: fixed, or found by backtracking on plain values. */
-  private chooseStepsize(base: Tree, state: ProximalGradientState, hyperparamsProx: any, args: readonly any[]): number {
+  private chooseStepsize(
+    base: Tree,
+    state: ProximalGradientState,
+    hyperparamsProx: Tree,
+    args: readonly Tree[],
+  ): number {
     if (this.schedule !== undefined) return this.schedule.at(state.iterNum);
     const x = stopGradient(base);
     const g = stopGradient(state.grad);
@@ -178,9 +185,12 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
   }
 
   update(
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     params: any,
     state: ProximalGradientState,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     hyperparamsProx: any,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     ...args: any[]
   ): SolverResult<ProximalGradientState> {
     const base: Tree = this.acceleration ? state.extrapolated : params;
@@ -215,12 +225,13 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
    * T(params) − params for the proximal-gradient fixed point T with the fixed step (1 without one, or with a
    * schedule): zero at a solution.
    */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, hyperparamsProx: any, ...args: any[]): Tree {
     const T = proxGradFixedPoint(this.fun, this.prox, this.schedule?.fixed ?? 1);
     return sub(T(params, hyperparamsProx, ...args), params);
   }
 
-  protected override implicitCondition(state: ProximalGradientState): (x: any, ...args: any[]) => Tree {
+  protected override implicitCondition(state: ProximalGradientState): (x: Tree, ...args: Tree[]) => Tree {
     const T = proxGradFixedPoint(this.fun, this.prox, this.schedule?.fixed ?? state.stepsize);
     return (x, hyperparamsProx, ...args) => sub(T(x, hyperparamsProx, ...args), x);
   }

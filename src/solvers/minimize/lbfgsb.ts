@@ -34,7 +34,7 @@ import { normOf, objectiveValueAndGrad, unitIntervalOption } from "../common.js"
 import type { ObjectiveFn } from "../conditions.js";
 import { decideBelow, gradientSlack } from "../linesearch.js";
 import { lbfgsDescent, lbfgsInverseHessian, type Descent, type LbfgsMemory } from "./descents.js";
-import { DescentMinimizer, type MinimizerOptions, type MinimizerState } from "./minimizer.js";
+import { DescentMinimizer, MINIMIZER_KEYS, type MinimizerOptions, type MinimizerState } from "./minimizer.js";
 import type { StepRule } from "./steps.js";
 import { ravel, unravel } from "./model.js";
 import { countOption } from "./solvers.js";
@@ -243,7 +243,10 @@ export class LBFGSB extends DescentMinimizer {
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: LBFGSBOptions) {
-    super("LBFGSB", opts);
+    super("LBFGSB", opts, {
+      keys: [...MINIMIZER_KEYS, "historySize", "c1", "maxLineSearchIter"] satisfies (keyof LBFGSBOptions)[],
+      functions: ["fun"],
+    });
     this.fun = opts.fun;
     this.objective = (x, _bounds, ...args) => opts.fun(x, ...args);
     this.historySize = countOption(opts.historySize, 10, this.name, "historySize");
@@ -267,6 +270,8 @@ export class LBFGSB extends DescentMinimizer {
   }
 
   /** The projected-gradient residual x − P(x − ∇f(x, ...args); lower, upper), zero at a solution. */
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, bounds: Bounds, ...args: any[]): Tree {
     const g = objectiveValueAndGrad(this.fun, params, args, this.name)[1];
     return sub(params, project(sub(params, g), bounds));

@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { ValueError } from "../../core/errors.js";
 import type { Tensor } from "../../core/tensor.js";
 import { flatten, type Tree } from "../../core/tree.js";
 import { add, mul } from "../../core/ops/elementwise.js";
@@ -54,11 +53,8 @@ export abstract class LeastSquaresSolver extends DescentMinimizer {
   override readonly residualFun: ResidualFn;
   protected readonly objective: ObjectiveFn;
 
-  protected constructor(name: string, opts: LeastSquaresOptions) {
-    super(name, opts);
-    if (typeof opts.residualFun !== "function") {
-      throw new ValueError(`${name}: residualFun must be a function, got ${typeof opts.residualFun}`);
-    }
+  protected constructor(name: string, opts: LeastSquaresOptions, keys: readonly string[]) {
+    super(name, opts, { keys: ["residualFun", ...keys], functions: ["residualFun"] });
     const residualFun = opts.residualFun;
     this.residualFun = residualFun;
     this.objective = (x, ...args) => {
@@ -69,6 +65,8 @@ export abstract class LeastSquaresSolver extends DescentMinimizer {
   }
 
   /** Jᵀr = ∇ₓ(½‖r(params, ...args)‖²), zero at a stationary point of the fit. */
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return objectiveValueAndGrad(this.objective, params, args, this.name)[1];
   }
@@ -105,7 +103,7 @@ export class GaussNewton extends LeastSquaresSolver {
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: GaussNewtonOptions) {
-    super("GaussNewton", opts);
+    super("GaussNewton", opts, ["lineSearch", "c1", "c2", "maxLineSearchIter"] satisfies (keyof GaussNewtonOptions)[]);
     this.descent = gaussNewtonDescent();
     this.rule = lineSearchOf(this.name, opts, { lineSearch: "backtracking", c2: 0.9 });
   }
@@ -150,7 +148,11 @@ export class LevenbergMarquardt extends LeastSquaresSolver {
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: LevenbergMarquardtOptions) {
-    super("LevenbergMarquardt", opts);
+    super("LevenbergMarquardt", opts, [
+      "tau",
+      "geodesicAcceleration",
+      "maxTrials",
+    ] satisfies (keyof LevenbergMarquardtOptions)[]);
     const tau = positiveOption(opts.tau ?? 1e-3, this.name, "tau");
     const g = opts.geodesicAcceleration ?? false;
     const geodesic =

@@ -15,7 +15,7 @@
  */
 import { add, sub, type Tree } from "../../core/tree.js";
 import type { ImplicitOptions } from "../../implicit/root.js";
-import { Solver, type SolverOptions, type SolverResult, type SolverState } from "../base.js";
+import { Solver, type SolverOptionSpec, type SolverOptions, type SolverResult, type SolverState } from "../base.js";
 import { isConcrete, lineSearchFunction, normOf, objectiveValueAndGrad } from "../common.js";
 import type { ObjectiveFn } from "../conditions.js";
 import type { LineSearchFunction } from "../linesearch.js";
@@ -76,6 +76,8 @@ export abstract class DescentMinimizer extends Solver<MinimizerState> {
     return localModel(this.objective, x, args, value, grad, this.residualFun);
   }
 
+  // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): MinimizerState {
     const [v, g] = objectiveValueAndGrad(this.objective, init, args, this.name);
     const model = this.model(init, v.raw[0]!, g, args);
@@ -104,6 +106,7 @@ export abstract class DescentMinimizer extends Solver<MinimizerState> {
     return { direction, outcome: this.rule.search({ f, model, direction, state: ruleState }) };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: MinimizerState, ...args: any[]): SolverResult<MinimizerState> {
     const model = this.model(params, state.value, state.grad, args);
     const f = lineSearchFunction(this.objective, args, this.name);
@@ -171,6 +174,9 @@ export interface MinimizerOptions extends SolverOptions {
   fun: ObjectiveFn;
 }
 
+/** @internal The option names of {@link MinimizerOptions}. */
+export const MINIMIZER_KEYS = ["fun"] as const satisfies readonly (keyof MinimizerOptions)[];
+
 /**
  * The minimiser family: the condition is stationarity ∇ₓf(x, ...args) = 0, whose Jacobian (the Hessian) is
  * symmetric, so the implicit backward solve can use Cholesky, CG or MINRES.
@@ -188,13 +194,14 @@ export abstract class Minimizer extends DescentMinimizer {
   readonly fun: ObjectiveFn;
   protected readonly objective: ObjectiveFn;
 
-  protected constructor(name: string, opts: MinimizerOptions) {
-    super(name, opts);
+  protected constructor(name: string, opts: MinimizerOptions, spec: SolverOptionSpec) {
+    super(name, opts, spec);
     this.fun = opts.fun;
     this.objective = opts.fun;
   }
 
   /** ∇ₓf(params, ...args), zero at a stationary point. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   optimalityFun(params: any, ...args: any[]): Tree {
     return objectiveValueAndGrad(this.fun, params, args, this.name)[1];
   }

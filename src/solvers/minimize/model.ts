@@ -43,6 +43,8 @@ export function unravel<T extends Tree>(v: Tensor, like: T): T {
 }
 
 /** The residual function r(params, ...args) of a least-squares problem: a pytree of residuals. */
+// `any` in user callbacks: users annotate their own parameter types, and a `(x: Tensor) => …` is not assignable to a `(x: Tree) => …`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ResidualFn = (params: any, ...args: any[]) => Tree;
 
 /** @internal The least-squares part of a model: residuals and their Jacobian. */

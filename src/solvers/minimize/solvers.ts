@@ -21,7 +21,7 @@ import {
   type ConjugateGradientMethod,
   type Descent,
 } from "./descents.js";
-import { Minimizer, type MinimizerOptions } from "./minimizer.js";
+import { MINIMIZER_KEYS, Minimizer, type MinimizerOptions } from "./minimizer.js";
 import { doglegDescent, newtonCgDescent, newtonDescent, steihaugDescent } from "./newton-descents.js";
 import { lineSearchRule, trustRegionRule, type LineSearchName, type StepRule } from "./steps.js";
 import { DENSE_SOLVE_MAX_SIZE } from "../../linalg/solve.js";
@@ -40,6 +40,15 @@ export interface LineSearchMinimizerOptions extends MinimizerOptions {
   /** Evaluations per line search (default 30). */
   maxLineSearchIter?: number;
 }
+
+/** @internal The option names of {@link LineSearchMinimizerOptions}. */
+export const LINE_SEARCH_MINIMIZER_KEYS = [
+  ...MINIMIZER_KEYS,
+  "lineSearch",
+  "c1",
+  "c2",
+  "maxLineSearchIter",
+] as const satisfies readonly (keyof LineSearchMinimizerOptions)[];
 
 const LINE_SEARCHES: readonly LineSearchName[] = ["strongWolfe", "backtracking", "hagerZhang"];
 
@@ -104,7 +113,10 @@ export class LBFGS extends Minimizer {
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: LBFGSOptions) {
-    super("LBFGS", opts);
+    super("LBFGS", opts, {
+      keys: [...LINE_SEARCH_MINIMIZER_KEYS, "historySize"] satisfies (keyof LBFGSOptions)[],
+      functions: ["fun"],
+    });
     this.historySize = countOption(opts.historySize, 10, this.name, "historySize");
     this.descent = lbfgsDescent(this.historySize);
     this.rule = lineSearchOf(this.name, opts, { lineSearch: "strongWolfe", c2: 0.9 });
@@ -134,7 +146,7 @@ export class BFGS extends Minimizer {
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: LineSearchMinimizerOptions) {
-    super("BFGS", opts);
+    super("BFGS", opts, { keys: LINE_SEARCH_MINIMIZER_KEYS, functions: ["fun"] });
     this.descent = bfgsDescent();
     this.rule = lineSearchOf(this.name, opts, { lineSearch: "strongWolfe", c2: 0.9 });
   }
@@ -182,7 +194,10 @@ export class NonlinearCG extends Minimizer {
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: NonlinearCGOptions) {
-    super("NonlinearCG", opts);
+    super("NonlinearCG", opts, {
+      keys: [...LINE_SEARCH_MINIMIZER_KEYS, "method", "restartEvery"] satisfies (keyof NonlinearCGOptions)[],
+      functions: ["fun"],
+    });
     const method = opts.method ?? "polakRibierePlus";
     if (!CG_METHODS.includes(method)) {
       throw new ValueError(`NonlinearCG: method must be one of ${CG_METHODS.join(", ")}, got "${String(method)}"`);
@@ -233,7 +248,10 @@ export class Newton extends Minimizer {
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: NewtonOptions) {
-    super("Newton", opts);
+    super("Newton", opts, {
+      keys: [...LINE_SEARCH_MINIMIZER_KEYS, "method", "maxCgIter"] satisfies (keyof NewtonOptions)[],
+      functions: ["fun"],
+    });
     const method = opts.method ?? "auto";
     if (!["auto", "dense", "cg"].includes(method)) {
       throw new ValueError(`Newton: method must be "auto", "dense" or "cg", got "${String(method)}"`);
@@ -272,6 +290,16 @@ export interface TrustRegionOptions extends MinimizerOptions {
   maxCgIter?: number;
 }
 
+const TRUST_REGION_KEYS = [
+  ...MINIMIZER_KEYS,
+  "method",
+  "initialRadius",
+  "maxRadius",
+  "eta",
+  "maxTrials",
+  "maxCgIter",
+] as const satisfies readonly (keyof TrustRegionOptions)[];
+
 /**
  * A trust-region Newton method on the exact Hessian (Nocedal & Wright, Algorithm 4.1): the step minimises the
  * quadratic model within radius Δ, approximately — by Steihaug–Toint truncated CG on Hessian-vector products
@@ -299,7 +327,7 @@ export class TrustRegion extends Minimizer {
   protected readonly rule: StepRule<unknown>;
 
   constructor(opts: TrustRegionOptions) {
-    super("TrustRegion", opts);
+    super("TrustRegion", opts, { keys: TRUST_REGION_KEYS, functions: ["fun"] });
     const method = opts.method ?? "steihaug";
     if (method !== "steihaug" && method !== "dogleg") {
       throw new ValueError(`TrustRegion: method must be "steihaug" or "dogleg", got "${String(method)}"`);

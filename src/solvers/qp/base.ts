@@ -16,6 +16,7 @@ import { customRoot, type ImplicitOptions } from "../../implicit/root.js";
 import {
   Solver,
   type RunParams,
+  type SolverOptionSpec,
   type SolverOptions,
   type SolverResult,
   type SolverState,
@@ -63,6 +64,9 @@ export interface QPOptions extends Omit<SolverOptions, "implicitDiff"> {
   throwOnFailure?: boolean;
 }
 
+/** @internal The option names of {@link QPOptions} beyond the shared solver options. */
+export const QP_OPTION_KEYS = ["throwOnFailure"] as const satisfies readonly (keyof QPOptions)[];
+
 /** The state of every QP solver. */
 export interface QPState extends SolverState {
   /**
@@ -94,13 +98,20 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
   /** Throw a `QPError` when a run does not converge. */
   readonly throwOnFailure: boolean;
 
-  protected constructor(name: string, opts: QPOptions & { implicitDiff?: unknown }, defaults: { tol: number }) {
+  /** `keys` are the solver's own option names (the shared QP options are added). */
+  protected constructor(
+    name: string,
+    opts: QPOptions & { implicitDiff?: unknown },
+    defaults: { tol: number },
+    keys: readonly string[],
+  ) {
     if (opts.implicitDiff === false) {
       throw new ValueError(
         `${name}: implicitDiff: false (unrolling) is not supported: the QP solvers iterate on plain values and are differentiated through their KKT conditions`,
       );
     }
-    super(name, { ...opts, tol: opts.tol ?? defaults.tol, implicitDiff: true });
+    const spec: SolverOptionSpec = { keys: [...QP_OPTION_KEYS, ...keys] };
+    super(name, { ...opts, tol: opts.tol ?? defaults.tol, implicitDiff: true }, spec);
     this.throwOnFailure = opts.throwOnFailure ?? true;
   }
 

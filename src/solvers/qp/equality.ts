@@ -54,7 +54,9 @@ export class EqualityConstrainedQP extends StandardQPSolver<QPState> {
   readonly solve: "direct" | "minres" | undefined;
 
   constructor(opts: EqualityConstrainedQPOptions = {}) {
-    super("EqualityConstrainedQP", { maxIter: 5, ...opts }, { tol: 1e-10 });
+    super("EqualityConstrainedQP", { maxIter: 5, ...opts }, { tol: 1e-10 }, [
+      "solve",
+    ] satisfies (keyof EqualityConstrainedQPOptions)[]);
     if (opts.solve !== undefined && opts.solve !== "direct" && opts.solve !== "minres") {
       throw new ValueError(`EqualityConstrainedQP: solve must be "direct" or "minres", got ${String(opts.solve)}`);
     }

@@ -47,6 +47,12 @@ export interface InteriorPointQPOptions extends QPOptions {
   polish?: boolean;
 }
 
+/** @internal The option names of {@link InteriorPointQPOptions} beyond the shared QP options. */
+export const INTERIOR_POINT_KEYS = [
+  "infeasibilityTol",
+  "polish",
+] as const satisfies readonly (keyof InteriorPointQPOptions)[];
+
 /** The state of {@link InteriorPointQP}. */
 export interface InteriorPointQPState extends QPState {
   /** The slacks s = h − Gx of the inequalities (s > 0 during the run). */
@@ -97,7 +103,7 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
   readonly polish: boolean;
 
   constructor(opts: InteriorPointQPOptions = {}) {
-    super("InteriorPointQP", { maxIter: 100, ...opts }, { tol: 1e-10 });
+    super("InteriorPointQP", { maxIter: 100, ...opts }, { tol: 1e-10 }, INTERIOR_POINT_KEYS);
     this.infeasibilityTol = positiveOption(opts.infeasibilityTol ?? 1e-8, this.name, "infeasibilityTol");
     this.polish = opts.polish ?? true;
   }

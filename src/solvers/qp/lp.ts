@@ -27,8 +27,16 @@
  * @module
  */
 import { ValueError } from "../../core/errors.js";
+import { checkOptions } from "../../core/options.js";
 import { Tensor, zeros } from "../../core/tensor.js";
-import { InteriorPointQP, type InteriorPointQPOptions, type InteriorPointQPState } from "./interior-point.js";
+import { SOLVER_OPTION_KEYS } from "../base.js";
+import { QP_OPTION_KEYS } from "./base.js";
+import {
+  INTERIOR_POINT_KEYS,
+  InteriorPointQP,
+  type InteriorPointQPOptions,
+  type InteriorPointQPState,
+} from "./interior-point.js";
 import type { QPMatrix, QPSolution } from "./problem.js";
 
 /** The constraints of {@link linearProgram}: Ax = b and Gx ≤ h (either pair may be omitted). */
@@ -73,6 +81,8 @@ export function linearProgram(
   if (constraints === null || typeof constraints !== "object") {
     throw new ValueError(`linearProgram: constraints must be an object { A?, b?, G?, h? }, got ${String(constraints)}`);
   }
+  checkOptions("linearProgram", constraints, ["A", "b", "G", "h"] satisfies (keyof LPConstraints)[], "constraints");
+  checkOptions("linearProgram", opts, [...SOLVER_OPTION_KEYS, ...QP_OPTION_KEYS, ...INTERIOR_POINT_KEYS, "init"]);
   const n = c.size;
   const { init, ...solverOpts } = opts;
   const solver = new InteriorPointQP(solverOpts);

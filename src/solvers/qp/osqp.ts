@@ -66,6 +66,15 @@ export interface OSQPOptions extends QPOptions {
   infeasibilityTol?: number;
 }
 
+const OSQP_KEYS = [
+  "rho",
+  "sigma",
+  "alpha",
+  "adaptiveRhoInterval",
+  "polish",
+  "infeasibilityTol",
+] as const satisfies readonly (keyof OSQPOptions)[];
+
 /** The state of {@link OSQP} and {@link BoxOSQP}. */
 export interface OSQPState extends QPState {
   /** The projected constraint values z ∈ [l, u]. */
@@ -361,7 +370,7 @@ export class OSQP extends StandardQPSolver<OSQPState> {
   private readonly boxCache = new WeakMap<PlainQP, BoxData>();
 
   constructor(opts: OSQPOptions = {}) {
-    super("OSQP", { maxIter: 4000, ...opts }, { tol: 1e-6 });
+    super("OSQP", { maxIter: 4000, ...opts }, { tol: 1e-6 }, OSQP_KEYS);
     this.admm = new Admm(this.name, this.tol, opts);
   }
 
@@ -430,7 +439,7 @@ export class BoxOSQP extends QPSolverBase<OSQPState, BoxQPProblem, BoxQPSolution
   private readonly cache = new WeakMap<BoxQPProblem, BoxData>();
 
   constructor(opts: OSQPOptions = {}) {
-    super("BoxOSQP", { maxIter: 4000, ...opts }, { tol: 1e-6 });
+    super("BoxOSQP", { maxIter: 4000, ...opts }, { tol: 1e-6 }, OSQP_KEYS);
     this.admm = new Admm(this.name, this.tol, opts);
   }
 

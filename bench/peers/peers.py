@@ -70,7 +70,8 @@ def load(spec):
 
 def torch_add(a, p):
     x, y = torch.from_numpy(a["x"]), torch.from_numpy(a["y"])
-    return lambda: torch.add(x, y).numpy().tolist()
+    # (values to check, what is timed): the op alone, as on diffopt's side
+    return (lambda: torch.add(x, y).numpy().tolist(), lambda: torch.add(x, y))
 
 
 def torch_mul_chain_grad(a, p):
@@ -239,7 +240,7 @@ def torch_deq_implicit(a, p):
 
 def np_add(a, p):
     x, y = a["x"], a["y"]
-    return lambda: np.add(x, y).tolist()
+    return (lambda: np.add(x, y).tolist(), lambda: np.add(x, y))
 
 
 def np_matmul(a, p):
@@ -332,8 +333,10 @@ SLOW = {"matmul": lambda p: p.get("n", 0) >= 1024, "ridge_unrolled": lambda p: p
 
 
 def measure(maker, arrays, params, kind):
-    fn = maker(arrays, params)
-    check = fn()
+    """Times a workload: a maker returns the function to time, or (function giving the values, function to time)."""
+    made = maker(arrays, params)
+    check_fn, fn = made if isinstance(made, tuple) else (made, made)
+    check = check_fn()
     min_time = 1.0 if SLOW.get(kind, lambda _p: False)(params) else 0.3
     return {"seconds": time_it(fn, min_time=min_time), "check": [float(v) for v in check]}
 

@@ -21,8 +21,8 @@ import { stack } from "./ops/join.js";
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type TreeFn = (...args: any[]) => any;
 
-/** True when `T` is `any`. */
-type IsAny<T> = 0 extends 1 & T ? true : false;
+/** True when `T` is `any` (a helper of the result types, which leave `any` as it is). */
+export type IsAny<T> = 0 extends 1 & T ? true : false;
 
 /**
  * The pytree type `T` with every leaf a `Tensor`: the type of a gradient, tangent or cotangent of a `T`, and of

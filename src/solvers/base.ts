@@ -112,7 +112,7 @@ export const SOLVER_OPTION_KEYS = [
  * `satisfies readonly (keyof MyOptions)[]`), `functions` those that must be given as functions (`fun`).
  */
 export interface SolverOptionSpec {
-  /** The solver's own option names (the shared ones, {@link SOLVER_OPTION_KEYS}, are added). */
+  /** The solver's own option names (the shared options of {@link SolverOptions} are added). */
   readonly keys: readonly string[];
   /** Options that are required and must be functions (e.g. `["fun"]`). */
   readonly functions?: readonly string[];

@@ -13,7 +13,15 @@
  * ```
  * @module
  */
-export { Solver, type SolverStatus, type SolverState, type SolverResult, type SolverOptions } from "./base.js";
+export {
+  Solver,
+  type SolverStatus,
+  type SolverState,
+  type SolverResult,
+  type SolverOptions,
+  type SolverOptionSpec,
+  type RunParams,
+} from "./base.js";
 export {
   backtrackingLineSearch,
   wolfeLineSearch,
@@ -72,6 +80,7 @@ export {
 } from "./minimize/solvers.js";
 export type { ConjugateGradientMethod } from "./minimize/descents.js";
 export type { LineSearchName } from "./minimize/steps.js";
+export type { ResidualFn } from "./minimize/model.js";
 export {
   LeastSquaresSolver,
   GaussNewton,

@@ -6,7 +6,7 @@
 import { backwardPass, jvpTracer, lower, makeNode, newLevel, vjpTracer } from "./engine.js";
 import { allocFloat64 } from "./alloc.js";
 import { NonScalarOutputError, TreeMismatchError, ValueError } from "./errors.js";
-import { Tensor, zerosLike as tensorZerosLike, type Shape } from "./tensor.js";
+import { Tensor, shapeSize, zerosLike as tensorZerosLike, type Shape } from "./tensor.js";
 import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
 import { checkFunction, checkOptions } from "./options.js";
 import { add } from "./ops/elementwise.js";
@@ -439,16 +439,12 @@ function jacfwdAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
     const blocks = outShapes.map((os, o) =>
       inLeaves.map((leaf, li) => {
         const cols = columns[li]!.map((c) => reshape(c[o]!, [c[o]!.size]));
-        const mat = cols.length === 0 ? new Tensor(new Float64Array(0), [sizeOf(os), 0]) : stack(cols, -1);
+        const mat = cols.length === 0 ? new Tensor(new Float64Array(0), [shapeSize(os), 0]) : stack(cols, -1);
         return reshape(mat, [...os, ...leaf.shape]);
       }),
     );
     return assembleJacobian(blocks, outDef, inDef, typeof argnumsOpt === "object") as JacobianResult<F, A, O>;
   };
-}
-
-function sizeOf(s: Shape): number {
-  return s.reduce((a, b) => a * b, 1);
 }
 
 /**

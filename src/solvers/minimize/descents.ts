@@ -16,11 +16,12 @@
  * @module
  */
 import { Tensor, eye } from "../../core/tensor.js";
-import { add as addTrees, norm, scale, sub, vdot, type Tree } from "../../core/tree.js";
+import { add as addTrees, scale, sub, vdot, type Tree } from "../../core/tree.js";
 import { stopGradient } from "../../core/transforms.js";
 import { add, div, mul, sub as subOp } from "../../core/ops/elementwise.js";
 import { dot as dotOp, matmul, outer } from "../../core/ops/matmul.js";
 import { LinearOperator, type AnyLinearOperator } from "../../linalg/operator.js";
+import { normOf } from "../common.js";
 import { ravel, unravel, type LocalModel } from "./model.js";
 
 /**
@@ -82,12 +83,12 @@ export interface Descent<D = unknown> {
   reset?(model: LocalModel): D;
 }
 
-const num = (t: Tensor): number => t.raw[0]!;
-const plainNorm = (t: Tree): number => num(norm(stopGradient(t)));
+/** @internal A scalar tensor's value as a constant (iterates may be traced when unrolling). */
+export const num = (t: Tensor): number => t.raw[0]!;
 
 /** The first step of a method without curvature information: a unit move, at most 1 (Nocedal & Wright §6.1). */
 function firstStep(g: Tree): number {
-  const n = plainNorm(g);
+  const n = normOf(g);
   return n > 0 ? Math.min(1, 1 / n) : 1;
 }
 

@@ -10,17 +10,15 @@
  * @module
  */
 import { Tensor, eye } from "../../core/tensor.js";
-import { add, norm, scale, sub, vdot, type Tree } from "../../core/tree.js";
+import { add, scale, sub, vdot, type Tree } from "../../core/tree.js";
 import { stopGradient } from "../../core/transforms.js";
 import { div } from "../../core/ops/elementwise.js";
 import { choleskyFactor } from "../../linalg/dense/kernels.js";
 import { LinearOperator } from "../../linalg/operator.js";
 import { linearSolve } from "../../linalg/solve.js";
 import { unravel, type LocalModel } from "./model.js";
-import type { Descent, RegionStep } from "./descents.js";
-
-const num = (t: Tensor): number => t.raw[0]!;
-const plainNorm = (t: Tree): number => num(norm(stopGradient(t)));
+import { normOf } from "../common.js";
+import { num, type Descent, type RegionStep } from "./descents.js";
 
 /** The τ ≥ 0 with ‖z + τd‖ = Δ (plain numbers; a constant of unrolled derivatives). */
 function toBoundary(z: Tree, d: Tree, radius: number): number {
@@ -70,7 +68,7 @@ export function truncatedCg(
     }
     const alpha = div(rr, curvature);
     const zNext = add(z, scale(alpha, d));
-    if (plainNorm(zNext) >= radius) {
+    if (normOf(zNext) >= radius) {
       return { step: add(z, scale(toBoundary(z, d, radius), d)), boundary: true, negativeCurvature: false };
     }
     z = zNext;
@@ -85,7 +83,7 @@ export function truncatedCg(
 
 /** The forcing term η = min(½, √‖g‖) of inexact Newton (superlinear convergence, Nocedal & Wright (7.3)). */
 function forcing(g: Tree): number {
-  return Math.min(0.5, Math.sqrt(plainNorm(g)));
+  return Math.min(0.5, Math.sqrt(normOf(g)));
 }
 
 /** @internal The decrease m(0) − m(s) = −⟨g, s⟩ − ½⟨s, Hs⟩ of the quadratic model, on plain values. */
@@ -194,7 +192,7 @@ export function doglegDescent(): Descent<null> {
       const g = model.grad;
       const gHg = vdot(g, model.hvp(g));
       const cauchy = num(gHg) > 0 ? scale(div(vdot(g, g), gHg).neg(), g) : null;
-      const newtonNorm = plainNorm(newton);
+      const newtonNorm = normOf(newton);
       return {
         kind: "region",
         step: (radius): RegionStep => {
@@ -203,8 +201,8 @@ export function doglegDescent(): Descent<null> {
           if (newtonNorm <= radius) {
             step = newton;
             boundary = false;
-          } else if (cauchy === null || plainNorm(cauchy) >= radius) {
-            step = scale(-radius / plainNorm(g), g);
+          } else if (cauchy === null || normOf(cauchy) >= radius) {
+            step = scale(-radius / normOf(g), g);
           } else {
             const d = sub(newton, cauchy);
             step = add(cauchy, scale(toBoundary(cauchy, d, radius), d));

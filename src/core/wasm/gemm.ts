@@ -129,32 +129,9 @@ export function wasmGemm(
   const pa = 0;
   const pb = aLen;
   const pc = aLen + bLen;
-  // A in quads of rows, interleaved by depth: heap[pa + (q·k + p)·4 + r] = op(A)(4q + r, p), zero past row m.
-  for (let q = 0; q < mq; q++) {
-    const rows = Math.min(4, m - 4 * q);
-    const base = pa + q * k * 4;
-    for (let r = 0; r < 4; r++) {
-      if (r >= rows) {
-        for (let p = 0; p < k; p++) heap[base + p * 4 + r] = 0;
-        continue;
-      }
-      let src = aOff + (4 * q + r) * aRow;
-      for (let p = 0, d = base + r; p < k; p++, d += 4, src += aCol) heap[d] = a[src]!;
-    }
-  }
-  // B in panels of four columns: heap[pb + (j·k + p)·4 + t] = op(B)(p, 4j + t), zero past column n.
-  for (let j = 0; j < np; j++) {
-    const cols = Math.min(4, n - 4 * j);
-    const base = pb + j * k * 4;
-    for (let t = 0; t < 4; t++) {
-      if (t >= cols) {
-        for (let p = 0; p < k; p++) heap[base + p * 4 + t] = 0;
-        continue;
-      }
-      let src = bOff + (4 * j + t) * bCol;
-      for (let p = 0, d = base + t; p < k; p++, d += 4, src += bRow) heap[d] = b[src]!;
-    }
-  }
+  // A in quads of rows and B in panels of four columns, each interleaved by depth (the layouts of gemm.wat).
+  packQuads(heap, pa, a, aOff, aRow, aCol, m, k);
+  packQuads(heap, pb, b, bOff, bCol, bRow, n, k);
   heap.fill(0, pc, pc + pLen);
   mod.gemm(pa * 8, pb * 8, pc * 8, mq, k, np);
   const ldp = np * 4;
@@ -165,4 +142,32 @@ export function wasmGemm(
     else for (let j = 0; j < n; j++) c[dst + j] += alpha * heap[src + j]!;
   }
   return true;
+}
+
+/**
+ * Packs `lines` lines of depth k (line i, depth p at src[off + i·lineStride + p·depthStride]) in groups of four,
+ * interleaved by depth: heap[base + (g·k + p)·4 + r] = line 4g + r at depth p, zero past the last line. The rows
+ * of op(A) and the columns of op(B) are both such lines.
+ */
+function packQuads(
+  heap: Float64Array,
+  base: number,
+  src: Float64Array,
+  off: number,
+  lineStride: number,
+  depthStride: number,
+  lines: number,
+  k: number,
+): void {
+  for (let g = 0; g < lines; g += 4) {
+    const group = base + g * k;
+    for (let r = 0; r < 4; r++) {
+      if (g + r >= lines) {
+        for (let p = 0, d = group + r; p < k; p++, d += 4) heap[d] = 0;
+        continue;
+      }
+      let at = off + (g + r) * lineStride;
+      for (let p = 0, d = group + r; p < k; p++, d += 4, at += depthStride) heap[d] = src[at]!;
+    }
+  }
 }

@@ -29,6 +29,7 @@ import { add, flatten, flattenLike, scale, sub, unflatten, type Tree } from "../
 import {
   choleskyFactor,
   choleskySolve,
+  gemv,
   luFactor,
   luMinPivot,
   luSolve,
@@ -513,26 +514,6 @@ function concreteMatrix(op: AnyLinearOperator): Float64Array {
     flatOperator(op, "linearSolve").apply(new Float64Array(op.inSize));
   }
   return A.raw;
-}
-
-function gemv(a: Float64Array, m: number, n: number, x: Float64Array, transpose: boolean): Float64Array {
-  if (!transpose) {
-    const y = new Float64Array(m);
-    for (let i = 0; i < m; i++) {
-      let s = 0;
-      const row = i * n;
-      for (let j = 0; j < n; j++) s += a[row + j]! * x[j]!;
-      y[i] = s;
-    }
-    return y;
-  }
-  const y = new Float64Array(n);
-  for (let i = 0; i < m; i++) {
-    const xi = x[i]!;
-    const row = i * n;
-    for (let j = 0; j < n; j++) y[j]! += a[row + j]! * xi;
-  }
-  return y;
 }
 
 /** The matrix in the orientation of this solve, materialized once per family of solves. */

@@ -16,6 +16,7 @@ import { Tensor } from "../../core/tensor.js";
 import { add, mul } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
 import { flatten, type Tree } from "../../core/tree.js";
+import { gemv } from "../../linalg/dense/kernels.js";
 import { LinearOperator, type AnyLinearOperator } from "../../linalg/operator.js";
 
 /** A matrix of a QP: a dense 2-D tensor or a linear operator on vectors (shape-[n] tensors). */
@@ -94,26 +95,8 @@ function denseMatrix(a: Float64Array, rows: number, cols: number): PlainMatrix {
     cols,
     isDense: true,
     dense: () => a,
-    mv(v) {
-      const out = new Float64Array(rows);
-      for (let i = 0; i < rows; i++) {
-        let s = 0;
-        const o = i * cols;
-        for (let j = 0; j < cols; j++) s += a[o + j]! * v[j]!;
-        out[i] = s;
-      }
-      return out;
-    },
-    rmv(u) {
-      const out = new Float64Array(cols);
-      for (let i = 0; i < rows; i++) {
-        const ui = u[i]!;
-        if (ui === 0) continue;
-        const o = i * cols;
-        for (let j = 0; j < cols; j++) out[j] += a[o + j]! * ui;
-      }
-      return out;
-    },
+    mv: (v) => gemv(a, rows, cols, v, false),
+    rmv: (u) => gemv(a, rows, cols, u, true),
   };
 }
 

@@ -85,7 +85,17 @@ export function useKernels(which: KernelBackend): KernelBackend {
   return previous;
 }
 
-/** The backend that runs now: "wasm" only when it is chosen and this engine supports WebAssembly SIMD. */
+/**
+ * The backend that runs now: "wasm" only when it is chosen and this engine supports WebAssembly SIMD.
+ *
+ * @example
+ * ```ts
+ * import { activeKernels, useKernels } from "diffopt";
+ * const previous = useKernels("ts");
+ * activeKernels(); // "ts"
+ * useKernels(previous);
+ * ```
+ */
 export function activeKernels(): KernelBackend {
   return backend === "wasm" && gemmModule() !== null ? "wasm" : "ts";
 }

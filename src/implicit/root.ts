@@ -42,8 +42,8 @@ import { LinearSolveError } from "../linalg/dense/errors.js";
 import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "../linalg/dense/factored.js";
 import { concatenate, split } from "../core/ops/join.js";
 import { reshape } from "../core/ops/shape.js";
-import { matmul } from "../core/ops/matmul.js";
 import { ImplicitDiffError, type ImplicitDiagnostics, type ImplicitPolicy } from "./diagnostics.js";
+import { amortisedDense, columnResiduals, recordKrylov, type KrylovSpend } from "./backward-batch.js";
 
 /** Options of {@link customRoot}, {@link customFixedPoint}, {@link rootJvp} and {@link rootVjp}. */
 export interface ImplicitOptions {
@@ -207,6 +207,8 @@ export interface BackwardCache {
   dense?: { A: Tensor; solver: DirectSolver; kind: "lu" | "cholesky" };
   /** The `symmetric` / `positiveDefinite` hints were probed at this solution (see {@link checkHints}). */
   hintsChecked?: boolean;
+  /** Krylov backward solves so far: above DENSE_LIMIT, they decide when materialising pays (see backward-batch). */
+  krylov?: KrylovSpend;
 }
 
 /** Relative tolerance of the symmetry probe: far above rounding in two matvecs, far below a real asymmetry. */
@@ -276,10 +278,12 @@ function fromVector(v: Tensor, like: Tree): Tree {
   );
 }
 
-function denseKind(opts: ImplicitOptions, n: number): "lu" | "cholesky" | null {
+function denseKind(opts: ImplicitOptions, n: number, cache: BackwardCache): "lu" | "cholesky" | null {
   const solve = opts.solve ?? "auto";
   if (solve === "lu" || solve === "cholesky") return solve;
-  if (solve === "auto" && n <= DENSE_LIMIT) return opts.positiveDefinite ? "cholesky" : "lu";
+  if (solve === "auto" && (n <= DENSE_LIMIT || cache.dense !== undefined || amortisedDense(solve, n, cache.krylov))) {
+    return opts.positiveDefinite ? "cholesky" : "lu";
+  }
   return null;
 }
 
@@ -301,8 +305,7 @@ function denseSolve(
   const { A, solver } = cache.dense;
   const b = toVector(rhs);
   const x = reshape(factoredSolve(solver, A, reshape(b, [b.size, 1]), transpose, who), [b.size]);
-  const Ax = matmul(transpose ? A.T : A, stopGradient(x));
-  const residual = stopGradient(norm(sub(Ax, stopGradient(b)))).item();
+  const [residual] = columnResiduals(A.raw, b.size, x.raw, b.raw, 1, transpose);
   const info: Omit<SolveInfo, "phase"> = {
     solver: cache.dense.kind,
     iterations: 1,
@@ -343,6 +346,7 @@ function certifiedSolve(
   const kind = denseKind(
     opts,
     flatten(rhs)[0].reduce((a, l) => a + l.size, 0),
+    cache,
   );
   let result: { value: Tree; info: Omit<SolveInfo, "phase"> };
   let fallback = false;
@@ -351,6 +355,7 @@ function certifiedSolve(
       kind !== null
         ? denseSolve(op, rhs, transpose, kind, cache, who)
         : linearSolve(target, rhs, { ...base, throwOnFailure: true });
+    if (kind === null) cache.krylov = recordKrylov(cache.krylov, result.info);
   } catch (e) {
     if (!(e instanceof LinearSolveError)) throw e;
     if (policy === "lstsq") {

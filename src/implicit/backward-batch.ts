@@ -1,0 +1,77 @@
+/**
+ * Many backward solves with one operator: when the dense factorisation pays, and the multi-right-hand-side solve.
+ *
+ * A full Jacobian of an implicit layer (`jacrev` over its n outputs, `jacfwd` over its inputs, or a loop of
+ * pullbacks) solves the backward system Mᵀu = v (or M w = v) once per column, all with the same M. Above the
+ * dense threshold each solve is a Krylov solve costing some number of matvecs; materialising M costs n matvecs
+ * once, after which every column is two triangular solves with a factorisation made once. Which is cheaper
+ * depends on the number of columns and on the Krylov iteration count, neither known in advance when columns
+ * arrive one pullback at a time. The rule here is the classic rent-or-buy one: keep paying Krylov solves until
+ * the matvecs spent on them reach the cost of materialising, then materialise. Whatever the number of columns,
+ * the total is then at most about twice the cheaper of the two strategies, and a single gradient never pays for
+ * a materialisation it does not need. When the columns arrive together (under `vmap`), their number is known and
+ * the choice is made up front from the iteration count measured on the first column.
+ *
+ * Every column keeps the guarantees of a single backward solve: the dense path measures each column's residual,
+ * and the policy (`throw` / `warn` / `lstsq`) applies per column.
+ *
+ * @module
+ */
+import type { SolveInfo } from "../linalg/index.js";
+import { gemv } from "../linalg/dense/kernels.js";
+
+/**
+ * Largest backward system materialised when amortised over many columns (n² doubles: 32 MB at 2000). Larger
+ * systems always use Krylov solves: the memory, and the O(n³) factorisation, would dominate.
+ */
+export const AMORTISED_DENSE_LIMIT = 2000;
+
+/** @internal What the derivatives of one forward solve spent on Krylov backward solves. */
+export interface KrylovSpend {
+  /** Matvecs (iterations) spent by Krylov backward solves so far. */
+  matvecs: number;
+  /** Number of Krylov backward solves so far. */
+  solves: number;
+}
+
+/**
+ * @internal True when the backward system of size `n`, about to receive `columns` more right-hand sides, should
+ * be materialised and factorised rather than solved by Krylov iterations, given what earlier solves spent
+ * (`spent`, undefined before the first). Only for the `"auto"` solver choice (an explicit solver is obeyed).
+ */
+export function amortisedDense(solve: string, n: number, spent: KrylovSpend | undefined, columns = 1): boolean {
+  if (solve !== "auto" || n > AMORTISED_DENSE_LIMIT || spent === undefined || spent.solves === 0) return false;
+  const perSolve = spent.matvecs / spent.solves;
+  return spent.matvecs + columns * perSolve >= n;
+}
+
+/** @internal Records a Krylov backward solve's cost in `spend` (created on the first one). */
+export function recordKrylov(spend: KrylovSpend | undefined, info: Pick<SolveInfo, "iterations">): KrylovSpend {
+  const s = spend ?? { matvecs: 0, solves: 0 };
+  s.matvecs += Math.max(1, info.iterations);
+  s.solves += 1;
+  return s;
+}
+
+/**
+ * @internal ‖op(A)·xⱼ − bⱼ‖ for every column j of the row-major n×k `x` and `b` (op(A) = Aᵀ when `transpose`), on
+ * plain values: the certificate of a dense backward solve, without forming Aᵀ or any tensor.
+ */
+export function columnResiduals(
+  a: Float64Array,
+  n: number,
+  x: Float64Array,
+  b: Float64Array,
+  k: number,
+  transpose: boolean,
+): number[] {
+  const column = (m: Float64Array, j: number) =>
+    k === 1 ? m : Float64Array.from({ length: n }, (_, i) => m[i * k + j]!);
+  return Array.from({ length: k }, (_, j) => {
+    const r = gemv(a, n, n, column(x, j), transpose);
+    const bj = column(b, j);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += (r[i]! - bj[i]!) ** 2;
+    return Math.sqrt(s);
+  });
+}

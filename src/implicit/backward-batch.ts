@@ -18,6 +18,8 @@
  * @module
  */
 import type { SolveInfo } from "../linalg/index.js";
+import { topLevel } from "../core/engine.js";
+import { TraceKind, type Tensor } from "../core/tensor.js";
 import { gemv } from "../linalg/dense/kernels.js";
 
 /**
@@ -74,4 +76,14 @@ export function columnResiduals(
     for (let i = 0; i < n; i++) s += (r[i]! - bj[i]!) ** 2;
     return Math.sqrt(s);
   });
+}
+
+/**
+ * @internal The `vmap` level on top of `leaves` and its batch size, or null when the highest level among them is not
+ * a batch (not under `vmap`, or under a derivative transform taken inside it).
+ */
+export function batchAtTop(leaves: readonly Tensor[]): { level: number; size: number } | null {
+  const level = topLevel(leaves);
+  const b = level === 0 ? undefined : leaves.find((l) => l.level === level && l.kind === TraceKind.Batch);
+  return b === undefined ? null : { level, size: b.primal!.shape[b.outIndex]! };
 }

@@ -29,6 +29,11 @@ export interface ImplicitDiagnostics {
   readonly linearSolve: SolveInfo;
   /** True when the least-squares fallback of the `"lstsq"` policy was used. */
   readonly fallback: boolean;
+  /**
+   * The batch element (column) this solve was for, when many right-hand sides were solved together: under
+   * `vmap`, and in `jacrev` / `jacfwd`, which batch the rows or columns of the Jacobian.
+   */
+  readonly column?: number;
 }
 
 /** What to do when an implicit derivative cannot be certified. */

@@ -12,7 +12,7 @@
  */
 import { customCall, type CustomRule } from "../core/custom.js";
 import { DifferentiationError, TreeMismatchError, ValueError } from "../core/errors.js";
-import { Tensor, describeValue, zerosLike } from "../core/tensor.js";
+import { Tensor, describeValue, isBatched, zerosLike } from "../core/tensor.js";
 import { atBoundary } from "../core/check.js";
 import {
   jvp,
@@ -40,10 +40,12 @@ import { key as randomKey, normal, split as splitKey } from "../core/random.js";
 import { LinearOperator, linearSolve, type LinearSolveOptions, type SolveInfo } from "../linalg/index.js";
 import { LinearSolveError } from "../linalg/dense/errors.js";
 import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "../linalg/dense/factored.js";
-import { concatenate, split } from "../core/ops/join.js";
-import { reshape } from "../core/ops/shape.js";
+import { concatenate, sliceAxis, split } from "../core/ops/join.js";
+import { reshape, transpose as transposeAxes } from "../core/ops/shape.js";
 import { ImplicitDiffError, type ImplicitDiagnostics, type ImplicitPolicy } from "./diagnostics.js";
-import { amortisedDense, columnResiduals, recordKrylov, type KrylovSpend } from "./backward-batch.js";
+import { amortisedDense, batchAtTop, columnResiduals, recordKrylov, type KrylovSpend } from "./backward-batch.js";
+import { batchLoop, moveBatchAxis, splitBatch } from "../core/vmap.js";
+import { batchTracer } from "../core/engine.js";
 
 /** Options of {@link customRoot}, {@link customFixedPoint}, {@link rootJvp} and {@link rootVjp}. */
 export interface ImplicitOptions {
@@ -278,16 +280,42 @@ function fromVector(v: Tensor, like: Tree): Tree {
   );
 }
 
-function denseKind(opts: ImplicitOptions, n: number, cache: BackwardCache): "lu" | "cholesky" | null {
+function denseKind(opts: ImplicitOptions, n: number, cache: BackwardCache, columns = 1): "lu" | "cholesky" | null {
   const solve = opts.solve ?? "auto";
   if (solve === "lu" || solve === "cholesky") return solve;
-  if (solve === "auto" && (n <= DENSE_LIMIT || cache.dense !== undefined || amortisedDense(solve, n, cache.krylov))) {
+  if (
+    solve === "auto" &&
+    (n <= DENSE_LIMIT || cache.dense !== undefined || amortisedDense(solve, n, cache.krylov, columns))
+  ) {
     return opts.positiveDefinite ? "cholesky" : "lu";
   }
   return null;
 }
 
-/** Dense solve with the cached factorisation of the materialised operator. */
+/**
+ * Dense solve of op(M)·X = B for the n×k `b` with the cached factorisation of the materialised operator, and the
+ * residual norm of every column (its certificate).
+ */
+function denseColumns(
+  op: LinearOperator,
+  b: Tensor,
+  transpose: boolean,
+  kind: "lu" | "cholesky",
+  cache: BackwardCache,
+  who: string,
+): { x: Tensor; residuals: number[] } {
+  if (cache.dense === undefined) {
+    const A = op.materialize();
+    const n = A.shape[0]!;
+    const solver = kind === "cholesky" ? choleskySolver(A.raw, n, who) : luSolver(A.raw, n);
+    cache.dense = { A, solver, kind };
+  }
+  const { A, solver } = cache.dense;
+  const x = factoredSolve(solver, A, b, transpose, who);
+  return { x, residuals: columnResiduals(A.raw, b.shape[0]!, x.raw, b.raw, b.shape[1]!, transpose) };
+}
+
+/** Dense solve of one right-hand side (a pytree shaped like x) with the cached factorisation. */
 function denseSolve(
   op: LinearOperator,
   rhs: Tree,
@@ -296,23 +324,15 @@ function denseSolve(
   cache: BackwardCache,
   who: string,
 ) {
-  if (cache.dense === undefined) {
-    const A = op.materialize();
-    const n = A.shape[0]!;
-    const solver = kind === "cholesky" ? choleskySolver(A.raw, n, who) : luSolver(A.raw, n);
-    cache.dense = { A, solver, kind };
-  }
-  const { A, solver } = cache.dense;
   const b = toVector(rhs);
-  const x = reshape(factoredSolve(solver, A, reshape(b, [b.size, 1]), transpose, who), [b.size]);
-  const [residual] = columnResiduals(A.raw, b.size, x.raw, b.raw, 1, transpose);
+  const { x, residuals } = denseColumns(op, reshape(b, [b.size, 1]), transpose, kind, cache, who);
   const info: Omit<SolveInfo, "phase"> = {
-    solver: cache.dense.kind,
+    solver: cache.dense!.kind,
     iterations: 1,
-    residualNorm: residual,
+    residualNorm: residuals[0]!,
     converged: true,
   };
-  return { value: fromVector(x, rhs), info };
+  return { value: fromVector(reshape(x, [b.size]), rhs), info };
 }
 
 /** Solves the backward system M w = rhs (or Mᵀ w = rhs) under the policy, reporting diagnostics. */
@@ -325,7 +345,9 @@ function certifiedSolve(
   opts: ImplicitOptions,
   cache: BackwardCache,
   who: string,
+  column?: number,
 ): Tree {
+  if (column !== undefined) who = `${who} (batch element ${column})`;
   const mode = transpose ? "vjp" : "jvp";
   const policy = opts.policy ?? "throw";
   const residualTol = opts.residualTol ?? 1e-4;
@@ -379,14 +401,137 @@ function certifiedSolve(
       );
     }
   }
+  return certify(result.value, result.info, transpose, forwardResidual, fallback, opts, who, column);
+}
+
+/** Reports the diagnostics of one solved column and checks that its solution is finite. */
+function certify<T extends Tree>(
+  value: T,
+  info: Omit<SolveInfo, "phase">,
+  transpose: boolean,
+  forwardResidual: number,
+  fallback: boolean,
+  opts: ImplicitOptions,
+  who: string,
+  column: number | undefined,
+): T {
+  const mode = transpose ? "vjp" : "jvp";
   // The solve is the tangent (jvp) or cotangent (vjp) system of the root, whichever linalg path ran it.
-  const linearSolveInfo: SolveInfo = { ...result.info, phase: transpose ? "cotangent" : "tangent" };
-  const diagnostics: ImplicitDiagnostics = { mode, forwardResidual, linearSolve: linearSolveInfo, fallback };
+  const linearSolve: SolveInfo = { ...info, phase: transpose ? "cotangent" : "tangent" };
+  const diagnostics: ImplicitDiagnostics = {
+    mode,
+    forwardResidual,
+    linearSolve,
+    fallback,
+    ...(column !== undefined ? { column } : {}),
+  };
   opts.onDiagnostics?.(diagnostics);
-  if (!allFinite(result.value)) {
+  if (!allFinite(value)) {
     throw new ImplicitDiffError(`${who}: the implicit derivative (${mode}) is not finite`, diagnostics);
   }
-  return result.value;
+  return value;
+}
+
+/**
+ * The backward system for k right-hand sides at once: the rows of the k×n `rhs` (each a flattened pytree shaped
+ * like `like`), as one multi-right-hand-side solve. The first row goes through {@link certifiedSolve} (which checks
+ * the forward residual and the hints and, above the dense threshold, measures one Krylov solve); the others are
+ * solved together with one factorisation when the dense path is chosen or pays for k − 1 more columns (see
+ * `backward-batch.ts`), one certified solve per row otherwise. Every row is certified and reported (with its
+ * index as `column`) as a single solve is. Returns the k×n solutions.
+ */
+function certifiedSolveRows(
+  op: LinearOperator,
+  xStar: Tree,
+  rhs: Tensor,
+  like: Tree,
+  transpose: boolean,
+  forwardResidual: number,
+  opts: ImplicitOptions,
+  cache: BackwardCache,
+  who: string,
+): Tensor {
+  const [k, n] = rhs.shape as [number, number];
+  const row = (j: number) => fromVector(reshape(sliceAxis(rhs, 0, j, j + 1), [n]), like);
+  const solveRow = (j: number) =>
+    toVector(certifiedSolve(op, xStar, row(j), transpose, forwardResidual, opts, cache, who, j));
+  if (k === 0) return rhs;
+  const first = reshape(solveRow(0), [1, n]);
+  const kind = denseKind(opts, n, cache, k - 1);
+  const oneByOne = () => Array.from({ length: k - 1 }, (_, j) => reshape(solveRow(j + 1), [1, n]));
+  if (k === 1 || kind === null) return concatenate([first, ...oneByOne()]);
+  let block: { x: Tensor; residuals: number[] };
+  try {
+    // Shares the factorisation the first row used (or makes it now, when Krylov solves stop paying).
+    block = denseColumns(op, transposeAxes(sliceAxis(rhs, 0, 1, k)), transpose, kind, cache, who);
+  } catch (e) {
+    // A singular materialised matrix: each row then meets the policy on its own.
+    if (e instanceof LinearSolveError) return concatenate([first, ...oneByOne()]);
+    throw e;
+  }
+  const solved = transposeAxes(block.x);
+  block.residuals.forEach((r, j) => {
+    const info = { solver: kind, iterations: 1, residualNorm: r, converged: true };
+    const where = `${who} (batch element ${j + 1})`;
+    certify(sliceAxis(solved, 0, j, j + 1), info, transpose, forwardResidual, false, opts, where, j + 1);
+  });
+  return concatenate([first, solved]);
+}
+
+/**
+ * Under `vmap`, an implicit derivative whose backward operator is batched (x* or the arguments differ per element)
+ * is computed once per element, each with its own operator: `fn` on each element's values. Undefined when the
+ * operator is shared by the batch (the multi-right-hand-side case of {@link solveAll}) or nothing is batched.
+ */
+function perElement<T>(
+  who: string,
+  operatorParts: readonly Tree[],
+  rhsParts: readonly Tree[],
+  fn: (...parts: Tree[]) => T,
+): T | undefined {
+  const opLeaves = flatten(operatorParts as Tree)[0];
+  if (batchAtTop([...opLeaves, ...flatten(rhsParts as Tree)[0]]) === null || !opLeaves.some(isBatched)) {
+    return undefined;
+  }
+  return batchLoop(who, fn, [...operatorParts, ...rhsParts]);
+}
+
+/**
+ * The backward solve for `rhs`, or, when `rhs` is batched by `vmap` (as `jacrev` and `jacfwd` batch the rows or
+ * columns of a Jacobian) while the operator is not, for all its elements at once by one multi-right-hand-side solve
+ * ({@link certifiedSolveRows}).
+ */
+function solveAll(
+  op: LinearOperator,
+  xStar: Tree,
+  rhs: Tree,
+  transpose: boolean,
+  forwardResidual: number,
+  opts: ImplicitOptions,
+  cache: BackwardCache,
+  who: string,
+): Tree {
+  const [leaves, def] = flatten(rhs);
+  const top = batchAtTop(leaves);
+  if (top === null) return certifiedSolve(op, xStar, rhs, transpose, forwardResidual, opts, cache, who);
+  const { vals, dims, size } = splitBatch(leaves, top.level);
+  if (vals.some(isBatched)) {
+    // Batched at several vmap levels: one level at a time.
+    return batchLoop(who, (r) => solveAll(op, xStar, r, transpose, forwardResidual, opts, cache, who), [rhs])!;
+  }
+  const rows = concatenate(
+    vals.map((v, i) => reshape(moveBatchAxis(v, dims[i] ?? null, 0, size), [size, leaves[i]!.size])),
+    1,
+  );
+  const solved = certifiedSolveRows(op, xStar, rows, xStar, transpose, forwardResidual, opts, cache, who);
+  let offset = 0;
+  return unflatten(
+    def,
+    leaves.map((l) => {
+      const block = sliceAxis(solved, 1, offset, (offset += l.size));
+      return batchTracer(top.level, reshape(block, [size, ...l.shape]), 0);
+    }),
+  );
 }
 
 function residualNorm(Fx: Tree): number {
@@ -403,12 +548,16 @@ function rootJvpSigned(
   who: string,
   cache: BackwardCache = {},
 ): Tree {
+  const looped = perElement(who, [xStar, ...args], [...tangents], (x, ...r) =>
+    rootJvpSigned(F, sign, x, r.slice(0, args.length), r.slice(args.length), opts, who),
+  );
+  if (looped !== undefined) return looped;
   const [Fx, Bv] = jvp<Tree>((...a: Tree[]) => F(xStar, ...a), [...args], [...tangents]);
   checkSquare(Fx, xStar, who);
   const op = backwardOperator(F, sign, xStar, args, opts);
   // M w = -s·∂θF v
   const rhs = sign === 1 ? scale(-1, Bv) : Bv;
-  return certifiedSolve(op, xStar, rhs, false, residualNorm(Fx), opts, cache, who);
+  return solveAll(op, xStar, rhs, false, residualNorm(Fx), opts, cache, who);
 }
 
 function rootVjpSigned(
@@ -421,10 +570,14 @@ function rootVjpSigned(
   who: string,
   cache: BackwardCache = {},
 ): Tree[] {
+  const looped = perElement(who, [xStar, ...args], [cotangent], (x, ...r) =>
+    rootVjpSigned(F, sign, x, r.slice(0, args.length), r[args.length], opts, who),
+  );
+  if (looped !== undefined) return looped;
   const [Fx, pullback] = vjp<Tree>((...a: Tree[]) => F(xStar, ...a), ...args);
   checkSquare(Fx, xStar, who);
   const op = backwardOperator(F, sign, xStar, args, opts);
-  const u = certifiedSolve(op, xStar, cotangent, true, residualNorm(Fx), opts, cache, who);
+  const u = solveAll(op, xStar, cotangent, true, residualNorm(Fx), opts, cache, who);
   // θ̄ = −s·(∂θF)ᵀ u
   return pullback(sign === 1 ? scale(-1, u) : u);
 }
@@ -521,7 +674,10 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
     // The last forward solve, reused when the layer is called again on the very same (immutable) tensors, as
     // jacfwd does once per column: the solver then runs once and the backward matrix is factorised once.
     let last: SolveRecord | null = null;
-    const decorated = (init: Tree, ...args: Tree[]) => {
+    const decorated = (init: Tree, ...args: Tree[]): Tree => {
+      // Under vmap the solver runs once per element on that element's values (an opaque solver is a loop).
+      const looped = batchLoop(who, decorated, [init, ...args]);
+      if (looped !== undefined) return looped;
       const [argLeaves, argDef] = flatten(args);
       const plainInit = stopGradient(init);
       const initLeaves = flatten(plainInit)[0];

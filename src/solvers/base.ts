@@ -27,6 +27,7 @@ import { checkFunction, checkOptions } from "../core/options.js";
 import { stopGradient, type TensorTree } from "../core/transforms.js";
 import { flatten, type Tree } from "../core/tree.js";
 import { checkImplicitOptions, customRoot, type ImplicitOptions } from "../implicit/root.js";
+import { batchedRun, type BatchStates } from "./batched-run.js";
 
 /**
  * How a run ended: "converged", "maxIterReached", "diverged" (a non-finite iterate), "stalled" (the solver cannot
@@ -50,6 +51,11 @@ export interface SolverState {
   status: SolverStatus;
   /** The objective value at the current iterate, when the solver computes it. */
   value?: number;
+  /**
+   * Set by `run` under `vmap`: every batch element's state. The other fields are then those of the worst element
+   * (the first that did not converge, else the one with the largest error).
+   */
+  batch?: BatchStates;
 }
 
 /**
@@ -232,9 +238,11 @@ export abstract class Solver<S extends SolverState = SolverState> {
   /**
    * Runs updates from `init` until the error is ≤ `tol`, `maxIter` updates, or divergence. Differentiable with
    * respect to `args` (implicitly by default, by unrolling with `implicitDiff: false`); `init` gets no
-   * derivative in implicit mode.
+   * derivative in implicit mode. Under `vmap` every batch element is solved on its own (see `state.batch`).
    */
   run<P>(init: P, ...args: unknown[]): SolverResult<S, RunParams<this, P>> {
+    const batched = batchedRun(this.name, (x0, a) => this.run(x0, ...a), init as Tree, args as Tree[]);
+    if (batched !== undefined) return batched as unknown as SolverResult<S, RunParams<this, P>>;
     if (!this.implicitDiff) return this.loop(init as Tree, args as Tree[]) as SolverResult<S, RunParams<this, P>>;
     if (flatten(args as Tree)[0].every((l) => l.level === 0)) {
       return this.plainRun(init as Tree, args as Tree[]) as SolverResult<S, RunParams<this, P>>;

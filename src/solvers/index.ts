@@ -22,6 +22,7 @@ export {
   type SolverOptionSpec,
   type RunParams,
 } from "./base.js";
+export type { BatchStates } from "./batched-run.js";
 export {
   backtrackingLineSearch,
   wolfeLineSearch,

@@ -12,6 +12,7 @@ import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxis, stridesOf } from "../shape.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
 import { gatherFlat, offsetMap, scatterFlat } from "./indexing.js";
+import { moveBatchAxis } from "./batch-axis.js";
 import { sum } from "./reduce.js";
 import { defineMethod } from "./define-method.js";
 
@@ -134,6 +135,11 @@ const bandPrim: Primitive<Band> = {
   },
   vjp(ct, _p, _out, band) {
     return [bind(bandPrim, [ct], band)];
+  },
+  batch([x], [d], band, size) {
+    // The band acts on the last two axes: a batch axis before them is one more leading axis.
+    const bdim = Math.min(d!, x!.ndim - 3);
+    return [bind(bandPrim, [moveBatchAxis(x!, d!, bdim, size)], band), bdim];
   },
 };
 

@@ -18,9 +18,11 @@ import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxis, stridesOf } from "../shape.js";
 import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo } from "./broadcast.js";
-import { add, mul, where } from "./elementwise.js";
+import { moveBatchAxis } from "./batch-axis.js";
+import { add, less, mul, where } from "./elementwise.js";
 import { defineMethod } from "./define-method.js";
-import { expandDims, moveAxis, ravel, repeat, squeeze, swapAxes, tile } from "./shape.js";
+import { expandDims, moveAxis, ravel, repeat, reshape, squeeze, swapAxes, tile } from "./shape.js";
+import { scatterAlongAxis, takeAlongAxis } from "./sort.js";
 
 /** @internal Static parameters of `gather`/`scatter`: the index map and the shapes on both sides. */
 export interface GatherParams {
@@ -55,6 +57,9 @@ const gatherPrim: Primitive<GatherParams> = {
   vjp(ct, _p, _out, p) {
     return [bind(scatterPrim, [ct], p)];
   },
+  batch([x], [d], p, size) {
+    return [bind(gatherPrim, [moveBatchAxis(x!, d!, 0, size)], batchedMap(p, size)), 0];
+  },
 };
 
 const scatterPrim: Primitive<GatherParams> = {
@@ -79,7 +84,25 @@ const scatterPrim: Primitive<GatherParams> = {
   vjp(ct, _p, _out, p) {
     return [bind(gatherPrim, [ct], p)];
   },
+  batch([u], [d], p, size) {
+    return [bind(scatterPrim, [moveBatchAxis(u!, d!, 0, size)], batchedMap(p, size)), 0];
+  },
 };
+
+/**
+ * The index map of `p` applied to each of `size` stacked copies of both sides (batch axis first): element b of
+ * the batch reads the b-th block of the full side. One gather over the whole batch instead of one per element.
+ */
+function batchedMap(p: GatherParams, size: number): GatherParams {
+  const n = p.starts.length;
+  const block = shapeSize(p.fullShape);
+  const starts = new Int32Array(n * size);
+  for (let b = 0; b < size; b++) {
+    const shift = b * block;
+    for (let i = 0; i < n; i++) starts[b * n + i] = p.starts[i]! + shift;
+  }
+  return { starts, run: p.run, fullShape: [size, ...p.fullShape], outShape: [size, ...p.outShape] };
+}
 
 /** @internal out[i·run + q] = x[starts[i] + q] (row-major positions), with shape `outShape`. */
 export function gatherFlat(x: Tensor, starts: Int32Array, outShape: Shape, run = 1): Tensor {
@@ -362,6 +385,10 @@ function takeSelection(shape: Shape, indices: Indices, axis: number | undefined,
  */
 export function take(x: TensorLike, indices: Indices, axis?: number): Tensor {
   const t = asTensor(x);
+  if (indices instanceof Tensor && indices.level > 0) {
+    const { lanes, index, outShape } = tracedIndex(t, indices, axis, "take");
+    return reshape(takeAlongAxis(lanes, index, 1, "take"), outShape);
+  }
   const sel = takeSelection(t.shape, indices, axis, "take");
   return gatherFlat(t, sel.starts, sel.shape, sel.run);
 }
@@ -380,9 +407,40 @@ export function take(x: TensorLike, indices: Indices, axis?: number): Tensor {
  */
 export function scatterAdd(target: TensorLike, indices: Indices, updates: TensorLike, axis?: number): Tensor {
   const t = asTensor(target);
+  if (indices instanceof Tensor && indices.level > 0) {
+    const { lanes, index, outShape } = tracedIndex(t, indices, axis, "scatterAdd");
+    const u = reshape(broadcastOperand(asTensor(updates), outShape, "scatterAdd", "updates"), index.shape);
+    return add(t, reshape(scatterAlongAxis(u, index, lanes.shape, 1, "scatterAdd"), t.shape));
+  }
   const sel = takeSelection(t.shape, indices, axis, "scatterAdd");
   const u = broadcastOperand(asTensor(updates), sel.shape, "scatterAdd", "updates");
   return add(t, scatterFlat(u, sel.starts, t.shape, sel.run));
+}
+
+/**
+ * `take`/`scatterAdd` with an index tensor traced by a transform (under `vmap`, a batch of index arrays, whose
+ * values cannot be read): `x` seen as lanes [outer, len, inner] along the axis, the index (negative entries
+ * wrapped, as a static index is) broadcast to [outer, count, inner], for the along-axis primitives, whose index
+ * is an argument; and the shape `take` returns.
+ */
+function tracedIndex(
+  t: Tensor,
+  indices: Tensor,
+  axis: number | undefined,
+  op: string,
+): { lanes: Tensor; index: Tensor; outShape: number[] } {
+  const shape = axis === undefined ? [t.size] : t.shape;
+  const ax = axis === undefined ? 0 : normalizeAxis(axis, t.ndim, op);
+  const len = shape[ax]!;
+  const outer = shapeSize(shape.slice(0, ax));
+  const inner = shapeSize(shape.slice(ax + 1));
+  const flat = reshape(indices, [1, indices.size, 1]);
+  const wrapped = where(less(flat, 0), add(flat, len), flat);
+  return {
+    lanes: reshape(t, [outer, len, inner]),
+    index: broadcastTo(wrapped, [outer, indices.size, inner]),
+    outShape: [...shape.slice(0, ax), ...indices.shape, ...shape.slice(ax + 1)],
+  };
 }
 
 function broadcastOperand(v: Tensor, shape: Shape, op: string, what: string): Tensor {

@@ -7,6 +7,7 @@ import { allocFloat64 } from "../alloc.js";
 import { ShapeError } from "../errors.js";
 import { broadcastIndex, broadcastShapes, fmt } from "../shape.js";
 import { Tensor, asTensor, shapeSize, type TensorLike } from "../tensor.js";
+import { moveBatchAxis } from "./batch-axis.js";
 import { add, mul } from "./elementwise.js";
 import { sumTo } from "./broadcast.js";
 import { reshape, transpose } from "./shape.js";
@@ -450,7 +451,59 @@ const matmulPrim: Primitive<Layout> = {
           : product(ct, a!, "tn");
     return [ga === null ? null : sumTo(ga, a!.shape), gb === null ? null : sumTo(gb, b!.shape)];
   },
+  batch([a, b], [da, db], layout, size) {
+    return batchedProduct(a!, b!, da!, db!, layout, size);
+  },
 };
+
+/**
+ * The batching rule of the matrix products. When one operand is a single matrix and the batch of the other
+ * can be laid along the rows of op(A) or the columns of op(B) without copying (A batched in "nn"/"nt", B
+ * batched in "nt"), the whole batch is one GEMM — one large product runs on the packed/WASM kernels where a
+ * batch of small ones would each run on the plain loops. When B is batched in "nn"/"tn" the batch is moved next
+ * to B's columns first (one copy of B), which pays off as soon as A has more than a few rows (see
+ * `bench/vmap-rules.bench.ts`). Otherwise the batch axes go first and the primitive's broadcasting batch loop
+ * runs one GEMM per element.
+ */
+function batchedProduct(
+  a: Tensor,
+  b: Tensor,
+  da: number | null,
+  db: number | null,
+  layout: Layout,
+  size: number,
+): [Tensor, number] {
+  const product = (x: Tensor, y: Tensor) => bind(matmulPrim, [x, y], layout);
+  if (db === null && b.ndim === 2 && layout !== "tn") {
+    // op(A)'s rows are A's rows: [B, …, m, k] → [B·…·m, k].
+    const x = moveBatchAxis(a, da, 0, size);
+    const k = x.shape[x.ndim - 1]!;
+    const out = product(reshape(x, [shapeSize(x.shape.slice(0, -1)), k]), b);
+    return [reshape(out, [...x.shape.slice(0, -1), out.shape[1]!]), 0];
+  }
+  if (da === null && a.ndim === 2 && b.ndim === 3) {
+    const m = layout === "tn" ? a.shape[1]! : a.shape[0]!;
+    if (layout === "nt") {
+      // op(B)'s columns are B's rows: [B, n, k] → [B·n, k], and C = A·Bᵀ is [m, B·n].
+      const y = moveBatchAxis(b, db, 0, size);
+      const [, n, k] = y.shape as [number, number, number];
+      return [reshape(product(a, reshape(y, [size * n, k])), [m, size, n]), 1];
+    }
+    // op(B) = B is [k, n] per element: [k, B, n] → [k, B·n] (one copy), and C = op(A)·B is [m, B·n].
+    const y = moveBatchAxis(b, db, 1, size);
+    const [k, , n] = y.shape as [number, number, number];
+    return [reshape(product(a, reshape(y, [k, size * n])), [m, size, n]), 1];
+  }
+  // One GEMM per element: the batch axes first, each operand padded to the same number of leading axes.
+  const lead = Math.max(a.ndim - (da === null ? 0 : 1), b.ndim - (db === null ? 0 : 1)) - 2;
+  const front = (x: Tensor, d: number | null): Tensor => {
+    if (d === null) return x;
+    const y = moveBatchAxis(x, d, 0, size);
+    const pad = lead - (y.ndim - 3);
+    return pad === 0 ? y : reshape(y, [size, ...new Array<number>(pad).fill(1), ...y.shape.slice(1)]);
+  };
+  return [product(front(a, da), front(b, db)), 0];
+}
 
 /**
  * Swaps the last two axes (the matrix transpose of a batch of matrices).

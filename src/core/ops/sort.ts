@@ -12,6 +12,7 @@ import { allocFloat64 } from "../alloc.js";
 import { ValueError } from "../errors.js";
 import { fmt, normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, type Shape, type TensorLike } from "../tensor.js";
+import { moveBatchAxis, valueAxis } from "./batch-axis.js";
 import { defineMethod } from "./define-method.js";
 import { add, mul } from "./elementwise.js";
 import { padAxis, sliceAxis } from "./join.js";
@@ -144,6 +145,135 @@ function sortAxis(t: Tensor, axis: number, op: string): number {
 }
 
 /**
+ * @internal Static parameters of the index-tensor gather/scatter along an axis: the axis, the public function
+ * (for errors) and, for the scatter, the shape of its output.
+ */
+export interface AlongParams {
+  readonly axis: number;
+  readonly op: string;
+  readonly shape?: Shape;
+}
+
+/**
+ * Validated integer values of an index tensor along an axis of length `len` (the index is a float64 tensor,
+ * as `argsort` returns it and as a user's index tensor is).
+ */
+function indexValues(idx: Tensor, len: number, op: string): Int32Array {
+  const src = idx.raw;
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= len) {
+      throw new ValueError(`${op}: index ${v} is not an integer in [0, ${len}) (the length of the indexed axis)`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Brings the batch axes of a batched (x, index) pair into line for the along-axis primitives: when both sit at
+ * the same axis they stay (the primitive's axis shifts past them); otherwise both move to the front, an
+ * unbatched one broadcast along it.
+ */
+function alignBatch(
+  args: readonly Tensor[],
+  dims: readonly (number | null)[],
+  axis: number,
+  size: number,
+): { args: Tensor[]; axis: number; bdim: number } {
+  const [d0, d1] = dims;
+  if (d0 === d1 && d0 !== null) return { args: [...args], axis: valueAxis(axis, d0!), bdim: d0! };
+  return { args: args.map((a, i) => moveBatchAxis(a, dims[i]!, 0, size)), axis: axis + 1, bdim: 0 };
+}
+
+/**
+ * `take_along_axis` with the index as a tensor argument (a constant: no derivative flows into it). Unlike
+ * {@link gatherAlongAxis}, whose index is a static array, the index here may itself be traced by a transform,
+ * in particular batched by `vmap` (each batch element sorts by its own permutation).
+ */
+const takeAlongPrim: Primitive<AlongParams> = {
+  name: "takeAlongAxis",
+  impl([x, idx], p) {
+    const index = indexValues(idx!, x!.shape[p.axis]!, p.op);
+    return gatherFlat(x!, alongAxisStarts(x!.shape, index, idx!.shape, p.axis, p.op), idx!.shape);
+  },
+  jvp([, idx], [t], _out, p) {
+    return t === null ? null : bind(takeAlongPrim, [t, idx!], p);
+  },
+  vjp(ct, [x, idx], _out, p, needs) {
+    return [needs[0] ? bind(scatterAlongPrim, [ct, idx!], { ...p, shape: x!.shape }) : null, null];
+  },
+  batch(args, dims, p, size) {
+    const {
+      args: [x, idx],
+      axis,
+      bdim,
+    } = alignBatch(args, dims, p.axis, size);
+    return [bind(takeAlongPrim, [x!, idx!], { ...p, axis }), bdim];
+  },
+};
+
+/** The transpose of `takeAlongPrim`: zeros of `shape` with u added at the index positions along the axis. */
+const scatterAlongPrim: Primitive<AlongParams> = {
+  name: "scatterAlongAxis",
+  impl([u, idx], p) {
+    const shape = p.shape!;
+    const index = indexValues(idx!, shape[p.axis]!, p.op);
+    return scatterFlat(u!, alongAxisStarts(shape, index, idx!.shape, p.axis, p.op), [...shape]);
+  },
+  jvp([, idx], [t], _out, p) {
+    return t === null ? null : bind(scatterAlongPrim, [t, idx!], p);
+  },
+  vjp(ct, [, idx], _out, p, needs) {
+    return [needs[0] ? bind(takeAlongPrim, [ct, idx!], { axis: p.axis, op: p.op }) : null, null];
+  },
+  batch(args, dims, p, size) {
+    const {
+      args: [u, idx],
+      axis,
+      bdim,
+    } = alignBatch(args, dims, p.axis, size);
+    const shape = [...p.shape!];
+    shape.splice(bdim, 0, size);
+    return [bind(scatterAlongPrim, [u!, idx!], { ...p, axis, shape }), bdim];
+  },
+};
+
+/**
+ * The stable sorting permutation along an axis, as a float64 tensor: piecewise constant, so its derivative is
+ * zero. A primitive (rather than a read of the values) so that it also runs on batched values under `vmap`.
+ */
+const argsortPrim: Primitive<number> = {
+  name: "argsort",
+  impl([x], axis) {
+    return new Tensor(Float64Array.from(sortIndex(x!, axis)), x!.shape);
+  },
+  jvp() {
+    return null;
+  },
+  vjp() {
+    return [null];
+  },
+  batch([x], [d], axis) {
+    return [bind(argsortPrim, [x!], valueAxis(axis, d!)), d!];
+  },
+};
+
+/**
+ * @internal `take_along_axis(x, index, axis)` for an index tensor (integer values, same rank as `x`, matching
+ * it except along `axis`), differentiable in `x`; `op` names the public function in errors.
+ */
+export function takeAlongAxis(x: Tensor, index: Tensor, axis: number, op: string): Tensor {
+  return bind(takeAlongPrim, [x, index], { axis, op });
+}
+
+/** @internal The transpose of {@link takeAlongAxis}: `u` added at the index positions of zeros of `shape`. */
+export function scatterAlongAxis(u: Tensor, index: Tensor, shape: Shape, axis: number, op: string): Tensor {
+  return bind(scatterAlongPrim, [u, index], { axis, op, shape });
+}
+
+/**
  * Sorts along `axis` (default the last), ascending and stable, NaN last. The derivative permutes the
  * tangent the same way (ties are kept in input order, a valid choice where the sort is not differentiable).
  *
@@ -157,7 +287,7 @@ function sortAxis(t: Tensor, axis: number, op: string): number {
 export function sort(x: TensorLike, axis = -1): Tensor {
   const t = asTensor(x);
   const ax = sortAxis(t, axis, "sort");
-  return gatherFlat(t, alongAxisStarts(t.shape, sortIndex(t, ax), t.shape, ax, "sort"), t.shape);
+  return takeAlongAxis(t, bind(argsortPrim, [t], ax), ax, "sort");
 }
 
 /**
@@ -172,8 +302,7 @@ export function sort(x: TensorLike, axis = -1): Tensor {
  */
 export function argsort(x: TensorLike, axis = -1): Tensor {
   const t = asTensor(x);
-  const ax = sortAxis(t, axis, "argsort");
-  return new Tensor(Float64Array.from(sortIndex(t, ax)), t.shape);
+  return bind(argsortPrim, [t], sortAxis(t, axis, "argsort"));
 }
 
 interface CumsumParams {

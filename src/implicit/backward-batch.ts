@@ -19,8 +19,16 @@
  */
 import type { SolveInfo } from "../linalg/index.js";
 import { topLevel } from "../core/engine.js";
-import { TraceKind, type Tensor } from "../core/tensor.js";
-import { gemv } from "../linalg/dense/kernels.js";
+import { TraceKind, eye, type Tensor } from "../core/tensor.js";
+import { BatchingError } from "../core/errors.js";
+import { stopGradient } from "../core/transforms.js";
+import { vmap } from "../core/vmap.js";
+import { matmul } from "../core/ops/matmul.js";
+import { sub } from "../core/ops/elementwise.js";
+import { flatten, unflatten, type Tree } from "../core/tree.js";
+import { concatenate, split } from "../core/ops/join.js";
+import { reshape } from "../core/ops/shape.js";
+import type { LinearOperator } from "../linalg/index.js";
 
 /**
  * Largest backward system materialised when amortised over many columns (n² doubles: 32 MB at 2000). Larger
@@ -56,28 +64,33 @@ export function recordKrylov(spend: KrylovSpend | undefined, info: Pick<SolveInf
 }
 
 /**
- * @internal ‖op(A)·xⱼ − bⱼ‖ for every column j of the row-major n×k `x` and `b` (op(A) = Aᵀ when `transpose`), on
- * plain values: the certificate of a dense backward solve, without forming Aᵀ or any tensor.
+ * @internal ‖op(A)·xⱼ − bⱼ‖ for every column j of the n×k `x` and `b` (op(A) = Aᵀ when `transpose`), on the values
+ * (derivatives dropped): the certificate of a dense backward solve, as one matrix product.
  */
-export function columnResiduals(
-  a: Float64Array,
-  n: number,
-  x: Float64Array,
-  b: Float64Array,
-  k: number,
-  transpose: boolean,
-): number[] {
-  const column = (m: Float64Array, j: number) =>
-    k === 1 ? m : Float64Array.from({ length: n }, (_, i) => m[i * k + j]!);
-  return Array.from({ length: k }, (_, j) => {
-    const r = gemv(a, n, n, column(x, j), transpose);
-    const bj = column(b, j);
-    let s = 0;
-    for (let i = 0; i < n; i++) s += (r[i]! - bj[i]!) ** 2;
-    return Math.sqrt(s);
-  });
+export function columnResiduals(a: Tensor, x: Tensor, b: Tensor, transpose: boolean): number[] {
+  const A = stopGradient(a);
+  const r = sub(matmul(transpose ? A.T : A, stopGradient(x)), stopGradient(b)).raw;
+  const k = b.shape[1]!;
+  const norms = new Array<number>(k).fill(0);
+  for (let i = 0; i < r.length; i++) norms[i % k] += r[i]! ** 2;
+  return norms.map(Math.sqrt);
 }
 
+/**
+ * @internal The matrix of the linear operator `op` (n×n), from one batched matvec over the identity (a `vmap` of its
+ * JVPs: one matrix product where the operator is a product, instead of n matvecs). An operator whose matvec cannot
+ * be batched (it reads plain numbers) is materialised one column at a time.
+ */
+export function materializeBatched(op: LinearOperator): Tensor {
+  const n = op.inSize;
+  try {
+    const rows = vmap((e: Tensor) => toVector(op.matvec(fromVector(e, op.inExample)) as Tree))(eye(n)) as Tensor;
+    return rows.T; // row j is M·eⱼ, the column j of M
+  } catch (e) {
+    if (!(e instanceof BatchingError)) throw e;
+    return op.materialize();
+  }
+}
 /**
  * @internal The `vmap` level on top of `leaves` and its batch size, or null when the highest level among them is not
  * a batch (not under `vmap`, or under a derivative transform taken inside it).
@@ -86,4 +99,25 @@ export function batchAtTop(leaves: readonly Tensor[]): { level: number; size: nu
   const level = topLevel(leaves);
   const b = level === 0 ? undefined : leaves.find((l) => l.level === level && l.kind === TraceKind.Batch);
   return b === undefined ? null : { level, size: b.primal!.shape[b.outIndex]! };
+}
+
+/** @internal The flattened pytree as one vector (differentiable). */
+export function toVector(t: Tree): Tensor {
+  const leaves = flatten(t)[0];
+  return leaves.length === 1
+    ? reshape(leaves[0]!, [leaves[0]!.size])
+    : concatenate(leaves.map((l) => reshape(l, [l.size])));
+}
+
+/** @internal A vector split back into the structure and shapes of `like` (differentiable). */
+export function fromVector(v: Tensor, like: Tree): Tree {
+  const [leaves, def] = flatten(like);
+  if (leaves.length === 1) return unflatten(def, [reshape(v, leaves[0]!.shape)]);
+  const cuts: number[] = [];
+  let acc = 0;
+  for (const l of leaves.slice(0, -1)) cuts.push((acc += l.size));
+  return unflatten(
+    def,
+    split(v, cuts).map((p, i) => reshape(p, leaves[i]!.shape)),
+  );
 }

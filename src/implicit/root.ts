@@ -40,10 +40,19 @@ import { key as randomKey, normal, split as splitKey } from "../core/random.js";
 import { LinearOperator, linearSolve, type LinearSolveOptions, type SolveInfo } from "../linalg/index.js";
 import { LinearSolveError } from "../linalg/dense/errors.js";
 import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "../linalg/dense/factored.js";
-import { concatenate, sliceAxis, split } from "../core/ops/join.js";
+import { concatenate, sliceAxis } from "../core/ops/join.js";
 import { reshape, transpose as transposeAxes } from "../core/ops/shape.js";
 import { ImplicitDiffError, type ImplicitDiagnostics, type ImplicitPolicy } from "./diagnostics.js";
-import { amortisedDense, batchAtTop, columnResiduals, recordKrylov, type KrylovSpend } from "./backward-batch.js";
+import {
+  amortisedDense,
+  batchAtTop,
+  columnResiduals,
+  fromVector,
+  materializeBatched,
+  recordKrylov,
+  toVector,
+  type KrylovSpend,
+} from "./backward-batch.js";
 import { batchLoop, moveBatchAxis, splitBatch } from "../core/vmap.js";
 import { batchTracer } from "../core/engine.js";
 
@@ -259,27 +268,6 @@ function checkHints(op: LinearOperator, xStar: Tree, opts: ImplicitOptions, cach
   cache.hintsChecked = true;
 }
 
-/** The flattened pytree as one vector (differentiable). */
-function toVector(t: Tree): Tensor {
-  const leaves = flatten(t)[0];
-  return leaves.length === 1
-    ? reshape(leaves[0]!, [leaves[0]!.size])
-    : concatenate(leaves.map((l) => reshape(l, [l.size])));
-}
-
-/** A vector split back into the structure and shapes of `like` (differentiable). */
-function fromVector(v: Tensor, like: Tree): Tree {
-  const [leaves, def] = flatten(like);
-  if (leaves.length === 1) return unflatten(def, [reshape(v, leaves[0]!.shape)]);
-  const cuts: number[] = [];
-  let acc = 0;
-  for (const l of leaves.slice(0, -1)) cuts.push((acc += l.size));
-  return unflatten(
-    def,
-    split(v, cuts).map((p, i) => reshape(p, leaves[i]!.shape)),
-  );
-}
-
 function denseKind(opts: ImplicitOptions, n: number, cache: BackwardCache, columns = 1): "lu" | "cholesky" | null {
   const solve = opts.solve ?? "auto";
   if (solve === "lu" || solve === "cholesky") return solve;
@@ -305,14 +293,14 @@ function denseColumns(
   who: string,
 ): { x: Tensor; residuals: number[] } {
   if (cache.dense === undefined) {
-    const A = op.materialize();
+    const A = materializeBatched(op);
     const n = A.shape[0]!;
     const solver = kind === "cholesky" ? choleskySolver(A.raw, n, who) : luSolver(A.raw, n);
     cache.dense = { A, solver, kind };
   }
   const { A, solver } = cache.dense;
   const x = factoredSolve(solver, A, b, transpose, who);
-  return { x, residuals: columnResiduals(A.raw, b.shape[0]!, x.raw, b.raw, b.shape[1]!, transpose) };
+  return { x, residuals: columnResiduals(A, x, b, transpose) };
 }
 
 /** Dense solve of one right-hand side (a pytree shaped like x) with the cached factorisation. */

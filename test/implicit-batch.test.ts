@@ -18,6 +18,14 @@ import {
   customRoot,
   customFixedPoint,
   take,
+  vmap,
+  vjp,
+  jvp,
+  div,
+  reshape,
+  transpose,
+  linalg,
+  ImplicitDiffError,
   type ImplicitDiagnostics,
 } from "../src/index.js";
 import { factorizationCount } from "../src/linalg/dense/factored.js";
@@ -120,5 +128,142 @@ describe("full Jacobians above the dense threshold: Krylov solves until material
     assert.equal(factorizationCount() - before, 1);
     assert.ok(inverseError(Jfp.data, M) < 1e-8);
     assertClose(Jcg.data, Jfp.data.subarray(0, Jcg.size), { rtol: 1e-6, atol: 1e-9 });
+  });
+});
+
+/** Ridge regression: w*(λ) = (XᵀX/m + λI)⁻¹Xᵀy/m, the root of the gradient of ‖Xw − y‖²/(2m) + λ‖w‖²/2. */
+const m = 8;
+const d = 3;
+const Xr = random.normal(random.key(21), [m, d]);
+const yr = random.normal(random.key(22), [m]);
+const Xv = random.normal(random.key(23), [m, d]);
+const yv = random.normal(random.key(24), [m]);
+const ridgeF = (w: Tensor, lam: Tensor, X: Tensor, y: Tensor) =>
+  add(div(matmul(X.T, sub(matmul(X, w), y)), X.shape[0]!), mul(lam, w));
+/** The closed form on plain numbers (the solver of the layer, and the oracle). */
+function ridgeSolve(_init: unknown, lam: Tensor, X: Tensor, y: Tensor): Tensor {
+  assert.equal(lam.level + X.level + y.level, 0, "the solver receives plain values");
+  const H = add(div(matmul(X.T, X), X.shape[0]!), mul(lam, eye(X.shape[1]!)));
+  return linalg.solve(H, div(matmul(X.T, y), X.shape[0]!));
+}
+const ridge = customRoot(ridgeF, { positiveDefinite: true })(ridgeSolve);
+/** Validation loss of the ridge solution: the hyperparameter objective. */
+const valLoss = (lam: Tensor, X: Tensor, y: Tensor) =>
+  mul(0.5, sum(square(sub(matmul(Xv, ridge(undefined, lam, X, y)), yv))));
+const lams = tensor([0.01, 0.1, 1, 10]);
+
+describe("customRoot under vmap", () => {
+  test("ridge over a batch of regularisation strengths: solutions and hypergradients match a loop", () => {
+    const W = vmap((lam: Tensor) => ridge(undefined, lam, Xr, yr))(lams) as Tensor;
+    assert.deepEqual(W.shape, [4, d]);
+    const loopW = lams.toArray() as number[];
+    loopW.forEach((l, i) =>
+      assertClose((W.toArray() as number[][])[i]!, ridgeSolve(undefined, tensor(l), Xr, yr).data, { rtol: 1e-12 }),
+    );
+    const hv = vmap(grad(valLoss), { inAxes: [0, null, null] })(lams, Xr, yr) as Tensor;
+    const hg = grad((ls: Tensor) => sum(vmap(valLoss, { inAxes: [0, null, null] })(ls, Xr, yr)))(lams);
+    const hLoop = loopW.map((l) => grad(valLoss)(tensor(l), Xr, yr).item());
+    assertClose(hv, tensor(hLoop), { rtol: 1e-10, atol: 1e-14 });
+    assertClose(hg, tensor(hLoop), { rtol: 1e-10, atol: 1e-14 });
+    // against central finite differences of the closed form
+    const fd = loopW.map((l) => {
+      const at = (v: number) =>
+        mul(0.5, sum(square(sub(matmul(Xv, ridgeSolve(undefined, tensor(v), Xr, yr)), yv)))).item();
+      return (at(l * (1 + 1e-6)) - at(l * (1 - 1e-6))) / (2e-6 * l);
+    });
+    assertClose(hv, tensor(fd), { rtol: 1e-6, atol: 1e-9 });
+  });
+
+  test("batched data and a batched operator: per-element Jacobians (jacfwd inside vmap) are −H⁻¹w*", () => {
+    const ys = random.normal(random.key(25), [3, m]);
+    const dW = vmap((y: Tensor) => jacfwd((lam: Tensor) => ridge(undefined, lam, Xr, y))(tensor(0.3)), { inAxes: 0 })(
+      ys,
+    ) as Tensor;
+    (ys.toArray() as number[][]).forEach((y, i) => {
+      const w = ridgeSolve(undefined, tensor(0.3), Xr, tensor(y));
+      const H = add(div(matmul(Xr.T, Xr), m), mul(0.3, eye(d)));
+      assertClose((dW.toArray() as number[][])[i]!, mul(-1, linalg.solve(H, w)).data, { rtol: 1e-10, atol: 1e-14 });
+    });
+  });
+
+  test("customFixedPoint under vmap, with hasAux: values, aux and gradients per element", () => {
+    const T = (x: Tensor, th: Tensor) => add(mul(0.5, tanh(x)), th);
+    const fp = customFixedPoint(T, { hasAux: true })((x0: Tensor, th: Tensor) => {
+      let x = x0;
+      let it = 0;
+      for (; it < 200 && sum(square(sub(T(x, th), x))).item() > 1e-30; it++) x = T(x, th);
+      return [x, tensor(it)];
+    });
+    const ths = tensor([
+      [0.1, -0.2],
+      [1, 2],
+      [-3, 0.5],
+    ]);
+    const x0 = tensor([0, 0]);
+    const [xs, its] = vmap((th: Tensor) => fp(x0, th))(ths) as [Tensor, Tensor];
+    assert.deepEqual(its.shape, [3]);
+    const gs = vmap(grad((th: Tensor) => sum((fp(x0, th) as [Tensor, Tensor])[0])))(ths) as Tensor;
+    (ths.toArray() as number[][]).forEach((th, i) => {
+      const [x, it] = fp(x0, tensor(th)) as [Tensor, Tensor];
+      assertClose((xs.toArray() as number[][])[i]!, x.data, { rtol: 1e-14 });
+      assert.equal(its.data[i], it.item());
+      // dx/dθ = (I − 0.5·diag(1 − tanh²x))⁻¹, diagonal
+      const expected = x.data.map((v) => 1 / (1 - 0.5 * (1 - Math.tanh(v) ** 2)));
+      assertClose((gs.toArray() as number[][])[i]!, expected, { rtol: 1e-10 });
+    });
+  });
+});
+
+describe("batched cotangents and tangents: one multi-right-hand-side solve", () => {
+  const xStar = solveF(undefined, theta);
+  const M = dFdx(xStar);
+  test("vmap of the pullback over the identity: Krylov for the first row, then one factorisation for the rest", () => {
+    const seen: ImplicitDiagnostics[] = [];
+    const layer = customRoot(F, { positiveDefinite: true, onDiagnostics: (dg) => seen.push(dg) })(
+      (_i: unknown, _t: Tensor) => xStar,
+    );
+    const [, pullback] = vjp((t: Tensor) => layer(undefined, t), theta);
+    const before = factorizationCount();
+    const J = vmap((ct: Tensor) => pullback(ct)[0])(eye(N)) as Tensor;
+    assert.equal(factorizationCount() - before, 1);
+    assert.ok(inverseError(J.data, M) < 1e-8);
+    assert.deepEqual(
+      seen.map((dg) => dg.column),
+      Array.from({ length: N }, (_, i) => i),
+      "every row certified and reported with its index",
+    );
+    assert.equal(seen[0]!.linearSolve.solver, "cg");
+    assert.ok(seen.slice(1).every((dg) => dg.linearSolve.solver === "cholesky" && dg.linearSolve.residualNorm < 1e-9));
+  });
+
+  test("vmap of jvp over the identity (the columns of J) equals the rows by reverse mode", () => {
+    const small = customRoot(ridgeF)(ridgeSolve);
+    const Jc = vmap((t: Tensor) => jvp((X: Tensor) => small(undefined, tensor(0.2), X, yr), [Xr], [t])[1])(
+      reshape(eye(m * d), [m * d, m, d]),
+    ) as Tensor;
+    const Jr = jacrev((X: Tensor) => small(undefined, tensor(0.2), X, yr))(Xr) as Tensor;
+    // Jc[k] is the derivative along the k-th basis direction of X: the column k of the [d, m·d] Jacobian
+    assertClose(transpose(Jc), reshape(Jr, [d, m * d]), { rtol: 1e-10, atol: 1e-13 });
+  });
+
+  test("policies hold per row: a singular system throws naming the batch element, lstsq matches a loop", () => {
+    // F(x, a) = P x − a with P singular (the projector on the first coordinate)
+    const P = tensor([
+      [1, 0],
+      [0, 0],
+    ]);
+    const Fs = (x: Tensor, a: Tensor) => sub(matmul(P, x), matmul(P, a));
+    const solver = (_i: unknown, a: Tensor) => tensor([a.data[0]!, 0]);
+    const strict = customRoot(Fs)(solver);
+    const [, pbStrict] = vjp((a: Tensor) => strict(undefined, a), tensor([1, 2]));
+    assert.throws(
+      () => vmap((c: Tensor) => pbStrict(c)[0])(eye(2)),
+      (e: Error) => e instanceof ImplicitDiffError && /batch element 0/.test(e.message),
+    );
+    const lenient = customRoot(Fs, { policy: "lstsq" })(solver);
+    const [, pb] = vjp((a: Tensor) => lenient(undefined, a), tensor([1, 2]));
+    const rows = vmap((c: Tensor) => pb(c)[0])(eye(2)) as Tensor;
+    const loop = [tensor([1, 0]), tensor([0, 1])].map((c) => pb(c)[0].data);
+    assertClose(rows, tensor([...loop[0]!, ...loop[1]!], [2, 2]), { rtol: 1e-12, atol: 1e-14 });
   });
 });

@@ -19,6 +19,7 @@ import {
   customFixedPoint,
   take,
   vmap,
+  valueAndGrad,
   vjp,
   jvp,
   div,
@@ -203,6 +204,23 @@ describe("customRoot under vmap", () => {
     const [xs, its] = vmap((th: Tensor) => fp(x0, th))(ths) as [Tensor, Tensor];
     assert.deepEqual(its.shape, [3]);
     const gs = vmap(grad((th: Tensor) => sum((fp(x0, th) as [Tensor, Tensor])[0])))(ths) as Tensor;
+    // a derivative inside vmap, batched initial guesses, and the aux through valueAndGrad
+    const x0s = tensor([
+      [0, 0],
+      [1, 1],
+      [2, -2],
+    ]);
+    const g = (th: Tensor, start: Tensor) => {
+      const [x, it] = fp(start, th) as [Tensor, Tensor];
+      return [sum(x), it] as [Tensor, Tensor];
+    };
+    const [[vals, auxs], gs2] = vmap(valueAndGrad(g, { hasAux: true }))(ths, x0s) as [[Tensor, Tensor], Tensor];
+    assertClose(gs2, gs, { rtol: 1e-12 });
+    (ths.toArray() as number[][]).forEach((th, i) => {
+      const [xi, iti] = fp(tensor((x0s.toArray() as number[][])[i]!), tensor(th)) as [Tensor, Tensor];
+      assertClose(vals.data[i]!, sum(xi).item(), { rtol: 1e-12 });
+      assert.equal(auxs.data[i], iti.item(), `element ${i}: its own iteration count from its own start`);
+    });
     (ths.toArray() as number[][]).forEach((th, i) => {
       const [x, it] = fp(x0, tensor(th)) as [Tensor, Tensor];
       assertClose((xs.toArray() as number[][])[i]!, x.data, { rtol: 1e-14 });

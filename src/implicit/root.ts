@@ -11,8 +11,8 @@
  * @module
  */
 import { customCall, type CustomRule } from "../core/custom.js";
-import { DifferentiationError, TreeMismatchError, ValueError } from "../core/errors.js";
-import { Tensor, describeValue, isBatched, zerosLike } from "../core/tensor.js";
+import { BatchingError, DifferentiationError, TreeMismatchError, ValueError } from "../core/errors.js";
+import { Tensor, TraceKind, describeValue, isBatched, zerosLike } from "../core/tensor.js";
 import { atBoundary } from "../core/check.js";
 import {
   jvp,
@@ -40,7 +40,7 @@ import { key as randomKey, normal, split as splitKey } from "../core/random.js";
 import { LinearOperator, linearSolve, type LinearSolveOptions, type SolveInfo } from "../linalg/index.js";
 import { LinearSolveError } from "../linalg/dense/errors.js";
 import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "../linalg/dense/factored.js";
-import { concatenate, sliceAxis } from "../core/ops/join.js";
+import { concatenate, sliceAxis, stack } from "../core/ops/join.js";
 import { reshape, transpose as transposeAxes } from "../core/ops/shape.js";
 import { ImplicitDiffError, type ImplicitDiagnostics, type ImplicitPolicy } from "./diagnostics.js";
 import {
@@ -655,6 +655,31 @@ interface SolveRecord {
   cache: BackwardCache;
 }
 
+/**
+ * The aux outputs of the per-element solves of one call that ran once per element of a `vmap` below a derivative
+ * transform (`vmap(grad(…))`): stacked, and batched at that vmap's level.
+ */
+function stackedAux(made: readonly SolveRecord[], args: readonly Tensor[], who: string): Tree {
+  const levels = new Set<number>();
+  for (const a of args) {
+    for (let u: Tensor | null = a; u !== null && u.level > 0; u = u.primal) {
+      if (u.kind === TraceKind.Batch) levels.add(u.level);
+    }
+  }
+  if (levels.size !== 1) {
+    throw new BatchingError(
+      `${who}: hasAux under ${levels.size} nested vmaps with a derivative transform inside them is not supported; return the aux from a call of the layer outside the derivative`,
+    );
+  }
+  const [level] = levels;
+  const auxDef = flatten(made[0]!.aux)[1];
+  const leaves = made.map((r) => flatten(r.aux)[0]);
+  return unflatten(
+    auxDef,
+    leaves[0]!.map((_, k) => batchTracer(level!, stack(leaves.map((l) => l[k]!)), 0)),
+  );
+}
+
 function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who: string) {
   checkImplicitOptions(who, opts);
   return <S extends SolverFn>(solver: S): ImplicitLayer<S> => {
@@ -667,35 +692,44 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
       const looped = batchLoop(who, decorated, [init, ...args]);
       if (looped !== undefined) return looped;
       const [argLeaves, argDef] = flatten(args);
-      const plainInit = stopGradient(init);
-      const initLeaves = flatten(plainInit)[0];
+      // init goes through the custom call as well (without derivative), so that under vmap each element's solve
+      // gets its own initial guess.
+      const [initLeaves, initDef] = flatten(stopGradient(init));
+      const nInit = initLeaves.length;
       let record: SolveRecord | null = null;
+      // Every solve of this call: one, or one per batch element when the call runs per element under vmap.
+      const made: SolveRecord[] = [];
       const solve = (concrete: readonly Tensor[]): SolveRecord => {
-        if (last !== null && sameRefs(last.args, concrete) && sameRefs(last.init, initLeaves)) return last;
-        const cargs = unflatten<Tree[]>(argDef, concrete);
-        let x = solver(plainInit, ...cargs) as Tree;
-        let aux: Tree = undefined;
-        if (opts.hasAux) {
-          if (!Array.isArray(x) || x.length !== 2) {
-            throw new ValueError(`${who}: with hasAux the solver must return a pair [x, aux]`);
+        const cinit = concrete.slice(0, nInit);
+        const cargsLeaves = concrete.slice(nInit);
+        if (last === null || !sameRefs(last.args, cargsLeaves) || !sameRefs(last.init, cinit)) {
+          const cargs = unflatten<Tree[]>(argDef, cargsLeaves);
+          let x = solver(unflatten(initDef, cinit), ...cargs) as Tree;
+          let aux: Tree = undefined;
+          if (opts.hasAux) {
+            if (!Array.isArray(x) || x.length !== 2) {
+              throw new ValueError(`${who}: with hasAux the solver must return a pair [x, aux]`);
+            }
+            aux = stopGradient(x[1] as Tree);
+            x = x[0] as Tree;
           }
-          aux = stopGradient(x[1] as Tree);
-          x = x[0] as Tree;
+          const [xl, xDef] = flatten(x);
+          if (xl.some((l) => l.level > 0)) {
+            throw new DifferentiationError(
+              `${who}: the solver returned a traced value: it closes over a value that is being differentiated. Pass every such value as an argument of the decorated function, after init.`,
+            );
+          }
+          if (flatten(F(x, ...cargs))[0].some((l) => l.level > 0)) {
+            throw new DifferentiationError(
+              `${who}: the optimality function closes over a value that is being differentiated, whose derivative would be lost. Pass it as an argument of the decorated function (F(x, ...args) receives the same args).`,
+            );
+          }
+          last = { args: cargsLeaves, init: cinit, outs: xl, xDef, aux, cache: {} };
         }
-        const [xl, xDef] = flatten(x);
-        if (xl.some((l) => l.level > 0)) {
-          throw new DifferentiationError(
-            `${who}: the solver returned a traced value: it closes over a value that is being differentiated. Pass every such value as an argument of the decorated function, after init.`,
-          );
-        }
-        if (flatten(F(x, ...cargs))[0].some((l) => l.level > 0)) {
-          throw new DifferentiationError(
-            `${who}: the optimality function closes over a value that is being differentiated, whose derivative would be lost. Pass it as an argument of the decorated function (F(x, ...args) receives the same args).`,
-          );
-        }
-        last = { args: [...concrete], init: initLeaves, outs: xl, xDef, aux, cache: {} };
+        made.push(last);
         return last;
       };
+      const argsOf = (leaves: readonly Tensor[]) => unflatten<Tree[]>(argDef, leaves.slice(nInit));
       const rule: CustomRule<BackwardCache> = {
         name: who,
         primal(concrete) {
@@ -707,27 +741,24 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
           return {};
         },
         jvp(primals, tangents, outs, cache) {
-          const a = unflatten<Tree[]>(argDef, primals);
-          const t = unflatten<Tree[]>(
-            argDef,
-            tangents.map((tt, i) => tt ?? zerosLike(primals[i]!)),
-          );
-          const w = rootJvpSigned(F, sign, unflatten(record!.xDef, outs), a, t, opts, who, cache);
+          const t = argsOf(tangents.map((tt, i) => tt ?? zerosLike(primals[i]!)));
+          const w = rootJvpSigned(F, sign, unflatten(record!.xDef, outs), argsOf(primals), t, opts, who, cache);
           return flatten(w)[0];
         },
         vjp(primals, outs, cts, cache) {
-          const a = unflatten<Tree[]>(argDef, primals);
           const ct = unflatten(
             record!.xDef,
             cts.map((c, i) => c ?? zerosLike(outs[i]!)),
           );
-          const g = rootVjpSigned(F, sign, unflatten(record!.xDef, outs), a, ct, opts, who, cache);
-          return flatten(g)[0];
+          const g = rootVjpSigned(F, sign, unflatten(record!.xDef, outs), argsOf(primals), ct, opts, who, cache);
+          return [...initLeaves.map(() => null), ...flatten(g)[0]];
         },
       };
-      const outs: Tensor[] = customCall(rule, argLeaves);
+      const callArgs = [...initLeaves, ...argLeaves];
+      const outs: Tensor[] = customCall(rule, callArgs);
       const x = unflatten(record!.xDef, outs);
-      return opts.hasAux ? [x, record!.aux] : x;
+      if (!opts.hasAux) return x;
+      return [x, made.length === 1 ? made[0]!.aux : stackedAux(made, callArgs, who)];
     };
     return decorated as unknown as ImplicitLayer<S>;
   };

@@ -18,7 +18,7 @@ import { add, mul } from "./elementwise.js";
 import { padAxis, sliceAxis } from "./join.js";
 import { contiguousBlock } from "./reduce.js";
 import { gatherFlat, scatterFlat } from "./indexing.js";
-import { reshape } from "./shape.js";
+import { moveBatchAxis, reshape } from "./shape.js";
 
 /**
  * Validates an along-axis index against the source shape and returns the flat source position of every
@@ -339,6 +339,10 @@ const cumsumPrim: Primitive<CumsumParams> = {
   },
   vjp(ct, _x, _out, p) {
     return [bind(cumsumPrim, [ct], { ...p, reverse: !p.reverse })];
+  },
+  batch([x], [d], p, size) {
+    // Batch axis first: the batch multiplies the outer lanes.
+    return [bind(cumsumPrim, [moveBatchAxis(x!, d!, 0, size)], { ...p, outer: p.outer * size }), 0];
   },
 };
 

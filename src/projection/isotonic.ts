@@ -5,6 +5,7 @@
 import { bind, type Primitive } from "../core/engine.js";
 import { Tensor, type TensorLike } from "../core/tensor.js";
 import { ShapeError, ValueError } from "../core/errors.js";
+import { moveBatchAxis } from "../core/ops/batch-axis.js";
 import { clip } from "../core/ops/elementwise.js";
 import { fmt } from "../core/shape.js";
 import { finiteTensor, finiteWithRank } from "./checks.js";
@@ -39,6 +40,16 @@ const blockMeanPrim: Primitive<Blocks> = {
   },
   vjp(ct, _p, _out, blocks) {
     return [bind(blockMeanPrim, [ct], blocks)];
+  },
+  batch([x], [d], blocks, size) {
+    // The blocks of every batch element, each shifted by the element's offset in the stacked value.
+    const x0 = moveBatchAxis(x!, d!, 0, size);
+    const per = size === 0 ? 0 : x0.size / size;
+    const k = blocks.start.length - 1;
+    const start = new Int32Array(k * size + 1);
+    for (let b = 0; b < size; b++) for (let i = 0; i < k; i++) start[b * k + i] = blocks.start[i]! + b * per;
+    start[k * size] = x0.size;
+    return [bind(blockMeanPrim, [x0], { start }), 0];
   },
 };
 

@@ -4,7 +4,7 @@
  */
 import { NonFiniteError, ShapeError, TreeMismatchError, ValueError } from "./errors.js";
 import { stridesOf } from "./shape.js";
-import { asTensor, type Tensor, type TensorLike } from "./tensor.js";
+import { asTensor, baseValues, type Tensor, type TensorLike } from "./tensor.js";
 
 /**
  * Returns `x` (as a tensor, unchanged, derivatives included) if every entry is finite; otherwise throws a
@@ -21,7 +21,9 @@ import { asTensor, type Tensor, type TensorLike } from "./tensor.js";
  */
 export function checkFinite(x: TensorLike, name: string): Tensor {
   const t = asTensor(x);
-  const d = t.raw;
+  // Under vmap, the values of the whole batch: finite exactly when every element's are.
+  const base = baseValues(t);
+  const d = base.raw;
   let first = -1;
   let count = 0;
   for (let k = 0; k < d.length; k++) {
@@ -33,10 +35,11 @@ export function checkFinite(x: TensorLike, name: string): Tensor {
     }
   }
   if (first < 0) return t;
-  const strides = stridesOf(t.shape);
-  const position = strides.map((s, i) => Math.floor(first / s) % t.shape[i]!);
+  const strides = stridesOf(base.shape);
+  const position = strides.map((s, i) => Math.floor(first / s) % base.shape[i]!);
+  const batched = base.shape.length !== t.shape.length ? " (under vmap: shape and index include the batch axes)" : "";
   throw new NonFiniteError(
-    `checkFinite: argument "${name}" (shape [${t.shape.join(", ")}]) has ${count} non-finite ${count === 1 ? "entry" : "entries"}; ` +
+    `checkFinite: argument "${name}"${batched} (shape [${base.shape.join(", ")}]) has ${count} non-finite ${count === 1 ? "entry" : "entries"}; ` +
       `the first is ${d[first]} at index [${position.join(", ")}]`,
   );
 }

@@ -10,13 +10,22 @@
  * - a `customJvp` function under `vjp`: the cotangent is the transpose of the (linear) tangent map, obtained
  *   the same way.
  *
+ * Under `vmap` a custom call runs its rule's `batch` when it has one; `customJvp`/`customVjp` have one that runs
+ * the user's function and rules under a fresh batch level (so the rules stay in force for the transforms below
+ * `vmap`). Without one (the linear-algebra and projection rules, the implicit layers), the call runs once per
+ * batch element on plain values, which is always correct.
+ *
  * @module
  */
-import { jvpTracer, lower, makeNode, topLevel, vjpTracer } from "./engine.js";
+import { batchTracer, jvpTracer, lower, makeNode, newLevel, topLevel, vjpTracer } from "./engine.js";
 import { DifferentiationError, ValueError } from "./errors.js";
 import { Tensor, TraceKind, describeValue, onesLike, zerosLike, type TapeNode } from "./tensor.js";
 import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
 import { vjp, type TreeFn } from "./transforms.js";
+import { perElement, splitBatch } from "./vmap.js";
+import { moveBatchAxis } from "./ops/shape.js";
+import { sum } from "./ops/reduce.js";
+import { mul } from "./ops/elementwise.js";
 
 /** @internal The rules of a custom call over flat lists of tensors. */
 export interface CustomRule<R = unknown> {
@@ -43,6 +52,11 @@ export interface CustomRule<R = unknown> {
     res: R,
     needs: readonly boolean[],
   ): (Tensor | null)[];
+  /**
+   * Batching rule (see `Primitive.batch`): `args[i]` batched along `dims[i]` (null: not batched), `size` elements;
+   * returns the batched outputs and their batch axes. Absent: the call runs once per element.
+   */
+  batch?(args: readonly Tensor[], dims: readonly (number | null)[], size: number): [Tensor[], (number | null)[]];
 }
 
 /**
@@ -55,6 +69,10 @@ export function customCall<R>(rule: CustomRule<R>, args: readonly Tensor[]): Ten
 function customCallRes<R>(rule: CustomRule<R>, args: readonly Tensor[]): { outs: Tensor[]; res: R } {
   const level = topLevel(args);
   if (level === 0) return rule.primal(args);
+  let kind = TraceKind.Concrete;
+  for (const a of args) if (a.level === level) kind = a.kind;
+  // Callers above the batch level use only the outputs; residuals are recomputed by the rules that need them.
+  if (kind === TraceKind.Batch) return { outs: batchCustomCall(rule, args, level), res: undefined as R };
   const primals = args.map((a) => lower(a, level));
   let outs: Tensor[];
   let res: R;
@@ -64,8 +82,6 @@ function customCallRes<R>(rule: CustomRule<R>, args: readonly Tensor[]): { outs:
     outs = customCallRes(rule, primals).outs;
     res = rule.residuals ? rule.residuals(primals, outs) : rule.primal(primals).res;
   }
-  let kind = TraceKind.Concrete;
-  for (const a of args) if (a.level === level) kind = a.kind;
   if (kind === TraceKind.Jvp) {
     const tangents = args.map((a) => (a.level === level ? a.tangent : null));
     if (tangents.every((t) => t === null)) return { outs, res };
@@ -77,6 +93,66 @@ function customCallRes<R>(rule: CustomRule<R>, args: readonly Tensor[]): { outs:
   const parentOut = args.map((a) => (a.level === level ? a.outIndex : 0));
   const node = makeNode(parents, parentOut, outs.length, (cts) => rule.vjp(primals, outs, cts, res, needs));
   return { outs: outs.map((o, i) => vjpTracer(level, o, node, i)), res };
+}
+
+/** A custom call on arguments batched at `level`: the rule's `batch`, or one call per element. */
+function batchCustomCall<R>(rule: CustomRule<R>, args: readonly Tensor[], level: number): Tensor[] {
+  const { vals, dims, size } = splitBatch(args, level);
+  if (rule.batch !== undefined) {
+    const [outs, ds] = rule.batch(vals, dims, size);
+    return outs.map((o, i) => (ds[i] === null ? o : batchTracer(level, o, ds[i]!)));
+  }
+  const outs = perElement(`the custom rule ${rule.name}`, vals, dims, size, (xs) => customCall(rule, xs));
+  return outs.map((o) => batchTracer(level, o, 0));
+}
+
+/**
+ * The batching rule of a custom rule whose parts are written with ops (`customJvp`, `customVjp`): a custom call,
+ * one level down, whose primal, JVP and VJP each run the original part under a fresh batch level (batch tracers
+ * over the batched values) and return batched values with the batch at axis 0. Residuals are recomputed inside
+ * the JVP and VJP (they would have to cross levels otherwise). The cotangent of an unbatched argument is summed
+ * over the batch, as it is shared by every element.
+ */
+function batchRuleOf<R>(rule: CustomRule<R>): NonNullable<CustomRule["batch"]> {
+  return (vals, dims, size) => {
+    const wrap = (lv: number, xs: readonly (Tensor | null)[], ds: readonly (number | null)[]) =>
+      xs.map((x, i) => (x === null || ds[i] === null ? x : batchTracer(lv, x, ds[i]!)));
+    const batched = (lv: number, t: Tensor) => t.level === lv && t.kind === TraceKind.Batch;
+    const unwrap = (lv: number, t: Tensor, to: number) =>
+      batched(lv, t) ? moveBatchAxis(t.primal!, t.outIndex, to, size) : moveBatchAxis(t, null, to, size);
+    const atZero = (xs: readonly unknown[]) => xs.map(() => 0);
+    const partsAt = (lv: number, ps: readonly Tensor[], outs: readonly Tensor[]) => {
+      const pw = wrap(lv, ps, dims) as Tensor[];
+      const ow = wrap(lv, outs, atZero(outs)) as Tensor[];
+      return { pw, ow, res: rule.residuals ? rule.residuals(pw, ow) : rule.primal(pw).res };
+    };
+    const inner: CustomRule<null> = {
+      name: rule.name,
+      primal(xs) {
+        const lv = newLevel();
+        return { outs: rule.primal(wrap(lv, xs, dims) as Tensor[]).outs.map((o) => unwrap(lv, o, 0)), res: null };
+      },
+      residuals() {
+        return null;
+      },
+      jvp(ps, ts, outs) {
+        const lv = newLevel();
+        const { pw, ow, res } = partsAt(lv, ps, outs);
+        return rule.jvp(pw, wrap(lv, ts, dims), ow, res).map((t) => (t === null ? null : unwrap(lv, t, 0)));
+      },
+      vjp(ps, outs, cts, _res, needs) {
+        const lv = newLevel();
+        const { pw, ow, res } = partsAt(lv, ps, outs);
+        return rule.vjp(pw, ow, wrap(lv, cts, atZero(cts)), res, needs).map((g, i) => {
+          if (g === null) return null;
+          if (dims[i] !== null) return unwrap(lv, g, dims[i]!);
+          return batched(lv, g) ? sum(g.primal!, { axis: g.outIndex }) : mul(g, size);
+        });
+      },
+    };
+    const outs = customCall(inner, vals);
+    return [outs, atZero(outs)];
+  };
 }
 
 /**
@@ -225,6 +301,7 @@ export function customJvp<F extends TreeFn>(f: F, jvpRule: (primals: any[], tang
         return flatten(g)[0];
       },
     };
+    rule.batch = batchRuleOf(rule);
     const outs = customCall(rule, leaves);
     return unflatten(outDef!, outs);
   };
@@ -307,6 +384,7 @@ export function customVjp<F extends TreeFn>(
         return runBwd(ps, res, ctTree);
       },
     };
+    rule.batch = batchRuleOf(rule);
     const outs = customCall(rule, leaves);
     return unflatten(outDef!, outs);
   };

@@ -21,13 +21,19 @@
  * wraps the result. A value is therefore lifted only into the levels that touched it, so nested derivatives
  * never confuse their perturbations: d/dx [x · d/dy (x + y)] = 1.
  *
+ * ## Batching
+ * `vmap` is a transform like the others: a batch tracer at level L has the per-element (logical) shape, its
+ * `primal` is the batched value (which has one more axis, the batch axis, at any position) and `outIndex` holds
+ * that axis. `bind` hands such arguments to the primitive's `batch` rule, which computes on the batched values
+ * with ops (so lower levels trace it); a primitive without one is run once per element (see `vmap.ts`).
+ *
  * ## The tape
  * There is no global tape: a reverse-mode tracer points to its node, and nodes point to their parents. After a
  * backward pass nothing refers to the nodes any more, so they are garbage-collected with the tensors.
  *
  * @module
  */
-import { Tensor, TraceKind, type TapeNode } from "./tensor.js";
+import { Tensor, TraceKind, batchedRaw, type TapeNode } from "./tensor.js";
 
 /**
  * A primitive operation. `P` is the type of its static parameters (axes, shapes…).
@@ -44,6 +50,26 @@ export interface Primitive<P = undefined> {
    * is traced and needs one; return null where it does not (or where the cotangent is zero).
    */
   vjp(ct: Tensor, primals: readonly Tensor[], out: Tensor, params: P, needs: readonly boolean[]): (Tensor | null)[];
+  /**
+   * Batching rule. `args[i]` is the batched value of argument i (lowered off the batch level) and `dims[i]` its
+   * batch axis, or null when argument i is not batched (then it is the plain per-element value). `size` is the
+   * batch size. Returns the batched output and its batch axis (null: the output does not depend on the batch).
+   * Written with ops (bind), so it is itself traced by lower levels. Absent: the generic per-element loop.
+   */
+  batch?(args: readonly Tensor[], dims: readonly (number | null)[], params: P, size: number): [Tensor, number | null];
+}
+
+/**
+ * @internal How `bind` applies a primitive whose highest-level arguments are batch tracers at `level`. Installed
+ * by `vmap.ts` (the only creator of batch tracers), which keeps the engine free of imports of the ops.
+ */
+export type BatchBind = <P>(prim: Primitive<P>, args: readonly Tensor[], params: P, level: number) => Tensor;
+
+let batchBind: BatchBind | null = null;
+
+/** @internal Installs the batch dispatch of `bind` (see {@link BatchBind}). */
+export function setBatchBind(fn: BatchBind): void {
+  batchBind = fn;
 }
 
 let nextLevel = 1;
@@ -79,6 +105,15 @@ export function vjpTracer(level: number, primal: Tensor, node: TapeNode, outInde
   return new Tensor(primal.raw, primal.shape, level, TraceKind.Vjp, primal, null, node, outIndex);
 }
 
+/**
+ * @internal Wraps `value`, batched along axis `bdim`, as a batch tracer at `level`: its shape is the per-element
+ * shape, its raw values unreadable (see `batchedRaw`).
+ */
+export function batchTracer(level: number, value: Tensor, bdim: number): Tensor {
+  const shape = value.shape.filter((_, i) => i !== bdim);
+  return new Tensor(batchedRaw(shape, value.shape[bdim]!), shape, level, TraceKind.Batch, value, null, null, bdim);
+}
+
 /** @internal A tape node. */
 export function makeNode(
   parents: (TapeNode | null)[],
@@ -94,12 +129,13 @@ export function bind<P>(prim: Primitive<P>, args: readonly Tensor[], params: P):
   const level = topLevel(args);
   if (level === 0) return prim.impl(args, params);
   const n = args.length;
-  const primals: Tensor[] = new Array(n);
-  for (let i = 0; i < n; i++) primals[i] = lower(args[i]!, level);
-  const out = bind(prim, primals, params);
   // All traced arguments at one level share one kind: the transform that owns the level.
   let kind = TraceKind.Concrete;
   for (let i = 0; i < n; i++) if (args[i]!.level === level) kind = args[i]!.kind;
+  if (kind === TraceKind.Batch) return batchBind!(prim, args, params, level);
+  const primals: Tensor[] = new Array(n);
+  for (let i = 0; i < n; i++) primals[i] = lower(args[i]!, level);
+  const out = bind(prim, primals, params);
   if (kind === TraceKind.Jvp) {
     const tangents: (Tensor | null)[] = new Array(n);
     let any = false;

@@ -89,3 +89,15 @@ export class ValueError extends DiffoptError {}
  * ```
  */
 export class DifferentiationError extends DiffoptError {}
+
+/**
+ * A function was applied under `vmap` in a way that cannot be batched: typically it reads the plain numbers of a
+ * batched tensor (`item()`, `toArray()`, `data`), which hold the whole batch rather than one element.
+ *
+ * @example
+ * ```ts
+ * import { vmap, tensor, BatchingError } from "diffopt";
+ * try { vmap((x) => x.item())(tensor([1, 2])); } catch (e) { console.log(e instanceof BatchingError); } // true
+ * ```
+ */
+export class BatchingError extends DiffoptError {}

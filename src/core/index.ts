@@ -96,3 +96,4 @@ export {
   type GradCheckEntry,
   type GradCheckMode,
 } from "./check-grads.js";
+export { vmap, type VmapOptions, type AxisSpec } from "./vmap.js";

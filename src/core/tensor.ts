@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { DifferentiationError, ShapeError, ValueError } from "./errors.js";
+import { BatchingError, DifferentiationError, ShapeError, ValueError } from "./errors.js";
 import { allocFloat64, ownsBuffer } from "./alloc.js";
 
 /** The shape of a tensor: one non-negative integer per axis; `[]` is a scalar. */
@@ -29,6 +29,8 @@ export enum TraceKind {
   Concrete = 0,
   Jvp = 1,
   Vjp = 2,
+  /** A `vmap` batch tracer: `shape` is the per-element shape, `primal` the batched value (see `vmap.ts`). */
+  Batch = 3,
 }
 
 /** @internal A node of a reverse-mode tape (see `engine.ts`). */
@@ -85,7 +87,7 @@ export class Tensor {
   readonly tangent: Tensor | null;
   /** @internal Reverse-mode tape node and the output index of this tensor in it. */
   readonly node: TapeNode | null;
-  /** @internal */
+  /** @internal Reverse mode: the output index in `node`. Batch tracers: the batch axis of `primal`. */
   readonly outIndex: number;
 
   /** @internal Use {@link tensor} and the other creation functions instead. */
@@ -224,7 +226,51 @@ function guardedData(t: Tensor): Float64Array {
   });
 }
 
-function tracedRead(t: Tensor, what: string): DifferentiationError {
+/**
+ * @internal The concrete tensor under every level of `t` (itself when concrete). For a tensor batched by `vmap`
+ * these are the values of the whole batch (its shape has the batch axes): only for checks that hold for the batch
+ * as they hold for each element ("every entry is finite"), never for computing a result.
+ */
+export function baseValues(t: Tensor): Tensor {
+  let u = t;
+  while (u.level > 0) u = u.primal!;
+  return u;
+}
+
+/** @internal True when `t` is a `vmap` batch tracer or a tracer of one (its values hold a whole batch). */
+export function isBatched(t: Tensor): boolean {
+  for (let u: Tensor | null = t; u !== null && u.level > 0; u = u.primal) if (u.kind === TraceKind.Batch) return true;
+  return false;
+}
+
+/**
+ * @internal The `raw` of a batch tracer: its values are the batch's, not one element's, so any read of an element
+ * (by a kernel, a check or control flow that has no batching rule) throws a `BatchingError` instead of computing
+ * with numbers of the wrong length. `length` is the per-element size (so `size`, `zerosLike`… stay right).
+ */
+export function batchedRaw(shape: Shape, batchSize: number): Float64Array {
+  const n = shapeSize(shape);
+  return new Proxy(new Float64Array(0), {
+    get(_target, prop) {
+      if (prop === RAW) return undefined;
+      if (prop === "length") return n;
+      throw new BatchingError(
+        `vmap: a function read the values of a tensor batched by vmap (per-element shape [${shape.join(", ")}], ` +
+          `batch of ${batchSize}), as a kernel or a check without a batching rule would: those values are the whole ` +
+          `batch, not one element's. Write the computation with diffopt ops, or read the numbers outside vmap.`,
+      );
+    },
+  });
+}
+
+function tracedRead(t: Tensor, what: string): DiffoptErrorLike {
+  if (isBatched(t)) {
+    return new BatchingError(
+      `Tensor.${what}: reads plain numbers from a tensor of per-element shape [${t.shape.join(", ")}] batched by ` +
+        `vmap; they would be the numbers of the whole batch, not of one element. Compute with diffopt ops, or read ` +
+        `the values outside vmap (from its result).`,
+    );
+  }
   return new DifferentiationError(
     `Tensor.${what}: reads plain numbers from a tensor of shape [${t.shape.join(", ")}] traced by a transform ` +
       `(grad, jvp, vjp, jacfwd, jacrev, hessian…), which would silently drop its derivative. Compute with diffopt ops ` +
@@ -232,6 +278,8 @@ function tracedRead(t: Tensor, what: string): DifferentiationError {
       `constant (control flow, logging, a step size).`,
   );
 }
+
+type DiffoptErrorLike = DifferentiationError | BatchingError;
 
 function nestedValues(data: Float64Array, shape: Shape): NestedArray {
   if (shape.length === 0) return data[0]!;
@@ -255,6 +303,12 @@ const SUMMARY_EDGE = 3;
 const LINE_WIDTH = 100;
 
 function formatTensor(t: Tensor): string {
+  for (let u: Tensor | null = t; u !== null && u.level > 0; u = u.primal) {
+    if (u.kind === TraceKind.Batch) {
+      const b = u.primal!;
+      return `batched(${b.shape[u.outIndex]} elements along axis ${u.outIndex} of ${formatTensor(b)}, per-element shape=[${t.shape.join(", ")}], level ${t.level})`;
+    }
+  }
   const { raw, shape } = t;
   const summarize = raw.length > SUMMARY_THRESHOLD;
   const strides: number[] = new Array(shape.length);

@@ -3,10 +3,10 @@
  * `linearize`, `stopGradient`. They nest in any order (each call takes its own level, see `engine.ts`).
  * @module
  */
-import { backwardPass, jvpTracer, lower, makeNode, newLevel, vjpTracer } from "./engine.js";
+import { backwardPass, batchTracer, jvpTracer, lower, makeNode, newLevel, vjpTracer } from "./engine.js";
 import { allocFloat64 } from "./alloc.js";
 import { NonScalarOutputError, TreeMismatchError, ValueError } from "./errors.js";
-import { Tensor, shapeSize, zerosLike as tensorZerosLike, type Shape } from "./tensor.js";
+import { Tensor, TraceKind, shapeSize, zerosLike as tensorZerosLike, type Shape } from "./tensor.js";
 import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
 import { checkFunction, checkOptions } from "./options.js";
 import { add } from "./ops/elementwise.js";
@@ -106,9 +106,10 @@ export type JacobianResult<F extends TreeFn, A extends readonly unknown[], O> = 
   GradOf<A, ArgnumsOf<O>>
 >;
 
-/** @internal Concrete copy of `x` detached from every transform. */
+/** @internal `x` detached from every differentiation level; `vmap` levels are kept (the value stays a batch). */
 function detach(x: Tensor): Tensor {
-  return x.level === 0 ? x : new Tensor(x.data, x.shape);
+  if (x.level === 0) return x;
+  return x.kind === TraceKind.Batch ? batchTracer(x.level, detach(x.primal!), x.outIndex) : detach(x.primal!);
 }
 
 /**

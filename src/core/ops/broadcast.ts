@@ -7,7 +7,7 @@ import { allocFloat64 } from "../alloc.js";
 import { ShapeError } from "../errors.js";
 import { broadcastIndex, broadcastShapes, fmt } from "../shape.js";
 import { Tensor, asTensor, checkShape, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
-import { reshape } from "./shape.js";
+import { moveBatchAxis, reshape } from "./shape.js";
 import { sum } from "./reduce.js";
 
 const broadcastToPrim: Primitive<Shape> = {
@@ -24,6 +24,13 @@ const broadcastToPrim: Primitive<Shape> = {
   },
   vjp(ct, [x]) {
     return [sumTo(ct, x!.shape)];
+  },
+  batch([x], [d], shape, size) {
+    // Batch axis first, then length-1 axes up to the target rank: broadcasting then leaves the batch axis alone.
+    const v = moveBatchAxis(x!, d!, 0, size);
+    const lead = shape.length - (v.ndim - 1);
+    const aligned = lead === 0 ? v : reshape(v, [size, ...new Array<number>(lead).fill(1), ...v.shape.slice(1)]);
+    return [broadcastTo(aligned, [size, ...shape]), 0];
   },
 };
 

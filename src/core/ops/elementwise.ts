@@ -8,6 +8,7 @@ import { allocFloat64 } from "../alloc.js";
 import { broadcastIndex, broadcastShapes } from "../shape.js";
 import { Tensor, asTensor, sameShape, scalar, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo, sumTo } from "./broadcast.js";
+import { moveBatchAxis, reshape } from "./shape.js";
 
 type Kernel2 = (x: number, y: number) => number;
 
@@ -144,6 +145,29 @@ function arithmetic(op: Arith, a: Tensor, b: Tensor): Tensor {
   return broadcastKernel(a, b, name, ARITH_FNS[op]!);
 }
 
+/**
+ * @internal Batched arguments of an elementwise op arranged so that plain broadcasting batches it: each batched
+ * value gets its batch axis first, then length-1 axes up to the largest per-element rank (so that an unbatched
+ * argument of higher rank aligns with the per-element axes, not with the batch axis). The output's batch axis is 0.
+ */
+export function alignBatched(args: readonly Tensor[], dims: readonly (number | null)[], size: number): Tensor[] {
+  let rank = 0;
+  for (let i = 0; i < args.length; i++) rank = Math.max(rank, args[i]!.ndim - (dims[i] === null ? 0 : 1));
+  return args.map((a, i) => {
+    const d = dims[i];
+    if (d === null || d === undefined) return a;
+    const v = moveBatchAxis(a, d, 0, size);
+    const lead = rank - (v.ndim - 1);
+    return lead === 0 ? v : reshape(v, [size, ...new Array<number>(lead).fill(1), ...v.shape.slice(1)]);
+  });
+}
+
+/** @internal Gives an elementwise primitive (any number of broadcast arguments) its batching rule. */
+export function elementwiseBatch<P>(prim: Primitive<P>): Primitive<P> {
+  prim.batch = (args, dims, params, size) => [bind(prim, alignBatched(args, dims, size), params), 0];
+  return prim;
+}
+
 /** @internal `t` broadcast to `shape` (the tangent of a broadcast operand). */
 function expand(t: Tensor, shape: Shape): Tensor {
   return sameShape(t.shape, shape) ? t : broadcastTo(t, shape);
@@ -161,7 +185,7 @@ function binaryPrimitive(
   rules: BinaryRules,
   kernel: (a: Tensor, b: Tensor) => Tensor = (a, b) => broadcastKernel(a, b, name, f),
 ): Primitive<undefined> {
-  return {
+  return elementwiseBatch({
     name,
     impl([a, b]) {
       return kernel(a!, b!);
@@ -178,10 +202,10 @@ function binaryPrimitive(
         needs[1] ? sumTo(mul(ct, rules.db(a!, b!, out)), b!.shape) : null,
       ];
     },
-  };
+  });
 }
 
-const addPrim: Primitive<undefined> = {
+const addPrim: Primitive<undefined> = elementwiseBatch({
   name: "add",
   impl([a, b]) {
     return arithmetic(Arith.Add, a!, b!);
@@ -193,9 +217,9 @@ const addPrim: Primitive<undefined> = {
   vjp(ct, [a, b], _out, _p, needs) {
     return [needs[0] ? sumTo(ct, a!.shape) : null, needs[1] ? sumTo(ct, b!.shape) : null];
   },
-};
+});
 
-const subPrim: Primitive<undefined> = {
+const subPrim: Primitive<undefined> = elementwiseBatch({
   name: "sub",
   impl([a, b]) {
     return arithmetic(Arith.Sub, a!, b!);
@@ -207,9 +231,9 @@ const subPrim: Primitive<undefined> = {
   vjp(ct, [a, b], _out, _p, needs) {
     return [needs[0] ? sumTo(ct, a!.shape) : null, needs[1] ? sumTo(neg(ct), b!.shape) : null];
   },
-};
+});
 
-const mulPrim: Primitive<undefined> = {
+const mulPrim: Primitive<undefined> = elementwiseBatch({
   name: "mul",
   impl([a, b]) {
     return arithmetic(Arith.Mul, a!, b!);
@@ -223,13 +247,13 @@ const mulPrim: Primitive<undefined> = {
   vjp(ct, [a, b], _out, _p, needs) {
     return [needs[0] ? sumTo(mul(ct, b!), a!.shape) : null, needs[1] ? sumTo(mul(ct, a!), b!.shape) : null];
   },
-};
+});
 
 /**
  * Division's rules divide by b instead of multiplying by 1/b: d(a/b) = (da − (a/b)·db)/b. Differentiating 1/b
  * would form 1/b², which leaves the float range (b ≈ 1e-200 or 1e155) long before the derivatives do.
  */
-const divPrim: Primitive<undefined> = {
+const divPrim: Primitive<undefined> = elementwiseBatch({
   name: "div",
   impl([a, b]) {
     return arithmetic(Arith.Div, a!, b!);
@@ -242,7 +266,7 @@ const divPrim: Primitive<undefined> = {
     const scaled = div(ct, b!);
     return [needs[0] ? sumTo(scaled, a!.shape) : null, needs[1] ? sumTo(neg(mul(scaled, out)), b!.shape) : null];
   },
-};
+});
 
 const powPrim = binaryPrimitive("pow", (x, y) => Math.pow(x, y), {
   // d/da a^b = b·a^(b−1), except at a = b = 0, where a^0 = 1 is constant and the derivative is 0: there the
@@ -357,7 +381,7 @@ function unaryPrimitive(
   f: (x: number) => number,
   deriv: ((x: Tensor, out: Tensor) => Tensor) | null,
 ): Primitive<undefined> {
-  return {
+  return elementwiseBatch({
     name,
     impl([x]) {
       const src = x!.raw;
@@ -371,14 +395,14 @@ function unaryPrimitive(
     vjp(ct, [x], out) {
       return [deriv === null ? null : mul(ct, deriv(x!, out))];
     },
-  };
+  });
 }
 
 function unary(prim: Primitive<undefined>): (x: TensorLike) => Tensor {
   return (x) => bind(prim, [asTensor(x)], undefined);
 }
 
-const negPrim: Primitive<undefined> = {
+const negPrim: Primitive<undefined> = elementwiseBatch({
   name: "neg",
   impl([x]) {
     const src = x!.raw;
@@ -392,7 +416,7 @@ const negPrim: Primitive<undefined> = {
   vjp(ct) {
     return [neg(ct)];
   },
-};
+});
 
 /**
  * Elementwise `-x`.
@@ -614,7 +638,7 @@ export const sign = unary(unaryPrimitive("sign", (x) => (x > 0 ? 1 : x < 0 ? -1 
 // Comparisons (no derivative) and selection
 
 function comparison(name: string, f: Kernel2): (a: TensorLike, b: TensorLike) => Tensor {
-  const prim: Primitive<undefined> = {
+  const prim: Primitive<undefined> = elementwiseBatch({
     name,
     impl([a, b]) {
       return broadcastKernel(a!, b!, name, f);
@@ -625,7 +649,7 @@ function comparison(name: string, f: Kernel2): (a: TensorLike, b: TensorLike) =>
     vjp() {
       return [null, null];
     },
-  };
+  });
   return (a, b) => bind(prim, [asTensor(a), asTensor(b)], undefined);
 }
 
@@ -689,7 +713,7 @@ export const equal = comparison("equal", (x, y) => (x === y ? 1 : 0));
  */
 export const notEqual = comparison("notEqual", (x, y) => (x !== y ? 1 : 0));
 
-const wherePrim: Primitive<undefined> = {
+const wherePrim: Primitive<undefined> = elementwiseBatch({
   name: "where",
   impl([c, a, b]) {
     if (sameShape(c!.shape, a!.shape) && sameShape(a!.shape, b!.shape)) {
@@ -723,7 +747,7 @@ const wherePrim: Primitive<undefined> = {
       needs[2] ? sumTo(where(c!, 0, ct), b!.shape) : null,
     ];
   },
-};
+});
 
 /**
  * Elementwise selection: `a` where `condition` is non-zero, else `b` (all three broadcast). The condition

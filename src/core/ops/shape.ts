@@ -22,6 +22,9 @@ const reshapePrim: Primitive<Shape> = {
   vjp(ct, [x]) {
     return [bind(reshapePrim, [ct], x!.shape)];
   },
+  batch([x], [d], shape, size) {
+    return [bind(reshapePrim, [moveBatchAxis(x!, d!, 0, size)], [size, ...shape]), 0];
+  },
 };
 
 /**
@@ -90,6 +93,11 @@ const transposePrim: Primitive<number[]> = {
     const inv: number[] = new Array(perm.length);
     perm.forEach((p, i) => (inv[p] = i));
     return [bind(transposePrim, [ct], inv)];
+  },
+  batch([x], [d], perm) {
+    // One transpose: the batch axis first, then the permuted per-element axes (shifted past the batch axis).
+    const at = (a: number) => (a < d! ? a : a + 1);
+    return [bind(transposePrim, [x!], [d!, ...perm.map(at)]), 0];
   },
 };
 
@@ -293,4 +301,26 @@ export function repeat(x: TensorLike, repeats: number, axis?: number): Tensor {
   const out = [...t.shape];
   out[ax] = t.shape[ax]! * repeats;
   return reshape(broadcastTo(reshape(t, inserted), spread), out);
+}
+
+/**
+ * Moves the batch axis of a batched value `x` from axis `from` to axis `to` (for rule writers, see `vmap.ts`).
+ * When `from` is null, `x` is a per-element value: it gets a batch axis of length `size` at `to`, by broadcasting.
+ *
+ * @example
+ * ```ts
+ * import { moveBatchAxis, tensor } from "diffopt";
+ * moveBatchAxis(tensor([[1, 2], [3, 4]]), 0, 1, 2).toArray(); // [[1, 3], [2, 4]]
+ * moveBatchAxis(tensor([1, 2]), null, 0, 3).shape;            // [3, 2]
+ * ```
+ */
+export function moveBatchAxis(x: Tensor, from: number | null, to: number, size: number): Tensor {
+  if (from === null) {
+    const one = [...x.shape];
+    one.splice(to, 0, 1);
+    const target = [...x.shape];
+    target.splice(to, 0, size);
+    return broadcastTo(reshape(x, one), target);
+  }
+  return from === to ? x : moveAxis(x, from, to);
 }

@@ -1,0 +1,300 @@
+/**
+ * `vmap`: the batching transform, and the per-element loop every primitive without a batching rule falls back to.
+ *
+ * ## Why a transform, not a loop
+ * A JavaScript loop over examples runs every op once per example; under `vmap` each op runs once on the whole
+ * batch (an elementwise op over `[B, …]`, a reduction with `B` times more lanes), so per-example gradients, batched
+ * hyperparameter sweeps and full Jacobians cost a few large kernels instead of thousands of small ones.
+ *
+ * ## How
+ * `vmap` takes a fresh level, like `jvp` and `grad`, and wraps each batched argument as a *batch tracer*: a tensor
+ * whose `shape` is one element's shape and whose `primal` is the batched value (see `engine.ts`). Ops on batch
+ * tracers dispatch to the primitive's `batch` rule, written with ops, so transforms at lower levels trace it and
+ * every nesting (`vmap(grad(f))`, `grad(vmap(f))`, `vmap(vmap(f))`, `jacfwd(vmap(f))`…) composes. A primitive without
+ * a rule runs once per element on slices and the results are stacked: always correct, just slower. Code that reads
+ * plain numbers (a kernel without a rule, `item()`, `toArray()`) throws a `BatchingError` on a batch tracer rather
+ * than silently computing with the whole batch; library code of that kind runs per element through {@link batchLoop}.
+ *
+ * @module
+ */
+import { batchTracer, bind, newLevel, setBatchBind, topLevel, type Primitive } from "./engine.js";
+import { BatchingError, ShapeError, TreeMismatchError, ValueError } from "./errors.js";
+import { Tensor, TraceKind, describeValue, zeros, type Shape } from "./tensor.js";
+import { flatten, unflatten, type Tree } from "./tree.js";
+import { checkFunction, checkOptions } from "./options.js";
+import { moveBatchAxis, reshape } from "./ops/shape.js";
+import { sliceAxis, stack } from "./ops/join.js";
+import type { TensorTree, TreeFn } from "./transforms.js";
+
+export { moveBatchAxis };
+
+/**
+ * Where the batch axis is, for one argument or output of a vmapped function: an axis (negative counts from the
+ * end), `null` for "not batched", or a pytree prefix of the value giving one of those per subtree.
+ */
+export type AxisSpec = number | null | readonly AxisSpec[] | { readonly [key: string]: AxisSpec };
+
+/** Options of {@link vmap}. */
+export interface VmapOptions {
+  /**
+   * The batch axis of each argument: one axis for all (default 0), or a list with one {@link AxisSpec} per
+   * argument (`null`: the argument is shared by every element, e.g. the parameters in per-example gradients).
+   */
+  inAxes?: AxisSpec;
+  /** Where the batch axis goes in each output (default 0); `null` for an output that does not depend on the batch. */
+  outAxes?: AxisSpec;
+}
+
+const VMAP_OPTION_KEYS = ["inAxes", "outAxes"] as const satisfies readonly (keyof VmapOptions)[];
+
+/**
+ * Vectorizing map: `vmap(f)(xs)` is `f` applied to every slice of `xs` along its batch axis, the results stacked
+ * along a new axis, computed with whole-batch ops rather than a loop. Like `jax.vmap`: `inAxes` says which axis of
+ * each argument is the batch (`null`: not batched), `outAxes` where the batch axis goes in the outputs; both take a
+ * number for all, or a pytree prefix of the arguments/outputs. Outputs that do not depend on the batch are
+ * broadcast along it. It nests with every transform: per-example gradients are
+ * `vmap(grad(loss), { inAxes: [null, 0, 0] })`. Batched arguments of different sizes and out-of-range axes throw a
+ * `ShapeError` naming the argument; reading numbers from a batched tensor inside `f` (`item()`, `toArray()`) throws
+ * a `BatchingError`.
+ *
+ * @example
+ * ```ts
+ * import { vmap, grad, sum, mul, square, sub, tensor, type Tensor } from "diffopt";
+ * vmap((x: Tensor) => sum(square(x)))(tensor([[1, 2], [3, 4]])).toArray(); // [5, 25]
+ * // the batch along axis 1 of the second argument; the first shared by every element
+ * vmap((a: Tensor, b: Tensor) => mul(a, b), { inAxes: [null, 1] })(tensor(2), tensor([[1, 2]])).toArray(); // [[2], [4]]
+ * // per-example gradients of a squared error
+ * const loss = (w: Tensor, x: Tensor, y: Tensor) => square(sub(sum(mul(w, x)), y));
+ * const xs = tensor([[1, 0], [0, 1]]);
+ * vmap(grad(loss), { inAxes: [null, 0, 0] })(tensor([1, 1]), xs, tensor([0, 2])).toArray(); // [[2, 0], [0, -2]]
+ * ```
+ */
+export function vmap<F extends TreeFn>(
+  f: F,
+  opts?: VmapOptions,
+): <A extends Parameters<F>>(...args: A) => TensorTree<ReturnType<F>> {
+  checkFunction(f, "vmap", "f");
+  checkOptions("vmap", opts, VMAP_OPTION_KEYS);
+  const inAxes = opts?.inAxes === undefined ? 0 : opts.inAxes;
+  const outAxes = opts?.outAxes === undefined ? 0 : opts.outAxes;
+  checkSpec(inAxes, "inAxes");
+  checkSpec(outAxes, "outAxes");
+  return <A extends Parameters<F>>(...args: A): TensorTree<ReturnType<F>> => {
+    const [leaves, def] = flatten(args as Tree);
+    const axes = axesOfLeaves(inAxes, args as Tree, "inAxes", "args");
+    let size = -1;
+    let first = "";
+    axes.forEach(({ axis, path }, i) => {
+      if (axis === null) return;
+      const leaf = leaves[i]!;
+      const ax = normalizeBatchAxis(axis, leaf.ndim, `inAxes ${axis} for ${path}`, leaf.shape);
+      axes[i]!.axis = ax;
+      const n = leaf.shape[ax]!;
+      if (size < 0) {
+        size = n;
+        first = `${path} has ${n} along axis ${ax}`;
+      } else if (n !== size) {
+        throw new ShapeError(
+          `vmap: the batched arguments have different sizes: ${first}, but ${path} has ${n} along axis ${ax}`,
+        );
+      }
+    });
+    if (size < 0) {
+      throw new ValueError(
+        "vmap: no argument is batched (inAxes is null for every argument, or there are no tensor arguments); give the batch axis of at least one",
+      );
+    }
+    const level = newLevel();
+    const lifted = leaves.map((x, i) => {
+      const ax = axes[i]!.axis;
+      return ax === null ? x : batchTracer(level, x, ax);
+    });
+    const out = f(...unflatten<Tree[]>(def, lifted));
+    const [outLeaves, outDef] = flatten(out as Tree);
+    const outSpec = axesOfLeaves(outAxes, out as Tree, "outAxes", "output");
+    const results = outLeaves.map((o, i) => {
+      const { axis, path } = outSpec[i]!;
+      const batched = o.level === level && o.kind === TraceKind.Batch;
+      if (axis === null) {
+        if (batched) {
+          throw new ValueError(
+            `vmap: outAxes is null for ${path}, but that output depends on the batch; give it a batch axis`,
+          );
+        }
+        return o;
+      }
+      const ax = normalizeBatchAxis(axis, o.ndim + 1, `outAxes ${axis} for ${path}`, o.shape);
+      return batched ? moveBatchAxis(o.primal!, o.outIndex, ax, size) : moveBatchAxis(o, null, ax, size);
+    });
+    return unflatten(outDef, results) as TensorTree<ReturnType<F>>;
+  };
+}
+
+function checkSpec(spec: unknown, what: string): void {
+  if (spec === null || typeof spec === "number") return;
+  if (Array.isArray(spec)) return spec.forEach((s) => checkSpec(s, what));
+  if (typeof spec === "object" && Object.getPrototypeOf(spec) === Object.prototype) {
+    return Object.values(spec as object).forEach((s) => checkSpec(s, what));
+  }
+  throw new ValueError(
+    `vmap: ${what} must be an axis (an integer), null, or a pytree (arrays, plain objects) of them, got ${describeValue(spec)}`,
+  );
+}
+
+/** `axis` in [0, ndim): negative axes count from the end; out of range is a `ShapeError` naming `what`. */
+function normalizeBatchAxis(axis: number, ndim: number, what: string, shape: Shape): number {
+  if (!Number.isInteger(axis)) throw new ValueError(`vmap: ${what} is not an integer`);
+  if (axis < -ndim || axis >= ndim) {
+    throw new ShapeError(
+      `vmap: ${what} is out of range for ${ndim === shape.length ? "a tensor" : "an output"} of shape [${shape.join(", ")}]: it must be in [${-ndim}, ${ndim - 1}]`,
+    );
+  }
+  return axis < 0 ? axis + ndim : axis;
+}
+
+/**
+ * The axis spec of every leaf of `tree` (in `flatten` order) from the pytree prefix `spec`, with the leaf's path
+ * for error messages. A number or null applies to the whole subtree; an array or object must match the node.
+ */
+function axesOfLeaves(spec: AxisSpec, tree: Tree, what: string, root: string): { axis: number | null; path: string }[] {
+  const out: { axis: number | null; path: string }[] = [];
+  const walk = (s: AxisSpec, t: Tree, path: string): void => {
+    if (t instanceof Tensor || typeof t === "number") {
+      if (s !== null && typeof s === "object") {
+        throw new TreeMismatchError(
+          `vmap: ${what} gives a ${Array.isArray(s) ? "list" : "object"} for ${path}, which is a single tensor; give an axis or null`,
+        );
+      }
+      out.push({ axis: s as number | null, path });
+      return;
+    }
+    if (t === null || t === undefined) return;
+    const whole = s === null || typeof s === "number";
+    if (Array.isArray(t)) {
+      if (!whole && (!Array.isArray(s) || s.length !== t.length)) {
+        throw new TreeMismatchError(
+          `vmap: ${what} for ${path} must be an axis, null, or a list of ${t.length} entries like ${path}, got ${describeValue(s)}`,
+        );
+      }
+      t.forEach((c, i) => walk(whole ? s : (s as readonly AxisSpec[])[i]!, c, `${path}[${i}]`));
+      return;
+    }
+    const obj = t as { readonly [key: string]: Tree };
+    const keys = Object.keys(obj);
+    const sk = whole || Array.isArray(s) ? null : Object.keys(s);
+    if (!whole && (sk === null || sk.length !== keys.length || keys.some((k) => !(k in (s as object))))) {
+      throw new TreeMismatchError(
+        `vmap: ${what} for ${path} must be an axis, null, or an object with the keys {${keys.join(", ")}}, got ${describeValue(s)}`,
+      );
+    }
+    keys.forEach((k) => walk(whole ? s : (s as { readonly [key: string]: AxisSpec })[k]!, obj[k], `${path}.${k}`));
+  };
+  walk(spec, tree, root);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The batch dispatch of `bind`, the per-element fallback, and `batchLoop`
+
+/** Element `b` of the batched value `v` (batch axis `d`), as an op (lower levels trace it). */
+function elementOf(v: Tensor, d: number, b: number): Tensor {
+  const shape = v.shape.filter((_, i) => i !== d);
+  if (v.level === 0 && d === 0) {
+    const n = v.size / v.shape[0]!;
+    return new Tensor(v.raw.subarray(b * n, (b + 1) * n), shape);
+  }
+  return reshape(sliceAxis(v, d, b, b + 1), shape);
+}
+
+/**
+ * @internal Runs `run` once per batch element on the arguments' slices (unbatched arguments as they are) and stacks each
+ * output along a new axis 0. With a batch of 0 elements, `run` is called once on zeros to learn the output
+ * shapes. `who` names the computation in errors.
+ */
+export function perElement(
+  who: string,
+  vals: readonly Tensor[],
+  dims: readonly (number | null)[],
+  size: number,
+  run: (xs: Tensor[]) => Tensor[],
+): Tensor[] {
+  if (size === 0) {
+    let probe: Tensor[];
+    try {
+      probe = run(vals.map((v, i) => (dims[i] === null ? v : zeros(v.shape.filter((_, k) => k !== dims[i])))));
+    } catch (e) {
+      throw new BatchingError(
+        `vmap: cannot find the output shapes of ${who} for a batch of 0 elements (it has no batching rule and failed on zeros: ${(e as Error).message})`,
+      );
+    }
+    return probe.map((o) => zeros([0, ...o.shape]));
+  }
+  const outs: Tensor[][] = [];
+  for (let b = 0; b < size; b++) {
+    outs.push(run(vals.map((v, i) => (dims[i] === null ? v : elementOf(v, dims[i]!, b)))));
+  }
+  return outs[0]!.map((_, k) => stack(outs.map((o) => o[k]!)));
+}
+
+/**
+ * The batched values, batch axes and batch size of `args` at the batch `level` (arguments at lower levels are
+ * not batched at it).
+ */
+export function splitBatch(
+  args: readonly Tensor[],
+  level: number,
+): { vals: Tensor[]; dims: (number | null)[]; size: number } {
+  const vals: Tensor[] = new Array(args.length);
+  const dims: (number | null)[] = new Array(args.length);
+  let size = 0;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.level === level) {
+      vals[i] = a.primal!;
+      dims[i] = a.outIndex;
+      size = a.primal!.shape[a.outIndex]!;
+    } else {
+      vals[i] = a;
+      dims[i] = null;
+    }
+  }
+  return { vals, dims, size };
+}
+
+/** Applies `prim` to arguments whose highest level is the batch level `level`: its rule, or the loop. */
+function batchBind<P>(prim: Primitive<P>, args: readonly Tensor[], params: P, level: number): Tensor {
+  const { vals, dims, size } = splitBatch(args, level);
+  if (prim.batch !== undefined) {
+    const [out, d] = prim.batch(vals, dims, params, size);
+    return d === null ? out : batchTracer(level, out, d);
+  }
+  const [out] = perElement(`the primitive ${prim.name}`, vals, dims, size, (xs) => [bind(prim, xs, params)]);
+  return batchTracer(level, out!, 0);
+}
+
+setBatchBind(batchBind);
+
+/**
+ * @internal Runs `fn` once per batch element when the highest level among the tensors of `args` is a `vmap` level:
+ * for library code that reads plain numbers (a solver's loop, a line search, a check) and therefore cannot run on
+ * batch tracers. Each call gets one element's plain values (lower levels kept, so derivatives of an enclosing
+ * `grad` still flow through ops); the tensor leaves of the outputs are stacked along a new axis and returned as
+ * batch tracers. Returns `undefined` when no `vmap` level is on top: the caller then computes as usual. `who` names
+ * the function in errors. The outputs must be pytrees with the same structure for every element.
+ */
+export function batchLoop<T>(who: string, fn: (...args: Tree[]) => T, args: readonly Tree[]): T | undefined {
+  const [leaves, def] = flatten(args as Tree);
+  const level = topLevel(leaves);
+  if (level === 0 || !leaves.some((l) => l.level === level && l.kind === TraceKind.Batch)) return undefined;
+  const { vals, dims, size } = splitBatch(leaves, level);
+  let outDef: ReturnType<typeof flatten>[1] | null = null;
+  const stacked = perElement(who, vals, dims, size, (xs) => {
+    const [ol, od] = flatten(fn(...unflatten<Tree[]>(def, xs)) as Tree);
+    outDef ??= od;
+    return ol;
+  });
+  return unflatten(
+    outDef!,
+    stacked.map((s) => batchTracer(level, s, 0)),
+  ) as T;
+}

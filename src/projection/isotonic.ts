@@ -5,7 +5,7 @@
 import { bind, type Primitive } from "../core/engine.js";
 import { Tensor, type TensorLike } from "../core/tensor.js";
 import { ShapeError, ValueError } from "../core/errors.js";
-import { moveBatchAxis } from "../core/ops/batch-axis.js";
+import { moveBatchAxis } from "../core/ops/shape.js";
 import { clip } from "../core/ops/elementwise.js";
 import { fmt } from "../core/shape.js";
 import { finiteTensor, finiteWithRank } from "./checks.js";

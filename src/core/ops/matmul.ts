@@ -7,10 +7,9 @@ import { allocFloat64 } from "../alloc.js";
 import { ShapeError } from "../errors.js";
 import { broadcastIndex, broadcastShapes, fmt } from "../shape.js";
 import { Tensor, asTensor, shapeSize, type TensorLike } from "../tensor.js";
-import { moveBatchAxis } from "./batch-axis.js";
 import { add, mul } from "./elementwise.js";
 import { sumTo } from "./broadcast.js";
-import { reshape, transpose } from "./shape.js";
+import { moveBatchAxis, reshape, transpose } from "./shape.js";
 import { wasmGemm } from "../wasm/gemm.js";
 
 /**

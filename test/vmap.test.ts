@@ -58,6 +58,21 @@ import {
   split,
   matmul,
   zeros,
+  sum,
+  mean,
+  prod,
+  max,
+  min,
+  argmax,
+  argmin,
+  logsumexp,
+  softmax,
+  logSoftmax,
+  norm,
+  cumsum,
+  cumprod,
+  grad,
+  type ReduceOptions,
   BatchingError,
   ShapeError,
   ValueError,
@@ -162,6 +177,118 @@ describe("vmap: elementwise ops against the loop", () => {
       [null, 2, 0],
       "where 2",
     );
+  });
+});
+
+/** A norm's axis option: one axis or two (more axes are no norm). */
+function vectorOrMatrix(o: ReduceOptions | undefined): number | readonly number[] | undefined {
+  return Array.isArray(o?.axis) && o.axis.length > 2 ? undefined : o?.axis;
+}
+
+describe("vmap: reductions and lane ops against the loop", () => {
+  const axisOpts: (ReduceOptions | undefined)[] = [
+    undefined,
+    { axis: 0 },
+    { axis: -1 },
+    { axis: [0, 2] },
+    { axis: 1, keepdims: true },
+    { axis: [0, 1, 2], keepdims: true },
+  ];
+  const reductions: [string, (x: Tensor, o?: ReduceOptions) => Tensor][] = [
+    ["sum", sum],
+    ["mean", mean],
+    ["prod", prod],
+    ["max", max],
+    ["min", min],
+    ["logsumexp", logsumexp],
+    ["norm", (x, o) => norm(x, { axis: vectorOrMatrix(o), keepdims: o?.keepdims })],
+    ["norm p=3", (x, o) => norm(x, { ord: 3, axis: typeof o?.axis === "number" ? o.axis : -1 })],
+    ["norm ord 1", (x, o) => norm(x, { ord: 1, axis: typeof o?.axis === "number" ? o.axis : 0 })],
+    ["norm ord inf, matrix", (x) => norm(x, { ord: Infinity, axis: [0, 2] })],
+  ];
+  for (const [name, op] of reductions) {
+    test(`${name} over every axis option and batch axis`, () => {
+      for (const o of axisOpts) {
+        for (let axis = 0; axis <= 3; axis++) {
+          checkAgainstLoop((x) => op(x, o), [batched([2, 3, 2], axis)], [axis], `${name} ${JSON.stringify(o)} ${axis}`);
+        }
+      }
+    });
+  }
+  test("argmax and argmin (flattened, per axis, keepdims), ties and NaN", () => {
+    const opts = [undefined, { axis: 0 }, { axis: -1, keepdims: true }, { keepdims: true }];
+    for (const o of opts) {
+      for (let axis = 0; axis <= 2; axis++) {
+        const x = batched([3, 2], axis);
+        checkAgainstLoop((v) => argmax(v, o), [x], [axis], `argmax ${JSON.stringify(o)} ${axis}`);
+        checkAgainstLoop((v) => argmin(v, o), [x], [axis], `argmin ${JSON.stringify(o)} ${axis}`);
+      }
+    }
+    assert.deepEqual(
+      vmap((v: Tensor) => argmax(v))(
+        tensor([
+          [1, 3, 3],
+          [NaN, 5, 0],
+        ]),
+      ).toArray(),
+      [1, 0],
+    );
+    // indices are constants: under grad inside vmap too
+    assert.deepEqual(
+      vmap(grad((v: Tensor) => mul(sum(v), argmax(v))))(
+        tensor([
+          [1, 3],
+          [4, 0],
+        ]),
+      ).toArray(),
+      [
+        [1, 1],
+        [0, 0],
+      ],
+    );
+  });
+  test("softmax, logSoftmax, cumsum, cumprod along every axis", () => {
+    for (let axis = 0; axis <= 2; axis++) {
+      for (const a of [0, 1, -1, [0, 1]]) {
+        checkAgainstLoop((x) => softmax(x, a), [batched([2, 3], axis)], [axis], `softmax ${a} ${axis}`);
+        checkAgainstLoop((x) => logSoftmax(x, a), [batched([2, 3], axis)], [axis], `logSoftmax ${a} ${axis}`);
+      }
+      for (const a of [undefined, 0, 1]) {
+        checkAgainstLoop((x) => cumsum(x, a), [batched([2, 3], axis)], [axis], `cumsum ${a} ${axis}`);
+        checkAgainstLoop((x) => cumprod(x, a), [batched([2, 3], axis)], [axis], `cumprod ${a} ${axis}`);
+      }
+    }
+  });
+  test("derivatives of batched reductions: ties split per element, as without vmap", () => {
+    const X = tensor([
+      [3, 1, 3],
+      [2, 2, 2],
+      [0, 5, 1],
+    ]);
+    const got = vmap(grad((v: Tensor) => max(v)))(X);
+    assert.deepEqual(got.toArray(), [
+      [0.5, 0, 0.5],
+      [1 / 3, 1 / 3, 1 / 3],
+      [0, 1, 0],
+    ]);
+    for (const [name, op] of reductions) {
+      const g = vmap(
+        grad((v: Tensor) => sum(op(v, { axis: 0 }))),
+        { inAxes: 1, outAxes: 1 },
+      );
+      const x = batched([2, 3, 2], 1);
+      assertTreeClose(
+        g(x),
+        loopRef(
+          grad((v: Tensor) => sum(op(v, { axis: 0 }))),
+          [x],
+          [1],
+          1,
+        ) as Tensor,
+        1e-12,
+        name,
+      );
+    }
   });
 });
 

@@ -114,6 +114,14 @@ export function batchTracer(level: number, value: Tensor, bdim: number): Tensor 
   return new Tensor(batchedRaw(shape, value.shape[bdim]!), shape, level, TraceKind.Batch, value, null, null, bdim);
 }
 
+/** @internal `x` without its differentiation levels; `vmap` levels are kept (a batch stays a batch). */
+export function stripDerivatives(x: Tensor): Tensor {
+  if (x.level === 0) return x;
+  return x.kind === TraceKind.Batch
+    ? batchTracer(x.level, stripDerivatives(x.primal!), x.outIndex)
+    : stripDerivatives(x.primal!);
+}
+
 /** @internal A tape node. */
 export function makeNode(
   parents: (TapeNode | null)[],

@@ -3,10 +3,10 @@
  * `linearize`, `stopGradient`. They nest in any order (each call takes its own level, see `engine.ts`).
  * @module
  */
-import { backwardPass, batchTracer, jvpTracer, lower, makeNode, newLevel, vjpTracer } from "./engine.js";
+import { backwardPass, jvpTracer, lower, makeNode, newLevel, stripDerivatives, vjpTracer } from "./engine.js";
 import { allocFloat64 } from "./alloc.js";
 import { NonScalarOutputError, TreeMismatchError, ValueError } from "./errors.js";
-import { Tensor, TraceKind, shapeSize, zerosLike as tensorZerosLike, type Shape } from "./tensor.js";
+import { Tensor, shapeSize, zerosLike as tensorZerosLike, type Shape } from "./tensor.js";
 import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
 import { checkFunction, checkOptions } from "./options.js";
 import { add } from "./ops/elementwise.js";
@@ -106,14 +106,9 @@ export type JacobianResult<F extends TreeFn, A extends readonly unknown[], O> = 
   GradOf<A, ArgnumsOf<O>>
 >;
 
-/** @internal `x` detached from every differentiation level; `vmap` levels are kept (the value stays a batch). */
-function detach(x: Tensor): Tensor {
-  if (x.level === 0) return x;
-  return x.kind === TraceKind.Batch ? batchTracer(x.level, detach(x.primal!), x.outIndex) : detach(x.primal!);
-}
-
 /**
- * Cuts the derivative: returns the values of `x` (a pytree) as constants for every transform.
+ * Cuts the derivative: returns the values of `x` (a pytree) as constants for every differentiation transform.
+ * Under `vmap` the values stay batched (batching is not differentiation).
  *
  * @example
  * ```ts
@@ -123,7 +118,7 @@ function detach(x: Tensor): Tensor {
  */
 export function stopGradient<T extends Tree>(x: T): T {
   const [leaves, def] = flatten(x);
-  return unflatten<T>(def, leaves.map(detach));
+  return unflatten<T>(def, leaves.map(stripDerivatives));
 }
 
 /**

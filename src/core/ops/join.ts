@@ -7,9 +7,8 @@ import { bind, type Primitive } from "../engine.js";
 import { allocFloat64 } from "../alloc.js";
 import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxis } from "../shape.js";
-import { Tensor, asTensor, shapeSize, type TensorLike } from "../tensor.js";
-import { add } from "./elementwise.js";
-import { reshape } from "./shape.js";
+import { Tensor, asTensor, shapeSize, zerosLike, type TensorLike } from "../tensor.js";
+import { moveBatchAxis, reshape } from "./shape.js";
 
 interface RangeParams {
   axis: number;
@@ -49,7 +48,15 @@ const sliceAxisPrim: Primitive<RangeParams> = {
   vjp(ct, _p, _o, p) {
     return [bind(padAxisPrim, [ct], p)];
   },
+  batch([x], [d], p) {
+    return [bind(sliceAxisPrim, [x!], batchedRange(p, d!)), d];
+  },
 };
+
+/** The range parameters for a value whose batch sits at axis `d` (the batch stays there). */
+function batchedRange(p: RangeParams, d: number): RangeParams {
+  return { ...p, axis: p.axis < d ? p.axis : p.axis + 1 };
+}
 
 const padAxisPrim: Primitive<RangeParams> = {
   name: "padAxis",
@@ -69,6 +76,49 @@ const padAxisPrim: Primitive<RangeParams> = {
   },
   vjp(ct, _p, _o, p) {
     return [bind(sliceAxisPrim, [ct], p)];
+  },
+  batch([x], [d], p) {
+    return [bind(padAxisPrim, [x!], batchedRange(p, d!)), d];
+  },
+};
+
+/** Joins tensors (checked to fit) along `axis`: one copy; the derivative of each piece is its slice. */
+const concatenatePrim: Primitive<{ axis: number }> = {
+  name: "concatenate",
+  impl(ts, { axis }) {
+    const shape = [...ts[0]!.shape];
+    shape[axis] = ts.reduce((n, t) => n + t.shape[axis]!, 0);
+    const full = shape[axis]!;
+    const [outer, , inner] = split3(shape, axis);
+    const out = allocFloat64(shapeSize(shape));
+    let offset = 0;
+    for (const t of ts) {
+      const w = t.shape[axis]!;
+      for (let o = 0; o < outer; o++) {
+        out.set(t.raw.subarray(o * w * inner, (o + 1) * w * inner), (o * full + offset) * inner);
+      }
+      offset += w;
+    }
+    return new Tensor(out, shape);
+  },
+  jvp(primals, tangents, _out, p) {
+    return bind(
+      concatenatePrim,
+      primals.map((x, i) => tangents[i] ?? zerosLike(x)),
+      p,
+    );
+  },
+  vjp(ct, primals, _out, { axis }, needs) {
+    let offset = 0;
+    return primals.map((x, i) => {
+      const w = x.shape[axis]!;
+      offset += w;
+      return needs[i] ? sliceAxis(ct, axis, offset - w, offset) : null;
+    });
+  },
+  batch(args, dims, { axis }, size) {
+    const moved = args.map((a, i) => moveBatchAxis(a, dims[i]!, 0, size));
+    return [bind(concatenatePrim, moved, { axis: axis + 1 }), 0];
   },
 };
 
@@ -101,41 +151,15 @@ export function concatenate(xs: readonly TensorLike[], axis = 0): Tensor {
   const first = ts[0]!;
   if (first.ndim === 0) throw new ShapeError("concatenate: cannot concatenate scalars; use stack");
   const ax = normalizeAxis(axis, first.ndim, "concatenate");
-  let full = 0;
   ts.forEach((t, i) => {
     if (t.ndim !== first.ndim || t.shape.some((d, j) => j !== ax && d !== first.shape[j])) {
       throw new ShapeError(
         `concatenate: tensor ${i} has shape ${fmt(t.shape)}, incompatible with ${fmt(first.shape)} along axis ${ax}`,
       );
     }
-    full += t.shape[ax]!;
   });
   if (ts.length === 1) return first;
-  // Sum of zero-padded pieces: each piece's derivative is a slice, and the whole stays differentiable.
-  const allConcrete = ts.every((t) => t.level === 0);
-  if (allConcrete) {
-    const shape = [...first.shape];
-    shape[ax] = full;
-    const [outer, , inner] = split3(shape, ax);
-    const out = allocFloat64(shapeSize(shape));
-    let offset = 0;
-    for (const t of ts) {
-      const w = t.shape[ax]!;
-      for (let o = 0; o < outer; o++) {
-        out.set(t.raw.subarray(o * w * inner, (o + 1) * w * inner), (o * full + offset) * inner);
-      }
-      offset += w;
-    }
-    return new Tensor(out, shape);
-  }
-  let acc: Tensor | null = null;
-  let offset = 0;
-  for (const t of ts) {
-    const piece = padAxis(t, ax, offset, full);
-    acc = acc === null ? piece : add(acc, piece);
-    offset += t.shape[ax]!;
-  }
-  return acc!;
+  return bind(concatenatePrim, ts, { axis: ax });
 }
 
 /**

@@ -15,7 +15,7 @@ import { normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
 import { abs, div, equal, mul, pow, sign, where } from "./elementwise.js";
 import { defineMethod } from "./define-method.js";
-import { blockReduce, max, min, sum, sumWith, type BlockParams } from "./reduce.js";
+import { blockReduce, max, min, reduceBatch, sum, sumWith, type BlockParams } from "./reduce.js";
 import { reshape } from "./shape.js";
 
 /** Options of {@link norm}. */
@@ -42,7 +42,7 @@ interface PNormParams extends BlockParams {
 const SAFE_MIN = 1e-150;
 const SAFE_MAX = 1e150;
 
-const pnormPrim: Primitive<PNormParams> = {
+const pnormPrim: Primitive<PNormParams> = reduceBatch({
   name: "norm",
   impl([x], q) {
     const { outer, len, inner, p } = q;
@@ -102,7 +102,7 @@ const pnormPrim: Primitive<PNormParams> = {
     if (q.p === 2) return [mul(lanes, direction(x!, out, q))];
     return [mul(lanes, normWeights(x!, out, q))];
   },
-};
+});
 
 /**
  * ∂‖x‖₂/∂x = x/‖x‖ per lane, and 0 where the norm is 0 (both `where` branches are safe). Written as one division

@@ -7,16 +7,16 @@
  * transpose, see {@link blockReduce}.
  * @module
  */
-import { bind, type Primitive } from "../engine.js";
+import { bind, stripDerivatives, type Primitive } from "../engine.js";
 import { allocFloat64 } from "../alloc.js";
 import { ValueError } from "../errors.js";
 import { fmt, normalizeAxes, normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, full, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo } from "./broadcast.js";
-import { div, mul } from "./elementwise.js";
+import { div, equal, maximum, mul } from "./elementwise.js";
 import { concatenate, sliceAxis } from "./join.js";
 import { defineMethod } from "./define-method.js";
-import { reshape, transpose } from "./shape.js";
+import { moveBatchAxis, reshape, transpose } from "./shape.js";
 
 /** Options of a reduction. */
 export interface ReduceOptions {
@@ -75,7 +75,28 @@ export function unreduce(y: Tensor, p: ReduceParams, shape: Shape): Tensor {
   return broadcastTo(reshape(y, p.keepShape), shape);
 }
 
-const sumPrim: Primitive<ReduceParams> = {
+/**
+ * @internal The same reduction for a batch of `size` elements stacked along a new axis 0: axes shift by one, the
+ * shapes gain the batch axis and a block reduction gets `size` times more outer lanes.
+ */
+export function batchedReduceParams<P extends ReduceParams>(p: P, size: number): P {
+  const q = {
+    ...p,
+    axes: p.axes.map((a) => a + 1),
+    keepShape: [size, ...p.keepShape],
+    outShape: [size, ...p.outShape],
+  };
+  if ("outer" in q) (q as unknown as BlockParams).outer = (p as unknown as BlockParams).outer * size;
+  return q;
+}
+
+/** @internal Gives a one-argument reduction (or lane op) over `ReduceParams` its batching rule: batch axis first. */
+export function reduceBatch<P extends ReduceParams>(prim: Primitive<P>): Primitive<P> {
+  prim.batch = ([x], [d], p, size) => [bind(prim, [moveBatchAxis(x!, d!, 0, size)], batchedReduceParams(p, size)), 0];
+  return prim;
+}
+
+const sumPrim: Primitive<ReduceParams> = reduceBatch({
   name: "sum",
   impl([x], p) {
     const src = x!.raw;
@@ -108,7 +129,7 @@ const sumPrim: Primitive<ReduceParams> = {
   vjp(ct, [x], _out, p) {
     return [unreduce(ct, p, x!.shape)];
   },
-};
+});
 
 /**
  * Sum of elements over `axis` (all axes by default).
@@ -198,32 +219,12 @@ export function blockReduce(x: Tensor, opts: ReduceOptions | undefined, op: stri
 
 /**
  * @internal Elementwise weights that split a reduction's derivative equally among the entries equal to the
- * extremum `out` of their lane (zero elsewhere). They are piecewise constant in `x`, hence concrete.
+ * extremum `out` of their lane (zero elsewhere). They are piecewise constant in `x` (comparisons carry no
+ * derivative); written with ops so that they batch under `vmap`. A lane whose extremum is NaN matches nothing.
  */
 function tieWeights(x: Tensor, out: Tensor, p: BlockParams): Tensor {
-  const { outer, len, inner } = p;
-  const src = x.raw;
-  const ext = out.raw;
-  const count = allocFloat64(outer * inner);
-  const w = allocFloat64(src.length);
-  for (let o = 0; o < outer; o++) {
-    for (let l = 0; l < len; l++) {
-      const row = (o * len + l) * inner;
-      for (let i = 0; i < inner; i++) {
-        if (src[row + i] === ext[o * inner + i]) {
-          w[row + i] = 1;
-          count[o * inner + i]!++;
-        }
-      }
-    }
-  }
-  for (let o = 0; o < outer; o++) {
-    for (let l = 0; l < len; l++) {
-      const row = (o * len + l) * inner;
-      for (let i = 0; i < inner; i++) if (w[row + i] !== 0) w[row + i] = 1 / count[o * inner + i]!;
-    }
-  }
-  return new Tensor(w, x.shape);
+  const hits = equal(x, unreduce(out, p, x.shape));
+  return div(hits, unreduce(maximum(sumWith(hits, p), 1), p, x.shape));
 }
 
 /**
@@ -274,7 +275,7 @@ export function laneExtrema(
 }
 
 function extremumPrimitive(name: string, isMax: boolean): Primitive<BlockParams> {
-  return {
+  return reduceBatch({
     name,
     impl([x], p) {
       const out = allocFloat64(p.outer * p.inner);
@@ -287,7 +288,7 @@ function extremumPrimitive(name: string, isMax: boolean): Primitive<BlockParams>
     vjp(ct, [x], out, p) {
       return [mul(unreduce(ct, p, x!.shape), tieWeights(x!, out, p))];
     },
-  };
+  });
 }
 
 const maxPrim = extremumPrimitive("max", true);
@@ -390,13 +391,46 @@ export interface ArgReduceOptions {
   keepdims?: boolean;
 }
 
+interface ArgParams {
+  axis: number;
+  isMax: boolean;
+  outShape: number[];
+}
+
+/** The index search as a primitive without derivative, so that it batches (the batch adds outer lanes). */
+const argExtremumPrim: Primitive<ArgParams> = {
+  name: "argExtremum",
+  impl([x], p) {
+    return argKernel(x!, p);
+  },
+  jvp() {
+    return null;
+  },
+  vjp() {
+    return [null];
+  },
+  batch([x], [d], p, size) {
+    const q = { ...p, axis: p.axis + 1, outShape: [size, ...p.outShape] };
+    return [bind(argExtremumPrim, [moveBatchAxis(x!, d!, 0, size)], q), 0];
+  },
+};
+
 function argExtremum(x: TensorLike, opts: ArgReduceOptions | undefined, isMax: boolean, op: string): Tensor {
-  const t = asTensor(x);
+  // Indices carry no derivative: search the values (a batch stays a batch), so the result is a plain constant.
+  const t = stripDerivatives(asTensor(x));
   const flat = opts?.axis === undefined;
-  const shape = flat ? [t.size] : t.shape;
   const axis = flat ? 0 : normalizeAxis(opts.axis!, t.ndim, op);
-  const [outer, len, inner] = contiguousBlock(shape, [axis])!;
-  if (len === 0) throw new ValueError(`${op}: cannot search an empty axis (shape ${fmt(t.shape)})`);
+  if ((flat ? t.size : t.shape[axis]) === 0)
+    throw new ValueError(`${op}: cannot search an empty axis (shape ${fmt(t.shape)})`);
+  let outShape: number[];
+  if (flat) outShape = opts?.keepdims ? t.shape.map(() => 1) : [];
+  else outShape = opts?.keepdims ? t.shape.map((d, i) => (i === axis ? 1 : d)) : t.shape.filter((_, i) => i !== axis);
+  return bind(argExtremumPrim, [flat ? reshape(t, [t.size]) : t], { axis, isMax, outShape });
+}
+
+function argKernel(t: Tensor, p: ArgParams): Tensor {
+  const { isMax } = p;
+  const [outer, len, inner] = contiguousBlock(t.shape, [p.axis])!;
   const src = t.raw;
   const best = allocFloat64(outer * inner);
   const out = allocFloat64(outer * inner);
@@ -416,10 +450,7 @@ function argExtremum(x: TensorLike, opts: ArgReduceOptions | undefined, isMax: b
       }
     }
   }
-  let outShape: number[];
-  if (flat) outShape = opts?.keepdims ? t.shape.map(() => 1) : [];
-  else outShape = opts?.keepdims ? t.shape.map((d, i) => (i === axis ? 1 : d)) : t.shape.filter((_, i) => i !== axis);
-  return new Tensor(out, outShape);
+  return new Tensor(out, p.outShape);
 }
 
 /**

@@ -13,6 +13,7 @@ import { exp, mul, sub } from "./elementwise.js";
 import { defineMethod } from "./define-method.js";
 import {
   blockReduce,
+  reduceBatch,
   laneExtrema,
   sumWith,
   type BlockParams,
@@ -26,7 +27,7 @@ function shiftOf(m: number): number {
   return m === -Infinity ? 0 : m;
 }
 
-const logsumexpPrim: Primitive<BlockParams> = {
+const logsumexpPrim: Primitive<BlockParams> = reduceBatch({
   name: "logsumexp",
   impl([x], p) {
     const { outer, len, inner } = p;
@@ -52,7 +53,7 @@ const logsumexpPrim: Primitive<BlockParams> = {
   vjp(ct, [x], _out, p) {
     return [mul(reshape(ct, p.keepShape), bind(softmaxPrim, [x!], keepParams(p)))];
   },
-};
+});
 
 /** Softmax (or log-softmax) of contiguous lanes (inner = 1): running values stay in registers. */
 function contiguousLanes(src: Float64Array, out: Float64Array, outer: number, len: number, log: boolean): void {
@@ -115,7 +116,7 @@ function normalizedKernel(x: Tensor, p: BlockParams, log: boolean): Tensor {
   return new Tensor(out, x.shape);
 }
 
-const softmaxPrim: Primitive<BlockParams> = {
+const softmaxPrim: Primitive<BlockParams> = reduceBatch({
   name: "softmax",
   impl([x], p) {
     return normalizedKernel(x!, p, false);
@@ -126,9 +127,9 @@ const softmaxPrim: Primitive<BlockParams> = {
   vjp(ct, _x, s, p) {
     return [mul(s, sub(ct, sumWith(mul(ct, s), p)))];
   },
-};
+});
 
-const logSoftmaxPrim: Primitive<BlockParams> = {
+const logSoftmaxPrim: Primitive<BlockParams> = reduceBatch({
   name: "logSoftmax",
   impl([x], p) {
     return normalizedKernel(x!, p, true);
@@ -139,7 +140,7 @@ const logSoftmaxPrim: Primitive<BlockParams> = {
   vjp(ct, _x, out, p) {
     return [sub(ct, mul(exp(out), sumWith(ct, p)))];
   },
-};
+});
 
 /** Parameters of a lane-normalising op: the lane sums keep their axes (so they broadcast back). */
 function keepParams(p: BlockParams): BlockParams {

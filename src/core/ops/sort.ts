@@ -344,6 +344,10 @@ const cumsumPrim: Primitive<CumsumParams> = {
   vjp(ct, _x, _out, p) {
     return [bind(cumsumPrim, [ct], { ...p, reverse: !p.reverse })];
   },
+  batch([x], [d], p, size) {
+    // Batch axis first: the batch multiplies the outer lanes.
+    return [bind(cumsumPrim, [moveBatchAxis(x!, d!, 0, size)], { ...p, outer: p.outer * size }), 0];
+  },
 };
 
 /** The tensor a scan runs on (flattened when `axis` is omitted, as in NumPy) and its normalised axis. */

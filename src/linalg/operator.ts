@@ -13,7 +13,8 @@
 import { DifferentiationError, ShapeError, TreeMismatchError, ValueError } from "../core/errors.js";
 import { allocFloat64 } from "../core/alloc.js";
 import { topLevel } from "../core/engine.js";
-import { Tensor, eye, onesLike, zerosLike } from "../core/tensor.js";
+import { Tensor, eye, isBatched, onesLike, zerosLike } from "../core/tensor.js";
+import { batchLoop } from "../core/vmap.js";
 import { add as addTensors, mul } from "../core/ops/elementwise.js";
 import { matmul, matrixTranspose } from "../core/ops/matmul.js";
 import { reshape } from "../core/ops/shape.js";
@@ -295,7 +296,12 @@ export class LinearOperator<P extends Tree = Tree> {
     }
     const [m, n] = A.shape as [number, number];
     checkSquareTags(tags, m === n, `LinearOperator.fromMatrix: A of shape [${m}, ${n}]`);
-    if (tags.symmetric || tags.positiveDefinite) checkSymmetric(A.raw, n);
+    if (tags.symmetric || tags.positiveDefinite) {
+      // Under vmap, every element's matrix is checked (a matrix batched below a derivative transform, as in
+      // vmap(grad(f)), cannot be read element by element there and is trusted).
+      if (!isBatched(A)) checkSymmetric(A.raw, n);
+      else batchLoop("LinearOperator.fromMatrix", (a) => (checkSymmetric((a as Tensor).raw, n), a), [A]);
+    }
     const spec: OperatorSpec<Tensor> = {
       mv: (a, v) => matmul(a, v as Tensor),
       rmv: (a, u) => matmul(u as Tensor, a),

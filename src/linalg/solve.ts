@@ -22,7 +22,8 @@
  */
 import { customCall, type CustomRule } from "../core/custom.js";
 import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
-import { Tensor, zerosLike } from "../core/tensor.js";
+import { Tensor, baseValues, zerosLike } from "../core/tensor.js";
+import { perElement } from "../core/vmap.js";
 import { key as randomKey, normal, split as splitKey } from "../core/random.js";
 import { jvp, vjp } from "../core/transforms.js";
 import { add, flatten, flattenLike, scale, sub, unflatten, type Tree } from "../core/tree.js";
@@ -156,6 +157,10 @@ type Phase = SolveInfo["phase"];
  * non-positive-definite matrix, unless `throwOnFailure: false` (then `info.converged` is false; a failed dense
  * factorisation then returns the minimum-norm least-squares solution). A non-finite b raises a `NonFiniteError`.
  *
+ * Under `vmap`, each batch element is solved on its own (an element that fails throws); when only `b` is batched,
+ * a dense solver factorises the operator once for the whole batch. `info` then sums up the batch: the most
+ * iterations, the largest residual norm, and `converged` when every element converged.
+ *
  * @example
  * ```ts
  * import { linalg, tensor, grad, sum, mul } from "diffopt";
@@ -217,7 +222,8 @@ export function resolveSolver(
 
 function checkFiniteTree(leaves: readonly Tensor[], who: string, what: string): void {
   leaves.forEach((l, i) => {
-    const d = l.raw;
+    // Under vmap: the values of the whole batch (finite exactly when every element's are).
+    const d = baseValues(l).raw;
     for (let j = 0; j < d.length; j++) {
       if (!Number.isFinite(d[j]))
         throw new NonFiniteError(`${who}: ${what} has a non-finite entry ${d[j]} (leaf ${i}, index ${j})`);
@@ -408,6 +414,31 @@ function solveAt(
         ...bLeaves.map((_, i) => (needs[np + i] ? ubar[i]! : null)),
       ];
     },
+  };
+  rule.batch = (vals, dims, size) => {
+    // Under vmap, one solve per element. With the operator shared by the batch (only b batched) every element's
+    // solve uses this family's dense factors: one factorisation for the whole batch of right-hand sides. With the
+    // operator batched, each element is a family of its own (its own matrix and factors).
+    // `info` then sums up the batch: the most iterations, the largest residual, converged when all are.
+    const shared = dims.slice(0, np).every((d) => d === null);
+    const infos: SolveInfo[] = [];
+    const quiet = { ...opts };
+    delete quiet.onInfo;
+    const outs = perElement("linearSolve", vals, dims, size, (xs) => {
+      const ctx = shared ? dense : { factors: {}, transposed: dense.transposed };
+      const sol = solveAt(op.withParams(paramsOf(xs)), rhsOf(xs), quiet, phase, ctx);
+      infos.push(sol.info);
+      return flatten(sol.value)[0];
+    });
+    info = {
+      solver,
+      iterations: Math.max(0, ...infos.map((i) => i.iterations)),
+      residualNorm: Math.max(0, ...infos.map((i) => i.residualNorm)),
+      converged: infos.every((i) => i.converged),
+      phase,
+    };
+    opts.onInfo?.(info);
+    return [outs, outs.map(() => 0)];
   };
   const outs = customCall(rule, [...pLeaves, ...bLeaves]);
   return { value: unflatten(inSpace.def, outs), info: info! };

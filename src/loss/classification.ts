@@ -11,6 +11,7 @@
  */
 import { ValueError } from "../core/errors.js";
 import { Tensor, asTensor, type TensorLike } from "../core/tensor.js";
+import { elementNote, forEachElement } from "../core/element-values.js";
 import {
   add,
   clip,
@@ -36,11 +37,12 @@ import { broadcastPair, dotLast, labelsAsOneHot, lastAxis, mulLimit } from "./in
  */
 function binaryArgs(label: TensorLike, logit: TensorLike, fn: string, logitName = "logit"): [Tensor, Tensor] {
   const [y, z] = broadcastPair(label, logit, fn, ["label", logitName]);
-  const d = y.raw;
-  for (let i = 0; i < d.length; i++) {
-    if (!(d[i]! >= 0 && d[i]! <= 1))
-      throw new ValueError(`${fn}: label must lie in [0, 1], got ${d[i]} at flat index ${i}`);
-  }
+  forEachElement(y, (d, e) => {
+    for (let i = 0; i < d.length; i++) {
+      if (!(d[i]! >= 0 && d[i]! <= 1))
+        throw new ValueError(`${fn}: label must lie in [0, 1], got ${d[i]} at flat index ${i}${elementNote(e)}`);
+    }
+  });
   return [y, z];
 }
 
@@ -62,11 +64,15 @@ function logitsTensor(logits: TensorLike, fn: string): Tensor {
   const t = asTensor(logits);
   const [rows, k] = lastAxis(t, fn, "logits");
   // −∞ masks a class out; a row masking every class has no distribution (its loss would be ∞ − ∞).
-  for (let r = 0; r < rows; r++) {
-    let masked = true;
-    for (let i = r * k; i < (r + 1) * k && masked; i++) masked = t.raw[i] === -Infinity;
-    if (masked) throw new ValueError(`${fn}: logits row ${r} is −∞ everywhere, which masks every class`);
-  }
+  forEachElement(t, (d, e) => {
+    for (let r = 0; r < rows; r++) {
+      let masked = true;
+      for (let i = r * k; i < (r + 1) * k && masked; i++) masked = d[i] === -Infinity;
+      if (masked) {
+        throw new ValueError(`${fn}: logits row ${r}${elementNote(e)} is −∞ everywhere, which masks every class`);
+      }
+    }
+  });
   return t;
 }
 

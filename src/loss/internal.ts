@@ -9,6 +9,8 @@ import { abs, equal, mul, where } from "../core/ops/elementwise.js";
 import { sum } from "../core/ops/reduce.js";
 import { broadcastShapes, fmt } from "../core/shape.js";
 import { Tensor, asTensor, type TensorLike } from "../core/tensor.js";
+import { elementNote, forEachElement } from "../core/element-values.js";
+import { reshape } from "../core/ops/shape.js";
 
 /**
  * @internal Two elementwise arguments of a loss, as tensors, after checking that they broadcast: the error names
@@ -69,14 +71,17 @@ export function labelsAsOneHot(label: TensorLike, logits: Tensor, fn: string): T
       `${fn}: label must be integer classes of shape ${fmt(batch)} or one-hot of shape ${fmt(logits.shape)}, got ${fmt(y.shape)}`,
     );
   }
-  const out = new Float64Array(logits.size);
-  const d = y.raw;
-  for (let r = 0; r < d.length; r++) {
-    const c = d[r]!;
-    if (!Number.isInteger(c) || c < 0 || c >= k) {
-      throw new ValueError(`${fn}: label ${c} at flat index ${r} is not an integer class in [0, ${k})`);
+  forEachElement(y, (d, e) => {
+    for (let r = 0; r < d.length; r++) {
+      const c = d[r]!;
+      if (!Number.isInteger(c) || c < 0 || c >= k) {
+        throw new ValueError(
+          `${fn}: label ${c} at flat index ${r}${elementNote(e)} is not an integer class in [0, ${k})`,
+        );
+      }
     }
-    out[r * k + c] = 1;
-  }
-  return new Tensor(out, logits.shape);
+  });
+  // One-hot rows with ops (constant: comparisons carry no derivative), so that batched labels work too.
+  const classes = new Float64Array(k).map((_, j) => j);
+  return equal(reshape(y, [...y.shape, 1]), new Tensor(classes, [k]));
 }

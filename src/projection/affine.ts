@@ -3,7 +3,7 @@
  * @module
  */
 import { DifferentiationError, ShapeError, ValueError } from "../core/errors.js";
-import { add, div, mul, relu, square, sub } from "../core/ops/elementwise.js";
+import { add, div, maximum, minimum, mul, relu, square, sub } from "../core/ops/elementwise.js";
 import { norm } from "../core/ops/norm.js";
 import { broadcastTo } from "../core/ops/broadcast.js";
 import { matmul, matrixTranspose, vdot } from "../core/ops/matmul.js";
@@ -11,7 +11,9 @@ import { sum } from "../core/ops/reduce.js";
 import { reshape } from "../core/ops/shape.js";
 import { broadcastShapes, fmt } from "../core/shape.js";
 import { Tensor, sameShape, type TensorLike } from "../core/tensor.js";
-import { finiteTensor, requireShape, scalarParam } from "./checks.js";
+import { checkOrdered, finiteTensor, requireShape, scalarParam } from "./checks.js";
+import { elementNote, forEachElement } from "../core/element-values.js";
+import { stack } from "../core/ops/join.js";
 import { structuredCall, type StructuredOp } from "./local.js";
 import { solve } from "../linalg/dense/lu.js";
 import { magnitudeExponent, timesPowerOfTwo } from "../linalg/dense/kernels.js";
@@ -279,22 +281,17 @@ export function boxSection(x: TensorLike, lower: TensorLike, upper: TensorLike, 
   const [lo, hi] = bounds as [Tensor, Tensor];
   const av = normalVector(a, t, fn);
   const bv = scalarParam(b, fn, "b", anyNumber, "finite");
-  let minV = 0;
-  let maxV = 0;
-  for (let i = 0; i < t.size; i++) {
-    const l = lo.raw[i]!;
-    const u = hi.raw[i]!;
-    if (l > u) throw new ValueError(`${fn}: lower > upper at flat index ${i} (${l} > ${u})`);
-    const ai = av.raw[i]!;
-    minV += Math.min(ai * l, ai * u);
-    maxV += Math.max(ai * l, ai * u);
-  }
-  const target = bv.raw[0]!;
-  const slack = 1e-12 * Math.max(1, Math.abs(minV), Math.abs(maxV));
-  if (target < minV - slack || target > maxV + slack) {
-    throw new ValueError(
-      `${fn}: the section is empty: ⟨a, y⟩ ranges over [${minV}, ${maxV}] on the box but b = ${target}`,
-    );
-  }
+  checkOrdered(lo, hi, t.shape, fn);
+  // ⟨a, y⟩ over the box spans [Σ min(aᵢlᵢ, aᵢuᵢ), Σ max(aᵢlᵢ, aᵢuᵢ)]; b must lie in it (per element under vmap).
+  const [al, au] = [mul(av, lo), mul(av, hi)];
+  const range = stack([sum(minimum(al, au)), sum(maximum(al, au)), reshape(bv, [])]);
+  forEachElement(range, ([minV, maxV, target], e) => {
+    const slack = 1e-12 * Math.max(1, Math.abs(minV!), Math.abs(maxV!));
+    if (target! < minV! - slack || target! > maxV! + slack) {
+      throw new ValueError(
+        `${fn}: the section is empty: ⟨a, y⟩ ranges over [${minV}, ${maxV}] on the box but b = ${target}${elementNote(e)}`,
+      );
+    }
+  });
   return structuredCall(boxSectionOp, [t, lo, hi, av, bv])[0]!;
 }

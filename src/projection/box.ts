@@ -5,9 +5,9 @@
  */
 import { ShapeError, ValueError } from "../core/errors.js";
 import { maximum, minimum, neg, relu } from "../core/ops/elementwise.js";
-import { broadcastIndex, broadcastShapes, fmt } from "../core/shape.js";
+import { broadcastShapes, fmt } from "../core/shape.js";
 import { Tensor, sameShape, type TensorLike } from "../core/tensor.js";
-import { finiteTensor, positive, scalarParam } from "./checks.js";
+import { checkOrdered, finiteTensor, positive, scalarParam } from "./checks.js";
 
 /**
  * Projection onto the non-negative orthant: max(x, 0).
@@ -51,13 +51,7 @@ function clipChecked(x: TensorLike, lower: TensorLike, upper: TensorLike, fn: st
       );
     }
   }
-  const il = broadcastIndex(lo.shape, t.shape);
-  const ih = broadcastIndex(hi.shape, t.shape);
-  for (let i = 0; i < il.length; i++) {
-    const l = lo.raw[il[i]!]!;
-    const h = hi.raw[ih[i]!]!;
-    if (l > h) throw new ValueError(`${fn}: lower > upper at flat index ${i} of x (${l} > ${h})`);
-  }
+  checkOrdered(lo, hi, t.shape, fn);
   return minimum(maximum(t, lo), hi);
 }
 

@@ -5,7 +5,9 @@
 import { bind, type Primitive } from "../core/engine.js";
 import { Tensor, type TensorLike } from "../core/tensor.js";
 import { ShapeError, ValueError } from "../core/errors.js";
-import { clip } from "../core/ops/elementwise.js";
+import { moveBatchAxis } from "../core/ops/shape.js";
+import { clip, sub } from "../core/ops/elementwise.js";
+import { elementNote, forEachElement } from "../core/element-values.js";
 import { fmt } from "../core/shape.js";
 import { finiteTensor, finiteWithRank } from "./checks.js";
 import { structuredCall, type StructuredOp } from "./local.js";
@@ -39,6 +41,16 @@ const blockMeanPrim: Primitive<Blocks> = {
   },
   vjp(ct, _p, _out, blocks) {
     return [bind(blockMeanPrim, [ct], blocks)];
+  },
+  batch([x], [d], blocks, size) {
+    // The blocks of every batch element, each shifted by the element's offset in the stacked value.
+    const x0 = moveBatchAxis(x!, d!, 0, size);
+    const per = size === 0 ? 0 : x0.size / size;
+    const k = blocks.start.length - 1;
+    const start = new Int32Array(k * size + 1);
+    for (let b = 0; b < size; b++) for (let i = 0; i < k; i++) start[b * k + i] = blocks.start[i]! + b * per;
+    start[k * size] = x0.size;
+    return [bind(blockMeanPrim, [x0], { start }), 0];
   },
 };
 
@@ -141,12 +153,11 @@ export function isotonic(x: TensorLike, opts: IsotonicOptions = {}): Tensor {
   const lo = opts.yMin === undefined ? undefined : rowBound(opts.yMin, t, "yMin");
   const hi = opts.yMax === undefined ? undefined : rowBound(opts.yMax, t, "yMax");
   if (lo !== undefined && hi !== undefined) {
-    const [l, h] = [lo.raw, hi.raw];
-    for (let i = 0; i < Math.max(l.length, h.length); i++)
-      if (!(l[l.length === 1 ? 0 : i]! <= h[h.length === 1 ? 0 : i]!))
-        throw new ValueError(
-          `projection.isotonic: yMin must be ≤ yMax, got yMin = ${l[i] ?? l[0]} > yMax = ${h[i] ?? h[0]}`,
-        );
+    forEachElement(sub(lo, hi), (d, e) => {
+      const i = d.findIndex((v) => v > 0);
+      if (i >= 0)
+        throw new ValueError(`projection.isotonic: yMin must be ≤ yMax, got yMin > yMax in row ${i}${elementNote(e)}`);
+    });
   }
   return clip(structuredCall(opts.increasing === false ? decreasingOp : increasingOp, [t])[0]!, lo, hi);
 }

@@ -1,15 +1,17 @@
 /**
  * Projections defined by a Euclidean norm: `l2Ball`, `l2Sphere`, `secondOrderCone`. Each is a closed form
- * chosen by the region x lies in (decided on its values, like control flow in eager code); the closed form
- * is written with differentiable ops, so its derivatives (any order, in x and the radius) are exact.
+ * chosen by the region x lies in; the choice is made with ops (`where`, `maximum`) rather than by reading the
+ * values, so that it also holds element by element under `vmap`, and every closed form is written with
+ * differentiable ops, so its derivatives (any order, in x and the radius) are exact.
  * @module
  */
 import { ShapeError, ValueError } from "../core/errors.js";
-import { add, div, mul } from "../core/ops/elementwise.js";
+import { add, div, lessEqual, maximum, mul, neg, where } from "../core/ops/elementwise.js";
+import { elementNote, forEachElement } from "../core/element-values.js";
 import { norm } from "../core/ops/norm.js";
 import { reshape } from "../core/ops/shape.js";
 import { fmt } from "../core/shape.js";
-import { Tensor, zerosLike, type TensorLike } from "../core/tensor.js";
+import { Tensor, type TensorLike } from "../core/tensor.js";
 import { finiteTensor, positive, scalarParam } from "./checks.js";
 
 /**
@@ -34,9 +36,9 @@ function alongDirection(x: Tensor, length: Tensor, r: Tensor): Tensor {
 export function l2Ball(x: TensorLike, radius: TensorLike = 1): Tensor {
   const t = finiteTensor(x, "projection.l2Ball", "x");
   const r = scalarParam(radius, "projection.l2Ball", "radius", positive, "positive");
-  const length = norm(t);
-  if (length.raw[0]! <= r.raw[0]!) return t;
-  return alongDirection(t, length, reshape(r, []));
+  // x·r/max(‖x‖, r): x itself inside the ball (r/r = 1, derivative the identity), r·x/‖x‖ outside.
+  const rs = reshape(r, []);
+  return alongDirection(t, maximum(norm(t), rs), rs);
 }
 
 /**
@@ -53,9 +55,13 @@ export function l2Sphere(x: TensorLike, radius: TensorLike = 1): Tensor {
   const t = finiteTensor(x, "projection.l2Sphere", "x");
   const r = scalarParam(radius, "projection.l2Sphere", "radius", positive, "positive");
   const length = norm(t);
-  if (length.raw[0] === 0) {
-    throw new ValueError("projection.l2Sphere: x is zero, where the projection onto the sphere is not unique");
-  }
+  forEachElement(length, ([v], e) => {
+    if (v === 0) {
+      throw new ValueError(
+        `projection.l2Sphere: x is zero${elementNote(e)}, where the projection onto the sphere is not unique`,
+      );
+    }
+  });
   return alongDirection(t, length, reshape(r, []));
 }
 
@@ -84,11 +90,14 @@ export function secondOrderCone(pair: readonly [TensorLike, TensorLike]): [Tenso
   const t = finiteTensor(pair[1], fn, "t");
   if (t.size !== 1) throw new ShapeError(`${fn}: t must be a scalar, got shape ${fmt(t.shape)}`);
   const length = norm(x);
-  const n = length.raw[0]!;
-  const tv = t.raw[0]!;
-  if (n <= tv) return [x, t];
-  if (n <= -tv) return [zerosLike(x), zerosLike(t)];
-  // α = ‖x‖/2 + t/2 rather than (‖x‖ + t)/2, which overflows near the largest float.
-  const alpha = add(mul(length, 0.5), mul(reshape(t, []), 0.5));
-  return [alongDirection(x, length, alpha), reshape(alpha, t.shape)];
+  const ts = reshape(t, []);
+  const inside = lessEqual(length, ts);
+  const polar = lessEqual(length, neg(ts));
+  // α = ‖x‖/2 + t/2 rather than (‖x‖ + t)/2, which overflows near the largest float. The cone's own region has
+  // ‖x‖ > |t| ≥ 0; elsewhere ‖x‖ is replaced by 1 so that no branch divides by zero (not even in a derivative).
+  const alpha = add(mul(length, 0.5), mul(ts, 0.5));
+  const onCone = alongDirection(x, where(add(inside, polar), 1, length), alpha);
+  const y = where(inside, x, where(polar, 0, onCone));
+  const s = where(inside, ts, where(polar, 0, alpha));
+  return [y, reshape(s, t.shape)];
 }

@@ -4,7 +4,9 @@
  */
 import { customCall, type CustomRule } from "../core/custom.js";
 import { ShapeError } from "../core/errors.js";
-import { add, div, mul, relu, sub, where } from "../core/ops/elementwise.js";
+import { abs, add, div, greater, lessEqual, mul, relu, sub, where } from "../core/ops/elementwise.js";
+import { broadcastTo } from "../core/ops/broadcast.js";
+import { max } from "../core/ops/reduce.js";
 import { reshape } from "../core/ops/shape.js";
 import { matmul, matrixTranspose } from "../core/ops/matmul.js";
 import { fmt } from "../core/shape.js";
@@ -24,22 +26,13 @@ interface Spectral {
 /** Γᵢⱼ = (max(λᵢ,0) − max(λⱼ,0))/(λᵢ − λⱼ), or 1[λᵢ > 0] when λᵢ = λⱼ (to rounding), with ops. */
 function dividedDifferences(w: Tensor): Tensor {
   const n = w.size;
-  const d = w.raw;
-  let scale = 0;
-  for (let k = 0; k < n; k++) scale = Math.max(scale, Math.abs(d[k]!));
-  const close = new Float64Array(n * n);
-  const slope = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      close[i * n + j] = Math.abs(d[i]! - d[j]!) > 1e-12 * scale ? 0 : 1;
-      slope[i * n + j] = d[i]! > 0 ? 1 : 0;
-    }
-  }
-  const closeMask = new Tensor(close, [n, n]);
+  // Entirely with ops (the closeness test too), so that it holds per element under vmap.
   const diff = sub(reshape(w, [n, 1]), reshape(w, [1, n]));
+  const closeMask = lessEqual(abs(diff), mul(max(abs(w)), 1e-12));
+  const slope = broadcastTo(reshape(greater(w, 0), [n, 1]), [n, n]);
   const r = relu(w);
   const num = sub(reshape(r, [n, 1]), reshape(r, [1, n]));
-  return where(closeMask, new Tensor(slope, [n, n]), div(num, where(closeMask, 1, diff)));
+  return where(closeMask, slope, div(num, where(closeMask, 1, diff)));
 }
 
 function symmetricPart(x: Tensor): Tensor {

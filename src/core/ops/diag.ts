@@ -12,8 +12,8 @@ import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxis, stridesOf } from "../shape.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
 import { gatherFlat, offsetMap, scatterFlat } from "./indexing.js";
-import { moveBatchAxis } from "./batch-axis.js";
 import { sum } from "./reduce.js";
+import { moveBatchAxis } from "./shape.js";
 import { defineMethod } from "./define-method.js";
 
 function checkOffset(k: number, op: string, what: string): void {

@@ -18,10 +18,9 @@ import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxis, stridesOf } from "../shape.js";
 import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo } from "./broadcast.js";
-import { moveBatchAxis } from "./batch-axis.js";
 import { add, less, mul, where } from "./elementwise.js";
 import { defineMethod } from "./define-method.js";
-import { expandDims, moveAxis, ravel, repeat, reshape, squeeze, swapAxes, tile } from "./shape.js";
+import { expandDims, moveAxis, moveBatchAxis, ravel, repeat, reshape, squeeze, swapAxes, tile } from "./shape.js";
 import { scatterAlongAxis, takeAlongAxis } from "./sort.js";
 
 /** @internal Static parameters of `gather`/`scatter`: the index map and the shapes on both sides. */

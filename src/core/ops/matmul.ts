@@ -7,10 +7,9 @@ import { allocFloat64 } from "../alloc.js";
 import { ShapeError } from "../errors.js";
 import { broadcastIndex, broadcastShapes, fmt } from "../shape.js";
 import { Tensor, asTensor, shapeSize, type TensorLike } from "../tensor.js";
-import { moveBatchAxis } from "./batch-axis.js";
 import { add, mul } from "./elementwise.js";
 import { sumTo } from "./broadcast.js";
-import { reshape, transpose } from "./shape.js";
+import { moveBatchAxis, reshape, transpose } from "./shape.js";
 import { wasmGemm } from "../wasm/gemm.js";
 
 /**
@@ -456,13 +455,16 @@ const matmulPrim: Primitive<Layout> = {
   },
 };
 
+/** Fewest rows of A for which a batch of B's is copied side by side into one product (see `batchedProduct`). */
+const FOLD_MIN_ROWS = 8;
+
 /**
  * The batching rule of the matrix products. When one operand is a single matrix and the batch of the other
  * can be laid along the rows of op(A) or the columns of op(B) without copying (A batched in "nn"/"nt", B
  * batched in "nt"), the whole batch is one GEMM — one large product runs on the packed/WASM kernels where a
  * batch of small ones would each run on the plain loops. When B is batched in "nn"/"tn" the batch is moved next
- * to B's columns first (one copy of B), which pays off as soon as A has more than a few rows (see
- * `bench/vmap-rules.bench.ts`). Otherwise the batch axes go first and the primitive's broadcasting batch loop
+ * to B's columns first (one copy of B), which pays off when A has at least 8 rows and each element's product is
+ * below the fast kernels' size (measured in `bench/vmap-rules.bench.ts`). Otherwise the batch axes go first and the primitive's broadcasting batch loop
  * runs one GEMM per element.
  */
 function batchedProduct(
@@ -489,10 +491,13 @@ function batchedProduct(
       const [, n, k] = y.shape as [number, number, number];
       return [reshape(product(a, reshape(y, [size * n, k])), [m, size, n]), 1];
     }
-    // op(B) = B is [k, n] per element: [k, B, n] → [k, B·n] (one copy), and C = op(A)·B is [m, B·n].
-    const y = moveBatchAxis(b, db, 1, size);
-    const [k, , n] = y.shape as [number, number, number];
-    return [reshape(product(a, reshape(y, [k, size * n])), [m, size, n]), 1];
+    // op(B) = B is [k, n] per element: [k, B, n] → [k, B·n] (one copy of B), and C = op(A)·B is [m, B·n].
+    // The copy is repaid when A has enough rows and each element's product is too small for the fast kernels.
+    const [k, n] = b.shape.filter((_, i) => i !== db) as [number, number];
+    if (m >= FOLD_MIN_ROWS && m * k * n < WASM_MIN_WORK) {
+      const y = moveBatchAxis(b, db, 1, size);
+      return [reshape(product(a, reshape(y, [k, size * n])), [m, size, n]), 1];
+    }
   }
   // One GEMM per element: the batch axes first, each operand padded to the same number of leading axes.
   const lead = Math.max(a.ndim - (da === null ? 0 : 1), b.ndim - (db === null ? 0 : 1)) - 2;

@@ -12,7 +12,6 @@ import { allocFloat64 } from "../alloc.js";
 import { ValueError } from "../errors.js";
 import { fmt, normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, type Shape, type TensorLike } from "../tensor.js";
-import { moveBatchAxis, valueAxis } from "./batch-axis.js";
 import { defineMethod } from "./define-method.js";
 import { add, mul } from "./elementwise.js";
 import { padAxis, sliceAxis } from "./join.js";
@@ -169,6 +168,11 @@ function indexValues(idx: Tensor, len: number, op: string): Int32Array {
     out[i] = v;
   }
   return out;
+}
+
+/** The axis of a batched value (batch axis at `bdim`) that holds per-element axis `axis`. */
+function valueAxis(axis: number, bdim: number): number {
+  return axis < bdim ? axis : axis + 1;
 }
 
 /**

@@ -2,16 +2,22 @@
  * Argument checks and small differentiable helpers shared by the dense linear-algebra ops.
  * @module
  */
-import { NonFiniteError, ShapeError } from "../../core/errors.js";
+import { BatchingError, NonFiniteError, ShapeError } from "../../core/errors.js";
 import { fmt } from "../../core/shape.js";
-import { Tensor, asTensor, type TensorLike } from "../../core/tensor.js";
+import { Tensor, asTensor, baseValues, isBatched, type TensorLike } from "../../core/tensor.js";
+import type { Tree } from "../../core/tree.js";
+import { batchLoop, perElement } from "../../core/vmap.js";
+import { customCall, type CustomRule } from "../../core/custom.js";
 import { eye } from "../../core/tensor.js";
 import { add, div, mul, sub } from "../../core/ops/elementwise.js";
-import { reshape, transpose } from "../../core/ops/shape.js";
+import { moveBatchAxis, reshape, transpose } from "../../core/ops/shape.js";
 
-/** Throws a `NonFiniteError` naming `fn` and `arg` when `x` holds a NaN or an infinity. */
+/**
+ * Throws a `NonFiniteError` naming `fn` and `arg` when `x` holds a NaN or an infinity. Under `vmap` it checks the
+ * whole batch at once (the flat index is then into the batched values).
+ */
 export function checkFiniteArg(x: Tensor, fn: string, arg: string): void {
-  const d = x.raw;
+  const d = baseValues(x).raw;
   for (let i = 0; i < d.length; i++) {
     const v = d[i]!;
     if (v - v !== 0) {
@@ -50,6 +56,51 @@ export function rhsArg(x: TensorLike, rows: number, fn: string, arg = "b"): { b:
   }
   checkFiniteArg(t, fn, arg);
   return t.ndim === 1 ? { b: reshape(t, [rows, 1]), vector: true } : { b: t, vector: false };
+}
+
+/**
+ * Under `vmap` with the matrix `a` batched, `fn(a, ...rest)` run once per batch element (each with its own
+ * factorisation) and the results stacked; undefined when `a` is not batched (the caller computes as usual, and a
+ * batch of right-hand sides shares one factorisation). A matrix batched by a `vmap` under a derivative transform
+ * (`vmap(grad(f))` with the matrix depending on the batch) cannot be factorised element by element from there: a
+ * `BatchingError` says so and how to reorder.
+ */
+export function perMatrix<T>(
+  who: string,
+  a: TensorLike,
+  rest: readonly Tree[],
+  fn: (a: Tensor, ...rest: Tree[]) => T,
+): T | undefined {
+  const t = asTensor(a);
+  if (!isBatched(t)) return undefined;
+  const out = batchLoop(who, (x, ...r) => fn(x as Tensor, ...r), [t, ...rest]);
+  if (out === undefined) {
+    throw new BatchingError(
+      `${who}: A is batched by a vmap outside a derivative transform (as in vmap(grad(f))), and ${who} factorises A's ` +
+        `values: move the derivative outside (grad(vmap(f)) of a sum), or keep A the same for every element`,
+    );
+  }
+  return out;
+}
+
+/**
+ * The batching rule of a solve-like custom call `[A, B] ↦ X` (B n×k, X p×k, column j of X depending on column j of
+ * B only) computed by `solveCols`. With A shared by the batch, the batch of right-hand sides is laid side by side
+ * as one n×(size·k) right-hand side: one factorisation and one multi-column solve instead of one per element. With
+ * A batched, one call per element.
+ */
+export function rhsBatch<R>(
+  rule: CustomRule<R>,
+  solveCols: (a: Tensor, b: Tensor) => Tensor,
+): NonNullable<CustomRule<R>["batch"]> {
+  return (vals, dims, size) => {
+    const [a, b] = vals as [Tensor, Tensor];
+    if (dims[0] !== null) return [perElement(rule.name, vals, dims, size, (xs) => customCall(rule, xs)), [0]];
+    const y = moveBatchAxis(b, dims[1]!, 1, size);
+    const [n, , k] = y.shape as [number, number, number];
+    const x = solveCols(a, reshape(y, [n, size * k]));
+    return [[reshape(x, [x.shape[0]!, size, k])], [1]];
+  };
 }
 
 /** Undoes {@link rhsArg}: a [n, 1] result back to [n] when the right-hand side was a vector. */

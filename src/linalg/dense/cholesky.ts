@@ -8,7 +8,7 @@ import { log, mul } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
 import { sum } from "../../core/ops/reduce.js";
 import { transpose } from "../../core/ops/shape.js";
-import { mask, matrixArg, restoreRhs, rhsArg, symmetricPart, symmetrize } from "./checks.js";
+import { mask, matrixArg, perMatrix, restoreRhs, rhsArg, symmetricPart, symmetrize } from "./checks.js";
 import { choleskySolver, factoredSolve } from "./factored.js";
 import { triangularSolveRaw } from "./triangular.js";
 
@@ -41,6 +41,13 @@ export interface CholeskyFactorization {
  * ```
  */
 export function cholesky(a: TensorLike): CholeskyFactorization {
+  // Under vmap with A batched: one factorisation per element; solves then run on the batch of factors.
+  const batchedL = perMatrix("cholesky", a, [], (x) => cholesky(x).L);
+  if (batchedL !== undefined) {
+    const solveL = (bb: Tensor) =>
+      triangularSolveRaw(batchedL, triangularSolveRaw(batchedL, bb, lowerOpts), lowerTransOpts);
+    return factorization(batchedL, solveL);
+  }
   const { t, n } = matrixArg(a, "cholesky", "A", true);
   const solver = choleskySolver(symmetricPart(t.raw, n), n, "cholesky");
   const phi = mask(n, (i, j) => (i > j ? 1 : i === j ? 0.5 : 0));
@@ -67,12 +74,17 @@ export function cholesky(a: TensorLike): CholeskyFactorization {
       return [symmetrize(zl)];
     },
   };
-  const L = customCall(rule, [t])[0]!;
+  return factorization(customCall(rule, [t])[0]!, (bb) => factoredSolve(solver, t, bb, false, "cholesky(A).solve"));
+}
+
+/** The factorisation object of the factor `L`, solving n×k right-hand sides with `solveCols`. */
+function factorization(L: Tensor, solveCols: (b: Tensor) => Tensor): CholeskyFactorization {
+  const n = L.shape[0]!;
   return {
     L,
     solve(b) {
       const { b: bb, vector } = rhsArg(b, n, "cholesky(A).solve");
-      return restoreRhs(factoredSolve(solver, t, bb, false, "cholesky(A).solve"), vector);
+      return restoreRhs(solveCols(bb), vector);
     },
     logdet: () => mul(sum(log(sum(mul(L, eye(n)), { axis: 1 }))), 2),
   };

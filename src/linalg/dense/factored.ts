@@ -19,7 +19,7 @@ import { Tensor } from "../../core/tensor.js";
 import { neg, sub } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
 import { transpose } from "../../core/ops/shape.js";
-import { symmetrize } from "./checks.js";
+import { rhsBatch, symmetrize } from "./checks.js";
 import { LinearSolveError } from "./errors.js";
 import { choleskyFactor, choleskySolve, luFactor, luMinPivot, luSolve, type LuFactors } from "./kernels.js";
 
@@ -128,6 +128,7 @@ export function factoredSolve(solver: DirectSolver, a: Tensor, b: Tensor, transp
       return [aBar, needs[1] ? bBar : null];
     },
   };
+  rule.batch = rhsBatch(rule, (av, cols) => factoredSolve(solver, av, cols, transpose, who));
   return customCall(rule, [a, b])[0]!;
 }
 

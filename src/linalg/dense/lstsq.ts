@@ -9,7 +9,7 @@ import { Tensor, eye, type TensorLike } from "../../core/tensor.js";
 import { add, neg, sub } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
 import { transpose } from "../../core/ops/shape.js";
-import { matrixArg, restoreRhs, rhsArg } from "./checks.js";
+import { matrixArg, restoreRhs, rhsArg, rhsBatch } from "./checks.js";
 import { lstsqKernel, numericalRank } from "./kernels.js";
 
 /** Options of {@link lstsq} and {@link pinv}. */
@@ -94,6 +94,7 @@ function lstsqRaw(a: Tensor, b: Tensor, rcond: number | undefined): Tensor {
       return [aBar, needs[1] ? bBar : null];
     },
   };
+  rule.batch = rhsBatch(rule, (av, cols) => lstsqRaw(av, cols, rcond));
   return customCall(rule, [a, b])[0]!;
 }
 

@@ -3,11 +3,14 @@
  * @module
  */
 import { customCall, type CustomRule } from "../../core/custom.js";
-import { ValueError } from "../../core/errors.js";
-import { Tensor, eye, scalar, type TensorLike } from "../../core/tensor.js";
+import { BatchingError, ValueError } from "../../core/errors.js";
+import { Tensor, asTensor, eye, isBatched, scalar, type TensorLike } from "../../core/tensor.js";
+import { vmap } from "../../core/vmap.js";
 import { mul } from "../../core/ops/elementwise.js";
 import { sum } from "../../core/ops/reduce.js";
-import { matrixArg, restoreRhs, rhsArg, symmetricPart } from "./checks.js";
+import { matrixArg, perMatrix, restoreRhs, rhsArg, symmetricPart, symmetrize } from "./checks.js";
+import { LinearOperator } from "../operator.js";
+import { linearSolve } from "../solve.js";
 import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "./factored.js";
 import type { LuFactors } from "./kernels.js";
 
@@ -56,6 +59,11 @@ export interface LuFactorization {
  * ```
  */
 export function lu(a: TensorLike): LuFactorization {
+  if (isBatched(asTensor(a))) {
+    throw new BatchingError(
+      "lu: A is batched by vmap, and a factorisation object holds one matrix's factors; call linalg.solve (or det, inv…) inside vmap instead",
+    );
+  }
   const { t, n } = matrixArg(a, "lu", "A", true);
   const solver = luSolver(t.raw, n);
   const solveWith = (b: TensorLike, transpose: boolean, who: string): Tensor => {
@@ -100,6 +108,7 @@ export interface SolveOptions {
  */
 export function solve(a: TensorLike, b: TensorLike, opts: SolveOptions = {}): Tensor {
   const fn = "solve";
+  if (isBatched(asTensor(a))) return batchedSolve(asTensor(a), b, opts.assumeA ?? "gen", fn);
   const { t, n } = matrixArg(a, fn, "A", true);
   const { b: bb, vector } = rhsArg(b, n, fn);
   const assume = opts.assumeA ?? "gen";
@@ -122,8 +131,28 @@ export function solve(a: TensorLike, b: TensorLike, opts: SolveOptions = {}): Te
  * ```
  */
 export function inv(a: TensorLike): Tensor {
+  const x = asTensor(a);
+  if (isBatched(x)) return batchedSolve(x, eye(x.shape[0] ?? 0), "gen", "inv");
   const { t, n } = matrixArg(a, "inv", "A", true);
   return factoredSolve(luSolver(t.raw, n), t, eye(n), false, "inv");
+}
+
+/**
+ * `solve` with A batched by `vmap`: a factorisation per element, through `linearSolve` (whose custom rule runs once
+ * per element under every nesting, `vmap(grad(f))` included), with `solve`'s semantics: LU of A, of its symmetric
+ * part for "sym", Cholesky of the symmetric part for "pos".
+ */
+function batchedSolve(a: Tensor, b: TensorLike, assume: NonNullable<SolveOptions["assumeA"]>, fn: string): Tensor {
+  const { t, n } = matrixArg(a, fn, "A", true);
+  const { b: bb, vector } = rhsArg(b, n, fn);
+  if (assume !== "gen" && assume !== "sym" && assume !== "pos") {
+    throw new ValueError(`${fn}: assumeA must be "gen", "sym" or "pos", got ${JSON.stringify(assume)}`);
+  }
+  const op = LinearOperator.fromMatrix(assume === "gen" ? t : symmetrize(t));
+  const solver = assume === "pos" ? "cholesky" : "lu";
+  // The columns of b as a batch: one factorisation of each element's A serves all of them.
+  const x = vmap((col: Tensor) => linearSolve(op, col, { solver }).value, { inAxes: 1, outAxes: 1 })(bb) as Tensor;
+  return restoreRhs(x, vector);
 }
 
 /**
@@ -138,6 +167,8 @@ export function inv(a: TensorLike): Tensor {
  * ```
  */
 export function det(a: TensorLike): Tensor {
+  const looped = perMatrix("det", a, [], det);
+  if (looped !== undefined) return looped;
   const { t, n } = matrixArg(a, "det", "A", true);
   return detFromFactors(luSolver(t.raw, n), t, "det");
 }
@@ -155,6 +186,8 @@ export function det(a: TensorLike): Tensor {
  * ```
  */
 export function slogdet(a: TensorLike): { sign: Tensor; logabsdet: Tensor } {
+  const looped = perMatrix("slogdet", a, [], slogdet);
+  if (looped !== undefined) return looped;
   const { t, n } = matrixArg(a, "slogdet", "A", true);
   return slogdetFromFactors(luSolver(t.raw, n), t, "slogdet");
 }

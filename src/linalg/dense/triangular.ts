@@ -7,7 +7,7 @@ import { Tensor, type TensorLike } from "../../core/tensor.js";
 import { mul, neg, sub } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
 import { transpose } from "../../core/ops/shape.js";
-import { mask, matrixArg, restoreRhs, rhsArg } from "./checks.js";
+import { mask, matrixArg, restoreRhs, rhsArg, rhsBatch } from "./checks.js";
 import { LinearSolveError } from "./errors.js";
 import { triangularSolveKernel } from "./kernels.js";
 
@@ -39,13 +39,6 @@ export function triangularSolve(t: TensorLike, b: TensorLike, opts: TriangularSo
   const fn = "triangularSolve";
   const { t: tt, n } = matrixArg(t, fn, "T", true);
   const { b: bb, vector } = rhsArg(b, n, fn);
-  if (!opts.unitDiagonal) {
-    for (let i = 0; i < n; i++) {
-      if (tt.raw[i * n + i] === 0) {
-        throw new LinearSolveError(`${fn}: T is singular: diagonal entry ${i} is 0`);
-      }
-    }
-  }
   const o = { lower: opts.lower, transpose: opts.transpose ?? false, unitDiagonal: opts.unitDiagonal ?? false };
   return restoreRhs(triangularSolveRaw(tt, bb, o), vector);
 }
@@ -61,6 +54,14 @@ export function triangularSolveRaw(t: Tensor, b: Tensor, opts: Opts): Tensor {
     name: "triangularSolve",
     primal([tv, bv]) {
       const n = tv!.shape[0]!;
+      // Checked on the values (here, once per matrix also under vmap), not before the call.
+      if (!opts.unitDiagonal) {
+        for (let i = 0; i < n; i++) {
+          if (tv!.raw[i * n + i] === 0) {
+            throw new LinearSolveError(`triangularSolve: T is singular: diagonal entry ${i} is 0`);
+          }
+        }
+      }
       const x = triangularSolveKernel(tv!.raw, n, bv!.raw, opts);
       return { outs: [new Tensor(x, bv!.shape)], res: undefined };
     },
@@ -87,6 +88,7 @@ export function triangularSolveRaw(t: Tensor, b: Tensor, opts: Opts): Tensor {
       return [tBar, needs[1] ? bBar : null];
     },
   };
+  rule.batch = rhsBatch(rule, (tv, cols) => triangularSolveRaw(tv, cols, opts));
   return customCall(rule, [t, b])[0]!;
 }
 

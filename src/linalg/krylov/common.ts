@@ -10,6 +10,7 @@
  */
 import { DifferentiationError, NonFiniteError, TreeMismatchError, ValueError } from "../../core/errors.js";
 import { Tensor } from "../../core/tensor.js";
+import { batchLoop } from "../../core/vmap.js";
 import { describe, flatten, flattenLike, unflatten, type Tree, type TreeDef } from "../../core/tree.js";
 import { LinearSolveError } from "../dense/errors.js";
 import { LinearOperator, type AnyLinearOperator } from "../operator.js";
@@ -45,7 +46,10 @@ export interface GmresOptions extends KrylovOptions {
  */
 export type LeastSquaresOptions = Omit<KrylovOptions, "preconditioner">;
 
-/** What an iterative solver reports. */
+/**
+ * What an iterative solver reports. Under `vmap` (the solver runs once per batch element) it sums up the batch: the
+ * most iterations, the largest residual norm, and `converged` when every element converged.
+ */
 export interface KrylovInfo {
   /** Iterations run. */
   iterations: number;
@@ -386,6 +390,25 @@ export function runKrylov<T extends Tree>(
   opts: KrylovOptions | LeastSquaresOptions,
   leastSquares = false,
 ): KrylovResult<T> {
+  // Under vmap (the operator's params or b batched), one solve per element; `info` sums up the batch.
+  const infos: KrylovInfo[] = [];
+  const looped = batchLoop(
+    name,
+    (params, rhs) => {
+      const r = runKrylov(name, makeKernel, op.withParams(params), rhs as T, opts, leastSquares);
+      infos.push(r.info);
+      return r.value;
+    },
+    [op.params, b],
+  );
+  if (looped !== undefined) {
+    const info = {
+      iterations: Math.max(0, ...infos.map((i) => i.iterations)),
+      residualNorm: Math.max(0, ...infos.map((i) => i.residualNorm)),
+      converged: infos.every((i) => i.converged),
+    };
+    return { value: looped as T, info };
+  }
   checkConcrete(op, b, name);
   const p = prepare(op, b, opts.x0, name, leastSquares);
   const s = settings(opts, p.A.n, name);

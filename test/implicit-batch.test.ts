@@ -254,6 +254,66 @@ describe("batched cotangents and tangents: one multi-right-hand-side solve", () 
     assert.ok(seen.slice(1).every((dg) => dg.linearSolve.solver === "cholesky" && dg.linearSolve.residualNorm < 1e-9));
   });
 
+  test('rows that do not pay for a factorisation, or an explicit solve: "cg", run one batched CG', () => {
+    for (const [solve, rows] of [
+      ["auto", 3],
+      ["cg", N],
+    ] as const) {
+      const seen: ImplicitDiagnostics[] = [];
+      const layer = customRoot(F, { positiveDefinite: true, solve, onDiagnostics: (dg) => seen.push(dg) })(
+        (_i: unknown, _t: Tensor) => xStar,
+      );
+      const [, pullback] = vjp((t: Tensor) => layer(undefined, t), theta);
+      const before = factorizationCount();
+      const J = vmap((ct: Tensor) => pullback(ct)[0])(
+        take(
+          eye(N),
+          Array.from({ length: rows }, (_, i) => i),
+          0,
+        ),
+      ) as Tensor;
+      assert.equal(factorizationCount(), before, `${solve}: no factorisation`);
+      assert.equal(seen.length, rows);
+      assert.ok(seen.every((dg) => dg.linearSolve.solver === "cg" && dg.linearSolve.converged));
+      // rows of (∂ₓF)⁻ᵀ = (∂ₓF)⁻¹ (symmetric): J·∂ₓF = the first rows of I
+      for (let i = 0; i < rows; i++) {
+        for (let j = 0; j < N; j++) {
+          let v = 0;
+          for (let q = 0; q < N; q++) v += J.data[i * N + q]! * M[q * N + j]!;
+          assert.ok(Math.abs(v - (i === j ? 1 : 0)) < 1e-8, `${solve}: row ${i}, column ${j}: ${v}`);
+        }
+      }
+    }
+  });
+
+  test("batched CG that does not converge is never silent: the row's policy decides", () => {
+    const warned: ImplicitDiagnostics[] = [];
+    const capped = (policy: "throw" | "warn") =>
+      customRoot(F, { positiveDefinite: true, maxIter: 3, policy, onDiagnostics: (dg) => warned.push(dg) })(
+        (_i: unknown, _t: Tensor) => xStar,
+      );
+    const rows = take(eye(N), [0, 1, 2], 0);
+    const [, strict] = vjp((t: Tensor) => capped("throw")(undefined, t), theta);
+    assert.throws(() => vmap((ct: Tensor) => strict(ct)[0])(rows), ImplicitDiffError);
+    const [, lenient] = vjp((t: Tensor) => capped("warn")(undefined, t), theta);
+    const warn = console.warn;
+    console.warn = () => {};
+    try {
+      vmap((ct: Tensor) => lenient(ct)[0])(rows);
+    } finally {
+      console.warn = warn;
+    }
+    const last = warned.slice(-3);
+    assert.deepEqual(
+      last.map((dg) => [dg.column, dg.linearSolve.converged]),
+      [
+        [0, false],
+        [1, false],
+        [2, false],
+      ],
+    );
+  });
+
   test("vmap of jvp over the identity (the columns of J) equals the rows by reverse mode", () => {
     const small = customRoot(ridgeF)(ridgeSolve);
     const Jc = vmap((t: Tensor) => jvp((X: Tensor) => small(undefined, tensor(0.2), X, yr), [Xr], [t])[1])(

@@ -121,3 +121,78 @@ export function fromVector(v: Tensor, like: Tree): Tree {
     split(v, cuts).map((p, i) => reshape(p, leaves[i]!.shape)),
   );
 }
+
+/** @internal What {@link batchedCg} returns for each of its k right-hand sides. */
+export interface BatchedCgResult {
+  /** The k×n solutions, row-major. */
+  x: Float64Array;
+  /** Iterations each row took. */
+  iterations: number[];
+  /** ‖b − Ax‖ of each returned row, recomputed from x (not the recurrence's estimate). */
+  residuals: number[];
+  /** Each row meets max(rtol·‖b‖, atol). */
+  converged: boolean[];
+}
+
+/**
+ * @internal Conjugate gradients on k right-hand sides at once, on plain values: `b` holds them as the rows of a k×n
+ * matrix and `matvecRows` applies the SPD operator to every row of a k×n matrix in one call (a batched matvec).
+ * Each row runs its own recurrence (its own step sizes) and stops on its own; a stopped row's direction is zero, so
+ * later batched matvecs leave it unchanged. The residuals are recomputed from the solutions at the end, as the
+ * certificate.
+ */
+export function batchedCg(
+  matvecRows: (v: Float64Array) => Float64Array,
+  b: Float64Array,
+  k: number,
+  n: number,
+  rtol: number,
+  atol: number,
+  maxIter: number,
+): BatchedCgResult {
+  const x = new Float64Array(k * n);
+  const r = b.slice();
+  const p = b.slice();
+  const dot = (u: Float64Array, v: Float64Array, j: number) => {
+    let s = 0;
+    for (let i = j * n; i < (j + 1) * n; i++) s += u[i]! * v[i]!;
+    return s;
+  };
+  const tol = Array.from({ length: k }, (_, j) => Math.max(rtol * Math.sqrt(dot(b, b, j)), atol));
+  const rs = Array.from({ length: k }, (_, j) => dot(r, r, j));
+  const iterations = new Array<number>(k).fill(0);
+  const active = rs.map((v, j) => Math.sqrt(v) > tol[j]!);
+  for (let it = 0; it < maxIter && active.some(Boolean); it++) {
+    const ap = matvecRows(p);
+    for (let j = 0; j < k; j++) {
+      if (!active[j]) continue;
+      const pAp = dot(p, ap, j);
+      if (!(pAp > 0)) {
+        active[j] = false; // not positive definite along p: the certificate below rejects the row
+        continue;
+      }
+      const alpha = rs[j]! / pAp;
+      for (let i = j * n; i < (j + 1) * n; i++) {
+        x[i]! += alpha * p[i]!;
+        r[i]! -= alpha * ap[i]!;
+      }
+      const next = dot(r, r, j);
+      iterations[j]!++;
+      if (Math.sqrt(next) <= tol[j]!) {
+        active[j] = false;
+        p.fill(0, j * n, (j + 1) * n);
+      } else {
+        const beta = next / rs[j]!;
+        for (let i = j * n; i < (j + 1) * n; i++) p[i] = r[i]! + beta * p[i]!;
+      }
+      rs[j] = next;
+    }
+  }
+  const ax = matvecRows(x);
+  const residuals = Array.from({ length: k }, (_, j) => {
+    let s = 0;
+    for (let i = j * n; i < (j + 1) * n; i++) s += (b[i]! - ax[i]!) ** 2;
+    return Math.sqrt(s);
+  });
+  return { x, iterations, residuals, converged: residuals.map((v, j) => v <= tol[j]!) };
+}

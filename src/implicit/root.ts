@@ -46,6 +46,7 @@ import { ImplicitDiffError, type ImplicitDiagnostics, type ImplicitPolicy } from
 import {
   amortisedDense,
   batchAtTop,
+  batchedCg,
   columnResiduals,
   fromVector,
   materializeBatched,
@@ -53,7 +54,7 @@ import {
   toVector,
   type KrylovSpend,
 } from "./backward-batch.js";
-import { batchLoop, moveBatchAxis, splitBatch } from "../core/vmap.js";
+import { batchLoop, moveBatchAxis, splitBatch, vmap } from "../core/vmap.js";
 import { batchTracer } from "../core/engine.js";
 
 /** Options of {@link customRoot}, {@link customFixedPoint}, {@link rootJvp} and {@link rootVjp}. */
@@ -392,6 +393,27 @@ function certifiedSolve(
   return certify(result.value, result.info, transpose, forwardResidual, fallback, opts, who, column);
 }
 
+/**
+ * Conjugate gradients on the rows of `rhs` at once (one batched matvec per iteration), for an operator declared
+ * positive definite, when no derivative has to flow through the solve (the operator and the right-hand sides are
+ * plain values, as in a first-order Jacobian). Null where it does not apply (then each row is solved on its own).
+ */
+function batchedCgRows(op: LinearOperator, xStar: Tree, rhs: Tensor, opts: ImplicitOptions) {
+  const solve = opts.solve ?? "auto";
+  const plain = rhs.level === 0 && flatten(op.params as Tree)[0].every((l) => l.level === 0);
+  if (!opts.positiveDefinite || (solve !== "auto" && solve !== "cg") || !plain) return null;
+  const [k, n] = rhs.shape as [number, number];
+  const apply = vmap((v: Tensor) => toVector(op.matvec(fromVector(v, xStar)) as Tree));
+  try {
+    const matvecRows = (v: Float64Array) => (apply(new Tensor(v, [k, n])) as Tensor).raw;
+    const maxIter = opts.maxIter ?? Math.max(10 * n, 100);
+    return batchedCg(matvecRows, rhs.raw, k, n, opts.rtol ?? 1e-10, opts.atol ?? 1e-12, maxIter);
+  } catch (e) {
+    if (e instanceof BatchingError) return null; // a matvec that cannot be batched
+    throw e;
+  }
+}
+
 /** Reports the diagnostics of one solved column and checks that its solution is finite. */
 function certify<T extends Tree>(
   value: T,
@@ -447,7 +469,20 @@ function certifiedSolveRows(
   const first = reshape(solveRow(0), [1, n]);
   const kind = denseKind(opts, n, cache, k - 1);
   const oneByOne = () => Array.from({ length: k - 1 }, (_, j) => reshape(solveRow(j + 1), [1, n]));
-  if (k === 1 || kind === null) return concatenate([first, ...oneByOne()]);
+  if (k === 1) return first;
+  if (kind === null) {
+    const cg = batchedCgRows(op, xStar, sliceAxis(rhs, 0, 1, k), opts);
+    if (cg === null) return concatenate([first, ...oneByOne()]);
+    const rows = cg.converged.map((ok, j) => {
+      if (!ok) return reshape(solveRow(j + 1), [1, n]); // this row alone, under the policy
+      const value = new Tensor(cg.x.slice(j * n, (j + 1) * n), [1, n]);
+      const info = { solver: "cg", iterations: cg.iterations[j]!, residualNorm: cg.residuals[j]!, converged: true };
+      cache.krylov = recordKrylov(cache.krylov, info);
+      const where = `${who} (batch element ${j + 1})`;
+      return certify(value, info, transpose, forwardResidual, false, opts, where, j + 1);
+    });
+    return concatenate([first, ...rows]);
+  }
   let block: { x: Tensor; residuals: number[] };
   try {
     // Shares the factorisation the first row used (or makes it now, when Krylov solves stop paying).

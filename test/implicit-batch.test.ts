@@ -71,7 +71,7 @@ function inverseError(J: Float64Array, M: Float64Array): number {
   return worst;
 }
 
-describe("full Jacobians above the dense threshold: Krylov solves until materialising pays", () => {
+describe("full Jacobians above the dense threshold", () => {
   const xStar = solveF(undefined, theta);
   const M = dFdx(xStar);
   for (const [name, jac] of [
@@ -104,6 +104,33 @@ describe("full Jacobians above the dense threshold: Krylov solves until material
       );
     });
   }
+
+  test("a loop of pullbacks: Krylov solves until their matvecs reach n, then one factorisation", () => {
+    const seen: ImplicitDiagnostics[] = [];
+    const layer = customRoot(F, { positiveDefinite: true, onDiagnostics: (dg) => seen.push(dg) })(
+      (_i: unknown, _t: Tensor) => xStar,
+    );
+    const [, pullback] = vjp((t: Tensor) => layer(undefined, t), theta);
+    const before = factorizationCount();
+    const rows = Array.from(
+      { length: 12 },
+      (_, k) => pullback(tensor(Array.from({ length: N }, (_, i) => (i === k ? 1 : 0))))[0],
+    );
+    assert.equal(factorizationCount() - before, 1);
+    const krylov = seen.filter((dg) => dg.linearSolve.solver === "cg");
+    const spent = krylov.reduce((a, dg) => a + dg.linearSolve.iterations, 0);
+    assert.ok(spent >= N - krylov.at(-1)!.linearSolve.iterations && spent - krylov.at(-1)!.linearSolve.iterations < N);
+    assert.ok(seen.slice(krylov.length).every((dg) => dg.linearSolve.solver === "cholesky"));
+    assert.ok(krylov.length > 1 && krylov.length < 12, `${krylov.length} CG solves of 12`);
+    // rows of (∂ₓF)⁻¹
+    rows.forEach((r, k) => {
+      for (let j = 0; j < N; j += 37) {
+        let v = 0;
+        for (let q = 0; q < N; q++) v += r.data[q]! * M[q * N + j]!;
+        assert.ok(Math.abs(v - (k === j ? 1 : 0)) < 1e-8);
+      }
+    });
+  });
 
   test("one gradient never materialises the backward matrix", () => {
     const layer = customRoot(F, { positiveDefinite: true })((_init: unknown, _t: Tensor) => xStar);

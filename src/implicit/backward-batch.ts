@@ -18,17 +18,18 @@
  * @module
  */
 import type { SolveInfo } from "../linalg/index.js";
-import { topLevel } from "../core/engine.js";
-import { TraceKind, eye, type Tensor } from "../core/tensor.js";
+import { batchTracer, topLevel } from "../core/engine.js";
+import { Tensor, TraceKind, eye, isBatched } from "../core/tensor.js";
 import { BatchingError } from "../core/errors.js";
 import { stopGradient } from "../core/transforms.js";
-import { vmap } from "../core/vmap.js";
+import { batchLoop, vmap } from "../core/vmap.js";
 import { matmul } from "../core/ops/matmul.js";
 import { sub } from "../core/ops/elementwise.js";
 import { flatten, unflatten, type Tree } from "../core/tree.js";
-import { concatenate, split } from "../core/ops/join.js";
+import { concatenate, split, stack } from "../core/ops/join.js";
 import { reshape } from "../core/ops/shape.js";
 import type { LinearOperator } from "../linalg/index.js";
+import type { ImplicitOptions } from "./root.js";
 
 /**
  * Largest backward system materialised when amortised over many columns (n² doubles: 32 MB at 2000). Larger
@@ -195,4 +196,73 @@ export function batchedCg(
     return Math.sqrt(s);
   });
   return { x, iterations, residuals, converged: residuals.map((v, j) => v <= tol[j]!) };
+}
+
+/**
+ * @internal Conjugate gradients on the rows of `rhs` at once (one batched matvec per iteration), for an operator declared
+ * positive definite, when no derivative has to flow through the solve (the operator and the right-hand sides are
+ * plain values, as in a first-order Jacobian). Null where it does not apply (then each row is solved on its own).
+ */
+export function batchedCgRows(
+  op: LinearOperator,
+  xStar: Tree,
+  rhs: Tensor,
+  opts: Pick<ImplicitOptions, "solve" | "positiveDefinite" | "maxIter" | "rtol" | "atol">,
+) {
+  const solve = opts.solve ?? "auto";
+  const plain = rhs.level === 0 && flatten(op.params as Tree)[0].every((l) => l.level === 0);
+  if (!opts.positiveDefinite || (solve !== "auto" && solve !== "cg") || !plain) return null;
+  const [k, n] = rhs.shape as [number, number];
+  const apply = vmap((v: Tensor) => toVector(op.matvec(fromVector(v, xStar)) as Tree));
+  try {
+    const matvecRows = (v: Float64Array) => (apply(new Tensor(v, [k, n])) as Tensor).raw;
+    const maxIter = opts.maxIter ?? Math.max(10 * n, 100);
+    return batchedCg(matvecRows, rhs.raw, k, n, opts.rtol ?? 1e-10, opts.atol ?? 1e-12, maxIter);
+  } catch (e) {
+    if (e instanceof BatchingError) return null; // a matvec that cannot be batched
+    throw e;
+  }
+}
+
+/**
+ * @internal Under `vmap`, an implicit derivative whose backward operator is batched (x* or the arguments differ per element)
+ * is computed once per element, each with its own operator: `fn` on each element's values. Undefined when the
+ * operator is shared by the batch (the multi-right-hand-side case of `solveAll` in root.ts) or nothing is batched.
+ */
+export function perElementDerivative<T>(
+  who: string,
+  operatorParts: readonly Tree[],
+  rhsParts: readonly Tree[],
+  fn: (...parts: Tree[]) => T,
+): T | undefined {
+  const opLeaves = flatten(operatorParts as Tree)[0];
+  if (batchAtTop([...opLeaves, ...flatten(rhsParts as Tree)[0]]) === null || !opLeaves.some(isBatched)) {
+    return undefined;
+  }
+  return batchLoop(who, fn, [...operatorParts, ...rhsParts]);
+}
+
+/**
+ * @internal The aux outputs of the per-element solves of one call that ran once per element of a `vmap` below a derivative
+ * transform (`vmap(grad(…))`): stacked, and batched at that vmap's level.
+ */
+export function stackedAux(auxes: readonly Tree[], args: readonly Tensor[], who: string): Tree {
+  const levels = new Set<number>();
+  for (const a of args) {
+    for (let u: Tensor | null = a; u !== null && u.level > 0; u = u.primal) {
+      if (u.kind === TraceKind.Batch) levels.add(u.level);
+    }
+  }
+  if (levels.size !== 1) {
+    throw new BatchingError(
+      `${who}: hasAux under ${levels.size} nested vmaps with a derivative transform inside them is not supported; return the aux from a call of the layer outside the derivative`,
+    );
+  }
+  const [level] = levels;
+  const auxDef = flatten(auxes[0])[1];
+  const leaves = auxes.map((a) => flatten(a)[0]);
+  return unflatten(
+    auxDef,
+    leaves[0]!.map((_, k) => batchTracer(level!, stack(leaves.map((l) => l[k]!)), 0)),
+  );
 }

@@ -11,8 +11,8 @@
  * @module
  */
 import { customCall, type CustomRule } from "../core/custom.js";
-import { BatchingError, DifferentiationError, TreeMismatchError, ValueError } from "../core/errors.js";
-import { Tensor, TraceKind, describeValue, isBatched, zerosLike } from "../core/tensor.js";
+import { DifferentiationError, TreeMismatchError, ValueError } from "../core/errors.js";
+import { Tensor, describeValue, isBatched, zerosLike } from "../core/tensor.js";
 import { atBoundary } from "../core/check.js";
 import {
   jvp,
@@ -40,21 +40,23 @@ import { key as randomKey, normal, split as splitKey } from "../core/random.js";
 import { LinearOperator, linearSolve, type LinearSolveOptions, type SolveInfo } from "../linalg/index.js";
 import { LinearSolveError } from "../linalg/dense/errors.js";
 import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "../linalg/dense/factored.js";
-import { concatenate, sliceAxis, stack } from "../core/ops/join.js";
+import { concatenate, sliceAxis } from "../core/ops/join.js";
 import { reshape, transpose as transposeAxes } from "../core/ops/shape.js";
 import { ImplicitDiffError, type ImplicitDiagnostics, type ImplicitPolicy } from "./diagnostics.js";
 import {
   amortisedDense,
   batchAtTop,
-  batchedCg,
+  batchedCgRows,
   columnResiduals,
   fromVector,
   materializeBatched,
+  perElementDerivative,
   recordKrylov,
+  stackedAux,
   toVector,
   type KrylovSpend,
 } from "./backward-batch.js";
-import { batchLoop, moveBatchAxis, splitBatch, vmap } from "../core/vmap.js";
+import { batchLoop, moveBatchAxis, splitBatch } from "../core/vmap.js";
 import { batchTracer } from "../core/engine.js";
 
 /** Options of {@link customRoot}, {@link customFixedPoint}, {@link rootJvp} and {@link rootVjp}. */
@@ -393,27 +395,6 @@ function certifiedSolve(
   return certify(result.value, result.info, transpose, forwardResidual, fallback, opts, who, column);
 }
 
-/**
- * Conjugate gradients on the rows of `rhs` at once (one batched matvec per iteration), for an operator declared
- * positive definite, when no derivative has to flow through the solve (the operator and the right-hand sides are
- * plain values, as in a first-order Jacobian). Null where it does not apply (then each row is solved on its own).
- */
-function batchedCgRows(op: LinearOperator, xStar: Tree, rhs: Tensor, opts: ImplicitOptions) {
-  const solve = opts.solve ?? "auto";
-  const plain = rhs.level === 0 && flatten(op.params as Tree)[0].every((l) => l.level === 0);
-  if (!opts.positiveDefinite || (solve !== "auto" && solve !== "cg") || !plain) return null;
-  const [k, n] = rhs.shape as [number, number];
-  const apply = vmap((v: Tensor) => toVector(op.matvec(fromVector(v, xStar)) as Tree));
-  try {
-    const matvecRows = (v: Float64Array) => (apply(new Tensor(v, [k, n])) as Tensor).raw;
-    const maxIter = opts.maxIter ?? Math.max(10 * n, 100);
-    return batchedCg(matvecRows, rhs.raw, k, n, opts.rtol ?? 1e-10, opts.atol ?? 1e-12, maxIter);
-  } catch (e) {
-    if (e instanceof BatchingError) return null; // a matvec that cannot be batched
-    throw e;
-  }
-}
-
 /** Reports the diagnostics of one solved column and checks that its solution is finite. */
 function certify<T extends Tree>(
   value: T,
@@ -444,7 +425,7 @@ function certify<T extends Tree>(
 
 /**
  * The backward system for k right-hand sides at once: the rows of the k×n `rhs` (each a flattened pytree shaped
- * like `like`), as one multi-right-hand-side solve. The first row goes through {@link certifiedSolve} (which checks
+ * like x), as one multi-right-hand-side solve. The first row goes through {@link certifiedSolve} (which checks
  * the forward residual and the hints and, above the dense threshold, measures one Krylov solve); the others are
  * solved together with one factorisation when the dense path is chosen or pays for k − 1 more columns (see
  * `backward-batch.ts`), one certified solve per row otherwise. Every row is certified and reported (with its
@@ -454,7 +435,6 @@ function certifiedSolveRows(
   op: LinearOperator,
   xStar: Tree,
   rhs: Tensor,
-  like: Tree,
   transpose: boolean,
   forwardResidual: number,
   opts: ImplicitOptions,
@@ -462,7 +442,7 @@ function certifiedSolveRows(
   who: string,
 ): Tensor {
   const [k, n] = rhs.shape as [number, number];
-  const row = (j: number) => fromVector(reshape(sliceAxis(rhs, 0, j, j + 1), [n]), like);
+  const row = (j: number) => fromVector(reshape(sliceAxis(rhs, 0, j, j + 1), [n]), xStar);
   const solveRow = (j: number) =>
     toVector(certifiedSolve(op, xStar, row(j), transpose, forwardResidual, opts, cache, who, j));
   if (k === 0) return rhs;
@@ -502,24 +482,6 @@ function certifiedSolveRows(
 }
 
 /**
- * Under `vmap`, an implicit derivative whose backward operator is batched (x* or the arguments differ per element)
- * is computed once per element, each with its own operator: `fn` on each element's values. Undefined when the
- * operator is shared by the batch (the multi-right-hand-side case of {@link solveAll}) or nothing is batched.
- */
-function perElement<T>(
-  who: string,
-  operatorParts: readonly Tree[],
-  rhsParts: readonly Tree[],
-  fn: (...parts: Tree[]) => T,
-): T | undefined {
-  const opLeaves = flatten(operatorParts as Tree)[0];
-  if (batchAtTop([...opLeaves, ...flatten(rhsParts as Tree)[0]]) === null || !opLeaves.some(isBatched)) {
-    return undefined;
-  }
-  return batchLoop(who, fn, [...operatorParts, ...rhsParts]);
-}
-
-/**
  * The backward solve for `rhs`, or, when `rhs` is batched by `vmap` (as `jacrev` and `jacfwd` batch the rows or
  * columns of a Jacobian) while the operator is not, for all its elements at once by one multi-right-hand-side solve
  * ({@link certifiedSolveRows}).
@@ -546,7 +508,7 @@ function solveAll(
     vals.map((v, i) => reshape(moveBatchAxis(v, dims[i] ?? null, 0, size), [size, leaves[i]!.size])),
     1,
   );
-  const solved = certifiedSolveRows(op, xStar, rows, xStar, transpose, forwardResidual, opts, cache, who);
+  const solved = certifiedSolveRows(op, xStar, rows, transpose, forwardResidual, opts, cache, who);
   let offset = 0;
   return unflatten(
     def,
@@ -571,7 +533,7 @@ function rootJvpSigned(
   who: string,
   cache: BackwardCache = {},
 ): Tree {
-  const looped = perElement(who, [xStar, ...args], [...tangents], (x, ...r) =>
+  const looped = perElementDerivative(who, [xStar, ...args], [...tangents], (x, ...r) =>
     rootJvpSigned(F, sign, x, r.slice(0, args.length), r.slice(args.length), opts, who),
   );
   if (looped !== undefined) return looped;
@@ -593,7 +555,7 @@ function rootVjpSigned(
   who: string,
   cache: BackwardCache = {},
 ): Tree[] {
-  const looped = perElement(who, [xStar, ...args], [cotangent], (x, ...r) =>
+  const looped = perElementDerivative(who, [xStar, ...args], [cotangent], (x, ...r) =>
     rootVjpSigned(F, sign, x, r.slice(0, args.length), r[args.length], opts, who),
   );
   if (looped !== undefined) return looped;
@@ -690,31 +652,6 @@ interface SolveRecord {
   cache: BackwardCache;
 }
 
-/**
- * The aux outputs of the per-element solves of one call that ran once per element of a `vmap` below a derivative
- * transform (`vmap(grad(…))`): stacked, and batched at that vmap's level.
- */
-function stackedAux(made: readonly SolveRecord[], args: readonly Tensor[], who: string): Tree {
-  const levels = new Set<number>();
-  for (const a of args) {
-    for (let u: Tensor | null = a; u !== null && u.level > 0; u = u.primal) {
-      if (u.kind === TraceKind.Batch) levels.add(u.level);
-    }
-  }
-  if (levels.size !== 1) {
-    throw new BatchingError(
-      `${who}: hasAux under ${levels.size} nested vmaps with a derivative transform inside them is not supported; return the aux from a call of the layer outside the derivative`,
-    );
-  }
-  const [level] = levels;
-  const auxDef = flatten(made[0]!.aux)[1];
-  const leaves = made.map((r) => flatten(r.aux)[0]);
-  return unflatten(
-    auxDef,
-    leaves[0]!.map((_, k) => batchTracer(level!, stack(leaves.map((l) => l[k]!)), 0)),
-  );
-}
-
 function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who: string) {
   checkImplicitOptions(who, opts);
   return <S extends SolverFn>(solver: S): ImplicitLayer<S> => {
@@ -793,7 +730,16 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
       const outs: Tensor[] = customCall(rule, callArgs);
       const x = unflatten(record!.xDef, outs);
       if (!opts.hasAux) return x;
-      return [x, made.length === 1 ? made[0]!.aux : stackedAux(made, callArgs, who)];
+      return [
+        x,
+        made.length === 1
+          ? made[0]!.aux
+          : stackedAux(
+              made.map((r) => r.aux),
+              callArgs,
+              who,
+            ),
+      ];
     };
     return decorated as unknown as ImplicitLayer<S>;
   };

@@ -338,12 +338,12 @@ function certifiedSolve(
   who: string,
   column?: number,
 ): Tree {
-  if (column !== undefined) who = `${who} (batch element ${column})`;
+  const where = column === undefined ? who : `${who} (batch element ${column})`;
   const mode = transpose ? "vjp" : "jvp";
   const policy = opts.policy ?? "throw";
   const residualTol = opts.residualTol ?? 1e-4;
   if (!(forwardResidual <= residualTol)) {
-    const msg = `${who}: the solver's output is not a root: ‖F(x*, θ)‖ = ${forwardResidual.toExponential(3)} > residualTol ${residualTol} (solve more tightly, or raise residualTol)`;
+    const msg = `${where}: the solver's output is not a root: ‖F(x*, θ)‖ = ${forwardResidual.toExponential(3)} > residualTol ${residualTol} (solve more tightly, or raise residualTol)`;
     if (policy === "warn") console.warn(`diffopt warning: ${msg}`);
     else throw new ImplicitDiffError(msg, { mode, forwardResidual });
   }
@@ -377,7 +377,7 @@ function certifiedSolve(
     } else if (policy === "warn") {
       // An iterative solve returns its last iterate; a singular dense one has none, so least squares stands in.
       console.warn(
-        `diffopt warning: ${who}: backward solve failed (${e.message}); returning the best available result`,
+        `diffopt warning: ${where}: backward solve failed (${e.message}); returning the best available result`,
       );
       const fallbackOpts =
         kind === null
@@ -387,12 +387,12 @@ function certifiedSolve(
       fallback = kind !== null;
     } else {
       throw new ImplicitDiffError(
-        `${who}: the backward linear system (${mode}) could not be solved: ${e.message}. Try policy "lstsq" for a singular system, or another \`solve\`.`,
+        `${where}: the backward linear system (${mode}) could not be solved: ${e.message}. Try policy "lstsq" for a singular system, or another \`solve\`.`,
         { mode, forwardResidual },
       );
     }
   }
-  return certify(result.value, result.info, transpose, forwardResidual, fallback, opts, who, column);
+  return certify(result.value, result.info, transpose, forwardResidual, fallback, opts, where, column);
 }
 
 /** Reports the diagnostics of one solved column and checks that its solution is finite. */
@@ -444,7 +444,7 @@ function certifiedSolveRows(
   const [k, n] = rhs.shape as [number, number];
   const row = (j: number) => fromVector(reshape(sliceAxis(rhs, 0, j, j + 1), [n]), xStar);
   const solveRow = (j: number) =>
-    toVector(certifiedSolve(op, xStar, row(j), transpose, forwardResidual, opts, cache, who, j));
+    toVector(certifiedSolve(op, xStar, row(j), transpose, forwardResidual, opts, cache, who, k > 1 ? j : undefined));
   if (k === 0) return rhs;
   const first = reshape(solveRow(0), [1, n]);
   const kind = denseKind(opts, n, cache, k - 1);

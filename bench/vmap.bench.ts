@@ -121,16 +121,14 @@ function hyperparameterSweep(): void {
   const solver = new GradientDescent({ fun: objective.ridgeRegression, tol: 1e-8, maxIter: 5000 });
   const w0 = tensor(new Float64Array(10));
   const run = (lam: Tensor) => solver.run(w0, lam, [X, y]).params;
-  // warm-up of both paths (JIT), so that neither pays for compiling the solver's loop
-  const warm = tensor([1e-2, 1]);
-  vmap(run)(warm);
-  (warm.toArray() as number[]).map((l) => grad((lam: Tensor) => sum(run(lam)))(tensor(l)));
-  const tv = once(() => vmap(run)(lams));
-  const tl = once(() => (lams.toArray() as number[]).map((l) => run(tensor(l))));
   // hypergradients of the validation-free objective Σw*(λ), per strength
   const hyper = grad((lam: Tensor) => sum(run(lam)));
-  const thv = once(() => vmap(hyper)(lams));
-  const thl = once(() => (lams.toArray() as number[]).map((l) => hyper(tensor(l))));
+  // the median of 3 timed runs each, after two warm-up runs (JIT)
+  const opts = { minTime: 0, minBatches: 3, warmup: 0 };
+  const tv = timeIt(() => vmap(run)(lams), opts).median;
+  const tl = timeIt(() => (lams.toArray() as number[]).map((l) => run(tensor(l))), opts).median;
+  const thv = timeIt(() => vmap(hyper)(lams), opts).median;
+  const thl = timeIt(() => (lams.toArray() as number[]).map((l) => hyper(tensor(l))), opts).median;
   printTable(
     "GradientDescent.run on ridge regression (50×10) over 100 regularisation strengths (a per-element loop inside vmap)",
     ["method", "solutions", "hypergradients"],

@@ -19,7 +19,7 @@
  */
 import { batchTracer, jvpTracer, lower, makeNode, newLevel, topLevel, vjpTracer } from "./engine.js";
 import { BatchingError, DifferentiationError, ValueError } from "./errors.js";
-import { Tensor, TraceKind, describeValue, onesLike, zerosLike, type TapeNode } from "./tensor.js";
+import { Tensor, TraceKind, baseValues, describeValue, onesLike, zerosLike, type TapeNode } from "./tensor.js";
 import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
 import { vjp, type TreeFn } from "./transforms.js";
 import { batchLoop, perElement, splitBatch } from "./vmap.js";
@@ -215,7 +215,8 @@ function transposeLinear(what: string, lin: (...xs: Tree[]) => Tree, at: readonl
         flatten(x)[0].map((l) => onesLike(l)),
       ),
     );
-    if (flatten(lin(...probe))[0].some((l) => l.raw.some((v) => v !== 0))) {
+    // Under vmap the values of the whole batch: zero exactly when every element's are.
+    if (flatten(lin(...probe))[0].some((l) => baseValues(l).raw.some((v) => v !== 0))) {
       throw new DifferentiationError(
         `${what} is not written with differentiable diffopt ops, so the transform nested around it cannot be computed; write it with ops on its inputs`,
       );

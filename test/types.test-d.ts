@@ -26,6 +26,7 @@ import {
   tensor,
   valueAndGrad,
   vjp,
+  vmap,
   type ImplicitLayer,
   type SolverFn,
   type SolverResult,
@@ -133,3 +134,16 @@ run.params.toArray();
 new GradientDescent({ stepsize: 1 });
 // @ts-expect-error options are checked by name
 new GradientDescent({ fun: objective.ridgeRegression, maxiter: 10 });
+
+// vmap: the output keeps its structure (numbers become tensors); the arguments are checked against f's.
+const vm = vmap((p: Params, v: Tensor) => ({ y: mul(p.a, v), n: 1 }), { inAxes: [null, 0] })(w, x);
+expectType<Exact<typeof vm, { y: Tensor; n: Tensor }>>();
+const perExample = vmap(
+  grad((p: Params, v: Tensor) => sum(mul(p.a, v))),
+  { inAxes: [null, 0] },
+)(w, x);
+expectType<Exact<typeof perExample, TensorTree<Params>>>();
+// @ts-expect-error a string is no tensor argument
+vmap((v: Tensor) => v)("x");
+// @ts-expect-error inAxes entries are axes, null or pytrees of them
+vmap((v: Tensor) => v, { inAxes: ["0"] });

@@ -34,6 +34,9 @@ import {
   matmul,
   mean,
   BatchingError,
+  random,
+  eye,
+  stack,
 } from "../src/index.js";
 import { customCall, type CustomRule } from "../src/core/custom.js";
 import { checkDerivatives, randn, rng } from "./helpers.js";
@@ -226,5 +229,88 @@ describe("vmap: custom rules", () => {
     assertTreeClose(vmap(grad((x: Tensor) => sum(f(x))))(X), mul(3, square(X)), 1e-12);
     checkDerivatives((x: Tensor) => sum(square(vmap(f)(x))), [X]);
     checkDerivatives((x: Tensor) => vmap(f, { inAxes: 1 })(x), [X]);
+  });
+});
+
+describe("Jacobians by batching", () => {
+  test("jacfwd, jacrev and hessian call f once (one batched pass), and match finite differences", () => {
+    let calls = 0;
+    const f = (x: Tensor, y: { a: Tensor }) => (calls++, [mul(sin(x), sum(y.a)), exp(mul(x, 2))]);
+    const x = randn(r, [3]);
+    const y = { a: randn(r, [2, 2]) };
+    calls = 0;
+    const jf = jacfwd(f, { argnums: [0, 1] })(x, y);
+    assert.equal(calls, 1);
+    calls = 0;
+    const jr = jacrev(f, { argnums: [0, 1] })(x, y);
+    assert.equal(calls, 1);
+    assertTreeClose(jr[0]![0], jf[0]![0], 1e-12);
+    assertTreeClose(jr[0]![1].a, jf[0]![1].a, 1e-12);
+    assertTreeClose(jr[1]![0], jf[1]![0], 1e-12);
+    assert.deepEqual(jf[0]![1].a.shape, [3, 2, 2]);
+    checkDerivatives((v: Tensor) => f(v, y)[0]!, [x]);
+    const s = (v: Tensor) => sum(mul(sin(v), exp(v)));
+    calls = 0;
+    const h = hessian((v: Tensor) => (calls++, s(v)))(x);
+    assert.equal(calls, 1);
+    assertTreeClose(h, jacfwd(jacrev(s))(x), 1e-12);
+  });
+
+  test("a rule that reads numbers makes the Jacobian fall back to one pass per column, with the same result", () => {
+    // a custom rule whose JVP reads its tangent's numbers (fine for one tangent, not for a batch of them)
+    const reader: CustomRule<null> = {
+      name: "reader",
+      primal([x]) {
+        return { outs: [mul(x!, 3)], res: null };
+      },
+      jvp(_p, [t]) {
+        return [
+          tensor(
+            t!.toFloat64Array().map((v) => 3 * v),
+            t!.shape,
+          ),
+        ];
+      },
+      vjp(_p, _o, [ct]) {
+        return [
+          ct === null
+            ? null
+            : tensor(
+                ct.toFloat64Array().map((v) => 3 * v),
+                ct.shape,
+              ),
+        ];
+      },
+    };
+    const f = (x: Tensor) => customCall(reader, [x])[0]!;
+    const x = randn(r, [3]);
+    const three = mul(eye(3), 3);
+    assertTreeClose(jacfwd(f)(x), three);
+    assertTreeClose(jacrev(f)(x), three);
+  });
+
+  test("empty inputs and outputs", () => {
+    assert.deepEqual(jacfwd((x: Tensor) => mul(x, 2))(tensor([])).shape, [0, 0]);
+    assert.deepEqual(jacrev((x: Tensor) => sum(x))(tensor([])).shape, [0]);
+    assert.deepEqual(jacrev((x: Tensor) => mul(x, 2))(tensor([])).shape, [0, 0]);
+  });
+});
+
+describe("vmap: random functions", () => {
+  test("bernoulli with a batched p compares the same draws with each element's p", () => {
+    const key = random.key(1);
+    const ps = tensor([
+      [0.1, 0.9, 0.5],
+      [0.5, 0.5, 0.5],
+    ]);
+    const got = vmap((p: Tensor) => random.bernoulli(key, p, [3]))(ps);
+    assertTreeClose(got, loopRef((p) => random.bernoulli(key, p, [3]), [ps], [0]) as Tensor);
+    assert.throws(
+      () => vmap((p: Tensor) => random.bernoulli(key, p, [3]))(tensor([[2, 0, 0]])),
+      /must lie in \[0, 1\]/,
+    );
+    // samples that do not depend on the batch are broadcast: one key, one draw
+    const u = vmap((_p: Tensor) => random.uniform(key, [2]))(ps);
+    assertTreeClose(u, stack([random.uniform(key, [2]), random.uniform(key, [2])]));
   });
 });

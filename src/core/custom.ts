@@ -18,11 +18,11 @@
  * @module
  */
 import { batchTracer, jvpTracer, lower, makeNode, newLevel, topLevel, vjpTracer } from "./engine.js";
-import { DifferentiationError, ValueError } from "./errors.js";
-import { Tensor, TraceKind, describeValue, onesLike, zerosLike, type TapeNode } from "./tensor.js";
+import { BatchingError, DifferentiationError, ValueError } from "./errors.js";
+import { Tensor, TraceKind, baseValues, describeValue, onesLike, zerosLike, type TapeNode } from "./tensor.js";
 import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
 import { vjp, type TreeFn } from "./transforms.js";
-import { perElement, splitBatch } from "./vmap.js";
+import { batchLoop, perElement, splitBatch } from "./vmap.js";
 import { moveBatchAxis } from "./ops/shape.js";
 import { sum } from "./ops/reduce.js";
 import { mul } from "./ops/elementwise.js";
@@ -85,14 +85,50 @@ function customCallRes<R>(rule: CustomRule<R>, args: readonly Tensor[]): { outs:
   if (kind === TraceKind.Jvp) {
     const tangents = args.map((a) => (a.level === level ? a.tangent : null));
     if (tangents.every((t) => t === null)) return { outs, res };
-    const touts = rule.jvp(primals, tangents, outs, res);
+    const touts = perElementIfUnbatchable(
+      `the JVP of ${rule.name}`,
+      (...ts) => rule.jvp(primals, ts as (Tensor | null)[], outs, res),
+      tangents,
+      [...primals, ...outs],
+    );
     return { outs: outs.map((o, i) => (touts[i] ? jvpTracer(level, o, touts[i]!) : o)), res };
   }
   const needs = args.map((a) => a.level === level);
   const parents: (TapeNode | null)[] = args.map((a) => (a.level === level ? a.node : null));
   const parentOut = args.map((a) => (a.level === level ? a.outIndex : 0));
-  const node = makeNode(parents, parentOut, outs.length, (cts) => rule.vjp(primals, outs, cts, res, needs));
+  const node = makeNode(parents, parentOut, outs.length, (cts) =>
+    perElementIfUnbatchable(
+      `the VJP of ${rule.name}`,
+      (...cs) => rule.vjp(primals, outs, cs as (Tensor | null)[], res, needs),
+      cts,
+      [...primals, ...outs],
+    ),
+  );
   return { outs: outs.map((o, i) => vjpTracer(level, o, node, i)), res };
+}
+
+/**
+ * Runs a rule's JVP (VJP) on `batched` tangents (cotangents), or, when the rule cannot take a batch of them (it
+ * reads their numbers: a `BatchingError`) and the point it is evaluated at is not batched, once per batch element.
+ * That is what `jacfwd`/`jacrev` of a custom rule that calls a solver or a plain kernel needs: their basis is a batch
+ * of tangents at one point, and the forward computation (a solve, a factorisation) then still runs only once.
+ */
+function perElementIfUnbatchable(
+  who: string,
+  rule: (...xs: (Tensor | null)[]) => (Tensor | null)[],
+  batched: readonly (Tensor | null)[],
+  point: readonly Tensor[],
+): (Tensor | null)[] {
+  try {
+    return rule(...batched);
+  } catch (e) {
+    if (!(e instanceof BatchingError)) throw e;
+    const level = topLevel(batched.filter((t): t is Tensor => t !== null));
+    if (topLevel(point) >= level) throw e;
+    const out = batchLoop(who, (...xs: Tree[]) => rule(...(xs as (Tensor | null)[])), batched);
+    if (out === undefined) throw e;
+    return out;
+  }
 }
 
 /** A custom call on arguments batched at `level`: the rule's `batch`, or one call per element. */
@@ -179,7 +215,8 @@ function transposeLinear(what: string, lin: (...xs: Tree[]) => Tree, at: readonl
         flatten(x)[0].map((l) => onesLike(l)),
       ),
     );
-    if (flatten(lin(...probe))[0].some((l) => l.raw.some((v) => v !== 0))) {
+    // Under vmap the values of the whole batch: zero exactly when every element's are.
+    if (flatten(lin(...probe))[0].some((l) => baseValues(l).raw.some((v) => v !== 0))) {
       throw new DifferentiationError(
         `${what} is not written with differentiable diffopt ops, so the transform nested around it cannot be computed; write it with ops on its inputs`,
       );

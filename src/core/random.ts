@@ -28,7 +28,18 @@
  */
 import { ShapeError, ValueError } from "./errors.js";
 import { fmt } from "./shape.js";
-import { Tensor, asTensor, checkShape, describeValue, shapeSize, type Shape, type TensorLike } from "./tensor.js";
+import {
+  Tensor,
+  asTensor,
+  baseValues,
+  checkShape,
+  describeValue,
+  isBatched,
+  shapeSize,
+  type Shape,
+  type TensorLike,
+} from "./tensor.js";
+import { less } from "./ops/elementwise.js";
 import { broadcastTo } from "./ops/broadcast.js";
 import { take } from "./ops/indexing.js";
 import { reshape } from "./ops/shape.js";
@@ -349,7 +360,8 @@ export function randint(key: PRNGKey, shape: Shape, lo: number, hi: number): Ten
 
 /**
  * Bernoulli samples (1 with probability `p`, else 0) as a float64 tensor. `p` is a number or a tensor that
- * broadcasts to `shape`, with values in [0, 1].
+ * broadcasts to `shape`, with values in [0, 1]. Under `vmap` with a batched `p`, every element compares the same
+ * uniform draws (one key) with its own `p`, as JAX does with an unbatched key.
  *
  * @example
  * ```ts
@@ -362,6 +374,7 @@ export function bernoulli(key: PRNGKey, p: TensorLike, shape: Shape): Tensor {
   const s = checkSampleShape(shape, "bernoulli");
   if (typeof p === "number") checkFiniteNumber(p, "p", "bernoulli");
   const pt = asTensor(p);
+  if (isBatched(pt)) return batchedBernoulli(k, pt, s);
   let probs: Float64Array;
   try {
     probs = broadcastTo(new Tensor(pt.raw, pt.shape), s).raw;
@@ -376,6 +389,22 @@ export function bernoulli(key: PRNGKey, p: TensorLike, shape: Shape): Tensor {
   const out = new Float64Array(probs.length);
   for (let i = 0; i < out.length; i++) out[i] = uniformAt(k.k0, k.k1, i) < probs[i]! ? 1 : 0;
   return new Tensor(out, s);
+}
+
+/** `bernoulli` for a `p` batched by vmap: the key's uniform draws compared with each element's `p`, as ops. */
+function batchedBernoulli(k: PRNGKey, pt: Tensor, s: Shape): Tensor {
+  for (const q of baseValues(pt).raw) {
+    if (!(q >= 0 && q <= 1)) throw new ValueError(`random.bernoulli: p must lie in [0, 1], got ${q}`);
+  }
+  const n = shapeSize(s);
+  const u = new Float64Array(n);
+  for (let i = 0; i < n; i++) u[i] = uniformAt(k.k0, k.k1, i);
+  try {
+    return less(new Tensor(u, s), broadcastTo(pt, s));
+  } catch (e) {
+    if (!(e instanceof ShapeError)) throw e;
+    throw new ShapeError(`random.bernoulli: p of shape ${fmt(pt.shape)} does not broadcast to shape ${fmt(s)}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

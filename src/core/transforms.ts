@@ -5,13 +5,14 @@
  */
 import { backwardPass, jvpTracer, lower, makeNode, newLevel, stripDerivatives, vjpTracer } from "./engine.js";
 import { allocFloat64 } from "./alloc.js";
-import { NonScalarOutputError, TreeMismatchError, ValueError } from "./errors.js";
+import { BatchingError, NonScalarOutputError, TreeMismatchError, ValueError } from "./errors.js";
 import { Tensor, shapeSize, zerosLike as tensorZerosLike, type Shape } from "./tensor.js";
 import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
 import { checkFunction, checkOptions } from "./options.js";
 import { add } from "./ops/elementwise.js";
 import { reshape } from "./ops/shape.js";
-import { stack } from "./ops/join.js";
+import { concatenate, sliceAxis, stack } from "./ops/join.js";
+import { vmap } from "./vmap.js";
 
 /**
  * A function of pytrees, as the transforms accept it. Its `any` is a constraint only: an unannotated parameter
@@ -375,14 +376,56 @@ function assembleJacobian(blocks: Tensor[][], outDef: TreeDef, inDef: TreeDef, m
   return unflatten(outDef, perOut as unknown as Tensor[]);
 }
 
-function basis(shape: Shape, size: number, k: number): Tensor {
-  const d = allocFloat64(size);
+/** `n` basis vectors of a flat space of `n` entries restricted to one leaf (entries `off…off+size`), batched on axis 0. */
+function basisBatch(shape: Shape, n: number, off: number): Tensor {
+  const size = shapeSize(shape);
+  const d = allocFloat64(n * size);
+  for (let j = 0; j < size; j++) d[(off + j) * size + j] = 1;
+  return new Tensor(d, [n, ...shape]);
+}
+
+/** Basis vector `k` of a leaf of `shape`. */
+function basis(shape: Shape, k: number): Tensor {
+  const d = allocFloat64(shapeSize(shape));
   d[k] = 1;
   return new Tensor(d, shape);
 }
 
 /**
- * The Jacobian by forward mode (one JVP per input element): best when inputs are fewer than outputs.
+ * Runs the batched computation of a Jacobian, or the loop of single passes it replaces when a rule on the way
+ * cannot be batched yet (it reads plain numbers: a `BatchingError`, e.g. a custom rule that calls a solver). Both
+ * give the same Jacobian; the loop only costs more passes.
+ */
+function batchedElseLoop<T>(batched: () => T, loop: () => T): T {
+  try {
+    return batched();
+  } catch (e) {
+    if (e instanceof BatchingError) return loop();
+    throw e;
+  }
+}
+
+/** Per output leaf, its Jacobian as a [outSize, n] matrix over all `n` input entries, and the output structure. */
+interface FlatJacobian {
+  outDef: TreeDef;
+  outShapes: Shape[];
+  mats: Tensor[];
+}
+
+/** Cuts a [outSize, n] Jacobian into the blocks of the input leaves, each shaped [...outShape, ...inShape]. */
+function jacobianBlocks(jac: FlatJacobian, inLeaves: readonly Tensor[]): Tensor[][] {
+  return jac.outShapes.map((os, o) => {
+    let off = 0;
+    return inLeaves.map((leaf) => {
+      off += leaf.size;
+      return reshape(sliceAxis(jac.mats[o]!, 1, off - leaf.size, off), [...os, ...leaf.shape]);
+    });
+  });
+}
+
+/**
+ * The Jacobian by forward mode: one JVP batched (`vmap`) over the basis of the inputs, so every op runs once on
+ * all columns; best when inputs are fewer than outputs.
  * For `f: R^n → R^m` the result has shape [m, n]; in general [...outShape, ...inShape] per leaf pair.
  *
  * @example
@@ -411,41 +454,56 @@ function jacfwdAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
       argnums.forEach((a, i) => (callArgs[a] = d[i]!));
       return f(...callArgs);
     };
-    // columns[inLeaf][element] = tangent-out leaves
+    const primals = unflatten<Tree[]>(inDef, inLeaves);
+    const n = inLeaves.reduce((acc, l) => acc + l.size, 0);
     let outDef: TreeDef | null = null;
     let outShapes: Shape[] = [];
-    const columns: Tensor[][][] = inLeaves.map((leaf, li) => {
-      const cols: Tensor[][] = [];
-      for (let k = 0; k < leaf.size; k++) {
-        const tangents = inLeaves.map((l, j) => (j === li ? basis(l.shape, l.size, k) : tensorZerosLike(l)));
-        const [out, tout] = jvp(g, unflatten<Tree[]>(inDef, inLeaves), unflatten<Tree[]>(inDef, tangents));
-        const [ol, od] = flatten(out);
-        outDef = od;
-        outShapes = ol.map((o) => o.shape);
-        cols.push(flatten(tout)[0]);
-      }
-      return cols;
-    });
-    if (outDef === null) {
-      const out = g(...diffArgs);
+    // Tangent-out leaves for input tangents `ts` (a batch of columns under vmap, one column in the loop).
+    const push = (...ts: Tensor[]): Tensor[] => {
+      const [out, tout] = jvp(g, primals, unflatten<Tree[]>(inDef, ts));
       const [ol, od] = flatten(out);
       outDef = od;
       outShapes = ol.map((o) => o.shape);
+      return flatten(tout)[0];
+    };
+    const flat = (cols: Tensor[]): Tensor[] => cols.map((c) => reshape(c, [c.size / n, n]));
+    const batched = () => {
+      let off = 0;
+      const basisLeaves = inLeaves.map((l) => basisBatch(l.shape, n, (off += l.size) - l.size));
+      return flat(vmap(push, { outAxes: -1 })(...basisLeaves));
+    };
+    const loop = () => {
+      const columns: Tensor[][] = [];
+      inLeaves.forEach((leaf, li) => {
+        for (let k = 0; k < leaf.size; k++) {
+          columns.push(push(...inLeaves.map((l, j) => (j === li ? basis(l.shape, k) : tensorZerosLike(l)))));
+        }
+      });
+      return columns[0]!.map((_, o) =>
+        stack(
+          columns.map((c) => reshape(c[o]!, [c[o]!.size])),
+          -1,
+        ),
+      );
+    };
+    let mats: Tensor[];
+    if (n === 0) {
+      const [ol, od] = flatten(g(...diffArgs));
+      outDef = od;
+      outShapes = ol.map((o) => o.shape);
+      mats = ol.map((o) => new Tensor(new Float64Array(0), [o.size, 0]));
+    } else {
+      mats = batchedElseLoop(batched, loop);
     }
-    const blocks = outShapes.map((os, o) =>
-      inLeaves.map((leaf, li) => {
-        const cols = columns[li]!.map((c) => reshape(c[o]!, [c[o]!.size]));
-        const mat = cols.length === 0 ? new Tensor(new Float64Array(0), [shapeSize(os), 0]) : stack(cols, -1);
-        return reshape(mat, [...os, ...leaf.shape]);
-      }),
-    );
-    return assembleJacobian(blocks, outDef, inDef, typeof argnumsOpt === "object") as JacobianResult<F, A, O>;
+    const blocks = jacobianBlocks({ outDef: outDef!, outShapes, mats }, inLeaves);
+    return assembleJacobian(blocks, outDef!, inDef, typeof argnumsOpt === "object") as JacobianResult<F, A, O>;
   };
 }
 
 /**
- * The Jacobian by reverse mode (one VJP per output element, one forward pass): best when outputs are fewer
- * than inputs. Same layout as {@link jacfwd}.
+ * The Jacobian by reverse mode: one forward pass, then the pullback batched (`vmap`) over the basis of the
+ * outputs, so every op of the backward pass runs once on all rows; best when outputs are fewer than inputs. Same
+ * layout as {@link jacfwd}.
  *
  * @example
  * ```ts
@@ -467,18 +525,20 @@ function jacrevAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
   return <A extends Parameters<F>>(...args: A): JacobianResult<F, A, O> => {
     const argnums = resolveArgnums(argnumsOpt, args.length, op);
     const t = leafVjp(f, args, argnums, false);
-    const blocks = t.outLeaves.map((o, oi) => {
-      const rows: Tensor[][] = t.inLeaves.map(() => []);
-      for (let k = 0; k < o.size; k++) {
-        const cts = t.outLeaves.map((_, j) => (j === oi ? basis(o.shape, o.size, k) : null));
-        const g = t.pullback(cts);
-        g.forEach((gi, li) => rows[li]!.push(reshape(gi, [gi.size])));
-      }
-      return t.inLeaves.map((leaf, li) => {
-        const mat = rows[li]!.length === 0 ? new Tensor(new Float64Array(0), [0, leaf.size]) : stack(rows[li]!, 0);
-        return reshape(mat, [...o.shape, ...leaf.shape]);
-      });
+    const n = t.inLeaves.reduce((acc, l) => acc + l.size, 0);
+    // Input cotangents, raveled and concatenated, for the cotangent `ct` of output leaf `oi`.
+    const pull = (oi: number, ct: Tensor): Tensor => {
+      const g = t.pullback(t.outLeaves.map((_, j) => (j === oi ? ct : null)));
+      return g.length === 1 ? reshape(g[0]!, [n]) : concatenate(g.map((gi) => reshape(gi, [gi.size])));
+    };
+    const mats = t.outLeaves.map((o, oi) => {
+      if (o.size === 0 || n === 0) return new Tensor(new Float64Array(0), [o.size, n]);
+      return batchedElseLoop(
+        () => vmap((ct: Tensor) => pull(oi, ct))(basisBatch(o.shape, o.size, 0)),
+        () => stack(Array.from({ length: o.size }, (_, k) => pull(oi, basis(o.shape, k)))),
+      );
     });
+    const blocks = jacobianBlocks({ outDef: t.outDef, outShapes: t.outLeaves.map((o) => o.shape), mats }, t.inLeaves);
     return assembleJacobian(blocks, t.outDef, t.inDef, typeof argnumsOpt === "object") as JacobianResult<F, A, O>;
   };
 }

@@ -55,7 +55,8 @@ const VMAP_OPTION_KEYS = ["inAxes", "outAxes"] as const satisfies readonly (keyo
  * broadcast along it. It nests with every transform: per-example gradients are
  * `vmap(grad(loss), { inAxes: [null, 0, 0] })`. Batched arguments of different sizes and out-of-range axes throw a
  * `ShapeError` naming the argument; reading numbers from a batched tensor inside `f` (`item()`, `toArray()`) throws
- * a `BatchingError`.
+ * a `BatchingError`. Random keys are not tensors and are not batched: a key used inside `f` gives every element the
+ * same draws (split it outside and pass the samples to batch them).
  *
  * @example
  * ```ts

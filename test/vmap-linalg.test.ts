@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   BatchingError,
+  tensor,
   Tensor,
   add,
   eye,
@@ -193,6 +194,37 @@ describe("vmap: linear operators, linearSolve and Krylov solvers", () => {
       return { info: res.info.iterations };
     })(bs) as { info: Tensor };
     assert.deepEqual([...info.shape], [4]);
+  });
+
+  test("combinators, iterative refinement and the Jacobi preconditioner with batched parameters", () => {
+    const tags = { symmetric: true, positiveDefinite: true };
+    const rhos = tensor([0.5, 1, 2, 4]);
+    checkBatched((s, b) => linalg.scale(linalg.LinearOperator.fromMatrix(A), s).matvec(b), [rhos, bs], [0, 0], "scale");
+    // tags derived from a batched value hold for every element (here ρ > 0 throughout: positive definite)
+    const ridged = (s: Tensor) => linalg.ridge(linalg.LinearOperator.fromMatrix(A, tags), s);
+    vmap((s: Tensor) => {
+      assert.equal(ridged(s).tags.positiveDefinite, true);
+      return s;
+    })(rhos);
+    checkBatched((s, b) => linalg.linearSolve(ridged(s), b).value, [rhos, bs], [0, 0], "linearSolve of a ridge");
+    checkBatched((d, b) => linalg.diagonal(d).matvec(b), [add(bs, 3), bs], [0, 0], "diagonal operator");
+    const refine = (a: Tensor, b: Tensor) =>
+      linalg.iterativeRefinement(linalg.LinearOperator.fromMatrix(a, tags), b, {
+        ridge: 1,
+        inner: { solver: "cholesky" },
+      }).value;
+    checkBatched(refine, [P, bs], [0, 0], "iterativeRefinement", 1e-8);
+    const jacobiCg = (a: Tensor, b: Tensor) => {
+      const op = linalg.LinearOperator.fromMatrix(a, tags);
+      return linalg.cg(op, b, { preconditioner: linalg.jacobiPreconditioner(op), rtol: 1e-12 }).value;
+    };
+    const xs = vmap(jacobiCg)(P, bs) as Tensor;
+    assertClose(
+      xs,
+      loop(jacobiCg, [P, bs], [0, 0]) as Tensor,
+      { rtol: 1e-9 },
+      "cg with a batched Jacobi preconditioner",
+    );
   });
 
   test("cg, minres, gmres on a batch of right-hand sides, with a summed-up info", () => {

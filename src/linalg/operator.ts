@@ -15,6 +15,7 @@ import { allocFloat64 } from "../core/alloc.js";
 import { topLevel } from "../core/engine.js";
 import { Tensor, eye, isBatched, onesLike, zerosLike } from "../core/tensor.js";
 import { batchLoop } from "../core/vmap.js";
+import { elementNote, forEachElement } from "../core/element-values.js";
 import { add as addTensors, mul } from "../core/ops/elementwise.js";
 import { matmul, matrixTranspose } from "../core/ops/matmul.js";
 import { reshape } from "../core/ops/shape.js";
@@ -496,8 +497,20 @@ function scalarParam(x: number | Tensor, who: string, arg: string): Tensor {
     const what = t instanceof Tensor ? `shape [${t.shape.join(", ")}]` : typeof t;
     throw new ShapeError(`${who}: ${arg} must be a number or a one-element tensor, got ${what}`);
   }
-  if (!Number.isFinite(t.raw[0])) throw new ValueError(`${who}: ${arg} must be finite, got ${t.raw[0]}`);
+  forEachElement(t, ([v], e) => {
+    if (!Number.isFinite(v)) throw new ValueError(`${who}: ${arg} must be finite, got ${v}${elementNote(e)}`);
+  });
   return t.ndim === 0 ? t : reshape(t, []);
+}
+
+/**
+ * Whether every value of the tensors (of every batch element under `vmap`: an operator's tags hold for the whole
+ * batch) passes `ok`.
+ */
+function everyValue(ts: readonly Tensor[], ok: (x: number) => boolean): boolean {
+  let all = true;
+  for (const t of ts) forEachElement(t, (d) => (all &&= d.every(ok)));
+  return all;
 }
 
 /**
@@ -519,9 +532,10 @@ export function scale<P extends Tree>(
   if (t.symmetric || t.positiveDefinite) tags.symmetric = true;
   if (t.diagonal) tags.diagonal = true;
   if (t.triangular !== undefined) tags.triangular = t.triangular;
-  const v = a.raw[0]!;
-  if ((t.positiveDefinite || t.positiveSemidefinite) && v >= 0) tags.positiveSemidefinite = true;
-  if (t.positiveDefinite && v > 0) tags.positiveDefinite = true;
+  if ((t.positiveDefinite || t.positiveSemidefinite) && everyValue([a], (v) => v >= 0)) {
+    tags.positiveSemidefinite = true;
+  }
+  if (t.positiveDefinite && everyValue([a], (v) => v > 0)) tags.positiveDefinite = true;
   return new LinearOperator<{ op: P; alpha: Tensor }>(
     {
       mv: (p, x) => scaleTree(p.alpha, op.mv(p.op, x)),
@@ -558,14 +572,15 @@ export function ridge<P extends Tree>(
   }
   const r = scalarParam(rho, "ridge", "rho");
   const t = op.tags;
-  const v = r.raw[0]!;
+  const nonNegative = everyValue([r], (v) => v >= 0);
+  const positive = everyValue([r], (v) => v > 0);
   const tags: OperatorTags = {};
   if (t.symmetric || t.positiveDefinite) tags.symmetric = true;
   if (t.diagonal) tags.diagonal = true;
   if (t.triangular !== undefined) tags.triangular = t.triangular;
   const psd = t.positiveDefinite || t.positiveSemidefinite;
-  if (psd && v >= 0) tags.positiveSemidefinite = true;
-  if ((psd && v > 0) || (t.positiveDefinite && v >= 0)) tags.positiveDefinite = true;
+  if (psd && nonNegative) tags.positiveSemidefinite = true;
+  if ((psd && positive) || (t.positiveDefinite && nonNegative)) tags.positiveDefinite = true;
   const n = op.inSize;
   return new LinearOperator<{ op: P; rho: Tensor }>(
     {
@@ -614,12 +629,12 @@ function flatData(t: Tree): Float64Array {
  * ```
  */
 export function diagonal<P extends Tree>(d: P): LinearOperator<P> {
-  const values = flatData(d);
+  const leaves = flatten(d)[0];
+  const n = sizeOf(d);
   const tags: OperatorTags = { diagonal: true, symmetric: true };
-  if (values.every((x) => x >= 0)) tags.positiveSemidefinite = true;
-  if (values.length > 0 && values.every((x) => x > 0)) tags.positiveDefinite = true;
+  if (everyValue(leaves, (x) => x >= 0)) tags.positiveSemidefinite = true;
+  if (n > 0 && everyValue(leaves, (x) => x > 0)) tags.positiveDefinite = true;
   const mv = (p: P, v: Tree): Tree => map((a, b) => mul(a, b!), p, v);
-  const n = values.length;
   return new LinearOperator<P>(
     {
       mv,

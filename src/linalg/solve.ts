@@ -22,7 +22,8 @@
  */
 import { customCall, type CustomRule } from "../core/custom.js";
 import { NonFiniteError, ShapeError, ValueError } from "../core/errors.js";
-import { Tensor, baseValues, zerosLike } from "../core/tensor.js";
+import { Tensor, zerosLike } from "../core/tensor.js";
+import { elementNote, forEachElement } from "../core/element-values.js";
 import { perElement } from "../core/vmap.js";
 import { key as randomKey, normal, split as splitKey } from "../core/random.js";
 import { jvp, vjp } from "../core/transforms.js";
@@ -222,12 +223,14 @@ export function resolveSolver(
 
 function checkFiniteTree(leaves: readonly Tensor[], who: string, what: string): void {
   leaves.forEach((l, i) => {
-    // Under vmap: the values of the whole batch (finite exactly when every element's are).
-    const d = baseValues(l).raw;
-    for (let j = 0; j < d.length; j++) {
-      if (!Number.isFinite(d[j]))
-        throw new NonFiniteError(`${who}: ${what} has a non-finite entry ${d[j]} (leaf ${i}, index ${j})`);
-    }
+    forEachElement(l, (d, e) => {
+      for (let j = 0; j < d.length; j++) {
+        if (!Number.isFinite(d[j]))
+          throw new NonFiniteError(
+            `${who}: ${what} has a non-finite entry ${d[j]} (leaf ${i}, index ${j})${elementNote(e)}`,
+          );
+      }
+    });
   });
 }
 

@@ -3,7 +3,7 @@
  * is diag(1[lower < x < upper]) in x and the indicator of the clipped coordinates in the bounds.
  * @module
  */
-import { ShapeError, ValueError } from "../core/errors.js";
+import { ShapeError } from "../core/errors.js";
 import { maximum, minimum, neg, relu } from "../core/ops/elementwise.js";
 import { broadcastShapes, fmt } from "../core/shape.js";
 import { Tensor, sameShape, type TensorLike } from "../core/tensor.js";

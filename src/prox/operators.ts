@@ -7,7 +7,7 @@ import { abs, add, div, greater, mul, relu, sign, sub, where } from "../core/ops
 import { norm } from "../core/ops/norm.js";
 import { reshape } from "../core/ops/shape.js";
 import { broadcastShapes, fmt } from "../core/shape.js";
-import { Tensor, sameShape, zerosLike, type TensorLike } from "../core/tensor.js";
+import { Tensor, sameShape, type TensorLike } from "../core/tensor.js";
 import { checkValues, finiteTensor, nonNegativeValue, scalarParam } from "../projection/checks.js";
 
 /** A regularisation strength: non-negative, a number or a tensor broadcasting to the shape of x. */

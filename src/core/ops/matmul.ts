@@ -461,7 +461,7 @@ const FOLD_MIN_ROWS = 8;
 /**
  * The batching rule of the matrix products. When one operand is a single matrix and the batch of the other
  * can be laid along the rows of op(A) or the columns of op(B) without copying (A batched in "nn"/"nt", B
- * batched in "nt"), the whole batch is one GEMM — one large product runs on the packed/WASM kernels where a
+ * batched in "nt", a batch of vectors B in any layout, as V·op(A)ᵀ), the whole batch is one GEMM — one large product runs on the packed/WASM kernels where a
  * batch of small ones would each run on the plain loops. When B is batched in "nn"/"tn" the batch is moved next
  * to B's columns first (one copy of B), which pays off when A has at least 8 rows and each element's product is
  * below the fast kernels' size (measured in `bench/vmap-rules.bench.ts`). Otherwise the batch axes go first and the primitive's broadcasting batch loop
@@ -491,9 +491,15 @@ function batchedProduct(
       const [, n, k] = y.shape as [number, number, number];
       return [reshape(product(a, reshape(y, [size * n, k])), [m, size, n]), 1];
     }
+    const [k, n] = b.shape.filter((_, i) => i !== db) as [number, number];
+    if (n === 1) {
+      // A batch of vectors: their matrix V (batch × k) needs no copy, and the products are V·op(A)ᵀ.
+      const v = reshape(moveBatchAxis(b, db, 0, size), [size, k]);
+      const out = bind(matmulPrim, [v, a], layout === "nn" ? "nt" : "nn");
+      return [reshape(out, [size, m, 1]), 0];
+    }
     // op(B) = B is [k, n] per element: [k, B, n] → [k, B·n] (one copy of B), and C = op(A)·B is [m, B·n].
     // The copy is repaid when A has enough rows and each element's product is too small for the fast kernels.
-    const [k, n] = b.shape.filter((_, i) => i !== db) as [number, number];
     if (m >= FOLD_MIN_ROWS && m * k * n < WASM_MIN_WORK) {
       const y = moveBatchAxis(b, db, 1, size);
       return [reshape(product(a, reshape(y, [k, size * n])), [m, size, n]), 1];

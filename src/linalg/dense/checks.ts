@@ -4,7 +4,8 @@
  */
 import { BatchingError, NonFiniteError, ShapeError } from "../../core/errors.js";
 import { fmt } from "../../core/shape.js";
-import { Tensor, asTensor, baseValues, isBatched, type TensorLike } from "../../core/tensor.js";
+import { Tensor, asTensor, isBatched, type TensorLike } from "../../core/tensor.js";
+import { elementNote, forEachElement } from "../../core/element-values.js";
 import type { Tree } from "../../core/tree.js";
 import { batchLoop, perElement } from "../../core/vmap.js";
 import { customCall, type CustomRule } from "../../core/custom.js";
@@ -13,17 +14,20 @@ import { add, div, mul, sub } from "../../core/ops/elementwise.js";
 import { moveBatchAxis, reshape, transpose } from "../../core/ops/shape.js";
 
 /**
- * Throws a `NonFiniteError` naming `fn` and `arg` when `x` holds a NaN or an infinity. Under `vmap` it checks the
- * whole batch at once (the flat index is then into the batched values).
+ * Throws a `NonFiniteError` naming `fn` and `arg` when `x` holds a NaN or an infinity (per batch element under
+ * `vmap`, naming it).
  */
 export function checkFiniteArg(x: Tensor, fn: string, arg: string): void {
-  const d = baseValues(x).raw;
-  for (let i = 0; i < d.length; i++) {
-    const v = d[i]!;
-    if (v - v !== 0) {
-      throw new NonFiniteError(`${fn}: ${arg} has a non-finite entry (${v} at flat index ${i}, shape ${fmt(x.shape)})`);
+  forEachElement(x, (d, e) => {
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i]!;
+      if (v - v !== 0) {
+        throw new NonFiniteError(
+          `${fn}: ${arg} has a non-finite entry (${v} at flat index ${i}, shape ${fmt(x.shape)})${elementNote(e)}`,
+        );
+      }
     }
-  }
+  });
 }
 
 /** A finite 2-D matrix argument; `square` also demands n×n. Returns the tensor and its dimensions. */

@@ -391,15 +391,19 @@ export function runKrylov<T extends Tree>(
   leastSquares = false,
 ): KrylovResult<T> {
   // Under vmap (the operator's params or b batched), one solve per element; `info` sums up the batch.
+  // A preconditioner operator may be batched too (e.g. the Jacobi preconditioner of a batched operator).
   const infos: KrylovInfo[] = [];
+  const pre0 = "preconditioner" in opts ? opts.preconditioner : undefined;
+  const preOp = pre0 instanceof LinearOperator ? pre0 : null;
   const looped = batchLoop(
     name,
-    (params, rhs) => {
-      const r = runKrylov(name, makeKernel, op.withParams(params), rhs as T, opts, leastSquares);
+    (params, rhs, preParams) => {
+      const o = preOp === null ? opts : { ...opts, preconditioner: preOp.withParams(preParams) };
+      const r = runKrylov(name, makeKernel, op.withParams(params), rhs as T, o, leastSquares);
       infos.push(r.info);
       return r.value;
     },
-    [op.params, b],
+    [op.params, b, preOp === null ? null : preOp.params],
   );
   if (looped !== undefined) {
     const info = {

@@ -5,6 +5,7 @@
 import { Tensor } from "../../core/tensor.js";
 import { ValueError } from "../../core/errors.js";
 import { flatten, unflatten, type Tree } from "../../core/tree.js";
+import { batchLoop } from "../../core/vmap.js";
 import { LinearOperator, diagonal, diagonalValues, type AnyLinearOperator } from "../operator.js";
 
 /**
@@ -22,6 +23,15 @@ import { LinearOperator, diagonal, diagonalValues, type AnyLinearOperator } from
  * ```
  */
 export function jacobiPreconditioner(opOrDiagonal: AnyLinearOperator | Tree): LinearOperator<Tree> {
+  // Under vmap (a batched operator or diagonal), each element's inverse diagonal: the parameters of one
+  // batched diagonal operator.
+  const op = opOrDiagonal instanceof LinearOperator ? opOrDiagonal : null;
+  const looped = batchLoop(
+    "jacobiPreconditioner",
+    (p) => jacobiPreconditioner(op === null ? p : op.withParams(p)).params,
+    [op === null ? (opOrDiagonal as Tree) : op.params],
+  );
+  if (looped !== undefined) return diagonal<Tree>(looped);
   let example: Tree;
   let d: Float64Array;
   if (opOrDiagonal instanceof LinearOperator) {

@@ -201,6 +201,11 @@ describe("vmap: custom rules", () => {
     assertTreeClose(gw, tensor(600)); // Σ 100·x
     const perEx = vmap(grad(fake, { argnums: 1 }), { inAxes: [0, null] })(xs, w);
     assertTreeClose(perEx, tensor([100, 200, 300]));
+    // vmap(jvp) with batched points and tangents, jacfwd of the vmapped function (batch inside and outside)
+    const T = randn(r, [3]);
+    const perT = vmap((x: Tensor, u: Tensor) => jvp(mySqrt, [x], [u])[1])(X, T);
+    assertTreeClose(perT, div(mul(T, 0.5), sqrt(X)), 1e-12);
+    assertTreeClose(jacfwd(vmap(mySqrt))(X), jacrev((x: Tensor) => sqrt(x))(X), 1e-12);
     // forward mode transposes bwd, under vmap too
     const [, t] = jvp((x: Tensor) => vmap(mySqrt)(x), [X], [tensor([1, 0, 0])]);
     assertTreeClose(t, mul(tensor([1, 0, 0]), div(0.5, sqrt(X))), 1e-12);

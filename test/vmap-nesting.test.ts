@@ -39,6 +39,7 @@ import {
   stack,
 } from "../src/index.js";
 import { customCall, type CustomRule } from "../src/core/custom.js";
+import { batchLoop } from "../src/core/vmap.js";
 import { checkDerivatives, randn, rng } from "./helpers.js";
 import { assertTreeClose, elementAt, loopRef } from "./vmap-helpers.js";
 
@@ -200,6 +201,11 @@ describe("vmap: custom rules", () => {
     assertTreeClose(gw, tensor(600)); // Σ 100·x
     const perEx = vmap(grad(fake, { argnums: 1 }), { inAxes: [0, null] })(xs, w);
     assertTreeClose(perEx, tensor([100, 200, 300]));
+    // vmap(jvp) with batched points and tangents, jacfwd of the vmapped function (batch inside and outside)
+    const T = randn(r, [3]);
+    const perT = vmap((x: Tensor, u: Tensor) => jvp(mySqrt, [x], [u])[1])(X, T);
+    assertTreeClose(perT, div(mul(T, 0.5), sqrt(X)), 1e-12);
+    assertTreeClose(jacfwd(vmap(mySqrt))(X), jacrev((x: Tensor) => sqrt(x))(X), 1e-12);
     // forward mode transposes bwd, under vmap too
     const [, t] = jvp((x: Tensor) => vmap(mySqrt)(x), [X], [tensor([1, 0, 0])]);
     assertTreeClose(t, mul(tensor([1, 0, 0]), div(0.5, sqrt(X))), 1e-12);
@@ -312,5 +318,44 @@ describe("vmap: random functions", () => {
     // samples that do not depend on the batch are broadcast: one key, one draw
     const u = vmap((_p: Tensor) => random.uniform(key, [2]))(ps);
     assertTreeClose(u, stack([random.uniform(key, [2]), random.uniform(key, [2])]));
+  });
+});
+
+describe("batchLoop: library code that reads numbers runs once per element", () => {
+  // a "solver" that reads plain numbers: the largest entry's index, as control flow
+  const peak = (x: Tensor): { i: Tensor; v: Tensor } => {
+    const viaLoop = batchLoop("peak", (v) => peak(v as Tensor), [x]);
+    if (viaLoop !== undefined) return viaLoop;
+    const values = stopGradient(x).toFloat64Array();
+    const i = values.indexOf(Math.max(...values));
+    return { i: tensor(i), v: mul(x, tensor(values.map((_, k) => (k === i ? 1 : 0)))).sum() };
+  };
+  test("outside vmap it is not used; under vmap, vmap(vmap) and grad(vmap) it runs per element", () => {
+    assert.equal(
+      batchLoop("peak", (v) => v, [tensor([1, 2])]),
+      undefined,
+    );
+    const X = tensor([
+      [1, 5, 2],
+      [7, 0, 1],
+    ]);
+    const out = vmap(peak)(X);
+    assert.deepEqual(out.i.toArray(), [1, 0]);
+    assert.deepEqual(out.v.toArray(), [5, 7]);
+    const nested = vmap(vmap(peak))(stack([X, mul(X, -1)]));
+    assert.deepEqual(nested.i.toArray(), [
+      [1, 0],
+      [0, 1],
+    ]);
+    // a differentiation level above vmap's cannot be split per element: loud, never wrong (write a custom rule)
+    assert.throws(() => vmap(grad((v: Tensor) => peak(v).v))(X), BatchingError);
+    assertTreeClose(
+      grad((v: Tensor) => sum(vmap(peak)(v).v))(X),
+      tensor([
+        [0, 1, 0],
+        [1, 0, 0],
+      ]),
+    );
+    assert.deepEqual(vmap(peak)(tensor([[], []]).reshape([0, 3])).i.shape, [0]);
   });
 });

@@ -281,7 +281,9 @@ setBatchBind(batchBind);
  * batch tracers. Each call gets one element's plain values (lower levels kept, so derivatives of an enclosing
  * `grad` still flow through ops); the tensor leaves of the outputs are stacked along a new axis and returned as
  * batch tracers. Returns `undefined` when no `vmap` level is on top: the caller then computes as usual. `who` names
- * the function in errors. The outputs must be pytrees with the same structure for every element.
+ * the function in errors. The outputs must be pytrees with the same structure for every element. A differentiation
+ * level above the `vmap` level (`vmap(grad(g))` around the caller) cannot be split per element: the caller's reads
+ * then throw a `BatchingError`; code that must support that is a custom rule (its primal runs on plain values).
  */
 export function batchLoop<T>(who: string, fn: (...args: Tree[]) => T, args: readonly Tree[]): T | undefined {
   const [leaves, def] = flatten(args as Tree);

@@ -49,10 +49,10 @@ const enum Arith {
 }
 
 /**
- * How an operand of shape `inShape` is laid over the output: repeated whole (`tile`: out index i reads
+ * @internal How an operand of shape `inShape` is laid over the output: repeated whole (`tile`: out index i reads
  * i mod period) or each element repeated (`repeat`: i reads ⌊i / count⌋). Null when neither.
  */
-function broadcastPattern(inShape: Shape, outShape: Shape): { tile: number } | { repeat: number } | null {
+export function broadcastPattern(inShape: Shape, outShape: Shape): { tile: number } | { repeat: number } | null {
   const lead = outShape.length - inShape.length;
   const dims = outShape.map((d, i) => (i < lead ? 1 : inShape[i - lead]!));
   let first = 0;

@@ -21,7 +21,7 @@ test("every embedded module is the assembly of its .wat source (run npm run buil
   assert.ok(GEMM_WASM.length > 0);
   assert.deepEqual(
     sources().map((s) => s.name),
-    ["gemm", "gemv"],
+    ["elementwise", "gemm", "gemv"],
   );
 });
 

@@ -8,6 +8,7 @@ import { allocFloat64 } from "../alloc.js";
 import { broadcastIndex, broadcastShapes } from "../shape.js";
 import { Tensor, asTensor, sameShape, scalar, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo, sumTo } from "./broadcast.js";
+import { wasmArith } from "../wasm/elementwise.js";
 
 type Kernel2 = (x: number, y: number) => number;
 
@@ -113,6 +114,8 @@ function arithmetic(op: Arith, a: Tensor, b: Tensor): Tensor {
   const bd = b.raw;
   if (sameShape(a.shape, shape)) {
     const out = allocFloat64(ad.length);
+    // Same shapes, or b a scalar: WebAssembly SIMD from 512 elements (wasm/elementwise.ts).
+    if ((bd.length === ad.length || bd.length === 1) && wasmArith(op, ad, bd, out)) return new Tensor(out, shape);
     if (sameShape(b.shape, shape)) {
       arithRight(op, ad, bd, out, true, out.length);
       return new Tensor(out, shape);
@@ -129,6 +132,7 @@ function arithmetic(op: Arith, a: Tensor, b: Tensor): Tensor {
     const p = broadcastPattern(a.shape, shape);
     if (p !== null) {
       const out = allocFloat64(bd.length);
+      if (ad.length === 1 && wasmArith(op, bd, ad, out, true)) return new Tensor(out, shape);
       let full = bd;
       let commuted = op;
       if (op === Arith.Sub) {

@@ -1,6 +1,6 @@
 /**
- * Matrix–vector products, the four forms `gemmStrided` hands to its matrix–vector kernels (A·x and Aᵀ·x with n = 1,
- * x·B and x·Bᵀ with m = 1), on odd sizes around the kernels' four-row blocks and pairs of columns, with offsets,
+ * Matrix–vector products and outer products, the five forms `gemmStrided` hands to its level-2 kernels (A·x and
+ * Aᵀ·x with n = 1, x·B and x·Bᵀ with m = 1, x·yᵀ with k = 1), on odd sizes around the kernels' four-row blocks and pairs of columns, with offsets,
  * strides and alpha, against a naive loop. Runs with the default kernels (WebAssembly SIMD) here and again with
  * the TypeScript kernels forced in test/kernels-ts.test.ts.
  */
@@ -14,7 +14,7 @@ import { assertClose, rng } from "./helpers.js";
 
 type Strides = [aRow: number, aCol: number, bRow: number, bCol: number];
 
-test("matrix–vector products equal a naive loop in all four forms, with offsets, strides and alpha", () => {
+test("matrix–vector and outer products equal a naive loop in all five forms, with offsets, strides and alpha", () => {
   const r = rng(17);
   const wasm = activeKernels() === "wasm";
   for (const [rows, depth] of [
@@ -31,15 +31,16 @@ test("matrix–vector products equal a naive loop in all four forms, with offset
       ["Aᵀ·x", rows, depth, 1, [1, ld, 2, 1]],
       ["x·B", 1, depth, rows, [1, 2, ld, 1]],
       ["x·Bᵀ", 1, depth, rows, [1, 2, 1, ld]],
+      ["x⊗y", rows, 1, depth, [2, 1, 1, 3]],
     ];
     for (const [form, m, k, n, [aRow, aCol, bRow, bCol]] of forms) {
       const aOff = 3;
       const bOff = 1;
       const cOff = 2;
-      const ldc = n === 1 ? 3 : 1;
+      const ldc = n === 1 ? 3 : m === 1 ? 1 : n + 2;
       const a = Float64Array.from({ length: aOff + ld * ld }, () => r.normal());
       const b = Float64Array.from({ length: bOff + ld * ld }, () => r.normal());
-      const c = Float64Array.from({ length: cOff + Math.max(m, n) * 3 }, () => r.normal());
+      const c = Float64Array.from({ length: cOff + m * ldc + n }, () => r.normal());
       const alpha = -1.25;
       const expected = c.slice();
       // prettier-ignore

@@ -1,5 +1,5 @@
 /**
- * Matrix–vector products on WebAssembly SIMD.
+ * Matrix–vector products and rank-1 updates on WebAssembly SIMD.
  *
  * Why: a matrix–vector product reads each entry of the matrix once for two flops, so it is bound by memory
  * traffic; the TypeScript loops run at about 0.5 GF/s on it, and the f64x2 kernels of `gemv.wat` (four rows of
@@ -16,6 +16,7 @@ interface GemvExports {
   memory: WasmMemory;
   gemv_n(pa: number, px: number, py: number, m: number, n: number): void;
   gemv_t(pa: number, px: number, py: number, m: number, n: number): void;
+  ger(pa: number, px: number, py: number, m: number, n: number): void;
 }
 
 let instance: GemvExports | null | undefined;
@@ -73,8 +74,8 @@ const WASM_MIN_ENTRIES = 1024;
 
 /**
  * C += alpha · op(A) · op(B) on the strided views of `gemmStrided` (ops/matmul.ts) when the product is a
- * matrix–vector product (n = 1, or m = 1) whose matrix has contiguous rows or columns, by the WebAssembly
- * kernels. Returns false (having done nothing) for other products, small ones, or when the WebAssembly backend is
+ * matrix–vector product (n = 1, or m = 1) whose matrix has contiguous rows or columns, or an outer product
+ * (k = 1), by the WebAssembly kernels. Returns false (having done nothing) for other products, small ones, or when the WebAssembly backend is
  * off or unavailable.
  * @internal
  */
@@ -103,6 +104,41 @@ export function wasmMatvec(
     // A row vector times op(B): (op(B)ᵀ·aᵀ)ᵀ.
     if (bCol === 1) return wasmGemv(true, k, n, alpha, b, bOff, bRow, a, aOff, aCol, c, cOff, 1);
     if (bRow === 1) return wasmGemv(false, n, k, alpha, b, bOff, bCol, a, aOff, aCol, c, cOff, 1);
+  } else if (k === 1 && m * n >= WASM_MIN_ENTRIES) {
+    return wasmGer(m, n, alpha, a, aOff, aRow, b, bOff, bCol, c, cOff, ldc);
   }
   return false;
+}
+
+/**
+ * C[i][j] += alpha·x[i]·y[j] for C at c[cOff + i·ldc + j] (m×n), x[i] = a[aOff + i·aStride] and
+ * y[j] = b[bOff + j·bStride]: the outer products of matmul's derivative rules. C is copied in and back.
+ */
+function wasmGer(
+  m: number,
+  n: number,
+  alpha: number,
+  a: Float64Array,
+  aOff: number,
+  aStride: number,
+  b: Float64Array,
+  bOff: number,
+  bStride: number,
+  c: Float64Array,
+  cOff: number,
+  ldc: number,
+): boolean {
+  if (!wasmChosen()) return false;
+  const mod = (instance ??= instantiate<GemvExports>(GEMV_WASM));
+  if (mod === null) return false;
+  const cLen = m * n;
+  const heap = heapOf(mod.memory, cLen + m + n);
+  if (ldc === n) heap.set(c.subarray(cOff, cOff + cLen));
+  else for (let i = 0; i < m; i++) heap.set(c.subarray(cOff + i * ldc, cOff + i * ldc + n), i * n);
+  for (let i = 0; i < m; i++) heap[cLen + i] = alpha * a[aOff + i * aStride]!;
+  for (let j = 0; j < n; j++) heap[cLen + m + j] = b[bOff + j * bStride]!;
+  mod.ger(0, cLen * 8, (cLen + m) * 8, m, n);
+  if (ldc === n) c.set(heap.subarray(0, cLen), cOff);
+  else for (let i = 0; i < m; i++) c.set(heap.subarray(i * n, i * n + n), cOff + i * ldc);
+  return true;
 }

@@ -4,6 +4,7 @@
 ;; A is row-major, m rows of n doubles, contiguous at pa. x and y are contiguous vectors.
 ;;   gemv_n: y[i]  = Σ_j A[i][j]·x[j]   (y of length m, overwritten)
 ;;   gemv_t: y[j] += Σ_i A[i][j]·x[i]   (y of length n, accumulated: the caller zeroes it)
+;;   ger:    A[i][j] += x[i]·y[j]        (the rank-1 update, e.g. the outer product of a matmul's gradient)
 ;; Both are bound by memory traffic (each entry of A is read once for two flops), so they work on four rows of A
 ;; at a time: gemv_n reads each pair of x once for four rows, gemv_t loads and stores each pair of y once for four
 ;; rows. Remaining rows go one at a time (dot, axpy).
@@ -191,5 +192,17 @@
         (local.set $pa (i32.add (local.get $pa) (local.get $rowBytes)))
         (local.set $px (i32.add (local.get $px) (i32.const 8)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
+;; A += x·yᵀ: one axpy per row of A.
+  (func (export "ger") (param $pa i32) (param $px i32) (param $py i32) (param $m i32) (param $n i32)
+    (local $rowBytes i32) (local $end i32)
+    (local.set $rowBytes (i32.shl (local.get $n) (i32.const 3)))
+    (local.set $end (i32.add (local.get $px) (i32.shl (local.get $m) (i32.const 3))))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $px) (local.get $end)))
+        (call $axpy (f64.load (local.get $px)) (local.get $py) (local.get $pa) (local.get $n))
+        (local.set $pa (i32.add (local.get $pa) (local.get $rowBytes)))
+        (local.set $px (i32.add (local.get $px) (i32.const 8)))
         (br $rows))))
 )

@@ -55,7 +55,7 @@ test("add/sub/mul/div on both kernel paths equal the scalar operation, special v
   }
 });
 
-test("wasmArith serves from 512 elements when chosen, and declines otherwise", () => {
+test("wasmArith serves from 512 to 2^18 elements when chosen, and declines otherwise", () => {
   const a = new Float64Array(512).fill(3);
   const b = new Float64Array(512).fill(2);
   const out = new Float64Array(512);
@@ -64,6 +64,8 @@ test("wasmArith serves from 512 elements when chosen, and declines otherwise", (
   assert.equal(wasmArith(1, a, new Float64Array([1]), out, true), true);
   assert.deepEqual([...new Set(out)], [-2]);
   assert.equal(wasmArith(0, a.subarray(1), b.subarray(1), out.subarray(1)), false);
+  const big = new Float64Array((1 << 18) + 1);
+  assert.equal(wasmArith(0, big, big, big.slice()), false);
   const previous = useKernels("ts");
   assert.equal(wasmArith(0, a, b, out), false);
   useKernels(previous);

@@ -27,13 +27,19 @@ let instance: ElementwiseExports | null | undefined;
 
 /** From this many elements the copies are repaid (measured crossover 200–400 elements). */
 const WASM_MIN_LENGTH = 512;
+/**
+ * Up to this many (2¹⁸, 2 MiB per operand): the module's memory, which never shrinks, holds three operands of the
+ * largest op served, so at most 6 MiB; larger ops stay in TypeScript, where the gain is also smaller (1.6× at
+ * 10⁵ elements, bound by memory bandwidth).
+ */
+const WASM_MAX_LENGTH = 1 << 18;
 
 const NAMES = ["add", "sub", "mul", "div"] as const;
 
 /**
  * out[i] = a[i] ∘ b[i] (or a[i] ∘ b[0] when b has one element; with `scalarFirst`, b[0] ∘ a[i]), ∘ being add, sub,
- * mul or div for op 0–3, by the WebAssembly kernels. Returns false (having done nothing) for short arrays or when
- * the WebAssembly backend is off or unavailable.
+ * mul or div for op 0–3, by the WebAssembly kernels. Returns false (having done nothing) for arrays shorter than
+ * 512 or longer than 2¹⁸, or when the WebAssembly backend is off or unavailable.
  * @internal
  */
 export function wasmArith(
@@ -44,7 +50,7 @@ export function wasmArith(
   scalarFirst = false,
 ): boolean {
   const n = out.length;
-  if (n < WASM_MIN_LENGTH || !wasmChosen()) return false;
+  if (n < WASM_MIN_LENGTH || n > WASM_MAX_LENGTH || !wasmChosen()) return false;
   const mod = (instance ??= instantiate<ElementwiseExports>(ELEMENTWISE_WASM));
   if (mod === null) return false;
   const heap = heapOf(mod.memory, 3 * n);

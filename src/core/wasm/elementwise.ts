@@ -6,8 +6,9 @@
  * large operands, copy in + the f64x2 loops of `elementwise.wat` + copy out beats the plain loop. Measured on this
  * project's 2-core machine (`add` of two same-shape tensors, best CPU time per call, TypeScript → WebAssembly):
  * 2.5 → 2.0 µs at 512 elements, 3.9 → 2.1 µs at 1000, 67 → 28 µs at 16384, 388 → 223 µs at 10⁵; no gain at 256
- * (`npm run bench -- core` prints the same comparison). Only same-length operands, or one full operand and a scalar, are served; the
- * other broadcasts stay in TypeScript (`ops/elementwise.ts`), which is also the fallback and the test oracle.
+ * (`npm run bench -- core` prints the same comparison). Only same-length operands, or one full operand and a
+ * scalar, are served; the other broadcasts stay in TypeScript (`ops/elementwise.ts`), which is also the fallback
+ * and the test oracle.
  *
  * @module
  */

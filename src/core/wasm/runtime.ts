@@ -26,7 +26,7 @@ export interface WasmMemory {
   grow(pages: number): number;
 }
 
-/** Which kernels run the dense products: "wasm" (WebAssembly SIMD, when the engine supports it) or "ts". */
+/** Which kernels run the dense products and medium elementwise arithmetic: "wasm" (WebAssembly SIMD) or "ts". */
 export type KernelBackend = "wasm" | "ts";
 
 function decodeBase64(s: string): Uint8Array {
@@ -75,8 +75,8 @@ export function wasmChosen(): boolean {
 }
 
 /**
- * Chooses the kernels of the dense matrix products (GEMM, matrix–vector products, and through them the blocked
- * LU and Cholesky updates): `"wasm"` (the default: WebAssembly SIMD where the engine supports it, TypeScript
+ * Chooses the kernels of the dense matrix products (GEMM, matrix–vector and outer products, and through them the
+ * blocked LU and Cholesky updates) and of elementwise add/sub/mul/div from 512 elements: `"wasm"` (the default: WebAssembly SIMD where the engine supports it, TypeScript
  * otherwise) or `"ts"` (the plain TypeScript kernels). Returns the backend that was in use. The environment
  * variable `DIFFOPT_KERNELS=ts` sets the initial choice in Node. Results agree to rounding: the kernels sum the
  * same products, but may group them differently.

@@ -1,6 +1,6 @@
 /**
  * Core benchmarks: per-op overhead of small ops eagerly and under `grad`, the gradient of a least-squares loss,
- * and matmul throughput.
+ * matmul throughput, and the matrix–vector and elementwise kernels on medium tensors.
  */
 import {
   Tensor,
@@ -9,6 +9,7 @@ import {
   exp,
   grad,
   matmul,
+  matmulTN,
   mul,
   random,
   square,
@@ -116,9 +117,68 @@ function matmulThroughput(): void {
   );
 }
 
+/**
+ * Time of `fn` with each kernel backend, in one run: [TypeScript, WebAssembly SIMD]. The backends alternate twice
+ * and each keeps its better median, so that a burst of load from other processes does not decide the ratio.
+ */
+function perBackend(fn: () => unknown): [number, number] {
+  const best = { ts: Infinity, wasm: Infinity };
+  for (const backend of ["ts", "wasm", "ts", "wasm"] as const) {
+    const previous = useKernels(backend);
+    best[backend] = Math.min(best[backend], timeIt(fn, { minBatches: 3, minTime: 0.1 }).median);
+    useKernels(previous);
+  }
+  return [best.ts, best.wasm];
+}
+
+/**
+ * Medium tensors: matrix–vector products (A·x and Aᵀ·x, GF/s counting the copy into the module's memory) and an
+ * elementwise add, per kernel backend.
+ */
+function mediumKernels(): void {
+  const rows: string[][] = [];
+  for (const [m, n] of [
+    [64, 64],
+    [128, 128],
+    [1000, 100],
+    [512, 512],
+  ] as const) {
+    const [ka, kx, ky] = random.split(random.key(m + n), 3);
+    const A = random.normal(ka!, [m, n]);
+    const x = random.normal(kx!, [n]);
+    const y = random.normal(ky!, [m]);
+    for (const [label, fn] of [
+      [`A·x, A ${m}×${n}`, () => matmul(A, x)],
+      [`Aᵀ·y, A ${m}×${n}`, () => matmulTN(A, y.reshape([m, 1]))],
+    ] as const) {
+      const [ts, wasm] = perBackend(fn);
+      const gf = (t: number) => ((2 * m * n) / t / 1e9).toFixed(2);
+      rows.push([
+        label,
+        `${formatTime(ts)} (${gf(ts)} GF/s)`,
+        `${formatTime(wasm)} (${gf(wasm)} GF/s)`,
+        `${(ts / wasm).toFixed(2)}×`,
+      ]);
+    }
+  }
+  for (const n of [300, 1000, 16384, 100000]) {
+    const [ka, kb] = random.split(random.key(n), 2);
+    const a = random.normal(ka!, [n]);
+    const b = random.normal(kb!, [n]);
+    const [ts, wasm] = perBackend(() => add(a, b));
+    rows.push([`add, ${n} elements`, formatTime(ts), formatTime(wasm), `${(ts / wasm).toFixed(2)}×`]);
+  }
+  printTable(
+    `medium tensors: matrix–vector products and elementwise add per kernel backend (active: ${activeKernels()})`,
+    ["op", "TypeScript", "WebAssembly SIMD", "speed-up"],
+    rows,
+  );
+}
+
 /** Runs the core benchmarks and prints their tables. */
 export async function run(): Promise<void> {
   opOverhead();
   leastSquares();
   matmulThroughput();
+  mediumKernels();
 }

@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import { allocFloat64 } from "../src/core/alloc.js";
 import { add, tensor } from "../src/index.js";
 
-describe("allocFloat64 (small arrays carved from a shared slab)", () => {
+describe("allocFloat64 (small and medium arrays carved from shared slabs)", () => {
   test("every array is zero-filled, of the requested length, and independent of its neighbours", () => {
     const arrays: Float64Array[] = [];
     // Lengths on both sides of the pooled range, enough of them to cross several slab boundaries.
     for (let i = 0; i < 2000; i++) {
-      const n = [0, 1, 8, 9, 17, 63, 64, 65, 200][i % 9]!;
+      const n = [0, 1, 8, 9, 17, 63, 64, 65, 200, 1000, 1024, 1025][i % 12]!;
       const a = allocFloat64(n);
       assert.equal(a.length, n);
       assert.ok(

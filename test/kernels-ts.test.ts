@@ -6,4 +6,5 @@ import { useKernels } from "../src/index.js";
 
 useKernels("ts");
 await import("./gemm.test.js");
+await import("./gemv.test.js");
 await import("./linalg-kernels-perf.test.js");

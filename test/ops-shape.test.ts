@@ -345,6 +345,23 @@ describe("broadcastTo, sumTo", () => {
     assert.equal(broadcastTo(x, [3, 1]), x);
   });
 
+  test("broadcastTo's block copies (tiled rows, repeated columns, scalars) and index path agree with NumPy's rule", () => {
+    const rr = rng(31);
+    for (let trial = 0; trial < 200; trial++) {
+      const nd = 1 + Math.floor(rr.uniform() * 4);
+      const out = Array.from({ length: nd }, () => 1 + Math.floor(rr.uniform() * 4));
+      const drop = Math.floor(rr.uniform() * (nd + 1));
+      const inShape = out.slice(drop).map((d) => (rr.uniform() < 0.4 ? 1 : d));
+      const x = randn(rr, inShape);
+      const b = broadcastTo(x, out);
+      assert.deepEqual(b.shape, out);
+      for (const idx of indices(out)) {
+        const src = idx.slice(drop).map((v, i) => (inShape[i] === 1 ? 0 : v!));
+        assert.equal(element(b, idx as number[]), element(x, src), `${inShape} → ${out} at ${idx}`);
+      }
+    }
+  });
+
   test("broadcastTo errors name the shapes", () => {
     assert.throws(
       () => broadcastTo(zeros([3]), [2, 2]),

@@ -19,6 +19,10 @@ test("every embedded module is the assembly of its .wat source (run npm run buil
     assert.equal(readFileSync(s.out, "utf8"), embed(s.name, bytes), `${s.out} is stale`);
   }
   assert.ok(GEMM_WASM.length > 0);
+  assert.deepEqual(
+    sources().map((s) => s.name),
+    ["elementwise", "gemm", "gemv"],
+  );
 });
 
 test("Node ≥ 20 runs the WebAssembly kernels by default; useKernels switches and restores", () => {

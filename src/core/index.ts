@@ -66,7 +66,7 @@ export { logsumexp, softmax, logSoftmax } from "./ops/softmax.js";
 export { sort, argsort, cumsum, cumprod } from "./ops/sort.js";
 export { norm, type NormOptions } from "./ops/norm.js";
 export { checkFinite } from "./check.js";
-export { useKernels, activeKernels, type KernelBackend } from "./wasm/gemm.js";
+export { useKernels, activeKernels, type KernelBackend } from "./wasm/runtime.js";
 export * from "./ops/broadcast.js";
 export * from "./ops/shape.js";
 export { concatenate, stack, split } from "./ops/join.js";

@@ -9,12 +9,21 @@ import { broadcastIndex, broadcastShapes, fmt } from "../shape.js";
 import { Tensor, asTensor, checkShape, sameShape, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { moveBatchAxis, reshape } from "./shape.js";
 import { sum } from "./reduce.js";
+import { broadcastPattern } from "./elementwise.js";
 
 const broadcastToPrim: Primitive<Shape> = {
   name: "broadcastTo",
   impl([x], shape) {
-    const idx = broadcastIndex(x!.shape, shape);
     const src = x!.raw;
+    // A tiled or repeated operand (a scalar, a row, a column) is copied by blocks, without an index array.
+    const p = broadcastPattern(x!.shape, shape);
+    if (p !== null) {
+      const out = allocFloat64(shapeSize(shape));
+      if ("tile" in p) for (let o = 0; o < out.length; o += p.tile) out.set(src, o);
+      else for (let e = 0, o = 0; o < out.length; e++, o += p.repeat) out.fill(src[e]!, o, o + p.repeat);
+      return new Tensor(out, shape);
+    }
+    const idx = broadcastIndex(x!.shape, shape);
     const out = allocFloat64(idx.length);
     for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]!]!;
     return new Tensor(out, shape);

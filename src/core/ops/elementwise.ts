@@ -9,6 +9,7 @@ import { broadcastIndex, broadcastShapes } from "../shape.js";
 import { Tensor, asTensor, sameShape, scalar, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo, sumTo } from "./broadcast.js";
 import { moveBatchAxis, reshape } from "./shape.js";
+import { wasmArith } from "../wasm/elementwise.js";
 
 type Kernel2 = (x: number, y: number) => number;
 
@@ -50,10 +51,10 @@ const enum Arith {
 }
 
 /**
- * How an operand of shape `inShape` is laid over the output: repeated whole (`tile`: out index i reads
+ * @internal How an operand of shape `inShape` is laid over the output: repeated whole (`tile`: out index i reads
  * i mod period) or each element repeated (`repeat`: i reads ⌊i / count⌋). Null when neither.
  */
-function broadcastPattern(inShape: Shape, outShape: Shape): { tile: number } | { repeat: number } | null {
+export function broadcastPattern(inShape: Shape, outShape: Shape): { tile: number } | { repeat: number } | null {
   const lead = outShape.length - inShape.length;
   const dims = outShape.map((d, i) => (i < lead ? 1 : inShape[i - lead]!));
   let first = 0;
@@ -114,6 +115,8 @@ function arithmetic(op: Arith, a: Tensor, b: Tensor): Tensor {
   const bd = b.raw;
   if (sameShape(a.shape, shape)) {
     const out = allocFloat64(ad.length);
+    // Same shapes, or b a scalar: WebAssembly SIMD from 512 elements (wasm/elementwise.ts).
+    if ((bd.length === ad.length || bd.length === 1) && wasmArith(op, ad, bd, out)) return new Tensor(out, shape);
     if (sameShape(b.shape, shape)) {
       arithRight(op, ad, bd, out, true, out.length);
       return new Tensor(out, shape);
@@ -130,6 +133,7 @@ function arithmetic(op: Arith, a: Tensor, b: Tensor): Tensor {
     const p = broadcastPattern(a.shape, shape);
     if (p !== null) {
       const out = allocFloat64(bd.length);
+      if (ad.length === 1 && wasmArith(op, bd, ad, out, true)) return new Tensor(out, shape);
       let full = bd;
       let commuted = op;
       if (op === Arith.Sub) {

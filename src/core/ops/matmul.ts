@@ -11,6 +11,7 @@ import { add, mul } from "./elementwise.js";
 import { sumTo } from "./broadcast.js";
 import { moveBatchAxis, reshape, transpose } from "./shape.js";
 import { wasmGemm } from "../wasm/gemm.js";
+import { wasmMatvec } from "../wasm/gemv.js";
 
 /**
  * Products of at least this many multiply-adds (m·n·k) run on the WebAssembly SIMD kernel when it is available
@@ -83,7 +84,7 @@ export function gemmNT(
  * beyond the packing below. C must not overlap the parts of `a` and `b` that are read.
  *
  * Large products run on the WebAssembly SIMD kernel (`wasm/gemm.ts`) when it is available and chosen
- * (`useKernels`). Otherwise, in TypeScript, large products run blocked: slabs of at most 256 rows of op(B) by 256 columns are packed into zero-padded
+ * (`useKernels`), and so do matrix–vector products from 32×32 (`wasm/gemv.ts`). Otherwise, in TypeScript, large products run blocked: slabs of at most 256 rows of op(B) by 256 columns are packed into zero-padded
  * panels of 4 columns, pairs of rows of op(A) are packed interleaved, and a 2×4 register-blocked micro-kernel
  * (8 accumulators) runs over each pair of rows and panel. Small or thin products use plain loops.
  * @internal
@@ -110,10 +111,12 @@ export function gemmStrided(
     m * n * k >= WASM_MIN_WORK &&
     m >= 4 &&
     n >= 4 &&
+    k >= 4 &&
     wasmGemm(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc)
   ) {
     return;
   }
+  if (wasmMatvec(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc)) return;
   if (m >= 2 && n >= 8 && k >= 4 && m * n * k >= 32768) {
     gemmPacked(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc);
   } else if (n === 1 && aCol === 1) {

@@ -841,23 +841,17 @@ function tridiagonalQr(d: Float64Array, e: Float64Array, zt: Float64Array, n: nu
   }
 }
 
-/** @internal y = A·x, or Aᵀ·x with `transpose`, for A row-major m×n (a plain loop, on concrete values). */
+/**
+ * @internal y = A·x, or Aᵀ·x with `transpose`, for A row-major m×n, on concrete values: the matrix–vector kernels
+ * of `gemmStrided` (WebAssembly SIMD when available).
+ */
 export function gemv(a: Float64Array, m: number, n: number, x: Float64Array, transpose: boolean): Float64Array {
   if (!transpose) {
     const y = new Float64Array(m);
-    for (let i = 0; i < m; i++) {
-      let s = 0;
-      const row = i * n;
-      for (let j = 0; j < n; j++) s += a[row + j]! * x[j]!;
-      y[i] = s;
-    }
+    gemmStrided(m, n, 1, 1, a, 0, n, 1, x, 0, 1, 1, y, 0, 1);
     return y;
   }
   const y = new Float64Array(n);
-  for (let i = 0; i < m; i++) {
-    const xi = x[i]!;
-    const row = i * n;
-    for (let j = 0; j < n; j++) y[j]! += a[row + j]! * xi;
-  }
+  gemmStrided(n, m, 1, 1, a, 0, 1, n, x, 0, 1, 1, y, 0, 1);
   return y;
 }

@@ -104,7 +104,9 @@ function peerPeakMemory(mode: "implicit" | "unrolled", iters: number): number | 
 const ratio = (a: number, b: number | undefined) => (b === undefined ? "" : `${(a / b).toFixed(2)}×`);
 
 export async function run(): Promise<void> {
-  const list = workloads();
+  // DIFFOPT_PEERS_ONLY=svm runs only the workloads whose name contains that text
+  const only = process.env.DIFFOPT_PEERS_ONLY;
+  const list = workloads().filter((w) => only === undefined || w.name.includes(only));
   const dir = mkdtempSync(join(tmpdir(), "diffopt-peers-"));
   const rows: string[][] = [];
   const json: Record<string, unknown>[] = [];

@@ -1,5 +1,6 @@
 /**
- * The paper runner: `npm run paper -- [name...] [--quick] [--out dir]`.
+ * The paper runner: `npm run paper -- [name...] [--quick] [--out dir]`, or `npm run paper -- --index [--out dir]`
+ * to rewrite only `index.html` from the records already in the folder (CI's `npm test` writes the quick records).
  *
  * Runs the named experiments (all registered ones by default) one after the other, each with a progress bar on
  * its long loops, and writes `reports/<name>.json`, the figures and `reports/index.html` (see ./report.ts). The
@@ -10,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { claimFails, type ExperimentContext } from "./experiment.js";
+import { claimFails, type Experiment, type ExperimentContext, type ExperimentResult } from "./experiment.js";
 import { createProgress, formatDuration } from "./progress.js";
 import {
   claimNumbers,
@@ -19,6 +20,7 @@ import {
   makeRecord,
   renderReport,
   type ExperimentRecord,
+  type Machine,
 } from "./report.js";
 import { experiments } from "./registry.js";
 
@@ -54,13 +56,15 @@ export function quietContext(quick = true): ExperimentContext {
 }
 
 /** Reads the `--flag` arguments; throws a usage message on an unknown name or flag. */
-export function parseArgs(argv: string[]): { names: string[]; quick: boolean; out: string } {
+export function parseArgs(argv: string[]): { names: string[]; quick: boolean; out: string; indexOnly: boolean } {
   const names: string[] = [];
   let quick = false;
+  let indexOnly = false;
   let out = join(repoRoot, "reports");
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--quick") quick = true;
+    else if (a === "--index") indexOnly = true;
     else if (a === "--out") out = resolve(argv[++i] ?? "");
     else if (a.startsWith("--")) throw new Error(`unknown option ${a}`);
     else names.push(a);
@@ -69,7 +73,34 @@ export function parseArgs(argv: string[]): { names: string[]; quick: boolean; ou
   for (const n of names) {
     if (!known.includes(n)) throw new Error(`unknown experiment "${n}"; known: ${known.join(", ")}`);
   }
-  return { names: names.length ? names : known, quick, out };
+  return { names: names.length ? names : known, quick, out, indexOnly };
+}
+
+/**
+ * Runs one experiment and writes `<out>/<name>.json` and its figures (not the index); returns its record and,
+ * unless it threw, its result. An experiment that throws gets a record with one failed claim saying so.
+ */
+export async function runExperiment(
+  experiment: Experiment,
+  ctx: ExperimentContext,
+  out: string,
+  machine: Machine = currentMachine(),
+): Promise<{ record: ExperimentRecord; result?: ExperimentResult }> {
+  mkdirSync(out, { recursive: true });
+  const start = performance.now();
+  const meta = () => ({ quick: ctx.quick, machine, date: new Date(), totalMs: performance.now() - start });
+  let record: ExperimentRecord;
+  let result: ExperimentResult | undefined;
+  try {
+    result = await experiment.run(ctx);
+    record = makeRecord(experiment, result, meta());
+    for (const f of result.figures) writeFileSync(join(out, f.file), f.svg);
+  } catch (e) {
+    record = failedRecord(experiment, e, meta());
+    ctx.log(`${experiment.name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  }
+  writeFileSync(join(out, `${experiment.name}.json`), JSON.stringify(record, null, 1) + "\n");
+  return result === undefined ? { record } : { record, result };
 }
 
 /** Runs the experiments and writes the reports; returns the records of this run. */
@@ -77,24 +108,12 @@ export async function runPaper(opts: RunOptions): Promise<ExperimentRecord[]> {
   const stream = opts.stream ?? process.stderr;
   const ctx = makeContext(opts.quick, stream);
   const machine = currentMachine();
-  mkdirSync(opts.out, { recursive: true });
   const records: ExperimentRecord[] = [];
   for (const name of opts.names) {
     const experiment = experiments.find((e) => e.name === name)!;
     ctx.log(`\n== ${experiment.title} (${opts.quick ? "quick" : "full"} mode)`);
-    const start = performance.now();
-    let record: ExperimentRecord;
-    try {
-      const result = await experiment.run(ctx);
-      const meta = { quick: opts.quick, machine, date: new Date(), totalMs: performance.now() - start };
-      record = makeRecord(experiment, result, meta);
-      for (const f of result.figures) writeFileSync(join(opts.out, f.file), f.svg);
-    } catch (e) {
-      const meta = { quick: opts.quick, machine, date: new Date(), totalMs: performance.now() - start };
-      record = failedRecord(experiment, e, meta);
-      stream.write(`${experiment.name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    }
-    writeFileSync(join(opts.out, `${name}.json`), JSON.stringify(record, null, 1) + "\n");
+    const { record } = await runExperiment(experiment, ctx, opts.out, machine);
+    if (record.error !== undefined) stream.write(`${experiment.name} failed: ${record.error}\n`);
     ctx.log(`${experiment.name}: ${formatDuration(record.totalMs)}`);
     records.push(record);
   }
@@ -134,8 +153,14 @@ async function main(): Promise<void> {
   try {
     args = parseArgs(process.argv.slice(2));
   } catch (e) {
-    process.stderr.write(`paper: ${(e as Error).message}\nusage: npm run paper -- [name...] [--quick] [--out dir]\n`);
+    process.stderr.write(
+      `paper: ${(e as Error).message}\nusage: npm run paper -- [name...] [--quick] [--out dir] | --index [--out dir]\n`,
+    );
     process.exitCode = 2;
+    return;
+  }
+  if (args.indexOnly) {
+    process.stdout.write(`Report: ${writeIndex(args.out)}\n`);
     return;
   }
   const records = await runPaper(args);

@@ -1,6 +1,7 @@
 /**
  * Browser check of the paper report (not part of `npm test`: it needs a Chromium and a generated report; run
- * `npm run paper -- --quick` first). Opens reports/index.html from disk in headless Chromium through
+ * `npm run paper -- --quick` first, or, as CI does, `DIFFOPT_PAPER_OUT=$PWD/reports npm test` then
+ * `npm run paper -- --index`). Opens reports/index.html from disk in headless Chromium through
  * playwright-core and checks:
  * - no uncaught exception, no console error or warning;
  * - no network request (the page is self-contained: inline SVG and CSS);

@@ -11,7 +11,7 @@ import { ValueError } from "../src/index.js";
 import { auc, meanInterval95, studentT975 } from "../paper/experiments/dictionary-learning-stats.js";
 import { loadBreastCancer } from "../paper/data/breast-cancer.js";
 import { dictionaryLearning } from "../paper/experiments/dictionary-learning.js";
-import type { ExperimentContext } from "../paper/experiment.js";
+import { runQuick } from "./paper-helpers.js";
 import { assertClose } from "./helpers.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -65,15 +65,8 @@ test("the shipped breast cancer data: 569 × 30, 212 malignant (0) and 357 benig
   assert.equal(data.X[30], 20.57); // first feature of the second sample
 });
 
-const quiet: ExperimentContext = {
-  quick: true,
-  root,
-  progress: () => ({ tick: () => {}, done: () => {} }),
-  log: () => {},
-};
-
 test("dictionary-learning --quick: the task-driven dictionary lowers the task loss; the AUC table is complete", async () => {
-  const r = await dictionaryLearning.run(quiet);
+  const r = await runQuick(dictionaryLearning);
   for (const c of r.claims)
     assert.ok(!claimFails(c, true), `${c.id}: ${c.statement} (value ${c.value}, bound ${c.bound})`);
   const table = r.tables[0]!;

@@ -15,7 +15,7 @@ import { encodeIdx, parseIdx, readIdx } from "../paper/data/idx.js";
 import { loadFashionMnist, readImageSet } from "../paper/data/fashion-mnist.js";
 import { greyPng } from "../paper/experiments/distillation-figures.js";
 import { distillation } from "../paper/experiments/distillation.js";
-import type { ExperimentContext } from "../paper/experiment.js";
+import { runQuick } from "./paper-helpers.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -83,15 +83,8 @@ test("greyPng writes a valid PNG whose pixels inflate back", () => {
   assert.deepEqual(Array.from(png.subarray(png.length - 4)), [0xae, 0x42, 0x60, 0x82]);
 });
 
-const quiet: ExperimentContext = {
-  quick: true,
-  root,
-  progress: () => ({ tick: () => {}, done: () => {} }),
-  log: () => {},
-};
-
 test("distillation --quick: its claims hold and the result carries the images, l2reg and test accuracy", async () => {
-  const r = await distillation.run(quiet);
+  const r = await runQuick(distillation);
   for (const c of r.claims)
     assert.ok(!claimFails(c, true), `${c.id}: ${c.statement} (value ${c.value}, bound ${c.bound})`);
   assert.deepEqual(

@@ -3,7 +3,11 @@
  * well-formed XML (every tag closed in order, attributes quoted, entities known).
  */
 import assert from "node:assert/strict";
-import type { ExperimentResult } from "../paper/experiment.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Experiment, ExperimentResult } from "../paper/experiment.js";
+import { quietContext, runExperiment } from "../paper/run.js";
 
 /** Throws unless `text` is well-formed XML-ish markup (void HTML elements must be self-closed). */
 export function assertWellFormed(text: string, what: string): void {
@@ -47,4 +51,17 @@ export function assertWellFormedResult(result: ExperimentResult): void {
   }
   const json = JSON.parse(JSON.stringify(result)) as ExperimentResult;
   assert.deepEqual(json.claims, result.claims, "claims survive JSON");
+}
+
+/**
+ * Runs `experiment` in quick mode through the runner (`runExperiment`), writing its record and figures to
+ * `$DIFFOPT_PAPER_OUT` when set — CI sets it to reports/ so that `npm run paper -- --index` and
+ * `npm run test:report` check the records these tests produced instead of running the experiments again — or to
+ * a temporary folder. Fails when the experiment throws; returns its result.
+ */
+export async function runQuick(experiment: Experiment): Promise<ExperimentResult> {
+  const out = process.env["DIFFOPT_PAPER_OUT"] ?? mkdtempSync(join(tmpdir(), "diffopt-paper-"));
+  const { record, result } = await runExperiment(experiment, quietContext(true), out);
+  assert.equal(record.error, undefined, `${experiment.name} threw`);
+  return result!;
 }

@@ -6,11 +6,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { claimFails } from "../paper/experiment.js";
 import { molecularDynamics } from "../paper/experiments/molecular-dynamics.js";
-import { quietContext } from "../paper/run.js";
-import { assertWellFormedResult } from "./paper-helpers.js";
+import { assertWellFormedResult, runQuick } from "./paper-helpers.js";
 
 test("molecular-dynamics (quick): every claim holds", async () => {
-  const result = await molecularDynamics.run(quietContext(true));
+  const result = await runQuick(molecularDynamics);
   assertWellFormedResult(result);
   for (const c of result.claims) {
     assert.ok(!claimFails(c, true), `${c.id}: ${c.statement}: value ${c.value}, bound ${c.bound}`);

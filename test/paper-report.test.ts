@@ -153,6 +153,8 @@ test("the runner's arguments: names, --quick, unknown names and options", () => 
   assert.deepEqual(parseArgs(["--quick"]).names, all);
   assert.deepEqual(parseArgs(["svm-hpo", "--quick"]), { ...parseArgs(["--quick"]), names: ["svm-hpo"] });
   assert.equal(parseArgs([]).quick, false);
+  assert.equal(parseArgs(["--index"]).indexOnly, true);
+  assert.equal(parseArgs([]).indexOnly, false);
   assert.throws(() => parseArgs(["no-such"]), /unknown experiment "no-such"; known: /);
   assert.throws(() => parseArgs(["--fast"]), /unknown option --fast/);
 });

@@ -6,11 +6,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { claimFails } from "../paper/experiment.js";
 import { svmHpo } from "../paper/experiments/svm-hpo.js";
-import { quietContext } from "../paper/run.js";
-import { assertWellFormedResult } from "./paper-helpers.js";
+import { assertWellFormedResult, runQuick } from "./paper-helpers.js";
 
 test("svm-hpo (quick): every claim holds", async () => {
-  const result = await svmHpo.run(quietContext(true));
+  const result = await runQuick(svmHpo);
   assertWellFormedResult(result);
   for (const c of result.claims) {
     assert.ok(!claimFails(c, true), `${c.id}: ${c.statement}: value ${c.value}, bound ${c.bound}`);

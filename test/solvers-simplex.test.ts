@@ -19,6 +19,8 @@ import {
   mul,
   Tensor,
   ValueError,
+  ShapeError,
+  zerosLike,
 } from "../src/index.js";
 import { assertClose, checkDerivatives, randn, rng } from "./helpers.js";
 
@@ -208,6 +210,58 @@ describe("mirror step and conditions", () => {
           [0.2, 0.4],
         ]),
       ],
+    );
+  });
+});
+
+describe("BlockCoordinateDescent on composite-linear objectives", () => {
+  // The same objective without its `composite` field: the generic path (a full gradient per block).
+  const generic = (b: Tensor, th: Tensor, d: [Tensor, Tensor]) => objective.multiclassLinearSvmDual(b, th, d);
+  const L = [...sum(square(X), { axis: 1 }).data];
+  for (const lipschitz of [L, undefined]) {
+    test(`the rank-one path takes the generic path's steps (${lipschitz ? "fixed" : "backtracked"} L_j)`, () => {
+      const opts = { blockProx: simplexRow, lipschitz, maxIter: 5, tol: 0 };
+      const fast = new BlockCoordinateDescent({ fun, ...opts }).run(init, null, tensor(0.7), data);
+      const slow = new BlockCoordinateDescent({ fun: generic, ...opts }).run(init, null, tensor(0.7), data);
+      assertClose(fast.params, slow.params, { rtol: 1e-12, atol: 1e-13 });
+      assertClose(fast.state.lipschitz, slow.state.lipschitz, { rtol: 0 });
+      assertClose(fast.state.error, slow.state.error, { rtol: 1e-10 });
+    });
+  }
+  test("unrolled derivatives through the rank-one path match finite differences (first and second order)", () => {
+    const solver = new BlockCoordinateDescent({
+      fun,
+      blockProx: simplexRow,
+      lipschitz: L,
+      maxIter: 3,
+      tol: 0,
+      implicitDiff: false,
+    });
+    const hyper = (th: Tensor) => outer(solver.run(init, null, th, data).params, th);
+    checkDerivatives(hyper, [tensor(1.2)]);
+    checkDerivatives((th: Tensor) => grad(hyper)(th) as Tensor, [tensor(1.2)], { rtol: 1e-4 });
+  });
+  test("objective.compositeLinear: value h(Mx) + ⟨B, x⟩, BCD solves it, and shapes are checked", () => {
+    const A = randn(rng(2), [6, 4]);
+    const y = randn(rng(3), [6, 2]);
+    const B = randn(rng(4), [4, 2]);
+    const f = objective.compositeLinear((A_: Tensor, y_: Tensor) => ({
+      matrix: A_,
+      h: (z: Tensor) => sum(square(sub(z, y_))).mul(0.5),
+      linear: B,
+    }));
+    const x = randn(rng(5), [4, 2]);
+    const direct = sum(square(sub(matmul(A, x), y)))
+      .mul(0.5)
+      .add(sum(mul(B, x)));
+    assertClose(f(x, A, y), direct, { rtol: 1e-14 });
+    // least squares with a linear term: the minimiser solves AᵀA x = Aᵀy − B
+    const solver = new BlockCoordinateDescent({ fun: f, blockProx: (row) => row, tol: 1e-12, maxIter: 5000 });
+    const xs = solver.run(zerosLike(x), null, A, y).params as Tensor;
+    assertClose(matmul(matmul(A.T, A), xs), sub(matmul(A.T, y), B), { atol: 1e-9 });
+    assert.throws(
+      () => f(tensor([[1, 2]]), A, y),
+      (e: unknown) => e instanceof ShapeError && /\[q, 1\]/.test(e.message),
     );
   });
 });

@@ -235,6 +235,75 @@ def torch_deq_implicit(a, p):
     return run
 
 
+def svm_torch(a, p):
+    """The multiclass SVM dual of paper/experiments/svm-hpo.ts: K projected-gradient steps on rows of simplices,
+    with FISTA momentum and adaptive restart (diffopt's ProjectedGradient default)."""
+    X, Y, Xv, Yv = (torch.from_numpy(a[k]) for k in ("X", "Y", "Xval", "Yval"))
+    K, lmax = int(p["K"]), p["lmax"]
+    k = Y.shape[1]
+    ranks = torch.arange(1, k + 1, dtype=torch.float64)
+    eta = 1 / lmax  # θ = exp(0) = 1: step θ/λ_max, a constant of the derivative
+
+    def proj_simplex(V):  # Euclidean projection of each row onto the simplex (sort and threshold)
+        U, _ = torch.sort(V, dim=1, descending=True)
+        css = U.cumsum(1) - 1
+        rho = (U - css / ranks > 0).sum(1, keepdim=True)
+        return torch.clamp(V - css.gather(1, rho - 1) / rho, min=0)
+
+    def T(beta, theta):  # the projected-gradient step of f(β) = ‖Xᵀ(Y − β)‖²/2θ + ⟨β, Y⟩
+        return proj_simplex(beta - eta * (Y - X @ (X.T @ (Y - beta)) / theta))
+
+    def solve(theta):
+        x = y = torch.full_like(Y, 1 / k)
+        t = 1.0
+        for _ in range(K):
+            nxt = T(y, theta)
+            # restart when the step points against the last move (on plain values, as in diffopt)
+            against = float(((y - nxt).detach() * (nxt - x).detach()).sum()) > 0
+            t_next = 1.0 if against else (1 + (1 + 4 * t * t) ** 0.5) / 2
+            y = nxt if against else nxt + ((t - 1) / t_next) * (nxt - x)
+            x, t = nxt, t_next
+        return x
+
+    def outer(beta, theta):
+        return 0.5 * ((Xv @ (X.T @ (Y - beta) / theta) - Yv) ** 2).sum()
+
+    return T, solve, outer
+
+
+def torch_svm_unrolled(a, p):
+    _T, solve, outer = svm_torch(a, p)
+
+    def run():
+        lam = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        theta = torch.exp(lam)
+        (g,) = torch.autograd.grad(outer(solve(theta), theta), lam)
+        return [float(g)]
+
+    return run
+
+
+def torch_svm_implicit(a, p):
+    T, solve, outer = svm_torch(a, p)
+    theta0 = torch.ones((), dtype=torch.float64)
+
+    def run():
+        with torch.no_grad():
+            beta = solve(theta0)
+        n = beta.numel()
+        # (I − ∂T/∂β)ᵀ u = ∂L/∂β at the fixed point, then dL/dθ = ∂L/∂θ + uᵀ ∂T/∂θ, and dL/dλ = θ dL/dθ
+        J = torch.autograd.functional.jacobian(lambda b: T(b, theta0), beta, vectorize=True).reshape(n, n)
+        b = beta.clone().requires_grad_(True)
+        theta = theta0.clone().requires_grad_(True)
+        gb, gt = torch.autograd.grad(outer(b, theta), (b, theta))
+        u = torch.linalg.solve((torch.eye(n, dtype=torch.float64) - J).T, gb.reshape(n))
+        theta = theta0.clone().requires_grad_(True)
+        (dT,) = torch.autograd.grad(T(beta, theta), theta, grad_outputs=u.reshape(beta.shape))
+        return [float(theta0 * (gt + dT))]
+
+    return run
+
+
 # --- NumPy / SciPy versions (no autodiff: derivatives written by hand where a workload needs them) --------------
 
 
@@ -319,6 +388,8 @@ TORCH = {
     "ridge_unrolled": torch_ridge_unrolled,
     "deq_implicit": torch_deq_implicit,
     "deq_unrolled": torch_deq_unrolled,
+    "svm_implicit": torch_svm_implicit,
+    "svm_unrolled": torch_svm_unrolled,
 }
 NUMPY = {
     "add": np_add,
@@ -329,7 +400,12 @@ NUMPY = {
     "ridge_implicit": np_ridge_implicit,
     "deq_implicit": np_deq_implicit,
 }
-SLOW = {"matmul": lambda p: p.get("n", 0) >= 1024, "ridge_unrolled": lambda p: p.get("K", 0) >= 10000}
+SLOW = {
+    "matmul": lambda p: p.get("n", 0) >= 1024,
+    "ridge_unrolled": lambda p: p.get("K", 0) >= 10000,
+    "svm_implicit": lambda p: True,
+    "svm_unrolled": lambda p: True,
+}
 
 
 def measure(maker, arrays, params, kind):

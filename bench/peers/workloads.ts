@@ -22,6 +22,7 @@ import {
   type Tensor,
 } from "../../src/index.js";
 import { diabetesSplit } from "../../examples/data.js";
+import { TIMED, hypergradient, svmProblem } from "../../paper/experiments/svm-hpo.js";
 
 export interface Workload {
   /** Row label, also the key in peers.py's report. */
@@ -282,6 +283,34 @@ function deq(next: () => ReturnType<typeof random.key>): Workload[] {
   return rows;
 }
 
+/**
+ * The paper's SVM experiment (paper/experiments/svm-hpo.ts, the same code and data generator): the hypergradient
+ * dL/dλ of the validation loss ½‖X_val W(β*, θ) − Y_val‖², θ = exp(λ) at λ = 0, of the multiclass SVM dual on
+ * m = 300 training / 200 validation samples, p = 100 features, k = 5 classes, solved by K projected-gradient
+ * steps (step θ/λ_max(XXᵀ)). Implicit: the K steps on plain values, then the backward solve of the
+ * projected-gradient fixed point (GMRES, as timed in the experiment; PyTorch: `torch.func.jacrev` of the same
+ * fixed point and `torch.linalg.solve`). Unrolled: reverse mode through the K steps (PyTorch: autograd).
+ */
+export function svmWorkloads(): Workload[] {
+  const P = svmProblem(300, 200, 100, 5, 100);
+  const K = 200;
+  const arrays = { X: P.train[0], Y: P.train[1], Xval: P.val[0], Yval: P.val[1] };
+  const params = { K, lmax: P.lmax };
+  const opts = { tol: 0, maxIter: K, implicit: TIMED };
+  return (["implicit", "unrolled"] as const).map((mode) => ({
+    name: `SVM hypergradient (paper), ${mode}, K = ${K}`,
+    kind: `svm_${mode}`,
+    params,
+    arrays,
+    run: () => {
+      const method = mode === "implicit" ? "implicit, PG fixed point" : "unrolled";
+      return [hypergradient(P, "projected gradient", method, 0, opts).value];
+    },
+    tol: 1e-7,
+    minTime: 1,
+  }));
+}
+
 /** Every workload, with its data drawn from one seeded key stream. */
 export function workloads(): Workload[] {
   const next = keyStream(2026);
@@ -293,5 +322,6 @@ export function workloads(): Workload[] {
     poissonCg(next),
     ...ridgeWorkloads(),
     ...deq(next),
+    ...svmWorkloads(),
   ];
 }

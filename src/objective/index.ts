@@ -16,3 +16,4 @@
 export * from "./regression.js";
 export * from "./classification.js";
 export * from "./svm.js";
+export * from "./composite.js";

@@ -9,6 +9,31 @@ import { add, div, mul, sub } from "../core/ops/elementwise.js";
 import { sum } from "../core/ops/reduce.js";
 import { matmul, matrixTranspose } from "../core/ops/matmul.js";
 import { dataPair } from "./data.js";
+import type { CompositeLinearParts } from "./composite.js";
+
+/** The value of {@link multiclassLinearSvmDual}. */
+function svmDual(beta: TensorLike, l2reg: TensorLike, data: readonly [TensorLike, TensorLike]): Tensor {
+  const fn = "objective.multiclassLinearSvmDual";
+  const [X, Y] = dataPair(data, fn);
+  const b = asTensor(beta);
+  if (Y.ndim !== 2)
+    throw new ShapeError(`${fn}: Y must be one-hot labels [${X.shape[0]}, nClasses], got shape ${fmt(Y.shape)}`);
+  if (b.ndim !== 2 || b.shape[0] !== Y.shape[0] || b.shape[1] !== Y.shape[1]) {
+    throw new ShapeError(`${fn}: beta must have the shape of Y ${fmt(Y.shape)}, got ${fmt(b.shape)}`);
+  }
+  const V = matmul(matrixTranspose(X), sub(Y, b));
+  const quad = div(mul(sum(mul(V, V)), 0.5), asTensor(l2reg));
+  return add(quad, sum(mul(b, Y)));
+}
+
+/** The composite-linear parts of {@link multiclassLinearSvmDual} for (θ, [X, Y]). */
+function svmDualParts(l2reg: TensorLike, data: readonly [TensorLike, TensorLike]): CompositeLinearParts {
+  const [X, Y] = dataPair(data, "objective.multiclassLinearSvmDual");
+  const XT = matrixTranspose(X);
+  const XTY = matmul(XT, Y);
+  const theta = asTensor(l2reg);
+  return { matrix: XT, h: (z) => div(mul(sum(mul(sub(XTY, z), sub(XTY, z))), 0.5), theta), linear: Y };
+}
 
 /**
  * Dual objective of the multiclass (Crammer–Singer) linear SVM, to be minimised over β ∈ (△ᵏ)ᵐ (each of the
@@ -22,6 +47,9 @@ import { dataPair } from "./data.js";
  * quadratic to minimise; the primal is min_W Σᵢ maxⱼ (1 − Yᵢⱼ + ⟨xᵢ, wⱼ − w_{yᵢ}⟩) + (θ/2)‖W‖², with the
  * loss summed (not averaged) over samples.
  *
+ * It is composite-linear (`multiclassLinearSvmDual.composite`): f = h(Xᵀβ) + ⟨Y, β⟩ with
+ * h(z) = (1/2θ)‖XᵀY − z‖², so `BlockCoordinateDescent` updates one row of β in O(p·k) instead of a full gradient.
+ *
  * @example
  * ```ts
  * import { objective, tensor } from "diffopt";
@@ -30,23 +58,7 @@ import { dataPair } from "./data.js";
  * objective.multiclassLinearSvmDual(Y, tensor(1), [X, Y]).item(); // β = Y: 0 + ⟨Y, Y⟩ = 2
  * ```
  */
-export function multiclassLinearSvmDual(
-  beta: TensorLike,
-  l2reg: TensorLike,
-  data: readonly [TensorLike, TensorLike],
-): Tensor {
-  const fn = "objective.multiclassLinearSvmDual";
-  const [X, Y] = dataPair(data, fn);
-  const b = asTensor(beta);
-  if (Y.ndim !== 2)
-    throw new ShapeError(`${fn}: Y must be one-hot labels [${X.shape[0]}, nClasses], got shape ${fmt(Y.shape)}`);
-  if (b.ndim !== 2 || b.shape[0] !== Y.shape[0] || b.shape[1] !== Y.shape[1]) {
-    throw new ShapeError(`${fn}: beta must have the shape of Y ${fmt(Y.shape)}, got ${fmt(b.shape)}`);
-  }
-  const V = matmul(matrixTranspose(X), sub(Y, b));
-  const quad = div(mul(sum(mul(V, V)), 0.5), asTensor(l2reg));
-  return add(quad, sum(mul(b, Y)));
-}
+export const multiclassLinearSvmDual = Object.assign(svmDual, { composite: svmDualParts });
 
 /**
  * The primal weights W = Xᵀ(Y − β)/θ [nFeatures, nClasses] of a dual solution β of

@@ -5,9 +5,17 @@
 import { ShapeError } from "../core/errors.js";
 import { fmt } from "../core/shape.js";
 import { Tensor, asTensor, onesLike, zerosLike } from "../core/tensor.js";
-import { stopGradient } from "../core/transforms.js";
-import { sub as subOp, mul } from "../core/ops/elementwise.js";
-import { vdot } from "../core/ops/matmul.js";
+import { stopGradient, valueAndGrad } from "../core/transforms.js";
+import { add, sub as subOp, mul } from "../core/ops/elementwise.js";
+import { sum } from "../core/ops/reduce.js";
+import { stack } from "../core/ops/join.js";
+import { reshape } from "../core/ops/shape.js";
+import { matmul, matrixTranspose, vdot } from "../core/ops/matmul.js";
+import {
+  checkCompositeShapes,
+  type CompositeLinearParts,
+  type CompositeLinearStructure,
+} from "../objective/composite.js";
 import { sub, type Tree } from "../core/tree.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
@@ -51,6 +59,11 @@ export interface BlockCoordinateDescentState extends SolverState {
  * each sweep updates x_j ← blockProx(x_j − [∇f(x)]_j / L_j, hyperparamsProx, 1/L_j) for j = 0, 1, …, using the
  * latest rows. Call `run(init, hyperparamsProx, ...args)`. `error` is √Σ_j L_j²‖Δx_j‖² over the last sweep (a
  * blockwise gradient-mapping norm). The implicit derivative uses {@link blockProxGradFixedPoint} with steps 1/L_j.
+ *
+ * A generic `fun` costs one full gradient per block (m per sweep). When `fun` is composite-linear (it has a
+ * `composite` field, as `objective.multiclassLinearSvmDual` and the objectives built by
+ * `objective.compositeLinear` do: f(x) = h(M x) + ⟨B, x⟩ for a matrix x), the solver keeps z = M x up to date by
+ * rank-one corrections, so a block step costs O(q·r) and a sweep about one gradient, as in JAXopt.
  *
  * @example
  * ```ts
@@ -129,29 +142,24 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
 
   /** L_j for this block update: fixed, or by backtracking on plain values. */
   private blockLipschitz(
-    x: Tensor,
+    model: SweepModel,
     j: number,
     gj: Tensor,
     value: number,
     L0: number,
     hyperparamsProx: Tree,
-    args: readonly Tree[],
   ): number {
     if (this.lipschitz !== undefined) return L0;
-    const xp = stopGradient(x);
     const gp = stopGradient(gj);
     const hp = stopGradient(hyperparamsProx as Tree);
-    const plainArgs = stopGradient([...args] as Tree) as Tree[];
-    const xj = rowOf(xp, j);
+    const xj = stopGradient(model.row(j));
     let L = L0;
     for (let i = 0; i < this.maxBacktrackingIter; i++) {
       const cand = this.blockProx(subOp(xj, mul(gp, 1 / L)), hp, 1 / L);
       const d = subOp(cand, xj);
-      const model = value + stopGradient(vdot(gp, d)).item() + (L / 2) * normOf(d) ** 2 * (1 + LIPSCHITZ_MARGIN);
-      const xc = withRow(xp, j, cand);
-      const fc = stopGradient(this.fun(xc, ...plainArgs) as Tensor).item();
+      const model2 = value + stopGradient(vdot(gp, d)).item() + (L / 2) * normOf(d) ** 2 * (1 + LIPSCHITZ_MARGIN);
       // Within rounding, estimate the decrease from gradients (trapezoid rule) instead.
-      const ok = decideBelow(fc, model, value) ?? this.trapezoidTest(xc, j, gp, d, L, plainArgs);
+      const ok = decideBelow(model.valueWith(j, cand), model2, value) ?? this.trapezoidTest(model, j, cand, gp, d, L);
       if (ok) break;
       if (i + 1 < this.maxBacktrackingIter) L *= 2;
     }
@@ -159,12 +167,20 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   }
 
   /** ⟨∇_j f(x⁺) − g_j, d⟩ ≤ L‖d‖², the block upper-bound test estimated from gradients (trapezoid rule). */
-  private trapezoidTest(xc: Tensor, j: number, gj: Tensor, d: Tensor, L: number, plainArgs: Tree[]): boolean {
-    const gc = rowOf(objectiveValueAndGrad(this.fun, xc, plainArgs, this.name)[1] as Tensor, j);
+  private trapezoidTest(model: SweepModel, j: number, cand: Tensor, gj: Tensor, d: Tensor, L: number): boolean {
+    const gc = model.gradWith(j, cand);
     return (
       stopGradient(vdot(subOp(gc, gj), d)).item() <=
       L * normOf(d) ** 2 * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gc, gj, d)
     );
+  }
+
+  /** The sweep model of `fun` at x: composite-linear when `fun` carries its structure and x is a matrix. */
+  private sweepModel(x: Tensor, args: readonly Tree[]): SweepModel {
+    const composite = (this.fun as Partial<CompositeLinearStructure>).composite;
+    return typeof composite === "function" && x.ndim === 2
+      ? new CompositeSweep(composite, x, args, this.name)
+      : new GenericSweep(this.fun, x, args, this.name);
   }
 
   update(
@@ -176,20 +192,21 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     ...args: any[]
   ): SolverResult<BlockCoordinateDescentState> {
-    let x = asTensor(params);
-    const m = this.blocks(x);
+    const x0 = asTensor(params);
+    const m = this.blocks(x0);
+    const model = this.sweepModel(x0, args);
     const lipschitz = [...state.lipschitz];
     let errSq = 0;
     for (let j = 0; j < m; j++) {
-      const [v, g] = objectiveValueAndGrad(this.fun, x, args, this.name);
-      const gj = rowOf(g as Tensor, j);
-      const L = this.blockLipschitz(x, j, gj, stopGradient(v).item(), lipschitz[j]!, hyperparamsProx, args);
+      const { value, grad: gj } = model.at(j);
+      const L = this.blockLipschitz(model, j, gj, value, lipschitz[j]!, hyperparamsProx);
       lipschitz[j] = L;
-      const xj = rowOf(x, j);
+      const xj = model.row(j);
       const row = this.blockProx(subOp(xj, mul(gj, 1 / L)), hyperparamsProx, 1 / L);
       errSq += (L * normOf(subOp(row, xj))) ** 2;
-      x = withRow(x, j, row);
+      model.set(j, row);
     }
+    const x = model.params();
     const value = (this.fun(stopGradient(x), ...(stopGradient([...args] as Tree) as Tree[])) as Tensor).item();
     return {
       params: x,
@@ -217,4 +234,132 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   protected implicitHints(): ImplicitOptions {
     return {};
   }
+}
+
+/**
+ * What one sweep needs from f around the iterate it updates row by row: f and the block gradient ∇_j f at the
+ * current iterate (traced when the args are, for unrolling), and plain values of f and ∇_j f with row j replaced
+ * (for backtracking).
+ */
+interface SweepModel {
+  /** f (a number) and ∇_j f at the current iterate. */
+  at(j: number): { value: number; grad: Tensor };
+  /** Row j of the current iterate. */
+  row(j: number): Tensor;
+  /** f (plain) with row j replaced by `row`. */
+  valueWith(j: number, row: Tensor): number;
+  /** ∇_j f (plain) with row j replaced by `row`. */
+  gradWith(j: number, row: Tensor): Tensor;
+  /** Replaces row j. */
+  set(j: number, row: Tensor): void;
+  /** The current iterate. */
+  params(): Tensor;
+}
+
+/** Any f: a full gradient per block. */
+class GenericSweep implements SweepModel {
+  private readonly plainArgs: Tree[];
+  constructor(
+    private readonly fun: ObjectiveFn,
+    private x: Tensor,
+    private readonly args: readonly Tree[],
+    private readonly who: string,
+  ) {
+    this.plainArgs = stopGradient([...args] as Tree) as Tree[];
+  }
+  at(j: number) {
+    const [v, g] = objectiveValueAndGrad(this.fun, this.x, this.args, this.who);
+    return { value: stopGradient(v).item(), grad: rowOf(g as Tensor, j) };
+  }
+  row(j: number) {
+    return rowOf(this.x, j);
+  }
+  valueWith(j: number, row: Tensor) {
+    return stopGradient(this.fun(withRow(stopGradient(this.x), j, row), ...this.plainArgs) as Tensor).item();
+  }
+  gradWith(j: number, row: Tensor) {
+    const xc = withRow(stopGradient(this.x), j, row);
+    return rowOf(objectiveValueAndGrad(this.fun, xc, this.plainArgs, this.who)[1] as Tensor, j);
+  }
+  set(j: number, row: Tensor) {
+    this.x = withRow(this.x, j, row);
+  }
+  params() {
+    return this.x;
+  }
+}
+
+/**
+ * f(x) = h(M x) + ⟨B, x⟩: keeps z = M x by rank-one corrections z += M[:, j] ⊗ Δx_j, so that
+ * ∇_j f = M[:, j]ᵀ∇h(z) + B_j costs O(q·r). z is recomputed from x at the start of every sweep, so rounding
+ * cannot accumulate across sweeps.
+ */
+class CompositeSweep implements SweepModel {
+  private readonly parts: CompositeLinearParts;
+  private readonly columns: Tensor;
+  private readonly rows: Tensor[];
+  private z: Tensor;
+  /** ⟨B, x⟩ at the current iterate, as a number (only the plain values need it). */
+  private linear: number;
+  private plain: { parts: CompositeLinearParts; columns: Tensor } | undefined;
+  constructor(
+    private readonly structure: CompositeLinearStructure["composite"],
+    x: Tensor,
+    private readonly args: readonly Tree[],
+    who: string,
+  ) {
+    this.parts = structure(...args);
+    checkCompositeShapes(this.parts, x, who);
+    this.columns = matrixTranspose(this.parts.matrix);
+    this.rows = Array.from({ length: x.shape[0]! }, (_, j) => rowOf(x, j));
+    this.z = matmul(this.parts.matrix, x);
+    const B = this.parts.linear;
+    this.linear = B === undefined ? 0 : stopGradient(sum(mul(B, x))).item();
+  }
+  private blockGrad(parts: CompositeLinearParts, columns: Tensor, z: Tensor, j: number): [Tensor, Tensor] {
+    const [v, hz] = valueAndGrad(parts.h)(z) as [Tensor, Tensor];
+    const g = matmul(rowOf(columns, j), hz);
+    return [v, parts.linear === undefined ? g : add(g, rowOf(parts.linear, j))];
+  }
+  at(j: number) {
+    const [v, grad] = this.blockGrad(this.parts, this.columns, this.z, j);
+    return { value: stopGradient(v).item() + this.linear, grad };
+  }
+  row(j: number) {
+    return this.rows[j]!;
+  }
+  /** The plain parts and z with row j replaced by `row`, and ⟨B_j, Δx_j⟩. */
+  private plainWith(j: number, row: Tensor) {
+    this.plain ??= (() => {
+      const parts = this.structure(...(stopGradient([...this.args] as Tree) as Tree[]));
+      return { parts, columns: matrixTranspose(parts.matrix) };
+    })();
+    const d = subOp(row, stopGradient(this.rows[j]!));
+    const z = add(stopGradient(this.z), rankOne(rowOf(this.plain.columns, j), d));
+    const B = this.plain.parts.linear;
+    return { ...this.plain, z, dLinear: B === undefined ? 0 : vdot(rowOf(B, j), d).item() };
+  }
+  valueWith(j: number, row: Tensor) {
+    const p = this.plainWith(j, row);
+    return p.parts.h(p.z).item() + this.linear + p.dLinear;
+  }
+  gradWith(j: number, row: Tensor) {
+    const p = this.plainWith(j, row);
+    return this.blockGrad(p.parts, p.columns, p.z, j)[1];
+  }
+  set(j: number, row: Tensor) {
+    const d = subOp(row, this.rows[j]!);
+    this.z = add(this.z, rankOne(rowOf(this.columns, j), d));
+    const B = this.parts.linear;
+    if (B !== undefined) this.linear += stopGradient(vdot(rowOf(B, j), d)).item();
+    this.rows[j] = row;
+  }
+  params() {
+    return stack(this.rows);
+  }
+}
+
+/** The rank-one matrix a dᵀ [q, r] of a column a [q] and a row d [r], as a product (a kernel, not a broadcast). */
+function rankOne(a: Tensor, d: Tensor): Tensor {
+  return matmul(reshape(a, [a.size, 1]), reshape(d, [1, d.size]));
 }

@@ -29,6 +29,11 @@ export interface ImplicitDiagnostics {
   readonly linearSolve: SolveInfo;
   /** True when the least-squares fallback of the `"lstsq"` policy was used. */
   readonly fallback: boolean;
+  /**
+   * A solve tried first and given up for `linearSolve` (the fixed-point iteration of a `customFixedPoint` layer
+   * that did not contract fast enough): its iterations and residual.
+   */
+  readonly skipped?: SolveInfo;
 }
 
 /** What to do when an implicit derivative cannot be certified. */

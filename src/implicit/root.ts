@@ -44,14 +44,28 @@ import { concatenate, split } from "../core/ops/join.js";
 import { reshape } from "../core/ops/shape.js";
 import { matmul } from "../core/ops/matmul.js";
 import { ImplicitDiffError, type ImplicitDiagnostics, type ImplicitPolicy } from "./diagnostics.js";
+import { fastBackwardSolve, type BackwardFactor, type WarmStart } from "./backward-solver.js";
 
 /** Options of {@link customRoot}, {@link customFixedPoint}, {@link rootJvp} and {@link rootVjp}. */
 export interface ImplicitOptions {
   /**
-   * Solver of the backward linear system (see `linalg.linearSolve`). Default `"auto"`: chosen from the
-   * hints below and the size (dense LU/Cholesky when small, CG/MINRES/GMRES otherwise).
+   * Solver of the backward linear system (see `linalg.linearSolve`). Default `"auto"`: a factorisation handed
+   * back by `backwardFactor` when there is one; for `customFixedPoint`, the fixed-point iteration on the adjoint
+   * (abandoned for the next choice when it does not contract fast enough); then by the hints below and the size
+   * (dense LU/Cholesky when small, CG/MINRES/GMRES otherwise). `"fixedPoint"` forces the fixed-point iteration
+   * w ← w + (rhs − M·w) (for a fixed point: u ← (∂ₓT)ᵀu + g), failing when it does not converge.
    */
-  solve?: LinearSolveOptions["solver"];
+  solve?: LinearSolveOptions["solver"] | "fixedPoint";
+  /**
+   * Hands the backward pass a factorisation the solver already has of M (∂ₓF at the solution for a root,
+   * I − ∂ₓT for a fixed point), so that no derivative rebuilds M by JVPs. Called once per forward solve, when
+   * the first derivative is taken, with the plain solution and arguments; undefined: no factorisation, the usual
+   * solve. Each solve with it is followed by up to 3 steps of iterative refinement against the true M and must
+   * meet `rtol`/`atol`: a wrong factorisation fails (under the policy) instead of giving a wrong derivative.
+   * Used for first derivatives; derivatives of derivatives take the differentiable general path.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  backwardFactor?: (x: any, ...args: any[]) => BackwardFactor | undefined;
   /**
    * The backward operator (∂ₓF for a root, I − ∂ₓT for a fixed point) is symmetric (e.g. F = ∇ₓf). Hints are
    * checked once per forward solve by two random probes; a wrong one throws `ImplicitDiffError`.
@@ -111,6 +125,7 @@ const IMPLICIT_OPTION_KEYS = [
   "residualTol",
   "policy",
   "onDiagnostics",
+  "backwardFactor",
 ] as const satisfies readonly (keyof ImplicitOptions)[];
 
 const POLICIES = ["throw", "warn", "lstsq"] as const satisfies readonly ImplicitPolicy[];
@@ -148,6 +163,7 @@ export function checkImplicitOptions(who: string, opts: ImplicitOptions | undefi
     );
   }
   if (opts.onDiagnostics !== undefined) checkFunction(opts.onDiagnostics, who, `${name}.onDiagnostics`);
+  if (opts.backwardFactor !== undefined) checkFunction(opts.backwardFactor, who, `${name}.backwardFactor`);
 }
 
 /** The decorated solver: same arguments and result; `init` may be omitted (`undefined`) if the solver allows it. */
@@ -205,6 +221,12 @@ const DENSE_LIMIT = 200;
  */
 export interface BackwardCache {
   dense?: { A: Tensor; solver: DirectSolver; kind: "lu" | "cholesky" };
+  /** The materialised backward matrix (the hint check reads it instead of probing with matvecs). */
+  matrix?: Tensor;
+  /** The factorisation handed back by `backwardFactor` (null: asked, none). */
+  factor?: BackwardFactor | null;
+  /** Warm starts of the fixed-point iteration, shared by the layer's successive solves. */
+  warm?: WarmStart;
   /** The `symmetric` / `positiveDefinite` hints were probed at this solution (see {@link checkHints}). */
   hintsChecked?: boolean;
 }
@@ -229,8 +251,10 @@ function checkHints(op: LinearOperator, xStar: Tree, opts: ImplicitOptions, cach
     );
   const u = probe(0);
   const v = probe(1);
-  const Mu = op.matvec(u) as Tree;
-  const Mv = op.matvec(v) as Tree;
+  const A = cache.matrix;
+  const apply = (t: Tree): Tree => (A ? fromVector(matmul(A, toVector(t)), t) : (op.matvec(t) as Tree));
+  const Mu = apply(u);
+  const Mv = apply(v);
   const value = (t: Tensor) => stopGradient(t).item();
   const uMv = value(vdot(u, Mv));
   const vMu = value(vdot(v, Mu));
@@ -293,7 +317,7 @@ function denseSolve(
   who: string,
 ) {
   if (cache.dense === undefined) {
-    const A = op.materialize();
+    const A = (cache.matrix ??= op.materialize());
     const n = A.shape[0]!;
     const solver = kind === "cholesky" ? choleskySolver(A.raw, n, who) : luSolver(A.raw, n);
     cache.dense = { A, solver, kind };
@@ -322,6 +346,7 @@ function certifiedSolve(
   opts: ImplicitOptions,
   cache: BackwardCache,
   who: string,
+  sign: 1 | -1 = 1,
 ): Tree {
   const mode = transpose ? "vjp" : "jvp";
   const policy = opts.policy ?? "throw";
@@ -331,10 +356,9 @@ function certifiedSolve(
     if (policy === "warn") console.warn(`diffopt warning: ${msg}`);
     else throw new ImplicitDiffError(msg, { mode, forwardResidual });
   }
-  checkHints(op, xStar, opts, cache, who);
   const target = transpose ? op.transpose() : op;
   const base: LinearSolveOptions = {
-    solver: opts.solve ?? "auto",
+    solver: opts.solve === "fixedPoint" ? "auto" : (opts.solve ?? "auto"),
     rtol: opts.rtol ?? 1e-10,
     atol: opts.atol ?? 1e-12,
     ...(opts.maxIter !== undefined ? { maxIter: opts.maxIter } : {}),
@@ -346,11 +370,23 @@ function certifiedSolve(
   );
   let result: { value: Tree; info: Omit<SolveInfo, "phase"> };
   let fallback = false;
+  let skipped: Omit<SolveInfo, "phase"> | undefined;
   try {
-    result =
-      kind !== null
-        ? denseSolve(op, rhs, transpose, kind, cache, who)
-        : linearSolve(target, rhs, { ...base, throwOnFailure: true });
+    const fast = fastBackwardSolve({
+      ...{ target, rhs, transpose, sign, solve: opts.solve ?? "auto", rtol: base.rtol!, atol: base.atol! },
+      ...{ maxIter: opts.maxIter, factor: cache.factor, warm: cache.warm, who },
+      traced: [rhs, op.params as Tree].some((t) => flatten(t)[0].some((l) => l.level > 0)),
+    });
+    if (fast !== null && "value" in fast) result = fast;
+    else {
+      skipped = fast?.skipped;
+      if (kind !== null && (opts.symmetric || opts.positiveDefinite)) cache.matrix ??= op.materialize();
+      checkHints(op, xStar, opts, cache, who);
+      result =
+        kind !== null
+          ? denseSolve(op, rhs, transpose, kind, cache, who)
+          : linearSolve(target, rhs, { ...base, throwOnFailure: true });
+    }
   } catch (e) {
     if (!(e instanceof LinearSolveError)) throw e;
     if (policy === "lstsq") {
@@ -376,7 +412,10 @@ function certifiedSolve(
   }
   // The solve is the tangent (jvp) or cotangent (vjp) system of the root, whichever linalg path ran it.
   const linearSolveInfo: SolveInfo = { ...result.info, phase: transpose ? "cotangent" : "tangent" };
-  const diagnostics: ImplicitDiagnostics = { mode, forwardResidual, linearSolve: linearSolveInfo, fallback };
+  const diagnostics: ImplicitDiagnostics = {
+    ...{ mode, forwardResidual, linearSolve: linearSolveInfo, fallback },
+    ...(skipped ? { skipped: { ...skipped, phase: linearSolveInfo.phase } } : {}),
+  };
   opts.onDiagnostics?.(diagnostics);
   if (!allFinite(result.value)) {
     throw new ImplicitDiffError(`${who}: the implicit derivative (${mode}) is not finite`, diagnostics);
@@ -403,7 +442,7 @@ function rootJvpSigned(
   const op = backwardOperator(F, sign, xStar, args, opts);
   // M w = -s·∂θF v
   const rhs = sign === 1 ? scale(-1, Bv) : Bv;
-  return certifiedSolve(op, xStar, rhs, false, residualNorm(Fx), opts, cache, who);
+  return certifiedSolve(op, xStar, rhs, false, residualNorm(Fx), opts, cache, who, sign);
 }
 
 function rootVjpSigned(
@@ -419,7 +458,7 @@ function rootVjpSigned(
   const [Fx, pullback] = vjp<Tree>((...a: Tree[]) => F(xStar, ...a), ...args);
   checkSquare(Fx, xStar, who);
   const op = backwardOperator(F, sign, xStar, args, opts);
-  const u = certifiedSolve(op, xStar, cotangent, true, residualNorm(Fx), opts, cache, who);
+  const u = certifiedSolve(op, xStar, cotangent, true, residualNorm(Fx), opts, cache, who, sign);
   // θ̄ = −s·(∂θF)ᵀ u
   return pullback(sign === 1 ? scale(-1, u) : u);
 }
@@ -509,6 +548,12 @@ interface SolveRecord {
   cache: BackwardCache;
 }
 
+/** Asks `backwardFactor` once per forward solve for a factorisation of M at the (plain) solution. */
+function askFactor(opts: ImplicitOptions, cache: BackwardCache, xStar: Tree, args: Tree[]): void {
+  if (opts.backwardFactor === undefined || cache.factor !== undefined) return;
+  cache.factor = opts.backwardFactor(stopGradient(xStar), ...args.map((a) => stopGradient(a))) ?? null;
+}
+
 function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who: string) {
   checkImplicitOptions(who, opts);
   return <S extends SolverFn>(solver: S): ImplicitLayer<S> => {
@@ -516,6 +561,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
     // The last forward solve, reused when the layer is called again on the very same (immutable) tensors, as
     // jacfwd does once per column: the solver then runs once and the backward matrix is factorised once.
     let last: SolveRecord | null = null;
+    const warm: WarmStart = {};
     const decorated = (init: Tree, ...args: Tree[]) => {
       const [argLeaves, argDef] = flatten(args);
       const plainInit = stopGradient(init);
@@ -544,7 +590,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
             `${who}: the optimality function closes over a value that is being differentiated, whose derivative would be lost. Pass it as an argument of the decorated function (F(x, ...args) receives the same args).`,
           );
         }
-        last = { args: [...concrete], init: initLeaves, outs: xl, xDef, aux, cache: {} };
+        last = { args: [...concrete], init: initLeaves, outs: xl, xDef, aux, cache: { warm } };
         return last;
       };
       const rule: CustomRule<BackwardCache> = {
@@ -563,6 +609,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
             argDef,
             tangents.map((tt, i) => tt ?? zerosLike(primals[i]!)),
           );
+          askFactor(opts, cache, unflatten(record!.xDef, outs), a);
           const w = rootJvpSigned(F, sign, unflatten(record!.xDef, outs), a, t, opts, who, cache);
           return flatten(w)[0];
         },
@@ -572,6 +619,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
             record!.xDef,
             cts.map((c, i) => c ?? zerosLike(outs[i]!)),
           );
+          askFactor(opts, cache, unflatten(record!.xDef, outs), a);
           const g = rootVjpSigned(F, sign, unflatten(record!.xDef, outs), a, ct, opts, who, cache);
           return flatten(g)[0];
         },

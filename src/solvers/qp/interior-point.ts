@@ -19,7 +19,10 @@
  *
  * ## Derivatives
  * Through the active-set KKT conditions (see `condition.ts`): at the solution the IPM's Newton matrix tends
- * to exactly that system (W → ∞ on active rows, → 0 on inactive ones), which the backward pass solves densely.
+ * to exactly that system (W → ∞ on active rows, → 0 on inactive ones). The polishing step factorises the
+ * system itself, on a basis of the active rows; when those rows are the active set of the derivative (the usual
+ * case: no degenerate or dependent active rows), first derivatives reuse that factorisation (`backward.ts`).
+ * Otherwise (no polishing, a degenerate vertex) the backward pass rebuilds the matrix by JVPs.
  *
  * @module
  */
@@ -27,6 +30,9 @@ import { luFactor, luSolve } from "../../linalg/dense/kernels.js";
 import { axpy, factorKkt, independentRows, kktResiduals, polishKkt } from "./kkt.js";
 import { activeSet } from "./condition.js";
 import { StandardQPSolver, solutionOf, warmPart, type QPOptions, type QPState } from "./base.js";
+import { kktBackwardFactor } from "./backward.js";
+import type { BackwardFactor } from "../../implicit/backward-solver.js";
+import type { LuFactors } from "../../linalg/dense/kernels.js";
 import { dotPlain, normInf, type PlainQP, type QPProblem, type QPSolution } from "./problem.js";
 import { positiveOption } from "../common.js";
 
@@ -101,6 +107,8 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
   readonly infeasibilityTol: number;
   /** Polish the converged point on its active set. */
   readonly polish: boolean;
+  /** The factors of each polished solution's KKT system and the inequality rows it holds. */
+  private readonly polishedKkt = new WeakMap<QPSolution, { factors: LuFactors; rows: number[] }>();
 
   constructor(opts: InteriorPointQPOptions = {}) {
     super("InteriorPointQP", { maxIter: 100, ...opts }, { tol: 1e-10 }, INTERIOR_POINT_KEYS);
@@ -186,7 +194,19 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
     const s1 = p.h.map((h, i) => Math.max(0, h - gx[i]!));
     const next = this.stateAt(p, sol.x, nu, lam1, s1, state.iterNum, state.stepSize);
     if (!(next.error <= Math.min(state.error, this.tol))) return null;
-    return { params: solutionOf(p, sol.x, nu, lam1), state: { ...next, polished: true } };
+    const params = solutionOf(p, sol.x, nu, lam1);
+    this.polishedKkt.set(params, { factors: sol.factors, rows: idx });
+    return { params, state: { ...next, polished: true } };
+  }
+
+  protected override backwardFactor(
+    params: QPSolution,
+    problem: QPProblem,
+    state: InteriorPointQPState,
+  ): BackwardFactor | undefined {
+    if (this.plain(problem).m === 0) return super.backwardFactor(params, problem, state);
+    const kkt = this.polishedKkt.get(params);
+    return kkt && kktBackwardFactor(this.plain(problem), kkt.factors, kkt.rows, state.active);
   }
 
   private stateAt(

@@ -7,7 +7,7 @@
  */
 import { Tensor } from "../../core/tensor.js";
 import { matmulTN } from "../../core/ops/matmul.js";
-import { luFactor, luSolve } from "../../linalg/dense/kernels.js";
+import { luFactor, luSolve, type LuFactors } from "../../linalg/dense/kernels.js";
 import { dotPlain, normInf, type PlainQP } from "./problem.js";
 
 /** @internal y ← y + a·x. */
@@ -73,7 +73,7 @@ export function kktResiduals(p: PlainQP, x: Float64Array, nu: Float64Array, lam:
  * @internal Polishing: the exact solution of the equality-constrained QP on a guessed active set,
  * min ½xᵀQx + cᵀx s.t. C𝒜x = t𝒜, from the dense system [[Q, C𝒜ᵀ], [C𝒜, 0]] (regularised if singular, then one
  * step of iterative refinement on the unregularised system). `rows` are row-major k×n, `targets` their
- * right-hand sides. Returns x and the multipliers of the rows, or null when the system cannot be solved.
+ * right-hand sides. Returns x, the multipliers of the rows and the factors, or null when the system cannot be solved.
  */
 export function polishKkt(
   Q: Float64Array,
@@ -81,7 +81,7 @@ export function polishKkt(
   rows: Float64Array,
   targets: Float64Array,
   n: number,
-): { x: Float64Array; y: Float64Array } | null {
+): { x: Float64Array; y: Float64Array; factors: LuFactors } | null {
   const k = targets.length;
   const size = n + k;
   const K = new Float64Array(size * size);
@@ -113,7 +113,16 @@ export function polishKkt(
   }
   axpy(1, luSolve(f, size, res), z);
   if (!z.every(Number.isFinite)) return null;
-  return { x: z.slice(0, n), y: z.slice(n) };
+  return { x: z.slice(0, n), y: z.slice(n), factors: f };
+}
+
+const equalityFactors = new WeakMap<PlainQP, ReturnType<typeof luFactor>>();
+
+/** @internal The factorised [[Qₛ, Aᵀ], [A, 0]] of a problem (factorised once per plain view). */
+export function equalityKkt(p: PlainQP): ReturnType<typeof luFactor> {
+  let f = equalityFactors.get(p);
+  if (f === undefined) equalityFactors.set(p, (f = factorKkt(p, null)));
+  return f;
 }
 
 /**

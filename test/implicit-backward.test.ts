@@ -118,7 +118,7 @@ describe("backwardFactor: a factorisation handed back by the solver", () => {
 });
 
 describe("customFixedPoint: the fixed-point iteration on the adjoint", () => {
-  const d = 6;
+  const d = 40; // above the size where "auto" factorises M rather than iterate
   const W = mul(0.3 / Math.sqrt(d), randn(r, [d, d]));
   const x = randn(r, [d]);
   const c = randn(r, [d]);
@@ -169,9 +169,10 @@ describe("customFixedPoint: the fixed-point iteration on the adjoint", () => {
     const layer = customFixedPoint(Texp, { onDiagnostics: (g) => seen.push(g) })(
       (_v: undefined, theta: Tensor) => theta,
     );
-    const theta = tensor([0.5, -1, 2]);
-    const g = grad((t: Tensor) => sum(mul(tensor([1, 2, 3]), layer(undefined, t))))(theta) as Tensor;
-    assertClose(g, tensor([1, 2, 3]), { rtol: 1e-12, atol: 1e-12 });
+    const theta = tensor(Array.from({ length: 10 }, (_, i) => 0.1 * i - 0.4));
+    const weights = tensor(Array.from({ length: 10 }, (_, i) => i + 1));
+    const g = grad((t: Tensor) => sum(mul(weights, layer(undefined, t))))(theta) as Tensor;
+    assertClose(g, weights, { rtol: 1e-12, atol: 1e-12 });
     assert.equal(seen[0]!.linearSolve.solver, "lu");
     assert.ok(seen[0]!.skipped !== undefined && !seen[0]!.skipped.converged);
     const forced = customFixedPoint(Texp, { solve: "fixedPoint" })((_v: undefined, t: Tensor) => t);

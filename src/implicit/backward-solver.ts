@@ -54,6 +54,8 @@ export interface BackwardFactor {
 
 /** Refinement steps allowed after a solve with a handed-back factorisation. */
 const REFINE_STEPS = 3;
+/** Fewest steps the fixed-point iteration is tried with under "auto" (it measures its rate over 3 steps). */
+const MIN_STEPS = 8;
 
 /** The outcome of {@link richardson}. */
 interface RichardsonResult {
@@ -160,8 +162,10 @@ export function fastBackwardSolve(
   const forced = c.solve === "fixedPoint";
   if (!forced && !(c.solve === "auto" && c.sign === -1)) return null;
   const n = flatten(c.rhs)[0].reduce((a, l) => a + l.size, 0);
-  // Under "auto" the iteration must beat the general path: about n matvecs to materialise M (or a Krylov solve).
-  const maxIter = c.maxIter ?? (forced ? 1000 : Math.max(20, Math.min(n, 500)));
+  // Under "auto" the iteration must beat the general path: n matvecs to materialise M (or a Krylov solve), and
+  // it needs a few steps to measure its rate, so it is not tried on tiny systems.
+  const maxIter = c.maxIter ?? (forced ? 1000 : Math.min(n, 500));
+  if (!forced && maxIter < MIN_STEPS) return null;
   const key = c.transpose ? "vjp" : "jvp";
   const x0 = warmStartLike(c.warm?.[key], c.rhs);
   const result = richardson(c.target, c.rhs, null, {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   EqualityConstrainedQP,
   InteriorPointQP,
+  OSQP,
   add,
   eye,
   grad,
@@ -78,6 +79,17 @@ describe("QP backward: the solver's KKT factorisation is reused", () => {
       "some inequalities are active",
     );
     gReused.forEach((g, i) => assertClose(g, gRebuilt[i]!, { rtol: 1e-10, atol: 1e-10 }, `argument ${i}`));
+  });
+
+  test("OSQP reuses its polishing factorisation (same gradient as the rebuilt backward, 1e-10)", () => {
+    const reused = recorder();
+    const run = (o: object) => (Q: Tensor, c: Tensor, A: Tensor, b: Tensor, G: Tensor, h: Tensor) =>
+      sum(mul(w, new OSQP({ tol: 1e-8, implicit: o }).run(undefined, { Q, c, A, b, G, h }).params.primal));
+    const argnums = [0, 1, 2, 3, 4, 5];
+    const g1 = grad(run(reused.opts), { argnums })(...args) as Tensor[];
+    const g2 = grad(run({ solve: "lu" }), { argnums })(...args) as Tensor[];
+    assert.deepEqual(reused.seen, ["kkt-lu"]);
+    g1.forEach((g, i) => assertClose(g, g2[i]!, { rtol: 1e-10, atol: 1e-10 }, `argument ${i}`));
   });
 
   test("InteriorPointQP: forward mode reuses it too, and agrees with the rebuilt path", () => {

@@ -38,6 +38,7 @@ import {
 import { activeSet, qpResidual } from "./condition.js";
 import { kktBackwardFactor } from "./backward.js";
 import { equalityKkt } from "./kkt.js";
+import type { LuFactors } from "../../linalg/dense/kernels.js";
 
 /**
  * A QP solver's run did not end with a solution: `status` says why ("primalInfeasible": no point satisfies the
@@ -223,12 +224,23 @@ export abstract class StandardQPSolver<S extends QPState> extends QPSolverBase<S
   }
 
   /**
-   * Without inequalities the backward matrix is [[Qₛ, Aᵀ], [A, 0]], factorised once per dense problem (by
-   * `EqualityConstrainedQP`'s direct solve, or here on first use); operator problems rebuild it matrix-free.
+   * The factors of a polished solution's KKT system [[Qₛ, Cᵀ], [C, 0]], C = [A; G_rows], and its inequality
+   * `rows`, recorded by the solver that polished (`InteriorPointQP`, `OSQP`) for the backward pass.
    */
-  protected override backwardFactor(_params: QPSolution, problem: QPProblem, _state: S): BackwardFactor | undefined {
+  protected readonly polishedKkt = new WeakMap<QPSolution, { factors: LuFactors; rows: number[] }>();
+
+  /**
+   * The backward factorisation of a solution: a polished solution's KKT factors when their rows are the active
+   * set; without inequalities, [[Qₛ, Aᵀ], [A, 0]], factorised once per dense problem (by
+   * `EqualityConstrainedQP`'s direct solve, or here on first use). Operator problems rebuild M matrix-free.
+   */
+  protected override backwardFactor(params: QPSolution, problem: QPProblem, state: S): BackwardFactor | undefined {
     const p = this.plain(problem);
-    if (p.m > 0 || !p.Q.isDense || (p.A !== null && !p.A.isDense)) return undefined;
+    if (p.m > 0) {
+      const kkt = this.polishedKkt.get(params);
+      return kkt && kktBackwardFactor(p, kkt.factors, kkt.rows, state.active);
+    }
+    if (!p.Q.isDense || (p.A !== null && !p.A.isDense)) return undefined;
     return kktBackwardFactor(p, equalityKkt(p), [], new Float64Array(0));
   }
 

@@ -30,9 +30,6 @@ import { luFactor, luSolve } from "../../linalg/dense/kernels.js";
 import { axpy, factorKkt, independentRows, kktResiduals, polishKkt } from "./kkt.js";
 import { activeSet } from "./condition.js";
 import { StandardQPSolver, solutionOf, warmPart, type QPOptions, type QPState } from "./base.js";
-import { kktBackwardFactor } from "./backward.js";
-import type { BackwardFactor } from "../../implicit/backward-solver.js";
-import type { LuFactors } from "../../linalg/dense/kernels.js";
 import { dotPlain, normInf, type PlainQP, type QPProblem, type QPSolution } from "./problem.js";
 import { positiveOption } from "../common.js";
 
@@ -107,8 +104,6 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
   readonly infeasibilityTol: number;
   /** Polish the converged point on its active set. */
   readonly polish: boolean;
-  /** The factors of each polished solution's KKT system and the inequality rows it holds. */
-  private readonly polishedKkt = new WeakMap<QPSolution, { factors: LuFactors; rows: number[] }>();
 
   constructor(opts: InteriorPointQPOptions = {}) {
     super("InteriorPointQP", { maxIter: 100, ...opts }, { tol: 1e-10 }, INTERIOR_POINT_KEYS);
@@ -197,16 +192,6 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
     const params = solutionOf(p, sol.x, nu, lam1);
     this.polishedKkt.set(params, { factors: sol.factors, rows: idx });
     return { params, state: { ...next, polished: true } };
-  }
-
-  protected override backwardFactor(
-    params: QPSolution,
-    problem: QPProblem,
-    state: InteriorPointQPState,
-  ): BackwardFactor | undefined {
-    if (this.plain(problem).m === 0) return super.backwardFactor(params, problem, state);
-    const kkt = this.polishedKkt.get(params);
-    return kkt && kktBackwardFactor(this.plain(problem), kkt.factors, kkt.rows, state.active);
   }
 
   private stateAt(

@@ -240,8 +240,9 @@ export abstract class StandardQPSolver<S extends QPState> extends QPSolverBase<S
       const kkt = this.polishedKkt.get(params);
       return kkt && kktBackwardFactor(p, kkt.factors, kkt.rows, state.active);
     }
-    if (!p.Q.isDense || (p.A !== null && !p.A.isDense)) return undefined;
-    return kktBackwardFactor(p, equalityKkt(p), [], new Float64Array(0));
+    const kkt = p.Q.isDense && (p.A === null || p.A.isDense) ? equalityKkt(p) : null;
+    // a regularised factorisation belongs to a singular system, whose derivative must fail, not be refined
+    return kkt && !kkt.regularized ? kktBackwardFactor(p, kkt, [], new Float64Array(0)) : undefined;
   }
 
   protected residual(params: QPSolution, problem: QPProblem, active: Float64Array): Tree {

@@ -190,7 +190,7 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
     const next = this.stateAt(p, sol.x, nu, lam1, s1, state.iterNum, state.stepSize);
     if (!(next.error <= Math.min(state.error, this.tol))) return null;
     const params = solutionOf(p, sol.x, nu, lam1);
-    this.polishedKkt.set(params, { factors: sol.factors, rows: idx });
+    if (sol.factors) this.polishedKkt.set(params, { factors: sol.factors, rows: idx });
     return { params, state: { ...next, polished: true } };
   }
 

@@ -413,9 +413,9 @@ export class OSQP extends StandardQPSolver<OSQPState> {
     const lam = y.slice(p.p).map((v) => Math.max(0, v));
     const solution = solutionOf(p, x, y.slice(0, p.p), lam);
     // the polishing factors serve the backward pass when they hold every equality row, first (C = [A; G])
-    const rows = "kkt" in step ? step.kkt.rows : [];
-    if ("kkt" in step && rows.length >= p.p && rows.slice(0, p.p).every((r, i) => r === i)) {
-      this.polishedKkt.set(solution, { factors: step.kkt.factors, rows: rows.slice(p.p).map((r) => r - p.p) });
+    const kkt = "kkt" in step ? step.kkt : null;
+    if (kkt?.factors && kkt.rows.length >= p.p && kkt.rows.slice(0, p.p).every((r, i) => r === i)) {
+      this.polishedKkt.set(solution, { factors: kkt.factors, rows: kkt.rows.slice(p.p).map((r) => r - p.p) });
     }
     return { params: solution, state: next };
   }

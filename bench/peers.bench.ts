@@ -13,6 +13,9 @@
  * The table ends with peak memory (max RSS of a fresh process) of one ridge hypergradient, implicit versus
  * unrolled, as the inner iterations grow: the implicit one must stay flat. Everything is written to
  * `reports/bench-peers.json`.
+ *
+ * `DIFFOPT_PEERS_ONLY=ridge,equilibrium npm run bench -- peers` keeps only the rows whose name contains one of the
+ * comma-separated words (same data, same seeds) and skips the memory table, to re-measure a few rows quickly.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -103,10 +106,14 @@ function peerPeakMemory(mode: "implicit" | "unrolled", iters: number): number | 
 
 const ratio = (a: number, b: number | undefined) => (b === undefined ? "" : `${(a / b).toFixed(2)}×`);
 
+/** The rows kept by `DIFFOPT_PEERS_ONLY` (all rows when it is unset). */
+function selected(list: Workload[]): Workload[] {
+  const words = (process.env.DIFFOPT_PEERS_ONLY ?? "").split(",").filter((w) => w.trim() !== "");
+  return words.length === 0 ? list : list.filter((w) => words.some((word) => w.name.includes(word.trim())));
+}
+
 export async function run(): Promise<void> {
-  // DIFFOPT_PEERS_ONLY=svm runs only the workloads whose name contains that text
-  const only = process.env.DIFFOPT_PEERS_ONLY;
-  const list = workloads().filter((w) => only === undefined || w.name.includes(only));
+  const list = selected(workloads());
   const dir = mkdtempSync(join(tmpdir(), "diffopt-peers-"));
   const rows: string[][] = [];
   const json: Record<string, unknown>[] = [];
@@ -147,6 +154,7 @@ export async function run(): Promise<void> {
     rows,
   );
 
+  if (process.env.DIFFOPT_PEERS_ONLY) return;
   const memRows: string[][] = [];
   const memory: Record<string, unknown>[] = [];
   for (const iters of [100, 1000, 10000]) {

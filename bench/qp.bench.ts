@@ -5,6 +5,9 @@
  * equalities instead, since it takes no inequalities). When python3 with SciPy is available, the same
  * inequality-constrained problems are solved in the same run by `scipy.optimize.minimize(method="trust-constr")`
  * (exact gradient and Hessian given) and its time and objective printed beside ours.
+ *
+ * `DIFFOPT_QP_ONLY=InteriorPointQP npm run bench -- qp` keeps the solvers whose name contains one of the
+ * comma-separated words and skips SciPy (whose n = 500 solve takes minutes), to re-measure one solver quickly.
  */
 import { spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
@@ -22,6 +25,7 @@ import {
   random,
   sum,
   tensor,
+  vjp,
   type QPProblem,
 } from "../src/index.js";
 import { formatTime, printTable } from "./util.js";
@@ -59,6 +63,8 @@ interface Row {
   iterations: number;
   solve: number;
   withGrad: number;
+  /** The reverse pass alone (the pullback after a fresh solve), median over the same repetitions. */
+  backward: number;
   value: number;
 }
 
@@ -94,7 +100,23 @@ function measure(name: string, runSolver: Run, n: number): Row {
   const solve = time(() => runSolver(pr), reps);
   const loss = (Q: Tensor, c: Tensor, G: Tensor, h: Tensor) => sum(runSolver({ Q, c, G, h }).params.primal);
   const withGrad = time(() => grad(loss, { argnums: [0, 1, 2, 3] })(pr.Q, pr.c, pr.G, pr.h), reps);
-  return { solver: name, n, iterations: first.state.iterNum, solve, withGrad, value: first.state.value ?? NaN };
+  const pullbacks: number[] = [];
+  for (let i = 0; i < Math.max(3, reps); i++) {
+    const [, pullback] = vjp(loss, pr.Q, pr.c, pr.G, pr.h);
+    const t0 = performance.now();
+    pullback(tensor(1));
+    pullbacks.push((performance.now() - t0) / 1000);
+  }
+  const backward = pullbacks.sort((a, b) => a - b)[pullbacks.length >> 1]!;
+  return {
+    solver: name,
+    n,
+    iterations: first.state.iterNum,
+    solve,
+    withGrad,
+    backward,
+    value: first.state.value ?? NaN,
+  };
 }
 
 interface ScipyFigures {
@@ -142,19 +164,22 @@ print(json.dumps(out))
 
 /** Runs the QP benchmarks and prints their table. */
 export async function run(): Promise<void> {
+  const only = (process.env.DIFFOPT_QP_ONLY ?? "").split(",").filter((w) => w.trim() !== "");
+  const solvers = only.length === 0 ? SOLVERS : SOLVERS.filter(([name]) => only.some((w) => name.includes(w.trim())));
   const rows: Row[] = [];
-  for (const n of SIZES) for (const [name, solver] of SOLVERS) rows.push(measure(name, solver, n));
-  const py = scipyFigures();
+  for (const n of SIZES) for (const [name, solver] of solvers) rows.push(measure(name, solver, n));
+  const py = only.length === 0 ? scipyFigures() : "skipped by DIFFOPT_QP_ONLY";
   const pyOk = typeof py !== "string";
   printTable(
     "Random dense QPs, n variables, n/2 inequalities (solve; solve + gradient of sum(x*) in Q, c, G, h)",
-    ["solver", "n", "iterations", "solve", "solve + grad", "objective"],
+    ["solver", "n", "iterations", "solve", "solve + grad", "backward alone", "objective"],
     rows.map((r) => [
       r.solver,
       String(r.n),
       String(r.iterations),
       formatTime(r.solve),
       formatTime(r.withGrad),
+      formatTime(r.backward),
       r.solver.startsWith("Equality") ? "(other problem)" : r.value.toFixed(8),
     ]),
   );

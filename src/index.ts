@@ -42,4 +42,5 @@ export {
   type ImplicitLayer,
   type SolverFn,
   type OptimalityFn,
+  type BackwardFactor,
 } from "./implicit/index.js";

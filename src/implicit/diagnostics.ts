@@ -34,6 +34,11 @@ export interface ImplicitDiagnostics {
    * `vmap`, and in `jacrev` / `jacfwd`, which batch the rows or columns of the Jacobian.
    */
   readonly column?: number;
+  /**
+   * A solve tried first and given up for `linearSolve` (the fixed-point iteration of a `customFixedPoint` layer
+   * that did not contract fast enough): its iterations and residual.
+   */
+  readonly skipped?: SolveInfo;
 }
 
 /** What to do when an implicit derivative cannot be certified. */

@@ -6,3 +6,4 @@
 export * from "./root.js";
 export * from "./diagnostics.js";
 export * from "./conditions.js";
+export type { BackwardFactor } from "./backward-solver.js";

@@ -42,6 +42,7 @@ import { LinearSolveError } from "../linalg/dense/errors.js";
 import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "../linalg/dense/factored.js";
 import { concatenate, sliceAxis } from "../core/ops/join.js";
 import { reshape, transpose as transposeAxes } from "../core/ops/shape.js";
+import { matmul } from "../core/ops/matmul.js";
 import { ImplicitDiffError, type ImplicitDiagnostics, type ImplicitPolicy } from "./diagnostics.js";
 import {
   amortisedDense,
@@ -58,14 +59,28 @@ import {
 } from "./backward-batch.js";
 import { batchLoop, moveBatchAxis, splitBatch } from "../core/vmap.js";
 import { batchTracer } from "../core/engine.js";
+import { fastBackwardSolve, type BackwardFactor, type WarmStart } from "./backward-solver.js";
 
 /** Options of {@link customRoot}, {@link customFixedPoint}, {@link rootJvp} and {@link rootVjp}. */
 export interface ImplicitOptions {
   /**
-   * Solver of the backward linear system (see `linalg.linearSolve`). Default `"auto"`: chosen from the
-   * hints below and the size (dense LU/Cholesky when small, CG/MINRES/GMRES otherwise).
+   * Solver of the backward linear system (see `linalg.linearSolve`). Default `"auto"`: a factorisation handed
+   * back by `backwardFactor` when there is one; for `customFixedPoint`, the fixed-point iteration on the adjoint
+   * (abandoned for the next choice when it does not contract fast enough); then by the hints below and the size
+   * (dense LU/Cholesky when small, CG/MINRES/GMRES otherwise). `"fixedPoint"` forces the fixed-point iteration
+   * w ← w + (rhs − M·w) (for a fixed point: u ← (∂ₓT)ᵀu + g), failing when it does not converge.
    */
-  solve?: LinearSolveOptions["solver"];
+  solve?: LinearSolveOptions["solver"] | "fixedPoint";
+  /**
+   * Hands the backward pass a factorisation the solver already has of M (∂ₓF at the solution for a root,
+   * I − ∂ₓT for a fixed point), so that no derivative rebuilds M by JVPs. Called once per forward solve, when
+   * the first derivative is taken, with the plain solution and arguments; undefined: no factorisation, the usual
+   * solve. Each solve with it is followed by up to 3 steps of iterative refinement against the true M and must
+   * meet `rtol`/`atol`: a wrong factorisation fails (under the policy) instead of giving a wrong derivative.
+   * Used for first derivatives; derivatives of derivatives take the differentiable general path.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  backwardFactor?: (x: any, ...args: any[]) => BackwardFactor | undefined;
   /**
    * The backward operator (∂ₓF for a root, I − ∂ₓT for a fixed point) is symmetric (e.g. F = ∇ₓf). Hints are
    * checked once per forward solve by two random probes; a wrong one throws `ImplicitDiffError`.
@@ -125,6 +140,7 @@ const IMPLICIT_OPTION_KEYS = [
   "residualTol",
   "policy",
   "onDiagnostics",
+  "backwardFactor",
 ] as const satisfies readonly (keyof ImplicitOptions)[];
 
 const POLICIES = ["throw", "warn", "lstsq"] as const satisfies readonly ImplicitPolicy[];
@@ -162,6 +178,7 @@ export function checkImplicitOptions(who: string, opts: ImplicitOptions | undefi
     );
   }
   if (opts.onDiagnostics !== undefined) checkFunction(opts.onDiagnostics, who, `${name}.onDiagnostics`);
+  if (opts.backwardFactor !== undefined) checkFunction(opts.backwardFactor, who, `${name}.backwardFactor`);
 }
 
 /** The decorated solver: same arguments and result; `init` may be omitted (`undefined`) if the solver allows it. */
@@ -219,6 +236,12 @@ const DENSE_LIMIT = 200;
  */
 export interface BackwardCache {
   dense?: { A: Tensor; solver: DirectSolver; kind: "lu" | "cholesky" };
+  /** The materialised backward matrix (the hint check reads it instead of probing with matvecs). */
+  matrix?: Tensor;
+  /** The factorisation handed back by `backwardFactor` (null: asked, none). */
+  factor?: BackwardFactor | null;
+  /** Warm starts of the fixed-point iteration, shared by the layer's successive solves. */
+  warm?: WarmStart;
   /** The `symmetric` / `positiveDefinite` hints were probed at this solution (see {@link checkHints}). */
   hintsChecked?: boolean;
   /** Krylov backward solves so far: above DENSE_LIMIT, they decide when materialising pays (see backward-batch). */
@@ -245,8 +268,10 @@ function checkHints(op: LinearOperator, xStar: Tree, opts: ImplicitOptions, cach
     );
   const u = probe(0);
   const v = probe(1);
-  const Mu = op.matvec(u) as Tree;
-  const Mv = op.matvec(v) as Tree;
+  const A = cache.matrix;
+  const apply = (t: Tree): Tree => (A ? fromVector(matmul(A, toVector(t)), t) : (op.matvec(t) as Tree));
+  const Mu = apply(u);
+  const Mv = apply(v);
   const value = (t: Tensor) => stopGradient(t).item();
   const uMv = value(vdot(u, Mv));
   const vMu = value(vdot(v, Mu));
@@ -336,6 +361,7 @@ function certifiedSolve(
   opts: ImplicitOptions,
   cache: BackwardCache,
   who: string,
+  sign: 1 | -1 = 1,
   column?: number,
 ): Tree {
   const where = column === undefined ? who : `${who} (batch element ${column})`;
@@ -347,10 +373,9 @@ function certifiedSolve(
     if (policy === "warn") console.warn(`diffopt warning: ${msg}`);
     else throw new ImplicitDiffError(msg, { mode, forwardResidual });
   }
-  checkHints(op, xStar, opts, cache, who);
   const target = transpose ? op.transpose() : op;
   const base: LinearSolveOptions = {
-    solver: opts.solve ?? "auto",
+    solver: opts.solve === "fixedPoint" ? "auto" : (opts.solve ?? "auto"),
     rtol: opts.rtol ?? 1e-10,
     atol: opts.atol ?? 1e-12,
     ...(opts.maxIter !== undefined ? { maxIter: opts.maxIter } : {}),
@@ -363,12 +388,24 @@ function certifiedSolve(
   );
   let result: { value: Tree; info: Omit<SolveInfo, "phase"> };
   let fallback = false;
+  let skipped: Omit<SolveInfo, "phase"> | undefined;
   try {
-    result =
-      kind !== null
-        ? denseSolve(op, rhs, transpose, kind, cache, who)
-        : linearSolve(target, rhs, { ...base, throwOnFailure: true });
-    if (kind === null) cache.krylov = recordKrylov(cache.krylov, result.info);
+    const fast = fastBackwardSolve({
+      ...{ target, rhs, transpose, sign, solve: opts.solve ?? "auto", rtol: base.rtol!, atol: base.atol! },
+      ...{ maxIter: opts.maxIter, factor: cache.factor, warm: cache.warm, who },
+      traced: [rhs, op.params as Tree].some((t) => flatten(t)[0].some((l) => l.level > 0)),
+    });
+    if (fast !== null && "value" in fast) result = fast;
+    else {
+      skipped = fast?.skipped;
+      if (kind !== null && (opts.symmetric || opts.positiveDefinite)) cache.matrix ??= op.materialize();
+      checkHints(op, xStar, opts, cache, who);
+      result =
+        kind !== null
+          ? denseSolve(op, rhs, transpose, kind, cache, who)
+          : linearSolve(target, rhs, { ...base, throwOnFailure: true });
+      if (kind === null) cache.krylov = recordKrylov(cache.krylov, result.info);
+    }
   } catch (e) {
     if (!(e instanceof LinearSolveError)) throw e;
     if (policy === "lstsq") {
@@ -392,7 +429,7 @@ function certifiedSolve(
       );
     }
   }
-  return certify(result.value, result.info, transpose, forwardResidual, fallback, opts, where, column);
+  return certify(result.value, result.info, transpose, forwardResidual, fallback, opts, where, column, skipped);
 }
 
 /** Reports the diagnostics of one solved column and checks that its solution is finite. */
@@ -405,6 +442,7 @@ function certify<T extends Tree>(
   opts: ImplicitOptions,
   who: string,
   column: number | undefined,
+  skipped?: Omit<SolveInfo, "phase">,
 ): T {
   const mode = transpose ? "vjp" : "jvp";
   // The solve is the tangent (jvp) or cotangent (vjp) system of the root, whichever linalg path ran it.
@@ -415,6 +453,7 @@ function certify<T extends Tree>(
     linearSolve,
     fallback,
     ...(column !== undefined ? { column } : {}),
+    ...(skipped ? { skipped: { ...skipped, phase: linearSolve.phase } } : {}),
   };
   opts.onDiagnostics?.(diagnostics);
   if (!allFinite(value)) {
@@ -440,11 +479,14 @@ function certifiedSolveRows(
   opts: ImplicitOptions,
   cache: BackwardCache,
   who: string,
+  sign: 1 | -1,
 ): Tensor {
   const [k, n] = rhs.shape as [number, number];
   const row = (j: number) => fromVector(reshape(sliceAxis(rhs, 0, j, j + 1), [n]), xStar);
   const solveRow = (j: number) =>
-    toVector(certifiedSolve(op, xStar, row(j), transpose, forwardResidual, opts, cache, who, k > 1 ? j : undefined));
+    toVector(
+      certifiedSolve(op, xStar, row(j), transpose, forwardResidual, opts, cache, who, sign, k > 1 ? j : undefined),
+    );
   if (k === 0) return rhs;
   const first = reshape(solveRow(0), [1, n]);
   const kind = denseKind(opts, n, cache, k - 1);
@@ -495,20 +537,21 @@ function solveAll(
   opts: ImplicitOptions,
   cache: BackwardCache,
   who: string,
+  sign: 1 | -1,
 ): Tree {
   const [leaves, def] = flatten(rhs);
   const top = batchAtTop(leaves);
-  if (top === null) return certifiedSolve(op, xStar, rhs, transpose, forwardResidual, opts, cache, who);
+  if (top === null) return certifiedSolve(op, xStar, rhs, transpose, forwardResidual, opts, cache, who, sign);
   const { vals, dims, size } = splitBatch(leaves, top.level);
   if (vals.some(isBatched)) {
     // Batched at several vmap levels: one level at a time.
-    return batchLoop(who, (r) => solveAll(op, xStar, r, transpose, forwardResidual, opts, cache, who), [rhs])!;
+    return batchLoop(who, (r) => solveAll(op, xStar, r, transpose, forwardResidual, opts, cache, who, sign), [rhs])!;
   }
   const rows = concatenate(
     vals.map((v, i) => reshape(moveBatchAxis(v, dims[i] ?? null, 0, size), [size, leaves[i]!.size])),
     1,
   );
-  const solved = certifiedSolveRows(op, xStar, rows, transpose, forwardResidual, opts, cache, who);
+  const solved = certifiedSolveRows(op, xStar, rows, transpose, forwardResidual, opts, cache, who, sign);
   let offset = 0;
   return unflatten(
     def,
@@ -542,7 +585,7 @@ function rootJvpSigned(
   const op = backwardOperator(F, sign, xStar, args, opts);
   // M w = -s·∂θF v
   const rhs = sign === 1 ? scale(-1, Bv) : Bv;
-  return solveAll(op, xStar, rhs, false, residualNorm(Fx), opts, cache, who);
+  return solveAll(op, xStar, rhs, false, residualNorm(Fx), opts, cache, who, sign);
 }
 
 function rootVjpSigned(
@@ -562,7 +605,7 @@ function rootVjpSigned(
   const [Fx, pullback] = vjp<Tree>((...a: Tree[]) => F(xStar, ...a), ...args);
   checkSquare(Fx, xStar, who);
   const op = backwardOperator(F, sign, xStar, args, opts);
-  const u = solveAll(op, xStar, cotangent, true, residualNorm(Fx), opts, cache, who);
+  const u = solveAll(op, xStar, cotangent, true, residualNorm(Fx), opts, cache, who, sign);
   // θ̄ = −s·(∂θF)ᵀ u
   return pullback(sign === 1 ? scale(-1, u) : u);
 }
@@ -652,6 +695,12 @@ interface SolveRecord {
   cache: BackwardCache;
 }
 
+/** Asks `backwardFactor` once per forward solve for a factorisation of M at the (plain) solution. */
+function askFactor(opts: ImplicitOptions, cache: BackwardCache, xStar: Tree, args: Tree[]): void {
+  if (opts.backwardFactor === undefined || cache.factor !== undefined) return;
+  cache.factor = opts.backwardFactor(stopGradient(xStar), ...args.map((a) => stopGradient(a))) ?? null;
+}
+
 function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who: string) {
   checkImplicitOptions(who, opts);
   return <S extends SolverFn>(solver: S): ImplicitLayer<S> => {
@@ -659,6 +708,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
     // The last forward solve, reused when the layer is called again on the very same (immutable) tensors, as
     // jacfwd does once per column: the solver then runs once and the backward matrix is factorised once.
     let last: SolveRecord | null = null;
+    const warm: WarmStart = {};
     const decorated = (init: Tree, ...args: Tree[]): Tree => {
       // Under vmap the solver runs once per element on that element's values (an opaque solver is a loop).
       const looped = batchLoop(who, decorated, [init, ...args]);
@@ -696,7 +746,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
               `${who}: the optimality function closes over a value that is being differentiated, whose derivative would be lost. Pass it as an argument of the decorated function (F(x, ...args) receives the same args).`,
             );
           }
-          last = { args: cargsLeaves, init: cinit, outs: xl, xDef, aux, cache: {} };
+          last = { args: cargsLeaves, init: cinit, outs: xl, xDef, aux, cache: { warm } };
         }
         made.push(last);
         return last;
@@ -713,8 +763,10 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
           return {};
         },
         jvp(primals, tangents, outs, cache) {
+          const a = argsOf(primals);
           const t = argsOf(tangents.map((tt, i) => tt ?? zerosLike(primals[i]!)));
-          const w = rootJvpSigned(F, sign, unflatten(record!.xDef, outs), argsOf(primals), t, opts, who, cache);
+          askFactor(opts, cache, unflatten(record!.xDef, outs), a);
+          const w = rootJvpSigned(F, sign, unflatten(record!.xDef, outs), a, t, opts, who, cache);
           return flatten(w)[0];
         },
         vjp(primals, outs, cts, cache) {
@@ -722,7 +774,9 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
             record!.xDef,
             cts.map((c, i) => c ?? zerosLike(outs[i]!)),
           );
-          const g = rootVjpSigned(F, sign, unflatten(record!.xDef, outs), argsOf(primals), ct, opts, who, cache);
+          const a = argsOf(primals);
+          askFactor(opts, cache, unflatten(record!.xDef, outs), a);
+          const g = rootVjpSigned(F, sign, unflatten(record!.xDef, outs), a, ct, opts, who, cache);
           return [...initLeaves.map(() => null), ...flatten(g)[0]];
         },
       };

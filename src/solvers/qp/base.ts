@@ -5,7 +5,9 @@
  * `run` hands `customRoot` the problem as a pytree of tensors (operators replaced by their params), so the
  * solution is differentiable with respect to every tensor of the problem and every leaf of an operator's params,
  * in forward and reverse mode and to any order. The solver loop runs on plain values; the backward system is
- * the symmetric KKT matrix of the active set, so the backward solve is LU (small) or MINRES (large).
+ * the symmetric KKT matrix of the active set. A solver that ends with a factorisation of exactly that matrix
+ * hands it back (`backwardFactor`, see `backward.ts`), and first derivatives are then a few triangular solves;
+ * otherwise the backward solve is LU (small) or MINRES (large) on the matrix rebuilt by JVPs.
  *
  * @module
  */
@@ -13,6 +15,7 @@ import { DiffoptError, ValueError } from "../../core/errors.js";
 import { Tensor as TensorClass, type Tensor } from "../../core/tensor.js";
 import type { Tree } from "../../core/tree.js";
 import { customRoot, type ImplicitOptions } from "../../implicit/root.js";
+import type { BackwardFactor } from "../../implicit/backward-solver.js";
 import {
   Solver,
   type RunParams,
@@ -33,6 +36,9 @@ import {
   type QPSolution,
 } from "./problem.js";
 import { activeSet, qpResidual } from "./condition.js";
+import { kktBackwardFactor } from "./backward.js";
+import { equalityKkt } from "./kkt.js";
+import type { LuFactors } from "../../linalg/dense/kernels.js";
 
 /**
  * A QP solver's run did not end with a solution: `status` says why ("primalInfeasible": no point satisfies the
@@ -141,6 +147,14 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
   }
 
   /**
+   * A factorisation of the backward matrix at the solution `params` of `problem` (with its final `state`) that
+   * the run already has, or undefined (default): the backward pass then rebuilds the matrix.
+   */
+  protected backwardFactor(_params: X, _problem: P, _state: S): BackwardFactor | undefined {
+    return undefined;
+  }
+
+  /**
    * Solves the problem from `init` (a warm start shaped like `params`, or undefined) and returns
    * `{ params, state }`; `params` is differentiable with respect to every tensor of the problem.
    */
@@ -149,14 +163,22 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
   override run(init: Partial<X> | undefined, problem: P): SolverResult<S, X> {
     const like = this.checked(problem);
     let last: S | null = null;
+    let factor = (): BackwardFactor | undefined => undefined;
     const solve = (x0: Partial<X> | undefined, tree: Record<string, Tree>) => {
       const p = rebuildProblem(tree, like);
       const r = this.loop(this.initParams(x0, p) as Tree, [p as unknown as Tree]);
-      last = { ...r.state, ...this.classify(r.params as X, p, r.state.error) };
+      const state = (last = { ...r.state, ...this.classify(r.params as X, p, r.state.error) });
+      factor = () => this.backwardFactor(r.params as X, p, state);
       return r.params as Tree;
     };
     const F = (x: X, tree: Record<string, Tree>): Tree => this.residual(x, rebuildProblem(tree, like), last!.active);
-    const opts = { ...this.implicitHints(), ...this.implicitOptions };
+    // An explicitly chosen backward solver is respected: the factorisation serves the default choice only.
+    const reuse = (this.implicitOptions.solve ?? "auto") === "auto";
+    const opts = {
+      ...this.implicitHints(),
+      ...(reuse ? { backwardFactor: () => factor() } : {}),
+      ...this.implicitOptions,
+    };
     const params = customRoot(F, opts)(solve)(init, problemTree(like as Record<string, QPMatrix | undefined>)) as X;
     const state = last! as S;
     if (state.status !== "converged" && this.throwOnFailure) {
@@ -199,6 +221,28 @@ export abstract class StandardQPSolver<S extends QPState> extends QPSolverBase<S
       this.plainCache.set(problem, p);
     }
     return p;
+  }
+
+  /**
+   * The factors of a polished solution's KKT system [[Qₛ, Cᵀ], [C, 0]], C = [A; G_rows], and its inequality
+   * `rows`, recorded by the solver that polished (`InteriorPointQP`, `OSQP`) for the backward pass.
+   */
+  protected readonly polishedKkt = new WeakMap<QPSolution, { factors: LuFactors; rows: number[] }>();
+
+  /**
+   * The backward factorisation of a solution: a polished solution's KKT factors when their rows are the active
+   * set; without inequalities, [[Qₛ, Aᵀ], [A, 0]], factorised once per dense problem (by
+   * `EqualityConstrainedQP`'s direct solve, or here on first use). Operator problems rebuild M matrix-free.
+   */
+  protected override backwardFactor(params: QPSolution, problem: QPProblem, state: S): BackwardFactor | undefined {
+    const p = this.plain(problem);
+    if (p.m > 0) {
+      const kkt = this.polishedKkt.get(params);
+      return kkt && kktBackwardFactor(p, kkt.factors, kkt.rows, state.active);
+    }
+    const kkt = p.Q.isDense && (p.A === null || p.A.isDense) ? equalityKkt(p) : null;
+    // a regularised factorisation belongs to a singular system, whose derivative must fail, not be refined
+    return kkt && !kkt.regularized ? kktBackwardFactor(p, kkt, [], new Float64Array(0)) : undefined;
   }
 
   protected residual(params: QPSolution, problem: QPProblem, active: Float64Array): Tree {

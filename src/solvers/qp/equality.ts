@@ -12,7 +12,7 @@ import { LinearOperator } from "../../linalg/operator.js";
 import { linearSolve } from "../../linalg/solve.js";
 import { luSolve } from "../../linalg/dense/kernels.js";
 import { StandardQPSolver, solutionOf, type QPOptions, type QPState } from "./base.js";
-import { axpy, factorKkt, kktResiduals } from "./kkt.js";
+import { axpy, equalityKkt, kktResiduals } from "./kkt.js";
 import { dotPlain, normInf, type PlainQP, type QPProblem, type QPSolution } from "./problem.js";
 
 /** Options of {@link EqualityConstrainedQP}. */
@@ -112,7 +112,7 @@ export class EqualityConstrainedQP extends StandardQPSolver<QPState> {
   /** Solves [[Q, Aᵀ], [A, 0]] z = rhs, densely or by MINRES. */
   private kktSolve(p: PlainQP, rhs: Float64Array): Float64Array {
     const matrixFree = this.solve ?? (p.Q.isDense && (p.A === null || p.A.isDense) ? "direct" : "minres");
-    if (matrixFree === "direct") return luSolve(factorKkt(p, null), p.n + p.p, rhs);
+    if (matrixFree === "direct") return luSolve(equalityKkt(p), p.n + p.p, rhs);
     const mv = (_: null, v: { x: Tensor; nu: Tensor }) => {
       const top = p.Q.mv(v.x.raw);
       if (p.A) axpy(1, p.A.rmv(v.nu.raw), top);

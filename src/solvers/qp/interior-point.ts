@@ -19,7 +19,10 @@
  *
  * ## Derivatives
  * Through the active-set KKT conditions (see `condition.ts`): at the solution the IPM's Newton matrix tends
- * to exactly that system (W → ∞ on active rows, → 0 on inactive ones), which the backward pass solves densely.
+ * to exactly that system (W → ∞ on active rows, → 0 on inactive ones). The polishing step factorises the
+ * system itself, on a basis of the active rows; when those rows are the active set of the derivative (the usual
+ * case: no degenerate or dependent active rows), first derivatives reuse that factorisation (`backward.ts`).
+ * Otherwise (no polishing, a degenerate vertex) the backward pass rebuilds the matrix by JVPs.
  *
  * @module
  */
@@ -186,7 +189,9 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
     const s1 = p.h.map((h, i) => Math.max(0, h - gx[i]!));
     const next = this.stateAt(p, sol.x, nu, lam1, s1, state.iterNum, state.stepSize);
     if (!(next.error <= Math.min(state.error, this.tol))) return null;
-    return { params: solutionOf(p, sol.x, nu, lam1), state: { ...next, polished: true } };
+    const params = solutionOf(p, sol.x, nu, lam1);
+    if (sol.factors) this.polishedKkt.set(params, { factors: sol.factors, rows: idx });
+    return { params, state: { ...next, polished: true } };
   }
 
   private stateAt(

@@ -7,7 +7,7 @@
  */
 import { Tensor } from "../../core/tensor.js";
 import { matmulTN } from "../../core/ops/matmul.js";
-import { luFactor, luSolve } from "../../linalg/dense/kernels.js";
+import { luFactor, luSolve, type LuFactors } from "../../linalg/dense/kernels.js";
 import { dotPlain, normInf, type PlainQP } from "./problem.js";
 
 /** @internal y ← y + a·x. */
@@ -20,7 +20,7 @@ export function axpy(a: number, x: Float64Array, y: Float64Array): void {
  * matrix is singular, then a regularisation relative to its scale (rank-deficient A, or Q singular on the
  * null space of the constraints).
  */
-export function factorKkt(p: PlainQP, d: Float64Array | null): ReturnType<typeof luFactor> {
+export function factorKkt(p: PlainQP, d: Float64Array | null): ReturnType<typeof luFactor> & { regularized?: boolean } {
   const { n } = p;
   const size = n + p.p;
   const K = new Float64Array(size * size);
@@ -53,7 +53,7 @@ export function factorKkt(p: PlainQP, d: Float64Array | null): ReturnType<typeof
     const R = K.slice();
     for (let i = 0; i < size; i++) R[i * size + i] += i < n ? delta * scale : -delta * scale;
     f = luFactor(R, size);
-    if (!f.singular) return f;
+    if (!f.singular) return { ...f, regularized: true };
   }
   return f;
 }
@@ -73,7 +73,8 @@ export function kktResiduals(p: PlainQP, x: Float64Array, nu: Float64Array, lam:
  * @internal Polishing: the exact solution of the equality-constrained QP on a guessed active set,
  * min ½xᵀQx + cᵀx s.t. C𝒜x = t𝒜, from the dense system [[Q, C𝒜ᵀ], [C𝒜, 0]] (regularised if singular, then one
  * step of iterative refinement on the unregularised system). `rows` are row-major k×n, `targets` their
- * right-hand sides. Returns x and the multipliers of the rows, or null when the system cannot be solved.
+ * right-hand sides. Returns x, the multipliers of the rows and the factors (null when the system was regularised), or
+ * null when the system cannot be solved.
  */
 export function polishKkt(
   Q: Float64Array,
@@ -81,7 +82,7 @@ export function polishKkt(
   rows: Float64Array,
   targets: Float64Array,
   n: number,
-): { x: Float64Array; y: Float64Array } | null {
+): { x: Float64Array; y: Float64Array; factors: LuFactors | null } | null {
   const k = targets.length;
   const size = n + k;
   const K = new Float64Array(size * size);
@@ -96,6 +97,7 @@ export function polishKkt(
   for (let i = 0; i < n; i++) rhs[i] = -c[i]!;
   rhs.set(targets, n);
   let f = luFactor(K, size);
+  const regularized = f.singular;
   if (f.singular) {
     const delta = 1e-10 * Math.max(1, normInf(K));
     const R = K.slice();
@@ -113,7 +115,17 @@ export function polishKkt(
   }
   axpy(1, luSolve(f, size, res), z);
   if (!z.every(Number.isFinite)) return null;
-  return { x: z.slice(0, n), y: z.slice(n) };
+  // the factors of a regularised (singular) system are not handed to the backward pass: its derivative must fail
+  return { x: z.slice(0, n), y: z.slice(n), factors: regularized ? null : f };
+}
+
+const equalityFactors = new WeakMap<PlainQP, ReturnType<typeof factorKkt>>();
+
+/** @internal The factorised [[Qₛ, Aᵀ], [A, 0]] of a problem (factorised once per plain view). */
+export function equalityKkt(p: PlainQP): ReturnType<typeof factorKkt> {
+  let f = equalityFactors.get(p);
+  if (f === undefined) equalityFactors.set(p, (f = factorKkt(p, null)));
+  return f;
 }
 
 /**

@@ -278,7 +278,7 @@ class Admm {
     // the multipliers must have the sign of their bound (y ≥ 0 on u, ≤ 0 on l), else the active set was wrong
     const signsOk = idx.every((i, k) => d.l[i] === d.u[i] || (targets[k] === d.u[i] ? y1[i]! >= 0 : y1[i]! <= 0));
     if (!signsOk || !(m.error <= st.error)) return null;
-    return { x: sol.x, y: y1, state: { ...st, ...m, z: z1, polished: true } };
+    return { x: sol.x, y: y1, state: { ...st, ...m, z: z1, polished: true }, kkt: { factors: sol.factors, rows: idx } };
   }
 
   private certificate(d: BoxData, dx: Float64Array, dy: Float64Array): "primalInfeasible" | "dualInfeasible" | null {
@@ -407,10 +407,17 @@ export class OSQP extends StandardQPSolver<OSQPState> {
 
   update(params: QPSolution, state: OSQPState, problem: QPProblem) {
     const p = this.plain(problem);
-    const { x, y, state: next } = this.admm.step(this.box(problem), params.primal.raw, this.joint(params), state);
+    const step = this.admm.step(this.box(problem), params.primal.raw, this.joint(params), state);
+    const { x, y, state: next } = step;
     // multipliers of the one-sided rows are ≥ 0 up to rounding of the projection
     const lam = y.slice(p.p).map((v) => Math.max(0, v));
-    return { params: solutionOf(p, x, y.slice(0, p.p), lam), state: next };
+    const solution = solutionOf(p, x, y.slice(0, p.p), lam);
+    // the polishing factors serve the backward pass when they hold every equality row, first (C = [A; G])
+    const kkt = "kkt" in step ? step.kkt : null;
+    if (kkt?.factors && kkt.rows.length >= p.p && kkt.rows.slice(0, p.p).every((r, i) => r === i)) {
+      this.polishedKkt.set(solution, { factors: kkt.factors, rows: kkt.rows.slice(p.p).map((r) => r - p.p) });
+    }
+    return { params: solution, state: next };
   }
 
   private joint(params: QPSolution): Float64Array {

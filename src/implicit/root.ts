@@ -492,6 +492,8 @@ function certifiedSolveRows(
   const kind = denseKind(opts, n, cache, k - 1);
   const oneByOne = () => Array.from({ length: k - 1 }, (_, j) => reshape(solveRow(j + 1), [1, n]));
   if (k === 1) return first;
+  // A factorisation handed back by the solver (backwardFactor) serves every row: triangular solves, each certified.
+  if (cache.factor) return concatenate([first, ...oneByOne()]);
   if (kind === null) {
     const cg = batchedCgRows(op, xStar, sliceAxis(rhs, 0, 1, k), opts);
     if (cg === null) return concatenate([first, ...oneByOne()]);

@@ -321,7 +321,7 @@ function denseColumns(
   who: string,
 ): { x: Tensor; residuals: number[] } {
   if (cache.dense === undefined) {
-    const A = materializeBatched(op);
+    const A = (cache.matrix ??= materializeBatched(op));
     const n = A.shape[0]!;
     const solver = kind === "cholesky" ? choleskySolver(A.raw, n, who) : luSolver(A.raw, n);
     cache.dense = { A, solver, kind };
@@ -398,7 +398,7 @@ function certifiedSolve(
     if (fast !== null && "value" in fast) result = fast;
     else {
       skipped = fast?.skipped;
-      if (kind !== null && (opts.symmetric || opts.positiveDefinite)) cache.matrix ??= op.materialize();
+      if (kind !== null && (opts.symmetric || opts.positiveDefinite)) cache.matrix ??= materializeBatched(op);
       checkHints(op, xStar, opts, cache, who);
       result =
         kind !== null

@@ -351,19 +351,27 @@ function denseSolve(
   return { value: fromVector(reshape(x, [b.size]), rhs), info };
 }
 
-/** Solves the backward system M w = rhs (or Mᵀ w = rhs) under the policy, reporting diagnostics. */
-function certifiedSolve(
-  op: LinearOperator,
-  xStar: Tree,
-  rhs: Tree,
-  transpose: boolean,
-  forwardResidual: number,
-  opts: ImplicitOptions,
-  cache: BackwardCache,
-  who: string,
-  sign: 1 | -1 = 1,
-  column?: number,
-): Tree {
+/**
+ * One backward system of a layer at its solution x*: M w = rhs (tangents, jvp) or Mᵀ w = rhs (cotangents, vjp),
+ * with what certifying its solutions needs. Shared by the single, multi-row and batched solves below.
+ */
+interface BackwardSystem {
+  op: LinearOperator;
+  xStar: Tree;
+  /** True for Mᵀ (the cotangent system). */
+  transpose: boolean;
+  /** ‖F(x*, θ)‖, checked against `residualTol` before any solve. */
+  forwardResidual: number;
+  opts: ImplicitOptions;
+  cache: BackwardCache;
+  who: string;
+  /** +1 for a root (M = ∂ₓF), −1 for a fixed point (M = I − ∂ₓT). */
+  sign: 1 | -1;
+}
+
+/** Solves the backward system for one right-hand side under the policy, reporting diagnostics. */
+function certifiedSolve(sys: BackwardSystem, rhs: Tree, column?: number): Tree {
+  const { op, xStar, transpose, forwardResidual, opts, cache, who, sign } = sys;
   const where = column === undefined ? who : `${who} (batch element ${column})`;
   const mode = transpose ? "vjp" : "jvp";
   const policy = opts.policy ?? "throw";
@@ -429,17 +437,15 @@ function certifiedSolve(
       );
     }
   }
-  return certify(result.value, result.info, transpose, forwardResidual, fallback, opts, where, column, skipped);
+  return certify(sys, result.value, result.info, fallback, where, column, skipped);
 }
 
 /** Reports the diagnostics of one solved column and checks that its solution is finite. */
 function certify<T extends Tree>(
+  { transpose, forwardResidual, opts }: BackwardSystem,
   value: T,
   info: Omit<SolveInfo, "phase">,
-  transpose: boolean,
-  forwardResidual: number,
   fallback: boolean,
-  opts: ImplicitOptions,
   who: string,
   column: number | undefined,
   skipped?: Omit<SolveInfo, "phase">,
@@ -470,23 +476,11 @@ function certify<T extends Tree>(
  * `backward-batch.ts`), one certified solve per row otherwise. Every row is certified and reported (with its
  * index as `column`) as a single solve is. Returns the k×n solutions.
  */
-function certifiedSolveRows(
-  op: LinearOperator,
-  xStar: Tree,
-  rhs: Tensor,
-  transpose: boolean,
-  forwardResidual: number,
-  opts: ImplicitOptions,
-  cache: BackwardCache,
-  who: string,
-  sign: 1 | -1,
-): Tensor {
+function certifiedSolveRows(sys: BackwardSystem, rhs: Tensor): Tensor {
+  const { op, xStar, transpose, opts, cache, who } = sys;
   const [k, n] = rhs.shape as [number, number];
   const row = (j: number) => fromVector(reshape(sliceAxis(rhs, 0, j, j + 1), [n]), xStar);
-  const solveRow = (j: number) =>
-    toVector(
-      certifiedSolve(op, xStar, row(j), transpose, forwardResidual, opts, cache, who, sign, k > 1 ? j : undefined),
-    );
+  const solveRow = (j: number) => toVector(certifiedSolve(sys, row(j), k > 1 ? j : undefined));
   if (k === 0) return rhs;
   const first = reshape(solveRow(0), [1, n]);
   const kind = denseKind(opts, n, cache, k - 1);
@@ -503,7 +497,7 @@ function certifiedSolveRows(
       const info = { solver: "cg", iterations: cg.iterations[j]!, residualNorm: cg.residuals[j]!, converged: true };
       cache.krylov = recordKrylov(cache.krylov, info);
       const where = `${who} (batch element ${j + 1})`;
-      return certify(value, info, transpose, forwardResidual, false, opts, where, j + 1);
+      return certify(sys, value, info, false, where, j + 1);
     });
     return concatenate([first, ...rows]);
   }
@@ -520,7 +514,7 @@ function certifiedSolveRows(
   block.residuals.forEach((r, j) => {
     const info = { solver: kind, iterations: 1, residualNorm: r, converged: true };
     const where = `${who} (batch element ${j + 1})`;
-    certify(sliceAxis(solved, 0, j, j + 1), info, transpose, forwardResidual, false, opts, where, j + 1);
+    certify(sys, sliceAxis(solved, 0, j, j + 1), info, false, where, j + 1);
   });
   return concatenate([first, solved]);
 }
@@ -530,30 +524,20 @@ function certifiedSolveRows(
  * columns of a Jacobian) while the operator is not, for all its elements at once by one multi-right-hand-side solve
  * ({@link certifiedSolveRows}).
  */
-function solveAll(
-  op: LinearOperator,
-  xStar: Tree,
-  rhs: Tree,
-  transpose: boolean,
-  forwardResidual: number,
-  opts: ImplicitOptions,
-  cache: BackwardCache,
-  who: string,
-  sign: 1 | -1,
-): Tree {
+function solveAll(sys: BackwardSystem, rhs: Tree): Tree {
   const [leaves, def] = flatten(rhs);
   const top = batchAtTop(leaves);
-  if (top === null) return certifiedSolve(op, xStar, rhs, transpose, forwardResidual, opts, cache, who, sign);
+  if (top === null) return certifiedSolve(sys, rhs);
   const { vals, dims, size } = splitBatch(leaves, top.level);
   if (vals.some(isBatched)) {
     // Batched at several vmap levels: one level at a time.
-    return batchLoop(who, (r) => solveAll(op, xStar, r, transpose, forwardResidual, opts, cache, who, sign), [rhs])!;
+    return batchLoop(sys.who, (r) => solveAll(sys, r), [rhs])!;
   }
   const rows = concatenate(
     vals.map((v, i) => reshape(moveBatchAxis(v, dims[i] ?? null, 0, size), [size, leaves[i]!.size])),
     1,
   );
-  const solved = certifiedSolveRows(op, xStar, rows, transpose, forwardResidual, opts, cache, who, sign);
+  const solved = certifiedSolveRows(sys, rows);
   let offset = 0;
   return unflatten(
     def,
@@ -587,7 +571,7 @@ function rootJvpSigned(
   const op = backwardOperator(F, sign, xStar, args, opts);
   // M w = -s·∂θF v
   const rhs = sign === 1 ? scale(-1, Bv) : Bv;
-  return solveAll(op, xStar, rhs, false, residualNorm(Fx), opts, cache, who, sign);
+  return solveAll({ op, xStar, transpose: false, forwardResidual: residualNorm(Fx), opts, cache, who, sign }, rhs);
 }
 
 function rootVjpSigned(
@@ -607,7 +591,10 @@ function rootVjpSigned(
   const [Fx, pullback] = vjp<Tree>((...a: Tree[]) => F(xStar, ...a), ...args);
   checkSquare(Fx, xStar, who);
   const op = backwardOperator(F, sign, xStar, args, opts);
-  const u = solveAll(op, xStar, cotangent, true, residualNorm(Fx), opts, cache, who, sign);
+  const u = solveAll(
+    { op, xStar, transpose: true, forwardResidual: residualNorm(Fx), opts, cache, who, sign },
+    cotangent,
+  );
   // θ̄ = −s·(∂θF)ᵀ u
   return pullback(sign === 1 ? scale(-1, u) : u);
 }

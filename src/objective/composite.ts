@@ -16,7 +16,7 @@ import { add, mul } from "../core/ops/elementwise.js";
 import { sum } from "../core/ops/reduce.js";
 import { matmul } from "../core/ops/matmul.js";
 
-/** The pieces of f(x) = h(M x) + ⟨B, x⟩ for given arguments (see `CompositeLinearObjective`). */
+/** The pieces of f(x) = h(M x) + ⟨B, x⟩ for given arguments (see {@link CompositeLinearStructure}). */
 export interface CompositeLinearParts {
   /** M [q, m]: the linear map acting on the block axis of x [m, r]. */
   matrix: Tensor;

@@ -33,6 +33,7 @@ import { positiveOption } from "../common.js";
 import { QPSolverBase, StandardQPSolver, solutionOf, warmPart, type QPOptions, type QPState } from "./base.js";
 import { activeSides, boxResidual } from "./condition.js";
 import { axpy, polishKkt } from "./kkt.js";
+import { boxKktBackwardFactor } from "./backward.js";
 import {
   checkBoxProblem,
   dotPlain,
@@ -486,8 +487,18 @@ export class BoxOSQP extends QPSolverBase<OSQPState, BoxQPProblem, BoxQPSolution
 
   update(params: BoxQPSolution, state: OSQPState, problem: BoxQPProblem) {
     const d = this.data(problem);
-    const { x, y, state: next } = this.admm.step(d, params.primal.raw, params.dual.raw, state);
-    return { params: { primal: new Tensor(x, [d.n]), dual: new Tensor(y, [d.m]) }, state: next };
+    const step = this.admm.step(d, params.primal.raw, params.dual.raw, state);
+    const solution = { primal: new Tensor(step.x, [d.n]), dual: new Tensor(step.y, [d.m]) };
+    // the polishing factors serve the backward pass: [[Qₛ, A_rowsᵀ], [A_rows, 0]] whatever the sides of the rows
+    const kkt = "kkt" in step ? step.kkt : null;
+    if (kkt?.factors) this.polishedKkt.set(solution, { factors: kkt.factors, rows: kkt.rows });
+    return { params: solution, state: step.state };
+  }
+
+  /** The polishing factorisation, when its rows are the active rows of the derivative. */
+  protected override backwardFactor(params: BoxQPSolution, problem: BoxQPProblem, state: OSQPState) {
+    const kkt = this.polishedKkt.get(params);
+    return kkt && boxKktBackwardFactor(this.data(problem).n, kkt.factors, kkt.rows, state.active);
   }
 
   protected residual(params: BoxQPSolution, problem: BoxQPProblem, active: Float64Array): Tree {

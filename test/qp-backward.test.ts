@@ -19,6 +19,7 @@ import {
   mul,
   sum,
   Tensor,
+  ValueError,
   type BoxQPProblem,
   type ImplicitDiagnostics,
   type QPProblem,
@@ -208,6 +209,49 @@ describe("QP backward: the solver's KKT factorisation is reused", () => {
     )(c) as Tensor;
     assert.notDeepEqual(ops.seen, ["kkt-lu"]);
     assertClose(gOp, gDense, { rtol: 1e-8, atol: 1e-10 });
+  });
+
+  test("InteriorPointQP materialises operators up to maxOperatorEntries (same derivatives), and refuses larger ones", () => {
+    const { Q, c, A, b, G, h } = randomQP(5, 4, 1);
+    const v = randn(r, [5]);
+    const ops = (Qt: Tensor, Gt: Tensor): QPProblem => ({
+      Q: linalg.LinearOperator.fromMatrix(Qt),
+      c,
+      A,
+      b,
+      G: linalg.LinearOperator.fromMatrix(Gt),
+      h,
+    });
+    const seen = recorder();
+    const viaOps = (Qt: Tensor, Gt: Tensor) =>
+      sum(mul(v, new InteriorPointQP({ implicit: seen.opts }).run(undefined, ops(Qt, Gt)).params.primal));
+    const dense = (Qt: Tensor, Gt: Tensor) =>
+      sum(
+        mul(
+          v,
+          new InteriorPointQP({ implicit: { solve: "lu" } }).run(undefined, { Q: Qt, c, A, b, G: Gt, h }).params.primal,
+        ),
+      );
+    assert.ok(new InteriorPointQP().run(undefined, ops(Q, G)).state.active.includes(1), "some inequalities are active");
+    const g1 = grad(viaOps, { argnums: [0, 1] })(Q, G) as Tensor[];
+    const g2 = grad(dense, { argnums: [0, 1] })(Q, G) as Tensor[];
+    assert.deepEqual(seen.seen, ["kkt-lu"]);
+    g1.forEach((g, i) => assertClose(g, g2[i]!, { rtol: 1e-10, atol: 1e-10 }, `argument ${i}`));
+    checkDerivatives(viaOps, [Q, G], { rtol: 1e-5, atol: 1e-6 });
+    // 4 × 5 = 20 entries in G (and 25 in Q) exceed a limit of 20 only for Q
+    assert.throws(
+      () => new InteriorPointQP({ maxOperatorEntries: 20 }).run(undefined, ops(Q, G)),
+      (e: unknown) =>
+        e instanceof ValueError &&
+        /^InteriorPointQP: problem\.Q is a LinearOperator of 5 × 5 = 25 entries.*Use OSQP/.test(e.message),
+    );
+    assert.throws(
+      () => new InteriorPointQP({ maxOperatorEntries: 0 }),
+      /InteriorPointQP: maxOperatorEntries must be positive/,
+    );
+    // the remedy: OSQP runs on matvecs only, whatever the size (and polishes matrix-free: exact, not to tol)
+    const xOsqp = new OSQP().run(undefined, ops(Q, G)).params.primal;
+    assertClose(xOsqp, new InteriorPointQP().run(undefined, ops(Q, G)).params.primal, { rtol: 1e-9, atol: 1e-10 });
   });
 
   test("second derivatives take the differentiable general path", () => {

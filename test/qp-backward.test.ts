@@ -6,6 +6,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import {
+  BoxOSQP,
   EqualityConstrainedQP,
   InteriorPointQP,
   OSQP,
@@ -18,6 +19,8 @@ import {
   mul,
   sum,
   Tensor,
+  ValueError,
+  type BoxQPProblem,
   type ImplicitDiagnostics,
   type QPProblem,
 } from "../src/index.js";
@@ -44,6 +47,27 @@ function randomQP(n: number, m: number, p: number): Required<QPProblem> & { Q: T
     b: matmul(A, x0),
     G,
     h,
+  };
+}
+
+/**
+ * A strictly convex box QP l ≤ Ax ≤ u with n variables and m rows: row 0 an equality (unless `equality` is
+ * false: finite differences in l and u must keep l ≤ u), the others a band around
+ * Ax₀, crossed by the unconstrained minimiser on some rows at the upper and some at the lower bound.
+ */
+function randomBox(n: number, m: number, equality = true): BoxQPProblem & { Q: Tensor; A: Tensor } {
+  const M = randn(r, [n, n]);
+  const A = randn(r, [m, n]);
+  const ax = matmul(A, randn(r, [n])).data;
+  const half = (i: number) => (i === 0 && equality ? 0 : 1);
+  const l = ax.map((v, i) => v - half(i));
+  const u = ax.map((v, i) => v + half(i));
+  return {
+    Q: add(mul(matmul(M, M.T), 1 / n), eye(n)),
+    c: mul(3, randn(r, [n])),
+    A,
+    l: new Tensor(l, [m]),
+    u: new Tensor(u, [m]),
   };
 }
 
@@ -90,6 +114,40 @@ describe("QP backward: the solver's KKT factorisation is reused", () => {
     const g2 = grad(run({ solve: "lu" }), { argnums })(...args) as Tensor[];
     assert.deepEqual(reused.seen, ["kkt-lu"]);
     g1.forEach((g, i) => assertClose(g, g2[i]!, { rtol: 1e-10, atol: 1e-10 }, `argument ${i}`));
+  });
+
+  test("BoxOSQP reuses its polishing factorisation: rows at either bound and an equality row (1e-10, both modes)", () => {
+    const bp = randomBox(7, 6);
+    const v = randn(r, [7]);
+    const run = (o: object) => (Q: Tensor, c: Tensor, A: Tensor, l: Tensor, u: Tensor) =>
+      sum(mul(v, new BoxOSQP({ tol: 1e-8, implicit: o }).run(undefined, { Q, c, A, l, u }).params.primal));
+    const bargs: [Tensor, Tensor, Tensor, Tensor, Tensor] = [bp.Q, bp.c, bp.A, bp.l, bp.u];
+    const { state } = new BoxOSQP({ tol: 1e-8 }).run(undefined, bp);
+    assert.ok(state.polished, "the solution is the polished one");
+    assert.ok(state.active.includes(1) && state.active.includes(-1), "rows active at both bounds");
+    assert.ok(state.active.includes(0), "some rows inactive");
+    const reused = recorder();
+    const argnums = [0, 1, 2, 3, 4];
+    const g1 = grad(run(reused.opts), { argnums })(...bargs) as Tensor[];
+    const g2 = grad(run({ solve: "lu" }), { argnums })(...bargs) as Tensor[];
+    assert.deepEqual(reused.seen, ["kkt-lu"]);
+    g1.forEach((g, i) => assertClose(g, g2[i]!, { rtol: 1e-10, atol: 1e-10 }, `argument ${i}`));
+    const tangents = bargs.map((a) => randn(r, a.shape)) as typeof bargs;
+    const forward = recorder();
+    const [, t1] = jvp(run(forward.opts), bargs, tangents);
+    const [, t2] = jvp(run({ solve: "lu" }), bargs, tangents);
+    assert.deepEqual(forward.seen, ["kkt-lu"]);
+    assertClose(t1 as Tensor, t2 as Tensor, { rtol: 1e-10, atol: 1e-10 });
+  });
+
+  test("BoxOSQP: the reused backward matches finite differences of re-solved problems", () => {
+    const bp = randomBox(4, 4, false);
+    const v = randn(r, [4]);
+    const f = (c: Tensor, l: Tensor, u: Tensor, A: Tensor) =>
+      sum(mul(v, new BoxOSQP({ tol: 1e-9 }).run(undefined, { ...bp, c, l, u, A }).params.primal));
+    const { active } = new BoxOSQP({ tol: 1e-9 }).run(undefined, bp).state;
+    assert.ok(active.includes(1) || active.includes(-1), "some rows at a bound");
+    checkDerivatives(f, [bp.c, bp.l, bp.u, bp.A], { rtol: 1e-5, atol: 1e-6 });
   });
 
   test("InteriorPointQP: forward mode reuses it too, and agrees with the rebuilt path", () => {
@@ -151,6 +209,49 @@ describe("QP backward: the solver's KKT factorisation is reused", () => {
     )(c) as Tensor;
     assert.notDeepEqual(ops.seen, ["kkt-lu"]);
     assertClose(gOp, gDense, { rtol: 1e-8, atol: 1e-10 });
+  });
+
+  test("InteriorPointQP materialises operators up to maxOperatorEntries (same derivatives), and refuses larger ones", () => {
+    const { Q, c, A, b, G, h } = randomQP(5, 4, 1);
+    const v = randn(r, [5]);
+    const ops = (Qt: Tensor, Gt: Tensor): QPProblem => ({
+      Q: linalg.LinearOperator.fromMatrix(Qt),
+      c,
+      A,
+      b,
+      G: linalg.LinearOperator.fromMatrix(Gt),
+      h,
+    });
+    const seen = recorder();
+    const viaOps = (Qt: Tensor, Gt: Tensor) =>
+      sum(mul(v, new InteriorPointQP({ implicit: seen.opts }).run(undefined, ops(Qt, Gt)).params.primal));
+    const dense = (Qt: Tensor, Gt: Tensor) =>
+      sum(
+        mul(
+          v,
+          new InteriorPointQP({ implicit: { solve: "lu" } }).run(undefined, { Q: Qt, c, A, b, G: Gt, h }).params.primal,
+        ),
+      );
+    assert.ok(new InteriorPointQP().run(undefined, ops(Q, G)).state.active.includes(1), "some inequalities are active");
+    const g1 = grad(viaOps, { argnums: [0, 1] })(Q, G) as Tensor[];
+    const g2 = grad(dense, { argnums: [0, 1] })(Q, G) as Tensor[];
+    assert.deepEqual(seen.seen, ["kkt-lu"]);
+    g1.forEach((g, i) => assertClose(g, g2[i]!, { rtol: 1e-10, atol: 1e-10 }, `argument ${i}`));
+    checkDerivatives(viaOps, [Q, G], { rtol: 1e-5, atol: 1e-6 });
+    // 4 × 5 = 20 entries in G (and 25 in Q) exceed a limit of 20 only for Q
+    assert.throws(
+      () => new InteriorPointQP({ maxOperatorEntries: 20 }).run(undefined, ops(Q, G)),
+      (e: unknown) =>
+        e instanceof ValueError &&
+        /^InteriorPointQP: problem\.Q is a LinearOperator of 5 × 5 = 25 entries.*Use OSQP/.test(e.message),
+    );
+    assert.throws(
+      () => new InteriorPointQP({ maxOperatorEntries: 0 }),
+      /InteriorPointQP: maxOperatorEntries must be positive/,
+    );
+    // the remedy: OSQP runs on matvecs only, whatever the size (and polishes matrix-free: exact, not to tol)
+    const xOsqp = new OSQP().run(undefined, ops(Q, G)).params.primal;
+    assertClose(xOsqp, new InteriorPointQP().run(undefined, ops(Q, G)).params.primal, { rtol: 1e-9, atol: 1e-10 });
   });
 
   test("second derivatives take the differentiable general path", () => {

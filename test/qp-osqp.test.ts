@@ -114,28 +114,38 @@ describe("OSQP", () => {
     g1.forEach((g, i) => assertClose(g, g2[i]!, { rtol: 1e-7, atol: 1e-9 }, `arg ${i}`));
   });
 
-  test("matrix-free with operators: the solution and the gradients in the operators' params", () => {
+  test("matrix-free with operators: polished by MINRES, the solution and the gradients in the operators' params", () => {
     const Qm = problem.Q as Tensor;
     const Gm = problem.G as Tensor;
-    const viaOps = (Qt: Tensor, Gt: Tensor) => {
-      const pr: QPProblem = {
-        ...problem,
-        Q: linalg.LinearOperator.fromMatrix(Qt),
-        G: linalg.LinearOperator.fromFunction((M: Tensor, v: Tensor) => matmul(M, v), Gt, tensor([0, 0, 0, 0]), {
-          outExample: tensor([0, 0, 0]),
-        }),
-      };
-      const { params, state } = new OSQP({ tol: 1e-9 }).run(undefined, pr);
-      assert.equal(state.polished, false, "no polishing without dense matrices");
-      return loss(params.primal);
-    };
-    const dense = (Qt: Tensor, Gt: Tensor) =>
-      loss(new InteriorPointQP().run(undefined, { ...problem, Q: Qt, G: Gt }).params.primal);
-    assertClose(viaOps(Qm, Gm), dense(Qm, Gm), { rtol: 1e-6 });
+    // h cuts off the minimiser under the equality alone by its first row: that row is active at the solution
+    const xe = new InteriorPointQP().run(undefined, { ...problem, G: undefined, h: undefined }).params.primal;
+    const hActive = add(matmul(Gm, xe), tensor([-0.3, 1, 1]));
+    const base = { ...problem, h: hActive };
+    const opsProblem = (Qt: Tensor, Gt: Tensor, c = problem.c, h = hActive): QPProblem => ({
+      ...base,
+      c,
+      h,
+      Q: linalg.LinearOperator.fromMatrix(Qt),
+      G: linalg.LinearOperator.fromFunction((M: Tensor, v: Tensor) => matmul(M, v), Gt, tensor([0, 0, 0, 0]), {
+        outExample: tensor([0, 0, 0]),
+      }),
+    });
+    const { params, state } = new OSQP().run(undefined, opsProblem(Qm, Gm));
+    assert.equal(state.polished, true, "operator problems are polished (matrix-free)");
+    assert.ok(state.active.includes(1), "some inequalities are active");
+    const exact = new InteriorPointQP().run(undefined, base).params;
+    // polishing makes the default-tolerance ADMM point exact, as on dense problems
+    assertClose(params.primal, exact.primal, { rtol: 1e-10, atol: 1e-10 });
+    assertClose(params.dualIneq!, exact.dualIneq!, { rtol: 1e-10, atol: 1e-10 });
+    const viaOps = (Qt: Tensor, Gt: Tensor) => loss(new OSQP().run(undefined, opsProblem(Qt, Gt)).params.primal);
+    // the dense problem's derivative, through the reused polishing factors
+    const dense = (Qt: Tensor, Gt: Tensor) => loss(new OSQP().run(undefined, { ...base, Q: Qt, G: Gt }).params.primal);
     const [gQ, gG] = grad(viaOps, { argnums: [0, 1] })(Qm, Gm) as Tensor[];
     const [eQ, eG] = grad(dense, { argnums: [0, 1] })(Qm, Gm) as Tensor[];
-    assertClose(gQ!, eQ!, { rtol: 1e-5, atol: 1e-6 });
-    assertClose(gG!, eG!, { rtol: 1e-5, atol: 1e-6 });
+    assertClose(gQ!, eQ!, { rtol: 1e-9, atol: 1e-10 });
+    assertClose(gG!, eG!, { rtol: 1e-9, atol: 1e-10 });
+    const f = (c: Tensor, h: Tensor) => loss(new OSQP().run(undefined, opsProblem(Qm, Gm, c, h)).params.primal);
+    checkDerivatives(f, [problem.c, hActive], { rtol: 1e-6, atol: 1e-7 });
   });
 
   test("infeasible → primalInfeasible; unbounded → dualInfeasible", () => {

@@ -147,6 +147,13 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
   }
 
   /**
+   * The factors of a polished solution's KKT system [[Qₛ, Cᵀ], [C, 0]] and the constraint `rows` of C, recorded
+   * by the solver that polished (`InteriorPointQP`, `OSQP`: C = [A; G_rows]; `BoxOSQP`: C = A_rows) for the
+   * backward pass.
+   */
+  protected readonly polishedKkt = new WeakMap<X, { factors: LuFactors; rows: number[] }>();
+
+  /**
    * A factorisation of the backward matrix at the solution `params` of `problem` (with its final `state`) that
    * the run already has, or undefined (default): the backward pass then rebuilds the matrix.
    */
@@ -222,12 +229,6 @@ export abstract class StandardQPSolver<S extends QPState> extends QPSolverBase<S
     }
     return p;
   }
-
-  /**
-   * The factors of a polished solution's KKT system [[Qₛ, Cᵀ], [C, 0]], C = [A; G_rows], and its inequality
-   * `rows`, recorded by the solver that polished (`InteriorPointQP`, `OSQP`) for the backward pass.
-   */
-  protected readonly polishedKkt = new WeakMap<QPSolution, { factors: LuFactors; rows: number[] }>();
 
   /**
    * The backward factorisation of a solution: a polished solution's KKT factors when their rows are the active

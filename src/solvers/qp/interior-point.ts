@@ -32,6 +32,8 @@ import { activeSet } from "./condition.js";
 import { StandardQPSolver, solutionOf, warmPart, type QPOptions, type QPState } from "./base.js";
 import { dotPlain, normInf, type PlainQP, type QPProblem, type QPSolution } from "./problem.js";
 import { positiveOption } from "../common.js";
+import { ValueError } from "../../core/errors.js";
+import { LinearOperator } from "../../linalg/operator.js";
 
 /** Options of {@link InteriorPointQP}. */
 export interface InteriorPointQPOptions extends QPOptions {
@@ -48,12 +50,19 @@ export interface InteriorPointQPOptions extends QPOptions {
    * vertices); the polished point is exact to rounding when the active set is right.
    */
   polish?: boolean;
+  /**
+   * The largest `LinearOperator` (rows × columns) that is materialised, by one matvec per column (default
+   * 4_000_000: a 2000 × 2000 matrix, 32 MB). The Newton systems are dense factorisations, so operators are made
+   * dense; a larger operator in the problem is a `ValueError` naming it: use `OSQP`, which runs on matvecs only.
+   */
+  maxOperatorEntries?: number;
 }
 
 /** @internal The option names of {@link InteriorPointQPOptions} beyond the shared QP options. */
 export const INTERIOR_POINT_KEYS = [
   "infeasibilityTol",
   "polish",
+  "maxOperatorEntries",
 ] as const satisfies readonly (keyof InteriorPointQPOptions)[];
 
 /** The state of {@link InteriorPointQP}. */
@@ -80,7 +89,8 @@ interface NewtonSystem {
 
 /**
  * A dense primal–dual interior-point QP solver (Mehrotra predictor–corrector) for
- * min ½xᵀQx + cᵀx s.t. Ax = b, Gx ≤ h; LinearOperators are materialised. `run(init, problem)` returns
+ * min ½xᵀQx + cᵀx s.t. Ax = b, Gx ≤ h; LinearOperators are materialised (one matvec per column), up to
+ * `maxOperatorEntries` entries each — use `OSQP` for large matrix-free problems. `run(init, problem)` returns
  * `params = { primal, dualEq, dualIneq }`, differentiable with respect to every tensor of the problem through
  * its KKT conditions. Infeasible and unbounded problems end with status "primalInfeasible" / "dualInfeasible"
  * (a `QPError` unless `throwOnFailure: false`).
@@ -104,11 +114,27 @@ export class InteriorPointQP extends StandardQPSolver<InteriorPointQPState> {
   readonly infeasibilityTol: number;
   /** Polish the converged point on its active set. */
   readonly polish: boolean;
+  /** The largest operator (rows × columns) that is materialised. */
+  readonly maxOperatorEntries: number;
 
   constructor(opts: InteriorPointQPOptions = {}) {
     super("InteriorPointQP", { maxIter: 100, ...opts }, { tol: 1e-10 }, INTERIOR_POINT_KEYS);
     this.infeasibilityTol = positiveOption(opts.infeasibilityTol ?? 1e-8, this.name, "infeasibilityTol");
     this.polish = opts.polish ?? true;
+    this.maxOperatorEntries = positiveOption(opts.maxOperatorEntries ?? 4e6, this.name, "maxOperatorEntries");
+  }
+
+  /** Checks the problem, and that its operators are small enough to be materialised. */
+  protected override checked(problem: QPProblem): QPProblem {
+    super.checked(problem);
+    for (const name of ["Q", "A", "G"] as const) {
+      const M = problem[name];
+      if (!(M instanceof LinearOperator) || M.outSize * M.inSize <= this.maxOperatorEntries) continue;
+      throw new ValueError(
+        `${this.name}: problem.${name} is a LinearOperator of ${M.outSize} × ${M.inSize} = ${M.outSize * M.inSize} entries, more than maxOperatorEntries = ${this.maxOperatorEntries}: ${this.name} materialises operators (its Newton systems are dense factorisations). Use OSQP for large matrix-free problems (it runs on matvecs only), or raise maxOperatorEntries.`,
+      );
+    }
+    return problem;
   }
 
   initParams(init: Partial<QPSolution> | undefined, problem: QPProblem): QPSolution {

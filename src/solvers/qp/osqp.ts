@@ -13,8 +13,9 @@
  * Every `adaptiveRhoInterval` iterations ρ̄ ← ρ̄·√((‖r_prim‖/max(‖Ax‖, ‖z‖)) / (‖r_dual‖/max(‖Qx‖, ‖Aᵀy‖, ‖c‖)))
  * when that changes it by more than 5×, balancing the two residuals. The error is the larger of the two scaled
  * residuals r_prim = Ax − z and r_dual = Qx + c + Aᵀy. ADMM is accurate to tol only; once converged, polishing
- * solves the equality-constrained QP of the guessed active set exactly (dense problems) and keeps it when its
- * error is smaller, so the returned point is usually exact to rounding — what implicit differentiation needs.
+ * solves the equality-constrained QP of the guessed active set (dense LU, or MINRES on the saddle-point operator
+ * when Q or A is a LinearOperator) and keeps it when its error is smaller, so the returned point is usually exact
+ * to rounding — what implicit differentiation needs.
  *
  * ## Infeasibility (the paper's §3.4)
  * The differences δy, δx of successive iterates converge to certificates:
@@ -33,6 +34,7 @@ import { positiveOption } from "../common.js";
 import { QPSolverBase, StandardQPSolver, solutionOf, warmPart, type QPOptions, type QPState } from "./base.js";
 import { activeSides, boxResidual } from "./condition.js";
 import { axpy, polishKkt } from "./kkt.js";
+import { boxKktBackwardFactor } from "./backward.js";
 import {
   checkBoxProblem,
   dotPlain,
@@ -60,7 +62,10 @@ export interface OSQPOptions extends QPOptions {
   alpha?: number;
   /** Iterations between ρ updates (default 25; 0 disables the adaptation). */
   adaptiveRhoInterval?: number;
-  /** Polish the converged point on its active set (default true; dense problems only). */
+  /**
+   * Polish the converged point on its active set (default true): an exact solve of its equality-constrained QP,
+   * by LU on dense problems, by MINRES on operator problems; kept when it lowers the error.
+   */
   polish?: boolean;
   /** Tolerance ε of the infeasibility certificates (default 1e-5). */
   infeasibilityTol?: number;
@@ -232,7 +237,7 @@ class Admm {
     const iterNum = st.iterNum + 1;
     let next: OSQPState = { ...st, ...m, z: z1, iterNum, status: "maxIterReached" };
     if (m.error <= this.tol) {
-      if (this.polish && d.Q.isDense && d.C.isDense) {
+      if (this.polish) {
         const p = this.polished(d, x1, y1, z1, next);
         if (p !== null) return p;
       }
@@ -257,8 +262,6 @@ class Admm {
 
   /** Exact solution on the active set guessed from (y, z), when it is better. */
   private polished(d: BoxData, x: Float64Array, y: Float64Array, z: Float64Array, st: OSQPState) {
-    const { n } = d;
-    const C = d.C.dense();
     const idx: number[] = [];
     const targets: number[] = [];
     for (let i = 0; i < d.m; i++) {
@@ -267,9 +270,8 @@ class Admm {
       else continue;
       idx.push(i);
     }
-    const rows = new Float64Array(idx.length * n);
-    idx.forEach((i, k) => rows.set(C.subarray(i * n, i * n + n), k * n));
-    const sol = polishKkt(d.Q.dense(), d.c, rows, Float64Array.from(targets), n);
+    const t = Float64Array.from(targets);
+    const sol = d.Q.isDense && d.C.isDense ? polishDense(d, idx, t) : polishMatrixFree(d, idx, t, x, y);
     if (sol === null) return null;
     const y1 = new Float64Array(d.m);
     idx.forEach((i, k) => (y1[i] = sol.y[k]!));
@@ -304,6 +306,53 @@ class Admm {
     }
     return null;
   }
+}
+
+/** Polishing on dense data: [[Q, C𝒜ᵀ], [C𝒜, 0]] factorised by LU (the factors then serve the backward pass). */
+function polishDense(d: BoxData, idx: readonly number[], targets: Float64Array) {
+  const { n } = d;
+  const C = d.C.dense();
+  const rows = new Float64Array(idx.length * n);
+  idx.forEach((i, k) => rows.set(C.subarray(i * n, i * n + n), k * n));
+  return polishKkt(d.Q.dense(), d.c, rows, targets, n);
+}
+
+/**
+ * Polishing on operator data: the same saddle-point system [[Q, C𝒜ᵀ], [C𝒜, 0]](x, y𝒜) = (−c, t𝒜), solved
+ * matrix-free by MINRES (symmetric indefinite) from the ADMM point, to a relative residual of 1e-12. There are no
+ * factors to hand to the backward pass; an inaccurate solve is caught by the caller's error and sign checks.
+ */
+function polishMatrixFree(d: BoxData, idx: readonly number[], targets: Float64Array, x: Float64Array, y: Float64Array) {
+  const { n, m } = d;
+  const k = idx.length;
+  const mv = (_: null, v: Tensor) => {
+    const out = new Float64Array(n + k);
+    const vx = v.raw.subarray(0, n);
+    const full = new Float64Array(m);
+    idx.forEach((i, j) => (full[i] = v.raw[n + j]!));
+    out.set(d.Q.mv(vx));
+    axpy(1, d.C.rmv(full), out);
+    const cx = d.C.mv(vx);
+    idx.forEach((i, j) => (out[n + j] = cx[i]!));
+    return new Tensor(out, [n + k]);
+  };
+  const example = new Tensor(new Float64Array(n + k), [n + k]);
+  const op = LinearOperator.fromFunction(mv, null, example, { tags: { symmetric: true } });
+  const rhs = new Float64Array(n + k);
+  d.c.forEach((ci, i) => (rhs[i] = -ci));
+  rhs.set(targets, n);
+  const x0 = new Float64Array(n + k);
+  x0.set(x);
+  idx.forEach((i, j) => (x0[n + j] = y[i]!));
+  const { value } = linearSolve(op, new Tensor(rhs, [n + k]), {
+    solver: "minres",
+    rtol: 1e-12,
+    x0: new Tensor(x0, [n + k]),
+    throwOnFailure: false,
+  });
+  const z = value.raw;
+  if (!z.every(Number.isFinite)) return null;
+  return { x: z.slice(0, n), y: z.slice(n), factors: null };
 }
 
 function clipTo(v: Float64Array, l: Float64Array, u: Float64Array): Float64Array {
@@ -486,8 +535,18 @@ export class BoxOSQP extends QPSolverBase<OSQPState, BoxQPProblem, BoxQPSolution
 
   update(params: BoxQPSolution, state: OSQPState, problem: BoxQPProblem) {
     const d = this.data(problem);
-    const { x, y, state: next } = this.admm.step(d, params.primal.raw, params.dual.raw, state);
-    return { params: { primal: new Tensor(x, [d.n]), dual: new Tensor(y, [d.m]) }, state: next };
+    const step = this.admm.step(d, params.primal.raw, params.dual.raw, state);
+    const solution = { primal: new Tensor(step.x, [d.n]), dual: new Tensor(step.y, [d.m]) };
+    // the polishing factors serve the backward pass: [[Qₛ, A_rowsᵀ], [A_rows, 0]] whatever the sides of the rows
+    const kkt = "kkt" in step ? step.kkt : null;
+    if (kkt?.factors) this.polishedKkt.set(solution, { factors: kkt.factors, rows: kkt.rows });
+    return { params: solution, state: step.state };
+  }
+
+  /** The polishing factorisation, when its rows are the active rows of the derivative. */
+  protected override backwardFactor(params: BoxQPSolution, problem: BoxQPProblem, state: OSQPState) {
+    const kkt = this.polishedKkt.get(params);
+    return kkt && boxKktBackwardFactor(this.data(problem).n, kkt.factors, kkt.rows, state.active);
   }
 
   protected residual(params: BoxQPSolution, problem: BoxQPProblem, active: Float64Array): Tree {

@@ -33,7 +33,8 @@
  *
  * @module
  */
-import { Tensor, TraceKind, batchedRaw, type TapeNode } from "./tensor.js";
+import { Tensor, TraceKind, batchedRaw, sameShape, type TapeNode } from "./tensor.js";
+import { wasmArith } from "./wasm/elementwise.js";
 
 /**
  * A primitive operation. `P` is the type of its static parameters (axes, shapes…).
@@ -207,10 +208,24 @@ export function backwardPass(
   }
   for (const l of leaves) if (!seen.has(l)) l.cts = null;
   nodes.sort((a, b) => b.id - a.id);
+  // Sums of cotangents that this pass created (with addFn) and that sit in exactly one slot, not yet handed to a
+  // backward rule: nothing else can see them, so further cotangents of the same slot are added into them in place
+  // instead of allocating a fresh sum each time (in an unrolled loop, a weight's gradient gathers one term per
+  // iteration). Every other cotangent may be aliased — a rule may return its incoming cotangent to several
+  // parents (add's does), and the caller's seeds are the caller's — so it is never written.
+  const owned = new Set<Tensor>();
   const accumulate = (node: TapeNode, index: number, ct: Tensor): void => {
     if (node.cts === null) node.cts = new Array(node.nOut).fill(null);
     const prev = node.cts[index]!;
-    node.cts[index] = prev === null ? ct : addFn(prev, ct);
+    if (prev === null) {
+      node.cts[index] = ct;
+    } else if (owned.has(prev) && ct.level === 0 && ct.raw !== prev.raw && sameShape(prev.shape, ct.shape)) {
+      addInto(prev.raw, ct.raw);
+    } else {
+      const total = addFn(prev, ct);
+      if (total.level === 0 && total.raw !== prev.raw && total.raw !== ct.raw) owned.add(total);
+      node.cts[index] = total;
+    }
   };
   try {
     for (let i = 0; i < outputs.length; i++) {
@@ -222,6 +237,8 @@ export function backwardPass(
       const nodeCts = node.cts;
       if (node.parents.length === 0 || nodeCts === null) continue;
       node.cts = null;
+      // From here the rule may pass these on (aliased), so they are no longer the pass's to write.
+      for (const c of nodeCts) if (c !== null) owned.delete(c);
       const argCts = node.backward(nodeCts);
       for (let i = 0; i < node.parents.length; i++) {
         const p = node.parents[i];
@@ -234,4 +251,10 @@ export function backwardPass(
     for (const node of nodes) node.cts = null;
     for (const l of leaves) l.cts = null;
   }
+}
+
+/** target[i] += x[i], in place (the same additions as `add`, so the sums are bitwise those of a fresh add). */
+function addInto(target: Float64Array, x: Float64Array): void {
+  if (wasmArith(0, target, x, target)) return;
+  for (let i = 0; i < target.length; i++) target[i] = target[i]! + x[i]!;
 }

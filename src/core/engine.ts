@@ -130,7 +130,19 @@ export function makeNode(
   nOut: number,
   backward: (cts: (Tensor | null)[]) => (Tensor | null)[],
 ): TapeNode {
-  return { id: nextNodeId++, parents, parentOut, nOut, backward, cts: null };
+  return {
+    id: nextNodeId++,
+    parents,
+    parentOut,
+    nOut,
+    backward,
+    prim: null,
+    primals: null,
+    out: null,
+    params: undefined,
+    needs: null,
+    cts: null,
+  };
 }
 
 /** @internal Applies a primitive, dispatching to the transform of the highest level among the arguments. */
@@ -168,7 +180,20 @@ export function bind<P>(prim: Primitive<P>, args: readonly Tensor[], params: P):
     parentOut[i] = traced ? a.outIndex : 0;
     needs[i] = traced;
   }
-  const node = makeNode(parents, parentOut, 1, (cts) => prim.vjp(cts[0]!, primals, out, params, needs));
+  // The same fields in the same order as makeNode's, so that every node has one hidden class.
+  const node: TapeNode = {
+    id: nextNodeId++,
+    parents,
+    parentOut,
+    nOut: 1,
+    backward: null,
+    prim: prim as Primitive<unknown>,
+    primals,
+    out,
+    params,
+    needs,
+    cts: null,
+  };
   return vjpTracer(level, out, node);
 }
 
@@ -239,7 +264,11 @@ export function backwardPass(
       node.cts = null;
       // From here the rule may pass these on (aliased), so they are no longer the pass's to write.
       for (const c of nodeCts) if (c !== null) owned.delete(c);
-      const argCts = node.backward(nodeCts);
+      const prim = node.prim;
+      const argCts =
+        prim === null
+          ? node.backward!(nodeCts)
+          : prim.vjp(nodeCts[0]!, node.primals!, node.out!, node.params, node.needs!);
       for (let i = 0; i < node.parents.length; i++) {
         const p = node.parents[i];
         const g = argCts[i];

@@ -3,7 +3,9 @@
  * tests build graphs where a wrongly shared buffer would change a gradient: a sum handed by add's rule to two
  * parents unchanged, fan-out before and after such a sum, broadcasting and subtraction, the caller's seeds, a
  * pullback called twice, and higher-order derivatives (traced cotangents). Each size runs below and above the
- * WebAssembly elementwise threshold (512 elements), on both kernel backends.
+ * WebAssembly elementwise threshold (512 elements), on both kernel backends. A matrix product's rule may add a
+ * weight's cotangent straight into such a sum (matmul's `vjpInto`): checked against hand-written backpropagation,
+ * in the three product layouts, and at higher order where it must step aside.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,6 +16,9 @@ import {
   grad,
   jvp,
   matmul,
+  matmulNT,
+  matmulTN,
+  matrixTranspose,
   mul,
   neg,
   sin,
@@ -141,6 +146,62 @@ for (const kernels of ["wasm", "ts"] as const) {
       run(() => checkDerivatives(f, [W, b]));
     });
 
+    for (const d of [6, 40]) {
+      test(`unrolled tanh(Wz + x): the weight's summed rank-1 cotangents have the hand-written backprop's value (d = ${d})`, () => {
+        // From d = 32 the rank-1 updates run on the WebAssembly kernel (≥ 1024 entries); below, in TypeScript.
+        const r = rng(d);
+        const W = mul(randn(r, [d, d]), 0.5 / Math.sqrt(d));
+        const x = randn(r, [d]);
+        const c = randn(r, [d]);
+        const T = 8;
+        // z and Wᵀ used through matmul in all three layouts.
+        const f = (Wm: Tensor, xv: Tensor) => {
+          let z = tensor(new Float64Array(d));
+          for (let t = 0; t < T; t++) {
+            const Wz =
+              t % 3 === 0
+                ? matmul(Wm, z)
+                : t % 3 === 1
+                  ? matmulNT(z.reshape([1, d]), Wm).reshape([d])
+                  : matmulTN(matrixTranspose(Wm), z.reshape([d, 1])).reshape([d]);
+            z = tanh(add(Wz, xv));
+          }
+          return sum(mul(c, z));
+        };
+        const [gW, gx] = run(() => grad(f, { argnums: [0, 1] })(W, x) as Tensor[]);
+        // By hand: z_{t+1} = tanh(W z_t + x); going back, s = g ⊙ (1 − z_{t+1}²), W̄ += s z_tᵀ, x̄ += s, g = Wᵀ s.
+        const Wd = W.data;
+        const zs = [new Float64Array(d)];
+        for (let t = 0; t < T; t++) {
+          const z = zs[t]!;
+          zs.push(
+            Float64Array.from({ length: d }, (_, i) => {
+              let acc = x.data[i]!;
+              for (let j = 0; j < d; j++) acc += Wd[i * d + j]! * z[j]!;
+              return Math.tanh(acc);
+            }),
+          );
+        }
+        const eW = new Float64Array(d * d);
+        const ex = new Float64Array(d);
+        let g = c.data.slice();
+        for (let t = T - 1; t >= 0; t--) {
+          const s = g.map((v, i) => v * (1 - zs[t + 1]![i]! ** 2));
+          for (let i = 0; i < d; i++) {
+            ex[i] += s[i]!;
+            for (let j = 0; j < d; j++) eW[i * d + j] += s[i]! * zs[t]![j]!;
+          }
+          g = Float64Array.from({ length: d }, (_, j) => {
+            let acc = 0;
+            for (let i = 0; i < d; i++) acc += Wd[i * d + j]! * s[i]!;
+            return acc;
+          });
+        }
+        assertClose(gW!, eW, { rtol: 1e-12, atol: 1e-14 });
+        assertClose(gx!, ex, { rtol: 1e-12, atol: 1e-14 });
+      });
+    }
+
     test("higher order: second derivatives through fan-out (cotangents traced)", () => {
       // f(v) = Σ sin(v)·v + v³ with v used four times; f'' = 2cos v − v sin v + 6v.
       const f = (v: Tensor) => sum(add(mul(sin(v), v), mul(mul(v, v), v)));
@@ -154,6 +215,52 @@ for (const kernels of ["wasm", "ts"] as const) {
       assertClose(hv as Tensor, map(x, d2), { rtol: 1e-12, atol: 1e-12 });
       // The pass's own sums at the inner level hold the outer level's tracers: checked by finite differences.
       run(() => checkDerivatives((v: Tensor) => grad(f)(v) as Tensor, [x]));
+    });
+
+    for (const traced of ["operand", "cotangent"] as const) {
+      test(`higher order: a product with a traced ${traced} is never added in as numbers`, () => {
+        // Inside grad in x, the gradient in W of F first gets two concrete terms, (c + c₂) a₁ᵀ: a sum the inner
+        // pass owns. Then 1 xᵀ (a concrete cotangent times a traced operand) or x a₂ᵀ (a traced cotangent).
+        // Added into the owned sum as numbers, that term would lose its derivative in x.
+        const r = rng(13);
+        const d = 5;
+        const W = randn(r, [d, d]);
+        const [a1, a2, c, c2] = [0, 1, 2, 3].map(() => randn(r, [d]));
+        const F = (Wm: Tensor, xv: Tensor) => {
+          const last = traced === "operand" ? sum(matmul(Wm, xv)) : sum(mul(matmul(Wm, a2!), xv));
+          const t1a = matmul(Wm, a1!);
+          const t1b = matmul(Wm, a1!);
+          return add(last, add(sum(mul(c!, t1a)), sum(mul(c2!, t1b))));
+        };
+        const gW = (xv: Tensor) => grad(F)(W, xv) as Tensor;
+        const x = randn(r, [d]);
+        // ∂F/∂W = (1 xᵀ or x a₂ᵀ) + (c + c₂) a₁ᵀ.
+        const expected = Float64Array.from({ length: d * d }, (_, k) => {
+          const [i, j] = [Math.floor(k / d), k % d];
+          const term = traced === "operand" ? x.data[j]! : x.data[i]! * a2!.data[j]!;
+          return term + (c!.data[i]! + c2!.data[i]!) * a1!.data[j]!;
+        });
+        assertClose(
+          run(() => gW(x)),
+          expected,
+          { rtol: 1e-12, atol: 1e-12 },
+        );
+        run(() => checkDerivatives(gW, [x]));
+      });
+    }
+
+    test("higher order through an unrolled matrix loop: the product's cotangents stay traced", () => {
+      // The weight's cotangent sums hold tracers of the outer level; adding products into them as plain numbers
+      // would drop the second derivative.
+      const r = rng(11);
+      const W = mul(randn(r, [4, 4]), 0.4);
+      const x = randn(r, [4]);
+      const f = (Wm: Tensor) => {
+        let z = x;
+        for (let t = 0; t < 4; t++) z = tanh(add(matmul(Wm, z), x));
+        return sum(mul(z, z));
+      };
+      run(() => checkDerivatives((Wm: Tensor) => grad(f)(Wm) as Tensor, [W]));
     });
   });
 }

@@ -52,6 +52,20 @@ export interface Primitive<P = undefined> {
    */
   vjp(ct: Tensor, primals: readonly Tensor[], out: Tensor, params: P, needs: readonly boolean[]): (Tensor | null)[];
   /**
+   * Optional: adds the cotangent of argument `index` into `target` (the values of a concrete tensor of that
+   * argument's shape, which the backward pass owns) without forming it, and returns true; or returns false,
+   * having done nothing. Called only with a concrete `ct`; the rule must itself refuse traced primals (their
+   * derivative would be lost). Lets a weight's gradient summed over an unrolled loop take no d×d array per term.
+   */
+  vjpInto?(
+    ct: Tensor,
+    primals: readonly Tensor[],
+    out: Tensor,
+    params: P,
+    index: number,
+    target: Float64Array,
+  ): boolean;
+  /**
    * Batching rule. `args[i]` is the batched value of argument i (lowered off the batch level) and `dims[i]` its
    * batch axis, or null when argument i is not batched (then it is the plain per-element value). `size` is the
    * batch size. Returns the batched output and its batch axis (null: the output does not depend on the batch).
@@ -268,7 +282,7 @@ export function backwardPass(
       const argCts =
         prim === null
           ? node.backward!(nodeCts)
-          : prim.vjp(nodeCts[0]!, node.primals!, node.out!, node.params, node.needs!);
+          : prim.vjp(nodeCts[0]!, node.primals!, node.out!, node.params, needsAfterInto(node, nodeCts[0]!, owned));
       for (let i = 0; i < node.parents.length; i++) {
         const p = node.parents[i];
         const g = argCts[i];
@@ -280,6 +294,24 @@ export function backwardPass(
     for (const node of nodes) node.cts = null;
     for (const l of leaves) l.cts = null;
   }
+}
+
+/**
+ * The `needs` of a primitive's node, less the arguments whose cotangent its `vjpInto` has just added into a sum the
+ * pass owns (see `backwardPass`).
+ */
+function needsAfterInto(node: TapeNode, ct: Tensor, owned: ReadonlySet<Tensor>): readonly boolean[] {
+  const prim = node.prim!;
+  let needs = node.needs!;
+  if (prim.vjpInto === undefined || ct.level !== 0) return needs;
+  for (let i = 0; i < needs.length; i++) {
+    const target = needs[i] ? node.parents[i]!.cts?.[node.parentOut[i]!] : null;
+    if (target == null || !owned.has(target)) continue;
+    if (!prim.vjpInto(ct, node.primals!, node.out!, node.params, i, target.raw)) continue;
+    if (needs === node.needs) needs = needs.slice();
+    (needs as boolean[])[i] = false;
+  }
+  return needs;
 }
 
 /** target[i] += x[i], in place (the same additions as `add`, so the sums are bitwise those of a fresh add). */

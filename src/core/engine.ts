@@ -29,7 +29,10 @@
  *
  * ## The tape
  * There is no global tape: a reverse-mode tracer points to its node, and nodes point to their parents. After a
- * backward pass nothing refers to the nodes any more, so they are garbage-collected with the tensors.
+ * backward pass nothing refers to the nodes any more, so they are garbage-collected with the tensors. A
+ * primitive's node holds the primitive and its rule's inputs (no closure per op). During the pass, a slot's
+ * cotangents are summed in place once the pass holds a sum of its own there, and a matrix product adds a weight's
+ * cotangent straight into that sum (`vjpInto`): an unrolled loop then allocates no d×d array per iteration.
  *
  * @module
  */

@@ -29,11 +29,15 @@
  *
  * ## The tape
  * There is no global tape: a reverse-mode tracer points to its node, and nodes point to their parents. After a
- * backward pass nothing refers to the nodes any more, so they are garbage-collected with the tensors.
+ * backward pass nothing refers to the nodes any more, so they are garbage-collected with the tensors. A
+ * primitive's node holds the primitive and its rule's inputs (no closure per op). During the pass, a slot's
+ * cotangents are summed in place once the pass holds a sum of its own there, and a matrix product adds a weight's
+ * cotangent straight into that sum (`vjpInto`): an unrolled loop then allocates no d×d array per iteration.
  *
  * @module
  */
-import { Tensor, TraceKind, batchedRaw, type TapeNode } from "./tensor.js";
+import { Tensor, TraceKind, batchedRaw, sameShape, type TapeNode } from "./tensor.js";
+import { wasmArith } from "./wasm/elementwise.js";
 
 /**
  * A primitive operation. `P` is the type of its static parameters (axes, shapes…).
@@ -50,6 +54,20 @@ export interface Primitive<P = undefined> {
    * is traced and needs one; return null where it does not (or where the cotangent is zero).
    */
   vjp(ct: Tensor, primals: readonly Tensor[], out: Tensor, params: P, needs: readonly boolean[]): (Tensor | null)[];
+  /**
+   * Optional: adds the cotangent of argument `index` into `target` (the values of a concrete tensor of that
+   * argument's shape, which the backward pass owns) without forming it, and returns true; or returns false,
+   * having done nothing. Called only with a concrete `ct`; the rule must itself refuse traced primals (their
+   * derivative would be lost). Lets a weight's gradient summed over an unrolled loop take no d×d array per term.
+   */
+  vjpInto?(
+    ct: Tensor,
+    primals: readonly Tensor[],
+    out: Tensor,
+    params: P,
+    index: number,
+    target: Float64Array,
+  ): boolean;
   /**
    * Batching rule. `args[i]` is the batched value of argument i (lowered off the batch level) and `dims[i]` its
    * batch axis, or null when argument i is not batched (then it is the plain per-element value). `size` is the
@@ -129,7 +147,19 @@ export function makeNode(
   nOut: number,
   backward: (cts: (Tensor | null)[]) => (Tensor | null)[],
 ): TapeNode {
-  return { id: nextNodeId++, parents, parentOut, nOut, backward, cts: null };
+  return {
+    id: nextNodeId++,
+    parents,
+    parentOut,
+    nOut,
+    backward,
+    prim: null,
+    primals: null,
+    out: null,
+    params: undefined,
+    needs: null,
+    cts: null,
+  };
 }
 
 /** @internal Applies a primitive, dispatching to the transform of the highest level among the arguments. */
@@ -167,7 +197,20 @@ export function bind<P>(prim: Primitive<P>, args: readonly Tensor[], params: P):
     parentOut[i] = traced ? a.outIndex : 0;
     needs[i] = traced;
   }
-  const node = makeNode(parents, parentOut, 1, (cts) => prim.vjp(cts[0]!, primals, out, params, needs));
+  // The same fields in the same order as makeNode's, so that every node has one hidden class.
+  const node: TapeNode = {
+    id: nextNodeId++,
+    parents,
+    parentOut,
+    nOut: 1,
+    backward: null,
+    prim: prim as Primitive<unknown>,
+    primals,
+    out,
+    params,
+    needs,
+    cts: null,
+  };
   return vjpTracer(level, out, node);
 }
 
@@ -207,10 +250,24 @@ export function backwardPass(
   }
   for (const l of leaves) if (!seen.has(l)) l.cts = null;
   nodes.sort((a, b) => b.id - a.id);
+  // Sums of cotangents that this pass created (with addFn) and that sit in exactly one slot, not yet handed to a
+  // backward rule: nothing else can see them, so further cotangents of the same slot are added into them in place
+  // instead of allocating a fresh sum each time (in an unrolled loop, a weight's gradient gathers one term per
+  // iteration). Every other cotangent may be aliased — a rule may return its incoming cotangent to several
+  // parents (add's does), and the caller's seeds are the caller's — so it is never written.
+  const owned = new Set<Tensor>();
   const accumulate = (node: TapeNode, index: number, ct: Tensor): void => {
     if (node.cts === null) node.cts = new Array(node.nOut).fill(null);
     const prev = node.cts[index]!;
-    node.cts[index] = prev === null ? ct : addFn(prev, ct);
+    if (prev === null) {
+      node.cts[index] = ct;
+    } else if (owned.has(prev) && ct.level === 0 && ct.raw !== prev.raw && sameShape(prev.shape, ct.shape)) {
+      addInto(prev.raw, ct.raw);
+    } else {
+      const total = addFn(prev, ct);
+      if (total.level === 0 && total.raw !== prev.raw && total.raw !== ct.raw) owned.add(total);
+      node.cts[index] = total;
+    }
   };
   try {
     for (let i = 0; i < outputs.length; i++) {
@@ -222,7 +279,13 @@ export function backwardPass(
       const nodeCts = node.cts;
       if (node.parents.length === 0 || nodeCts === null) continue;
       node.cts = null;
-      const argCts = node.backward(nodeCts);
+      // From here the rule may pass these on (aliased), so they are no longer the pass's to write.
+      for (const c of nodeCts) if (c !== null) owned.delete(c);
+      const prim = node.prim;
+      const argCts =
+        prim === null
+          ? node.backward!(nodeCts)
+          : prim.vjp(nodeCts[0]!, node.primals!, node.out!, node.params, needsAfterInto(node, nodeCts[0]!, owned));
       for (let i = 0; i < node.parents.length; i++) {
         const p = node.parents[i];
         const g = argCts[i];
@@ -234,4 +297,28 @@ export function backwardPass(
     for (const node of nodes) node.cts = null;
     for (const l of leaves) l.cts = null;
   }
+}
+
+/**
+ * The `needs` of a primitive's node, less the arguments whose cotangent its `vjpInto` has just added into a sum the
+ * pass owns (see `backwardPass`).
+ */
+function needsAfterInto(node: TapeNode, ct: Tensor, owned: ReadonlySet<Tensor>): readonly boolean[] {
+  const prim = node.prim!;
+  let needs = node.needs!;
+  if (prim.vjpInto === undefined || ct.level !== 0) return needs;
+  for (let i = 0; i < needs.length; i++) {
+    const target = needs[i] ? node.parents[i]!.cts?.[node.parentOut[i]!] : null;
+    if (target == null || !owned.has(target)) continue;
+    if (!prim.vjpInto(ct, node.primals!, node.out!, node.params, i, target.raw)) continue;
+    if (needs === node.needs) needs = needs.slice();
+    (needs as boolean[])[i] = false;
+  }
+  return needs;
+}
+
+/** target[i] += x[i], in place (the same additions as `add`, so the sums are bitwise those of a fresh add). */
+function addInto(target: Float64Array, x: Float64Array): void {
+  if (wasmArith(0, target, x, target)) return;
+  for (let i = 0; i < target.length; i++) target[i] = target[i]! + x[i]!;
 }

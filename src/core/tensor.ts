@@ -17,6 +17,7 @@
  */
 import { BatchingError, DifferentiationError, ShapeError, ValueError } from "./errors.js";
 import { allocFloat64, ownsBuffer } from "./alloc.js";
+import type { Primitive } from "./engine.js";
 
 /** The shape of a tensor: one non-negative integer per axis; `[]` is a scalar. */
 export type Shape = readonly number[];
@@ -40,8 +41,21 @@ export interface TapeNode {
   readonly parents: readonly (TapeNode | null)[];
   readonly parentOut: readonly number[];
   readonly nOut: number;
-  /** Maps the cotangents of the outputs to cotangents of the inputs (aligned with `parents`). */
-  readonly backward: (cts: (Tensor | null)[]) => (Tensor | null)[];
+  /**
+   * Maps the cotangents of the outputs to cotangents of the inputs (aligned with `parents`); null on a primitive's
+   * node, whose rule is `prim.vjp`.
+   */
+  readonly backward: ((cts: (Tensor | null)[]) => (Tensor | null)[]) | null;
+  /**
+   * A primitive's node (one output): the primitive, and what its `vjp` takes — the arguments one level down, the
+   * output, the parameters and which arguments are traced. Stored on the node rather than captured by a closure:
+   * a closure and its context per op were a large share of the traced path's garbage. Null on other nodes.
+   */
+  readonly prim: Primitive<unknown> | null;
+  readonly primals: readonly Tensor[] | null;
+  readonly out: Tensor | null;
+  readonly params: unknown;
+  readonly needs: readonly boolean[] | null;
   /** Scratch space of the backward pass; null outside it. */
   cts: (Tensor | null)[] | null;
 }

@@ -433,30 +433,37 @@ const matmulPrim: Primitive<Layout> = {
     return pa === null ? pb! : pb === null ? pa : add(pa, pb);
   },
   vjp(ct, [a, b], _out, layout, needs) {
-    // nn: C = A·B    → Ā = C̄·Bᵀ ("nt"),  B̄ = Aᵀ·C̄ ("tn")
-    // tn: C = Aᵀ·B   → Ā = B·C̄ᵀ ("nt"),  B̄ = A·C̄  ("nn")
-    // nt: C = A·Bᵀ   → Ā = C̄·B  ("nn"),  B̄ = C̄ᵀ·A ("tn")
-    const product = (x: Tensor, y: Tensor, l: Layout) => bind(matmulPrim, [x, y], l);
-    const ga = !needs[0]
-      ? null
-      : layout === "nn"
-        ? product(ct, b!, "nt")
-        : layout === "tn"
-          ? product(b!, ct, "nt")
-          : product(ct, b!, "nn");
-    const gb = !needs[1]
-      ? null
-      : layout === "nn"
-        ? product(a!, ct, "tn")
-        : layout === "tn"
-          ? product(a!, ct, "nn")
-          : product(ct, a!, "tn");
-    return [ga === null ? null : sumTo(ga, a!.shape), gb === null ? null : sumTo(gb, b!.shape)];
+    const grad = (index: number, operand: Tensor) => {
+      const [x, y, l] = cotangentProduct(ct, a!, b!, layout, index);
+      return sumTo(bind(matmulPrim, [x, y], l), operand.shape);
+    };
+    return [needs[0] ? grad(0, a!) : null, needs[1] ? grad(1, b!) : null];
+  },
+  vjpInto(ct, [a, b], _out, layout, index, target) {
+    // One product added into the target by the GEMM kernels (which compute C += op(A)·op(B)): for a matrix times
+    // a vector the weight's cotangent is a rank-1 update, with no outer product formed. Unbatched, concrete only.
+    if (a!.level !== 0 || b!.level !== 0 || a!.ndim !== 2 || b!.ndim !== 2 || ct.ndim !== 2) return false;
+    const [x, y, l] = cotangentProduct(ct, a!, b!, layout, index);
+    const [m, k, n] = productDims(x.shape, y.shape, l);
+    kernels[l](x.raw, 0, y.raw, 0, target, 0, m, k, n);
+    return true;
   },
   batch([a, b], [da, db], layout, size) {
     return batchedProduct(a!, b!, da!, db!, layout, size);
   },
 };
+
+/**
+ * The cotangent of operand `index` (0: A, 1: B) of op(A)·op(B) as a product [x, y, layout], in the other layouts
+ * so that no transposed copy is formed:
+ * nn: C = A·B  → Ā = C̄·Bᵀ ("nt"), B̄ = Aᵀ·C̄ ("tn");
+ * tn: C = Aᵀ·B → Ā = B·C̄ᵀ ("nt"), B̄ = A·C̄ ("nn");
+ * nt: C = A·Bᵀ → Ā = C̄·B ("nn"),  B̄ = C̄ᵀ·A ("tn").
+ */
+function cotangentProduct(ct: Tensor, a: Tensor, b: Tensor, layout: Layout, index: number): [Tensor, Tensor, Layout] {
+  if (index === 0) return layout === "nn" ? [ct, b, "nt"] : layout === "tn" ? [b, ct, "nt"] : [ct, b, "nn"];
+  return layout === "nn" ? [a, ct, "tn"] : layout === "tn" ? [a, ct, "nn"] : [ct, a, "tn"];
+}
 
 /** Fewest rows of A for which a batch of B's is copied side by side into one product (see `batchedProduct`). */
 const FOLD_MIN_ROWS = 8;

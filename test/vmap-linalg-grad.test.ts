@@ -42,3 +42,16 @@ describe("vmap(grad) through factorisations of a batched matrix", () => {
     checkBatchedGrad((a) => linalg.cholesky(a).logdet(), As);
   });
 });
+
+describe("vmap(grad) through determinants of a batched matrix", () => {
+  test("det and slogdet (general matrices, both signs of the determinant)", () => {
+    const As = batchOf(3, 3, false);
+    const flipped = tensor(
+      As.data.map((v, i) => (i < 9 && i % 3 === 0 ? -v : v)),
+      As.shape,
+    );
+    checkBatchedGrad((a) => linalg.det(a), flipped);
+    checkBatchedGrad((a) => linalg.slogdet(a).logabsdet, flipped);
+    checkBatchedGrad((a) => mul(linalg.slogdet(a).sign, linalg.slogdet(a).logabsdet), flipped);
+  });
+});

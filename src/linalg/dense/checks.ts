@@ -2,12 +2,11 @@
  * Argument checks and small differentiable helpers shared by the dense linear-algebra ops.
  * @module
  */
-import { BatchingError, NonFiniteError, ShapeError } from "../../core/errors.js";
+import { NonFiniteError, ShapeError } from "../../core/errors.js";
 import { fmt } from "../../core/shape.js";
-import { Tensor, asTensor, isBatched, type TensorLike } from "../../core/tensor.js";
+import { Tensor, asTensor, type TensorLike } from "../../core/tensor.js";
 import { elementNote, forEachElement } from "../../core/element-values.js";
-import type { Tree } from "../../core/tree.js";
-import { batchLoop, perElement } from "../../core/vmap.js";
+import { perElement } from "../../core/vmap.js";
 import { customCall, type CustomRule } from "../../core/custom.js";
 import { eye } from "../../core/tensor.js";
 import { add, div, mul, sub } from "../../core/ops/elementwise.js";
@@ -60,31 +59,6 @@ export function rhsArg(x: TensorLike, rows: number, fn: string, arg = "b"): { b:
   }
   checkFiniteArg(t, fn, arg);
   return t.ndim === 1 ? { b: reshape(t, [rows, 1]), vector: true } : { b: t, vector: false };
-}
-
-/**
- * Under `vmap` with the matrix `a` batched, `fn(a, ...rest)` run once per batch element (each with its own
- * factorisation) and the results stacked; undefined when `a` is not batched (the caller computes as usual, and a
- * batch of right-hand sides shares one factorisation). A matrix batched by a `vmap` under a derivative transform
- * (`vmap(grad(f))` with the matrix depending on the batch) cannot be factorised element by element from there: a
- * `BatchingError` says so and how to reorder.
- */
-export function perMatrix<T>(
-  who: string,
-  a: TensorLike,
-  rest: readonly Tree[],
-  fn: (a: Tensor, ...rest: Tree[]) => T,
-): T | undefined {
-  const t = asTensor(a);
-  if (!isBatched(t)) return undefined;
-  const out = batchLoop(who, (x, ...r) => fn(x as Tensor, ...r), [t, ...rest]);
-  if (out === undefined) {
-    throw new BatchingError(
-      `${who}: A is batched by a vmap outside a derivative transform (as in vmap(grad(f))), and ${who} factorises A's ` +
-        `values: move the derivative outside (grad(vmap(f)) of a sum), or keep A the same for every element`,
-    );
-  }
-  return out;
 }
 
 /**

@@ -5,7 +5,21 @@
  * sum over the batch is the batch of per-element gradients).
  */
 import { describe, test } from "node:test";
-import { add, eye, grad, linalg, matmul, matrixTranspose, mul, square, sum, tensor, vmap } from "../src/index.js";
+import assert from "node:assert/strict";
+import {
+  DifferentiationError,
+  add,
+  eye,
+  grad,
+  linalg,
+  matmul,
+  matrixTranspose,
+  mul,
+  square,
+  sum,
+  tensor,
+  vmap,
+} from "../src/index.js";
 import type { Tensor } from "../src/index.js";
 import { assertClose, numericJacobian, randn, rng } from "./helpers.js";
 import { loopRef } from "./vmap-helpers.js";
@@ -53,5 +67,54 @@ describe("vmap(grad) through determinants of a batched matrix", () => {
     checkBatchedGrad((a) => linalg.det(a), flipped);
     checkBatchedGrad((a) => linalg.slogdet(a).logabsdet, flipped);
     checkBatchedGrad((a) => mul(linalg.slogdet(a).sign, linalg.slogdet(a).logabsdet), flipped);
+  });
+});
+
+describe("vmap(grad) through least squares with a batched matrix", () => {
+  test("lstsq (tall, with a residual) and pinv (tall and wide), with respect to A", () => {
+    const tall = randn(r, [3, 4, 2]);
+    const b = tensor([1, -1, 2, 0.5]);
+    checkBatchedGrad((a) => sum(square(linalg.lstsq(a, b))), tall);
+    checkBatchedGrad((a) => sum(square(linalg.pinv(a))), tall);
+    checkBatchedGrad((a) => sum(square(linalg.pinv(a))), randn(r, [2, 2, 3]));
+  });
+
+  test("lstsq with both A and b batched, gradient with respect to each", () => {
+    const As = randn(r, [3, 4, 2]);
+    const bs = randn(r, [3, 4]);
+    const f = (a: Tensor, b: Tensor) => sum(square(linalg.lstsq(a, b)));
+    const g = vmap(grad(f, { argnums: [0, 1] })) as (a: Tensor, b: Tensor) => Tensor[];
+    const [gA, gb] = g(As, bs);
+    const [refA, refB] = loopRef(
+      (a, b) => grad(f, { argnums: [0, 1] })(a, b) as Tensor[],
+      [As, bs],
+      [0, 0],
+    ) as Tensor[];
+    assertClose(gA!, refA!, { rtol: 1e-10, atol: 1e-12 });
+    assertClose(gb!, refB!, { rtol: 1e-10, atol: 1e-12 });
+    const fdB = tensor(
+      numericJacobian((x: Tensor) => sum(vmap(f)(As, x) as Tensor), [bs]),
+      bs.shape,
+    );
+    assertClose(gb!, fdB, { rtol: 1e-6, atol: 1e-6 });
+  });
+
+  test("a rank-deficient element is named in the derivative's error", () => {
+    const As = tensor([
+      [
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ],
+      [
+        [1, 2],
+        [2, 4],
+        [3, 6],
+      ],
+    ]);
+    assert.throws(
+      () => vmap(grad((a: Tensor) => sum(square(linalg.pinv(a)))))(As),
+      (e: Error) => e instanceof DifferentiationError && /rank 1 \(vmap batch element 1\)/.test(e.message),
+    );
   });
 });

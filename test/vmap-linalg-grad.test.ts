@@ -118,3 +118,15 @@ describe("vmap(grad) through least squares with a batched matrix", () => {
     );
   });
 });
+
+describe("vmap(grad) through qr of a batched matrix", () => {
+  test("Q and R of tall and square matrices", () => {
+    const w = tensor([
+      [1, -2],
+      [0.5, 3],
+      [2, 1],
+    ]);
+    checkBatchedGrad((a) => add(sum(mul(linalg.qr(a).Q, w)), sum(square(linalg.qr(a).R))), randn(r, [3, 3, 2]));
+    checkBatchedGrad((a) => sum(mul(linalg.qr(a).Q, matmul(a, a))), batchOf(2, 3, false));
+  });
+});

@@ -130,3 +130,40 @@ describe("vmap(grad) through qr of a batched matrix", () => {
     checkBatchedGrad((a) => sum(mul(linalg.qr(a).Q, matmul(a, a))), batchOf(2, 3, false));
   });
 });
+
+describe("vmap(grad) through singular and eigen vectors of a batched matrix", () => {
+  // Functions of the projectors u·uᵀ and v·vᵀ (invariant to the vectors' signs), weighted so no symmetry hides an error.
+  const weights = (k: number) =>
+    tensor(
+      Array.from({ length: k * k }, (_, i) => 1 + 0.3 * i),
+      [k, k],
+    );
+  const projected = (q: Tensor, k: number) =>
+    sum(mul(matmul(mul(q, tensor([1, 2, 3].slice(0, q.shape[1]))), matrixTranspose(q)), weights(k)));
+
+  test("svd: u (tall, with the complement term), vt (wide), s", () => {
+    checkBatchedGrad((a) => add(projected(linalg.svd(a).u, 3), sum(linalg.svd(a).s)), randn(r, [3, 3, 2]));
+    checkBatchedGrad((a) => projected(matrixTranspose(linalg.svd(a).vt), 3), randn(r, [2, 2, 3]));
+  });
+
+  test("eigh: the eigenvectors of symmetric matrices", () => {
+    checkBatchedGrad((a) => projected(linalg.eigh(a).eigenvectors, 3), batchOf(3, 3, true));
+  });
+
+  test("repeated singular values in one element: the derivative's error names it", () => {
+    const As = tensor([
+      [
+        [3, 0],
+        [0, 1],
+      ],
+      [
+        [2, 0],
+        [0, 2],
+      ],
+    ]);
+    assert.throws(
+      () => vmap(grad((a: Tensor) => sum(linalg.svd(a).u)))(As),
+      (e: Error) => e instanceof DifferentiationError && /repeated.*\(vmap batch element 1\)/.test(e.message),
+    );
+  });
+});

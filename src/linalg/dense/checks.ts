@@ -100,15 +100,22 @@ export function mask(n: number, f: (i: number, j: number) => number): Tensor {
 
 /**
  * E with Eᵢⱼ = 1/(dⱼ − dᵢ) for i ≠ j and 0 on the diagonal (differentiable in d), for sorted values d: the
- * divided differences in the derivatives of eigenvectors and singular vectors. Throws `repeated(i)` when d[i − 1]
- * and d[i] agree to rounding (within 10·eps·max|d|), where those derivatives do not exist.
+ * divided differences in the derivatives of eigenvectors and singular vectors. Throws `repeated(i, values, element)`
+ * when d[i − 1] and d[i] agree to rounding (within 10·eps·max|d|), where those derivatives do not exist; under
+ * vmap the test runs on each batch element's values (`element` is its index, −1 when d is not batched).
  */
-export function inverseGaps(d: Tensor, n: number, repeated: (i: number) => Error): Tensor {
-  let scale = 0;
-  for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(d.raw[i]!));
-  for (let i = 1; i < n; i++) {
-    if (Math.abs(d.raw[i]! - d.raw[i - 1]!) <= 10 * Number.EPSILON * scale) throw repeated(i);
-  }
+export function inverseGaps(
+  d: Tensor,
+  n: number,
+  repeated: (i: number, values: Float64Array, element: number) => Error,
+): Tensor {
+  forEachElement(d, (values, element) => {
+    let scale = 0;
+    for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(values[i]!));
+    for (let i = 1; i < n; i++) {
+      if (Math.abs(values[i]! - values[i - 1]!) <= 10 * Number.EPSILON * scale) throw repeated(i, values, element);
+    }
+  });
   const diff = sub(reshape(d, [1, n]), reshape(d, [n, 1]));
   return div(
     mask(n, (i, j) => (i === j ? 0 : 1)),

@@ -7,6 +7,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  BatchingError,
   DifferentiationError,
   add,
   eye,
@@ -165,5 +166,39 @@ describe("vmap(grad) through singular and eigen vectors of a batched matrix", ()
       () => vmap(grad((a: Tensor) => sum(linalg.svd(a).u)))(As),
       (e: Error) => e instanceof DifferentiationError && /repeated.*\(vmap batch element 1\)/.test(e.message),
     );
+  });
+});
+
+describe("lu of a batched matrix", () => {
+  test("solve, solveTranspose, inv, det, slogdet: values against the loop, gradients against the loop and finite differences", () => {
+    const As = batchOf(3, 3, false);
+    const b = tensor([1, -2, 0.5]);
+    const B = tensor([
+      [1, 0],
+      [2, -1],
+      [0, 3],
+    ]);
+    const methods: [string, (a: Tensor) => Tensor][] = [
+      ["solve", (a) => linalg.lu(a).solve(b)],
+      ["solve (matrix)", (a) => linalg.lu(a).solve(B)],
+      ["solveTranspose", (a) => linalg.lu(a).solveTranspose(b)],
+      ["inv", (a) => linalg.lu(a).inv()],
+      ["det", (a) => linalg.lu(a).det()],
+      ["slogdet", (a) => linalg.lu(a).slogdet().logabsdet],
+    ];
+    for (const [what, f] of methods) {
+      assertClose(vmap(f)(As) as Tensor, loopRef(f, [As], [0]) as Tensor, { rtol: 1e-12, atol: 1e-12 }, what);
+      checkBatchedGrad((a) => sum(square(f(a))), As);
+    }
+  });
+
+  test("the factors and the singular flag are one matrix's plain values: a BatchingError naming the remedy", () => {
+    const As = batchOf(2, 2, false);
+    for (const read of [(a: Tensor) => linalg.lu(a).factors.lu, (a: Tensor) => linalg.lu(a).singular]) {
+      assert.throws(
+        () => vmap(read as unknown as (a: Tensor) => Tensor)(As),
+        (e: Error) => e instanceof BatchingError && /lu\(A\)\.(factors|singular).*outside vmap/.test(e.message),
+      );
+    }
   });
 });

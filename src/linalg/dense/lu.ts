@@ -47,6 +47,10 @@ export interface LuFactorization {
  * and to A (when A is traced): forward dx = A⁻¹(db − dA·x), reverse b̄ = A⁻ᵀx̄, Ā = −b̄xᵀ; the rules reuse the
  * stored factors, and are themselves differentiable.
  *
+ * Under `vmap` with A batched, the methods work on the batch and are differentiable (`vmap(grad(f))` included),
+ * but each call factorises every element again (the object holds no batch of factors), and `singular` and
+ * `factors`, one matrix's plain values, throw a `BatchingError`.
+ *
  * Throws a `ShapeError` for a non-square or non-2-D A and a `NonFiniteError` for NaN/Inf entries; `solve` on a
  * singular A throws a `LinearSolveError`.
  *
@@ -60,12 +64,8 @@ export interface LuFactorization {
  * ```
  */
 export function lu(a: TensorLike): LuFactorization {
-  if (isBatched(asTensor(a))) {
-    throw new BatchingError(
-      "lu: A is batched by vmap, and a factorisation object holds one matrix's factors; call linalg.solve (or det, inv…) inside vmap instead",
-    );
-  }
   const { t, n } = matrixArg(a, "lu", "A", true);
+  if (isBatched(t)) return batchedLu(t, n);
   const solver = luSolver(t.raw, n);
   const solveWith = (b: TensorLike, transpose: boolean, who: string): Tensor => {
     const { b: bb, vector } = rhsArg(b, n, who);
@@ -80,6 +80,37 @@ export function lu(a: TensorLike): LuFactorization {
     inv: () => factoredSolve(solver, t, eye(n), false, "lu(A).inv"),
     det: () => detFromFactors(factoredSource(solver, "lu(A).det"), t, "lu(A).det"),
     slogdet: () => slogdetFromFactors(factoredSource(solver, "lu(A).slogdet"), t, "lu(A).slogdet"),
+  };
+}
+
+/**
+ * `lu` of an A batched by vmap (at any level): the methods work on the batch and stay differentiable, each solving
+ * through one factorisation per element (made by the call, not shared between methods: a factorisation object
+ * holds one matrix's numbers). `singular` and `factors` are one matrix's plain values and throw a `BatchingError`.
+ */
+function batchedLu(t: Tensor, n: number): LuFactorization {
+  const solveWith = (a: Tensor, b: TensorLike, who: string): Tensor => {
+    const { b: bb, vector } = rhsArg(b, n, who);
+    return restoreRhs(batchedSolve(a, bb, "gen", who), vector);
+  };
+  const plainValues = (what: string): never => {
+    throw new BatchingError(
+      `lu(A).${what}: A is batched by vmap, and ${what} holds one matrix's plain values; read it from lu of each matrix outside vmap, or use the object's solve, solveTranspose, inv, det and slogdet, which work on the batch`,
+    );
+  };
+  return {
+    n,
+    get singular(): boolean {
+      return plainValues("singular");
+    },
+    get factors(): LuFactors {
+      return plainValues("factors");
+    },
+    solve: (b) => solveWith(t, b, "lu(A).solve"),
+    solveTranspose: (b) => solveWith(transpose(t, [1, 0]), b, "lu(A).solveTranspose"),
+    inv: () => batchedSolve(t, eye(n), "gen", "lu(A).inv"),
+    det: () => detFromFactors(detSource(t, n, "lu(A).det"), t, "lu(A).det"),
+    slogdet: () => slogdetFromFactors(detSource(t, n, "lu(A).slogdet"), t, "lu(A).slogdet"),
   };
 }
 

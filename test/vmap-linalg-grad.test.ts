@@ -21,7 +21,8 @@ import {
   tensor,
   vmap,
 } from "../src/index.js";
-import type { Tensor } from "../src/index.js";
+import { InteriorPointQP, OSQP, projection, stack, take } from "../src/index.js";
+import type { BatchStates, Tensor } from "../src/index.js";
 import { assertClose, numericJacobian, randn, rng } from "./helpers.js";
 import { loopRef } from "./vmap-helpers.js";
 
@@ -199,6 +200,115 @@ describe("lu of a batched matrix", () => {
         () => vmap(read as unknown as (a: Tensor) => Tensor)(As),
         (e: Error) => e instanceof BatchingError && /lu\(A\)\.(factors|singular).*outside vmap/.test(e.message),
       );
+    }
+  });
+});
+
+describe("QP solvers and the polyhedron projection under vmap", () => {
+  // min ½xᵀQx + cᵀx s.t. x₁ + x₂ ≤ h₀, −x₁ ≤ h₁: elements with different (strictly complementary) active sets.
+  const Q = tensor([
+    [2, 0.5],
+    [0.5, 1],
+  ]);
+  const G = tensor([
+    [1, 1],
+    [-1, 0],
+  ]);
+  const c0 = tensor([1, -2]);
+  const h0 = tensor([1, 0]);
+  const cs = tensor([
+    [1, -2],
+    [-2, 0.5],
+    [0.3, 0.3],
+  ]);
+  const hs = tensor([
+    [1, 0],
+    [0.5, 0.2],
+    [2, 1],
+  ]);
+  const weights = tensor([1, -2]);
+
+  for (const make of [() => new InteriorPointQP({ tol: 1e-10 }), () => new OSQP({ tol: 1e-10 })]) {
+    const solver = make();
+    test(`${solver.name}.run with a batch of c or of h: solutions, per-element states and gradients`, () => {
+      const byC = (c: Tensor) => solver.run(undefined, { Q, c, G, h: h0 }).params.primal;
+      const byH = (h: Tensor) => solver.run(undefined, { Q, c: c0, G, h }).params.primal;
+      for (const [f, xs] of [
+        [byC, cs],
+        [byH, hs],
+      ] as const) {
+        assertClose(vmap(f)(xs) as Tensor, loopRef(f, [xs], [0]) as Tensor, { rtol: 1e-8, atol: 1e-9 });
+        const loss = (x: Tensor) => sum(mul(f(x), weights));
+        const total = (x: Tensor) => sum(vmap(loss)(x) as Tensor);
+        const g = grad(total)(xs);
+        assertClose(g, loopRef(grad(loss), [xs], [0]) as Tensor, { rtol: 1e-8, atol: 1e-9 }, "grad(vmap) vs loop");
+        assertClose(g, tensor(numericJacobian(total, [xs]), xs.shape), { rtol: 1e-5, atol: 1e-6 }, "vs differences");
+      }
+      let batch: BatchStates | undefined;
+      vmap((c: Tensor) => {
+        const { params, state } = solver.run(undefined, { Q, c, G, h: h0 });
+        batch = state.batch;
+        return params.primal;
+      })(cs);
+      assert.deepEqual(batch!.status, ["converged", "converged", "converged"]);
+      assert.equal(batch!.iterNum.length, 3);
+    });
+  }
+
+  test("an infeasible element: its status (throwOnFailure: false) or an error naming it; the others solved", () => {
+    // x₁ + x₂ ≤ h₀ and −x₁ − x₂ ≤ h₁: infeasible when h₀ + h₁ < 0 (element 1).
+    const G2 = tensor([
+      [1, 1],
+      [-1, -1],
+    ]);
+    const hb = tensor([
+      [1, 1],
+      [-1, -1],
+      [0.5, 2],
+    ]);
+    const lenient = new InteriorPointQP({ throwOnFailure: false });
+    let batch: BatchStates | undefined;
+    const xs = vmap((h: Tensor) => {
+      const { params, state } = lenient.run(undefined, { Q, c: c0, G: G2, h });
+      batch = state.batch;
+      return params.primal;
+    })(hb) as Tensor;
+    assert.deepEqual(batch!.status, ["converged", "primalInfeasible", "converged"]);
+    assert.deepEqual(batch!.failed, [1]);
+    const solo = (h: Tensor) => new InteriorPointQP().run(undefined, { Q, c: c0, G: G2, h }).params.primal;
+    assertClose(stack([take(xs, 0, 0), take(xs, 2, 0)]), stack([solo(take(hb, 0, 0)), solo(take(hb, 2, 0))]), {
+      rtol: 1e-8,
+      atol: 1e-9,
+    });
+    assert.throws(() => vmap(solo)(hb), /batch element 1 of 3.*primalInfeasible/);
+  });
+
+  test("vmap(grad(f)) through a QP run: a BatchingError naming the reordering that works", () => {
+    const solver = new InteriorPointQP();
+    const loss = (c: Tensor) => sum(solver.run(undefined, { Q, c, G, h: h0 }).params.primal);
+    assert.throws(
+      () => vmap(grad(loss))(cs),
+      (e: Error) => e instanceof BatchingError && /InteriorPointQP\.run: .*grad of the sum/.test(e.message),
+    );
+  });
+
+  test("projection.polyhedron with a batch of points or of right-hand sides", () => {
+    const xs = tensor([
+      [2, 2],
+      [-1, 3],
+      [0.2, 0.1],
+    ]);
+    const byX = (x: Tensor) => projection.polyhedron(x, { G, h: h0 });
+    const byH = (h: Tensor) => projection.polyhedron(tensor([2, 2]), { G, h });
+    for (const [f, args] of [
+      [byX, xs],
+      [byH, hs],
+    ] as const) {
+      assertClose(vmap(f)(args) as Tensor, loopRef(f, [args], [0]) as Tensor, { rtol: 1e-8, atol: 1e-9 });
+      const loss = (x: Tensor) => sum(mul(f(x), weights));
+      const total = (x: Tensor) => sum(vmap(loss)(x) as Tensor);
+      assertClose(grad(total)(args), loopRef(grad(loss), [args], [0]) as Tensor, { rtol: 1e-8, atol: 1e-9 });
+      assertClose(grad(total)(args), tensor(numericJacobian(total, [args]), args.shape), { rtol: 1e-5, atol: 1e-6 });
     }
   });
 });

@@ -21,7 +21,7 @@ import {
   tensor,
   vmap,
 } from "../src/index.js";
-import { InteriorPointQP, OSQP, projection, stack, take } from "../src/index.js";
+import { InteriorPointQP, OSQP, ValueError, at, projection, reshape, stack, take } from "../src/index.js";
 import type { BatchStates, Tensor } from "../src/index.js";
 import { assertClose, numericJacobian, randn, rng } from "./helpers.js";
 import { loopRef } from "./vmap-helpers.js";
@@ -310,5 +310,79 @@ describe("QP solvers and the polyhedron projection under vmap", () => {
       assertClose(grad(total)(args), loopRef(grad(loss), [args], [0]) as Tensor, { rtol: 1e-8, atol: 1e-9 });
       assertClose(grad(total)(args), tensor(numericJacobian(total, [args]), args.shape), { rtol: 1e-5, atol: 1e-6 });
     }
+  });
+});
+
+describe("at(x, …) with a batch of index arrays", () => {
+  const x = tensor([
+    [1, 2, 3, 4],
+    [5, 6, 7, 8],
+  ]);
+  const idx = tensor([
+    [0, 2],
+    [1, -1],
+    [3, 0],
+  ]);
+  const v = tensor([10, 20]);
+
+  test("get, set, add, mul along either axis against the loop, with gradients in x and the value", () => {
+    const ops: [string, (i: Tensor, xx: Tensor, val: Tensor) => Tensor][] = [
+      ["get axis 1", (i, xx) => at(xx, null, i).get()],
+      ["set axis 1", (i, xx, val) => at(xx, null, i).set(val)],
+      ["add axis 1", (i, xx, val) => at(xx, null, i).add(val)],
+      ["mul axis 1", (i, xx, val) => at(xx, null, i).mul(val)],
+      ["get flat", (i, xx) => at(reshape(xx, [8]), add(i, 4)).get()],
+      ["set axis 0", (i, xx, val) => at(matrixTranspose(xx), i).set(reshape(val, [2, 1]))],
+    ];
+    for (const [what, f] of ops) {
+      assertClose(
+        vmap(f, { inAxes: [0, null, null] })(idx, x, v) as Tensor,
+        loopRef(f, [idx, x, v], [0, null, null]) as Tensor,
+        { rtol: 0, atol: 0 },
+        what,
+      );
+      for (const argnum of [1, 2]) {
+        const loss = (i: Tensor, xx: Tensor, val: Tensor) => sum(square(f(i, xx, val)));
+        const g = vmap(grad(loss, { argnums: argnum }), { inAxes: [0, null, null] })(idx, x, v) as Tensor;
+        assertClose(
+          g,
+          loopRef(grad(loss, { argnums: argnum }), [idx, x, v], [0, null, null]) as Tensor,
+          { rtol: 1e-12, atol: 0 },
+          what,
+        );
+        const total = (arg: Tensor) => {
+          const args = [idx, x, v];
+          args[argnum] = arg;
+          return sum(vmap(loss, { inAxes: [0, null, null] })(...(args as [Tensor, Tensor, Tensor])) as Tensor);
+        };
+        const fd = numericJacobian(total, [[idx, x, v][argnum]!]);
+        assertClose(
+          sum(g, { axis: 0 }),
+          tensor(fd, [x, v][argnum - 1]!.shape),
+          { rtol: 1e-6, atol: 1e-6 },
+          `${what} fd`,
+        );
+      }
+    }
+  });
+
+  test("repeated indices: add accumulates; set names the batch element; other axes must be whole", () => {
+    const rep = tensor([
+      [0, 1],
+      [2, 2],
+    ]);
+    assertClose(
+      vmap((i: Tensor) => at(x, null, i).add(1))(rep) as Tensor,
+      loopRef((i: Tensor) => at(x, null, i).add(1), [rep], [0]) as Tensor,
+      { rtol: 0, atol: 0 },
+    );
+    assert.throws(
+      () => vmap((i: Tensor) => at(x, null, i).set(0))(rep),
+      (e: Error) => e instanceof ValueError && /repeats an index.*\(vmap batch element 1\)/.test(e.message),
+    );
+    assert.throws(
+      () => vmap((i: Tensor) => at(x, 0, i).get())(idx),
+      (e: Error) => e instanceof ValueError && /other axes must be taken whole/.test(e.message),
+    );
   });
 });

@@ -21,7 +21,18 @@ import {
   tensor,
   vmap,
 } from "../src/index.js";
-import { InteriorPointQP, OSQP, ValueError, at, projection, reshape, stack, take } from "../src/index.js";
+import {
+  BoxOSQP,
+  EqualityConstrainedQP,
+  InteriorPointQP,
+  OSQP,
+  ValueError,
+  at,
+  projection,
+  reshape,
+  stack,
+  take,
+} from "../src/index.js";
 import type { BatchStates, Tensor } from "../src/index.js";
 import { assertClose, numericJacobian, randn, rng } from "./helpers.js";
 import { loopRef } from "./vmap-helpers.js";
@@ -254,6 +265,21 @@ describe("QP solvers and the polyhedron projection under vmap", () => {
       assert.equal(batch!.iterNum.length, 3);
     });
   }
+
+  test("BoxOSQP and EqualityConstrainedQP with a batch of c: solutions and grad(vmap) against the loop", () => {
+    const box = new BoxOSQP({ tol: 1e-10 });
+    const eq = new EqualityConstrainedQP();
+    const fs = [
+      (c: Tensor) => box.run(undefined, { Q, c, A: eye(2), l: tensor([-1, -1]), u: tensor([0.5, 1]) }).params.primal,
+      (c: Tensor) => eq.run(undefined, { Q, c, A: tensor([[1, 2]]), b: tensor([1]) }).params.primal,
+    ];
+    for (const f of fs) {
+      assertClose(vmap(f)(cs) as Tensor, loopRef(f, [cs], [0]) as Tensor, { rtol: 1e-8, atol: 1e-9 });
+      const loss = (c: Tensor) => sum(mul(f(c), weights));
+      const g = grad((c: Tensor) => sum(vmap(loss)(c) as Tensor))(cs);
+      assertClose(g, loopRef(grad(loss), [cs], [0]) as Tensor, { rtol: 1e-8, atol: 1e-9 });
+    }
+  });
 
   test("an infeasible element: its status (throwOnFailure: false) or an error naming it; the others solved", () => {
     // x₁ + x₂ ≤ h₀ and −x₁ − x₂ ≤ h₁: infeasible when h₀ + h₁ < 0 (element 1).

@@ -12,6 +12,7 @@ import {
   add,
   eye,
   grad,
+  hessian,
   linalg,
   matmul,
   matrixTranspose,
@@ -211,6 +212,34 @@ describe("lu of a batched matrix", () => {
         () => vmap(read as unknown as (a: Tensor) => Tensor)(As),
         (e: Error) => e instanceof BatchingError && /lu\(A\)\.(factors|singular).*outside vmap/.test(e.message),
       );
+    }
+  });
+});
+
+describe("second derivatives of factorisations of a batched matrix", () => {
+  test("vmap(hessian(f)) for cholesky, slogdet, lstsq and qr against the loop of hessian", () => {
+    const P = batchOf(2, 2, true);
+    const b = tensor([1, -2]);
+    const fs = [
+      (a: Tensor) => linalg.cholesky(a).logdet(),
+      (a: Tensor) => linalg.slogdet(a).logabsdet,
+      (a: Tensor) => sum(square(linalg.lstsq(a, b))),
+      (a: Tensor) => sum(square(linalg.qr(a).R)),
+    ];
+    for (const f of fs) {
+      assertClose(vmap(hessian(f))(P) as Tensor, loopRef(hessian(f), [P], [0]) as Tensor, { rtol: 1e-9, atol: 1e-12 });
+    }
+    // d²/dA² log det A = −A⁻ᵀ ⊗ A⁻ᵀ (as a map dA ↦ −A⁻ᵀ dAᵀ A⁻ᵀ): ∂²/∂Aᵢⱼ∂Aₖₗ = −(A⁻¹)ₗᵢ (A⁻¹)ⱼₖ
+    const H = vmap(hessian((a: Tensor) => linalg.slogdet(a).logabsdet))(P) as Tensor;
+    const inv = vmap((a: Tensor) => linalg.inv(a))(P) as Tensor;
+    const Hd = H.data;
+    const I = inv.data;
+    for (let e = 0; e < 2; e++) {
+      for (let q = 0; q < 16; q++) {
+        const [i, j, k, l] = [(q >> 3) & 1, (q >> 2) & 1, (q >> 1) & 1, q & 1];
+        const expected = -I[e * 4 + l * 2 + i]! * I[e * 4 + j * 2 + k]!;
+        assertClose(Hd[e * 16 + q]!, expected, { rtol: 1e-9, atol: 1e-12 }, `element ${e} entry ${q}`);
+      }
     }
   });
 });

@@ -81,6 +81,15 @@ describe("vmap(grad) through determinants of a batched matrix", () => {
     checkBatchedGrad((a) => linalg.det(a), flipped);
     checkBatchedGrad((a) => linalg.slogdet(a).logabsdet, flipped);
     checkBatchedGrad((a) => mul(linalg.slogdet(a).sign, linalg.slogdet(a).logabsdet), flipped);
+    // the sign stays a plain value under grad (readable), and batched under vmap
+    const signed = (a: Tensor) => mul(linalg.slogdet(a).sign.item(), linalg.slogdet(a).logabsdet);
+    const first = take(flipped, 0, 0);
+    assertClose(
+      grad(signed)(first),
+      grad((a: Tensor) => mul(linalg.slogdet(a).sign, linalg.slogdet(a).logabsdet))(first),
+    );
+    const sign = (a: Tensor) => linalg.slogdet(a).sign;
+    assertClose(vmap(sign)(flipped) as Tensor, loopRef(sign, [flipped], [0]) as Tensor, { rtol: 0, atol: 0 });
   });
 });
 

@@ -6,6 +6,7 @@ import { customCall, type CustomRule } from "../../core/custom.js";
 import { BatchingError, ValueError } from "../../core/errors.js";
 import { Tensor, asTensor, eye, isBatched, scalar, type TensorLike } from "../../core/tensor.js";
 import { vmap } from "../../core/vmap.js";
+import { stripDerivatives } from "../../core/engine.js";
 import { mul } from "../../core/ops/elementwise.js";
 import { sum } from "../../core/ops/reduce.js";
 import { transpose } from "../../core/ops/shape.js";
@@ -317,7 +318,8 @@ function slogdetFromFactors(source: DetSource, a: Tensor, who: string): { sign: 
     },
   };
   const [logabsdet, sign] = customCall(rule, [a]);
-  return { sign: sign!, logabsdet: logabsdet! };
+  // The sign carries no derivative level (its value stays readable under grad), only vmap's batch.
+  return { sign: stripDerivatives(sign!), logabsdet: logabsdet! };
 }
 
 /** A⁻ᵀ as a differentiable function of A, from the stored factors. */

@@ -193,6 +193,7 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
     }
     return { params, state };
   }
+
   /**
    * `run` under `vmap` with batched problem tensors or warm start: each element solved on its own with its own
    * state (`state.batch`), as `Solver.run` does; undefined when nothing is batched. The solve reads the values and
@@ -200,7 +201,8 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
    * (`vmap(grad(f))` around the run) throws a `BatchingError` naming the reordering that works.
    */
   private batchedRun(init: Partial<X> | undefined, problem: P): SolverResult<S, X> | undefined {
-    const fields = Object.values(problem as object) as unknown[];
+    if (problem === null || typeof problem !== "object") return undefined;
+    const fields = Object.values(problem) as unknown[];
     // A malformed problem is left to `checked`, which names the bad field.
     if (!fields.every((v) => v === undefined || v instanceof TensorClass || v instanceof LinearOperator)) {
       return undefined;

@@ -129,7 +129,8 @@ describe("vmap: dense solves and factorisations", () => {
     checkBatched((a, b) => linalg.cholesky(a).solve(b), [P, randn(r, [3, 4])], [0, 0], "cholesky solve");
     checkBatched((a) => linalg.cholesky(a).logdet(), [P], [0], "cholesky logdet");
     checkBatched((b) => linalg.lu(A).solve(b), [bs], [0], "lu(A).solve, b batched");
-    assert.throws(() => vmap((a: Tensor) => linalg.lu(a).det())(As), BatchingError);
+    checkBatched((a) => linalg.lu(a).det(), [As], [0], "lu(A).det, A batched");
+    assert.throws(() => vmap((a: Tensor) => linalg.lu(a).factors.lu)(As), BatchingError);
   });
 
   test("triangularSolve with the matrix shared or batched", () => {

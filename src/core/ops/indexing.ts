@@ -16,7 +16,8 @@ import { bind, type Primitive } from "../engine.js";
 import { allocFloat64 } from "../alloc.js";
 import { ShapeError, ValueError } from "../errors.js";
 import { fmt, normalizeAxis, stridesOf } from "../shape.js";
-import { Tensor, asTensor, shapeSize, type Shape, type TensorLike } from "../tensor.js";
+import { Tensor, asTensor, shapeSize, zeros as zerosOf, type Shape, type TensorLike } from "../tensor.js";
+import { elementNote, forEachElement } from "../element-values.js";
 import { broadcastTo } from "./broadcast.js";
 import { add, less, mul, where } from "./elementwise.js";
 import { defineMethod } from "./define-method.js";
@@ -467,11 +468,15 @@ function broadcastOperand(v: Tensor, shape: Shape, op: string, what: string): Te
 export class IndexUpdateRef {
   readonly #x: Tensor;
   readonly #sel: Selection;
+  /** An index tensor traced by a transform (a batch of index arrays under vmap) and its axis, or null. */
+  readonly #traced: { readonly index: Tensor; readonly axis: number } | null;
 
   /** @internal Use {@link at} or `x.at(...)`. */
   constructor(x: Tensor, specs: readonly AtSpec[]) {
     this.#x = x;
-    this.#sel = select(x.shape, resolveSpecs(x.shape, specs, "at", true));
+    this.#traced = tracedAtIndex(x.shape, specs);
+    const axes = this.#traced === null ? specs : specs.map((s, i) => (i === this.#traced!.axis ? null : s));
+    this.#sel = select(x.shape, resolveSpecs(x.shape, axes, "at", true));
   }
 
   /**
@@ -484,6 +489,7 @@ export class IndexUpdateRef {
    * ```
    */
   get(): Tensor {
+    if (this.#traced !== null) return take(this.#x, this.#traced.index, this.#traced.axis);
     return this.#sel.identity ? this.#x : this.#gather(this.#x);
   }
 
@@ -500,7 +506,7 @@ export class IndexUpdateRef {
    */
   set(value: TensorLike): Tensor {
     const v = this.#value(value, "set");
-    return where(this.#mask("set"), this.#scatter(v), this.#x);
+    return where(this.#mask("set"), this.#scatterInto(v), this.#x);
   }
 
   /**
@@ -514,7 +520,7 @@ export class IndexUpdateRef {
    * ```
    */
   add(value: TensorLike): Tensor {
-    return add(this.#x, this.#scatter(this.#value(value, "add")));
+    return add(this.#x, this.#scatterInto(this.#value(value, "add")));
   }
 
   /**
@@ -529,7 +535,13 @@ export class IndexUpdateRef {
    */
   mul(value: TensorLike): Tensor {
     const v = this.#value(value, "mul");
-    return mul(this.#x, where(this.#mask("mul"), this.#scatter(v), 1));
+    return mul(this.#x, where(this.#mask("mul"), this.#scatterInto(v), 1));
+  }
+
+  /** The value scattered into x's shape at the selection (added where an index array repeats). */
+  #scatterInto(v: Tensor): Tensor {
+    if (this.#traced === null) return this.#scatter(v);
+    return scatterAdd(zerosOf(this.#x.shape), this.#traced.index, v, this.#traced.axis);
   }
 
   #gather(x: Tensor): Tensor {
@@ -541,11 +553,28 @@ export class IndexUpdateRef {
   }
 
   #value(value: TensorLike, method: string): Tensor {
-    return broadcastOperand(asTensor(value), this.#sel.shape, `at(...).${method}`, "value");
+    const t = this.#traced;
+    const x = this.#x.shape;
+    const shape = t === null ? this.#sel.shape : [...x.slice(0, t.axis), ...t.index.shape, ...x.slice(t.axis + 1)];
+    return broadcastOperand(asTensor(value), shape, `at(...).${method}`, "value");
   }
 
   /** 1 at the selected positions, 0 elsewhere (a constant). */
   #mask(method: string): Tensor {
+    const t = this.#traced;
+    if (t !== null) {
+      // The values of a batch of index arrays are checked element by element; the mask is then 0/1.
+      const len = this.#x.shape[t.axis]!;
+      forEachElement(t.index, (values, element) => {
+        const seen = new Set(Array.from(values, (i) => (i < 0 ? i + len : i)));
+        if (seen.size !== values.length) {
+          throw new ValueError(
+            `at(...).${method}: the index array repeats an index, so the result would be ambiguous${elementNote(element)}`,
+          );
+        }
+      });
+      return scatterAdd(zerosOf(this.#x.shape), t.index, 1, t.axis);
+    }
     if (!this.#sel.distinct) {
       throw new ValueError(`at(...).${method}: the index array repeats an index, so the result would be ambiguous`);
     }
@@ -557,10 +586,28 @@ export class IndexUpdateRef {
 }
 
 /**
+ * The index tensor of `specs` when it is traced by a transform (under `vmap`, a batch of index arrays, whose
+ * values cannot be read to build a static selection), with its axis; null otherwise. The other axes must then be
+ * taken whole (`null`): the selection is a `take`/`scatterAdd` along that axis.
+ */
+function tracedAtIndex(shape: Shape, specs: readonly AtSpec[]): { index: Tensor; axis: number } | null {
+  const axis = specs.findIndex((s) => s instanceof Tensor && s.level > 0);
+  if (axis < 0) return null;
+  if (axis >= shape.length) throw new ShapeError(`at: ${specs.length} indices for a tensor of shape ${fmt(shape)}`);
+  if (specs.some((s, i) => i !== axis && s !== null && s !== undefined)) {
+    throw new ValueError(
+      `at: the index array for axis ${axis} is traced (batched by vmap), and then the other axes must be taken whole (null); select them first (slice or take) and index the result`,
+    );
+  }
+  return { index: specs[axis] as Tensor, axis };
+}
+
+/**
  * Selects part of `x` for a functional update, like JAX's `x.at[...]`: `at(x, ...specs).set(v)`, `.add(v)`,
  * `.mul(v)` or `.get()`. Specs are those of {@link slice}; in addition one axis may be indexed by an integer
  * array (an `Int32Array` or a tensor of integers — a plain array would read as a slice), with NumPy's
- * placement of the array's axes. Also available as `x.at(...)`.
+ * placement of the array's axes. Under `vmap` the index tensor may be batched (one index array per element); the
+ * other axes must then be taken whole (`null`). Also available as `x.at(...)`.
  *
  * @example
  * ```ts

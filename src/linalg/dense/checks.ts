@@ -2,12 +2,11 @@
  * Argument checks and small differentiable helpers shared by the dense linear-algebra ops.
  * @module
  */
-import { BatchingError, NonFiniteError, ShapeError } from "../../core/errors.js";
+import { NonFiniteError, ShapeError } from "../../core/errors.js";
 import { fmt } from "../../core/shape.js";
-import { Tensor, asTensor, isBatched, type TensorLike } from "../../core/tensor.js";
+import { Tensor, asTensor, type TensorLike } from "../../core/tensor.js";
 import { elementNote, forEachElement } from "../../core/element-values.js";
-import type { Tree } from "../../core/tree.js";
-import { batchLoop, perElement } from "../../core/vmap.js";
+import { perElement } from "../../core/vmap.js";
 import { customCall, type CustomRule } from "../../core/custom.js";
 import { eye } from "../../core/tensor.js";
 import { add, div, mul, sub } from "../../core/ops/elementwise.js";
@@ -63,31 +62,6 @@ export function rhsArg(x: TensorLike, rows: number, fn: string, arg = "b"): { b:
 }
 
 /**
- * Under `vmap` with the matrix `a` batched, `fn(a, ...rest)` run once per batch element (each with its own
- * factorisation) and the results stacked; undefined when `a` is not batched (the caller computes as usual, and a
- * batch of right-hand sides shares one factorisation). A matrix batched by a `vmap` under a derivative transform
- * (`vmap(grad(f))` with the matrix depending on the batch) cannot be factorised element by element from there: a
- * `BatchingError` says so and how to reorder.
- */
-export function perMatrix<T>(
-  who: string,
-  a: TensorLike,
-  rest: readonly Tree[],
-  fn: (a: Tensor, ...rest: Tree[]) => T,
-): T | undefined {
-  const t = asTensor(a);
-  if (!isBatched(t)) return undefined;
-  const out = batchLoop(who, (x, ...r) => fn(x as Tensor, ...r), [t, ...rest]);
-  if (out === undefined) {
-    throw new BatchingError(
-      `${who}: A is batched by a vmap outside a derivative transform (as in vmap(grad(f))), and ${who} factorises A's ` +
-        `values: move the derivative outside (grad(vmap(f)) of a sum), or keep A the same for every element`,
-    );
-  }
-  return out;
-}
-
-/**
  * The batching rule of a solve-like custom call `[A, B] ↦ X` (B n×k, X p×k, column j of X depending on column j of
  * B only) computed by `solveCols`. With A shared by the batch, the batch of right-hand sides is laid side by side
  * as one n×(size·k) right-hand side: one factorisation and one multi-column solve instead of one per element. With
@@ -126,15 +100,22 @@ export function mask(n: number, f: (i: number, j: number) => number): Tensor {
 
 /**
  * E with Eᵢⱼ = 1/(dⱼ − dᵢ) for i ≠ j and 0 on the diagonal (differentiable in d), for sorted values d: the
- * divided differences in the derivatives of eigenvectors and singular vectors. Throws `repeated(i)` when d[i − 1]
- * and d[i] agree to rounding (within 10·eps·max|d|), where those derivatives do not exist.
+ * divided differences in the derivatives of eigenvectors and singular vectors. Throws `repeated(i, values, element)`
+ * when d[i − 1] and d[i] agree to rounding (within 10·eps·max|d|), where those derivatives do not exist; under
+ * vmap the test runs on each batch element's values (`element` is its index, −1 when d is not batched).
  */
-export function inverseGaps(d: Tensor, n: number, repeated: (i: number) => Error): Tensor {
-  let scale = 0;
-  for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(d.raw[i]!));
-  for (let i = 1; i < n; i++) {
-    if (Math.abs(d.raw[i]! - d.raw[i - 1]!) <= 10 * Number.EPSILON * scale) throw repeated(i);
-  }
+export function inverseGaps(
+  d: Tensor,
+  n: number,
+  repeated: (i: number, values: Float64Array, element: number) => Error,
+): Tensor {
+  forEachElement(d, (values, element) => {
+    let scale = 0;
+    for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(values[i]!));
+    for (let i = 1; i < n; i++) {
+      if (Math.abs(values[i]! - values[i - 1]!) <= 10 * Number.EPSILON * scale) throw repeated(i, values, element);
+    }
+  });
   const diff = sub(reshape(d, [1, n]), reshape(d, [n, 1]));
   return div(
     mask(n, (i, j) => (i === j ? 0 : 1)),

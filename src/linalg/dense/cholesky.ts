@@ -3,12 +3,12 @@
  * @module
  */
 import { customCall, type CustomRule } from "../../core/custom.js";
-import { Tensor, eye, type TensorLike } from "../../core/tensor.js";
+import { Tensor, eye, isBatched, type TensorLike } from "../../core/tensor.js";
 import { log, mul } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
 import { sum } from "../../core/ops/reduce.js";
 import { transpose } from "../../core/ops/shape.js";
-import { mask, matrixArg, perMatrix, restoreRhs, rhsArg, symmetricPart, symmetrize } from "./checks.js";
+import { mask, matrixArg, restoreRhs, rhsArg, symmetricPart, symmetrize } from "./checks.js";
 import { choleskySolver, factoredSolve } from "./factored.js";
 import { triangularSolveRaw } from "./triangular.js";
 
@@ -41,20 +41,31 @@ export interface CholeskyFactorization {
  * ```
  */
 export function cholesky(a: TensorLike): CholeskyFactorization {
-  // Under vmap with A batched: one factorisation per element; solves then run on the batch of factors.
-  const batchedL = perMatrix("cholesky", a, [], (x) => cholesky(x).L);
-  if (batchedL !== undefined) {
-    const solveL = (bb: Tensor) =>
-      triangularSolveRaw(batchedL, triangularSolveRaw(batchedL, bb, lowerOpts), lowerTransOpts);
-    return factorization(batchedL, solveL);
-  }
   const { t, n } = matrixArg(a, "cholesky", "A", true);
+  if (isBatched(t)) {
+    // A batched by vmap (at any level, vmap(grad(f)) included): each element is factorised in the custom call's
+    // primal, and solves go through the batch of factors, so every derivative is traced by the levels around.
+    const batchedL = customCall(choleskyRule(n, null), [t])[0]!;
+    return factorization(batchedL, (bb) =>
+      triangularSolveRaw(batchedL, triangularSolveRaw(batchedL, bb, lowerOpts), lowerTransOpts),
+    );
+  }
   const solver = choleskySolver(symmetricPart(t.raw, n), n, "cholesky");
+  const L = customCall(choleskyRule(n, solver.l), [t])[0]!;
+  return factorization(L, (bb) => factoredSolve(solver, t, bb, false, "cholesky(A).solve"));
+}
+
+/**
+ * The custom rule A ↦ L: its primal returns `factor` (made by the caller) or, when null, factorises the values it
+ * is given (once per element under vmap); the derivative rules are written with ops on L, so they batch.
+ */
+function choleskyRule(n: number, factor: Float64Array | null): CustomRule<undefined> {
   const phi = mask(n, (i, j) => (i > j ? 1 : i === j ? 0.5 : 0));
-  const rule: CustomRule<undefined> = {
+  return {
     name: "cholesky",
-    primal() {
-      return { outs: [new Tensor(solver.l, [n, n])], res: undefined };
+    primal([av]) {
+      const l = factor ?? choleskySolver(symmetricPart(av!.raw, n), n, "cholesky").l;
+      return { outs: [new Tensor(l, [n, n])], res: undefined };
     },
     residuals() {
       return undefined;
@@ -74,7 +85,6 @@ export function cholesky(a: TensorLike): CholeskyFactorization {
       return [symmetrize(zl)];
     },
   };
-  return factorization(customCall(rule, [t])[0]!, (bb) => factoredSolve(solver, t, bb, false, "cholesky(A).solve"));
 }
 
 /** The factorisation object of the factor `L`, solving n×k right-hand sides with `solveCols`. */

@@ -9,6 +9,7 @@ import { add, mul } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
 import { sum } from "../../core/ops/reduce.js";
 import { reshape, transpose } from "../../core/ops/shape.js";
+import { elementNote } from "../../core/element-values.js";
 import { inverseGaps, matrixArg, symmetricPart, symmetrize } from "./checks.js";
 import { eighKernel } from "./kernels.js";
 
@@ -67,9 +68,9 @@ function gapInverse(w: Tensor, n: number): Tensor {
   return inverseGaps(
     w,
     n,
-    (i) =>
+    (i, values, element) =>
       new DifferentiationError(
-        `eigh: the eigenvector derivative is undefined for repeated eigenvalues (w[${i - 1}] = ${w.raw[i - 1]}, w[${i}] = ${w.raw[i]})`,
+        `eigh: the eigenvector derivative is undefined for repeated eigenvalues (w[${i - 1}] = ${values[i - 1]}, w[${i}] = ${values[i]})${elementNote(element)}`,
       ),
   );
 }

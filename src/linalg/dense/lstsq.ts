@@ -5,6 +5,7 @@
 import { customCall, type CustomRule } from "../../core/custom.js";
 import { DifferentiationError, ValueError } from "../../core/errors.js";
 import { fmt } from "../../core/shape.js";
+import { elementNote, forEachElement } from "../../core/element-values.js";
 import { Tensor, eye, type TensorLike } from "../../core/tensor.js";
 import { add, neg, sub } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
@@ -152,14 +153,17 @@ function pinvRaw(a: Tensor, rcond: number | undefined, who: string): Tensor {
   return customCall(rule, [a])[0]!;
 }
 
+/** Checked on each element's values when A is batched by vmap (the rules run on the whole batch). */
 function requireFullRank(a: Tensor, rcond: number | undefined, who: string): void {
   const [m, n] = a.shape as [number, number];
-  const rank = numericalRank(a.raw, m, n, rcond);
-  if (rank < Math.min(m, n)) {
-    throw new DifferentiationError(
-      `${who}: the derivative with respect to A needs full rank, but A (shape ${fmt(a.shape)}) has numerical rank ${rank}`,
-    );
-  }
+  forEachElement(a, (values, element) => {
+    const rank = numericalRank(values, m, n, rcond);
+    if (rank < Math.min(m, n)) {
+      throw new DifferentiationError(
+        `${who}: the derivative with respect to A needs full rank, but A (shape ${fmt(a.shape)}) has numerical rank ${rank}${elementNote(element)}`,
+      );
+    }
+  });
 }
 
 function checkRcond(rcond: number | undefined, fn: string): number | undefined {

@@ -6,9 +6,11 @@ import { customCall, type CustomRule } from "../../core/custom.js";
 import { BatchingError, ValueError } from "../../core/errors.js";
 import { Tensor, asTensor, eye, isBatched, scalar, type TensorLike } from "../../core/tensor.js";
 import { vmap } from "../../core/vmap.js";
+import { stripDerivatives } from "../../core/engine.js";
 import { mul } from "../../core/ops/elementwise.js";
 import { sum } from "../../core/ops/reduce.js";
-import { matrixArg, perMatrix, restoreRhs, rhsArg, symmetricPart, symmetrize } from "./checks.js";
+import { transpose } from "../../core/ops/shape.js";
+import { matrixArg, restoreRhs, rhsArg, symmetricPart, symmetrize } from "./checks.js";
 import { LinearOperator } from "../operator.js";
 import { linearSolve } from "../solve.js";
 import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "./factored.js";
@@ -46,6 +48,10 @@ export interface LuFactorization {
  * and to A (when A is traced): forward dx = A⁻¹(db − dA·x), reverse b̄ = A⁻ᵀx̄, Ā = −b̄xᵀ; the rules reuse the
  * stored factors, and are themselves differentiable.
  *
+ * Under `vmap` with A batched, the methods work on the batch and are differentiable (`vmap(grad(f))` included),
+ * but each call factorises every element again (the object holds no batch of factors), and `singular` and
+ * `factors`, one matrix's plain values, throw a `BatchingError`.
+ *
  * Throws a `ShapeError` for a non-square or non-2-D A and a `NonFiniteError` for NaN/Inf entries; `solve` on a
  * singular A throws a `LinearSolveError`.
  *
@@ -59,12 +65,8 @@ export interface LuFactorization {
  * ```
  */
 export function lu(a: TensorLike): LuFactorization {
-  if (isBatched(asTensor(a))) {
-    throw new BatchingError(
-      "lu: A is batched by vmap, and a factorisation object holds one matrix's factors; call linalg.solve (or det, inv…) inside vmap instead",
-    );
-  }
   const { t, n } = matrixArg(a, "lu", "A", true);
+  if (isBatched(t)) return batchedLu(t, n);
   const solver = luSolver(t.raw, n);
   const solveWith = (b: TensorLike, transpose: boolean, who: string): Tensor => {
     const { b: bb, vector } = rhsArg(b, n, who);
@@ -77,8 +79,39 @@ export function lu(a: TensorLike): LuFactorization {
     solve: (b) => solveWith(b, false, "lu(A).solve"),
     solveTranspose: (b) => solveWith(b, true, "lu(A).solveTranspose"),
     inv: () => factoredSolve(solver, t, eye(n), false, "lu(A).inv"),
-    det: () => detFromFactors(solver, t, "lu(A).det"),
-    slogdet: () => slogdetFromFactors(solver, t, "lu(A).slogdet"),
+    det: () => detFromFactors(factoredSource(solver, "lu(A).det"), t, "lu(A).det"),
+    slogdet: () => slogdetFromFactors(factoredSource(solver, "lu(A).slogdet"), t, "lu(A).slogdet"),
+  };
+}
+
+/**
+ * `lu` of an A batched by vmap (at any level): the methods work on the batch and stay differentiable, each solving
+ * through one factorisation per element (made by the call, not shared between methods: a factorisation object
+ * holds one matrix's numbers). `singular` and `factors` are one matrix's plain values and throw a `BatchingError`.
+ */
+function batchedLu(t: Tensor, n: number): LuFactorization {
+  const solveWith = (a: Tensor, b: TensorLike, who: string): Tensor => {
+    const { b: bb, vector } = rhsArg(b, n, who);
+    return restoreRhs(batchedSolve(a, bb, "gen", who), vector);
+  };
+  const plainValues = (what: string): never => {
+    throw new BatchingError(
+      `lu(A).${what}: A is batched by vmap, and ${what} holds one matrix's plain values; read it from lu of each matrix outside vmap, or use the object's solve, solveTranspose, inv, det and slogdet, which work on the batch`,
+    );
+  };
+  return {
+    n,
+    get singular(): boolean {
+      return plainValues("singular");
+    },
+    get factors(): LuFactors {
+      return plainValues("factors");
+    },
+    solve: (b) => solveWith(t, b, "lu(A).solve"),
+    solveTranspose: (b) => solveWith(transpose(t, [1, 0]), b, "lu(A).solveTranspose"),
+    inv: () => batchedSolve(t, eye(n), "gen", "lu(A).inv"),
+    det: () => detFromFactors(detSource(t, n, "lu(A).det"), t, "lu(A).det"),
+    slogdet: () => slogdetFromFactors(detSource(t, n, "lu(A).slogdet"), t, "lu(A).slogdet"),
   };
 }
 
@@ -167,10 +200,8 @@ function batchedSolve(a: Tensor, b: TensorLike, assume: NonNullable<SolveOptions
  * ```
  */
 export function det(a: TensorLike): Tensor {
-  const looped = perMatrix("det", a, [], det);
-  if (looped !== undefined) return looped;
   const { t, n } = matrixArg(a, "det", "A", true);
-  return detFromFactors(luSolver(t.raw, n), t, "det");
+  return detFromFactors(detSource(t, n, "det"), t, "det");
 }
 
 /**
@@ -186,10 +217,8 @@ export function det(a: TensorLike): Tensor {
  * ```
  */
 export function slogdet(a: TensorLike): { sign: Tensor; logabsdet: Tensor } {
-  const looped = perMatrix("slogdet", a, [], slogdet);
-  if (looped !== undefined) return looped;
   const { t, n } = matrixArg(a, "slogdet", "A", true);
-  return slogdetFromFactors(luSolver(t.raw, n), t, "slogdet");
+  return slogdetFromFactors(detSource(t, n, "slogdet"), t, "slogdet");
 }
 
 /** Sign and log|det| from LU factors: the pivots' product times the permutation's parity. */
@@ -222,13 +251,36 @@ function permutationSign(piv: Int32Array): number {
 
 type LuSolver = ReturnType<typeof luSolver>;
 
-function detFromFactors(solver: LuSolver, a: Tensor, who: string): Tensor {
-  const n = solver.n;
+/**
+ * Where the determinant rules get A's LU factors and A⁻ᵀ (as a differentiable function of A): from one
+ * factorisation made by the caller, or, for A batched by vmap (at any level, vmap(grad(f)) included), from the
+ * values each element's custom call is given, with A⁻ᵀ by a solve that batches.
+ */
+interface DetSource {
+  factors(av: Tensor): LuFactors;
+  inverseT(av: Tensor): Tensor;
+}
+
+function factoredSource(solver: LuSolver, who: string): DetSource {
+  return { factors: () => solver.factors, inverseT: (av) => inverseTranspose(solver, av, who) };
+}
+
+function detSource(t: Tensor, n: number, who: string): DetSource {
+  if (!isBatched(t)) return factoredSource(luSolver(t.raw, n), who);
+  return {
+    factors: (av) => luSolver(av.raw, n).factors,
+    inverseT: (av) => batchedSolve(transpose(av, [1, 0]), eye(n), "gen", `${who} (derivative)`),
+  };
+}
+
+function detFromFactors(source: DetSource, a: Tensor, who: string): Tensor {
+  const n = a.shape[0]!;
   const rule: CustomRule<undefined> = {
     name: who,
-    primal() {
-      let d = permutationSign(solver.factors.piv);
-      for (let i = 0; i < n; i++) d *= solver.factors.lu[i * n + i]!;
+    primal([av]) {
+      const f = source.factors(av!);
+      let d = permutationSign(f.piv);
+      for (let i = 0; i < n; i++) d *= f.lu[i * n + i]!;
       return { outs: [scalar(d === 0 ? 0 : d)], res: undefined };
     },
     residuals() {
@@ -236,34 +288,38 @@ function detFromFactors(solver: LuSolver, a: Tensor, who: string): Tensor {
     },
     // d det = det · tr(A⁻¹ dA) = det · ⟨A⁻ᵀ, dA⟩.
     jvp([av], [ta], [d]) {
-      return [mul(d!, sum(mul(inverseTranspose(solver, av!, who), ta!)))];
+      return [mul(d!, sum(mul(source.inverseT(av!), ta!)))];
     },
     vjp([av], [d], [ct]) {
-      return [ct === null ? null : mul(mul(ct, d!), inverseTranspose(solver, av!, who))];
+      return [ct === null ? null : mul(mul(ct, d!), source.inverseT(av!))];
     },
   };
   return customCall(rule, [a])[0]!;
 }
 
-function slogdetFromFactors(solver: LuSolver, a: Tensor, who: string): { sign: Tensor; logabsdet: Tensor } {
-  const { sign, logabs } = logDetParts(solver.factors, solver.n);
+/** log|det A| and its sign (piecewise constant: no derivative) as the two outputs of one custom call. */
+function slogdetFromFactors(source: DetSource, a: Tensor, who: string): { sign: Tensor; logabsdet: Tensor } {
+  const n = a.shape[0]!;
   const rule: CustomRule<undefined> = {
     name: who,
-    primal() {
-      return { outs: [scalar(logabs)], res: undefined };
+    primal([av]) {
+      const { sign, logabs } = logDetParts(source.factors(av!), n);
+      return { outs: [scalar(logabs), scalar(sign)], res: undefined };
     },
     residuals() {
       return undefined;
     },
     // d log|det A| = ⟨A⁻ᵀ, dA⟩.
     jvp([av], [ta]) {
-      return [sum(mul(inverseTranspose(solver, av!, who), ta!))];
+      return [sum(mul(source.inverseT(av!), ta!)), null];
     },
     vjp([av], _outs, [ct]) {
-      return [ct === null ? null : mul(ct, inverseTranspose(solver, av!, who))];
+      return [ct === null ? null : mul(ct, source.inverseT(av!))];
     },
   };
-  return { sign: scalar(sign), logabsdet: customCall(rule, [a])[0]! };
+  const [logabsdet, sign] = customCall(rule, [a]);
+  // The sign carries no derivative level (its value stays readable under grad), only vmap's batch.
+  return { sign: stripDerivatives(sign!), logabsdet: logabsdet! };
 }
 
 /** A⁻ᵀ as a differentiable function of A, from the stored factors. */

@@ -5,6 +5,7 @@
 import { customCall, type CustomRule } from "../../core/custom.js";
 import { DifferentiationError } from "../../core/errors.js";
 import { fmt } from "../../core/shape.js";
+import { elementNote, forEachElement } from "../../core/element-values.js";
 import { Tensor, type TensorLike } from "../../core/tensor.js";
 import { add, mul, neg, sub } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
@@ -90,22 +91,25 @@ function upperWithDiagonal(n: number): Tensor {
   return mask(n, (i, j) => (i <= j ? 1 : 0));
 }
 
+/** Checked on each element's R when A is batched by vmap (the rules run on the whole batch). */
 function checkDifferentiable(r: Tensor, m: number, n: number): void {
   if (m < n) {
     throw new DifferentiationError(
       `qr: the derivative is implemented for m ≥ n only (A has shape ${fmt([m, n])}; Q and R of a wide matrix are not unique functions of A)`,
     );
   }
-  let big = 0;
-  let small = Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = Math.abs(r.raw[i * n + i]!);
-    big = Math.max(big, v);
-    small = Math.min(small, v);
-  }
-  if (n > 0 && !(small > n * Number.EPSILON * big)) {
-    throw new DifferentiationError(
-      `qr: the derivative needs A of full column rank, but min |Rᵢᵢ| = ${small.toExponential(3)} (max ${big.toExponential(3)})`,
-    );
-  }
+  forEachElement(r, (values, element) => {
+    let big = 0;
+    let small = Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = Math.abs(values[i * n + i]!);
+      big = Math.max(big, v);
+      small = Math.min(small, v);
+    }
+    if (n > 0 && !(small > n * Number.EPSILON * big)) {
+      throw new DifferentiationError(
+        `qr: the derivative needs A of full column rank, but min |Rᵢᵢ| = ${small.toExponential(3)} (max ${big.toExponential(3)})${elementNote(element)}`,
+      );
+    }
+  });
 }

@@ -9,6 +9,7 @@ import { add, div, mul, sub } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
 import { sum } from "../../core/ops/reduce.js";
 import { reshape, transpose } from "../../core/ops/shape.js";
+import { elementNote, forEachElement } from "../../core/element-values.js";
 import { inverseGaps, matrixArg } from "./checks.js";
 import { svdKernel } from "./svd-kernel.js";
 
@@ -146,12 +147,15 @@ function complement(q: Tensor, x: Tensor): Tensor {
 /** The singular values as a row (to divide by), after checking none is zero (the S⁻¹ terms of a non-square matrix). */
 function checkedRow(s: Tensor, which: string): Tensor {
   // Relative to the largest singular value: the derivative exists at any scale of A.
-  const tiny = 10 * Number.EPSILON * Math.abs(s.raw[0] ?? 0);
-  if (s.raw.some((v) => v <= tiny)) {
-    throw new DifferentiationError(
-      `svd: the derivative of ${which} is undefined for a non-square matrix with a zero singular value (s = [${Array.from(s.raw).join(", ")}]); use svdvals if only singular values are needed`,
-    );
-  }
+  // Checked on each batch element's values under vmap.
+  forEachElement(s, (values, element) => {
+    const tiny = 10 * Number.EPSILON * Math.abs(values[0] ?? 0);
+    if (values.some((v) => v <= tiny)) {
+      throw new DifferentiationError(
+        `svd: the derivative of ${which} is undefined for a non-square matrix with a zero singular value (s = [${Array.from(values).join(", ")}])${elementNote(element)}; use svdvals if only singular values are needed`,
+      );
+    }
+  });
   return reshape(s, [1, s.size]);
 }
 
@@ -172,9 +176,9 @@ function gapInverse(s: Tensor, k: number): Tensor {
   return inverseGaps(
     s,
     k,
-    (i) =>
+    (i, values, element) =>
       new DifferentiationError(
-        `svd: the singular vectors' derivative is undefined for repeated singular values (s[${i - 1}] = ${s.raw[i - 1]}, s[${i}] = ${s.raw[i]}); use svdvals if only singular values are needed`,
+        `svd: the singular vectors' derivative is undefined for repeated singular values (s[${i - 1}] = ${values[i - 1]}, s[${i}] = ${values[i]})${elementNote(element)}; use svdvals if only singular values are needed`,
       ),
   );
 }

@@ -11,9 +11,11 @@
  *
  * @module
  */
-import { DiffoptError, ValueError } from "../../core/errors.js";
-import { Tensor as TensorClass, type Tensor } from "../../core/tensor.js";
-import type { Tree } from "../../core/tree.js";
+import { BatchingError, DiffoptError, ValueError } from "../../core/errors.js";
+import { Tensor as TensorClass, isBatched, type Tensor } from "../../core/tensor.js";
+import { flatten, type Tree } from "../../core/tree.js";
+import { LinearOperator } from "../../linalg/operator.js";
+import { batchedRun } from "../batched-run.js";
 import { customRoot, type ImplicitOptions } from "../../implicit/root.js";
 import type { BackwardFactor } from "../../implicit/backward-solver.js";
 import {
@@ -168,6 +170,8 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
   override run(init: Partial<X> | undefined, problem: P): SolverResult<S, X>;
   override run<T>(init: T, ...args: unknown[]): SolverResult<S, RunParams<this, T>>;
   override run(init: Partial<X> | undefined, problem: P): SolverResult<S, X> {
+    const batched = this.batchedRun(init, problem);
+    if (batched !== undefined) return batched;
     const like = this.checked(problem);
     let last: S | null = null;
     let factor = (): BackwardFactor | undefined => undefined;
@@ -195,6 +199,40 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
       );
     }
     return { params, state };
+  }
+
+  /**
+   * `run` under `vmap` with batched problem tensors or warm start: each element solved on its own with its own
+   * state (`state.batch`), as `Solver.run` does; undefined when nothing is batched. The solve reads the values and
+   * the implicit derivative uses each element's own active set, so a batch under a derivative transform
+   * (`vmap(grad(f))` around the run) throws a `BatchingError` naming the reordering that works.
+   */
+  private batchedRun(init: Partial<X> | undefined, problem: P): SolverResult<S, X> | undefined {
+    if (problem === null || typeof problem !== "object") return undefined;
+    const fields = Object.values(problem) as unknown[];
+    // A malformed problem is left to `checked`, which names the bad field.
+    if (!fields.every((v) => v === undefined || v instanceof TensorClass || v instanceof LinearOperator)) {
+      return undefined;
+    }
+    const tree = problemTree(problem as Record<string, QPMatrix | undefined>);
+    const args: Tree[] = [(init ?? null) as Tree, tree];
+    const out = batchedRun(
+      this.name,
+      (x0, [t]) =>
+        this.run(
+          (x0 ?? undefined) as Partial<X> | undefined,
+          rebuildProblem(t as Record<string, Tree>, problem),
+        ) as unknown as { params: Tree; state: S },
+      args[0]!,
+      [args[1]!],
+    );
+    if (out !== undefined) return out as unknown as SolverResult<S, X>;
+    if (flatten(args)[0].some(isBatched)) {
+      throw new BatchingError(
+        `${this.name}.run: the problem is batched by a vmap outside a derivative transform (as in vmap(grad(f))), and each element's implicit derivative needs that element's own active set: take the derivative outside vmap instead (grad of the sum of the vmapped values gives every element's gradient, since the elements are independent), or jacrev(vmap(f))`,
+      );
+    }
+    return undefined;
   }
 }
 

@@ -379,6 +379,10 @@ describe("vmap: inAxes and outAxes", () => {
       (e) => e instanceof ShapeError && /inAxes 2 for args\[1\]/.test(e.message) && /\[-2, 1\]/.test(e.message),
     );
     assert.throws(
+      () => vmap(f)(tensor(1), zeros([3])),
+      (e) => e instanceof ShapeError && /args\[0\]/.test(e.message) && /a scalar has no axis/.test(e.message),
+    );
+    assert.throws(
       () => vmap(f, { outAxes: 3 })(zeros([3, 2]), zeros([3, 2])),
       (e) => e instanceof ShapeError && /outAxes 3/.test(e.message),
     );

@@ -146,9 +146,12 @@ function checkSpec(spec: unknown, what: string): void {
 function normalizeBatchAxis(axis: number, ndim: number, what: string, shape: Shape): number {
   if (!Number.isInteger(axis)) throw new ValueError(`vmap: ${what} is not an integer`);
   if (axis < -ndim || axis >= ndim) {
-    throw new ShapeError(
-      `vmap: ${what} is out of range for ${ndim === shape.length ? "a tensor" : "an output"} of shape [${shape.join(", ")}]: it must be in [${-ndim}, ${ndim - 1}]`,
-    );
+    const kind = ndim === shape.length ? "a tensor" : "an output";
+    const valid =
+      ndim === 0
+        ? "a scalar has no axis to batch over (use null for it, or give it a batch axis)"
+        : `it must be in [${-ndim}, ${ndim - 1}]`;
+    throw new ShapeError(`vmap: ${what} is out of range for ${kind} of shape [${shape.join(", ")}]: ${valid}`);
   }
   return axis < 0 ? axis + ndim : axis;
 }

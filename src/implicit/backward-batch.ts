@@ -19,15 +19,15 @@
  */
 import type { SolveInfo } from "../linalg/index.js";
 import { batchTracer, topLevel } from "../core/engine.js";
-import { Tensor, TraceKind, eye, isBatched } from "../core/tensor.js";
+import { Tensor, TraceKind, isBatched } from "../core/tensor.js";
 import { BatchingError } from "../core/errors.js";
 import { stopGradient } from "../core/transforms.js";
 import { batchLoop, vmap } from "../core/vmap.js";
 import { matmul } from "../core/ops/matmul.js";
 import { sub } from "../core/ops/elementwise.js";
 import { flatten, unflatten, type Tree } from "../core/tree.js";
-import { concatenate, split, stack } from "../core/ops/join.js";
-import { reshape } from "../core/ops/shape.js";
+import { stack } from "../core/ops/join.js";
+import { fromVector, toVector } from "../linalg/operator.js";
 import type { LinearOperator } from "../linalg/index.js";
 import type { ImplicitOptions } from "./root.js";
 
@@ -78,21 +78,6 @@ export function columnResiduals(a: Tensor, x: Tensor, b: Tensor, transpose: bool
 }
 
 /**
- * @internal The matrix of the linear operator `op` (n×n), from one batched matvec over the identity (a `vmap` of its
- * JVPs: one matrix product where the operator is a product, instead of n matvecs). An operator whose matvec cannot
- * be batched (it reads plain numbers) is materialised one column at a time.
- */
-export function materializeBatched(op: LinearOperator): Tensor {
-  const n = op.inSize;
-  try {
-    const rows = vmap((e: Tensor) => toVector(op.matvec(fromVector(e, op.inExample)) as Tree))(eye(n)) as Tensor;
-    return rows.T; // row j is M·eⱼ, the column j of M
-  } catch (e) {
-    if (!(e instanceof BatchingError)) throw e;
-    return op.materialize();
-  }
-}
-/**
  * @internal The `vmap` level on top of `leaves` and its batch size, or null when the highest level among them is not
  * a batch (not under `vmap`, or under a derivative transform taken inside it).
  */
@@ -100,27 +85,6 @@ export function batchAtTop(leaves: readonly Tensor[]): { level: number; size: nu
   const level = topLevel(leaves);
   const b = level === 0 ? undefined : leaves.find((l) => l.level === level && l.kind === TraceKind.Batch);
   return b === undefined ? null : { level, size: b.primal!.shape[b.outIndex]! };
-}
-
-/** @internal The flattened pytree as one vector (differentiable). */
-export function toVector(t: Tree): Tensor {
-  const leaves = flatten(t)[0];
-  return leaves.length === 1
-    ? reshape(leaves[0]!, [leaves[0]!.size])
-    : concatenate(leaves.map((l) => reshape(l, [l.size])));
-}
-
-/** @internal A vector split back into the structure and shapes of `like` (differentiable). */
-export function fromVector(v: Tensor, like: Tree): Tree {
-  const [leaves, def] = flatten(like);
-  if (leaves.length === 1) return unflatten(def, [reshape(v, leaves[0]!.shape)]);
-  const cuts: number[] = [];
-  let acc = 0;
-  for (const l of leaves.slice(0, -1)) cuts.push((acc += l.size));
-  return unflatten(
-    def,
-    split(v, cuts).map((p, i) => reshape(p, leaves[i]!.shape)),
-  );
 }
 
 /** @internal What {@link batchedCg} returns for each of its k right-hand sides. */

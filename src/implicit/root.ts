@@ -37,6 +37,7 @@ import {
   type TreeDef,
 } from "../core/tree.js";
 import { key as randomKey, normal, split as splitKey } from "../core/random.js";
+import { fromVector, toVector } from "../linalg/operator.js";
 import { LinearOperator, linearSolve, type LinearSolveOptions, type SolveInfo } from "../linalg/index.js";
 import { LinearSolveError } from "../linalg/dense/errors.js";
 import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "../linalg/dense/factored.js";
@@ -49,12 +50,9 @@ import {
   batchAtTop,
   batchedCgRows,
   columnResiduals,
-  fromVector,
-  materializeBatched,
   perElementDerivative,
   recordKrylov,
   stackedAux,
-  toVector,
   type KrylovSpend,
 } from "./backward-batch.js";
 import { batchLoop, moveBatchAxis, splitBatch } from "../core/vmap.js";
@@ -321,7 +319,7 @@ function denseColumns(
   who: string,
 ): { x: Tensor; residuals: number[] } {
   if (cache.dense === undefined) {
-    const A = (cache.matrix ??= materializeBatched(op));
+    const A = (cache.matrix ??= op.materialize());
     const n = A.shape[0]!;
     const solver = kind === "cholesky" ? choleskySolver(A.raw, n, who) : luSolver(A.raw, n);
     cache.dense = { A, solver, kind };
@@ -406,7 +404,7 @@ function certifiedSolve(sys: BackwardSystem, rhs: Tree, column?: number): Tree {
     if (fast !== null && "value" in fast) result = fast;
     else {
       skipped = fast?.skipped;
-      if (kind !== null && (opts.symmetric || opts.positiveDefinite)) cache.matrix ??= materializeBatched(op);
+      if (kind !== null && (opts.symmetric || opts.positiveDefinite)) cache.matrix ??= op.materialize();
       checkHints(op, xStar, opts, cache, who);
       result =
         kind !== null

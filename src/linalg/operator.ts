@@ -10,16 +10,16 @@
  *
  * @module
  */
-import { DifferentiationError, ShapeError, TreeMismatchError, ValueError } from "../core/errors.js";
+import { BatchingError, DifferentiationError, ShapeError, TreeMismatchError, ValueError } from "../core/errors.js";
 import { allocFloat64 } from "../core/alloc.js";
 import { topLevel } from "../core/engine.js";
 import { Tensor, eye, isBatched, onesLike, zerosLike } from "../core/tensor.js";
-import { batchLoop } from "../core/vmap.js";
+import { batchLoop, vmap } from "../core/vmap.js";
 import { elementNote, forEachElement } from "../core/element-values.js";
 import { add as addTensors, mul } from "../core/ops/elementwise.js";
 import { matmul, matrixTranspose } from "../core/ops/matmul.js";
 import { reshape } from "../core/ops/shape.js";
-import { concatenate, stack } from "../core/ops/join.js";
+import { concatenate, split, stack } from "../core/ops/join.js";
 import { vjp } from "../core/transforms.js";
 import { describe, flatten, flattenLike, map, unflatten, type Tree, type TreeDef } from "../core/tree.js";
 import { add as addTrees, scale as scaleTree } from "../core/tree.js";
@@ -243,7 +243,8 @@ export class LinearOperator<P extends Tree = Tree> {
 
   /**
    * The dense matrix, of shape [outSize, inSize] (input and output pytrees flattened leaf by leaf, row-major).
-   * Costs one matvec per column unless the operator knows its matrix. Differentiable in the params.
+   * Costs one matvec batched over the columns of the identity (`vmap`), or one matvec per column when the matvec
+   * cannot batch, unless the operator knows its matrix. Differentiable in the params.
    *
    * @example
    * ```ts
@@ -255,6 +256,16 @@ export class LinearOperator<P extends Tree = Tree> {
     if (this.spec.dense) return this.spec.dense(this.params);
     const n = this.inSize;
     const m = this.outSize;
+    if (n > 0) {
+      try {
+        // One matvec batched over the identity (one matrix product where the operator is a product): row j is
+        // M·eⱼ, the column j of M. A matvec that reads plain numbers cannot batch: then one column at a time.
+        const rows = vmap((e: Tensor) => toVector(this.matvec(fromVector(e, this.inExample))))(eye(n)) as Tensor;
+        return rows.T;
+      } catch (e) {
+        if (!(e instanceof BatchingError)) throw e;
+      }
+    }
     const [inLeaves, inDef] = flatten(this.inExample);
     const [outLeaves, outDef] = flatten(this.outExample);
     const columns: Tensor[] = [];
@@ -397,6 +408,27 @@ function checkSymmetric(a: Float64Array, n: number): void {
       }
     }
   }
+}
+
+/** @internal The flattened pytree as one vector (differentiable). */
+export function toVector(t: Tree): Tensor {
+  const leaves = flatten(t)[0];
+  return leaves.length === 1
+    ? reshape(leaves[0]!, [leaves[0]!.size])
+    : concatenate(leaves.map((l) => reshape(l, [l.size])));
+}
+
+/** @internal A vector split back into the structure and shapes of `like` (differentiable). */
+export function fromVector(v: Tensor, like: Tree): Tree {
+  const [leaves, def] = flatten(like);
+  if (leaves.length === 1) return unflatten(def, [reshape(v, leaves[0]!.shape)]);
+  const cuts: number[] = [];
+  let acc = 0;
+  for (const l of leaves.slice(0, -1)) cuts.push((acc += l.size));
+  return unflatten(
+    def,
+    split(v, cuts).map((p, i) => reshape(p, leaves[i]!.shape)),
+  );
 }
 
 /** @internal A pytree of the structure `def` (leaf shapes from `leaves`) holding fresh copies of `flat`'s values. */

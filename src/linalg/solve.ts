@@ -152,7 +152,7 @@ type Phase = SolveInfo["phase"];
  * - positive definite: `cholesky` if n ≤ 200, else `cg`;
  * - symmetric (or diagonal): `lu` if n ≤ 200, else `minres`;
  * - otherwise: `lu` if n ≤ 200, else `gmres`.
- * Dense solvers materialize the operator (n matvecs unless it holds a matrix). `info.solver` names the choice.
+ * Dense solvers materialize the operator (one batched matvec over the identity unless it holds a matrix). `info.solver` names the choice.
  *
  * Failures: a `LinearSolveError` (with `residualNorm` and `iterations`) on non-convergence, a singular or
  * non-positive-definite matrix, unless `throwOnFailure: false` (then `info.converged` is false; a failed dense

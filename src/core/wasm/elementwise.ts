@@ -13,7 +13,7 @@
  * @module
  */
 import { ELEMENTWISE_WASM } from "./elementwise-module.js";
-import { heapOf, instantiate, wasmChosen, type WasmMemory } from "./runtime.js";
+import { heapOf, lazyModule, type WasmMemory } from "./runtime.js";
 
 type Binary = (a: number, b: number, c: number, n: number) => void;
 
@@ -25,7 +25,7 @@ interface ElementwiseExports {
   div: Binary;
 }
 
-let instance: ElementwiseExports | null | undefined;
+const elementwiseModule = lazyModule<ElementwiseExports>(ELEMENTWISE_WASM);
 
 /** From this many elements the copies are repaid (measured crossover 200–400 elements). */
 const WASM_MIN_LENGTH = 512;
@@ -52,8 +52,8 @@ export function wasmArith(
   scalarFirst = false,
 ): boolean {
   const n = out.length;
-  if (n < WASM_MIN_LENGTH || n > WASM_MAX_LENGTH || !wasmChosen()) return false;
-  const mod = (instance ??= instantiate<ElementwiseExports>(ELEMENTWISE_WASM));
+  if (n < WASM_MIN_LENGTH || n > WASM_MAX_LENGTH) return false;
+  const mod = elementwiseModule();
   if (mod === null) return false;
   const heap = heapOf(mod.memory, 3 * n);
   heap.set(a, 0);

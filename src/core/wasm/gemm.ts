@@ -9,14 +9,14 @@
  * @module
  */
 import { GEMM_WASM } from "./gemm-module.js";
-import { heapOf, instantiate, wasmChosen, type WasmMemory } from "./runtime.js";
+import { heapOf, lazyModule, type WasmMemory } from "./runtime.js";
 
 interface GemmExports {
   memory: WasmMemory;
   gemm(pa: number, pb: number, pc: number, mq: number, k: number, np: number): void;
 }
 
-let instance: GemmExports | null | undefined;
+const gemmModule = lazyModule<GemmExports>(GEMM_WASM);
 
 /**
  * C += alpha · op(A) · op(B) on the strided views of `gemmStrided` (ops/matmul.ts), by the WebAssembly kernel.
@@ -40,8 +40,7 @@ export function wasmGemm(
   cOff: number,
   ldc: number,
 ): boolean {
-  if (!wasmChosen()) return false;
-  const mod = (instance ??= instantiate<GemmExports>(GEMM_WASM));
+  const mod = gemmModule();
   if (mod === null) return false;
   const mq = (m + 3) >> 2;
   const np = (n + 3) >> 2;

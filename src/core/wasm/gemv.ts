@@ -10,7 +10,7 @@
  * @module
  */
 import { GEMV_WASM } from "./gemv-module.js";
-import { heapOf, instantiate, wasmChosen, type WasmMemory } from "./runtime.js";
+import { heapOf, lazyModule, type WasmMemory } from "./runtime.js";
 
 interface GemvExports {
   memory: WasmMemory;
@@ -19,7 +19,7 @@ interface GemvExports {
   ger(pa: number, px: number, py: number, m: number, n: number): void;
 }
 
-let instance: GemvExports | null | undefined;
+const gemvModule = lazyModule<GemvExports>(GEMV_WASM);
 
 /**
  * With A the rows×cols matrix A[i][j] = a[aOff + i·lda + j]: c[cOff + i·ldc] += alpha·(A·x)ᵢ, or with
@@ -42,8 +42,7 @@ export function wasmGemv(
   cOff: number,
   ldc: number,
 ): boolean {
-  if (!wasmChosen()) return false;
-  const mod = (instance ??= instantiate<GemvExports>(GEMV_WASM));
+  const mod = gemvModule();
   if (mod === null) return false;
   const xLen = transposed ? rows : cols;
   const yLen = transposed ? cols : rows;
@@ -128,8 +127,7 @@ function wasmGer(
   cOff: number,
   ldc: number,
 ): boolean {
-  if (!wasmChosen()) return false;
-  const mod = (instance ??= instantiate<GemvExports>(GEMV_WASM));
+  const mod = gemvModule();
   if (mod === null) return false;
   const cLen = m * n;
   const heap = heapOf(mod.memory, cLen + m + n);

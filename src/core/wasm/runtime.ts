@@ -69,9 +69,13 @@ function initialBackend(): KernelBackend {
 let backend: KernelBackend = initialBackend();
 let simd: boolean | undefined;
 
-/** @internal True when the WebAssembly kernels are chosen (they may still be unavailable: see each module). */
-export function wasmChosen(): boolean {
-  return backend === "wasm";
+/**
+ * @internal The exports of the embedded module `base64` while the WebAssembly kernels are chosen, instantiated on
+ * first use; null when the TypeScript kernels are chosen or this engine has no WebAssembly SIMD.
+ */
+export function lazyModule<T>(base64: string): () => T | null {
+  let instance: T | null | undefined;
+  return () => (backend === "wasm" ? (instance ??= instantiate<T>(base64)) : null);
 }
 
 /**

@@ -434,6 +434,7 @@ function tracedIndex(
   const len = shape[ax]!;
   const outer = shapeSize(shape.slice(0, ax));
   const inner = shapeSize(shape.slice(ax + 1));
+  checkTracedIndex(indices, axis === undefined ? "the flattened tensor" : `axis ${ax}`, len, op);
   const flat = reshape(indices, [1, indices.size, 1]);
   const wrapped = where(less(flat, 0), add(flat, len), flat);
   return {
@@ -441,6 +442,21 @@ function tracedIndex(
     index: broadcastTo(wrapped, [outer, indices.size, inner]),
     outShape: [...shape.slice(0, ax), ...indices.shape, ...shape.slice(ax + 1)],
   };
+}
+
+/**
+ * Checks a traced index tensor's values as a static index is checked (integers in [−len, len)), on each batch
+ * element's values under `vmap`, whose index the message names.
+ */
+function checkTracedIndex(indices: Tensor, where: string, len: number, op: string): void {
+  forEachElement(indices, (values, element) => {
+    for (const v of values) {
+      const problem = !Number.isInteger(v) ? "is not an integer" : v < -len || v >= len ? "is out of range" : null;
+      if (problem !== null) {
+        throw new ValueError(`${op}: index ${v} ${problem} for ${where} of length ${len}${elementNote(element)}`);
+      }
+    }
+  });
 }
 
 function broadcastOperand(v: Tensor, shape: Shape, op: string, what: string): Tensor {
@@ -599,6 +615,7 @@ function tracedAtIndex(shape: Shape, specs: readonly AtSpec[]): { index: Tensor;
       `at: the index array for axis ${axis} is traced (batched by vmap), and then the other axes must be taken whole (null); select them first (slice or take) and index the result`,
     );
   }
+  checkTracedIndex(specs[axis] as Tensor, `axis ${axis}`, shape[axis]!, "at");
   return { index: specs[axis] as Tensor, axis };
 }
 

@@ -212,6 +212,25 @@ export class Tensor {
     return formatTensor(this);
   }
 
+  /**
+   * JavaScript's conversion to a primitive. As a number (`+x`, `Number(x)`, `x > 0`) a tensor is its value as
+   * {@link Tensor.item} reads it: the value of a one-element concrete tensor, and an error on a traced or batched one
+   * (a comparison in control flow would otherwise decide for every batch element at once, or silently compare NaN).
+   * As a string (`${x}`, `"" + x`) it is {@link Tensor.toString}.
+   *
+   * @example
+   * ```ts
+   * import { tensor } from "diffopt";
+   * Number(tensor(2.5)); // 2.5
+   * ```
+   */
+  [Symbol.toPrimitive](hint: string): string | number {
+    if (hint !== "number") return formatTensor(this);
+    if (this.level !== 0)
+      throw tracedRead(this, "item()", "a comparison or conversion to a number (x > 0, Number(x), +x)");
+    return this.item();
+  }
+
   /** Node's `util.inspect` (and so `console.log`) hook: the same text as {@link Tensor.toString}. */
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return formatTensor(this);
@@ -277,16 +296,17 @@ export function batchedRaw(shape: Shape, batchSize: number): Float64Array {
   });
 }
 
-function tracedRead(t: Tensor, what: string): DiffoptErrorLike {
+/** The error of a read of plain numbers (`what`, the method; `label`, how the message names the read) from a tracer. */
+function tracedRead(t: Tensor, what: string, label = `Tensor.${what}`): DiffoptErrorLike {
   if (isBatched(t)) {
     return new BatchingError(
-      `Tensor.${what}: reads plain numbers from a tensor of per-element shape [${t.shape.join(", ")}] batched by ` +
+      `${label}: reads plain numbers from a tensor of per-element shape [${t.shape.join(", ")}] batched by ` +
         `vmap; they would be the numbers of the whole batch, not of one element. Compute with diffopt ops, or read ` +
         `the values outside vmap (from its result).`,
     );
   }
   return new DifferentiationError(
-    `Tensor.${what}: reads plain numbers from a tensor of shape [${t.shape.join(", ")}] traced by a transform ` +
+    `${label}: reads plain numbers from a tensor of shape [${t.shape.join(", ")}] traced by a transform ` +
       `(grad, jvp, vjp, jacfwd, jacrev, hessian…), which would silently drop its derivative. Compute with diffopt ops ` +
       `to keep the derivative, or read stopGradient(x).${what} to use the value as a ` +
       `constant (control flow, logging, a step size).`,

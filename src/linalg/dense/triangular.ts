@@ -3,7 +3,9 @@
  * @module
  */
 import { customCall, type CustomRule } from "../../core/custom.js";
-import { Tensor, type TensorLike } from "../../core/tensor.js";
+import { Tensor, describeValue, type TensorLike } from "../../core/tensor.js";
+import { ValueError } from "../../core/errors.js";
+import { checkOptions } from "../../core/options.js";
 import { mul, neg, sub } from "../../core/ops/elementwise.js";
 import { matmul } from "../../core/ops/matmul.js";
 import { transpose } from "../../core/ops/shape.js";
@@ -37,11 +39,23 @@ export interface TriangularSolveOptions {
  */
 export function triangularSolve(t: TensorLike, b: TensorLike, opts: TriangularSolveOptions): Tensor {
   const fn = "triangularSolve";
+  checkOptions(fn, opts, TRIANGULAR_OPTION_KEYS);
+  if (typeof opts?.lower !== "boolean") {
+    throw new ValueError(
+      `${fn}: options.lower must be given, true (T is lower triangular) or false (upper), got ${describeValue(opts?.lower)}`,
+    );
+  }
   const { t: tt, n } = matrixArg(t, fn, "T", true);
   const { b: bb, vector } = rhsArg(b, n, fn);
   const o = { lower: opts.lower, transpose: opts.transpose ?? false, unitDiagonal: opts.unitDiagonal ?? false };
   return restoreRhs(triangularSolveRaw(tt, bb, o), vector);
 }
+
+const TRIANGULAR_OPTION_KEYS = [
+  "lower",
+  "transpose",
+  "unitDiagonal",
+] as const satisfies readonly (keyof TriangularSolveOptions)[];
 
 type Opts = { lower: boolean; transpose: boolean; unitDiagonal: boolean };
 

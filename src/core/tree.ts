@@ -24,7 +24,8 @@ export type TreeDef =
   | { readonly kind: "array"; readonly children: readonly TreeDef[] }
   | { readonly kind: "object"; readonly keys: readonly string[]; readonly children: readonly TreeDef[] };
 
-function isPlainObject(x: unknown): x is Record<string, Tree> {
+/** @internal A plain object (an object literal, or one without a prototype): a pytree node. */
+export function isPlainObject(x: unknown): x is Record<string, Tree> {
   if (x === null || typeof x !== "object") return false;
   const proto = Object.getPrototypeOf(x);
   return proto === Object.prototype || proto === null;

@@ -19,9 +19,11 @@
  */
 import { batchTracer, bind, newLevel, setBatchBind, topLevel, type Primitive } from "./engine.js";
 import { BatchingError, ShapeError, TreeMismatchError, ValueError } from "./errors.js";
-import { Tensor, TraceKind, describeValue, zeros, type Shape } from "./tensor.js";
-import { flatten, unflatten, type Tree } from "./tree.js";
+import { Tensor, TraceKind, describeValue, eye, ones, zeros, type Shape } from "./tensor.js";
+import { broadcastTo } from "./ops/broadcast.js";
+import { flatten, isPlainObject, unflatten, type Tree } from "./tree.js";
 import { checkFunction, checkOptions } from "./options.js";
+import { PRNGKey } from "./random.js";
 import { moveBatchAxis, reshape } from "./ops/shape.js";
 import { sliceAxis, stack } from "./ops/join.js";
 import type { TensorTree, TreeFn } from "./transforms.js";
@@ -43,9 +45,15 @@ export interface VmapOptions {
   inAxes?: AxisSpec;
   /** Where the batch axis goes in each output (default 0); `null` for an output that does not depend on the batch. */
   outAxes?: AxisSpec;
+  /**
+   * The batch size (JAX's `axis_size`). Needed only when no argument is batched (every `inAxes` entry null, or no
+   * tensor arguments): the outputs are then `f`'s, broadcast along a batch of this size. When arguments are
+   * batched, they must all have this size (a `ShapeError` otherwise). Default: the batched arguments' size.
+   */
+  axisSize?: number;
 }
 
-const VMAP_OPTION_KEYS = ["inAxes", "outAxes"] as const satisfies readonly (keyof VmapOptions)[];
+const VMAP_OPTION_KEYS = ["inAxes", "outAxes", "axisSize"] as const satisfies readonly (keyof VmapOptions)[];
 
 /**
  * Vectorizing map: `vmap(f)(xs)` is `f` applied to every slice of `xs` along its batch axis, the results stacked
@@ -54,9 +62,12 @@ const VMAP_OPTION_KEYS = ["inAxes", "outAxes"] as const satisfies readonly (keyo
  * number for all, or a pytree prefix of the arguments/outputs. Outputs that do not depend on the batch are
  * broadcast along it. It nests with every transform: per-example gradients are
  * `vmap(grad(loss), { inAxes: [null, 0, 0] })`. Batched arguments of different sizes and out-of-range axes throw a
- * `ShapeError` naming the argument; reading numbers from a batched tensor inside `f` (`item()`, `toArray()`) throws
- * a `BatchingError`. Random keys are not tensors and are not batched: a key used inside `f` gives every element the
- * same draws (split it outside and pass the samples to batch them).
+ * `ShapeError` naming the argument; reading numbers from a batched tensor inside `f` (`item()`, `toArray()`, a
+ * comparison such as `x > 0`) throws a `BatchingError`. Arguments and outputs are pytrees of tensors and numbers
+ * (anything else, a string or a random key, is a `TreeMismatchError` naming it). With no batched argument, `axisSize`
+ * gives the batch size (a `ValueError` without it). Random keys are not tensors and are not batched: a key used
+ * inside `f` gives every element the same draws (draw outside, e.g. `random.normal(key, [B, …])`, and pass the
+ * samples to batch them).
  *
  * @example
  * ```ts
@@ -80,14 +91,23 @@ export function vmap<F extends TreeFn>(
   const outAxes = opts?.outAxes === undefined ? 0 : opts.outAxes;
   checkSpec(inAxes, "inAxes");
   checkSpec(outAxes, "outAxes");
+  const axisSize = opts?.axisSize;
+  if (axisSize !== undefined && !(Number.isSafeInteger(axisSize) && axisSize >= 0)) {
+    throw new ValueError(`vmap: axisSize must be a non-negative integer, got ${describeValue(axisSize)}`);
+  }
   return <A extends Parameters<F>>(...args: A): TensorTree<ReturnType<F>> => {
-    const [leaves, def] = flatten(args as Tree);
     const axes = axesOfLeaves(inAxes, args as Tree, "inAxes", "args");
-    let size = -1;
-    let first = "";
-    axes.forEach(({ axis, path }, i) => {
+    const [leaves, def] = flatten(args as Tree);
+    let size = axisSize ?? -1;
+    let first = axisSize === undefined ? "" : `axisSize is ${axisSize}`;
+    axes.forEach(({ axis, path, number }, i) => {
       if (axis === null) return;
       const leaf = leaves[i]!;
+      if (number) {
+        throw new ShapeError(
+          `vmap: inAxes ${axis} for ${path}, which is a number: a number has no axis to batch over; give it inAxes null, or pass a tensor (an array of numbers is a list of separate numbers: wrap it with tensor(...))`,
+        );
+      }
       const ax = normalizeBatchAxis(axis, leaf.ndim, `inAxes ${axis} for ${path}`, leaf.shape);
       axes[i]!.axis = ax;
       const n = leaf.shape[ax]!;
@@ -102,7 +122,7 @@ export function vmap<F extends TreeFn>(
     });
     if (size < 0) {
       throw new ValueError(
-        "vmap: no argument is batched (inAxes is null for every argument, or there are no tensor arguments); give the batch axis of at least one",
+        "vmap: no argument is batched (inAxes is null for every argument, or there are no tensor arguments); give the batch axis of at least one, or the batch size as axisSize",
       );
     }
     const level = newLevel();
@@ -111,8 +131,8 @@ export function vmap<F extends TreeFn>(
       return ax === null ? x : batchTracer(level, x, ax);
     });
     const out = f(...unflatten<Tree[]>(def, lifted));
-    const [outLeaves, outDef] = flatten(out as Tree);
     const outSpec = axesOfLeaves(outAxes, out as Tree, "outAxes", "output");
+    const [outLeaves, outDef] = flatten(out as Tree);
     const results = outLeaves.map((o, i) => {
       const { axis, path } = outSpec[i]!;
       const batched = o.level === level && o.kind === TraceKind.Batch;
@@ -134,7 +154,7 @@ export function vmap<F extends TreeFn>(
 function checkSpec(spec: unknown, what: string): void {
   if (spec === null || typeof spec === "number") return;
   if (Array.isArray(spec)) return spec.forEach((s) => checkSpec(s, what));
-  if (typeof spec === "object" && Object.getPrototypeOf(spec) === Object.prototype) {
+  if (isPlainObject(spec)) {
     return Object.values(spec as object).forEach((s) => checkSpec(s, what));
   }
   throw new ValueError(
@@ -158,10 +178,17 @@ function normalizeBatchAxis(axis: number, ndim: number, what: string, shape: Sha
 
 /**
  * The axis spec of every leaf of `tree` (in `flatten` order) from the pytree prefix `spec`, with the leaf's path
- * for error messages. A number or null applies to the whole subtree; an array or object must match the node.
+ * for error messages (and whether the leaf is a plain number). A number or null applies to the whole subtree; an array or object must match the node. A
+ * node that is not a pytree (a string, a random key, a typed array…) is a `TreeMismatchError` naming its path.
  */
-function axesOfLeaves(spec: AxisSpec, tree: Tree, what: string, root: string): { axis: number | null; path: string }[] {
-  const out: { axis: number | null; path: string }[] = [];
+function axesOfLeaves(
+  spec: AxisSpec,
+  tree: Tree,
+  what: string,
+  root: string,
+): { axis: number | null; path: string; number: boolean }[] {
+  const out: { axis: number | null; path: string; number: boolean }[] = [];
+  const ancestors = new Set<object>();
   const walk = (s: AxisSpec, t: Tree, path: string): void => {
     if (t instanceof Tensor || typeof t === "number") {
       if (s !== null && typeof s === "object") {
@@ -169,10 +196,29 @@ function axesOfLeaves(spec: AxisSpec, tree: Tree, what: string, root: string): {
           `vmap: ${what} gives a ${Array.isArray(s) ? "list" : "object"} for ${path}, which is a single tensor; give an axis or null`,
         );
       }
-      out.push({ axis: s as number | null, path });
+      out.push({ axis: s as number | null, path, number: typeof t === "number" });
       return;
     }
     if (t === null || t === undefined) return;
+    if (!Array.isArray(t) && !isPlainObject(t)) {
+      const remedy =
+        t instanceof PRNGKey
+          ? "random keys are not batched: close over the key in f (every element then gets the same draws), or draw outside vmap and pass the samples"
+          : ArrayBuffer.isView(t)
+            ? "wrap it with tensor(...)"
+            : "vmap takes and returns tensors, numbers, and arrays and plain objects of them";
+      throw new TreeMismatchError(
+        `vmap: ${path} is ${describeValue(t)}, not a tensor or a pytree of tensors; ${remedy}`,
+      );
+    }
+    if (ancestors.has(t)) {
+      throw new ValueError(`vmap: ${path} contains itself (a cyclic structure); pytrees must be finite trees`);
+    }
+    ancestors.add(t);
+    walkNode(s, t, path);
+    ancestors.delete(t);
+  };
+  const walkNode = (s: AxisSpec, t: object, path: string): void => {
     const whole = s === null || typeof s === "number";
     if (Array.isArray(t)) {
       if (!whole && (!Array.isArray(s) || s.length !== t.length)) {
@@ -212,8 +258,8 @@ function elementOf(v: Tensor, d: number, b: number): Tensor {
 
 /**
  * @internal Runs `run` once per batch element on the arguments' slices (unbatched arguments as they are) and stacks each
- * output along a new axis 0. With a batch of 0 elements, `run` is called once on zeros to learn the output
- * shapes. `who` names the computation in errors.
+ * output along a new axis 0. With a batch of 0 elements there is no element to learn the output shapes from, so
+ * `run` is called once on a stand-in element (see {@link standInElement}). `who` names the computation in errors.
  */
 export function perElement(
   who: string,
@@ -223,12 +269,20 @@ export function perElement(
   run: (xs: Tensor[]) => Tensor[],
 ): Tensor[] {
   if (size === 0) {
-    let probe: Tensor[];
-    try {
-      probe = run(vals.map((v, i) => (dims[i] === null ? v : zeros(v.shape.filter((_, k) => k !== dims[i])))));
-    } catch (e) {
+    const shapes = vals.map((v, i) => (dims[i] === null ? null : v.shape.filter((_, k) => k !== dims[i])));
+    let probe: Tensor[] | null = null;
+    const failures: string[] = [];
+    for (const kind of STAND_INS) {
+      try {
+        probe = run(vals.map((v, i) => (shapes[i] === null ? v : standInElement(shapes[i]!, kind))));
+        break;
+      } catch (e) {
+        failures.push(`on ${kind}: ${(e as Error).message}`);
+      }
+    }
+    if (probe === null) {
       throw new BatchingError(
-        `vmap: cannot find the output shapes of ${who} for a batch of 0 elements (it has no batching rule and failed on zeros: ${(e as Error).message})`,
+        `vmap: cannot find the output shapes of ${who} for a batch of 0 elements (it has no batching rule and failed ${failures.join("; ")})`,
       );
     }
     return probe.map((o) => zeros([0, ...o.shape]));
@@ -238,6 +292,19 @@ export function perElement(
     outs.push(run(vals.map((v, i) => (dims[i] === null ? v : elementOf(v, dims[i]!, b)))));
   }
   return outs[0]!.map((_, k) => stack(outs.map((o) => o[k]!)));
+}
+
+const STAND_INS = ["zeros", "identity matrices"] as const;
+
+/**
+ * A stand-in for the element of an empty batch, whose only use is the shapes of what is computed from it: zeros,
+ * or, for computations that reject zeros (a solve, a factorisation), identity matrices in the last two axes (ones
+ * when they are not square).
+ */
+function standInElement(shape: Shape, kind: (typeof STAND_INS)[number]): Tensor {
+  if (kind === "zeros") return zeros(shape);
+  const n = shape.length >= 2 && shape.at(-1) === shape.at(-2) ? shape.at(-1)! : -1;
+  return n < 0 ? ones(shape) : broadcastTo(eye(n), shape);
 }
 
 /**

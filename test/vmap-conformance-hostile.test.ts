@@ -8,6 +8,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   BatchingError,
+  concatenate,
+  cos,
+  reshape,
+  sin,
+  vjp,
   DifferentiationError,
   ShapeError,
   Tensor,
@@ -473,6 +478,42 @@ describe("vmap: exceptions thrown inside f leave nothing behind", () => {
       BatchingError,
       /Tensor\.item\(\)/,
     );
+  });
+});
+
+describe("vmap: batched values that leak out of f (JAX's escaped tracers)", () => {
+  test("a batch tracer kept after vmap returned is refused when used: in ops, custom calls, later vmaps and grads", () => {
+    let leaked: Tensor | null = null;
+    const out = vmap((x: Tensor) => {
+      leaked = x;
+      return mul(x, 2);
+    })(X);
+    assertTreeClose(out, mul(X, 2));
+    const t = leaked! as Tensor;
+    const uses: (() => unknown)[] = [
+      () => add(t, 1),
+      () => linalg.inv(reshape(concatenate([t, t]), [2, 2])),
+      () => vmap((y: Tensor) => add(y, t))(tensor([1, 2])),
+      () => vmap((_y: Tensor) => t)(tensor([1, 2])),
+      () => grad((y: Tensor) => sum(mul(y, t)))(tensor([1, 2])),
+    ];
+    for (const use of uses)
+      throwsWith(use, BatchingError, /a vmap that has already returned/, /leaked out of the function/);
+    // reading it is a BatchingError too
+    throwsWith(() => t.toArray(), BatchingError, /batched by vmap/);
+  });
+
+  test("a pullback made inside vmap and called after it returned is refused", () => {
+    let pullback: ((ct: Tensor) => unknown) | null = null;
+    vmap((x: Tensor) => {
+      const [y, pb] = vjp((z: Tensor) => sin(z), x);
+      pullback = pb as (ct: Tensor) => unknown;
+      return y;
+    })(X);
+    throwsWith(() => pullback!(tensor([1, 1])), BatchingError, /already returned/);
+    // made and called inside, it is fine
+    const inside = vmap((x: Tensor) => (vjp((z: Tensor) => sin(z), x)[1](ones([2])) as Tensor[])[0]!)(X);
+    assertTreeClose(inside, cos(X));
   });
 });
 

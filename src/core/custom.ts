@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { batchTracer, jvpTracer, lower, makeNode, newLevel, topLevel, vjpTracer } from "./engine.js";
+import { batchTracer, jvpTracer, lower, makeNode, topLevel, vjpTracer, withBatchLevel } from "./engine.js";
 import { BatchingError, DifferentiationError, ValueError } from "./errors.js";
 import { Tensor, TraceKind, baseValues, describeValue, onesLike, zerosLike, type TapeNode } from "./tensor.js";
 import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
@@ -165,24 +165,28 @@ function batchRuleOf<R>(rule: CustomRule<R>): NonNullable<CustomRule["batch"]> {
     const inner: CustomRule<null> = {
       name: rule.name,
       primal(xs) {
-        const lv = newLevel();
-        return { outs: rule.primal(wrap(lv, xs, dims) as Tensor[]).outs.map((o) => unwrap(lv, o, 0)), res: null };
+        return withBatchLevel((lv) => ({
+          outs: rule.primal(wrap(lv, xs, dims) as Tensor[]).outs.map((o) => unwrap(lv, o, 0)),
+          res: null,
+        }));
       },
       residuals() {
         return null;
       },
       jvp(ps, ts, outs) {
-        const lv = newLevel();
-        const { pw, ow, res } = partsAt(lv, ps, outs);
-        return rule.jvp(pw, wrap(lv, ts, dims), ow, res).map((t) => (t === null ? null : unwrap(lv, t, 0)));
+        return withBatchLevel((lv) => {
+          const { pw, ow, res } = partsAt(lv, ps, outs);
+          return rule.jvp(pw, wrap(lv, ts, dims), ow, res).map((t) => (t === null ? null : unwrap(lv, t, 0)));
+        });
       },
       vjp(ps, outs, cts, _res, needs) {
-        const lv = newLevel();
-        const { pw, ow, res } = partsAt(lv, ps, outs);
-        return rule.vjp(pw, ow, wrap(lv, cts, atZero(cts)), res, needs).map((g, i) => {
-          if (g === null) return null;
-          if (dims[i] !== null) return unwrap(lv, g, dims[i]!);
-          return batched(lv, g) ? sum(g.primal!, { axis: g.outIndex }) : mul(g, size);
+        return withBatchLevel((lv) => {
+          const { pw, ow, res } = partsAt(lv, ps, outs);
+          return rule.vjp(pw, ow, wrap(lv, cts, atZero(cts)), res, needs).map((g, i) => {
+            if (g === null) return null;
+            if (dims[i] !== null) return unwrap(lv, g, dims[i]!);
+            return batched(lv, g) ? sum(g.primal!, { axis: g.outIndex }) : mul(g, size);
+          });
         });
       },
     };

@@ -98,6 +98,29 @@ export function newLevel(): number {
   return nextLevel++;
 }
 
+/** The batch levels whose transform is running (see {@link withBatchLevel}). */
+const openBatchLevels = new Set<number>();
+
+/**
+ * @internal Runs `fn` with a fresh batch level, open while `fn` runs. A batch tracer whose level is closed has
+ * leaked out of the `vmap` that made it (kept in an outer variable, or captured by a closure called later): the
+ * batch dispatch refuses it (see {@link isOpenBatchLevel}), as JAX refuses an escaped tracer.
+ */
+export function withBatchLevel<T>(fn: (level: number) => T): T {
+  const level = newLevel();
+  openBatchLevels.add(level);
+  try {
+    return fn(level);
+  } finally {
+    openBatchLevels.delete(level);
+  }
+}
+
+/** @internal Whether the batch level `level` is open (its transform is running). */
+export function isOpenBatchLevel(level: number): boolean {
+  return openBatchLevels.has(level);
+}
+
 /** @internal The highest level among `args` (0 when all are concrete). */
 export function topLevel(args: readonly Tensor[]): number {
   let level = 0;

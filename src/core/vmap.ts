@@ -14,10 +14,20 @@
  * a rule runs once per element on slices and the results are stacked: always correct, just slower. Code that reads
  * plain numbers (a kernel without a rule, `item()`, `toArray()`) throws a `BatchingError` on a batch tracer rather
  * than silently computing with the whole batch; library code of that kind runs per element through {@link batchLoop}.
+ * A batch level is open only while its `vmap` runs (`withBatchLevel`): a batch tracer that leaks out of `f` (kept in
+ * an outer variable, or in a pullback called later) is refused by the batch dispatch, as JAX refuses escaped tracers.
  *
  * @module
  */
-import { batchTracer, bind, newLevel, setBatchBind, topLevel, type Primitive } from "./engine.js";
+import {
+  batchTracer,
+  bind,
+  isOpenBatchLevel,
+  setBatchBind,
+  topLevel,
+  withBatchLevel,
+  type Primitive,
+} from "./engine.js";
 import { BatchingError, ShapeError, TreeMismatchError, ValueError } from "./errors.js";
 import { Tensor, TraceKind, describeValue, eye, ones, zeros, type Shape } from "./tensor.js";
 import { broadcastTo } from "./ops/broadcast.js";
@@ -125,29 +135,30 @@ export function vmap<F extends TreeFn>(
         "vmap: no argument is batched (inAxes is null for every argument, or there are no tensor arguments); give the batch axis of at least one, or the batch size as axisSize",
       );
     }
-    const level = newLevel();
-    const lifted = leaves.map((x, i) => {
-      const ax = axes[i]!.axis;
-      return ax === null ? x : batchTracer(level, x, ax);
-    });
-    const out = f(...unflatten<Tree[]>(def, lifted));
-    const outSpec = axesOfLeaves(outAxes, out as Tree, "outAxes", "output");
-    const [outLeaves, outDef] = flatten(out as Tree);
-    const results = outLeaves.map((o, i) => {
-      const { axis, path } = outSpec[i]!;
-      const batched = o.level === level && o.kind === TraceKind.Batch;
-      if (axis === null) {
-        if (batched) {
-          throw new ValueError(
-            `vmap: outAxes is null for ${path}, but that output depends on the batch; give it a batch axis`,
-          );
+    return withBatchLevel((level) => {
+      const lifted = leaves.map((x, i) => {
+        const ax = axes[i]!.axis;
+        return ax === null ? x : batchTracer(level, x, ax);
+      });
+      const out = f(...unflatten<Tree[]>(def, lifted));
+      const outSpec = axesOfLeaves(outAxes, out as Tree, "outAxes", "output");
+      const [outLeaves, outDef] = flatten(out as Tree);
+      const results = outLeaves.map((o, i) => {
+        const { axis, path } = outSpec[i]!;
+        const batched = o.level === level && o.kind === TraceKind.Batch;
+        if (axis === null) {
+          if (batched) {
+            throw new ValueError(
+              `vmap: outAxes is null for ${path}, but that output depends on the batch; give it a batch axis`,
+            );
+          }
+          return o;
         }
-        return o;
-      }
-      const ax = normalizeBatchAxis(axis, o.ndim + 1, `outAxes ${axis} for ${path}`, o.shape);
-      return batched ? moveBatchAxis(o.primal!, o.outIndex, ax, size) : moveBatchAxis(o, null, ax, size);
+        const ax = normalizeBatchAxis(axis, o.ndim + 1, `outAxes ${axis} for ${path}`, o.shape);
+        return batched ? moveBatchAxis(o.primal!, o.outIndex, ax, size) : moveBatchAxis(o, null, ax, size);
+      });
+      return unflatten(outDef, results) as TensorTree<ReturnType<F>>;
     });
-    return unflatten(outDef, results) as TensorTree<ReturnType<F>>;
   };
 }
 
@@ -309,7 +320,8 @@ function standInElement(shape: Shape, kind: (typeof STAND_INS)[number]): Tensor 
 
 /**
  * The batched values, batch axes and batch size of `args` at the batch `level` (arguments at lower levels are
- * not batched at it).
+ * not batched at it). Every batch dispatch goes through here, so a tracer of a closed level (one that leaked out
+ * of its `vmap`) is refused here with a `BatchingError`.
  */
 export function splitBatch(
   args: readonly Tensor[],
@@ -317,6 +329,7 @@ export function splitBatch(
 ): { vals: Tensor[]; dims: (number | null)[]; size: number } {
   const vals: Tensor[] = new Array(args.length);
   const dims: (number | null)[] = new Array(args.length);
+  if (!isOpenBatchLevel(level)) throw leakedTracer(args.find((a) => a.level === level)!);
   let size = 0;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -344,6 +357,15 @@ function batchBind<P>(prim: Primitive<P>, args: readonly Tensor[], params: P, le
 }
 
 setBatchBind(batchBind);
+
+/** The error for a batch tracer used after its `vmap` returned (JAX's `UnexpectedTracerError`). */
+function leakedTracer(t: Tensor): BatchingError {
+  return new BatchingError(
+    `vmap: a tensor batched by a vmap that has already returned was used (per-element shape [${t.shape.join(", ")}]): ` +
+      "it leaked out of the function given to vmap (kept in an outer variable, or captured by a closure called " +
+      "later). Return what you need from the function, or compute it inside.",
+  );
+}
 
 /**
  * @internal Runs `fn` once per batch element when the highest level among the tensors of `args` is a `vmap` level:

@@ -168,7 +168,17 @@ export function alignBatched(args: readonly Tensor[], dims: readonly (number | n
 
 /** @internal Gives an elementwise primitive (any number of broadcast arguments) its batching rule. */
 export function elementwiseBatch<P>(prim: Primitive<P>): Primitive<P> {
-  prim.batch = (args, dims, params, size) => [bind(prim, alignBatched(args, dims, size), params), 0];
+  prim.batch = (args, dims, params, size) => {
+    // The elements' shapes must broadcast: checked on them first, so that a mismatch is reported as the unbatched
+    // call reports it (the batched shapes would show the batch axis and shift the axis named).
+    let shape: Shape = [];
+    for (let i = 0; i < args.length; i++) {
+      const d = dims[i];
+      const own = d === null || d === undefined ? args[i]!.shape : args[i]!.shape.filter((_, k) => k !== d);
+      shape = i === 0 ? own : broadcastShapes(shape, own, prim.name);
+    }
+    return [bind(prim, alignBatched(args, dims, size), params), 0];
+  };
   return prim;
 }
 

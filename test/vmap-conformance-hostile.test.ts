@@ -8,6 +8,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   BatchingError,
+  maximum,
+  slice,
   concatenate,
   cos,
   reshape,
@@ -478,6 +480,51 @@ describe("vmap: exceptions thrown inside f leave nothing behind", () => {
       BatchingError,
       /Tensor\.item\(\)/,
     );
+  });
+});
+
+describe("vmap: errors are those of the unbatched call, naming the failing element", () => {
+  test("elementwise shape mismatches report the elements' shapes and axis, not the batched ones", () => {
+    const ops: [string, (a: Tensor, b: Tensor) => Tensor][] = [
+      ["add", add],
+      ["mul", mul],
+      ["maximum", maximum],
+      ["greater", greater],
+      ["where", (a, b) => where(a, b, 0)],
+    ];
+    for (const [name, op] of ops) {
+      const expected = new RegExp(`^${name}: shapes \\[4\\] and \\[3\\] do not broadcast \\(axis 0: 4 vs 3\\)$`);
+      throwsWith(() => op(ones([4]), ones([3])), ShapeError, expected);
+      throwsWith(() => vmap((a: Tensor) => op(a, ones([3])))(ones([2, 4])), ShapeError, expected);
+      throwsWith(() => vmap(op, { inAxes: [1, 0] })(ones([4, 2]), ones([2, 3])), ShapeError, expected);
+    }
+  });
+
+  test("a factorisation or solve failing on one element names it (vmap batch element k)", () => {
+    const batch = tensor([
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      [
+        [0, 0],
+        [0, 0],
+      ],
+    ]);
+    const failing: [string, (a: Tensor) => Tensor][] = [
+      ["solve", (a) => linalg.solve(a, ones([2]))],
+      ["inv", (a) => linalg.inv(a)],
+      ["cholesky", (a) => linalg.cholesky(a).L],
+      ["triangularSolve", (a) => linalg.triangularSolve(a, ones([2]), { lower: true })],
+    ];
+    for (const [name, fn] of failing) {
+      throwsWith(() => vmap(fn)(batch), linalg.LinearSolveError, /\(vmap batch element 1\)$/);
+      assert.throws(
+        () => fn(slice(batch, 1)),
+        (e: Error) => e instanceof linalg.LinearSolveError && !/batch element/.test(e.message),
+        name,
+      );
+    }
   });
 });
 

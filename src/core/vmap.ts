@@ -28,7 +28,8 @@ import {
   withBatchLevel,
   type Primitive,
 } from "./engine.js";
-import { BatchingError, ShapeError, TreeMismatchError, ValueError } from "./errors.js";
+import { BatchingError, DiffoptError, ShapeError, TreeMismatchError, ValueError } from "./errors.js";
+import { elementNote } from "./element-values.js";
 import { Tensor, TraceKind, describeValue, eye, ones, zeros, type Shape } from "./tensor.js";
 import { broadcastTo } from "./ops/broadcast.js";
 import { flatten, isPlainObject, unflatten, type Tree } from "./tree.js";
@@ -269,7 +270,7 @@ function elementOf(v: Tensor, d: number, b: number): Tensor {
 
 /**
  * @internal Runs `run` once per batch element on the arguments' slices (unbatched arguments as they are) and stacks each
- * output along a new axis 0. With a batch of 0 elements there is no element to learn the output shapes from, so
+ * output along a new axis 0; a typed error of an element gets the element's index appended. With a batch of 0 elements there is no element to learn the output shapes from, so
  * `run` is called once on a stand-in element (see {@link standInElement}). `who` names the computation in errors.
  */
 export function perElement(
@@ -300,7 +301,13 @@ export function perElement(
   }
   const outs: Tensor[][] = [];
   for (let b = 0; b < size; b++) {
-    outs.push(run(vals.map((v, i) => (dims[i] === null ? v : elementOf(v, dims[i]!, b)))));
+    try {
+      outs.push(run(vals.map((v, i) => (dims[i] === null ? v : elementOf(v, dims[i]!, b)))));
+    } catch (e) {
+      // A failing element names itself (unless the error already names one: an inner vmap's, or a solver's).
+      if (e instanceof DiffoptError && !/batch element/.test(e.message)) e.message += elementNote(b);
+      throw e;
+    }
   }
   return outs[0]!.map((_, k) => stack(outs.map((o) => o[k]!)));
 }

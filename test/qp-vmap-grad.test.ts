@@ -204,7 +204,7 @@ describe("QP layers under vmap of derivatives: each element on its own active se
     const c: Case = {
       sol,
       // no inequalities: the elements differ by their data only
-      active: (t) => t.toArray().join(","),
+      active: (t) => Array.from(t.data).join(","),
       thetas: tensor([
         [0, 0, 0, 1, 2, 3, 0.5, 1],
         [1, 0, 2, -1, 0, 1, -0.5, 2],

@@ -22,10 +22,12 @@ import {
   jacfwd,
   jacrev,
   jvp,
+  linalg,
   linearProgram,
   mul,
   projection,
   random,
+  reshape,
   slice,
   stack,
   sum,
@@ -190,6 +192,17 @@ describe("QP layers under vmap of derivatives: each element on its own active se
     assertClose(g, stack(rows(c.thetas).map((t) => grad(lossOf(c))(t))), { rtol: 1e-12, atol: 1e-14 });
   });
 
+  test("OSQP with a matrix-free Q batched through its operator's params", () => {
+    const solver = new OSQP({ tol: 1e-9 });
+    const run = (s: Tensor) =>
+      solver.run(undefined, { Q: linalg.LinearOperator.fromMatrix(mul(Q0, s), { symmetric: true }), c: c0, G, h: h0 });
+    checkCase({
+      sol: (s) => flat(run(s).params),
+      active: (s) => activeString(run(s).state.active),
+      thetas: tensor([[0.3], [1], [5]]),
+    });
+  });
+
   test("EqualityConstrainedQP, batched over c, b and Q together (per-element KKT factors)", () => {
     const seen: string[] = [];
     const solver = new EqualityConstrainedQP({ implicit: { onDiagnostics: (d) => seen.push(d.linearSolve.solver) } });
@@ -218,31 +231,7 @@ describe("QP layers under vmap of derivatives: each element on its own active se
   });
 
   test("BoxOSQP: elements at the upper bound, the lower bound and inside, over c and over (l, u)", () => {
-    const solver = new BoxOSQP({ tol: 1e-9 });
-    const Abox = concatenate([eye(3), tensor([[1, 1, 1]])]);
-    const run = (c: Tensor, l: Tensor, u: Tensor) => solver.run(undefined, { Q: Q0, c, A: Abox, l, u });
-    const l0 = tensor([-1, -1, -1, -Infinity]);
-    const u0 = tensor([1, 1, 1, 1.5]);
-    const box = (s: { primal: Tensor; dual: Tensor }) => concatenate([s.primal, s.dual]);
-    checkCase({
-      sol: (c) => box(run(c, l0, u0).params),
-      active: (c) => activeString(run(c, l0, u0).state.active),
-      thetas: tensor([
-        [0.1, 0.2, -0.3], // inside
-        [-4, 0.3, 0.2], // x₀ at its upper bound
-        [4, 0.3, -5], // x₀ at its lower bound, x₂ at its upper one
-      ]),
-    });
-    const bounds = (t: Tensor) => [concatenate([part(t, 0, 3), tensor([-Infinity])]), part(t, 3, 7)] as const;
-    checkCase({
-      sol: (t) => box(run(c0, ...bounds(t)).params),
-      active: (t) => activeString(run(c0, ...bounds(t)).state.active),
-      thetas: tensor([
-        [-5, -5, -5, 5, 5, 5, 20],
-        [-5, -5, -5, 1, 5, 5, 20],
-        [-5, -5, 0.5, 5, 5, 5, 1.5],
-      ]),
-    });
+    for (const c of Object.values(boxCases())) checkCase(c);
   });
 
   test("linearProgram: elements at different vertices, over c and over h", () => {
@@ -277,81 +266,72 @@ describe("QP layers under vmap of derivatives: each element on its own active se
   });
 
   test("projection.polyhedron: points projected onto different faces, over x and over h", () => {
-    const Gp = tensor([
-      [-1, 0],
-      [0, -1],
-      [1, 1],
-    ]);
-    const hp = tensor([0, 0, 1]);
-    const faceOf = (y: Tensor, h: Tensor) =>
-      Array.from(Gp.matmul(y).data, (v, i) => (Math.abs(v - h.data[i]!) < 1e-8 ? 1 : 0)).join("");
-    checkCase({
-      sol: (x) => projection.polyhedron(x, { G: Gp, h: hp }),
-      active: (x) => faceOf(projection.polyhedron(x, { G: Gp, h: hp }), hp),
-      thetas: tensor([
-        [0.2, 0.3], // inside
-        [1, 0.5], // the edge y₀ + y₁ = 1
-        [-1, 0.5], // the edge y₀ = 0
-      ]),
-    });
-    const x = tensor([1, 0.5]);
-    checkCase({
-      sol: (h) => projection.polyhedron(x, { G: Gp, h }),
-      active: (h) => faceOf(projection.polyhedron(x, { G: Gp, h }), h),
-      thetas: tensor([
-        [0, 0, 3], // inside
-        [0, 0, 1], // the edge y₀ + y₁ = 1
-        [-1.5, 0, 3], // the edge y₀ = 1.5
-      ]),
-    });
+    for (const c of Object.values(polyhedronCases())) checkCase(c);
   });
 
-  test("batched warm starts: alone (a shared problem) and with the problem", () => {
-    const solver = new OSQP({ tol: 1e-9 });
-    const inits = random.normal(random.key(9), [3, 3]);
-    const cs = standardCases(solver)["c only"]!.thetas;
-    const loss = (c: Tensor, x0: Tensor) => {
-      const s = solver.run({ primal: x0 }, { Q: Q0, c, G, h: h0 }).params;
-      return add(vdot(tensor([1, -2, 0.5]), s.primal), vdot(tensor([0.3, 0.1, -0.2, 0.4]), s.dualIneq!));
-    };
-    const loop = (c: Tensor[]) => stack(c.map((ci, b) => grad(loss)(ci, rows(inits)[b]!)));
-    const shared = rows(cs)[2]!;
-    assertClose(
-      vmap(grad(loss), { inAxes: [null, 0] })(shared, inits),
-      loop([shared, shared, shared]),
-      { rtol: 1e-8, atol: 1e-9 },
-      "warm start batched alone",
-    );
-    assertClose(vmap(grad(loss))(cs, inits), loop(rows(cs)), { rtol: 1e-8, atol: 1e-9 }, "both batched");
+  for (const [name, solver] of [
+    ["InteriorPointQP", new InteriorPointQP()],
+    ["OSQP", new OSQP({ tol: 1e-9 })],
+  ] as const) {
+    test(`${name}: batched warm starts, alone (a shared problem) and with the problem`, () => {
+      const inits = random.normal(random.key(9), [3, 3]);
+      const cs = standardCases(solver)["c only"]!.thetas;
+      const loss = (c: Tensor, x0: Tensor) => {
+        const s = solver.run({ primal: x0 }, { Q: Q0, c, G, h: h0 }).params;
+        return add(vdot(tensor([1, -2, 0.5]), s.primal), vdot(tensor([0.3, 0.1, -0.2, 0.4]), s.dualIneq!));
+      };
+      const loop = (c: Tensor[]) => stack(c.map((ci, b) => grad(loss)(ci, rows(inits)[b]!)));
+      const shared = rows(cs)[2]!;
+      const tol = { rtol: 1e-8, atol: 1e-9 };
+      const alone = vmap(grad(loss), { inAxes: [null, 0] })(shared, inits);
+      assertClose(alone, loop([shared, shared, shared]), tol, "warm start batched alone");
+      assertClose(vmap(grad(loss))(cs, inits), loop(rows(cs)), tol, "both batched");
+    });
+  }
+
+  test("nested vmaps: vmap(vmap(grad(f))) over a 2×2 batch, each element with its own factors", () => {
+    const seen: string[] = [];
+    const solver = new InteriorPointQP({ implicit: { onDiagnostics: (d) => seen.push(d.linearSolve.solver) } });
+    const f = (c: Tensor) => vdot(tensor([1, 2, 3]), solver.run(undefined, { Q: Q0, c, G, h: h0 }).params.primal);
+    const C = reshape(concatenate([standardCases(solver)["c only"]!.thetas, tensor([[1, -4, 0.3]])]), [2, 2, 3]);
+    const nested = vmap(vmap(grad(f)))(C);
+    assert.deepEqual(seen, ["kkt-lu", "kkt-lu", "kkt-lu", "kkt-lu"]);
+    const loop = stack(rows(C).map((r) => stack(rows(r).map((c) => grad(f)(c)))));
+    assertClose(nested, loop, { rtol: 1e-12, atol: 1e-14 });
   });
 
-  test("second order: the outer derivative outside vmap matches the loop of Hessians; inside, a clear BatchingError", () => {
-    const c = standardCases(new InteriorPointQP())["Q"]!;
-    const loss = lossOf(c);
-    const H = stack(rows(c.thetas).map((t) => hessian(loss)(t)));
-    rows(c.thetas).forEach((t, b) =>
-      assertClose(
-        rows(H)[b]!.data,
-        numericJacobian((s: Tensor) => grad(loss)(s), [t], 0, 1e-5),
-        { rtol: 1e-5, atol: 1e-6 },
-        `element ${b}: Hessian vs finite differences`,
-      ),
-    );
-    // Hessian–vector products of every element at once, one column per call
-    const k = c.thetas.shape[1]!;
-    for (let j = 0; j < k; j++) {
-      const e = tensor(Array.from({ length: 3 }, () => Array.from({ length: k }, (_, i) => (i === j ? 1 : 0))));
-      const col = jvp(vmap(grad(loss)), [c.thetas], [e])[1] as Tensor;
-      assertClose(col, stack(rows(H).map((Hb) => slice(Hb, null, j))), {
-        rtol: 1e-8,
-        atol: 1e-9,
-      });
-    }
-    assert.throws(
-      () => vmap(hessian(loss))(c.thetas),
-      (e: Error) => e instanceof BatchingError && /jvp\(vmap\(grad\(f\)\)/.test(e.message),
-    );
-  });
+  const secondOrder: [string, Case][] = [
+    ["InteriorPointQP over Q", standardCases(new InteriorPointQP()).Q!],
+    ["OSQP over c, h and b", standardCases(new OSQP({ tol: 1e-9 }))["c, h and b at once"]!],
+    ["BoxOSQP over c", boxCases().c!],
+    ["projection.polyhedron over x", polyhedronCases().x!],
+  ];
+  for (const [name, c] of secondOrder) {
+    test(`second order, ${name}: Hessian–vector products of every element at once match the loop of Hessians`, () => {
+      const loss = lossOf(c);
+      const H = stack(rows(c.thetas).map((t) => hessian(loss)(t)));
+      rows(c.thetas).forEach((t, b) =>
+        assertClose(
+          rows(H)[b]!.data,
+          numericJacobian((s: Tensor) => grad(loss)(s), [t], 0, 1e-5),
+          { rtol: 1e-5, atol: 1e-6 },
+          `element ${b}: Hessian vs finite differences`,
+        ),
+      );
+      // one column of every element's Hessian per call
+      const [B, k] = c.thetas.shape as [number, number];
+      for (let j = 0; j < k; j++) {
+        const e = tensor(Array.from({ length: B }, () => Array.from({ length: k }, (_, i) => (i === j ? 1 : 0))));
+        const col = jvp(vmap(grad(loss)), [c.thetas], [e])[1] as Tensor;
+        assertClose(col, stack(rows(H).map((Hb) => slice(Hb, null, j))), { rtol: 1e-8, atol: 1e-9 }, `column ${j}`);
+      }
+      // inside vmap: a BatchingError that names the way above
+      assert.throws(
+        () => vmap(hessian(loss))(c.thetas),
+        (e: Error) => e instanceof BatchingError && /jvp\(vmap\(grad\(f\)\)/.test(e.message),
+      );
+    });
+  }
 });
 
 describe("QP layers under vmap of derivatives: failures name the batch element", () => {
@@ -395,3 +375,67 @@ describe("QP layers under vmap of derivatives: failures name the batch element",
     );
   });
 });
+
+/** BoxOSQP cases: θ is c, or the bounds (l₀..₂, u₀..₃). */
+function boxCases(): Record<string, Case> {
+  const solver = new BoxOSQP({ tol: 1e-9 });
+  const Abox = concatenate([eye(3), tensor([[1, 1, 1]])]);
+  const run = (c: Tensor, l: Tensor, u: Tensor) => solver.run(undefined, { Q: Q0, c, A: Abox, l, u });
+  const l0 = tensor([-1, -1, -1, -Infinity]);
+  const u0 = tensor([1, 1, 1, 1.5]);
+  const box = (s: { primal: Tensor; dual: Tensor }) => concatenate([s.primal, s.dual]);
+  const bounds = (t: Tensor) => [concatenate([part(t, 0, 3), tensor([-Infinity])]), part(t, 3, 7)] as const;
+  return {
+    c: {
+      sol: (c) => box(run(c, l0, u0).params),
+      active: (c) => activeString(run(c, l0, u0).state.active),
+      thetas: tensor([
+        [0.1, 0.2, -0.3], // inside
+        [-4, 0.3, 0.2], // x₀ at its upper bound
+        [4, 0.3, -5], // x₀ at its lower bound, x₂ at its upper one
+      ]),
+    },
+    bounds: {
+      sol: (t) => box(run(c0, ...bounds(t)).params),
+      active: (t) => activeString(run(c0, ...bounds(t)).state.active),
+      thetas: tensor([
+        [-5, -5, -5, 5, 5, 5, 20],
+        [-5, -5, -5, 1, 5, 5, 20],
+        [-5, -5, 0.5, 5, 5, 5, 1.5],
+      ]),
+    },
+  };
+}
+
+/** projection.polyhedron onto the triangle {y ≥ 0, y₀ + y₁ ≤ h₂}: θ is the point x, or h. */
+function polyhedronCases(): Record<string, Case> {
+  const Gp = tensor([
+    [-1, 0],
+    [0, -1],
+    [1, 1],
+  ]);
+  const hp = tensor([0, 0, 1]);
+  const faceOf = (y: Tensor, h: Tensor) =>
+    Array.from(Gp.matmul(y).data, (v, i) => (Math.abs(v - h.data[i]!) < 1e-8 ? 1 : 0)).join("");
+  const x = tensor([1, 0.5]);
+  return {
+    x: {
+      sol: (x) => projection.polyhedron(x, { G: Gp, h: hp }),
+      active: (x) => faceOf(projection.polyhedron(x, { G: Gp, h: hp }), hp),
+      thetas: tensor([
+        [0.2, 0.3], // inside
+        [1, 0.5], // the edge y₀ + y₁ = 1
+        [-1, 0.5], // the edge y₀ = 0
+      ]),
+    },
+    h: {
+      sol: (h) => projection.polyhedron(x, { G: Gp, h }),
+      active: (h) => faceOf(projection.polyhedron(x, { G: Gp, h }), h),
+      thetas: tensor([
+        [0, 0, 3], // inside
+        [0, 0, 1], // the edge y₀ + y₁ = 1
+        [-1.5, 0, 3], // the edge y₀ = 1.5
+      ]),
+    },
+  };
+}

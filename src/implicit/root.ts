@@ -73,8 +73,8 @@ export interface ImplicitOptions {
   /**
    * Hands the backward pass a factorisation the solver already has of M (∂ₓF at the solution for a root,
    * I − ∂ₓT for a fixed point), so that no derivative rebuilds M by JVPs. Called once per forward solve, when
-   * the first derivative is taken, with the plain solution and arguments; undefined: no factorisation, the usual
-   * solve. Each solve with it is followed by up to 3 steps of iterative refinement against the true M and must
+   * the first derivative is taken, with the plain solution and arguments (under `vmap`, once per batch element with
+   * that element's); undefined: no factorisation, the usual solve. Each solve with it is followed by up to 3 steps of iterative refinement against the true M and must
    * meet `rtol`/`atol`: a wrong factorisation fails (under the policy) instead of giving a wrong derivative.
    * Used for first derivatives; derivatives of derivatives take the differentiable general path.
    */

@@ -15,6 +15,8 @@ import {
   QPError,
   add,
   concatenate,
+  customRoot,
+  div,
   diag,
   eye,
   grad,
@@ -29,11 +31,14 @@ import {
   random,
   reshape,
   slice,
+  stopGradient,
+  sub,
   stack,
   sum,
   tensor,
   vdot,
   vmap,
+  type BackwardFactor,
   type ImplicitDiagnostics,
   type Tensor,
 } from "../src/index.js";
@@ -332,6 +337,25 @@ describe("QP layers under vmap of derivatives: each element on its own active se
       );
     });
   }
+});
+
+describe("customRoot under vmap of a Jacobian: one backward factorisation per element", () => {
+  test("vmap(jacrev(layer)): backwardFactor is asked once per element, not once per row and element", () => {
+    // x*(θ) = θ ⊙ s for the root of F(x, θ) = x / s − θ (M = diag(1/s), "factorised" as s)
+    const s = tensor([1, 2, 3, 4]);
+    const F = (x: Tensor, theta: Tensor) => sub(div(x, s), theta);
+    let asked = 0;
+    const layer = customRoot(F, {
+      backwardFactor: (): BackwardFactor => {
+        asked++;
+        return { name: "diagonal", solve: (r) => mul(r as Tensor, s) };
+      },
+    })((_x0: unknown, theta: Tensor) => mul(stopGradient(theta), s));
+    const thetas = random.normal(random.key(3), [3, 4]);
+    const J = vmap(jacrev((t: Tensor) => layer(undefined, t)))(thetas);
+    assert.equal(asked, 3);
+    assertClose(J, stack([diag(s), diag(s), diag(s)]), { rtol: 1e-14, atol: 0 });
+  });
 });
 
 describe("QP layers under vmap of derivatives: failures name the batch element", () => {

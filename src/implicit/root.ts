@@ -245,6 +245,8 @@ export interface BackwardCache {
   hintsChecked?: boolean;
   /** Krylov backward solves so far: above DENSE_LIMIT, they decide when materialising pays (see backward-batch). */
   krylov?: KrylovSpend;
+  /** Under `vmap`, the caches of the batch elements when their operators differ (see `perElementDerivative`). */
+  elements?: BackwardCache[];
 }
 
 /** Relative tolerance of the symmetry probe: far above rounding in two matvecs, far below a real asymmetry. */
@@ -561,8 +563,8 @@ function rootJvpSigned(
   who: string,
   cache: BackwardCache = {},
 ): Tree {
-  const looped = perElementDerivative(who, [xStar, ...args], [...tangents], (where, x, ...r) =>
-    rootJvpSigned(F, sign, x, r.slice(0, args.length), r.slice(args.length), opts, where),
+  const looped = perElementDerivative(who, [xStar, ...args], [...tangents], cache, (where, c, x, ...r) =>
+    rootJvpSigned(F, sign, x, r.slice(0, args.length), r.slice(args.length), opts, where, c),
   );
   if (looped !== undefined) return looped;
   askFactor(opts, cache, xStar, args);
@@ -584,8 +586,8 @@ function rootVjpSigned(
   who: string,
   cache: BackwardCache = {},
 ): Tree[] {
-  const looped = perElementDerivative(who, [xStar, ...args], [cotangent], (where, x, ...r) =>
-    rootVjpSigned(F, sign, x, r.slice(0, args.length), r[args.length], opts, where),
+  const looped = perElementDerivative(who, [xStar, ...args], [cotangent], cache, (where, c, x, ...r) =>
+    rootVjpSigned(F, sign, x, r.slice(0, args.length), r[args.length], opts, where, c),
   );
   if (looped !== undefined) return looped;
   askFactor(opts, cache, xStar, args);
@@ -705,7 +707,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
     // `where` names the call in errors: `who`, and the batch element when it runs per element under vmap.
     const call = (where: string, init: Tree, args: Tree[]): Tree => {
       // Under vmap the solver runs once per element on that element's values (an opaque solver is a loop).
-      const looped = labelledLoop(where, (w, i, ...a) => call(w, i, a), [init, ...args]);
+      const looped = labelledLoop(where, (w, _element, i, ...a) => call(w, i, a), [init, ...args]);
       if (looped !== undefined) return looped;
       const [argLeaves, argDef] = flatten(args);
       // init goes through the custom call as well (without derivative), so that under vmap each element's solve

@@ -6,6 +6,9 @@
  * inequality-constrained problems are solved in the same run by `scipy.optimize.minimize(method="trust-constr")`
  * (exact gradient and Hessian given) and its time and objective printed beside ours.
  *
+ * A second table times per-problem gradients over a batch of problems that differ in c (and so in their active
+ * sets): `vmap(grad(f))`, `grad` of the sum of `vmap(f)`, and a JavaScript loop of `grad(f)`, side by side.
+ *
  * `DIFFOPT_QP_ONLY=InteriorPointQP npm run bench -- qp` keeps the solvers whose name contains one of the
  * comma-separated words and skips SciPy (whose n = 500 solve takes minutes), to re-measure one solver quickly.
  */
@@ -21,6 +24,9 @@ import {
   eye,
   grad,
   matmul,
+  stack,
+  vdot,
+  vmap,
   mul,
   random,
   sum,
@@ -162,6 +168,22 @@ print(json.dumps(out))
   return JSON.parse(res.stdout.trim().split("\n").pop()!) as ScipyFigures;
 }
 
+/** Batch size and problem size of the batched-gradient table. */
+const BATCH = { size: 32, n: 20 };
+
+/** Median times of per-problem gradients of ⟨w, x*(c)⟩ over a batch of c: vmap(grad), grad(vmap), a loop. */
+function batchedGradients(name: string, runSolver: Run): string[] {
+  const pr = problem(BATCH.n);
+  const cs = random.normal(random.key(7), [BATCH.size, BATCH.n]);
+  const w = random.normal(random.key(8), [BATCH.n]);
+  const loss = (c: Tensor) => vdot(w, runSolver({ ...pr, c }).params.primal);
+  const perElement = () => vmap(grad(loss))(cs);
+  const ofSum = () => grad((C: Tensor) => sum(vmap(loss)(C)))(cs);
+  const loop = () => stack(Array.from({ length: BATCH.size }, (_, b) => grad(loss)(cs.at(b).get())));
+  const [tv, ts, tl] = [perElement, ofSum, loop].map((f) => time(f, 3));
+  return [name, formatTime(tv!), formatTime(ts!), formatTime(tl!), `${(tv! / tl!).toFixed(2)}×`];
+}
+
 /** Runs the QP benchmarks and prints their table. */
 export async function run(): Promise<void> {
   const only = (process.env.DIFFOPT_QP_ONLY ?? "").split(",").filter((w) => w.trim() !== "");
@@ -182,6 +204,11 @@ export async function run(): Promise<void> {
       formatTime(r.backward),
       r.solver.startsWith("Equality") ? "(other problem)" : r.value.toFixed(8),
     ]),
+  );
+  printTable(
+    `Per-problem gradients over a batch of ${BATCH.size} QPs (n = ${BATCH.n}, ${BATCH.n / 2} inequalities, one c each)`,
+    ["solver", "vmap(grad(f))", "grad(sum(vmap(f)))", "loop of grad(f)", "vmap(grad) / loop"],
+    solvers.filter(([name]) => !name.startsWith("Equality")).map(([name, solver]) => batchedGradients(name, solver)),
   );
   if (!pyOk) {
     console.log(`\nSciPy comparison skipped: ${py}`);

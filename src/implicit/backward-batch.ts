@@ -29,7 +29,7 @@ import { flatten, unflatten, type Tree } from "../core/tree.js";
 import { stack } from "../core/ops/join.js";
 import { fromVector, toVector } from "../linalg/operator.js";
 import type { LinearOperator } from "../linalg/index.js";
-import type { ImplicitOptions } from "./root.js";
+import type { BackwardCache, ImplicitOptions } from "./root.js";
 
 /**
  * Largest backward system materialised when amortised over many columns (n² doubles: 32 MB at 2000). Larger
@@ -188,22 +188,61 @@ export function batchedCgRows(
   }
 }
 
+/** @internal `who` for batch element `element` of `size` of a `vmap`: how errors and diagnostics name the element. */
+export function elementLabel(who: string, element: number, size: number): string {
+  return `${who} (vmap batch element ${element} of ${size})`;
+}
+
+/**
+ * @internal `fn` once per element of the `vmap` on top of `args`, with `where` naming that element (see
+ * {@link elementLabel}) for its errors and `element` its index; undefined when no `vmap` is on top.
+ */
+export function labelledLoop<T>(
+  who: string,
+  fn: (where: string, element: number, ...args: Tree[]) => T,
+  args: readonly Tree[],
+): T | undefined {
+  const top = batchAtTop(flatten(args as Tree)[0]);
+  if (top === null) return undefined;
+  let element = 0;
+  return batchLoop(
+    who,
+    (...parts: Tree[]) => {
+      const e = element++;
+      return fn(elementLabel(who, e, top.size), e, ...parts);
+    },
+    args,
+  );
+}
+
 /**
  * @internal Under `vmap`, an implicit derivative whose backward operator is batched (x* or the arguments differ per element)
- * is computed once per element, each with its own operator: `fn` on each element's values. Undefined when the
+ * is computed once per element, each with its own operator: `fn` on each element's values, with `where` naming the
+ * element and the backward cache it should use. Each element of the operator keeps its own cache in
+ * `cache.elements`, so that the rows of a Jacobian (`vmap(jacrev(f))`: the rows batched above the elements) reuse
+ * the element's factorisation; a level that batches only the right-hand sides shares `cache`. Undefined when the
  * operator is shared by the batch (the multi-right-hand-side case of `solveAll` in root.ts) or nothing is batched.
  */
 export function perElementDerivative<T>(
   who: string,
   operatorParts: readonly Tree[],
   rhsParts: readonly Tree[],
-  fn: (...parts: Tree[]) => T,
+  cache: BackwardCache,
+  fn: (where: string, cache: BackwardCache, ...parts: Tree[]) => T,
 ): T | undefined {
   const opLeaves = flatten(operatorParts as Tree)[0];
-  if (batchAtTop([...opLeaves, ...flatten(rhsParts as Tree)[0]]) === null || !opLeaves.some(isBatched)) {
-    return undefined;
+  if (!opLeaves.some(isBatched)) return undefined;
+  const args = [...operatorParts, ...rhsParts];
+  const top = batchAtTop(flatten(args as Tree)[0]);
+  if (top === null) {
+    // A derivative level between the vmap and this rule: the backward solve reads numbers (its certificate) that
+    // would be the whole batch's, and a traced value cannot be split per element.
+    throw new BatchingError(
+      `${who}: a derivative of an implicit derivative under vmap (as in vmap(hessian(f)) or vmap(grad(grad(f)))) is not supported: the outer derivative's backward solve would read the values of the whole batch. Take the outer derivative outside vmap: jvp(vmap(grad(f)), [θ], [v]) gives every element's Hessian–vector product (one column of each Hessian per call), jacfwd(vmap(grad(f))) the block-diagonal Hessian of the batch`,
+    );
   }
-  return batchLoop(who, fn, [...operatorParts, ...rhsParts]);
+  const elements = opLeaves.some((l) => l.level === top.level) ? (cache.elements ??= []) : null;
+  return labelledLoop(who, (where, e, ...parts) => fn(where, elements ? (elements[e] ??= {}) : cache, ...parts), args);
 }
 
 /**

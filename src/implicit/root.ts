@@ -50,6 +50,7 @@ import {
   batchAtTop,
   batchedCgRows,
   columnResiduals,
+  labelledLoop,
   perElementDerivative,
   recordKrylov,
   stackedAux,
@@ -72,8 +73,8 @@ export interface ImplicitOptions {
   /**
    * Hands the backward pass a factorisation the solver already has of M (∂ₓF at the solution for a root,
    * I − ∂ₓT for a fixed point), so that no derivative rebuilds M by JVPs. Called once per forward solve, when
-   * the first derivative is taken, with the plain solution and arguments; undefined: no factorisation, the usual
-   * solve. Each solve with it is followed by up to 3 steps of iterative refinement against the true M and must
+   * the first derivative is taken, with the plain solution and arguments (under `vmap`, once per batch element with
+   * that element's); undefined: no factorisation, the usual solve. Each solve with it is followed by up to 3 steps of iterative refinement against the true M and must
    * meet `rtol`/`atol`: a wrong factorisation fails (under the policy) instead of giving a wrong derivative.
    * Used for first derivatives; derivatives of derivatives take the differentiable general path.
    */
@@ -244,6 +245,8 @@ export interface BackwardCache {
   hintsChecked?: boolean;
   /** Krylov backward solves so far: above DENSE_LIMIT, they decide when materialising pays (see backward-batch). */
   krylov?: KrylovSpend;
+  /** Under `vmap`, the caches of the batch elements when their operators differ (see `perElementDerivative`). */
+  elements?: BackwardCache[];
 }
 
 /** Relative tolerance of the symmetry probe: far above rounding in two matvecs, far below a real asymmetry. */
@@ -560,10 +563,11 @@ function rootJvpSigned(
   who: string,
   cache: BackwardCache = {},
 ): Tree {
-  const looped = perElementDerivative(who, [xStar, ...args], [...tangents], (x, ...r) =>
-    rootJvpSigned(F, sign, x, r.slice(0, args.length), r.slice(args.length), opts, who),
+  const looped = perElementDerivative(who, [xStar, ...args], [...tangents], cache, (where, c, x, ...r) =>
+    rootJvpSigned(F, sign, x, r.slice(0, args.length), r.slice(args.length), opts, where, c),
   );
   if (looped !== undefined) return looped;
+  askFactor(opts, cache, xStar, args);
   const [Fx, Bv] = jvp<Tree>((...a: Tree[]) => F(xStar, ...a), [...args], [...tangents]);
   checkSquare(Fx, xStar, who);
   const op = backwardOperator(F, sign, xStar, args, opts);
@@ -582,10 +586,11 @@ function rootVjpSigned(
   who: string,
   cache: BackwardCache = {},
 ): Tree[] {
-  const looped = perElementDerivative(who, [xStar, ...args], [cotangent], (x, ...r) =>
-    rootVjpSigned(F, sign, x, r.slice(0, args.length), r[args.length], opts, who),
+  const looped = perElementDerivative(who, [xStar, ...args], [cotangent], cache, (where, c, x, ...r) =>
+    rootVjpSigned(F, sign, x, r.slice(0, args.length), r[args.length], opts, where, c),
   );
   if (looped !== undefined) return looped;
+  askFactor(opts, cache, xStar, args);
   const [Fx, pullback] = vjp<Tree>((...a: Tree[]) => F(xStar, ...a), ...args);
   checkSquare(Fx, xStar, who);
   const op = backwardOperator(F, sign, xStar, args, opts);
@@ -682,8 +687,11 @@ interface SolveRecord {
   cache: BackwardCache;
 }
 
-/** Asks `backwardFactor` once per forward solve for a factorisation of M at the (plain) solution. */
-function askFactor(opts: ImplicitOptions, cache: BackwardCache, xStar: Tree, args: Tree[]): void {
+/**
+ * Asks `backwardFactor` once per forward solve (per batch element under `vmap`) for a factorisation of M at the
+ * (plain) solution.
+ */
+function askFactor(opts: ImplicitOptions, cache: BackwardCache, xStar: Tree, args: readonly Tree[]): void {
   if (opts.backwardFactor === undefined || cache.factor !== undefined) return;
   cache.factor = opts.backwardFactor(stopGradient(xStar), ...args.map((a) => stopGradient(a))) ?? null;
 }
@@ -696,9 +704,10 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
     // jacfwd does once per column: the solver then runs once and the backward matrix is factorised once.
     let last: SolveRecord | null = null;
     const warm: WarmStart = {};
-    const decorated = (init: Tree, ...args: Tree[]): Tree => {
+    // `where` names the call in errors: `who`, and the batch element when it runs per element under vmap.
+    const call = (where: string, init: Tree, args: Tree[]): Tree => {
       // Under vmap the solver runs once per element on that element's values (an opaque solver is a loop).
-      const looped = batchLoop(who, decorated, [init, ...args]);
+      const looped = labelledLoop(where, (w, _element, i, ...a) => call(w, i, a), [init, ...args]);
       if (looped !== undefined) return looped;
       const [argLeaves, argDef] = flatten(args);
       // init goes through the custom call as well (without derivative), so that under vmap each element's solve
@@ -717,7 +726,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
           let aux: Tree = undefined;
           if (opts.hasAux) {
             if (!Array.isArray(x) || x.length !== 2) {
-              throw new ValueError(`${who}: with hasAux the solver must return a pair [x, aux]`);
+              throw new ValueError(`${where}: with hasAux the solver must return a pair [x, aux]`);
             }
             aux = stopGradient(x[1] as Tree);
             x = x[0] as Tree;
@@ -725,12 +734,12 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
           const [xl, xDef] = flatten(x);
           if (xl.some((l) => l.level > 0)) {
             throw new DifferentiationError(
-              `${who}: the solver returned a traced value: it closes over a value that is being differentiated. Pass every such value as an argument of the decorated function, after init.`,
+              `${where}: the solver returned a traced value: it closes over a value that is being differentiated. Pass every such value as an argument of the decorated function, after init.`,
             );
           }
           if (flatten(F(x, ...cargs))[0].some((l) => l.level > 0)) {
             throw new DifferentiationError(
-              `${who}: the optimality function closes over a value that is being differentiated, whose derivative would be lost. Pass it as an argument of the decorated function (F(x, ...args) receives the same args).`,
+              `${where}: the optimality function closes over a value that is being differentiated, whose derivative would be lost. Pass it as an argument of the decorated function (F(x, ...args) receives the same args).`,
             );
           }
           last = { args: cargsLeaves, init: cinit, outs: xl, xDef, aux, cache: { warm } };
@@ -740,7 +749,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
       };
       const argsOf = (leaves: readonly Tensor[]) => unflatten<Tree[]>(argDef, leaves.slice(nInit));
       const rule: CustomRule<BackwardCache> = {
-        name: who,
+        name: where,
         primal(concrete) {
           record = solve(concrete);
           return { outs: record.outs, res: record.cache };
@@ -752,8 +761,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
         jvp(primals, tangents, outs, cache) {
           const a = argsOf(primals);
           const t = argsOf(tangents.map((tt, i) => tt ?? zerosLike(primals[i]!)));
-          askFactor(opts, cache, unflatten(record!.xDef, outs), a);
-          const w = rootJvpSigned(F, sign, unflatten(record!.xDef, outs), a, t, opts, who, cache);
+          const w = rootJvpSigned(F, sign, unflatten(record!.xDef, outs), a, t, opts, where, cache);
           return flatten(w)[0];
         },
         vjp(primals, outs, cts, cache) {
@@ -762,8 +770,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
             cts.map((c, i) => c ?? zerosLike(outs[i]!)),
           );
           const a = argsOf(primals);
-          askFactor(opts, cache, unflatten(record!.xDef, outs), a);
-          const g = rootVjpSigned(F, sign, unflatten(record!.xDef, outs), a, ct, opts, who, cache);
+          const g = rootVjpSigned(F, sign, unflatten(record!.xDef, outs), a, ct, opts, where, cache);
           return [...initLeaves.map(() => null), ...flatten(g)[0]];
         },
       };
@@ -778,10 +785,11 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
           : stackedAux(
               made.map((r) => r.aux),
               callArgs,
-              who,
+              where,
             ),
       ];
     };
+    const decorated = (init: Tree, ...args: Tree[]): Tree => call(who, init, args);
     return decorated as unknown as ImplicitLayer<S>;
   };
 }

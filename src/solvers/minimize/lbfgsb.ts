@@ -26,6 +26,7 @@
 import { ShapeError, TreeMismatchError, ValueError } from "../../core/errors.js";
 import { broadcastShapes, fmt } from "../../core/shape.js";
 import { Tensor } from "../../core/tensor.js";
+import { elementNote, forEachElement } from "../../core/element-values.js";
 import { stopGradient } from "../../core/transforms.js";
 import { flatten, map, sub, unflatten, vdot, type Tree } from "../../core/tree.js";
 import { maximum, minimum, mul, sub as subOp } from "../../core/ops/elementwise.js";
@@ -88,16 +89,18 @@ function checkBounds(bounds: unknown, init: Tree): Bounds {
   const xl = flatten(init)[0];
   const lo = boundLeaves(bounds[0] as Tree, xl, "lower");
   const hi = boundLeaves(bounds[1] as Tree, xl, "upper");
-  lo.forEach((l, i) => {
-    const d = subOp(hi[i]!, l).raw;
-    for (let j = 0; j < d.length; j++) {
-      if (!(d[j]! >= 0)) {
-        throw new ValueError(
-          `LBFGSB.run: lower > upper (or a NaN bound) in leaf ${i} of the bounds at flat index ${j}; need lower ≤ upper`,
-        );
+  lo.forEach((l, i) =>
+    // per batch element under vmap (the values of a batched bound are the whole batch's)
+    forEachElement(subOp(hi[i]!, l), (d, element) => {
+      for (let j = 0; j < d.length; j++) {
+        if (!(d[j]! >= 0)) {
+          throw new ValueError(
+            `LBFGSB.run: lower > upper (or a NaN bound) in leaf ${i} of the bounds at flat index ${j}${elementNote(element)}; need lower ≤ upper`,
+          );
+        }
       }
-    }
-  });
+    }),
+  );
   return bounds as unknown as Bounds;
 }
 

@@ -4,16 +4,21 @@
  *
  * `run` hands `customRoot` the problem as a pytree of tensors (operators replaced by their params), so the
  * solution is differentiable with respect to every tensor of the problem and every leaf of an operator's params,
- * in forward and reverse mode and to any order. The solver loop runs on plain values; the backward system is
- * the symmetric KKT matrix of the active set. A solver that ends with a factorisation of exactly that matrix
- * hands it back (`backwardFactor`, see `backward.ts`), and first derivatives are then a few triangular solves;
- * otherwise the backward solve is LU (small) or MINRES (large) on the matrix rebuilt by JVPs.
+ * in forward and reverse mode and to any order. The solver loop runs on plain values, once per batch element
+ * under `vmap`; the backward system is the symmetric KKT matrix of the active set. The condition reads the run's
+ * byproduct — the active set, and which solve it came from — as an argument of the layer: a tensor batched like
+ * the problem, so that in every nesting of `vmap` with derivatives (`vmap(grad(f))` as well as `grad(vmap(f))`)
+ * each element is differentiated on its own active set. A solver that ends with a factorisation of exactly that
+ * matrix hands it back (`backwardFactor`, see `backward.ts`; per element under `vmap`), and first derivatives are
+ * then a few triangular solves; otherwise the backward solve is LU (small) or MINRES (large) on the matrix rebuilt
+ * by JVPs.
  *
  * @module
  */
-import { BatchingError, DiffoptError, ValueError } from "../../core/errors.js";
-import { Tensor as TensorClass, isBatched, type Tensor } from "../../core/tensor.js";
-import { flatten, type Tree } from "../../core/tree.js";
+import { DiffoptError, ValueError } from "../../core/errors.js";
+import { Tensor as TensorClass, scalar, type Tensor } from "../../core/tensor.js";
+import { stopGradient } from "../../core/transforms.js";
+import type { Tree } from "../../core/tree.js";
 import { LinearOperator } from "../../linalg/operator.js";
 import { batchedRun } from "../batched-run.js";
 import { customRoot, type ImplicitOptions } from "../../implicit/root.js";
@@ -132,8 +137,11 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
   /** Checks the problem; returns it unchanged (subclasses may normalise it). */
   protected abstract checked(problem: P): P;
 
-  /** The active-set KKT residual at `params` (differentiable), `active` the 0/1 indicator of active rows. */
-  protected abstract residual(params: X, problem: P, active: Float64Array): Tree;
+  /**
+   * The active-set KKT residual at `params` (differentiable), `active` the indicator of the active rows (a tensor
+   * with one entry per row, batched under `vmap`; see `QPState.active`).
+   */
+  protected abstract residual(params: X, problem: P, active: Tensor): Tree;
 
   /** The active set and degenerate constraints of a point (read on its values) solved to KKT error `accuracy`. */
   protected abstract classify(params: X, problem: P, accuracy: number): Pick<QPState, "active" | "degenerate">;
@@ -141,7 +149,8 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
   /** The active-set KKT conditions at `params`, with the active set read from `params` itself. */
   optimalityFun(params: X, problem: P): Tree {
     const p = this.checked(problem);
-    return this.residual(params, p, this.classify(params, p, this.tol).active);
+    const { active } = this.classify(params, p, this.tol);
+    return this.residual(params, p, new TensorClass(active, [active.length]));
   }
 
   protected implicitHints(): ImplicitOptions {
@@ -165,75 +174,76 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
 
   /**
    * Solves the problem from `init` (a warm start shaped like `params`, or undefined) and returns
-   * `{ params, state }`; `params` is differentiable with respect to every tensor of the problem.
+   * `{ params, state }`; `params` is differentiable with respect to every tensor of the problem. Under `vmap` every
+   * batch element is solved on its own (`state.batch`) and differentiated on its own active set, whatever the
+   * nesting with derivative transforms (`vmap(grad(f))`, `grad(vmap(f))`, `jacrev(vmap(f))`, …).
    */
   override run(init: Partial<X> | undefined, problem: P): SolverResult<S, X>;
   override run<T>(init: T, ...args: unknown[]): SolverResult<S, RunParams<this, T>>;
   override run(init: Partial<X> | undefined, problem: P): SolverResult<S, X> {
-    const batched = this.batchedRun(init, problem);
-    if (batched !== undefined) return batched;
-    const like = this.checked(problem);
-    let last: S | null = null;
-    let factor = (): BackwardFactor | undefined => undefined;
-    const solve = (x0: Partial<X> | undefined, tree: Record<string, Tree>) => {
-      const p = rebuildProblem(tree, like);
-      const r = this.loop(this.initParams(x0, p) as Tree, [p as unknown as Tree]);
-      const state = (last = { ...r.state, ...this.classify(r.params as X, p, r.state.error) });
-      factor = () => this.backwardFactor(r.params as X, p, state);
-      return r.params as Tree;
+    // A malformed problem is left to `checked`, which names the bad field.
+    const like = isProblemTree(problem) ? problem : this.checked(problem);
+    const tree = problemTree(like as Record<string, QPMatrix | undefined>);
+    // The factorisations of this call's solves, by `Byproduct.run`.
+    const factors: (() => BackwardFactor | undefined)[] = [];
+    const solveOne = (x0: Tree, t: Record<string, Tree>): { params: Tree; state: S } => {
+      const p = this.checked(rebuildProblem(t, like));
+      const r = this.loop(this.initParams((x0 ?? undefined) as Partial<X> | undefined, p) as Tree, [p as Tree]);
+      const state = { ...r.state, ...this.classify(r.params as X, p, r.state.error) } as S;
+      if (state.status !== "converged" && this.throwOnFailure) {
+        throw new QPError(
+          `${this.name}: the run ended with status "${state.status}" after ${state.iterNum} iterations (error ${state.error.toExponential(3)}): ${FAILURE_HINTS[state.status]}. Pass throwOnFailure: false to get the status instead.`,
+          state.status,
+        );
+      }
+      factors.push(() => this.backwardFactor(r.params as X, p, state));
+      const by: Byproduct = {
+        active: new TensorClass(state.active, [state.active.length]),
+        run: scalar(factors.length - 1),
+      };
+      return { params: { x: r.params as Tree, by } as unknown as Tree, state };
     };
-    const F = (x: X, tree: Record<string, Tree>): Tree => this.residual(x, rebuildProblem(tree, like), last!.active);
+    // The solve reads numbers, so it runs on the values (derivative levels dropped), once per element of every
+    // vmap among them: at the top (`vmap(f)`) or under a derivative transform (`vmap(grad(f))`).
+    const solveAll = (x0: Tree, [t]: Tree[]): { params: Tree; state: S } =>
+      batchedRun(this.name, solveAll, x0, [t]) ?? solveOne(x0, t as Record<string, Tree>);
+    const solved = solveAll(stopGradient((init ?? null) as Tree), [stopGradient(tree)]);
+    const { x, by } = solved.params as unknown as { x: X; by: Byproduct };
+    // The condition reads the byproduct (the active set, one per element) as an argument: under vmap it is a
+    // batched tensor like the problem, and each element's derivative uses its own.
+    const F = (sol: X, t: Record<string, Tree>, b: Byproduct): Tree =>
+      this.residual(sol, rebuildProblem(t, like), b.active);
     // An explicitly chosen backward solver is respected: the factorisation serves the default choice only.
     const reuse = (this.implicitOptions.solve ?? "auto") === "auto";
-    const opts = {
+    const opts: ImplicitOptions = {
       ...this.implicitHints(),
-      ...(reuse ? { backwardFactor: () => factor() } : {}),
+      // asked with one element's plain values: its own solve's factors
+      ...(reuse ? { backwardFactor: (_x: X, _t: unknown, b: Byproduct) => factors[b.run.item()]?.() } : {}),
       ...this.implicitOptions,
     };
-    const params = customRoot(F, opts)(solve)(init, problemTree(like as Record<string, QPMatrix | undefined>)) as X;
-    const state = last! as S;
-    if (state.status !== "converged" && this.throwOnFailure) {
-      throw new QPError(
-        `${this.name}: the run ended with status "${state.status}" after ${state.iterNum} iterations (error ${state.error.toExponential(3)}): ${FAILURE_HINTS[state.status]}. Pass throwOnFailure: false to get the status instead.`,
-        state.status,
-      );
-    }
-    return { params, state };
+    // The solve has run: the layer's "solver" hands back its solution, and customRoot attaches the derivative.
+    const params = customRoot(F, opts)((solution: X, ..._problem: unknown[]) => solution)(x, tree, by) as X;
+    return { params, state: solved.state };
   }
+}
 
-  /**
-   * `run` under `vmap` with batched problem tensors or warm start: each element solved on its own with its own
-   * state (`state.batch`), as `Solver.run` does; undefined when nothing is batched. The solve reads the values and
-   * the implicit derivative uses each element's own active set, so a batch under a derivative transform
-   * (`vmap(grad(f))` around the run) throws a `BatchingError` naming the reordering that works.
-   */
-  private batchedRun(init: Partial<X> | undefined, problem: P): SolverResult<S, X> | undefined {
-    if (problem === null || typeof problem !== "object") return undefined;
-    const fields = Object.values(problem) as unknown[];
-    // A malformed problem is left to `checked`, which names the bad field.
-    if (!fields.every((v) => v === undefined || v instanceof TensorClass || v instanceof LinearOperator)) {
-      return undefined;
-    }
-    const tree = problemTree(problem as Record<string, QPMatrix | undefined>);
-    const args: Tree[] = [(init ?? null) as Tree, tree];
-    const out = batchedRun(
-      this.name,
-      (x0, [t]) =>
-        this.run(
-          (x0 ?? undefined) as Partial<X> | undefined,
-          rebuildProblem(t as Record<string, Tree>, problem),
-        ) as unknown as { params: Tree; state: S },
-      args[0]!,
-      [args[1]!],
-    );
-    if (out !== undefined) return out as unknown as SolverResult<S, X>;
-    if (flatten(args)[0].some(isBatched)) {
-      throw new BatchingError(
-        `${this.name}.run: the problem is batched by a vmap outside a derivative transform (as in vmap(grad(f))), and each element's implicit derivative needs that element's own active set: take the derivative outside vmap instead (grad of the sum of the vmapped values gives every element's gradient, since the elements are independent), or jacrev(vmap(f))`,
-      );
-    }
-    return undefined;
-  }
+/**
+ * What the implicit condition of a QP run reads besides the problem: the byproduct of the solve, batched like the
+ * problem under `vmap` (one entry per element).
+ */
+interface Byproduct {
+  /** The active set of the derivative (`state.active`). */
+  active: Tensor;
+  /** Which solve of the call it is (the index of its backward factorisation). */
+  run: Tensor;
+}
+
+/** True when `problem` is an object of tensors and operators (possibly batched or traced), as `problemTree` takes. */
+function isProblemTree(problem: unknown): boolean {
+  if (problem === null || typeof problem !== "object") return false;
+  return Object.values(problem).every(
+    (v) => v === undefined || v instanceof TensorClass || v instanceof LinearOperator,
+  );
 }
 
 /** @internal Plain copies of the parts of a warm start, or undefined. */
@@ -284,7 +294,7 @@ export abstract class StandardQPSolver<S extends QPState> extends QPSolverBase<S
     return kkt && !kkt.regularized ? kktBackwardFactor(p, kkt, [], new Float64Array(0)) : undefined;
   }
 
-  protected residual(params: QPSolution, problem: QPProblem, active: Float64Array): Tree {
+  protected residual(params: QPSolution, problem: QPProblem, active: Tensor): Tree {
     return qpResidual(params, problem, active) as unknown as Tree;
   }
 

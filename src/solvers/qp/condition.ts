@@ -11,7 +11,8 @@
  *   theorem does not apply and a solve returns NaN or garbage.
  * Near a solution, dividing each complementarity row by λᵢ (active) or by (Gx − h)ᵢ (inactive) gives the
  * equivalent conditions used here, with the active set 𝒜 read from the solver's output (the byproduct a
- * condition may read, as in ImplicitDifferentiation.jl's `conditions(x, y, z)`):
+ * condition may read, as in ImplicitDifferentiation.jl's `conditions(x, y, z)`), passed in as a 0/1 tensor so that
+ * under `vmap` each element selects its own rows:
  *
  *   stationarity  Qₛx + c + Aᵀν + Gᵀ(m ⊙ λ) = 0        (Qₛ = (Q + Qᵀ)/2, m the 0/1 indicator of 𝒜)
  *   equalities    Ax − b = 0
@@ -31,8 +32,7 @@
  * @module
  */
 import type { Tensor } from "../../core/tensor.js";
-import { add, mul, sub, where } from "../../core/ops/elementwise.js";
-import { Tensor as T } from "../../core/tensor.js";
+import { abs, add, greater, less, sub, where } from "../../core/ops/elementwise.js";
 import {
   apply,
   applySym,
@@ -45,30 +45,25 @@ import {
 } from "./problem.js";
 
 /**
- * @internal Residual of constraint rows on an active set: m ⊙ (Cx − target) + (1 − m) ⊙ y, with `mask` the 0/1
- * indicator of the active rows (all ones: equality rows).
+ * @internal Residual of constraint rows on an active set: Cx − target on the active rows, y on the others, with
+ * `mask` the 0/1 indicator of the active rows (null: all rows active, as equality rows are). The mask is a tensor
+ * so that under `vmap` each element selects with its own active set.
  */
-export function activeRows(Cx: Tensor, target: Tensor, y: Tensor, mask: Float64Array | null): Tensor {
+export function activeRows(Cx: Tensor, target: Tensor, y: Tensor, mask: Tensor | null): Tensor {
   const r = sub(Cx, target);
-  if (mask === null) return r;
-  const m = new T(mask, [mask.length]);
-  const inactive = new T(
-    mask.map((v) => 1 - v),
-    [mask.length],
-  );
-  return add(mul(m, r), mul(inactive, y));
+  return mask === null ? r : where(mask, r, y);
 }
 
 /** @internal Mᵀ(m ⊙ y): the constraint term of stationarity for the active rows. */
-export function activeTerm(M: QPMatrix, y: Tensor, mask: Float64Array | null): Tensor {
-  return applyT(M, mask === null ? y : mul(new T(mask, [mask.length]), y));
+export function activeTerm(M: QPMatrix, y: Tensor, mask: Tensor | null): Tensor {
+  return applyT(M, mask === null ? y : where(mask, y, 0));
 }
 
 /**
  * @internal The active-set KKT residual of a standard-form QP at `sol`, a pytree shaped like the solution, with
- * `active` the 0/1 indicator of the active inequalities.
+ * `active` the 0/1 indicator of the active inequalities (a tensor of m entries).
  */
-export function qpResidual(sol: QPSolution, problem: QPProblem, active: Float64Array): QPSolution {
+export function qpResidual(sol: QPSolution, problem: QPProblem, active: Tensor): QPSolution {
   const { Q, c, A, b, G, h } = problem;
   const x = sol.primal;
   let stat = add(applySym(Q, x), c);
@@ -116,24 +111,16 @@ function threshold(a: Float64Array, b: Float64Array, accuracy: number): number {
 }
 
 /**
- * @internal The active-set KKT residual of a box-form QP (l ≤ Ax ≤ u) at `sol`, with `side` = +1 where the upper
- * bound is active, −1 where the lower one is, 0 elsewhere: stationarity Qₛx + c + Aᵀ(|side| ⊙ y) and the rows
- * |side| ⊙ (Ax − bound) + (1 − |side|) ⊙ y.
+ * @internal The active-set KKT residual of a box-form QP (l ≤ Ax ≤ u) at `sol`, with `side` (a tensor of m entries)
+ * = +1 where the upper bound is active, −1 where the lower one is, 0 elsewhere: stationarity Qₛx + c + Aᵀ(|side| ⊙ y)
+ * and the rows Ax − bound where |side| = 1, y elsewhere.
  */
-export function boxResidual(sol: BoxQPSolution, problem: BoxQPProblem, side: Float64Array): BoxQPSolution {
+export function boxResidual(sol: BoxQPSolution, problem: BoxQPProblem, side: Tensor): BoxQPSolution {
   const { Q, c, A, l, u } = problem;
   const x = sol.primal;
-  const m = side.length;
-  const active = side.map(Math.abs);
-  const upper = new T(
-    side.map((v) => (v > 0 ? 1 : 0)),
-    [m],
-  );
-  const lower = new T(
-    side.map((v) => (v < 0 ? 1 : 0)),
-    [m],
-  );
-  const target = where(upper, u, where(lower, l, 0));
+  const active = abs(side);
+  // the bound of each active row (an inactive row's may be infinite: `where` never multiplies it)
+  const target = where(greater(side, 0), u, where(less(side, 0), l, 0));
   return {
     primal: add(add(applySym(Q, x), c), activeTerm(A, sol.dual, active)),
     dual: activeRows(apply(A, x), target, sol.dual, active),

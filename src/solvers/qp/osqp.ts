@@ -549,7 +549,7 @@ export class BoxOSQP extends QPSolverBase<OSQPState, BoxQPProblem, BoxQPSolution
     return kkt && boxKktBackwardFactor(this.data(problem).n, kkt.factors, kkt.rows, state.active);
   }
 
-  protected residual(params: BoxQPSolution, problem: BoxQPProblem, active: Float64Array): Tree {
+  protected residual(params: BoxQPSolution, problem: BoxQPProblem, active: Tensor): Tree {
     return boxResidual(params, problem, active) as unknown as Tree;
   }
 

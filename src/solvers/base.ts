@@ -27,7 +27,14 @@ import { checkFunction, checkOptions } from "../core/options.js";
 import { stopGradient, type TensorTree } from "../core/transforms.js";
 import { flatten, type Tree } from "../core/tree.js";
 import { checkImplicitOptions, customRoot, type ImplicitOptions } from "../implicit/root.js";
-import { batchedRun, type BatchStates } from "./batched-run.js";
+import {
+  batchedRun,
+  batchedUpdates,
+  closedOverMessage,
+  differentiated,
+  type BatchStates,
+  type TensorUpdate,
+} from "./batched-run.js";
 
 /**
  * How a run ended: "converged", "maxIterReached", "diverged" (a non-finite iterate), "stalled" (the solver cannot
@@ -236,11 +243,21 @@ export abstract class Solver<S extends SolverState = SolverState> {
   protected abstract implicitHints(): ImplicitOptions;
 
   /**
+   * @internal The update written with ops only, which `run` under `vmap` batches across elements (see
+   * `batched-run.ts`); undefined (the default) when the update reads numbers, e.g. in a line search.
+   */
+  protected tensorUpdate(): TensorUpdate<S> | undefined {
+    return undefined;
+  }
+
+  /**
    * Runs updates from `init` until the error is ≤ `tol`, `maxIter` updates, or divergence. Differentiable with
    * respect to `args` (implicitly by default, by unrolling with `implicitDiff: false`); `init` gets no
    * derivative in implicit mode. Under `vmap` every batch element is solved on its own (see `state.batch`).
    */
   run<P>(init: P, ...args: unknown[]): SolverResult<S, RunParams<this, P>> {
+    const arithmetic = this.batchedArithmetic(init as Tree, args as Tree[]);
+    if (arithmetic !== undefined) return arithmetic as unknown as SolverResult<S, RunParams<this, P>>;
     const batched = batchedRun(this.name, (x0, a) => this.run(x0, ...a), init as Tree, args as Tree[]);
     if (batched !== undefined) return batched as unknown as SolverResult<S, RunParams<this, P>>;
     if (!this.implicitDiff) return this.loop(init as Tree, args as Tree[]) as SolverResult<S, RunParams<this, P>>;
@@ -260,6 +277,29 @@ export abstract class Solver<S extends SolverState = SolverState> {
   }
 
   /**
+   * `run` under `vmap` by batched updates (one update vmapped over the elements per iteration) when the update is
+   * arithmetic, the derivative implicit and nothing is called per iteration; undefined otherwise (see
+   * `batched-run.ts`). The batched solution gets each element's implicit derivative through `customRoot`, whose
+   * solver is then the identity on the precomputed (plain) solution.
+   */
+  private batchedArithmetic(init: Tree, args: Tree[]): SolverResult<S> | undefined {
+    if (!this.implicitDiff || this.verbose || this.callback !== undefined) return undefined;
+    const update = this.tensorUpdate();
+    if (update === undefined) return undefined;
+    const rules = {
+      maxIter: this.maxIter,
+      init: (x0: Tree, a: Tree[]) => this.checkStatus(x0, this.init(x0, ...a)),
+      status: (state: SolverState, paramsFinite: boolean) => this.statusOf(state, paramsFinite),
+    };
+    const r = batchedUpdates(this.name, update, rules, init, args);
+    if (r === undefined || !differentiated(args)) return r;
+    // Every element may stop at its own step size: any positive one gives the same root and derivative.
+    const F = this.implicitCondition(r.state);
+    const layer = customRoot(F, { ...this.implicitHints(), ...this.implicitOptions })((x: Tree, ..._args: Tree[]) => x);
+    return { params: layer(r.params, ...args), state: r.state };
+  }
+
+  /**
    * `run` when no argument is traced: nothing to differentiate, so the loop runs without the implicit wiring
    * (which would evaluate the condition once more). A solution that comes out traced all the same depends on a
    * differentiated value the objective closes over, whose derivative the implicit rule would not see: that is
@@ -268,9 +308,7 @@ export abstract class Solver<S extends SolverState = SolverState> {
   private plainRun(init: Tree, args: readonly Tree[]): SolverResult<S> {
     const r = this.loop(stopGradient(init), args);
     if (flatten(r.params as Tree)[0].some((l) => l.level > 0)) {
-      throw new DifferentiationError(
-        `${this.name}: the solution depends on a value being differentiated that the objective closes over; pass it as an argument of run (after init) so that the implicit derivative sees it`,
-      );
+      throw new DifferentiationError(closedOverMessage(this.name));
     }
     return r;
   }
@@ -293,20 +331,24 @@ export abstract class Solver<S extends SolverState = SolverState> {
   }
 
   private checkStatus(params: Tree, state: S): S {
+    return { ...state, status: this.statusOf(state, allFinite(params)) };
+  }
+
+  /** The status of `state` after an update, its iterate finite or not (throws on divergence if asked to). */
+  private statusOf(state: SolverState, paramsFinite: boolean): SolverStatus {
     const finite =
-      Number.isFinite(state.error) && (state.value === undefined || Number.isFinite(state.value)) && allFinite(params);
-    let status: SolverStatus;
-    if (state.status === "primalInfeasible" || state.status === "dualInfeasible") status = state.status;
-    else if (!finite) {
+      Number.isFinite(state.error) && (state.value === undefined || Number.isFinite(state.value)) && paramsFinite;
+    if (state.status === "primalInfeasible" || state.status === "dualInfeasible") return state.status;
+    if (!finite) {
       if (this.throwOnDiverge) {
         throw new NonFiniteError(
-          `${this.name}: diverged at iteration ${state.iterNum} (error ${state.error}${state.value === undefined ? "" : `, value ${state.value}`}, iterate ${allFinite(params) ? "finite" : "not finite"}); try a smaller step size or check the objective`,
+          `${this.name}: diverged at iteration ${state.iterNum} (error ${state.error}${state.value === undefined ? "" : `, value ${state.value}`}, iterate ${paramsFinite ? "finite" : "not finite"}); try a smaller step size or check the objective`,
         );
       }
-      status = "diverged";
-    } else if (state.error <= this.tol) status = "converged";
-    else if (state.status === "stalled") status = "stalled";
-    else status = "maxIterReached";
-    return { ...state, status };
+      return "diverged";
+    }
+    if (state.error <= this.tol) return "converged";
+    if (state.status === "stalled") return "stalled";
+    return "maxIterReached";
   }
 }

@@ -5,6 +5,7 @@
  */
 import { NonScalarOutputError, ValueError } from "../core/errors.js";
 import { Tensor } from "../core/tensor.js";
+import { add, div, mul, sqrt } from "../core/ops/elementwise.js";
 import { hvp, stopGradient, valueAndGrad } from "../core/transforms.js";
 import { flatten, norm, vdot, type Tree } from "../core/tree.js";
 import type { LineSearchFunction } from "./linesearch.js";
@@ -55,9 +56,12 @@ export function unitIntervalOption(v: number, who: string, name: string): number
   return v;
 }
 
-/** @internal The next FISTA / Nesterov momentum sequence value t_{k+1} = (1 + √(1 + 4t_k²)) / 2. */
-export function nextMomentum(t: number): number {
-  return (1 + Math.sqrt(1 + 4 * t * t)) / 2;
+/**
+ * @internal The next FISTA / Nesterov momentum sequence value t_{k+1} = (1 + √(1 + 4t_k²)) / 2, with ops (so that
+ * it batches; the same roundings as with numbers).
+ */
+export function nextMomentum(t: Tensor): Tensor {
+  return div(add(sqrt(add(mul(mul(t, 4), t), 1)), 1), 2);
 }
 
 /**

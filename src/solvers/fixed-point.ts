@@ -8,15 +8,19 @@
  */
 import { Tensor } from "../core/tensor.js";
 import { stopGradient } from "../core/transforms.js";
-import { add, scale, sub, type Tree } from "../core/tree.js";
+import { add, norm, scale, sub, type Tree } from "../core/tree.js";
 import { stack } from "../core/ops/join.js";
 import { matmul } from "../core/ops/matmul.js";
 import { eye, ones } from "../core/tensor.js";
 import { solve } from "../linalg/dense/lu.js";
 import type { SolverOptions, SolverResult, SolverState } from "./base.js";
-import { normOf, positiveOption } from "./common.js";
+import { positiveOption } from "./common.js";
+import { numberFields, tensorFields, type TensorState, type TensorUpdate } from "./batched-run.js";
 import { FixedPointSolver, raveler, type VectorFieldFn } from "./families.js";
 import { ValueError } from "../core/errors.js";
+
+/** The number fields of {@link FixedPointState} (besides `iterNum`). */
+const FIXED_POINT_SCALARS = ["error"] as const;
 
 /** The state of {@link FixedPointIteration}. */
 export interface FixedPointState extends SolverState {
@@ -24,11 +28,14 @@ export interface FixedPointState extends SolverState {
   next: Tree;
 }
 
-/** @internal T(x, ...args) with a check that it is shaped like x; returns [T(x), ‖T(x) − x‖]. */
-function evaluate(T: VectorFieldFn, x: Tree, args: readonly Tree[], who: string): [Tree, number] {
+/**
+ * @internal T(x, ...args) with a check that it is shaped like x; returns [T(x), ‖T(x) − x‖] (the norm as a 0-d tensor
+ * without derivative, so that it batches).
+ */
+function evaluate(T: VectorFieldFn, x: Tree, args: readonly Tree[], who: string): [Tree, Tensor] {
   const tx = T(x, ...args);
   raveler(x, who).ravel(tx, "fixedPointFun(x, ...args)");
-  return [tx, normOf(sub(tx, x))];
+  return [tx, norm(stopGradient(sub(tx, x)))];
 }
 
 /** Options of {@link FixedPointIteration}. */
@@ -73,15 +80,39 @@ export class FixedPointIteration extends FixedPointSolver<FixedPointState> {
   // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): FixedPointState {
+    return numberFields(this.start(init, args), FIXED_POINT_SCALARS);
+  }
+
+  /** The initial state with ops only (so that it batches). */
+  private start(init: Tree, args: readonly Tree[]): TensorState<FixedPointState> {
     const [next, error] = evaluate(this.fixedPointFun, init, args, this.name);
     return { iterNum: 0, error, status: "maxIterReached", next };
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: FixedPointState, ...args: any[]): SolverResult<FixedPointState> {
+    const r = this.advance(params, tensorFields(state, FIXED_POINT_SCALARS), args);
+    return { params: r.params, state: numberFields(r.state, FIXED_POINT_SCALARS) };
+  }
+
+  /** The update is arithmetic: `run` under `vmap` batches it. */
+  protected override tensorUpdate(): TensorUpdate<FixedPointState> {
+    return {
+      scalars: FIXED_POINT_SCALARS,
+      init: (x0, args) => this.start(x0, args),
+      update: (params, state, args) => this.advance(params, state, args),
+    };
+  }
+
+  /** One (damped) iteration with ops only (so that it batches). */
+  private advance(
+    params: Tree,
+    state: TensorState<FixedPointState>,
+    args: readonly Tree[],
+  ): { params: Tree; state: TensorState<FixedPointState> } {
     const x = this.damping === 0 ? state.next : add(scale(1 - this.damping, state.next), scale(this.damping, params));
     const [next, error] = evaluate(this.fixedPointFun, x, args, this.name);
-    return { params: x, state: { iterNum: state.iterNum + 1, error, status: state.status, next } };
+    return { params: x, state: { ...state, iterNum: state.iterNum + 1, error, next } };
   }
 }
 
@@ -201,7 +232,7 @@ export class AndersonAcceleration extends FixedPointSolver<AndersonState> {
     const [next, error] = evaluate(this.fixedPointFun, init, args, this.name);
     const r = raveler(init, this.name);
     const history = andersonPush({ xs: [], residuals: [] }, r.ravel(init, "init"), r.ravel(sub(next, init), "T"), 1);
-    return { iterNum: 0, error, status: "maxIterReached", next, history };
+    return { iterNum: 0, error: error.item(), status: "maxIterReached", next, history };
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -215,6 +246,9 @@ export class AndersonAcceleration extends FixedPointSolver<AndersonState> {
       r.ravel(sub(next, x), "fixedPointFun(x, ...args)"),
       this.historySize,
     );
-    return { params: x, state: { iterNum: state.iterNum + 1, error, status: state.status, next, history } };
+    return {
+      params: x,
+      state: { iterNum: state.iterNum + 1, error: error.item(), status: state.status, next, history },
+    };
   }
 }

@@ -2,18 +2,20 @@
  * Gradient descent with a fixed step or backtracking (Armijo), optionally with Nesterov acceleration.
  * @module
  */
-import { add, scale, sub, type Tree } from "../core/tree.js";
+import { add, norm, scale, sub, type Tree } from "../core/tree.js";
+import { Tensor, tensor } from "../core/tensor.js";
+import { div, sub as subOp } from "../core/ops/elementwise.js";
 import { grad, stopGradient } from "../core/transforms.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import type { ObjectiveFn } from "./conditions.js";
 import { backtrackingLineSearch } from "./linesearch.js";
+import { numberFields, tensorFields, type TensorState, type TensorUpdate } from "./batched-run.js";
 import { stepsizeOption, type Stepsize, type StepsizeSchedule } from "./schedule.js";
 import {
   isConcrete,
   lineSearchFunction,
   nextMomentum,
-  normOf,
   objectiveValueAndGrad,
   positiveOption,
   unitIntervalOption,
@@ -46,6 +48,9 @@ const GRADIENT_DESCENT_KEYS = [
   "maxStepsize",
   "maxBacktrackingIter",
 ] as const satisfies readonly (keyof GradientDescentOptions)[];
+
+/** The number fields of {@link GradientDescentState} (besides `iterNum`). */
+const GRADIENT_DESCENT_SCALARS = ["error", "value", "stepsize", "momentum"] as const;
 
 /** The state of {@link GradientDescent}. */
 export interface GradientDescentState extends SolverState {
@@ -101,28 +106,32 @@ export class GradientDescent extends Solver<GradientDescentState> {
   // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, ...args: any[]): GradientDescentState {
+    return numberFields(this.start(init, args), GRADIENT_DESCENT_SCALARS);
+  }
+
+  /** The initial state with ops only (so that it batches). */
+  private start(init: Tree, args: readonly Tree[]): TensorState<GradientDescentState> {
     const [v, g] = objectiveValueAndGrad(this.fun, init, args, this.name);
     return {
       iterNum: 0,
-      error: normOf(g),
+      error: norm(stopGradient(g)),
       status: "maxIterReached",
-      value: stopGradient(v).item(),
+      value: stopGradient(v),
       grad: g,
-      stepsize: this.schedule?.fixed ?? 1,
+      stepsize: tensor(this.schedule?.fixed ?? 1),
       extrapolated: init,
-      momentum: 1,
+      momentum: tensor(1),
     };
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: GradientDescentState, ...args: any[]): SolverResult<GradientDescentState> {
-    const base: Tree = this.acceleration ? state.extrapolated : params;
     let eta = this.schedule?.at(state.iterNum);
     let found: [number, Tree, Tree] | null = null;
     if (eta === undefined) {
       const ls = backtrackingLineSearch(
         lineSearchFunction(this.fun, args, this.name),
-        base,
+        this.acceleration ? state.extrapolated : params,
         state.value,
         state.grad,
         scale(-1, state.grad),
@@ -138,31 +147,59 @@ export class GradientDescent extends Solver<GradientDescentState> {
       eta = ls.stepsize;
       found = [ls.value, ls.params, ls.grad];
     }
+    const r = this.advance(params, tensorFields(state, GRADIENT_DESCENT_SCALARS), eta, args, found);
+    return { params: r.params, state: numberFields(r.state, GRADIENT_DESCENT_SCALARS) };
+  }
+
+  /** With a fixed step or a schedule the update is arithmetic: `run` under `vmap` batches it. */
+  protected override tensorUpdate(): TensorUpdate<GradientDescentState> | undefined {
+    const schedule = this.schedule;
+    if (schedule === undefined) return undefined;
+    return {
+      scalars: GRADIENT_DESCENT_SCALARS,
+      init: (x0, args) => this.start(x0, args),
+      update: (params, state, args) => this.advance(params, state, schedule.at(state.iterNum), args, null),
+    };
+  }
+
+  /**
+   * The update with step η, with ops only (so that it batches); `found` is [f, x⁺, ∇f(x⁺)] from the line search,
+   * reused when nothing is traced.
+   */
+  private advance(
+    params: Tree,
+    state: TensorState<GradientDescentState>,
+    eta: number,
+    args: readonly Tree[],
+    found: [number, Tree, Tree] | null,
+  ): { params: Tree; state: TensorState<GradientDescentState> } {
+    const base: Tree = this.acceleration ? state.extrapolated : params;
     const next: Tree = sub(base, scale(eta, state.grad));
     let point = next;
     let momentum = state.momentum;
     if (this.acceleration) {
       momentum = nextMomentum(state.momentum);
-      point = add(next, scale((state.momentum - 1) / momentum, sub(next, params)));
+      point = add(next, scale(div(subOp(state.momentum, 1), momentum), sub(next, params)));
     }
-    let value: number;
+    let value: Tensor;
     let g: Tree;
-    if (found !== null && !this.acceleration && isConcrete(next) && isConcrete(args)) {
-      [value, , g] = found;
+    if (found !== null && !this.acceleration && isConcrete(next) && isConcrete([...args])) {
+      value = tensor(found[0]);
+      g = found[2];
     } else {
       const [v, gg] = objectiveValueAndGrad(this.fun, point, args, this.name);
-      value = stopGradient(v).item();
+      value = stopGradient(v);
       g = gg;
     }
     return {
       params: next,
       state: {
+        ...state,
         iterNum: state.iterNum + 1,
-        error: normOf(g),
-        status: state.status,
+        error: norm(stopGradient(g)),
         value,
         grad: g,
-        stepsize: eta,
+        stepsize: tensor(eta),
         extrapolated: point,
         momentum,
       },

@@ -4,14 +4,16 @@
  * @module
  */
 import { ValueError } from "../core/errors.js";
-import { Tensor, asTensor } from "../core/tensor.js";
+import { Tensor, asTensor, tensor } from "../core/tensor.js";
+import { div } from "../core/ops/elementwise.js";
 import { grad, stopGradient } from "../core/transforms.js";
-import { scale, sub, type Tree } from "../core/tree.js";
+import { norm, scale, sub, type Tree } from "../core/tree.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import { normOf, objectiveValueAndGrad } from "./common.js";
 import { checkSimplexRows, klMirrorStep, type ObjectiveFn, type ProjectionFn } from "./conditions.js";
 import { stepsizeOption, type Stepsize, type StepsizeSchedule } from "./schedule.js";
+import { numberFields, tensorFields, type TensorState, type TensorUpdate } from "./batched-run.js";
 
 /**
  * One mirror-descent step x⁺ = projectionGrad(x, ∇f(x), η, hyperparamsProj): the Bregman projection onto the
@@ -60,6 +62,9 @@ export interface MirrorDescentOptions extends SolverOptions {
    */
   projectionGrad?: ProjectionGradFn;
 }
+
+/** The number fields of {@link MirrorDescentState} (besides `iterNum`). */
+const MIRROR_DESCENT_SCALARS = ["error", "value", "stepsize"] as const;
 
 /** The state of {@link MirrorDescent}. */
 export interface MirrorDescentState extends SolverState {
@@ -139,20 +144,38 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   update(params: any, state: MirrorDescentState, ...args: any[]): SolverResult<MirrorDescentState> {
+    const r = this.advance(params, tensorFields(state, MIRROR_DESCENT_SCALARS), args);
+    return { params: r.params, state: numberFields(r.state, MIRROR_DESCENT_SCALARS) };
+  }
+
+  /**
+   * The update is arithmetic (a fixed step or a schedule): `run` under `vmap` batches it (`init` checks that the
+   * start is interior, so it runs per element).
+   */
+  protected override tensorUpdate(): TensorUpdate<MirrorDescentState> {
+    return { scalars: MIRROR_DESCENT_SCALARS, update: (params, state, args) => this.advance(params, state, args) };
+  }
+
+  /** One mirror step with ops only (so that it batches). */
+  private advance(
+    params: Tree,
+    state: TensorState<MirrorDescentState>,
+    args: readonly Tree[],
+  ): { params: Tree; state: TensorState<MirrorDescentState> } {
     const [hp, funArgs] = this.split(args);
     const eta = this.schedule.at(state.iterNum);
     const next = this.step(params, state.grad, eta, hp);
-    const error = normOf(sub(next, params)) / eta;
+    const error = div(norm(stopGradient(sub(next, params))), eta);
     const [v, g] = objectiveValueAndGrad(this.fun, next, funArgs, this.name);
     return {
       params: next,
       state: {
+        ...state,
         iterNum: state.iterNum + 1,
         error,
-        status: state.status,
-        value: stopGradient(v).item(),
+        value: stopGradient(v),
         grad: g,
-        stepsize: eta,
+        stepsize: tensor(eta),
       },
     };
   }

@@ -3,7 +3,9 @@
  * case with a projection for prox.
  * @module
  */
-import { add, scale, sub, vdot, type Tree } from "../core/tree.js";
+import { add, map, norm, scale, sub, vdot, type Tree } from "../core/tree.js";
+import { tensor } from "../core/tensor.js";
+import { div, greater, sub as subOp, where } from "../core/ops/elementwise.js";
 import { stopGradient } from "../core/transforms.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { checkFunction } from "../core/options.js";
@@ -18,6 +20,7 @@ import {
 } from "./common.js";
 import { LIPSCHITZ_MARGIN, decideBelow, gradientSlack } from "./linesearch.js";
 import { stepsizeOption, type Stepsize, type StepsizeSchedule } from "./schedule.js";
+import { numberFields, tensorFields, type TensorState, type TensorUpdate } from "./batched-run.js";
 import { proxGradFixedPoint, type ObjectiveFn, type ProjectionFn, type ProxFn } from "./conditions.js";
 
 /** Options of {@link ProximalGradient}. */
@@ -50,6 +53,9 @@ const PROXIMAL_GRADIENT_KEYS = [
   "maxStepsize",
   "maxBacktrackingIter",
 ] as const satisfies readonly (keyof ProximalGradientOptions)[];
+
+/** The number fields of {@link ProximalGradientState} (besides `iterNum`). */
+const PROXIMAL_GRADIENT_SCALARS = ["error", "value", "stepsize", "momentum"] as const;
 
 /** The state of {@link ProximalGradient} and {@link ProjectedGradient}. */
 export interface ProximalGradientState extends SolverState {
@@ -119,18 +125,23 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
   // `any`: each solver narrows the step-by-step methods' params and arguments (see `Solver.init` in base.ts).
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   init(init: any, hyperparamsProx: any, ...args: any[]): ProximalGradientState {
+    return numberFields(this.start(init, [hyperparamsProx, ...args]), PROXIMAL_GRADIENT_SCALARS);
+  }
+
+  /** The initial state; with ops only (so that it batches) when the step is fixed or scheduled. */
+  private start(init: Tree, [hyperparamsProx, ...args]: readonly Tree[]): TensorState<ProximalGradientState> {
     const [v, g] = objectiveValueAndGrad(this.fun, init, args, this.name);
     const eta = this.schedule?.at(0) ?? this.initialStepsize(init, g, args);
     const step = this.prox(sub(init, scale(eta, g)), hyperparamsProx, eta);
     return {
       iterNum: 0,
-      error: normOf(sub(step, init)) / eta,
+      error: div(norm(stopGradient(sub(step, init))), eta),
       status: "maxIterReached",
-      value: stopGradient(v).item(),
+      value: stopGradient(v),
       grad: g,
-      stepsize: eta,
+      stepsize: tensor(eta),
       extrapolated: init,
-      momentum: 1,
+      momentum: tensor(1),
     };
   }
 
@@ -195,26 +206,54 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
   ): SolverResult<ProximalGradientState> {
     const base: Tree = this.acceleration ? state.extrapolated : params;
     const eta = this.chooseStepsize(base, state, hyperparamsProx, args);
+    const r = this.advance(params, tensorFields(state, PROXIMAL_GRADIENT_SCALARS), eta, [hyperparamsProx, ...args]);
+    return { params: r.params, state: numberFields(r.state, PROXIMAL_GRADIENT_SCALARS) };
+  }
+
+  /** With a fixed step or a schedule the update is arithmetic: `run` under `vmap` batches it. */
+  protected override tensorUpdate(): TensorUpdate<ProximalGradientState> | undefined {
+    const schedule = this.schedule;
+    if (schedule === undefined) return undefined;
+    return {
+      scalars: PROXIMAL_GRADIENT_SCALARS,
+      init: (x0, args) => this.start(x0, args),
+      update: (params, state, args) => this.advance(params, state, schedule.at(state.iterNum), args),
+    };
+  }
+
+  /**
+   * The update with step η, with ops only (so that it batches); `args` are `[hyperparamsProx, ...args of fun]`.
+   * The adaptive restart is per element: a `where` on the sign of ⟨x − x⁺, x⁺ − x_prev⟩.
+   */
+  private advance(
+    params: Tree,
+    state: TensorState<ProximalGradientState>,
+    eta: number,
+    [hyperparamsProx, ...args]: readonly Tree[],
+  ): { params: Tree; state: TensorState<ProximalGradientState> } {
+    const base: Tree = this.acceleration ? state.extrapolated : params;
     const next = this.prox(sub(base, scale(eta, state.grad)), hyperparamsProx, eta);
-    const error = normOf(sub(next, base)) / eta;
+    const error = div(norm(stopGradient(sub(next, base))), eta);
     let point: Tree = next;
     let momentum = state.momentum;
     if (this.acceleration) {
       // Adaptive restart: drop the momentum when the step x⁺ − y points against the last move x⁺ − x.
-      const against = vdot(stopGradient(sub(base, next)), stopGradient(sub(next, params))).item() > 0;
-      momentum = against ? 1 : nextMomentum(state.momentum);
-      point = against ? next : add(next, scale((state.momentum - 1) / momentum, sub(next, params)));
+      const against = greater(vdot(stopGradient(sub(base, next)), stopGradient(sub(next, params))), 0);
+      const grown = nextMomentum(state.momentum);
+      momentum = where(against, 1, grown);
+      const pushed = add(next, scale(div(subOp(state.momentum, 1), grown), sub(next, params)));
+      point = map((n, p) => where(against, n, p), next, pushed);
     }
     const [v, g] = objectiveValueAndGrad(this.fun, point, args, this.name);
     return {
       params: next,
       state: {
+        ...state,
         iterNum: state.iterNum + 1,
         error,
-        status: state.status,
-        value: stopGradient(v).item(),
+        value: stopGradient(v),
         grad: g,
-        stepsize: eta,
+        stepsize: tensor(eta),
         extrapolated: point,
         momentum,
       },

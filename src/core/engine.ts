@@ -33,11 +33,14 @@
  * primitive's node holds the primitive and its rule's inputs (no closure per op). During the pass, a slot's
  * cotangents are summed in place once the pass holds a sum of its own there, and a matrix product adds a weight's
  * cotangent straight into that sum (`vjpInto`): an unrolled loop then allocates no d×d array per iteration.
+ * These sums are the only tensors whose values change after they are made, so each write first drops any copy
+ * the WebAssembly kernels keep of them (`forgetResident`; see `wasm/resident.ts`).
  *
  * @module
  */
 import { Tensor, TraceKind, batchedRaw, sameShape, type TapeNode } from "./tensor.js";
 import { wasmArith } from "./wasm/elementwise.js";
+import { forgetResident } from "./wasm/gemv.js";
 
 /**
  * A primitive operation. `P` is the type of its static parameters (axes, shapes…).
@@ -262,6 +265,7 @@ export function backwardPass(
     if (prev === null) {
       node.cts[index] = ct;
     } else if (owned.has(prev) && ct.level === 0 && ct.raw !== prev.raw && sameShape(prev.shape, ct.shape)) {
+      forgetResident(prev);
       addInto(prev.raw, ct.raw);
     } else {
       const total = addFn(prev, ct);
@@ -310,6 +314,7 @@ function needsAfterInto(node: TapeNode, ct: Tensor, owned: ReadonlySet<Tensor>):
   for (let i = 0; i < needs.length; i++) {
     const target = needs[i] ? node.parents[i]!.cts?.[node.parentOut[i]!] : null;
     if (target == null || !owned.has(target)) continue;
+    forgetResident(target);
     if (!prim.vjpInto(ct, node.primals!, node.out!, node.params, i, target.raw)) continue;
     if (needs === node.needs) needs = needs.slice();
     (needs as boolean[])[i] = false;

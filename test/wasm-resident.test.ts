@@ -56,38 +56,81 @@ test("a tensor written in place after forgetResident (the backward pass's own su
   assertClose(matmul(x, A).data, naiveT(buf, x.data, d, d), tol, "transposed, after the write");
 });
 
-test("gradients summed in place over an unrolled loop, then used as matrices, equal the closed form", () => {
-  // W is used at every step, so its cotangent is a sum the backward pass adds into in place; the result is then
-  // itself multiplied (twice: kept from its second use), and W's own products are kept across the steps.
-  const d = 36;
-  const W = mul(0.3 / Math.sqrt(d), tensor(randn(d * d), [d, d]));
+/** z ↦ tanh(W z + x), `steps` times from z = x, then cᵀz: the function and its gradient in W by hand. */
+function unrolled(d: number, steps: number) {
   const x = tensor(randn(d));
   const c = tensor(randn(d));
-  const steps = 6;
   const f = (Wm: Tensor) => {
     let z = x;
     for (let i = 0; i < steps; i++) z = tanh(add(matmul(Wm, z), x));
     return sum(mul(c, z));
   };
+  const gradient = (w: Float64Array): Float64Array => {
+    const zs: Float64Array[] = [x.data];
+    for (let i = 0; i < steps; i++) zs.push(naive(w, zs[i]!, d, d).map((v, j) => Math.tanh(v + x.data[j]!)));
+    const g = new Float64Array(d * d);
+    let u: Float64Array = c.data.slice();
+    for (let i = steps - 1; i >= 0; i--) {
+      const s = u.map((v, j) => v * (1 - zs[i + 1]![j]! ** 2));
+      for (let p = 0; p < d; p++) for (let q = 0; q < d; q++) g[p * d + q] += s[p]! * zs[i]![q]!;
+      u = naiveT(w, s, d, d);
+    }
+    return g;
+  };
+  return { x, f, gradient };
+}
+const gradTol = { rtol: 1e-11, atol: 1e-12 };
+
+test("gradients summed in place over an unrolled loop, then used as matrices, equal the closed form", () => {
+  // W is used at every step, so its cotangent is a sum the backward pass adds into in place (kept in the
+  // WebAssembly memory between the rank-1 updates); the result is then itself multiplied (kept from its second
+  // use), and W's own products are kept across the steps.
+  const d = 36;
+  const W = mul(0.3 / Math.sqrt(d), tensor(randn(d * d), [d, d]));
+  const { x, f, gradient } = unrolled(d, 6);
   const g = grad(f);
   for (let rep = 0; rep < 3; rep++) {
     const G = g(W) as Tensor;
-    // Closed form by the adjoint recursion on plain arrays.
-    const zs: Float64Array[] = [x.data];
-    for (let i = 0; i < steps; i++) {
-      const wz = naive(W.data, zs[i]!, d, d);
-      zs.push(wz.map((v, j) => Math.tanh(v + x.data[j]!)));
-    }
-    const expected = new Float64Array(d * d);
-    let u = c.data.slice();
-    for (let i = steps - 1; i >= 0; i--) {
-      const s = u.map((v, j) => v * (1 - zs[i + 1]![j]! ** 2));
-      for (let p = 0; p < d; p++) for (let q = 0; q < d; q++) expected[p * d + q] += s[p]! * zs[i]![q]!;
-      u = naiveT(W.data, s, d, d);
-    }
-    assertClose(G.data, expected, { rtol: 1e-11, atol: 1e-12 }, `gradient, call ${rep}`);
-    for (let k = 0; k < 3; k++)
-      assertClose(matmul(G, x).data, naive(expected, x.data, d, d), { rtol: 1e-11, atol: 1e-12 });
+    const expected = gradient(W.data);
+    assertClose(G.data, expected, gradTol, `gradient, call ${rep}`);
+    for (let k = 0; k < 3; k++) assertClose(matmul(G, x).data, naive(expected, x.data, d, d), gradTol);
+  }
+});
+
+test("a sum kept by the rank-1 updates is settled before it is handed on, added to, or written by another kernel", () => {
+  const d = 36;
+  const W = mul(0.3 / Math.sqrt(d), tensor(randn(d * d), [d, d]));
+  const { f, gradient } = unrolled(d, 5);
+  const loop = gradient(W.data);
+  // Handed to a rule: the loop runs on 2W, whose summed cotangent goes through mul's rule.
+  const twice = grad((Wm: Tensor) => f(mul(Wm, 2)))(W) as Tensor;
+  assertClose(
+    twice.data,
+    gradient(mul(W, 2).data).map((v) => 2 * v),
+    gradTol,
+    "handed on",
+  );
+  // Added to: an elementwise use of W before the loop sends M after the loop's terms.
+  const M = tensor(randn(d * d), [d, d]);
+  const added = grad((Wm: Tensor) => add(sum(mul(Wm, M)), f(Wm)))(W) as Tensor;
+  assertClose(
+    added.data,
+    loop.map((v, i) => v + M.data[i]!),
+    gradTol,
+    "added to",
+  );
+  // Written by other kernels: W times a matrix before the loop adds 1·Zᵀ by a matrix product (GEMM for 26
+  // columns, the plain loops for 3).
+  for (const k of [26, 3]) {
+    const Z = tensor(randn(d * k), [d, k]);
+    const product = grad((Wm: Tensor) => add(sum(matmul(Wm, Z)), f(Wm)))(W) as Tensor;
+    const rowSums = Array.from({ length: d }, (_, q) => Z.data.subarray(k * q, k * q + k).reduce((s, v) => s + v));
+    assertClose(
+      product.data,
+      loop.map((v, i) => v + rowSums[i % d]!),
+      gradTol,
+      `another kernel, k = ${k}`,
+    );
   }
 });
 
@@ -108,7 +151,7 @@ test("a tensor whose raw is replaced (first read of data) or detached (a transfe
   const data = A.data; // a slab view is replaced by an owned copy
   assertClose(matmul(A, x).data, expected, tol, "after the swap");
   assertClose(matmul(A, x).data, expected, tol, "after the swap, kept again");
-  structuredClone(data, { transfer: [data.buffer] });
+  structuredClone(data, { transfer: [data.buffer as ArrayBuffer] });
   // The values are gone: a product either fails or gives NaN, never the old values.
   let out: Float64Array | null;
   try {
@@ -191,4 +234,21 @@ test("ResidentMatrices: kept from the second use, reused, forgotten, evicted lea
   assert.ok(kept.place(sm, moved, 0, 20, 20, 20) !== null);
   structuredClone(moved, { transfer: [moved.buffer] });
   assert.equal(kept.place(sm, moved, 0, 20, 20, 20), null, "its array detached: not served");
+  // A reserved region (a sum being accumulated) is evicted like a copy, after its callback has run.
+  const fresh = new ResidentMatrices(budget);
+  let evicted = 0;
+  const region = fresh.reserve(400, () => evicted++)!;
+  assert.equal(
+    fresh.reserve(600, () => {}),
+    null,
+    "larger than half the budget",
+  );
+  fresh.place(sa, a, 0, 20, 20, 20);
+  assert.deepEqual(fresh.place(sa, a, 0, 20, 20, 20), { start: 400, copy: true });
+  fresh.place(sb, b, 0, 20, 20, 20);
+  fresh.place(sb, b, 0, 20, 20, 20);
+  assert.equal(evicted, 1, "the reserved region, least recently used, was evicted");
+  assert.equal(region.live, false);
+  fresh.release(region);
+  assert.equal(evicted, 1);
 });

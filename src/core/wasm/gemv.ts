@@ -11,7 +11,7 @@
  * @module
  */
 import { GEMV_WASM } from "./gemv-module.js";
-import { ResidentMatrices } from "./resident.js";
+import { ResidentMatrices, type Region } from "./resident.js";
 import { heapOf, lazyModule, type WasmMemory } from "./runtime.js";
 
 interface GemvExports {
@@ -96,7 +96,7 @@ const WASM_MIN_ENTRIES = 1024;
  * C += alpha · op(A) · op(B) on the strided views of `gemmStrided` (ops/matmul.ts) when the product is a
  * matrix–vector product (n = 1, or m = 1) whose matrix has contiguous rows or columns, or an outer product
  * (k = 1), by the WebAssembly kernels. `aSource`/`bSource`, when given, are the tensors whose values `a`/`b` are
- * (see {@link wasmGemv}). Returns false (having done nothing) for other products, small ones, or when the WebAssembly backend is
+ * (see {@link wasmGemv}); `accumulate` says that C is a sum owned by the backward pass (see `wasmGer`). Returns false (having done nothing) for other products, small ones, or when the WebAssembly backend is
  * off or unavailable.
  * @internal
  */
@@ -118,6 +118,7 @@ export function wasmMatvec(
   ldc: number,
   aSource: object | null = null,
   bSource: object | null = null,
+  accumulate = false,
 ): boolean {
   if (n === 1 && m * k >= WASM_MIN_ENTRIES) {
     // op(A) with contiguous rows (A·x), or the transpose of a matrix with contiguous rows (Aᵀ·x).
@@ -128,14 +129,51 @@ export function wasmMatvec(
     if (bCol === 1) return wasmGemv(true, k, n, alpha, b, bOff, bRow, a, aOff, aCol, c, cOff, 1, bSource);
     if (bRow === 1) return wasmGemv(false, n, k, alpha, b, bOff, bCol, a, aOff, aCol, c, cOff, 1, bSource);
   } else if (k === 1 && m * n >= WASM_MIN_ENTRIES) {
-    return wasmGer(m, n, alpha, a, aOff, aRow, b, bOff, bCol, c, cOff, ldc);
+    return wasmGer(m, n, alpha, a, aOff, aRow, b, bOff, bCol, c, cOff, ldc, accumulate);
   }
   return false;
 }
 
 /**
+ * The backward pass's cotangent sum that the last rank-1 update with `accumulate` went into: its values are newer
+ * in the module's memory (at `region`) than in its array `c` until {@link settleAccumulator} copies them back.
+ * Unrolled loops add one rank-1 term per step into the same weight's sum, so keeping it there saves copying the
+ * whole matrix in and out at every step (2 × 2 MiB at d = 512).
+ */
+interface Accumulator {
+  readonly c: Float64Array;
+  readonly cOff: number;
+  readonly ldc: number;
+  readonly m: number;
+  readonly n: number;
+  readonly region: Region;
+  readonly memory: WasmMemory;
+}
+let pending: Accumulator | null = null;
+
+/**
+ * @internal Copies the sum kept by the rank-1 updates back into its array — when it is `c`, or whichever it is when
+ * `c` is omitted — so that the array holds its current values. The backward pass calls it before it reads or
+ * writes one of its sums by other means, hands one to a rule, or ends (`engine.ts`); `gemmStrided` before any
+ * kernel but that rank-1 update writes into `c`.
+ */
+export function settleAccumulator(c?: Float64Array): void {
+  const p = pending;
+  if (p === null || (c !== undefined && c !== p.c)) return;
+  pending = null;
+  const heap = new Float64Array(p.memory.buffer);
+  const { cOff, ldc, m, n } = p;
+  const at = p.region.start;
+  if (ldc === n) p.c.set(heap.subarray(at, at + m * n), cOff);
+  else for (let i = 0; i < m; i++) p.c.set(heap.subarray(at + i * n, at + i * n + n), cOff + i * ldc);
+  resident.release(p.region);
+}
+
+/**
  * C[i][j] += alpha·x[i]·y[j] for C at c[cOff + i·ldc + j] (m×n), x[i] = a[aOff + i·aStride] and
- * y[j] = b[bOff + j·bStride]: the outer products of matmul's derivative rules. C is copied in and back.
+ * y[j] = b[bOff + j·bStride]: the outer products of matmul's derivative rules. C is copied in and back; with
+ * `accumulate` (C is a sum owned by the backward pass), C stays in the module's memory for the next update into
+ * it, and goes back to `c` only when settled ({@link settleAccumulator}).
  */
 function wasmGer(
   m: number,
@@ -150,19 +188,43 @@ function wasmGer(
   c: Float64Array,
   cOff: number,
   ldc: number,
+  accumulate: boolean,
 ): boolean {
   const mod = gemvModule();
   if (mod === null) return false;
   const cLen = m * n;
-  const pc = resident.top;
-  const px = pc + cLen;
+  const p = pending;
+  let pc: number;
+  let copyIn = true;
+  if (
+    p !== null &&
+    p.c === c &&
+    p.cOff === cOff &&
+    p.ldc === ldc &&
+    p.m === m &&
+    p.n === n &&
+    p.memory === mod.memory
+  ) {
+    resident.touch(p.region);
+    pc = p.region.start;
+    copyIn = false;
+  } else {
+    settleAccumulator();
+    const region = accumulate ? resident.reserve(cLen, () => settleAccumulator(c)) : null;
+    if (region !== null) pending = { c, cOff, ldc, m, n, region, memory: mod.memory };
+    pc = region === null ? resident.top : region.start;
+  }
+  const px = Math.max(resident.top, pc + cLen);
   const py = px + m;
   const heap = heapOf(mod.memory, py + n);
-  if (ldc === n) heap.set(c.subarray(cOff, cOff + cLen), pc);
-  else for (let i = 0; i < m; i++) heap.set(c.subarray(cOff + i * ldc, cOff + i * ldc + n), pc + i * n);
+  if (copyIn) {
+    if (ldc === n) heap.set(c.subarray(cOff, cOff + cLen), pc);
+    else for (let i = 0; i < m; i++) heap.set(c.subarray(cOff + i * ldc, cOff + i * ldc + n), pc + i * n);
+  }
   for (let i = 0; i < m; i++) heap[px + i] = alpha * a[aOff + i * aStride]!;
   for (let j = 0; j < n; j++) heap[py + j] = b[bOff + j * bStride]!;
   mod.ger(pc * 8, px * 8, py * 8, m, n);
+  if (pending !== null && pending.c === c) return true;
   if (ldc === n) c.set(heap.subarray(pc, pc + cLen), cOff);
   else for (let i = 0; i < m; i++) c.set(heap.subarray(pc + i * n, pc + i * n + n), cOff + i * ldc);
   return true;

@@ -40,12 +40,16 @@ export const RESIDENT_BUDGET = 1 << 21;
 /** Views remembered per source tensor (the matrices of a batch are views at different offsets). */
 const MAX_VIEWS = 8;
 
-/** A kept copy: doubles [start, start + length) of the memory. */
-interface Region {
+/**
+ * A kept copy: doubles [start, start + length) of the memory. `evict`, when set, runs before the region is given
+ * up to another (it copies back values that are newer here than in their array).
+ */
+export interface Region {
   readonly start: number;
   readonly length: number;
   lastUse: number;
   live: boolean;
+  evict?: () => void;
 }
 
 /** What is known about one matrix view of a source tensor: seen once (region null), or kept. */
@@ -100,8 +104,8 @@ export class ResidentMatrices {
     }
     if (entry === undefined || entry.raw !== raw) {
       // First use of this view (or of new values behind it): remember it, keep nothing yet.
-      if (entry !== undefined) this.release(list, entry);
-      else if (list.length === MAX_VIEWS) this.release(list, list[0]!);
+      if (entry !== undefined) this.releaseEntry(list, entry);
+      else if (list.length === MAX_VIEWS) this.releaseEntry(list, list[0]!);
       list.push({ raw, offset, rows, cols, ld, region: null });
       return null;
     }
@@ -114,6 +118,28 @@ export class ResidentMatrices {
     return { start: entry.region.start, copy: true };
   }
 
+  /**
+   * A region of `size` doubles for the caller's own use (the backward pass's sum being accumulated, see `gemv.ts`),
+   * or null when `size` exceeds half the budget. Like a kept copy it may be evicted, least recently used first:
+   * `evict` runs then. Give it back with {@link ResidentMatrices.release}.
+   */
+  reserve(size: number, evict: () => void): Region | null {
+    if (size > this.budget / 2) return null;
+    const region = this.allocate(size);
+    region.evict = evict;
+    return region;
+  }
+
+  /** Marks a reserved region used now (for eviction order). */
+  touch(region: Region): void {
+    region.lastUse = ++this.clock;
+  }
+
+  /** Gives back a region from {@link ResidentMatrices.reserve}. */
+  release(region: Region): void {
+    this.free(region);
+  }
+
   /** Drops every copy of `source`'s values: the caller is about to write them. */
   forget(source: object): void {
     const list = this.entries.get(source);
@@ -122,7 +148,7 @@ export class ResidentMatrices {
     this.entries.delete(source);
   }
 
-  private release(list: Entry[], entry: Entry): void {
+  private releaseEntry(list: Entry[], entry: Entry): void {
     if (entry.region !== null) this.free(entry.region);
     list.splice(list.indexOf(entry), 1);
   }
@@ -150,6 +176,7 @@ export class ResidentMatrices {
       }
       let oldest = this.regions[0]!;
       for (const r of this.regions) if (r.lastUse < oldest.lastUse) oldest = r;
+      oldest.evict?.();
       this.free(oldest);
     }
   }

@@ -8,3 +8,4 @@ useKernels("ts");
 await import("./gemm.test.js");
 await import("./gemv.test.js");
 await import("./linalg-kernels-perf.test.js");
+await import("./wasm-resident.test.js");

@@ -33,11 +33,16 @@
  * primitive's node holds the primitive and its rule's inputs (no closure per op). During the pass, a slot's
  * cotangents are summed in place once the pass holds a sum of its own there, and a matrix product adds a weight's
  * cotangent straight into that sum (`vjpInto`): an unrolled loop then allocates no d×d array per iteration.
+ * These sums are the only tensors whose values change after they are made, so each write first drops any copy
+ * the WebAssembly kernels keep of them (`forgetResident`; see `wasm/resident.ts`). Conversely the rank-1 update
+ * may keep the sum it adds into in the WebAssembly memory, newer than its array, for the next step's update; the
+ * pass settles it (`settleAccumulator`) before it reads or writes that sum otherwise, hands it to a rule, or ends.
  *
  * @module
  */
 import { Tensor, TraceKind, batchedRaw, sameShape, type TapeNode } from "./tensor.js";
 import { wasmArith } from "./wasm/elementwise.js";
+import { forgetResident, settleAccumulator } from "./wasm/gemv.js";
 
 /**
  * A primitive operation. `P` is the type of its static parameters (axes, shapes…).
@@ -284,7 +289,11 @@ export function backwardPass(
     const prev = node.cts[index]!;
     if (prev === null) {
       node.cts[index] = ct;
-    } else if (owned.has(prev) && ct.level === 0 && ct.raw !== prev.raw && sameShape(prev.shape, ct.shape)) {
+      return;
+    }
+    settleAccumulator(prev.raw);
+    if (owned.has(prev) && ct.level === 0 && ct.raw !== prev.raw && sameShape(prev.shape, ct.shape)) {
+      forgetResident(prev);
       addInto(prev.raw, ct.raw);
     } else {
       const total = addFn(prev, ct);
@@ -302,8 +311,13 @@ export function backwardPass(
       const nodeCts = node.cts;
       if (node.parents.length === 0 || nodeCts === null) continue;
       node.cts = null;
-      // From here the rule may pass these on (aliased), so they are no longer the pass's to write.
-      for (const c of nodeCts) if (c !== null) owned.delete(c);
+      // From here the rule may pass these on (aliased), so they are no longer the pass's to write; and they must
+      // hold their values (a rank-1 update may have left a sum newer in the WebAssembly memory).
+      for (const c of nodeCts) {
+        if (c === null) continue;
+        owned.delete(c);
+        settleAccumulator(c.raw);
+      }
       const prim = node.prim;
       const argCts =
         prim === null
@@ -315,8 +329,10 @@ export function backwardPass(
         if (p !== null && p !== undefined && g !== null && g !== undefined) accumulate(p, node.parentOut[i]!, g);
       }
     }
+    settleAccumulator();
     return leaves.map((l) => (l.cts === null ? null : (l.cts[0] ?? null)));
   } finally {
+    settleAccumulator();
     for (const node of nodes) node.cts = null;
     for (const l of leaves) l.cts = null;
   }
@@ -333,6 +349,7 @@ function needsAfterInto(node: TapeNode, ct: Tensor, owned: ReadonlySet<Tensor>):
   for (let i = 0; i < needs.length; i++) {
     const target = needs[i] ? node.parents[i]!.cts?.[node.parentOut[i]!] : null;
     if (target == null || !owned.has(target)) continue;
+    forgetResident(target);
     if (!prim.vjpInto(ct, node.primals!, node.out!, node.params, i, target.raw)) continue;
     if (needs === node.needs) needs = needs.slice();
     (needs as boolean[])[i] = false;

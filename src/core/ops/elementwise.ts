@@ -9,7 +9,7 @@ import { broadcastIndex, broadcastShapes } from "../shape.js";
 import { Tensor, asTensor, sameShape, scalar, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo, sumTo } from "./broadcast.js";
 import { moveBatchAxis, reshape } from "./shape.js";
-import { wasmArith } from "../wasm/elementwise.js";
+import { wasmArith, wasmTanh } from "../wasm/elementwise.js";
 
 type Kernel2 = (x: number, y: number) => number;
 
@@ -390,17 +390,22 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
 // ---------------------------------------------------------------------------------------------------------
 // Unary ops
 
+/**
+ * A unary elementwise primitive: `f` per element, or `vector` (a kernel over whole arrays, e.g. WebAssembly's,
+ * which returns false when it declines) first when given.
+ */
 function unaryPrimitive(
   name: string,
   f: (x: number) => number,
   deriv: ((x: Tensor, out: Tensor) => Tensor) | null,
+  vector?: (x: Float64Array, out: Float64Array) => boolean,
 ): Primitive<undefined> {
   return elementwiseBatch({
     name,
     impl([x]) {
       const src = x!.raw;
       const out = allocFloat64(src.length);
-      for (let i = 0; i < out.length; i++) out[i] = f(src[i]!);
+      if (vector === undefined || !vector(src, out)) for (let i = 0; i < out.length; i++) out[i] = f(src[i]!);
       return new Tensor(out, x!.shape);
     },
     jvp([x], [t], out) {
@@ -559,7 +564,7 @@ export const tan = unary(unaryPrimitive("tan", Math.tan, (_x, out) => add(square
  * tanh(tensor([0])).toArray(); // [0]
  * ```
  */
-export const tanh = unary(unaryPrimitive("tanh", Math.tanh, (_x, out) => sub(1, square(out))));
+export const tanh = unary(unaryPrimitive("tanh", Math.tanh, (_x, out) => sub(1, square(out)), wasmTanh));
 /**
  * Elementwise hyperbolic sine.
  * @example

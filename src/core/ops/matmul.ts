@@ -11,7 +11,7 @@ import { add, mul } from "./elementwise.js";
 import { sumTo } from "./broadcast.js";
 import { moveBatchAxis, reshape, transpose } from "./shape.js";
 import { wasmGemm } from "../wasm/gemm.js";
-import { wasmMatvec } from "../wasm/gemv.js";
+import { settleAccumulator, wasmMatvec } from "../wasm/gemv.js";
 
 /**
  * Products of at least this many multiply-adds (m·n·k) run on the WebAssembly SIMD kernel when it is available
@@ -34,8 +34,11 @@ export function gemm(
   m: number,
   k: number,
   n: number,
+  aSource: object | null = null,
+  bSource: object | null = null,
+  accumulate = false,
 ): void {
-  gemmStrided(m, k, n, 1, a, aOff, k, 1, b, bOff, n, 1, c, cOff, n);
+  gemmStrided(m, k, n, 1, a, aOff, k, 1, b, bOff, n, 1, c, cOff, n, aSource, bSource, accumulate);
 }
 
 /**
@@ -53,8 +56,11 @@ export function gemmTN(
   m: number,
   k: number,
   n: number,
+  aSource: object | null = null,
+  bSource: object | null = null,
+  accumulate = false,
 ): void {
-  gemmStrided(m, k, n, 1, a, aOff, 1, m, b, bOff, n, 1, c, cOff, n);
+  gemmStrided(m, k, n, 1, a, aOff, 1, m, b, bOff, n, 1, c, cOff, n, aSource, bSource, accumulate);
 }
 
 /**
@@ -72,8 +78,11 @@ export function gemmNT(
   m: number,
   k: number,
   n: number,
+  aSource: object | null = null,
+  bSource: object | null = null,
+  accumulate = false,
 ): void {
-  gemmStrided(m, k, n, 1, a, aOff, k, 1, b, bOff, 1, k, c, cOff, n);
+  gemmStrided(m, k, n, 1, a, aOff, k, 1, b, bOff, 1, k, c, cOff, n, aSource, bSource, accumulate);
 }
 
 /**
@@ -84,7 +93,12 @@ export function gemmNT(
  * beyond the packing below. C must not overlap the parts of `a` and `b` that are read.
  *
  * Large products run on the WebAssembly SIMD kernel (`wasm/gemm.ts`) when it is available and chosen
- * (`useKernels`), and so do matrix–vector products from 32×32 (`wasm/gemv.ts`). Otherwise, in TypeScript, large products run blocked: slabs of at most 256 rows of op(B) by 256 columns are packed into zero-padded
+ * (`useKernels`), and so do matrix–vector products from 32×32 (`wasm/gemv.ts`). `aSource`/`bSource` name the
+ * tensors whose values `a`/`b` are, when they are (the `matmul` primitive's operands): the WebAssembly
+ * matrix–vector kernels then keep such a matrix in their memory across calls (`wasm/resident.ts`). Callers
+ * working on arrays they write (the blocked factorisations) pass none. `accumulate` says that C is a cotangent sum
+ * owned by the backward pass (matmul's `vjpInto`): a rank-1 update may then keep it in the WebAssembly memory until
+ * the pass settles it (`wasm/gemv.ts`). Otherwise, in TypeScript, large products run blocked: slabs of at most 256 rows of op(B) by 256 columns are packed into zero-padded
  * panels of 4 columns, pairs of rows of op(A) are packed interleaved, and a 2×4 register-blocked micro-kernel
  * (8 accumulators) runs over each pair of rows and panel. Small or thin products use plain loops.
  * @internal
@@ -105,8 +119,23 @@ export function gemmStrided(
   c: Float64Array,
   cOff: number,
   ldc: number,
+  aSource: object | null = null,
+  bSource: object | null = null,
+  accumulate = false,
 ): void {
   if (m === 0 || n === 0 || k === 0 || alpha === 0) return;
+  // A rank-1 update of a sum of the backward pass may keep that sum in the WebAssembly memory, newer than `c`;
+  // every other kernel below reads and writes C in `c`, which must hold the current values first.
+  if (
+    accumulate &&
+    k === 1 &&
+    m > 1 &&
+    n > 1 &&
+    wasmMatvec(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc, null, null, true)
+  ) {
+    return;
+  }
+  settleAccumulator(c);
   if (
     m * n * k >= WASM_MIN_WORK &&
     m >= 4 &&
@@ -116,7 +145,7 @@ export function gemmStrided(
   ) {
     return;
   }
-  if (wasmMatvec(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc)) return;
+  if (wasmMatvec(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc, aSource, bSource)) return;
   if (m >= 2 && n >= 8 && k >= 4 && m * n * k >= 32768) {
     gemmPacked(m, k, n, alpha, a, aOff, aRow, aCol, b, bOff, bRow, bCol, c, cOff, ldc);
   } else if (n === 1 && aCol === 1) {
@@ -419,11 +448,13 @@ const matmulPrim: Primitive<Layout> = {
     const nb = shapeSize(batch);
     const out = allocFloat64(nb * m * n);
     if (nb === 1) {
-      kernel(a!.raw, 0, b!.raw, 0, out, 0, m, k, n);
+      kernel(a!.raw, 0, b!.raw, 0, out, 0, m, k, n, a!, b!);
     } else {
       const ia = broadcastIndex(as.slice(0, -2), batch);
       const ib = broadcastIndex(bs.slice(0, -2), batch);
-      for (let t = 0; t < nb; t++) kernel(a!.raw, ia[t]! * m * k, b!.raw, ib[t]! * k * n, out, t * m * n, m, k, n);
+      for (let t = 0; t < nb; t++) {
+        kernel(a!.raw, ia[t]! * m * k, b!.raw, ib[t]! * k * n, out, t * m * n, m, k, n, a!, b!);
+      }
     }
     return new Tensor(out, [...batch, m, n]);
   },
@@ -445,7 +476,7 @@ const matmulPrim: Primitive<Layout> = {
     if (a!.level !== 0 || b!.level !== 0 || a!.ndim !== 2 || b!.ndim !== 2 || ct.ndim !== 2) return false;
     const [x, y, l] = cotangentProduct(ct, a!, b!, layout, index);
     const [m, k, n] = productDims(x.shape, y.shape, l);
-    kernels[l](x.raw, 0, y.raw, 0, target, 0, m, k, n);
+    kernels[l](x.raw, 0, y.raw, 0, target, 0, m, k, n, x, y, true);
     return true;
   },
   batch([a, b], [da, db], layout, size) {

@@ -80,10 +80,11 @@ export function lazyModule<T>(base64: string): () => T | null {
 
 /**
  * Chooses the kernels of the dense matrix products (GEMM, matrix–vector and outer products, and through them the
- * blocked LU and Cholesky updates) and of elementwise add/sub/mul/div from 512 elements: `"wasm"` (the default: WebAssembly SIMD where the engine supports it, TypeScript
- * otherwise) or `"ts"` (the plain TypeScript kernels). Returns the backend that was in use. The environment
- * variable `DIFFOPT_KERNELS=ts` sets the initial choice in Node. Results agree to rounding: the kernels sum the
- * same products, but may group them differently.
+ * blocked LU and Cholesky updates), of elementwise add/sub/mul/div from 512 elements and of tanh from 16:
+ * `"wasm"` (the default: WebAssembly SIMD where the engine supports it, TypeScript otherwise) or `"ts"` (the
+ * plain TypeScript kernels, and `Math.tanh`). Returns the backend that was in use. The environment variable
+ * `DIFFOPT_KERNELS=ts` sets the initial choice in Node. Results agree to rounding: the kernels sum the same
+ * products, but may group them differently, and the two tanh are each within 2 ulp of the exact value.
  *
  * @example
  * ```ts

@@ -95,7 +95,7 @@ export class FixedPointIteration extends FixedPointSolver<FixedPointState> {
     return { params: r.params, state: numberFields(r.state, FIXED_POINT_SCALARS) };
   }
 
-  /** The update is arithmetic: `run` under `vmap` batches it. */
+  /** @internal The update is arithmetic: `run` under `vmap` batches it. */
   protected override tensorUpdate(): TensorUpdate<FixedPointState> {
     return {
       scalars: FIXED_POINT_SCALARS,

@@ -151,7 +151,7 @@ export class GradientDescent extends Solver<GradientDescentState> {
     return { params: r.params, state: numberFields(r.state, GRADIENT_DESCENT_SCALARS) };
   }
 
-  /** With a fixed step or a schedule the update is arithmetic: `run` under `vmap` batches it. */
+  /** @internal With a fixed step or a schedule the update is arithmetic: `run` under `vmap` batches it. */
   protected override tensorUpdate(): TensorUpdate<GradientDescentState> | undefined {
     const schedule = this.schedule;
     if (schedule === undefined) return undefined;

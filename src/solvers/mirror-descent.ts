@@ -149,7 +149,7 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
   }
 
   /**
-   * The update is arithmetic (a fixed step or a schedule): `run` under `vmap` batches it (`init` checks that the
+   * @internal The update is arithmetic (a fixed step or a schedule): `run` under `vmap` batches it (`init` checks that the
    * start is interior, so it runs per element).
    */
   protected override tensorUpdate(): TensorUpdate<MirrorDescentState> {

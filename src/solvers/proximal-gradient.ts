@@ -210,7 +210,7 @@ export class ProximalGradient extends Solver<ProximalGradientState> {
     return { params: r.params, state: numberFields(r.state, PROXIMAL_GRADIENT_SCALARS) };
   }
 
-  /** With a fixed step or a schedule the update is arithmetic: `run` under `vmap` batches it. */
+  /** @internal With a fixed step or a schedule the update is arithmetic: `run` under `vmap` batches it. */
   protected override tensorUpdate(): TensorUpdate<ProximalGradientState> | undefined {
     const schedule = this.schedule;
     if (schedule === undefined) return undefined;

@@ -8,6 +8,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   BatchingError,
+  stack,
   maximum,
   slice,
   concatenate,
@@ -525,6 +526,24 @@ describe("vmap: errors are those of the unbatched call, naming the failing eleme
         name,
       );
     }
+    // under nested vmaps, the outermost vmap's element is named
+    const I = eye(2);
+    const Z = zeros([2, 2]);
+    const nested = stack([stack([I, I, I]), stack([I, I, Z])]);
+    throwsWith(
+      () => vmap(vmap((a: Tensor) => linalg.inv(a)))(nested),
+      linalg.LinearSolveError,
+      /\(vmap batch element 1\)$/,
+    );
+    throwsWith(
+      () =>
+        vmap(
+          vmap((a: Tensor) => linalg.inv(a)),
+          { inAxes: 1 },
+        )(nested),
+      linalg.LinearSolveError,
+      /\(vmap batch element 2\)$/,
+    );
   });
 });
 

@@ -304,7 +304,8 @@ export function perElement(
     try {
       outs.push(run(vals.map((v, i) => (dims[i] === null ? v : elementOf(v, dims[i]!, b)))));
     } catch (e) {
-      // A failing element names itself (unless the error already names one: an inner vmap's, or a solver's).
+      // A failing element names itself, unless the error names one already (a solver's, or, under nested vmaps,
+      // the outermost vmap's: the dispatch runs from the highest level down, so the lowest level catches first).
       if (e instanceof DiffoptError && !/batch element/.test(e.message)) e.message += elementNote(b);
       throw e;
     }

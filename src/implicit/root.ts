@@ -185,21 +185,32 @@ export type ImplicitLayer<S extends SolverFn> = S extends (init: infer I, ...arg
   : never;
 
 /**
- * F's reverse-mode trace in x at a plain solution (args fixed): F(x*, args) and the pullback u ↦ (∂ₓF)ᵀu. Built once
- * per forward solve and shared by everything a first-order reverse derivative needs from ∂ₓF: the check that F
- * does not close over a traced value (its value at plain inputs must be plain), every transposed matvec of an
+ * @internal F's reverse-mode trace at a plain solution: F(x*, args) and the pullback u ↦ (∂ₓF)ᵀu. Built once per
+ * forward solve and shared by everything a first-order reverse derivative needs from ∂ₓF: the check that F does
+ * not close over a traced value (its value at plain inputs must be plain), every transposed matvec of an
  * iterative backward solve (each then costs one backward pass over the recorded F, not a fresh evaluation of F
  * and its trace), and the dense matrix (one pullback batched over the identity).
+ *
+ * When the arguments hold no more numbers than x (a regularisation weight, a few hyperparameters), F is traced
+ * in x and the arguments together, and `pullbackArgs` gives the final θ̄ = (∂θF)ᵀu from the same trace: the
+ * argument cotangents each matvec then also computes cost about as much as a second evaluation of F saved. With
+ * large arguments (the weights of a deep-equilibrium layer, a QP's matrices) they would dominate every matvec, and
+ * the backward pass traces F in the arguments separately.
  */
-/** @internal */
 export interface XTrace {
   Fx: Tree;
   pullback: (u: Tree) => Tree;
+  pullbackArgs?: (u: Tree) => Tree[];
 }
 
 function traceInX(F: OptimalityFn, xStar: Tree, args: readonly Tree[]): XTrace {
-  const [Fx, pullback] = vjp<Tree>((x: Tree) => F(x, ...args), xStar);
-  return { Fx, pullback: (u: Tree) => pullback(u)[0] };
+  const sizeOf = (t: Tree) => flatten(t)[0].reduce((a, l) => a + l.size, 0);
+  if (sizeOf(args as Tree[]) > sizeOf(xStar)) {
+    const [Fx, pullback] = vjp<Tree>((x: Tree) => F(x, ...args), xStar);
+    return { Fx, pullback: (u: Tree) => pullback(u)[0] };
+  }
+  const [Fx, pullback] = vjp<Tree>((x: Tree, ...a: Tree[]) => F(x, ...a), xStar, ...args);
+  return { Fx, pullback: (u: Tree) => pullback(u)[0], pullbackArgs: (u: Tree) => pullback(u).slice(1) };
 }
 
 /**
@@ -694,10 +705,12 @@ function rootVjpSigned(
     rootVjpSigned(F, sign, x, r.slice(0, args.length), r[args.length], opts, who),
   );
   if (looped !== undefined) return looped;
-  const [Fx, pullback] = vjp<Tree>((...a: Tree[]) => F(xStar, ...a), ...args);
-  checkSquare(Fx, xStar, who);
   // At first order (plain x* and args) the transposed matvecs and the dense matrix come from one trace of F in x.
   const trace = isPlain([xStar, ...args]) ? (cache.trace ??= traceInX(F, xStar, args)) : undefined;
+  const [Fx, pullback] = trace?.pullbackArgs
+    ? [trace.Fx, trace.pullbackArgs]
+    : vjp<Tree>((...a: Tree[]) => F(xStar, ...a), ...args);
+  checkSquare(Fx, xStar, who);
   const op = backwardOperator(F, sign, xStar, args, opts, trace);
   const sys = { op, ...solvedOperator(op, true, trace), xStar, transpose: true, opts, cache, who, sign };
   const u = solveAll({ ...sys, forwardResidual: residualNorm(Fx) }, cotangent);

@@ -81,7 +81,9 @@ export interface ImplicitOptions {
   backwardFactor?: (x: any, ...args: any[]) => BackwardFactor | undefined;
   /**
    * The backward operator (∂ₓF for a root, I − ∂ₓT for a fixed point) is symmetric (e.g. F = ∇ₓf). Hints are
-   * checked once per forward solve by two random probes; a wrong one throws `ImplicitDiffError`.
+   * checked once per forward solve, on the entries of the backward matrix when it is materialised (positive
+   * definiteness by its Cholesky factorisation), otherwise by two random probes; a wrong one throws
+   * `ImplicitDiffError`.
    */
   symmetric?: boolean;
   /** The backward operator is symmetric positive definite (e.g. F = ∇ₓf with f strongly convex). */

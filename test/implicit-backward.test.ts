@@ -14,11 +14,14 @@ import {
   eye,
   customRoot,
   grad,
+  jacfwd,
+  jacrev,
   jvp,
   linalg,
   matmul,
   mul,
   reshape,
+  stationarity,
   sub,
   sum,
   tanh,
@@ -192,5 +195,150 @@ describe("customFixedPoint: the fixed-point iteration on the adjoint", () => {
     const xs = layer(undefined, theta).item();
     const d1 = 1 / (1 + 0.5 * Math.sin(xs));
     assertClose(d2.item(), -0.5 * Math.cos(xs) * d1 ** 3, { rtol: 1e-8, atol: 1e-10 });
+  });
+});
+
+describe("first-order reverse derivatives: one trace of F in x serves the backward pass", () => {
+  // Ridge: F = ∇ₓ(½‖Xx − y‖² + ½λ‖x‖²) = (XᵀX + λI)x − Xᵀy, M = XᵀX + λI; x*(λ) = M⁻¹Xᵀy, dx*/dλ = −M⁻¹x*.
+  const m = 30;
+  const n = 6;
+  const X = randn(r, [m, n]);
+  const y = randn(r, [m]);
+  const w = randn(r, [n]);
+  const gram = matmul(X.T, X);
+  const ridgeSolve = (_x0: undefined, lam: Tensor) => linalg.solve(add(gram, mul(lam, eye(n))), matmul(X.T, y));
+  const objective = (x: Tensor, lam: Tensor) =>
+    add(mul(0.5, sum(mul(sub(matmul(X, x), y), sub(matmul(X, x), y)))), mul(mul(0.5, lam), sum(mul(x, x))));
+  /** The layer with F counting its evaluations (each traced evaluation of F, batched or not, counts once). */
+  const counted = (opts: object) => {
+    const calls = { n: 0 };
+    const seen: ImplicitDiagnostics[] = [];
+    const F = (x: Tensor, lam: Tensor) => {
+      calls.n++;
+      return grad(objective)(x, lam) as Tensor;
+    };
+    const layer = customRoot(F, { onDiagnostics: (d) => seen.push(d), ...opts })(ridgeSolve);
+    return { f: (lam: Tensor) => sum(mul(w, layer(undefined, lam))), calls, seen };
+  };
+  const lam = tensor(0.7);
+  const exact = () => {
+    const M = add(gram, mul(lam, eye(n)));
+    return -sum(mul(linalg.solve(M, w), linalg.solve(M, matmul(X.T, y)))).item();
+  };
+
+  for (const [opts, solver] of [
+    [{ positiveDefinite: true }, "cholesky"],
+    [{ symmetric: true }, "lu"],
+    [{}, "lu"],
+    [{ positiveDefinite: true, solve: "cg" }, "cg"],
+    [{ solve: "gmres" }, "gmres"],
+  ] as const) {
+    test(`${JSON.stringify(opts)}: the closed form, the forward-mode path and the finite differences; F evaluated once`, () => {
+      const { f, calls, seen } = counted(opts);
+      const g = grad(f)(lam) as Tensor;
+      // F traced once, in x and λ together (λ is smaller than x), by the forward solve: the matrix (or every
+      // Krylov matvec) and the final pullback in λ are pullbacks of that trace.
+      assert.equal(calls.n, 1);
+      assert.equal(seen[0]!.linearSolve.solver, solver);
+      assertClose(g.item(), exact(), { rtol: 1e-9 });
+      const [, t] = jvp(f, [lam], [tensor(1)]) as [Tensor, Tensor]; // forward mode: JVP matvecs, no trace
+      assertClose(t.item(), exact(), { rtol: 1e-9 });
+      checkDerivatives(f, [lam]);
+    });
+  }
+
+  test("a full Jacobian (jacrev: one batched solve) equals the forward-mode one", () => {
+    const layer = customRoot(stationarity(objective), { positiveDefinite: true })(ridgeSolve);
+    const J = jacrev((l: Tensor) => layer(undefined, l))(lam) as Tensor;
+    const Jf = jacfwd((l: Tensor) => layer(undefined, l))(lam) as Tensor;
+    assertClose(J, Jf, { rtol: 1e-10, atol: 1e-12 });
+  });
+
+  test("a nonsymmetric backward matrix is transposed correctly (LU on the materialised M, GMRES on Mᵀ)", () => {
+    const A = add(randn(r, [n, n]), mul(3, eye(n)));
+    const F = (x: Tensor, b: Tensor) => sub(matmul(A, add(x, mul(0.1, mul(x, x)))), b);
+    for (const solve of ["auto", "gmres"] as const) {
+      const layer = customRoot(F, { solve })((_x0: undefined, b: Tensor) => {
+        let x = linalg.solve(A, b);
+        for (let i = 0; i < 50; i++) x = sub(x, linalg.solve(A, F(x, b)));
+        return x;
+      });
+      const f = (b: Tensor) => sum(mul(w, layer(undefined, b)));
+      const b = randn(r, [n]);
+      // (∂ₓF)ᵀu = w with ∂ₓF = A·diag(1 + 0.2x), gradient u
+      const x = layer(undefined, b);
+      const u = linalg.solve(mul(A, add(1, mul(0.2, x))).T, w);
+      assertClose(grad(f)(b) as Tensor, u, { rtol: 1e-8, atol: 1e-10 });
+      checkDerivatives(f, [b]);
+    }
+  });
+
+  test("wrong hints still throw, and a singular system with a right hint meets the policy", () => {
+    const A = tensor([
+      [2, 1],
+      [0, 2],
+    ]);
+    const F = (x: Tensor, b: Tensor) => sub(matmul(A, x), b);
+    const solve = (_x0: undefined, b: Tensor) => linalg.solve(A, b);
+    for (const hint of ["symmetric", "positiveDefinite"] as const) {
+      const layer = customRoot(F, { [hint]: true })(solve);
+      assert.throws(
+        () => grad((b: Tensor) => sum(layer(undefined, b)))(tensor([1, 1])),
+        new RegExp(`\`${hint}\` hint is wrong: the backward matrix is not symmetric`),
+      );
+    }
+    // M = [[1, 1], [1, 1]]: symmetric, positive semidefinite, singular. The Cholesky factorisation fails; the
+    // probes then find no wrong hint, so the singular system meets the policy (throw, or least squares).
+    const S = tensor([
+      [1, 1],
+      [1, 1],
+    ]);
+    const G = (x: Tensor, b: Tensor) => sub(matmul(S, x), b);
+    const rhs = tensor([1, 1]);
+    const half = (_x0: undefined, _b: Tensor) => tensor([0.5, 0.5]); // a root of Sx = [1, 1]
+    const strict = customRoot(G, { positiveDefinite: true })(half);
+    assert.throws(() => grad((b: Tensor) => sum(strict(undefined, b)))(rhs), /could not be solved/);
+    const seen: ImplicitDiagnostics[] = [];
+    const lstsq = customRoot(G, { positiveDefinite: true, policy: "lstsq", onDiagnostics: (d) => seen.push(d) })(half);
+    // least squares: u = S⁺·[1, 1] = [0.5, 0.5], θ̄ = u
+    assertClose(grad((b: Tensor) => sum(lstsq(undefined, b)))(rhs) as Tensor, [0.5, 0.5], { rtol: 1e-10 });
+    assert.ok(seen[0]!.fallback);
+  });
+
+  test("F closing over a value differentiated at the level of the arguments is still rejected", () => {
+    const solver = (_x0: undefined, a: Tensor) => tensor(Math.sqrt(a.item()));
+    assert.throws(
+      () =>
+        grad((c: Tensor) => {
+          const F = (x: Tensor, a: Tensor) => sub(mul(mul(x, x), c), a);
+          return customRoot(F)(solver)(undefined, mul(c, 4)) as Tensor;
+        })(tensor(1)),
+      /closes over a value that is being differentiated/,
+    );
+  });
+
+  test("the fixed-point adjoint iteration evaluates T twice (arguments larger than x), whatever its number of steps", () => {
+    const d = 40;
+    const W = mul(0.3 / Math.sqrt(d), randn(r, [d, d]));
+    const x = randn(r, [d]);
+    const c = randn(r, [d]);
+    let calls = 0;
+    const T = (z: Tensor, Wm: Tensor, xv: Tensor) => {
+      calls++;
+      return tanh(add(matmul(Wm, z), xv));
+    };
+    const seen: ImplicitDiagnostics[] = [];
+    const layer = customFixedPoint(T, { onDiagnostics: (g) => seen.push(g) })((
+      _z0: undefined,
+      Wm: Tensor,
+      xv: Tensor,
+    ) => {
+      let z = tensor(new Float64Array(d));
+      for (let i = 0; i < 300; i++) z = T(z, Wm, xv);
+      return z;
+    });
+    grad((Wm: Tensor, xv: Tensor) => sum(mul(c, layer(undefined, Wm, xv))), { argnums: [0, 1] })(W, x);
+    assert.ok(seen[0]!.linearSolve.solver === "fixedPoint" && seen[0]!.linearSolve.iterations > 5);
+    assert.equal(calls - 300, 2);
   });
 });

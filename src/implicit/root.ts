@@ -12,7 +12,7 @@
  */
 import { customCall, type CustomRule } from "../core/custom.js";
 import { DifferentiationError, TreeMismatchError, ValueError } from "../core/errors.js";
-import { Tensor, describeValue, isBatched, zerosLike } from "../core/tensor.js";
+import { Tensor, TraceKind, describeValue, isBatched, zerosLike } from "../core/tensor.js";
 import { atBoundary } from "../core/check.js";
 import {
   jvp,
@@ -43,7 +43,7 @@ import { LinearSolveError } from "../linalg/dense/errors.js";
 import { choleskySolver, factoredSolve, luSolver, type DirectSolver } from "../linalg/dense/factored.js";
 import { concatenate, sliceAxis } from "../core/ops/join.js";
 import { reshape, transpose as transposeAxes } from "../core/ops/shape.js";
-import { matmul } from "../core/ops/matmul.js";
+import { matmul, matrixTranspose } from "../core/ops/matmul.js";
 import { ImplicitDiffError, type ImplicitDiagnostics, type ImplicitPolicy } from "./diagnostics.js";
 import {
   amortisedDense,
@@ -57,7 +57,7 @@ import {
   type KrylovSpend,
 } from "./backward-batch.js";
 import { batchLoop, moveBatchAxis, splitBatch } from "../core/vmap.js";
-import { batchTracer } from "../core/engine.js";
+import { batchTracer, topLevel } from "../core/engine.js";
 import { fastBackwardSolve, type BackwardFactor, type WarmStart } from "./backward-solver.js";
 
 /** Options of {@link customRoot}, {@link customFixedPoint}, {@link rootJvp} and {@link rootVjp}. */
@@ -82,7 +82,9 @@ export interface ImplicitOptions {
   backwardFactor?: (x: any, ...args: any[]) => BackwardFactor | undefined;
   /**
    * The backward operator (∂ₓF for a root, I − ∂ₓT for a fixed point) is symmetric (e.g. F = ∇ₓf). Hints are
-   * checked once per forward solve by two random probes; a wrong one throws `ImplicitDiffError`.
+   * checked once per forward solve, on the entries of the backward matrix when it is materialised (positive
+   * definiteness by its Cholesky factorisation), otherwise by two random probes; a wrong one throws
+   * `ImplicitDiffError`.
    */
   symmetric?: boolean;
   /** The backward operator is symmetric positive definite (e.g. F = ∇ₓf with f strongly convex). */
@@ -186,26 +188,91 @@ export type ImplicitLayer<S extends SolverFn> = S extends (init: infer I, ...arg
   : never;
 
 /**
+ * @internal F's reverse-mode trace at a plain solution: F(x*, args) and the pullback u ↦ (∂ₓF)ᵀu. Built once per
+ * forward solve and shared by everything a first-order reverse derivative needs from ∂ₓF: the check that F does
+ * not close over a traced value (its value at plain inputs must be plain), every transposed matvec of an
+ * iterative backward solve (each then costs one backward pass over the recorded F, not a fresh evaluation of F
+ * and its trace), and the dense matrix (one pullback batched over the identity).
+ *
+ * When the arguments hold no more numbers than x (a regularisation weight, a few hyperparameters), F is traced
+ * in x and the arguments together, and `pullbackArgs` gives the final θ̄ = (∂θF)ᵀu from the same trace: the
+ * argument cotangents each matvec then also computes cost about as much as a second evaluation of F saved. With
+ * large arguments (the weights of a deep-equilibrium layer, a QP's matrices) they would dominate every matvec, and
+ * the backward pass traces F in the arguments separately.
+ */
+export interface XTrace {
+  Fx: Tree;
+  pullback: (u: Tree) => Tree;
+  pullbackArgs?: (u: Tree) => Tree[];
+}
+
+function traceInX(F: OptimalityFn, xStar: Tree, args: readonly Tree[]): XTrace {
+  const sizeOf = (t: Tree) => flatten(t)[0].reduce((a, l) => a + l.size, 0);
+  if (sizeOf(args as Tree[]) > sizeOf(xStar)) {
+    const [Fx, pullback] = vjp<Tree>((x: Tree) => F(x, ...args), xStar);
+    return { Fx, pullback: (u: Tree) => pullback(u)[0] };
+  }
+  const [Fx, pullback] = vjp<Tree>((x: Tree, ...a: Tree[]) => F(x, ...a), xStar, ...args);
+  return { Fx, pullback: (u: Tree) => pullback(u)[0], pullbackArgs: (u: Tree) => pullback(u).slice(1) };
+}
+
+/**
  * M = s·∂ₓF at (x*, args): s = +1 for a root (M = ∂ₓF), s = −1 for a fixed point in residual form
  * F = T − x (M = I − ∂ₓT). The operator's params are (x*, args), so solves with it are differentiable in both.
+ * With `trace` (plain x* and args: no derivative will flow through the operator), transposed matvecs are
+ * pullbacks of that trace.
  */
-function backwardOperator(F: OptimalityFn, sign: 1 | -1, xStar: Tree, args: readonly Tree[], opts: ImplicitOptions) {
+function backwardOperator(
+  F: OptimalityFn,
+  sign: 1 | -1,
+  xStar: Tree,
+  args: readonly Tree[],
+  opts: ImplicitOptions,
+  trace?: XTrace,
+) {
   const signed = (t: Tree): Tree => (sign === 1 ? t : scale(-1, t));
   const mv = (p: { x: Tree; args: Tree[] }, v: Tree): Tree =>
     signed(jvp<Tree>((x: Tree) => F(x, ...p.args), [p.x], [v])[1]);
-  const rmv = (p: { x: Tree; args: Tree[] }, u: Tree): Tree => {
-    const [, pullback] = vjp<Tree>((x: Tree) => F(x, ...p.args), p.x);
-    return signed(pullback(u)[0]);
-  };
+  const rmv = trace
+    ? (_p: unknown, u: Tree): Tree => signed(trace.pullback(u))
+    : (p: { x: Tree; args: Tree[] }, u: Tree): Tree => {
+        const [, pullback] = vjp<Tree>((x: Tree) => F(x, ...p.args), p.x);
+        return signed(pullback(u)[0]);
+      };
   const tags = {
     symmetric: opts.symmetric ?? opts.positiveDefinite ?? false,
     positiveDefinite: opts.positiveDefinite ?? false,
   };
-  return LinearOperator.fromFunction(mv, { x: xStar, args: [...args] }, xStar, {
-    rmatvec: rmv,
-    outExample: xStar,
-    tags,
-  }) as unknown as LinearOperator;
+  const params = { x: xStar, args: [...args] };
+  if (trace === undefined) {
+    return LinearOperator.fromFunction(mv, params, xStar, {
+      rmatvec: rmv,
+      outExample: xStar,
+      tags,
+    }) as unknown as LinearOperator;
+  }
+  // At a plain solution the operator is built directly, with x* as the example of both spaces (fromFunction
+  // validates a user's maps and copies traced examples to plain zeros, which costs more than the solve here).
+  const spec = { mv, rmv, inExample: xStar, outExample: xStar, tags };
+  return new LinearOperator<typeof params>(spec, params) as unknown as LinearOperator;
+}
+
+/**
+ * The operator solved by the backward pass, op(M) (Mᵀ for the cotangent system), and how to materialise M. For the
+ * cotangent system with a plain trace, op(M) is Mᵀ by its pullbacks even when M is tagged symmetric (a symmetric
+ * operator is otherwise its own transpose, with JVP matvecs), and M is materialised as (Mᵀ)ᵀ from one batched
+ * pullback: it reuses the trace instead of evaluating F again under a batched JVP.
+ */
+function solvedOperator(op: LinearOperator, transpose: boolean, trace: XTrace | undefined) {
+  if (!transpose) return { target: op, materialize: () => op.materialize() };
+  if (trace === undefined) return { target: op.transpose(), materialize: () => op.materialize() };
+  const spec = { mv: op.rmv, rmv: op.mv, inExample: op.outExample, outExample: op.inExample, tags: op.tags };
+  const target = new LinearOperator(spec, op.params);
+  return { target, materialize: () => matrixTranspose(target.materialize()) };
+}
+
+function isPlain(trees: readonly Tree[]): boolean {
+  return trees.every((t) => flatten(t)[0].every((l) => l.level === 0));
 }
 
 function allFinite(t: Tree): boolean {
@@ -247,19 +314,66 @@ export interface BackwardCache {
   krylov?: KrylovSpend;
   /** Under `vmap`, the caches of the batch elements when their operators differ (see `perElementDerivative`). */
   elements?: BackwardCache[];
+  /** F's trace in x at this (plain) solution, made by the forward solve when a reverse derivative follows. */
+  trace?: XTrace;
 }
 
-/** Relative tolerance of the symmetry probe: far above rounding in two matvecs, far below a real asymmetry. */
+/** Relative tolerance of the symmetry checks: far above rounding in two matvecs, far below a real asymmetry. */
 const SYMMETRY_RTOL = 1e-8;
 
 /**
  * The hints pick the backward solver and let it skip transposes (CG, MINRES and Cholesky all read M as Mᵀ),
- * so a wrong hint would give a silently wrong derivative. Two seeded random probes u, v check
- * ⟨u, Mv⟩ = ⟨Mu, v⟩ (symmetry) and ⟨v, Mv⟩ > 0, ⟨u, Mu⟩ > 0 (a necessary condition for positive
- * definiteness), at the cost of two matvecs once per forward solve.
+ * so a wrong hint would give a silently wrong derivative. They are checked once per forward solve:
+ * - when M is materialised, symmetry on its entries, ‖M − Mᵀ‖_F ≤ SYMMETRY_RTOL·‖M‖_F (exact, and free next to
+ *   the matvecs that built M); positive definiteness is then proved by the Cholesky factorisation the dense solve
+ *   makes (`cholesky`), and only if that fails are the probes below run, to tell a wrong hint (an ImplicitDiffError)
+ *   from a singular system (a LinearSolveError, under the policy);
+ * - otherwise by two seeded random probes ({@link probeHints}).
  */
-function checkHints(op: LinearOperator, xStar: Tree, opts: ImplicitOptions, cache: BackwardCache, who: string) {
+function checkHints(
+  op: LinearOperator,
+  xStar: Tree,
+  opts: ImplicitOptions,
+  cache: BackwardCache,
+  who: string,
+  cholesky: boolean,
+) {
   if (cache.hintsChecked || !(opts.symmetric || opts.positiveDefinite)) return;
+  const A = cache.matrix;
+  if (A !== undefined && (cholesky || !opts.positiveDefinite)) checkSymmetricEntries(stopGradient(A).raw, opts, who);
+  else probeHints(op, xStar, opts, cache, who);
+  cache.hintsChecked = true;
+}
+
+function hintName(opts: ImplicitOptions) {
+  return opts.positiveDefinite ? "positiveDefinite" : "symmetric";
+}
+
+function checkSymmetricEntries(a: Float64Array, opts: ImplicitOptions, who: string) {
+  const n = Math.round(Math.sqrt(a.length));
+  let diff = 0;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const v = a[i * n + j]!;
+      total += v * v;
+      if (j > i) diff += 2 * (v - a[j * n + i]!) ** 2;
+    }
+  }
+  if (!(Math.sqrt(diff) <= SYMMETRY_RTOL * Math.sqrt(total))) {
+    throw new ImplicitDiffError(
+      `${who}: the \`${hintName(opts)}\` hint is wrong: the backward matrix is not symmetric (‖M − Mᵀ‖ = ${Math.sqrt(diff).toExponential(3)} for ‖M‖ = ${Math.sqrt(total).toExponential(3)}). Drop the hint; the derivative would be wrong with it.`,
+      {},
+    );
+  }
+}
+
+/**
+ * Two seeded random probes u, v check ⟨u, Mv⟩ = ⟨Mu, v⟩ (symmetry) and ⟨v, Mv⟩ > 0, ⟨u, Mu⟩ > 0 (a necessary
+ * condition for positive definiteness), at the cost of two matvecs (products with M when it is materialised).
+ * Both are invariant under transposition, so `op` may be M or Mᵀ.
+ */
+function probeHints(op: LinearOperator, xStar: Tree, opts: ImplicitOptions, cache: BackwardCache, who: string) {
   const [leaves, def] = flatten(xStar);
   const keys = splitKey(randomKey(0x5e11), 2 * leaves.length);
   const probe = (k: number) =>
@@ -277,10 +391,9 @@ function checkHints(op: LinearOperator, xStar: Tree, opts: ImplicitOptions, cach
   const uMv = value(vdot(u, Mv));
   const vMu = value(vdot(v, Mu));
   const scaleOf = value(norm(u)) * value(norm(Mv)) + value(norm(v)) * value(norm(Mu));
-  const hint = opts.positiveDefinite ? "positiveDefinite" : "symmetric";
   if (!(Math.abs(uMv - vMu) <= SYMMETRY_RTOL * scaleOf)) {
     throw new ImplicitDiffError(
-      `${who}: the \`${hint}\` hint is wrong: the backward operator is not symmetric (⟨u, Mv⟩ = ${uMv.toExponential(6)} but ⟨Mu, v⟩ = ${vMu.toExponential(6)} for random u, v). Drop the hint; the derivative would be wrong with it.`,
+      `${who}: the \`${hintName(opts)}\` hint is wrong: the backward operator is not symmetric (⟨u, Mv⟩ = ${uMv.toExponential(6)} but ⟨Mu, v⟩ = ${vMu.toExponential(6)} for random u, v). Drop the hint; the derivative would be wrong with it.`,
       {},
     );
   }
@@ -294,7 +407,6 @@ function checkHints(op: LinearOperator, xStar: Tree, opts: ImplicitOptions, cach
       );
     }
   }
-  cache.hintsChecked = true;
 }
 
 function denseKind(opts: ImplicitOptions, n: number, cache: BackwardCache, columns = 1): "lu" | "cholesky" | null {
@@ -314,7 +426,7 @@ function denseKind(opts: ImplicitOptions, n: number, cache: BackwardCache, colum
  * residual norm of every column (its certificate).
  */
 function denseColumns(
-  op: LinearOperator,
+  materialize: () => Tensor,
   b: Tensor,
   transpose: boolean,
   kind: "lu" | "cholesky",
@@ -322,7 +434,7 @@ function denseColumns(
   who: string,
 ): { x: Tensor; residuals: number[] } {
   if (cache.dense === undefined) {
-    const A = (cache.matrix ??= op.materialize());
+    const A = (cache.matrix ??= materialize());
     const n = A.shape[0]!;
     const solver = kind === "cholesky" ? choleskySolver(A.raw, n, who) : luSolver(A.raw, n);
     cache.dense = { A, solver, kind };
@@ -334,7 +446,7 @@ function denseColumns(
 
 /** Dense solve of one right-hand side (a pytree shaped like x) with the cached factorisation. */
 function denseSolve(
-  op: LinearOperator,
+  materialize: () => Tensor,
   rhs: Tree,
   transpose: boolean,
   kind: "lu" | "cholesky",
@@ -342,7 +454,7 @@ function denseSolve(
   who: string,
 ) {
   const b = toVector(rhs);
-  const { x, residuals } = denseColumns(op, reshape(b, [b.size, 1]), transpose, kind, cache, who);
+  const { x, residuals } = denseColumns(materialize, reshape(b, [b.size, 1]), transpose, kind, cache, who);
   const info: Omit<SolveInfo, "phase"> = {
     solver: cache.dense!.kind,
     iterations: 1,
@@ -357,7 +469,12 @@ function denseSolve(
  * with what certifying its solutions needs. Shared by the single, multi-row and batched solves below.
  */
 interface BackwardSystem {
+  /** M. */
   op: LinearOperator;
+  /** op(M), the operator solved: Mᵀ for the cotangent system (see {@link solvedOperator}). */
+  target: LinearOperator;
+  /** M as a dense matrix. */
+  materialize: () => Tensor;
   xStar: Tree;
   /** True for Mᵀ (the cotangent system). */
   transpose: boolean;
@@ -372,7 +489,7 @@ interface BackwardSystem {
 
 /** Solves the backward system for one right-hand side under the policy, reporting diagnostics. */
 function certifiedSolve(sys: BackwardSystem, rhs: Tree, column?: number): Tree {
-  const { op, xStar, transpose, forwardResidual, opts, cache, who, sign } = sys;
+  const { op, target, materialize, xStar, transpose, forwardResidual, opts, cache, who, sign } = sys;
   const where = column === undefined ? who : `${who} (batch element ${column})`;
   const mode = transpose ? "vjp" : "jvp";
   const policy = opts.policy ?? "throw";
@@ -382,7 +499,6 @@ function certifiedSolve(sys: BackwardSystem, rhs: Tree, column?: number): Tree {
     if (policy === "warn") console.warn(`diffopt warning: ${msg}`);
     else throw new ImplicitDiffError(msg, { mode, forwardResidual });
   }
-  const target = transpose ? op.transpose() : op;
   const base: LinearSolveOptions = {
     solver: opts.solve === "fixedPoint" ? "auto" : (opts.solve ?? "auto"),
     rtol: opts.rtol ?? 1e-10,
@@ -407,16 +523,20 @@ function certifiedSolve(sys: BackwardSystem, rhs: Tree, column?: number): Tree {
     if (fast !== null && "value" in fast) result = fast;
     else {
       skipped = fast?.skipped;
-      if (kind !== null && (opts.symmetric || opts.positiveDefinite)) cache.matrix ??= op.materialize();
-      checkHints(op, xStar, opts, cache, who);
+      if (kind !== null && (opts.symmetric || opts.positiveDefinite)) cache.matrix ??= materialize();
+      checkHints(target, xStar, opts, cache, who, kind === "cholesky");
       result =
         kind !== null
-          ? denseSolve(op, rhs, transpose, kind, cache, who)
+          ? denseSolve(materialize, rhs, transpose, kind, cache, who)
           : linearSolve(target, rhs, { ...base, throwOnFailure: true });
       if (kind === null) cache.krylov = recordKrylov(cache.krylov, result.info);
     }
   } catch (e) {
     if (!(e instanceof LinearSolveError)) throw e;
+    // A failed Cholesky factorisation: a wrong positiveDefinite hint throws as such (see checkHints).
+    if (kind === "cholesky" && cache.dense === undefined && opts.positiveDefinite) {
+      probeHints(target, xStar, opts, cache, who);
+    }
     if (policy === "lstsq") {
       result = linearSolve(target, rhs, { ...base, solver: "auto", wellPosed: false, throwOnFailure: false });
       fallback = true;
@@ -478,7 +598,7 @@ function certify<T extends Tree>(
  * index as `column`) as a single solve is. Returns the k×n solutions.
  */
 function certifiedSolveRows(sys: BackwardSystem, rhs: Tensor): Tensor {
-  const { op, xStar, transpose, opts, cache, who } = sys;
+  const { op, materialize, xStar, transpose, opts, cache, who } = sys;
   const [k, n] = rhs.shape as [number, number];
   const row = (j: number) => fromVector(reshape(sliceAxis(rhs, 0, j, j + 1), [n]), xStar);
   const solveRow = (j: number) => toVector(certifiedSolve(sys, row(j), k > 1 ? j : undefined));
@@ -505,7 +625,7 @@ function certifiedSolveRows(sys: BackwardSystem, rhs: Tensor): Tensor {
   let block: { x: Tensor; residuals: number[] };
   try {
     // Shares the factorisation the first row used (or makes it now, when Krylov solves stop paying).
-    block = denseColumns(op, transposeAxes(sliceAxis(rhs, 0, 1, k)), transpose, kind, cache, who);
+    block = denseColumns(materialize, transposeAxes(sliceAxis(rhs, 0, 1, k)), transpose, kind, cache, who);
   } catch (e) {
     // A singular materialised matrix: each row then meets the policy on its own.
     if (e instanceof LinearSolveError) return concatenate([first, ...oneByOne()]);
@@ -573,7 +693,8 @@ function rootJvpSigned(
   const op = backwardOperator(F, sign, xStar, args, opts);
   // M w = -s·∂θF v
   const rhs = sign === 1 ? scale(-1, Bv) : Bv;
-  return solveAll({ op, xStar, transpose: false, forwardResidual: residualNorm(Fx), opts, cache, who, sign }, rhs);
+  const sys = { op, ...solvedOperator(op, false, undefined), xStar, transpose: false, opts, cache, who, sign };
+  return solveAll({ ...sys, forwardResidual: residualNorm(Fx) }, rhs);
 }
 
 function rootVjpSigned(
@@ -591,13 +712,15 @@ function rootVjpSigned(
   );
   if (looped !== undefined) return looped;
   askFactor(opts, cache, xStar, args);
-  const [Fx, pullback] = vjp<Tree>((...a: Tree[]) => F(xStar, ...a), ...args);
+  // At first order (plain x* and args) the transposed matvecs and the dense matrix come from one trace of F in x.
+  const trace = isPlain([xStar, ...args]) ? (cache.trace ??= traceInX(F, xStar, args)) : undefined;
+  const [Fx, pullback] = trace?.pullbackArgs
+    ? [trace.Fx, trace.pullbackArgs]
+    : vjp<Tree>((...a: Tree[]) => F(xStar, ...a), ...args);
   checkSquare(Fx, xStar, who);
-  const op = backwardOperator(F, sign, xStar, args, opts);
-  const u = solveAll(
-    { op, xStar, transpose: true, forwardResidual: residualNorm(Fx), opts, cache, who, sign },
-    cotangent,
-  );
+  const op = backwardOperator(F, sign, xStar, args, opts, trace);
+  const sys = { op, ...solvedOperator(op, true, trace), xStar, transpose: true, opts, cache, who, sign };
+  const u = solveAll({ ...sys, forwardResidual: residualNorm(Fx) }, cotangent);
   // θ̄ = −s·(∂θF)ᵀ u
   return pullback(sign === 1 ? scale(-1, u) : u);
 }
@@ -673,6 +796,18 @@ export function rootVjp<X, const A extends readonly unknown[]>(
   });
 }
 
+/**
+ * True when the custom call on `args` will record a reverse-mode node whose rule gets plain values: the arguments
+ * are plain or traced by one reverse-mode transform over plain values (first-order `grad`, `vjp`, `jacrev`).
+ */
+function firstOrderReverse(args: readonly Tensor[]): boolean {
+  const level = topLevel(args);
+  return (
+    level > 0 &&
+    args.every((a) => a.level === 0 || (a.level === level && a.kind === TraceKind.Vjp && a.primal!.level === 0))
+  );
+}
+
 function sameRefs(a: readonly Tensor[], b: readonly Tensor[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -737,12 +872,15 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
               `${where}: the solver returned a traced value: it closes over a value that is being differentiated. Pass every such value as an argument of the decorated function, after init.`,
             );
           }
-          if (flatten(F(x, ...cargs))[0].some((l) => l.level > 0)) {
+          // F at the plain solution must be plain. When a first-order reverse derivative follows, F is evaluated
+          // once, traced in x, and the trace is kept for the backward pass.
+          const trace = reverseNext ? traceInX(F, x, cargs) : undefined;
+          if (flatten(trace ? trace.Fx : F(x, ...cargs))[0].some((l) => l.level > 0)) {
             throw new DifferentiationError(
               `${where}: the optimality function closes over a value that is being differentiated, whose derivative would be lost. Pass it as an argument of the decorated function (F(x, ...args) receives the same args).`,
             );
           }
-          last = { args: cargsLeaves, init: cinit, outs: xl, xDef, aux, cache: { warm } };
+          last = { args: cargsLeaves, init: cinit, outs: xl, xDef, aux, cache: { warm, ...(trace ? { trace } : {}) } };
         }
         made.push(last);
         return last;
@@ -775,6 +913,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
         },
       };
       const callArgs = [...initLeaves, ...argLeaves];
+      const reverseNext = firstOrderReverse(callArgs);
       const outs: Tensor[] = customCall(rule, callArgs);
       const x = unflatten(record!.xDef, outs);
       if (!opts.hasAux) return x;

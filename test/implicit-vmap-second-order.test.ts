@@ -100,6 +100,23 @@ describe("second-order derivatives of implicit layers under vmap", () => {
     );
   });
 
+  test("customRoot ridge layer: nested vmaps, and a θ shared by the batch (the data batched)", () => {
+    const layer = customRoot((w: Tensor, lam: Tensor, t: Tensor) =>
+      add(matmul(X.T, sub(matmul(X, w), t)), mul(lam, w)),
+    )((_init: unknown, lam: Tensor, t: Tensor) => linalg.solve(add(matmul(X.T, X), diag(lam)), matmul(X.T, t)));
+    const f = (lam: Tensor, t: Tensor) => ridgeLoss(layer(undefined, lam, t) as Tensor);
+    const closed = (lam: Tensor, t: Tensor) => ridgeLoss(linalg.solve(add(matmul(X.T, X), diag(lam)), matmul(X.T, t)));
+    const grid = stack([lams, add(lams, 0.25)]); // 2×3 strengths
+    const nested = vmap(vmap(hessian((lam: Tensor) => f(lam, y))))(grid) as Tensor;
+    const loop = stack(rows(grid).map((r) => stack(rows(r).map((lam) => hessian(closed)(lam, y) as Tensor))));
+    assertClose(nested, loop, tight, "vmap(vmap(hessian(f)))");
+    // θ shared, the targets batched: each element still has its own Hessian (not the batch's sum)
+    const ys = stack([y, mul(-2, y), add(y, 1)]);
+    const lam = tensor([0.5, 1, 2]);
+    const shared = vmap(hessian(f), { inAxes: [null, 0] })(lam, ys) as Tensor;
+    assertClose(shared, stack(rows(ys).map((t) => hessian(closed)(lam, t) as Tensor)), tight, "shared θ");
+  });
+
   test("customFixedPoint layer: every nesting matches the loop and finite differences", () => {
     const W = tensor([
       [0.4, -0.3],

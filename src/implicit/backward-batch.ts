@@ -26,7 +26,7 @@ import { batchLoop, vmap } from "../core/vmap.js";
 import { matmul } from "../core/ops/matmul.js";
 import { sub } from "../core/ops/elementwise.js";
 import { flatten, unflatten, type Tree, type TreeDef } from "../core/tree.js";
-import { batchLevels, batchSizeAt, elementBeneath, stackBeneath } from "./split-beneath.js";
+import { batchLevels, batchSizeAt, elementsBeneath, stackBeneath } from "./split-beneath.js";
 import { stack } from "../core/ops/join.js";
 import { fromVector, toVector } from "../linalg/operator.js";
 import type { LinearOperator } from "../linalg/index.js";
@@ -268,10 +268,11 @@ function splitBeneath<T>(
   const elements = opLeaves.some((l) => batchSizeAt(l, level) !== undefined) ? (cache.elements ??= []) : null;
   let outDef: TreeDef | undefined;
   const outs: Tensor[][] = [];
+  const split = leaves.map((l) => elementsBeneath(l, level, size));
   for (let e = 0; e < size; e++) {
     const parts = unflatten<Tree[]>(
       def,
-      leaves.map((l) => elementBeneath(l, level, e, size)),
+      split.map((l) => l[e]!),
     );
     const [ol, od] = flatten(fn(elementLabel(who, e, size), elements ? (elements[e] ??= {}) : cache, ...parts) as Tree);
     outDef ??= od;

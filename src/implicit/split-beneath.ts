@@ -5,7 +5,7 @@
  * values traced by the outer derivative, beneath which lies the batch. Its backward solve reads numbers (the
  * forward residual, the hint probes, the dense factorisation, the finiteness of the result) and those would be the
  * whole batch's. `batchLoop` cannot split such values: the batch is not on top. Here the batch level is peeled out
- * from under the derivative levels instead: {@link elementBeneath} rebuilds a value's tracers above the batch
+ * from under the derivative levels instead: {@link elementsBeneath} rebuilds a value's tracers above the batch
  * around one element's values (a forward tracer keeps one element of its primal and tangent; a reverse tracer gets
  * a tape node whose pullback puts the element's cotangent back at its place in the batch), the rule runs once per
  * element as it does without `vmap`, and {@link stackBeneath} rebuilds the batched result the same way (its tape
@@ -44,30 +44,35 @@ export function batchSizeAt(t: Tensor, level: number): number | undefined {
 }
 
 /**
- * @internal Element `e` of `t` along the batch at `level` (of `size` elements), with `t`'s tracers above that level
- * rebuilt around it (see the module header). Values below the level are unchanged.
+ * @internal The `size` elements of `t` along the batch at `level`, with `t`'s tracers above that level rebuilt
+ * around each (see the module header). Values below the level are the same for every element.
  */
-export function elementBeneath(t: Tensor, level: number, e: number, size: number): Tensor {
-  if (t.level < level) return t;
+export function elementsBeneath(t: Tensor, level: number, size: number): Tensor[] {
+  if (t.level < level) return new Array<Tensor>(size).fill(t);
   if (t.level === level) {
     const v = t.primal!;
-    return reshape(sliceAxis(v, t.outIndex, e, e + 1), t.shape);
+    return Array.from({ length: size }, (_, e) => reshape(sliceAxis(v, t.outIndex, e, e + 1), t.shape));
   }
-  const primal = elementBeneath(t.primal!, level, e, size);
+  const primals = elementsBeneath(t.primal!, level, size);
   if (t.kind === TraceKind.Jvp) {
-    const tangent = t.tangent === null ? null : elementBeneath(t.tangent, level, e, size);
-    return primal === t.primal && tangent === t.tangent ? t : jvpTracer(t.level, primal, tangent);
+    const tangents = t.tangent === null ? null : elementsBeneath(t.tangent, level, size);
+    return primals.map((p, e) =>
+      p === t.primal && (tangents === null || tangents[e] === t.tangent)
+        ? t
+        : jvpTracer(t.level, p, tangents?.[e] ?? null),
+    );
   }
-  if (t.kind === TraceKind.Batch) return primal === t.primal ? t : batchTracer(t.level, primal, t.outIndex);
-  const node = makeNode([t.node], [t.outIndex], 1, ([ct]) => [
-    ct === null || ct === undefined
+  if (t.kind === TraceKind.Batch) return primals.map((p) => (p === t.primal ? t : batchTracer(t.level, p, t.outIndex)));
+  // One node for all elements: its pullback stacks the elements' cotangents (zeros where none arrived).
+  const node = makeNode([t.node], [t.outIndex], size, (cts) => [
+    cts.every((ct) => ct === null)
       ? null
       : stackBeneath(
-          Array.from({ length: size }, (_, k) => (k === e ? ct : new Tensor(new Float64Array(ct.size), ct.shape))),
+          cts.map((ct) => ct ?? new Tensor(new Float64Array(t.size), t.shape)),
           level,
         ),
   ]);
-  return vjpTracer(t.level, primal, node);
+  return primals.map((p, e) => vjpTracer(t.level, p, node, e));
 }
 
 /**
@@ -108,7 +113,11 @@ export function stackBeneath(parts: readonly Tensor[], level: number): Tensor {
     traced.map((p) => p.node),
     traced.map((p) => p.outIndex),
     1,
-    ([ct]) => index.map((i) => (ct === null || ct === undefined ? null : elementBeneath(ct, level, i, parts.length))),
+    ([ct]) => {
+      if (ct === null || ct === undefined) return index.map(() => null);
+      const elements = elementsBeneath(ct, level, parts.length);
+      return index.map((i) => elements[i]!);
+    },
   );
   return vjpTracer(top, primal, node);
 }

@@ -26,7 +26,7 @@ import { batchLoop, vmap } from "../core/vmap.js";
 import { matmul } from "../core/ops/matmul.js";
 import { sub } from "../core/ops/elementwise.js";
 import { flatten, unflatten, type Tree, type TreeDef } from "../core/tree.js";
-import { batchLevels, batchSizeAt, elementsBeneath, stackBeneath } from "./split-beneath.js";
+import { valueBatchLevel, batchSizeAt, elementsBeneath, stackBeneath } from "./split-beneath.js";
 import { stack } from "../core/ops/join.js";
 import { fromVector, toVector } from "../linalg/operator.js";
 import type { LinearOperator } from "../linalg/index.js";
@@ -240,9 +240,8 @@ export function perElementDerivative<T>(
   if (top === null) {
     // A derivative level between the vmap and this rule (vmap(hessian(f)), vmap(grad(grad(f)))): the batch is split
     // from beneath the derivative levels, so that each element's solve reads its own numbers.
-    const levels = new Set<number>();
-    for (const l of leaves) batchLevels(l, levels);
-    return levels.size === 0 ? undefined : splitBeneath(who, Math.max(...levels), opLeaves, args, cache, fn);
+    const level = leaves.reduce((a, l) => Math.max(a, valueBatchLevel(l)), 0);
+    return level === 0 ? undefined : splitBeneath(who, level, opLeaves, args, cache, fn);
   }
   if (!opLeaves.some(isBatched)) return undefined;
   const elements = opLeaves.some((l) => l.level === top.level) ? (cache.elements ??= []) : null;

@@ -22,13 +22,14 @@ import { Tensor, TraceKind } from "../core/tensor.js";
 import { sliceAxis, stack } from "../core/ops/join.js";
 import { moveBatchAxis, reshape } from "../core/ops/shape.js";
 
-/** @internal The batch levels in `t`'s tracers, primals and tangents, added to `into`. */
-export function batchLevels(t: Tensor, into: Set<number>): Set<number> {
-  for (let u: Tensor | null = t; u !== null && u.level > 0; u = u.primal) {
-    if (u.kind === TraceKind.Batch) into.add(u.level);
-    if (u.kind === TraceKind.Jvp && u.tangent !== null) batchLevels(u.tangent, into);
-  }
-  return into;
+/**
+ * @internal The highest batch level on `t`'s chain of primals (0 if none): the batch whose values a read of `t`'s
+ * numbers would see. A batch only in tangents is not read, and batched operations carry it.
+ */
+export function valueBatchLevel(t: Tensor): number {
+  for (let u: Tensor | null = t; u !== null && u.level > 0; u = u.primal)
+    if (u.kind === TraceKind.Batch) return u.level;
+  return 0;
 }
 
 /** @internal The size of the batch at `level` in `t`, or undefined when `t` is not batched there. */

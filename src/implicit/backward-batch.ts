@@ -25,7 +25,8 @@ import { stopGradient } from "../core/transforms.js";
 import { batchLoop, vmap } from "../core/vmap.js";
 import { matmul } from "../core/ops/matmul.js";
 import { sub } from "../core/ops/elementwise.js";
-import { flatten, unflatten, type Tree } from "../core/tree.js";
+import { flatten, unflatten, type Tree, type TreeDef } from "../core/tree.js";
+import { valueBatchLevel, batchSizeAt, elementsBeneath, stackBeneath } from "./split-beneath.js";
 import { stack } from "../core/ops/join.js";
 import { fromVector, toVector } from "../linalg/operator.js";
 import type { LinearOperator } from "../linalg/index.js";
@@ -220,8 +221,10 @@ export function labelledLoop<T>(
  * is computed once per element, each with its own operator: `fn` on each element's values, with `where` naming the
  * element and the backward cache it should use. Each element of the operator keeps its own cache in
  * `cache.elements`, so that the rows of a Jacobian (`vmap(jacrev(f))`: the rows batched above the elements) reuse
- * the element's factorisation; a level that batches only the right-hand sides shares `cache`. Undefined when the
- * operator is shared by the batch (the multi-right-hand-side case of `solveAll` in root.ts) or nothing is batched.
+ * the element's factorisation; a level that batches only the right-hand sides shares `cache`. When derivative levels
+ * sit above the batch (`vmap(hessian(f))`), the batch is split from beneath them (see `split-beneath.ts`), whatever
+ * is batched. Undefined when the operator is shared by a batch on top (the multi-right-hand-side case of `solveAll`
+ * in root.ts) or nothing is batched.
  */
 export function perElementDerivative<T>(
   who: string,
@@ -231,18 +234,58 @@ export function perElementDerivative<T>(
   fn: (where: string, cache: BackwardCache, ...parts: Tree[]) => T,
 ): T | undefined {
   const opLeaves = flatten(operatorParts as Tree)[0];
-  if (!opLeaves.some(isBatched)) return undefined;
   const args = [...operatorParts, ...rhsParts];
-  const top = batchAtTop(flatten(args as Tree)[0]);
+  const leaves = flatten(args as Tree)[0];
+  const top = batchAtTop(leaves);
   if (top === null) {
-    // A derivative level between the vmap and this rule: the backward solve reads numbers (its certificate) that
-    // would be the whole batch's, and a traced value cannot be split per element.
-    throw new BatchingError(
-      `${who}: a derivative of an implicit derivative under vmap (as in vmap(hessian(f)) or vmap(grad(grad(f)))) is not supported: the outer derivative's backward solve would read the values of the whole batch. Take the outer derivative outside vmap: jvp(vmap(grad(f)), [θ], [v]) gives every element's Hessian–vector product (one column of each Hessian per call), jacfwd(vmap(grad(f))) the block-diagonal Hessian of the batch`,
-    );
+    // A derivative level between the vmap and this rule (vmap(hessian(f)), vmap(grad(grad(f)))): the batch is split
+    // from beneath the derivative levels, so that each element's solve reads its own numbers.
+    const level = leaves.reduce((a, l) => Math.max(a, valueBatchLevel(l)), 0);
+    return level === 0 ? undefined : splitBeneath(who, level, opLeaves, args, cache, fn);
   }
+  if (!opLeaves.some(isBatched)) return undefined;
   const elements = opLeaves.some((l) => l.level === top.level) ? (cache.elements ??= []) : null;
   return labelledLoop(who, (where, e, ...parts) => fn(where, elements ? (elements[e] ??= {}) : cache, ...parts), args);
+}
+
+/** {@link perElementDerivative} for a batch at `level` beneath the derivative levels on top of `args`. */
+function splitBeneath<T>(
+  who: string,
+  level: number,
+  opLeaves: readonly Tensor[],
+  args: readonly Tree[],
+  cache: BackwardCache,
+  fn: (where: string, cache: BackwardCache, ...parts: Tree[]) => T,
+): T {
+  const [leaves, def] = flatten(args as Tree);
+  const size = leaves.map((l) => batchSizeAt(l, level)).find((s) => s !== undefined)!;
+  if (size === 0) {
+    throw new BatchingError(
+      `${who}: a derivative of an implicit derivative under vmap over a batch of 0 elements has no element to run on`,
+    );
+  }
+  const elements = opLeaves.some((l) => batchSizeAt(l, level) !== undefined) ? (cache.elements ??= []) : null;
+  let outDef: TreeDef | undefined;
+  const outs: Tensor[][] = [];
+  const split = leaves.map((l) => elementsBeneath(l, level, size));
+  for (let e = 0; e < size; e++) {
+    const parts = unflatten<Tree[]>(
+      def,
+      split.map((l) => l[e]!),
+    );
+    const [ol, od] = flatten(fn(elementLabel(who, e, size), elements ? (elements[e] ??= {}) : cache, ...parts) as Tree);
+    outDef ??= od;
+    outs.push(ol);
+  }
+  return unflatten(
+    outDef!,
+    outs[0]!.map((_, k) =>
+      stackBeneath(
+        outs.map((o) => o[k]!),
+        level,
+      ),
+    ),
+  ) as T;
 }
 
 /**

@@ -2,6 +2,25 @@ import { test } from "node:test";
 import { gemm, gemmNT, gemmTN } from "../src/core/ops/matmul.js";
 import { assertClose, rng } from "./helpers.js";
 
+/** C + A·B by the triple loop, for A m×k, B k×n and C m×n row-major. */
+function naiveProduct(
+  a: Float64Array,
+  b: Float64Array,
+  c: Float64Array,
+  m: number,
+  k: number,
+  n: number,
+): Float64Array {
+  const out = c.slice();
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
+      out[i * n + j] += s;
+    }
+  return out;
+}
+
 test("gemm (packed and streaming paths) matches a naive triple loop on odd sizes", () => {
   const r = rng(5);
   for (const [m, k, n] of [
@@ -17,13 +36,7 @@ test("gemm (packed and streaming paths) matches a naive triple loop on odd sizes
     const a = Float64Array.from({ length: m * k }, () => r.normal());
     const b = Float64Array.from({ length: k * n }, () => r.normal());
     const c = Float64Array.from({ length: m * n }, () => r.normal());
-    const expected = c.slice();
-    for (let i = 0; i < m; i++)
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
-        expected[i * n + j] += s;
-      }
+    const expected = naiveProduct(a, b, c, m, k, n);
     gemm(a, 0, b, 0, c, 0, m, k, n);
     assertClose(c, expected, { rtol: 1e-12, atol: 1e-12 }, `${m}x${k}x${n}`);
   }
@@ -48,13 +61,7 @@ test("gemm, gemmTN and gemmNT match a naive triple loop on shapes around the Web
     const a = Float64Array.from({ length: m * k }, () => r.normal());
     const b = Float64Array.from({ length: k * n }, () => r.normal());
     const c0 = Float64Array.from({ length: m * n }, () => r.normal());
-    const expected = c0.slice();
-    for (let i = 0; i < m; i++)
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
-        expected[i * n + j] += s;
-      }
+    const expected = naiveProduct(a, b, c0, m, k, n);
     // The same product with A stored transposed (k×m) and with B stored transposed (n×k).
     const at = new Float64Array(k * m);
     for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) at[p * m + i] = a[i * k + p]!;

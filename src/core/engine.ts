@@ -284,28 +284,11 @@ export function backwardPass(
   // iteration). Every other cotangent may be aliased — a rule may return its incoming cotangent to several
   // parents (add's does), and the caller's seeds are the caller's — so it is never written.
   const owned = new Set<Tensor>();
-  const accumulate = (node: TapeNode, index: number, ct: Tensor): void => {
-    if (node.cts === null) node.cts = new Array(node.nOut).fill(null);
-    const prev = node.cts[index]!;
-    if (prev === null) {
-      node.cts[index] = ct;
-      return;
-    }
-    settleAccumulator(prev.raw);
-    if (owned.has(prev) && ct.level === 0 && ct.raw !== prev.raw && sameShape(prev.shape, ct.shape)) {
-      forgetResident(prev);
-      addInto(prev.raw, ct.raw);
-    } else {
-      const total = addFn(prev, ct);
-      if (total.level === 0 && total.raw !== prev.raw && total.raw !== ct.raw) owned.add(total);
-      node.cts[index] = total;
-    }
-  };
   try {
     for (let i = 0; i < outputs.length; i++) {
       const o = outputs[i]!;
       const ct = cts[i]!;
-      if (o.level === level && ct !== null) accumulate(o.node!, o.outIndex, ct);
+      if (o.level === level && ct !== null) accumulate(o.node!, o.outIndex, ct, owned, addFn);
     }
     for (const node of nodes) {
       const nodeCts = node.cts;
@@ -326,7 +309,8 @@ export function backwardPass(
       for (let i = 0; i < node.parents.length; i++) {
         const p = node.parents[i];
         const g = argCts[i];
-        if (p !== null && p !== undefined && g !== null && g !== undefined) accumulate(p, node.parentOut[i]!, g);
+        if (p !== null && p !== undefined && g !== null && g !== undefined)
+          accumulate(p, node.parentOut[i]!, g, owned, addFn);
       }
     }
     settleAccumulator();
@@ -335,6 +319,35 @@ export function backwardPass(
     settleAccumulator();
     for (const node of nodes) node.cts = null;
     for (const l of leaves) l.cts = null;
+  }
+}
+
+/**
+ * Adds `ct` to the cotangent of output `index` of `node` in a backward pass, in place when the current sum is one
+ * the pass owns (`owned`, see `backwardPass`), else by `addFn`. At module level rather than a closure in
+ * `backwardPass`: under `tsx` every named closure created pays a runtime naming call.
+ */
+function accumulate(
+  node: TapeNode,
+  index: number,
+  ct: Tensor,
+  owned: Set<Tensor>,
+  addFn: (a: Tensor, b: Tensor) => Tensor,
+): void {
+  if (node.cts === null) node.cts = new Array(node.nOut).fill(null);
+  const prev = node.cts[index]!;
+  if (prev === null) {
+    node.cts[index] = ct;
+    return;
+  }
+  settleAccumulator(prev.raw);
+  if (owned.has(prev) && ct.level === 0 && ct.raw !== prev.raw && sameShape(prev.shape, ct.shape)) {
+    forgetResident(prev);
+    addInto(prev.raw, ct.raw);
+  } else {
+    const total = addFn(prev, ct);
+    if (total.level === 0 && total.raw !== prev.raw && total.raw !== ct.raw) owned.add(total);
+    node.cts[index] = total;
   }
 }
 

@@ -433,6 +433,12 @@ function isNumericArray(v: unknown): v is NumericArray {
  * ```
  */
 export function tensor(values: TensorLike, shape?: Shape): Tensor {
+  if (typeof values === "number" && shape === undefined) {
+    // A scalar, as the nested-array path below would build it, without its closures.
+    const data = allocFloat64(1);
+    data[0] = values;
+    return new Tensor(data, []);
+  }
   if (shape !== undefined) checkShape(shape, "tensor", "shape");
   if (values instanceof Tensor) {
     if (shape !== undefined && !sameShape(shape, values.shape)) {

@@ -45,37 +45,46 @@ export function flatten(t: Tree): [Tensor[], TreeDef] {
   const leaves: Tensor[] = [];
   // The nodes from the root to the current one. Searched for a cycle only past a depth no sensible pytree reaches,
   // so that a cyclic structure is a typed error rather than a stack overflow, at no cost for ordinary trees.
-  const ancestors: object[] = [];
-  const walk = (node: Tree): TreeDef => {
-    if (node instanceof Tensor || typeof node === "number") {
-      leaves.push(asTensor(node));
-      return { kind: "leaf" };
-    }
-    if (node === null || node === undefined) return { kind: "none", value: node };
-    const isArray = Array.isArray(node);
-    if (!isArray && !isPlainObject(node)) {
-      throw new TreeMismatchError(
-        `tree.flatten: unsupported pytree node of type ${typeof node} (${Object.prototype.toString.call(node)}); use Tensors, arrays and plain objects`,
-      );
-    }
-    if (ancestors.length >= CYCLE_CHECK_DEPTH && ancestors.includes(node)) {
-      throw new ValueError(
-        "tree.flatten: the pytree is cyclic (an array or object contains itself); pytrees must be finite trees",
-      );
-    }
-    ancestors.push(node);
-    let def: TreeDef;
-    if (isArray) def = { kind: "array", children: (node as readonly Tree[]).map(walk) };
-    else {
-      const obj = node as Record<string, Tree>;
-      const keys = Object.keys(obj);
-      def = { kind: "object", keys, children: keys.map((k) => walk(obj[k])) };
-    }
-    ancestors.pop();
-    return def;
-  };
-  const def = walk(t);
+  const def = flattenNode(t, leaves, []);
   return [leaves, def];
+}
+
+/**
+ * The structure of `node`, pushing its leaves onto `leaves`; `ancestors` holds the nodes from the root down to
+ * it. At module level rather than a closure inside {@link flatten}: under `tsx`, every closure created with a
+ * name pays a runtime naming call, which a tiny layer's hot path repeats many times.
+ */
+function flattenNode(node: Tree, leaves: Tensor[], ancestors: object[]): TreeDef {
+  if (node instanceof Tensor || typeof node === "number") {
+    leaves.push(asTensor(node));
+    return { kind: "leaf" };
+  }
+  if (node === null || node === undefined) return { kind: "none", value: node };
+  const isArray = Array.isArray(node);
+  if (!isArray && !isPlainObject(node)) {
+    throw new TreeMismatchError(
+      `tree.flatten: unsupported pytree node of type ${typeof node} (${Object.prototype.toString.call(node)}); use Tensors, arrays and plain objects`,
+    );
+  }
+  if (ancestors.length >= CYCLE_CHECK_DEPTH && ancestors.includes(node)) {
+    throw new ValueError(
+      "tree.flatten: the pytree is cyclic (an array or object contains itself); pytrees must be finite trees",
+    );
+  }
+  ancestors.push(node);
+  const children: TreeDef[] = [];
+  let def: TreeDef;
+  if (isArray) {
+    for (const child of node as readonly Tree[]) children.push(flattenNode(child, leaves, ancestors));
+    def = { kind: "array", children };
+  } else {
+    const obj = node as Record<string, Tree>;
+    const keys = Object.keys(obj);
+    for (const k of keys) children.push(flattenNode(obj[k], leaves, ancestors));
+    def = { kind: "object", keys, children };
+  }
+  ancestors.pop();
+  return def;
 }
 
 /** Depth from which {@link flatten} looks for cycles (deeper trees are checked node by node, quadratically). */
@@ -92,27 +101,36 @@ const CYCLE_CHECK_DEPTH = 64;
  * ```
  */
 export function unflatten<T extends Tree = Tree>(def: TreeDef, leaves: readonly Tensor[]): T {
-  let i = 0;
-  const build = (d: TreeDef): Tree => {
-    switch (d.kind) {
-      case "leaf":
-        if (i >= leaves.length) throw new TreeMismatchError(`tree.unflatten: too few leaves (${leaves.length})`);
-        return leaves[i++]!;
-      case "none":
-        return d.value;
-      case "array":
-        return d.children.map(build);
-      case "object": {
-        const out: Record<string, Tree> = {};
-        d.keys.forEach((k, j) => (out[k] = build(d.children[j]!)));
-        return out;
-      }
-    }
-  };
-  const out = build(def);
-  if (i !== leaves.length)
-    throw new TreeMismatchError(`tree.unflatten: ${leaves.length} leaves for a structure of ${i}`);
+  const cursor = { next: 0 };
+  const out = buildNode(def, leaves, cursor);
+  if (cursor.next !== leaves.length)
+    throw new TreeMismatchError(`tree.unflatten: ${leaves.length} leaves for a structure of ${cursor.next}`);
   return out as T;
+}
+
+/**
+ * The pytree of structure `d` on `leaves` from index `cursor.next` on, which it advances past the leaves used.
+ * At module level for the reason given at {@link flattenNode}.
+ */
+function buildNode(d: TreeDef, leaves: readonly Tensor[], cursor: { next: number }): Tree {
+  switch (d.kind) {
+    case "leaf":
+      if (cursor.next >= leaves.length)
+        throw new TreeMismatchError(`tree.unflatten: too few leaves (${leaves.length})`);
+      return leaves[cursor.next++]!;
+    case "none":
+      return d.value;
+    case "array": {
+      const out: Tree[] = [];
+      for (const child of d.children) out.push(buildNode(child, leaves, cursor));
+      return out;
+    }
+    case "object": {
+      const out: Record<string, Tree> = {};
+      for (let j = 0; j < d.keys.length; j++) out[d.keys[j]!] = buildNode(d.children[j]!, leaves, cursor);
+      return out;
+    }
+  }
 }
 
 /**
@@ -191,11 +209,14 @@ export function flattenLike(other: Tree, def: TreeDef, leaves: readonly Tensor[]
  */
 export function map<T extends Tree>(f: (...leaves: Tensor[]) => Tensor, t: T, ...rest: Tree[]): T {
   const [leaves, def] = flatten(t);
-  const others = rest.map((r) => flattenLike(r, def, leaves, "tree.map"));
-  return unflatten<T>(
-    def,
-    leaves.map((l, i) => f(l, ...others.map((o) => o[i]!))),
-  );
+  const out: Tensor[] = [];
+  if (rest.length === 0) {
+    for (const l of leaves) out.push(f(l));
+  } else {
+    const others = rest.map((r) => flattenLike(r, def, leaves, "tree.map"));
+    for (let i = 0; i < leaves.length; i++) out.push(f(leaves[i]!, ...others.map((o) => o[i]!)));
+  }
+  return unflatten<T>(def, out);
 }
 
 /**

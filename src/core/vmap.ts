@@ -199,60 +199,70 @@ function axesOfLeaves(
   what: string,
   root: string,
 ): { axis: number | null; path: string; number: boolean }[] {
-  const out: { axis: number | null; path: string; number: boolean }[] = [];
-  const ancestors = new Set<object>();
-  const walk = (s: AxisSpec, t: Tree, path: string): void => {
-    if (t instanceof Tensor || typeof t === "number") {
-      if (s !== null && typeof s === "object") {
-        throw new TreeMismatchError(
-          `vmap: ${what} gives a ${Array.isArray(s) ? "list" : "object"} for ${path}, which is a single tensor; give an axis or null`,
-        );
-      }
-      out.push({ axis: s as number | null, path, number: typeof t === "number" });
-      return;
-    }
-    if (t === null || t === undefined) return;
-    if (!Array.isArray(t) && !isPlainObject(t)) {
-      const remedy =
-        t instanceof PRNGKey
-          ? "random keys are not batched: close over the key in f (every element then gets the same draws), or draw outside vmap and pass the samples"
-          : ArrayBuffer.isView(t)
-            ? "wrap it with tensor(...)"
-            : "vmap takes and returns tensors, numbers, and arrays and plain objects of them";
+  const ctx: AxesWalk = { what, out: [], ancestors: new Set<object>() };
+  axesWalk(ctx, spec, tree, root);
+  return ctx.out;
+}
+
+/** The state of {@link axesOfLeaves}' walk (at module level: under `tsx` every named closure costs a naming call). */
+interface AxesWalk {
+  readonly what: string;
+  readonly out: { axis: number | null; path: string; number: boolean }[];
+  readonly ancestors: Set<object>;
+}
+
+function axesWalk(ctx: AxesWalk, s: AxisSpec, t: Tree, path: string): void {
+  const { what, ancestors } = ctx;
+  if (t instanceof Tensor || typeof t === "number") {
+    if (s !== null && typeof s === "object") {
       throw new TreeMismatchError(
-        `vmap: ${path} is ${describeValue(t)}, not a tensor or a pytree of tensors; ${remedy}`,
+        `vmap: ${what} gives a ${Array.isArray(s) ? "list" : "object"} for ${path}, which is a single tensor; give an axis or null`,
       );
     }
-    if (ancestors.has(t)) {
-      throw new ValueError(`vmap: ${path} contains itself (a cyclic structure); pytrees must be finite trees`);
-    }
-    ancestors.add(t);
-    walkNode(s, t, path);
-    ancestors.delete(t);
-  };
-  const walkNode = (s: AxisSpec, t: object, path: string): void => {
-    const whole = s === null || typeof s === "number";
-    if (Array.isArray(t)) {
-      if (!whole && (!Array.isArray(s) || s.length !== t.length)) {
-        throw new TreeMismatchError(
-          `vmap: ${what} for ${path} must be an axis, null, or a list of ${t.length} entries like ${path}, got ${describeValue(s)}`,
-        );
-      }
-      t.forEach((c, i) => walk(whole ? s : (s as readonly AxisSpec[])[i]!, c, `${path}[${i}]`));
-      return;
-    }
-    const obj = t as { readonly [key: string]: Tree };
-    const keys = Object.keys(obj);
-    const sk = whole || Array.isArray(s) ? null : Object.keys(s);
-    if (!whole && (sk === null || sk.length !== keys.length || keys.some((k) => !(k in (s as object))))) {
+    ctx.out.push({ axis: s as number | null, path, number: typeof t === "number" });
+    return;
+  }
+  if (t === null || t === undefined) return;
+  if (!Array.isArray(t) && !isPlainObject(t)) {
+    const remedy =
+      t instanceof PRNGKey
+        ? "random keys are not batched: close over the key in f (every element then gets the same draws), or draw outside vmap and pass the samples"
+        : ArrayBuffer.isView(t)
+          ? "wrap it with tensor(...)"
+          : "vmap takes and returns tensors, numbers, and arrays and plain objects of them";
+    throw new TreeMismatchError(`vmap: ${path} is ${describeValue(t)}, not a tensor or a pytree of tensors; ${remedy}`);
+  }
+  if (ancestors.has(t)) {
+    throw new ValueError(`vmap: ${path} contains itself (a cyclic structure); pytrees must be finite trees`);
+  }
+  ancestors.add(t);
+  axesWalkNode(ctx, s, t, path);
+  ancestors.delete(t);
+}
+
+function axesWalkNode(ctx: AxesWalk, s: AxisSpec, t: object, path: string): void {
+  const what = ctx.what;
+  const whole = s === null || typeof s === "number";
+  if (Array.isArray(t)) {
+    if (!whole && (!Array.isArray(s) || s.length !== t.length)) {
       throw new TreeMismatchError(
-        `vmap: ${what} for ${path} must be an axis, null, or an object with the keys {${keys.join(", ")}}, got ${describeValue(s)}`,
+        `vmap: ${what} for ${path} must be an axis, null, or a list of ${t.length} entries like ${path}, got ${describeValue(s)}`,
       );
     }
-    keys.forEach((k) => walk(whole ? s : (s as { readonly [key: string]: AxisSpec })[k]!, obj[k], `${path}.${k}`));
-  };
-  walk(spec, tree, root);
-  return out;
+    for (let i = 0; i < t.length; i++)
+      axesWalk(ctx, whole ? s : (s as readonly AxisSpec[])[i]!, t[i] as Tree, `${path}[${i}]`);
+    return;
+  }
+  const obj = t as { readonly [key: string]: Tree };
+  const keys = Object.keys(obj);
+  const sk = whole || Array.isArray(s) ? null : Object.keys(s);
+  if (!whole && (sk === null || sk.length !== keys.length || keys.some((k) => !(k in (s as object))))) {
+    throw new TreeMismatchError(
+      `vmap: ${what} for ${path} must be an axis, null, or an object with the keys {${keys.join(", ")}}, got ${describeValue(s)}`,
+    );
+  }
+  for (const k of keys)
+    axesWalk(ctx, whole ? s : (s as { readonly [key: string]: AxisSpec })[k]!, obj[k], `${path}.${k}`);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -14,11 +14,13 @@ import { wasmGemm } from "../wasm/gemm.js";
 import { settleAccumulator, wasmMatvec } from "../wasm/gemv.js";
 
 /**
- * Products of at least this many multiply-adds (m·n·k) run on the WebAssembly SIMD kernel when it is available
- * (`wasm/gemm.ts`); smaller ones stay in TypeScript, where copying the operands into the module's memory is not
- * repaid. The same threshold as the packed TypeScript kernel.
+ * Products with every side at least 4 and at least this many multiply-adds (m·n·k) run on the WebAssembly SIMD
+ * kernel when it is available (`wasm/gemm.ts`). Measured by `npm run bench -- matmul-threshold` over m, n from 2 to
+ * 64 and k from 4 to 1000 (op(A) = A and Aᵀ): with every side at least 4, the kernel, packing included, beats the
+ * TypeScript loops on every shape but 4×4×4 with op(A) = Aᵀ (0.95×), by 1.2–1.5× at k = 4 and 1.5–10× beyond; with
+ * a side of 2 it loses on some shapes up to m·n·k = 16000, so thinner products stay in TypeScript.
  */
-const WASM_MIN_WORK = 32768;
+const WASM_MIN_WORK = 128;
 
 /**
  * C[m×n] += A[m×k] · B[k×n], row-major and contiguous, at the given offsets (see {@link gemmStrided}).
@@ -92,7 +94,8 @@ export function gemmNT(
  * aCol = m) and sub-blocks of a larger matrix are offsets with its row length as stride, so nothing is copied
  * beyond the packing below. C must not overlap the parts of `a` and `b` that are read.
  *
- * Large products run on the WebAssembly SIMD kernel (`wasm/gemm.ts`) when it is available and chosen
+ * Products with every side at least 4 and at least `WASM_MIN_WORK` multiply-adds run on the WebAssembly SIMD
+ * kernel (`wasm/gemm.ts`) when it is available and chosen
  * (`useKernels`), and so do matrix–vector products from 32×32 (`wasm/gemv.ts`). `aSource`/`bSource` name the
  * tensors whose values `a`/`b` are, when they are (the `matmul` primitive's operands): the WebAssembly
  * matrix–vector kernels then keep such a matrix in their memory across calls (`wasm/resident.ts`). Callers
@@ -464,11 +467,10 @@ const matmulPrim: Primitive<Layout> = {
     return pa === null ? pb! : pb === null ? pa : add(pa, pb);
   },
   vjp(ct, [a, b], _out, layout, needs) {
-    const grad = (index: number, operand: Tensor) => {
-      const [x, y, l] = cotangentProduct(ct, a!, b!, layout, index);
-      return sumTo(bind(matmulPrim, [x, y], l), operand.shape);
-    };
-    return [needs[0] ? grad(0, a!) : null, needs[1] ? grad(1, b!) : null];
+    return [
+      needs[0] ? operandCotangent(ct, a!, b!, layout, 0) : null,
+      needs[1] ? operandCotangent(ct, a!, b!, layout, 1) : null,
+    ];
   },
   vjpInto(ct, [a, b], _out, layout, index, target) {
     // One product added into the target by the GEMM kernels (which compute C += op(A)·op(B)): for a matrix times
@@ -484,6 +486,12 @@ const matmulPrim: Primitive<Layout> = {
   },
 };
 
+/** The cotangent of operand `index` of op(A)·op(B), summed to that operand's shape (see {@link cotangentProduct}). */
+function operandCotangent(ct: Tensor, a: Tensor, b: Tensor, layout: Layout, index: number): Tensor {
+  const [x, y, l] = cotangentProduct(ct, a, b, layout, index);
+  return sumTo(bind(matmulPrim, [x, y], l), (index === 0 ? a : b).shape);
+}
+
 /**
  * The cotangent of operand `index` (0: A, 1: B) of op(A)·op(B) as a product [x, y, layout], in the other layouts
  * so that no transposed copy is formed:
@@ -498,6 +506,9 @@ function cotangentProduct(ct: Tensor, a: Tensor, b: Tensor, layout: Layout, inde
 
 /** Fewest rows of A for which a batch of B's is copied side by side into one product (see `batchedProduct`). */
 const FOLD_MIN_ROWS = 8;
+
+/** Most multiply-adds per element (m·k·n) for which a batch of B's is copied side by side into one product. */
+const FOLD_MAX_WORK = 32768;
 
 /**
  * The batching rule of the matrix products. When one operand is a single matrix and the batch of the other
@@ -516,12 +527,11 @@ function batchedProduct(
   layout: Layout,
   size: number,
 ): [Tensor, number] {
-  const product = (x: Tensor, y: Tensor) => bind(matmulPrim, [x, y], layout);
   if (db === null && b.ndim === 2 && layout !== "tn") {
     // op(A)'s rows are A's rows: [B, …, m, k] → [B·…·m, k].
     const x = moveBatchAxis(a, da, 0, size);
     const k = x.shape[x.ndim - 1]!;
-    const out = product(reshape(x, [shapeSize(x.shape.slice(0, -1)), k]), b);
+    const out = bind(matmulPrim, [reshape(x, [shapeSize(x.shape.slice(0, -1)), k]), b], layout);
     return [reshape(out, [...x.shape.slice(0, -1), out.shape[1]!]), 0];
   }
   if (da === null && a.ndim === 2 && b.ndim === 3) {
@@ -530,7 +540,7 @@ function batchedProduct(
       // op(B)'s columns are B's rows: [B, n, k] → [B·n, k], and C = A·Bᵀ is [m, B·n].
       const y = moveBatchAxis(b, db, 0, size);
       const [, n, k] = y.shape as [number, number, number];
-      return [reshape(product(a, reshape(y, [size * n, k])), [m, size, n]), 1];
+      return [reshape(bind(matmulPrim, [a, reshape(y, [size * n, k])], layout), [m, size, n]), 1];
     }
     const [k, n] = b.shape.filter((_, i) => i !== db) as [number, number];
     if (n === 1) {
@@ -540,21 +550,23 @@ function batchedProduct(
       return [reshape(out, [size, m, 1]), 0];
     }
     // op(B) = B is [k, n] per element: [k, B, n] → [k, B·n] (one copy of B), and C = op(A)·B is [m, B·n].
-    // The copy is repaid when A has enough rows and each element's product is too small for the fast kernels.
-    if (m >= FOLD_MIN_ROWS && m * k * n < WASM_MIN_WORK) {
+    // The copy is repaid when A has enough rows and each element's product is small (the per-call costs dominate).
+    if (m >= FOLD_MIN_ROWS && m * k * n < FOLD_MAX_WORK) {
       const y = moveBatchAxis(b, db, 1, size);
-      return [reshape(product(a, reshape(y, [k, size * n])), [m, size, n]), 1];
+      return [reshape(bind(matmulPrim, [a, reshape(y, [k, size * n])], layout), [m, size, n]), 1];
     }
   }
   // One GEMM per element: the batch axes first, each operand padded to the same number of leading axes.
   const lead = Math.max(a.ndim - (da === null ? 0 : 1), b.ndim - (db === null ? 0 : 1)) - 2;
-  const front = (x: Tensor, d: number | null): Tensor => {
-    if (d === null) return x;
-    const y = moveBatchAxis(x, d, 0, size);
-    const pad = lead - (y.ndim - 3);
-    return pad === 0 ? y : reshape(y, [size, ...new Array<number>(pad).fill(1), ...y.shape.slice(1)]);
-  };
-  return [product(front(a, da), front(b, db)), 0];
+  return [bind(matmulPrim, [batchFront(a, da, size, lead), batchFront(b, db, size, lead)], layout), 0];
+}
+
+/** `x` with its batch axis `d` (if any) first and padded with unit axes to `lead` axes before the matrix ones. */
+function batchFront(x: Tensor, d: number | null, size: number, lead: number): Tensor {
+  if (d === null) return x;
+  const y = moveBatchAxis(x, d, 0, size);
+  const pad = lead - (y.ndim - 3);
+  return pad === 0 ? y : reshape(y, [size, ...new Array<number>(pad).fill(1), ...y.shape.slice(1)]);
 }
 
 /**

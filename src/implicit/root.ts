@@ -11,7 +11,7 @@
  * @module
  */
 import { customCall, type CustomRule } from "../core/custom.js";
-import { DifferentiationError, TreeMismatchError, ValueError } from "../core/errors.js";
+import { DifferentiationError, NonFiniteError, TreeMismatchError, ValueError } from "../core/errors.js";
 import { Tensor, TraceKind, describeValue, isBatched, zerosLike } from "../core/tensor.js";
 import { atBoundary } from "../core/check.js";
 import {
@@ -831,7 +831,12 @@ function askFactor(opts: ImplicitOptions, cache: BackwardCache, xStar: Tree, arg
   cache.factor = opts.backwardFactor(stopGradient(xStar), ...args.map((a) => stopGradient(a))) ?? null;
 }
 
-function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who: string) {
+/**
+ * The implicit layer of `customRoot` (sign 1) and `customFixedPoint` (sign −1). With `finiteSolution`, a solver
+ * that returns NaN or ±Infinity is an error (a non-finite x* is no root, and would flow on silently); the
+ * library's own solvers turn it off, since they report a diverged run in their state's status instead.
+ */
+function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who: string, finiteSolution = true) {
   checkImplicitOptions(who, opts);
   return <S extends SolverFn>(solver: S): ImplicitLayer<S> => {
     checkFunction(solver, who, "solver");
@@ -867,6 +872,14 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
             x = x[0] as Tree;
           }
           const [xl, xDef] = flatten(x);
+          const bad = finiteSolution
+            ? xl.findIndex((l) => l.level === 0 && l.raw.some((v) => !Number.isFinite(v)))
+            : -1;
+          if (bad >= 0) {
+            throw new NonFiniteError(
+              `${where}: the solver returned a non-finite solution (NaN or ±Infinity in leaf ${bad} of x*), which is no root of the optimality condition; check the solver's convergence and its inputs`,
+            );
+          }
           if (xl.some((l) => l.level > 0)) {
             throw new DifferentiationError(
               `${where}: the solver returned a traced value: it closes over a value that is being differentiated. Pass every such value as an argument of the decorated function, after init.`,
@@ -940,6 +953,7 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
  * runs on plain values (it is never traced, and may be any algorithm); its output x* is differentiable with
  * respect to every `args` entry (pytrees) in forward and reverse mode and any nesting of them; `init` gets no
  * derivative. F must take the same arguments as the solver (after x / init) and return a pytree shaped like x.
+ * A solver output with NaN or ±Infinity is a `NonFiniteError` (no root is non-finite).
  *
  * Full Jacobians are cheap: the layer remembers its last forward solve, so `jacfwd` and `jacrev` (one JVP or VJP
  * per column or row) run the solver once and factorise a dense backward matrix once. The memo is keyed by the
@@ -965,6 +979,18 @@ export function customRoot(
 ): <S extends SolverFn>(solver: S) => ImplicitLayer<S> {
   checkFunction(F, "customRoot", "F");
   return implicitLayer(F, 1, opts, "customRoot");
+}
+
+/**
+ * @internal `customRoot` for the library's own solvers: a non-finite solution passes through, because their
+ * state reports it (status "diverged" with `throwOnDiverge: false`, a QP's failure status).
+ */
+export function solverRoot(
+  F: OptimalityFn,
+  opts: ImplicitOptions,
+  who: string,
+): <S extends SolverFn>(solver: S) => ImplicitLayer<S> {
+  return implicitLayer(F, 1, opts, who, false);
 }
 
 /**

@@ -26,7 +26,7 @@ import { DifferentiationError, NonFiniteError, ValueError } from "../core/errors
 import { checkFunction, checkOptions } from "../core/options.js";
 import { stopGradient, type TensorTree } from "../core/transforms.js";
 import { flatten, type Tree } from "../core/tree.js";
-import { checkImplicitOptions, customRoot, type ImplicitOptions } from "../implicit/root.js";
+import { checkImplicitOptions, solverRoot, type ImplicitOptions } from "../implicit/root.js";
 import {
   batchedRun,
   batchedUpdates,
@@ -272,7 +272,7 @@ export abstract class Solver<S extends SolverState = SolverState> {
     };
     // F is first called after the solve, so the final state is known by then.
     const F = (x: Tree, ...a: Tree[]): Tree => this.implicitCondition(last!)(x, ...a);
-    const layer = customRoot(F, { ...this.implicitHints(), ...this.implicitOptions })(solve);
+    const layer = solverRoot(F, { ...this.implicitHints(), ...this.implicitOptions }, "customRoot")(solve);
     return { params: layer(init as Tree, ...(args as Tree[])) as RunParams<this, P>, state: last! };
   }
 
@@ -295,7 +295,11 @@ export abstract class Solver<S extends SolverState = SolverState> {
     if (r === undefined || !differentiated(args)) return r;
     // Every element may stop at its own step size: any positive one gives the same root and derivative.
     const F = this.implicitCondition(r.state);
-    const layer = customRoot(F, { ...this.implicitHints(), ...this.implicitOptions })((x: Tree, ..._args: Tree[]) => x);
+    const layer = solverRoot(
+      F,
+      { ...this.implicitHints(), ...this.implicitOptions },
+      "customRoot",
+    )((x: Tree, ..._args: Tree[]) => x);
     return { params: layer(r.params, ...args), state: r.state };
   }
 

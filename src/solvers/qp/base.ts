@@ -21,7 +21,7 @@ import { stopGradient } from "../../core/transforms.js";
 import type { Tree } from "../../core/tree.js";
 import { LinearOperator } from "../../linalg/operator.js";
 import { batchedRun } from "../batched-run.js";
-import { customRoot, type ImplicitOptions } from "../../implicit/root.js";
+import { solverRoot, type ImplicitOptions } from "../../implicit/root.js";
 import type { BackwardFactor } from "../../implicit/backward-solver.js";
 import {
   Solver,
@@ -222,7 +222,11 @@ export abstract class QPSolverBase<S extends QPState, P extends object, X extend
       ...this.implicitOptions,
     };
     // The solve has run: the layer's "solver" hands back its solution, and customRoot attaches the derivative.
-    const params = customRoot(F, opts)((solution: X, ..._problem: unknown[]) => solution)(x, tree, by) as X;
+    const params = solverRoot(F, opts, "customRoot")((solution: X, ..._problem: unknown[]) => solution)(
+      x,
+      tree,
+      by,
+    ) as X;
     return { params, state: solved.state };
   }
 }

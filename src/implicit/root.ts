@@ -275,8 +275,10 @@ function isPlain(trees: readonly Tree[]): boolean {
   return trees.every((t) => flatten(t)[0].every((l) => l.level === 0));
 }
 
-function allFinite(t: Tree): boolean {
-  return flatten(t)[0].every((l) => l.raw.every((v) => Number.isFinite(v)));
+/** @internal True when every leaf of `t` is finite. */
+export function allFinite(t: Tree): boolean {
+  for (const l of flatten(t)[0]) for (let i = 0; i < l.raw.length; i++) if (!Number.isFinite(l.raw[i]!)) return false;
+  return true;
 }
 
 function checkSquare(Fx: Tree, xStar: Tree, what: string): void {
@@ -872,17 +874,14 @@ function implicitLayer(F: OptimalityFn, sign: 1 | -1, opts: ImplicitOptions, who
             x = x[0] as Tree;
           }
           const [xl, xDef] = flatten(x);
-          const bad = finiteSolution
-            ? xl.findIndex((l) => l.level === 0 && l.raw.some((v) => !Number.isFinite(v)))
-            : -1;
-          if (bad >= 0) {
-            throw new NonFiniteError(
-              `${where}: the solver returned a non-finite solution (NaN or ±Infinity in leaf ${bad} of x*), which is no root of the optimality condition; check the solver's convergence and its inputs`,
-            );
-          }
           if (xl.some((l) => l.level > 0)) {
             throw new DifferentiationError(
               `${where}: the solver returned a traced value: it closes over a value that is being differentiated. Pass every such value as an argument of the decorated function, after init.`,
+            );
+          }
+          if (finiteSolution && !allFinite(x)) {
+            throw new NonFiniteError(
+              `${where}: the solver returned a non-finite solution (NaN or ±Infinity in x*), which is no root of the optimality condition; check the solver's convergence and its inputs`,
             );
           }
           // F at the plain solution must be plain. When a first-order reverse derivative follows, F is evaluated

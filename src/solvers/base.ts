@@ -26,7 +26,7 @@ import { DifferentiationError, NonFiniteError, ValueError } from "../core/errors
 import { checkFunction, checkOptions } from "../core/options.js";
 import { stopGradient, type TensorTree } from "../core/transforms.js";
 import { flatten, type Tree } from "../core/tree.js";
-import { checkImplicitOptions, solverRoot, type ImplicitOptions } from "../implicit/root.js";
+import { allFinite, checkImplicitOptions, solverRoot, type ImplicitOptions } from "../implicit/root.js";
 import {
   batchedRun,
   batchedUpdates,
@@ -156,12 +156,6 @@ export function checkSolverOptions(who: string, opts: unknown, spec: SolverOptio
   for (const f of spec?.functions ?? []) checkFunction(o[f], who, `options.${f}`);
   if (o.callback !== undefined) checkFunction(o.callback, who, "options.callback");
   checkImplicitOptions(who, o.implicit as ImplicitOptions | undefined, "options.implicit");
-}
-
-/** @internal True when every leaf of `t` is finite. */
-export function allFinite(t: Tree): boolean {
-  for (const l of flatten(t)[0]) for (let i = 0; i < l.raw.length; i++) if (!Number.isFinite(l.raw[i]!)) return false;
-  return true;
 }
 
 /**

@@ -11,7 +11,8 @@ import { matmul, outer } from "../core/ops/matmul.js";
 import { dot } from "../core/ops/matmul.js";
 import { inv } from "../linalg/dense/lu.js";
 import { LinearSolveError } from "../linalg/dense/errors.js";
-import { allFinite, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
+import { type SolverOptions, type SolverResult, type SolverState } from "./base.js";
+import { allFinite } from "../implicit/root.js";
 import { isConcrete, normOf, unitIntervalOption } from "./common.js";
 import { RootFinder, raveler, type Raveler, type VectorFieldFn } from "./families.js";
 

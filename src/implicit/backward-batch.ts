@@ -27,7 +27,7 @@ import { matmul } from "../core/ops/matmul.js";
 import { sub } from "../core/ops/elementwise.js";
 import { flatten, unflatten, type Tree, type TreeDef } from "../core/tree.js";
 import { valueBatchLevel, batchSizeAt, elementsBeneath, stackBeneath } from "./split-beneath.js";
-import { stack } from "../core/ops/join.js";
+import { sliceAxis, stack } from "../core/ops/join.js";
 import { fromVector, toVector } from "../linalg/operator.js";
 import type { LinearOperator } from "../linalg/index.js";
 import type { BackwardCache, ImplicitOptions } from "./root.js";
@@ -289,26 +289,39 @@ function splitBeneath<T>(
 }
 
 /**
- * @internal The aux outputs of the per-element solves of one call that ran once per element of a `vmap` below a derivative
- * transform (`vmap(grad(…))`): stacked, and batched at that vmap's level.
+ * @internal The aux outputs of the per-element solves of one call that ran once per element of the `vmap`s below a
+ * derivative transform (`vmap(grad(…))`, `vmap(vmap(hessian(…)))`): stacked, and batched at those vmaps' levels.
+ *
+ * The custom call dispatches from the highest level down, so the solves ran in nested loops, the highest batch
+ * level outermost: `auxes` is in that (row-major) order. A batch of 0 elements runs its loop body once, on a
+ * stand-in element, for the shapes only: its aux gives the shape of an empty stack.
  */
 export function stackedAux(auxes: readonly Tree[], args: readonly Tensor[], who: string): Tree {
-  const levels = new Set<number>();
+  const sizes = new Map<number, number>();
   for (const a of args) {
     for (let u: Tensor | null = a; u !== null && u.level > 0; u = u.primal) {
-      if (u.kind === TraceKind.Batch) levels.add(u.level);
+      if (u.kind === TraceKind.Batch) sizes.set(u.level, u.primal!.shape[u.outIndex]!);
     }
   }
-  if (levels.size !== 1) {
+  const levels = [...sizes.keys()].sort((a, b) => b - a);
+  const runs = levels.map((l) => Math.max(sizes.get(l)!, 1));
+  const expected = runs.reduce((a, b) => a * b, 1);
+  if (auxes.length !== expected) {
     throw new BatchingError(
-      `${who}: hasAux under ${levels.size} nested vmaps with a derivative transform inside them is not supported; return the aux from a call of the layer outside the derivative`,
+      `${who}: hasAux: ${auxes.length} solves ran under vmaps of sizes ${levels.map((l) => sizes.get(l)).join(" × ")}, which need ${expected}; return the aux from a call of the layer outside the derivative`,
     );
   }
-  const [level] = levels;
   const auxDef = flatten(auxes[0])[1];
-  const leaves = auxes.map((a) => flatten(a)[0]);
-  return unflatten(
-    auxDef,
-    leaves[0]!.map((_, k) => batchTracer(level!, stack(leaves.map((l) => l[k]!)), 0)),
-  );
+  // The leaves of the aux batched at levels[k…], from the solves starting at `first`.
+  const build = (k: number, first: number): Tensor[] => {
+    if (k === levels.length) return flatten(auxes[first])[0];
+    const stride = runs.slice(k + 1).reduce((a, b) => a * b, 1);
+    const parts = Array.from({ length: runs[k]! }, (_, e) => build(k + 1, first + e * stride));
+    const empty = sizes.get(levels[k]!) === 0;
+    return parts[0]!.map((_, j) => {
+      const stacked = stack(parts.map((p) => p[j]!));
+      return batchTracer(levels[k]!, empty ? sliceAxis(stacked, 0, 0, 0) : stacked, 0);
+    });
+  };
+  return unflatten(auxDef, build(0, 0));
 }

@@ -230,6 +230,7 @@ export function perElementDerivative<T>(
   who: string,
   operatorParts: readonly Tree[],
   rhsParts: readonly Tree[],
+  resultLike: T,
   cache: BackwardCache,
   fn: (where: string, cache: BackwardCache, ...parts: Tree[]) => T,
 ): T | undefined {
@@ -241,33 +242,66 @@ export function perElementDerivative<T>(
     // A derivative level between the vmap and this rule (vmap(hessian(f)), vmap(grad(grad(f)))): the batch is split
     // from beneath the derivative levels, so that each element's solve reads its own numbers.
     const level = leaves.reduce((a, l) => Math.max(a, valueBatchLevel(l)), 0);
-    return level === 0 ? undefined : splitBeneath(who, level, opLeaves, args, cache, fn);
+    if (level === 0) return undefined;
+    const size = leaves.map((l) => batchSizeAt(l, level)).find((s) => s !== undefined)!;
+    return size === 0 ? emptyBatch(resultLike, level) : splitBeneath(who, level, size, opLeaves, args, cache, fn);
   }
-  if (!opLeaves.some(isBatched)) return undefined;
+  if (!opLeaves.some(isBatched) && rhsBatchesOnTop(opLeaves, flatten(rhsParts as Tree)[0])) return undefined;
+  if (top.size === 0) return emptyBatch(resultLike, top.level);
   const elements = opLeaves.some((l) => l.level === top.level) ? (cache.elements ??= []) : null;
   return labelledLoop(who, (where, e, ...parts) => fn(where, elements ? (elements[e] ??= {}) : cache, ...parts), args);
+}
+
+/**
+ * The derivative over a `vmap` batch of 0 elements at `level`: empty, shaped like `like` per element. There is no
+ * element whose solution could certify a solve (`vmap` finds an opaque function's output shapes by running it on a
+ * stand-in element, but a stand-in for x* and θ taken apart is no root), and nothing to differentiate.
+ */
+function emptyBatch<T>(like: T, level: number): T {
+  const [leaves, def] = flatten(like as Tree);
+  return unflatten(
+    def,
+    leaves.map((l) => batchTracer(level, new Tensor(new Float64Array(0), [0, ...l.shape]), 0)),
+  ) as T;
+}
+
+/**
+ * True when `solveAll` (root.ts) can solve for the batched right-hand sides `rhs` with the shared operator: it peels
+ * the batch levels on top of them one at a time, each above every level of the operator (`vmap(jacrev(f))`), and
+ * must then find no batch left beneath. A batch beneath a level of the operator (`vmap(v ↦ jacfwd(jacrev(λ ↦
+ * v·x*(λ))))`: the rows of the inner `jacrev` on top, the data `v` beneath the outer derivative, which traces the
+ * operator) is not: the solution, traced at the operator's level, cannot be stacked below it. The batch on top is
+ * then looped over, and the batch beneath is split from under the operator's levels (see `split-beneath.ts`).
+ */
+function rhsBatchesOnTop(opLeaves: readonly Tensor[], rhs: readonly Tensor[]): boolean {
+  const opTop = topLevel(opLeaves);
+  let leaves = rhs;
+  for (let top = batchAtTop(leaves); top !== null && top.level > opTop; top = batchAtTop(leaves)) {
+    const level = top.level;
+    leaves = leaves.map((l) => (l.level === level ? l.primal! : l));
+  }
+  return leaves.every((l) => valueBatchLevel(l) === 0);
 }
 
 /** {@link perElementDerivative} for a batch at `level` beneath the derivative levels on top of `args`. */
 function splitBeneath<T>(
   who: string,
   level: number,
+  size: number,
   opLeaves: readonly Tensor[],
   args: readonly Tree[],
   cache: BackwardCache,
   fn: (where: string, cache: BackwardCache, ...parts: Tree[]) => T,
 ): T {
   const [leaves, def] = flatten(args as Tree);
-  const size = leaves.map((l) => batchSizeAt(l, level)).find((s) => s !== undefined)!;
-  if (size === 0) {
-    throw new BatchingError(
-      `${who}: a derivative of an implicit derivative under vmap over a batch of 0 elements has no element to run on`,
-    );
-  }
-  const elements = opLeaves.some((l) => batchSizeAt(l, level) !== undefined) ? (cache.elements ??= []) : null;
+  const split = leaves.map((l) => elementsBeneath(l, level, size));
+  // Each element keeps its own cache when its operator is rebuilt for it: batched at `level`, or traced above it
+  // (a reverse tracer gets a node per element, a forward one the element's tangent). A dense matrix cached from one
+  // element's tracers would otherwise carry the other elements' derivatives to that element's place in the batch.
+  const own = opLeaves.some((l, i) => split[i]!.some((p) => p !== l));
+  const elements = own ? (cache.elements ??= []) : null;
   let outDef: TreeDef | undefined;
   const outs: Tensor[][] = [];
-  const split = leaves.map((l) => elementsBeneath(l, level, size));
   for (let e = 0; e < size; e++) {
     const parts = unflatten<Tree[]>(
       def,

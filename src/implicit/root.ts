@@ -685,7 +685,7 @@ function rootJvpSigned(
   who: string,
   cache: BackwardCache = {},
 ): Tree {
-  const looped = perElementDerivative(who, [xStar, ...args], [...tangents], cache, (where, c, x, ...r) =>
+  const looped = perElementDerivative(who, [xStar, ...args], [...tangents], xStar, cache, (where, c, x, ...r) =>
     rootJvpSigned(F, sign, x, r.slice(0, args.length), r.slice(args.length), opts, where, c),
   );
   if (looped !== undefined) return looped;
@@ -709,7 +709,7 @@ function rootVjpSigned(
   who: string,
   cache: BackwardCache = {},
 ): Tree[] {
-  const looped = perElementDerivative(who, [xStar, ...args], [cotangent], cache, (where, c, x, ...r) =>
+  const looped = perElementDerivative(who, [xStar, ...args], [cotangent], [...args], cache, (where, c, x, ...r) =>
     rootVjpSigned(F, sign, x, r.slice(0, args.length), r[args.length], opts, where, c),
   );
   if (looped !== undefined) return looped;

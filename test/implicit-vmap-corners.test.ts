@@ -398,6 +398,7 @@ describe("inAxes, outAxes and a singular element at second order", () => {
     const ref = loopRef((lam) => loopRef((t) => H(lam, t), [ys], [0], 2) as Tensor, [lams], [0], 1) as Tensor;
     assert.deepEqual(nested.shape, [3, 2, 3, 3]);
     assertClose(nested, ref, exact, "outAxes 1 around outAxes −1");
+    // ref[:, 1, :, 2]: the Hessian at λ = lams[1] for the data ys[2]
     assertClose(
       slice(slice(ref, [0, 3], 1), [0, 3], [0, 3], 2).data,
       fdJacobian(grad((l: Tensor) => f(l, slice(ys, 2))) as (l: Tensor) => Tensor, slice(lams, 1)),

@@ -223,8 +223,10 @@ export function labelledLoop<T>(
  * `cache.elements`, so that the rows of a Jacobian (`vmap(jacrev(f))`: the rows batched above the elements) reuse
  * the element's factorisation; a level that batches only the right-hand sides shares `cache`. When derivative levels
  * sit above the batch (`vmap(hessian(f))`), the batch is split from beneath them (see `split-beneath.ts`), whatever
- * is batched. Undefined when the operator is shared by a batch on top (the multi-right-hand-side case of `solveAll`
- * in root.ts) or nothing is batched.
+ * is batched; so is a batch of the right-hand sides that lies beneath a derivative level of a shared operator (see
+ * {@link rhsBatchesOnTop}). `resultLike` has the per-element structure and shapes of `fn`'s result (the arguments for
+ * a VJP, x* for a JVP): over a batch of 0 elements the result is empty, shaped like it. Undefined when the operator
+ * is shared by a batch on top (the multi-right-hand-side case of `solveAll` in root.ts) or nothing is batched.
  */
 export function perElementDerivative<T>(
   who: string,

@@ -321,3 +321,51 @@ describe("implicit derivatives on MGH problems against central differences of ti
     }
   });
 });
+
+describe("bugs the suite exposed", () => {
+  const problem = (name: string) => MGH_PROBLEMS.find((q) => q.name === name)!;
+  const unbounded = [tensor(-Infinity), tensor(Infinity)];
+
+  test("a line search never accepts F = +∞ (an overflowed step was taken and reported as divergence)", () => {
+    // Before: each of these threw "NonFiniteError: … diverged at iteration k (error Infinity, value Infinity)"
+    // because decideBelow(+∞, …) was undecided and the trapezoid test on overflowed gradients then passed.
+    const box = problem("box3d");
+    const biggs = problem("biggsExp6");
+    const osborne = problem("osborne1");
+    const cases: [Solver, Tensor, unknown[], string][] = [
+      [
+        new GaussNewton({ residualFun: problem("jennrichSampson").residual, tol: 1e-8 }),
+        tensor([0.3, 0.4]),
+        [],
+        "stalled",
+      ],
+      [new GaussNewton({ residualFun: box.residual, tol: 5e-9, maxIter: 200 }), tensor([0, 100, 200]), [], "converged"],
+      [new Newton({ fun: objectiveOf(box), tol: 1e-8, maxIter: 200 }), tensor([0, 100, 200]), [], "converged"],
+      [
+        new Newton({ fun: objectiveOf(biggs), tol: 1e-8, maxIter: 200 }),
+        tensor([10, 20, 10, 10, 10, 10]),
+        [],
+        "converged",
+      ],
+      [
+        new GaussNewton({ residualFun: osborne.residual, tol: 5e-9, maxIter: 200 }),
+        tensor([5, 15, -10, 0.1, 0.2]),
+        [],
+        "stalled",
+      ],
+      [
+        new LBFGSB({ fun: objectiveOf(osborne), tol: 1e-8, maxIter: 50 }),
+        tensor([5, 15, -10, 0.1, 0.2]),
+        [unbounded],
+        "maxIterReached",
+      ],
+    ];
+    for (const [solver, x0, args, status] of cases) {
+      const { params, state } = solver.run(x0, ...args) as { params: Tensor; state: SolverState };
+      assert.equal(state.status, status, `${solver.name} from ${x0.toArray()}`);
+      assert.ok(Number.isFinite(state.value!) && Number.isFinite(state.error), solver.name);
+      if (status === "converged") assert.ok(state.value! < 1e-15, `${solver.name}: F ${state.value}`);
+      assert.ok((params.toArray() as number[]).every(Number.isFinite));
+    }
+  });
+});

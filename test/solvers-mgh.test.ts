@@ -368,4 +368,19 @@ describe("bugs the suite exposed", () => {
       assert.ok((params.toArray() as number[]).every(Number.isFinite));
     }
   });
+
+  test("Newton's shifted Hessian too ill-conditioned for the solve: a larger shift, not an escaped LinearSolveError", () => {
+    // Gulf's flat valley, where TrustRegion stops (‖∇F‖ ≤ 1e-8, smallest Hessian eigenvalue 6e-10). Before: Newton
+    // threw "LinearSolveError: linearSolve (cholesky, solve): the residual 7.405e-18 exceeds the tolerance 2.835e-19".
+    const gulf = problem("gulf");
+    const x = tensor([44.38236324010707, 25.505582045440264, 1.4723315092251128]);
+    for (const solver of [
+      new Newton({ fun: objectiveOf(gulf), tol: 1e-14, maxIter: 500 }),
+      new TrustRegion({ fun: objectiveOf(gulf), method: "dogleg", tol: 1e-14, maxIter: 500 }),
+    ]) {
+      const { params, state } = solver.run(x);
+      assert.equal(state.status, "converged", solver.name);
+      assertClose(params, [50, 25, 1.5], { rtol: 1e-6 }, solver.name);
+    }
+  });
 });

@@ -100,9 +100,13 @@ export const LIPSCHITZ_MARGIN = 1e-8;
  * 16ε(|fOld| + |fNew|)): true or false when it can, null when the comparison is within rounding. Near a
  * minimiser the decrease a sufficient-decrease test demands falls below that error; callers then estimate the
  * decrease from gradients by the trapezoid rule f(x + d) − f(x) ≈ ⟨∇f(x) + ∇f(x + d), d⟩/2 (exact for
- * quadratics) instead of accepting or rejecting on noise.
+ * quadratics) instead of accepting or rejecting on noise. A NaN or +∞ `fNew` is decided: false.
  */
 export function decideBelow(fNew: number, bound: number, fOld: number): boolean | null {
+  // An overflowed or undefined value is never below: its slack would be infinite (or NaN), leaving the decision
+  // to a trapezoid test on gradients that overflowed too — which can accept f = +∞ (a Gauss–Newton step on
+  // Jennrich–Sampson, test/solvers-mgh.test.ts).
+  if (Number.isNaN(fNew) || fNew === Infinity) return false;
   const slack = 16 * Number.EPSILON * (Math.abs(fOld) + Math.abs(fNew));
   if (fNew <= bound - slack) return true;
   if (fNew > bound + slack) return false;

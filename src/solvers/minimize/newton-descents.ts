@@ -14,6 +14,7 @@ import { add, scale, sub, vdot, type Tree } from "../../core/tree.js";
 import { stopGradient } from "../../core/transforms.js";
 import { div } from "../../core/ops/elementwise.js";
 import { choleskyFactor } from "../../linalg/dense/kernels.js";
+import { LinearSolveError } from "../../linalg/dense/errors.js";
 import { LinearOperator } from "../../linalg/operator.js";
 import { linearSolve } from "../../linalg/solve.js";
 import { unravel, type LocalModel } from "./model.js";
@@ -133,13 +134,9 @@ export function steihaugDescent(maxCgIter: (n: number) => number): Descent<null>
 export function positiveShift(H: Tensor): number {
   const n = H.shape[0]!;
   const a = stopGradient(H).raw;
-  let maxDiag = 0;
   let minDiag = Infinity;
-  for (let i = 0; i < n; i++) {
-    maxDiag = Math.max(maxDiag, Math.abs(a[i * n + i]!));
-    minDiag = Math.min(minDiag, a[i * n + i]!);
-  }
-  const beta = 1e-3 * Math.max(maxDiag, 1e-8);
+  for (let i = 0; i < n; i++) minDiag = Math.min(minDiag, a[i * n + i]!);
+  const beta = shiftUnit(H);
   let tau = minDiag > 0 ? 0 : beta - minDiag;
   for (let k = 0; k < 100; k++) {
     const shifted = a.slice();
@@ -150,22 +147,43 @@ export function positiveShift(H: Tensor): number {
   return NaN;
 }
 
-/** @internal The solution of (H + τI) s = −g for a dense H with τ from {@link positiveShift}, or null. */
+/** β = 10⁻³·max|Hᵢᵢ| (at least 10⁻¹¹), the first non-zero shift of {@link positiveShift}. */
+function shiftUnit(H: Tensor): number {
+  const n = H.shape[0]!;
+  const a = stopGradient(H).raw;
+  let maxDiag = 0;
+  for (let i = 0; i < n; i++) maxDiag = Math.max(maxDiag, Math.abs(a[i * n + i]!));
+  return 1e-3 * Math.max(maxDiag, 1e-8);
+}
+
+/**
+ * @internal The solution of (H + τI) s = −g for a dense H with τ from {@link positiveShift}, or null. A shift
+ * that lets Cholesky factorise can still leave H + τI too ill-conditioned for the solve's residual check (in
+ * Gulf's flat valley, test/solvers-mgh.test.ts, the condition number is ~10¹⁰): τ then grows (at least to β,
+ * then ×4), moving the step towards a scaled gradient step, instead of the solve's error escaping the run.
+ */
 function modifiedNewtonStep(model: LocalModel): Tree | null {
   const H = model.hessian().materialize();
-  const tau = positiveShift(H);
+  let tau = positiveShift(H);
   if (!Number.isFinite(tau)) return null;
   const n = H.shape[0]!;
-  const op = LinearOperator.fromMatrix(tau === 0 ? H : H.add(eye(n).mul(tau)), {
-    symmetric: true,
-    positiveDefinite: true,
-  });
-  const s = linearSolve(op, model.flatGrad.neg(), { solver: "cholesky" }).value;
-  return unravel(s, model.grad);
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const op = LinearOperator.fromMatrix(tau === 0 ? H : H.add(eye(n).mul(tau)), {
+      symmetric: true,
+      positiveDefinite: true,
+    });
+    try {
+      return unravel(linearSolve(op, model.flatGrad.neg(), { solver: "cholesky" }).value, model.grad);
+    } catch (e) {
+      if (!(e instanceof LinearSolveError)) throw e;
+      tau = Math.max(4 * tau, shiftUnit(H));
+    }
+  }
+  return null;
 }
 
 const NOT_POSITIVE =
-  "the Hessian could not be made positive definite by a diagonal shift (non-finite entries?); check the objective";
+  "the Hessian could not be made positive definite and solvable by a diagonal shift (non-finite entries?); check the objective";
 
 /** @internal Newton with a dense, modified Hessian: (∇²f + τI) p = −∇f, τ ≥ 0 the smallest shift that works. */
 export function newtonDescent(): Descent<null> {

@@ -3,12 +3,13 @@
 Usage: /usr/bin/python3 bench/peers/peers.py MANIFEST.json
        /usr/bin/python3 bench/peers/peers.py --memory implicit|unrolled K
 
-Reads the workloads written by bench/peers.bench.ts (raw little-endian float64 arrays plus a JSON manifest), times
-each one in PyTorch and in NumPy/SciPy with the same batch-median timer as bench/util.ts, and prints a JSON report
-{name: {torch: {seconds, check}, numpy: {seconds, check}}} where `check` holds the values diffopt compares with its
-own. Every library runs on one thread (the caller sets OMP/OPENBLAS_NUM_THREADS=1; torch.set_num_threads(1) here).
-A library that is not installed, or a workload it has no version of, is left out; an exception is reported as
-{"error": message} for that cell.
+Reads the workloads written by bench/peers.bench.ts (raw little-endian float64 arrays plus a JSON manifest), then
+answers timing requests, one per line on stdin: {"name": workload, "lib": "torch" | "numpy"}. Each answer is one
+JSON line on stdout: {seconds, check} from the same batch-median timer as bench/util.ts, where `check` holds the
+values diffopt compares with its own; null when the library is not installed or has no version of the workload;
+{"error": message} when it raised. The caller alternates these requests with its own timings of the same
+workload, so that the ratios compare runs made under the same load. Every library runs on one thread (the caller
+sets OMP/OPENBLAS_NUM_THREADS=1; torch.set_num_threads(1) here).
 
 The computations mirror bench/peers/workloads.ts: the same algorithms and iteration counts, written the way a user
 of each library would write them.
@@ -408,29 +409,30 @@ SLOW = {
 }
 
 
-def measure(maker, arrays, params, kind):
-    """Times a workload: a maker returns the function to time, or (function giving the values, function to time)."""
-    made = maker(arrays, params)
-    check_fn, fn = made if isinstance(made, tuple) else (made, made)
-    check = check_fn()
-    min_time = 1.0 if SLOW.get(kind, lambda _p: False)(params) else 0.3
-    return {"seconds": time_it(fn, min_time=min_time), "check": [float(v) for v in check]}
-
-
-def run_manifest(path):
-    report = {}
-    for w in json.load(open(path)):
-        arrays = {k: load(spec) for k, spec in w["arrays"].items()}
-        entry = {}
-        for lib, table, available in (("torch", TORCH, torch is not None), ("numpy", NUMPY, scipy is not None)):
-            if not available or w["kind"] not in table:
-                continue
+def serve(path):
+    """Answers the timing requests on stdin (see the module comment), making each workload's function once."""
+    workloads = {w["name"]: w for w in json.load(open(path))}
+    libraries = {"torch": (TORCH, torch is not None), "numpy": (NUMPY, scipy is not None)}
+    made = {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        w = workloads[request["name"]]
+        table, available = libraries[request["lib"]]
+        answer = None
+        if available and w["kind"] in table:
             try:
-                entry[lib] = measure(table[w["kind"]], arrays, w["params"], w["kind"])
+                key = (w["name"], request["lib"])
+                if key not in made:
+                    arrays = {k: load(spec) for k, spec in w["arrays"].items()}
+                    maker = table[w["kind"]](arrays, w["params"])
+                    check_fn, fn = maker if isinstance(maker, tuple) else (maker, maker)
+                    made[key] = (fn, [float(v) for v in check_fn()])
+                fn, check = made[key]
+                min_time = 1.0 if SLOW.get(w["kind"], lambda _p: False)(w["params"]) else 0.3
+                answer = {"seconds": time_it(fn, min_time=min_time), "check": check}
             except Exception as e:  # reported in the table, never hidden
-                entry[lib] = {"error": f"{type(e).__name__}: {e}"}
-        report[w["name"]] = entry
-    json.dump(report, sys.stdout)
+                answer = {"error": f"{type(e).__name__}: {e}"}
+        print(json.dumps(answer), flush=True)
 
 
 def memory(mode, K):
@@ -453,4 +455,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--memory":
         memory(sys.argv[2], int(sys.argv[3]))
     else:
-        run_manifest(sys.argv[1])
+        serve(sys.argv[1])

@@ -9,6 +9,9 @@
  * diffopt's. Each workload is timed in rounds (`DIFFOPT_PEERS_ROUNDS`, default 3), each round PyTorch, NumPy/SciPy
  * and diffopt back to back, so that a change of load between them moves every column of a round alike; a row
  * reports the median time of each library, the median of the per-round ratios and, in brackets, their range.
+ * Times are process CPU time by default (`DIFFOPT_PEERS_CLOCK=cpu`; `wall` for wall time): every computation timed
+ * here is single-threaded, so on an idle machine the two agree, while on an oversubscribed one wall time mostly
+ * measures the wait for a core. CPU time counts every thread of the process (V8's garbage-collector helpers too).
  *
  * Peers: Debian's `python3-torch`, `python3-numpy` and `python3-scipy` (`apt-get install -y python3-torch
  * python3-scipy`). A missing peer leaves its column empty; the diffopt column is always measured.
@@ -27,7 +30,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { workloads, type Workload } from "./peers/workloads.js";
-import { formatTime, printTable, timeIt } from "./util.js";
+import { cpuClock, formatTime, printTable, timeIt } from "./util.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -151,6 +154,9 @@ const median = (v: readonly number[]) => {
 export async function run(): Promise<void> {
   const list = selected(workloads());
   const rounds = Number(process.env.DIFFOPT_PEERS_ROUNDS ?? 3);
+  const clockName = process.env.DIFFOPT_PEERS_CLOCK ?? "cpu";
+  if (clockName !== "cpu" && clockName !== "wall") throw new Error("DIFFOPT_PEERS_CLOCK must be cpu or wall");
+  const clock = clockName === "cpu" ? cpuClock : undefined;
   if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error("DIFFOPT_PEERS_ROUNDS must be a positive integer");
   const dir = mkdtempSync(join(tmpdir(), "diffopt-peers-"));
   const rows: string[][] = [];
@@ -174,7 +180,7 @@ export async function run(): Promise<void> {
         }
         // A long first warm-up: the first rows would otherwise be timed while V8 still compiles the shared code.
         const warmup = round === 0 ? 0.5 : 0.05;
-        ours.push(timeIt(w.timed ?? w.run, { minTime: w.minTime ?? 0.3, minBatches: 3, warmup }).median);
+        ours.push(timeIt(w.timed ?? w.run, { minTime: w.minTime ?? 0.3, minBatches: 3, warmup, clock }).median);
       }
       const perOp = w.perOp ?? 1;
       const t = median(ours) / perOp;
@@ -213,7 +219,7 @@ export async function run(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   printTable(
-    `diffopt against PyTorch and NumPy/SciPy (float64, one thread; time per call, per op for the small-op rows; median of ${rounds} interleaved rounds, ratio range in brackets)`,
+    `diffopt against PyTorch and NumPy/SciPy (float64, one thread; time per call, per op for the small-op rows; ${clockName} time, median of ${rounds} interleaved rounds, ratio range in brackets)`,
     ["workload", "diffopt", "torch", "diffopt/torch", "numpy/scipy", "diffopt/numpy", "target", "status"],
     rows,
   );
@@ -240,7 +246,11 @@ export async function run(): Promise<void> {
   mkdirSync(reports, { recursive: true });
   writeFileSync(
     join(reports, "bench-peers.json"),
-    JSON.stringify({ date: new Date().toISOString(), node: process.version, workloads: json, memory }, null, 2),
+    JSON.stringify(
+      { date: new Date().toISOString(), node: process.version, clock: clockName, rounds, workloads: json, memory },
+      null,
+      2,
+    ),
   );
   console.log("\nwritten to reports/bench-peers.json");
 }

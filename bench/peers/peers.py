@@ -15,6 +15,7 @@ The computations mirror bench/peers/workloads.ts: the same algorithms and iterat
 of each library would write them.
 """
 import json
+import os
 import resource
 import sys
 import time
@@ -36,22 +37,26 @@ except ImportError:
     scipy = None
 
 
+# The clock of bench/peers.bench.ts: process CPU time ("cpu", every thread) or wall time ("wall").
+CLOCK = time.process_time if os.environ.get("DIFFOPT_PEERS_CLOCK", "cpu") == "cpu" else time.perf_counter
+
+
 def time_it(fn, min_time=0.3, min_batches=3, warmup=0.05):
     """Median seconds per call over batches of ~20 ms (bench/util.ts timeIt)."""
-    calls, t0 = 0, time.perf_counter()
+    calls, t0 = 0, CLOCK()
     while True:
         fn()
         calls += 1
-        if time.perf_counter() - t0 >= warmup and calls >= 2:
+        if CLOCK() - t0 >= warmup and calls >= 2:
             break
-    per_call = (time.perf_counter() - t0) / calls
+    per_call = (CLOCK() - t0) / calls
     batch = max(1, round(0.02 / per_call))
     samples, total = [], 0.0
     while total < min_time or len(samples) < min_batches:
-        start = time.perf_counter()
+        start = CLOCK()
         for _ in range(batch):
             fn()
-        elapsed = time.perf_counter() - start
+        elapsed = CLOCK() - start
         total += elapsed
         samples.append(elapsed / batch)
     return float(np.median(samples))

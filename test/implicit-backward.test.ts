@@ -182,6 +182,42 @@ describe("customFixedPoint: the fixed-point iteration on the adjoint", () => {
     assert.throws(() => grad((t: Tensor) => sum(forced(undefined, t)))(theta), ImplicitDiffError);
   });
 
+  /**
+   * T(v, θ) = A v + θ with A = Q diag(λ) Qᵀ symmetric, λ evenly spread over [lo, hi]: the residual ratios of the
+   * adjoint iteration rise towards hi (log-convexity), slowly when many eigenvalues sit below hi. The gradient of
+   * Σ cᵢ v*ᵢ in θ is (I − A)⁻¹c.
+   */
+  const spectral = (n: number, lo: number, hi: number, opts: object) => {
+    const Q = linalg.qr(randn(r, [n, n])).Q;
+    const lam = tensor(Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1)));
+    const A = matmul(mul(Q, reshape(lam, [1, n])), Q.T);
+    const I = eye(n);
+    const seen: ImplicitDiagnostics[] = [];
+    const layer = customFixedPoint((v: Tensor, th: Tensor) => add(matmul(A, v), th), {
+      onDiagnostics: (g) => seen.push(g),
+      ...opts,
+    })((_v: undefined, th: Tensor) => linalg.solve(sub(I, A), th));
+    const cv = randn(r, [n]);
+    const g = grad((th: Tensor) => sum(mul(cv, layer(undefined, th))))(randn(r, [n])) as Tensor;
+    assertClose(g, linalg.solve(sub(I, A), cv), { rtol: 1e-8, atol: 1e-10 });
+    return seen[0]!;
+  };
+
+  test("a rate creeping towards 1 is abandoned after a few steps, from the trend of the ratios", () => {
+    // Ratios start near 0.75 and rise towards 0.9995: a constant-rate prediction would wait until the rate itself
+    // is slow (tens of steps with this budget); the rising ratios give it away after four.
+    const seen = spectral(60, 0.5, 0.9995, { maxIter: 1000 });
+    assert.equal(seen.linearSolve.solver, "lu");
+    assert.ok(seen.skipped !== undefined && !seen.skipped.converged);
+    assert.ok(seen.skipped.iterations <= 6, `abandoned after ${seen.skipped.iterations} steps`);
+  });
+
+  test("a rate rising towards a contraction is kept: the iteration converges", () => {
+    const seen = spectral(60, 0, 0.5, {});
+    assert.equal(seen.linearSolve.solver, "fixedPoint");
+    assert.ok(seen.linearSolve.converged && seen.skipped === undefined);
+  });
+
   test("second derivatives stay exact (the general, differentiable path)", () => {
     // x = ½cos(x) + θ: dx/dθ = 1/(1 + ½sin x), d²x/dθ² = −½cos(x)·x′³
     const Tc = (v: Tensor, theta: Tensor) => add(mul(0.5, cos(v)), theta);

@@ -3,17 +3,19 @@
 Usage: /usr/bin/python3 bench/peers/peers.py MANIFEST.json
        /usr/bin/python3 bench/peers/peers.py --memory implicit|unrolled K
 
-Reads the workloads written by bench/peers.bench.ts (raw little-endian float64 arrays plus a JSON manifest), times
-each one in PyTorch and in NumPy/SciPy with the same batch-median timer as bench/util.ts, and prints a JSON report
-{name: {torch: {seconds, check}, numpy: {seconds, check}}} where `check` holds the values diffopt compares with its
-own. Every library runs on one thread (the caller sets OMP/OPENBLAS_NUM_THREADS=1; torch.set_num_threads(1) here).
-A library that is not installed, or a workload it has no version of, is left out; an exception is reported as
-{"error": message} for that cell.
+Reads the workloads written by bench/peers.bench.ts (raw little-endian float64 arrays plus a JSON manifest), then
+answers timing requests, one per line on stdin: {"name": workload, "lib": "torch" | "numpy"}. Each answer is one
+JSON line on stdout: {seconds, check} from the same batch-median timer as bench/util.ts, where `check` holds the
+values diffopt compares with its own; null when the library is not installed or has no version of the workload;
+{"error": message} when it raised. The caller alternates these requests with its own timings of the same
+workload, so that the ratios compare runs made under the same load. Every library runs on one thread (the caller
+sets OMP/OPENBLAS_NUM_THREADS=1; torch.set_num_threads(1) here).
 
 The computations mirror bench/peers/workloads.ts: the same algorithms and iteration counts, written the way a user
 of each library would write them.
 """
 import json
+import os
 import resource
 import sys
 import time
@@ -35,22 +37,26 @@ except ImportError:
     scipy = None
 
 
+# The clock of bench/peers.bench.ts: process CPU time ("cpu", every thread) or wall time ("wall").
+CLOCK = time.process_time if os.environ.get("DIFFOPT_PEERS_CLOCK", "cpu") == "cpu" else time.perf_counter
+
+
 def time_it(fn, min_time=0.3, min_batches=3, warmup=0.05):
     """Median seconds per call over batches of ~20 ms (bench/util.ts timeIt)."""
-    calls, t0 = 0, time.perf_counter()
+    calls, t0 = 0, CLOCK()
     while True:
         fn()
         calls += 1
-        if time.perf_counter() - t0 >= warmup and calls >= 2:
+        if CLOCK() - t0 >= warmup and calls >= 2:
             break
-    per_call = (time.perf_counter() - t0) / calls
+    per_call = (CLOCK() - t0) / calls
     batch = max(1, round(0.02 / per_call))
     samples, total = [], 0.0
     while total < min_time or len(samples) < min_batches:
-        start = time.perf_counter()
+        start = CLOCK()
         for _ in range(batch):
             fn()
-        elapsed = time.perf_counter() - start
+        elapsed = CLOCK() - start
         total += elapsed
         samples.append(elapsed / batch)
     return float(np.median(samples))
@@ -408,29 +414,30 @@ SLOW = {
 }
 
 
-def measure(maker, arrays, params, kind):
-    """Times a workload: a maker returns the function to time, or (function giving the values, function to time)."""
-    made = maker(arrays, params)
-    check_fn, fn = made if isinstance(made, tuple) else (made, made)
-    check = check_fn()
-    min_time = 1.0 if SLOW.get(kind, lambda _p: False)(params) else 0.3
-    return {"seconds": time_it(fn, min_time=min_time), "check": [float(v) for v in check]}
-
-
-def run_manifest(path):
-    report = {}
-    for w in json.load(open(path)):
-        arrays = {k: load(spec) for k, spec in w["arrays"].items()}
-        entry = {}
-        for lib, table, available in (("torch", TORCH, torch is not None), ("numpy", NUMPY, scipy is not None)):
-            if not available or w["kind"] not in table:
-                continue
+def serve(path):
+    """Answers the timing requests on stdin (see the module comment), making each workload's function once."""
+    workloads = {w["name"]: w for w in json.load(open(path))}
+    libraries = {"torch": (TORCH, torch is not None), "numpy": (NUMPY, scipy is not None)}
+    made = {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        w = workloads[request["name"]]
+        table, available = libraries[request["lib"]]
+        answer = None
+        if available and w["kind"] in table:
             try:
-                entry[lib] = measure(table[w["kind"]], arrays, w["params"], w["kind"])
+                key = (w["name"], request["lib"])
+                if key not in made:
+                    arrays = {k: load(spec) for k, spec in w["arrays"].items()}
+                    maker = table[w["kind"]](arrays, w["params"])
+                    check_fn, fn = maker if isinstance(maker, tuple) else (maker, maker)
+                    made[key] = (fn, [float(v) for v in check_fn()])
+                fn, check = made[key]
+                min_time = 1.0 if SLOW.get(w["kind"], lambda _p: False)(w["params"]) else 0.3
+                answer = {"seconds": time_it(fn, min_time=min_time), "check": check}
             except Exception as e:  # reported in the table, never hidden
-                entry[lib] = {"error": f"{type(e).__name__}: {e}"}
-        report[w["name"]] = entry
-    json.dump(report, sys.stdout)
+                answer = {"error": f"{type(e).__name__}: {e}"}
+        print(json.dumps(answer), flush=True)
 
 
 def memory(mode, K):
@@ -453,4 +460,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--memory":
         memory(sys.argv[2], int(sys.argv[3]))
     else:
-        run_manifest(sys.argv[1])
+        serve(sys.argv[1])

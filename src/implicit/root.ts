@@ -58,7 +58,7 @@ import {
 } from "./backward-batch.js";
 import { batchLoop, moveBatchAxis, splitBatch } from "../core/vmap.js";
 import { batchTracer, topLevel } from "../core/engine.js";
-import { fastBackwardSolve, type BackwardFactor, type WarmStart } from "./backward-solver.js";
+import { fastBackwardSolve, normOfValues, type BackwardFactor, type WarmStart } from "./backward-solver.js";
 
 /** Options of {@link customRoot}, {@link customFixedPoint}, {@link rootJvp} and {@link rootVjp}. */
 export interface ImplicitOptions {
@@ -672,7 +672,7 @@ function solveAll(sys: BackwardSystem, rhs: Tree): Tree {
 }
 
 function residualNorm(Fx: Tree): number {
-  return stopGradient(norm(Fx)).item();
+  return isPlain([Fx]) ? normOfValues(Fx) : stopGradient(norm(Fx)).item();
 }
 
 function rootJvpSigned(

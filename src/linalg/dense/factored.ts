@@ -99,6 +99,9 @@ export function choleskySolver(a: Float64Array, n: number, who: string): DirectS
  * `who` names the public function for errors.
  */
 export function factoredSolve(solver: DirectSolver, a: Tensor, b: Tensor, transpose: boolean, who: string): Tensor {
+  // Plain operands (an implicit layer's first-order backward solve, a solve outside any transform): no derivative
+  // can be asked of the result, so the solve runs without the custom call and its rules.
+  if (a.level === 0 && b.level === 0) return new Tensor(solver.solve(b.raw, transpose, who), [solver.n, b.shape[1]!]);
   const rule: CustomRule<undefined> = {
     name: who,
     primal([, rhs]) {

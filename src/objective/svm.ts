@@ -26,10 +26,23 @@ function svmDual(beta: TensorLike, l2reg: TensorLike, data: readonly [TensorLike
   return add(quad, sum(mul(b, Y)));
 }
 
+/** Xᵀ of concrete data, made once per data tensor (tensors are immutable), so that every sweep's parts share it. */
+const transposes = new WeakMap<Tensor, Tensor>();
+
+function transposeOf(X: Tensor): Tensor {
+  if (X.level !== 0) return matrixTranspose(X);
+  let t = transposes.get(X);
+  if (t === undefined) {
+    t = matrixTranspose(X);
+    transposes.set(X, t);
+  }
+  return t;
+}
+
 /** The composite-linear parts of {@link multiclassLinearSvmDual} for (θ, [X, Y]). */
 function svmDualParts(l2reg: TensorLike, data: readonly [TensorLike, TensorLike]): CompositeLinearParts {
   const [X, Y] = dataPair(data, "objective.multiclassLinearSvmDual");
-  const XT = matrixTranspose(X);
+  const XT = transposeOf(X);
   const XTY = matmulTN(X, Y);
   const theta = asTensor(l2reg);
   return {

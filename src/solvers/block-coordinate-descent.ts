@@ -7,7 +7,6 @@ import { fmt } from "../core/shape.js";
 import { Tensor, asTensor, onesLike, sameShape, zerosLike } from "../core/tensor.js";
 import { stopGradient, valueAndGrad } from "../core/transforms.js";
 import { add, sub as subOp, mul } from "../core/ops/elementwise.js";
-import { sum } from "../core/ops/reduce.js";
 import { stack } from "../core/ops/join.js";
 import { reshape } from "../core/ops/shape.js";
 import { matmul, matrixTranspose, vdot } from "../core/ops/matmul.js";
@@ -17,7 +16,7 @@ import {
   type CompositeLinearParts,
   type CompositeLinearStructure,
 } from "../objective/composite.js";
-import { flatten, sameStructure, sub, type Tree, type TreeDef } from "../core/tree.js";
+import { sub, type Tree } from "../core/tree.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import { curvatureAlong, isConcrete, normOf, objectiveValueAndGrad } from "./common.js";
@@ -85,8 +84,6 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   readonly blockProx: BlockProxFn;
   readonly lipschitz: number | readonly number[] | undefined;
   readonly maxBacktrackingIter: number;
-  /** The plain kernels of the composite structure for the last concrete args (see `plainKernels`). */
-  private kernelCache: { leaves: Tensor[]; def: TreeDef; kernels: PlainComposite | null } | undefined;
 
   constructor(opts: BlockCoordinateDescentOptions) {
     super("BlockCoordinateDescent", opts, {
@@ -193,33 +190,19 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
 
   /**
    * The plain kernels of the structure at concrete args, or null when its pieces (or h) are traced although the
-   * args are not (they close over traced values). Kept while the args are the same tensors: tensors are immutable
-   * and `composite` is a function of its args, so a run builds M, B and the quadratic once, not at every sweep.
+   * args are not (they close over traced values).
    */
   private plainKernels(
     composite: CompositeLinearStructure["composite"],
     x: Tensor,
     args: readonly Tree[],
   ): PlainComposite | null {
-    const [leaves, def] = flatten([...args] as Tree);
-    const c = this.kernelCache;
-    const same =
-      c !== undefined &&
-      c.leaves.length === leaves.length &&
-      c.leaves.every((l, i) => l === leaves[i]) &&
-      sameStructure(c.def, def);
-    if (!same) {
-      const parts = composite(...args);
-      checkCompositeShapes(parts, x, this.name);
-      const quad = parts.quadratic;
-      const pieces = [parts.matrix, parts.linear ?? null, quad?.center ?? null, asTensor(quad?.curvature ?? 0)];
-      const concrete =
-        isConcrete(pieces as Tree) && (quad !== undefined || isConcrete(parts.h(matmul(parts.matrix, x))));
-      this.kernelCache = { leaves, def, kernels: concrete ? new PlainComposite(parts, x.shape[1]!, this.name) : null };
-    }
-    const kernels = this.kernelCache!.kernels;
-    if (kernels !== null) checkCompositeShapes(kernels.parts, x, this.name);
-    return kernels;
+    const parts = composite(...args);
+    checkCompositeShapes(parts, x, this.name);
+    const quad = parts.quadratic;
+    const pieces = [parts.matrix, parts.linear ?? null, quad?.center ?? null, asTensor(quad?.curvature ?? 0)];
+    const concrete = isConcrete(pieces as Tree) && (quad !== undefined || isConcrete(parts.h(matmul(parts.matrix, x))));
+    return concrete ? new PlainComposite(parts, x.shape[1]!, this.name) : null;
   }
 
   update(
@@ -371,10 +354,7 @@ class PlainComposite {
   ) {
     [this.q, this.m] = parts.matrix.shape as [number, number];
     this.r = r;
-    const M = parts.matrix.raw;
-    const { q, m } = this;
-    this.MT = new Float64Array(q * m);
-    for (let i = 0; i < q; i++) for (let j = 0; j < m; j++) this.MT[j * q + i] = M[i * m + j]!;
+    this.MT = columnsOf(parts.matrix).raw;
     this.B = parts.linear === undefined ? null : parts.linear.raw;
     const quad = parts.quadratic;
     this.center = quad === undefined ? null : quad.center.raw;
@@ -518,7 +498,8 @@ class PlainCompositeSweep implements SweepModel {
  * f(x) = h(M x) + ⟨B, x⟩ with traced values (unrolling, vmap): keeps z = M x (z − center for a quadratic h) by
  * rank-one corrections z += M[:, j] ⊗ Δx_j written with ops, so that ∇_j f = M[:, j]ᵀ∇h(z) + B_j costs O(q·r)
  * and records a few ops: for a quadratic h, ∇h(z) = curvature·(z − center) needs no nested gradient of h. Plain
- * values (backtracking) come from the plain kernels. The state is recomputed from x at the start of every sweep.
+ * values (backtracking, the value after the sweep) come from the plain kernels, on the values of the state. The
+ * state is recomputed from x at the start of every sweep.
  */
 class CompositeSweep implements SweepModel {
   private readonly parts: CompositeLinearParts;
@@ -528,8 +509,6 @@ class CompositeSweep implements SweepModel {
   private readonly curvature: Tensor | number | null;
   private readonly rows: Tensor[];
   private s: Tensor;
-  /** ⟨B, x⟩ at the current iterate, as a number (only the plain values need it). */
-  private linear: number;
   private plain: PlainComposite | undefined;
   constructor(
     private readonly structure: CompositeLinearStructure["composite"],
@@ -540,19 +519,16 @@ class CompositeSweep implements SweepModel {
     const parts = structure(...args);
     this.parts = parts;
     checkCompositeShapes(parts, x, who);
-    this.column = rowsOf(matrixTranspose(parts.matrix));
+    this.column = rowsOf(columnsOf(parts.matrix));
     this.linearRow = parts.linear === undefined ? null : rowsOf(parts.linear);
     this.rows = Array.from({ length: x.shape[0]! }, (_, j) => rowOf(x, j));
     const z = matmul(parts.matrix, x);
     const quad = parts.quadratic;
     this.s = quad === undefined ? z : subOp(z, quad.center);
     this.curvature = quad === undefined ? null : quad.curvature;
-    const B = parts.linear;
-    this.linear = B === undefined ? 0 : stopGradient(sum(mul(B, x))).item();
   }
   grad(j: number) {
-    const hz =
-      this.curvature === null ? (valueAndGrad(this.parts.h)(this.s) as [Tensor, Tensor])[1] : this.s;
+    const hz = this.curvature === null ? (valueAndGrad(this.parts.h)(this.s) as [Tensor, Tensor])[1] : this.s;
     let g = matmul(this.column(j), hz);
     if (this.curvature !== null) g = mul(g, this.curvature);
     return this.linearRow === null ? g : add(g, this.linearRow(j));
@@ -566,8 +542,14 @@ class CompositeSweep implements SweepModel {
     );
     return this.plain;
   }
+  /** ⟨B, x⟩ at the current iterate (plain). */
+  private linear(): number {
+    const x = new Float64Array(this.rows.length * this.rows[0]!.size);
+    this.rows.forEach((row, j) => x.set(stopGradient(row).raw, j * row.size));
+    return this.kernels().linearValue(x);
+  }
   value() {
-    return this.kernels().hValue(stopGradient(this.s).raw) + this.linear;
+    return this.kernels().hValue(stopGradient(this.s).raw) + this.linear();
   }
   row(j: number) {
     return this.rows[j]!;
@@ -583,7 +565,7 @@ class CompositeSweep implements SweepModel {
   }
   valueWith(j: number, row: Tensor) {
     const [s, dLinear] = this.stateWith(j, row);
-    return this.kernels().hValue(s) + this.linear + dLinear;
+    return this.kernels().hValue(s) + this.linear() + dLinear;
   }
   gradWith(j: number, row: Tensor) {
     return this.kernels().blockGrad(this.stateWith(j, row)[0], j);
@@ -591,14 +573,26 @@ class CompositeSweep implements SweepModel {
   set(j: number, row: Tensor) {
     const d = subOp(row, this.rows[j]!);
     this.s = add(this.s, rankOne(this.column(j), d));
-    const B = this.parts.linear;
-    if (B !== undefined) this.linear += stopGradient(vdot(this.linearRow!(j), d)).item();
     this.rows[j] = row;
     return this;
   }
   params() {
     return stack(this.rows);
   }
+}
+
+/** Mᵀ of concrete matrices, made once per matrix (tensors are immutable). */
+const transposes = new WeakMap<Tensor, Tensor>();
+
+/** Mᵀ, whose rows are the columns of M: made once per concrete M (the sweeps of a run share it). */
+function columnsOf(M: Tensor): Tensor {
+  if (M.level !== 0) return matrixTranspose(M);
+  let t = transposes.get(M);
+  if (t === undefined) {
+    t = matrixTranspose(M);
+    transposes.set(M, t);
+  }
+  return t;
 }
 
 /**

@@ -2,13 +2,13 @@
  * Block coordinate descent with block proximal steps, blocks being the rows of the params tensor.
  * @module
  */
+import { bind, type Primitive } from "../core/engine.js";
 import { DifferentiationError, ShapeError } from "../core/errors.js";
 import { fmt } from "../core/shape.js";
 import { Tensor, asTensor, onesLike, sameShape, zerosLike } from "../core/tensor.js";
 import { stopGradient, valueAndGrad } from "../core/transforms.js";
 import { add, sub as subOp, mul } from "../core/ops/elementwise.js";
 import { stack } from "../core/ops/join.js";
-import { reshape } from "../core/ops/shape.js";
 import { matmul, matrixTranspose, vdot } from "../core/ops/matmul.js";
 import {
   checkCompositeShapes,
@@ -572,7 +572,7 @@ class CompositeSweep implements SweepModel {
   }
   set(j: number, row: Tensor) {
     const d = subOp(row, this.rows[j]!);
-    this.s = add(this.s, rankOne(this.column(j), d));
+    this.s = addOuter(this.s, this.column(j), d);
     this.rows[j] = row;
     return this;
   }
@@ -622,7 +622,37 @@ function distance(a: Tensor, b: Tensor): number {
   return Math.sqrt(sq);
 }
 
-/** The rank-one matrix a dᵀ [q, r] of a column a [q] and a row d [r], as a product (a kernel, not a broadcast). */
-function rankOne(a: Tensor, d: Tensor): Tensor {
-  return matmul(reshape(a, [a.size, 1]), reshape(d, [1, d.size]));
+/**
+ * s + a dᵀ [q, r] for s [q, r], a [q] and d [r]: the rank-one correction of the sweep state as one primitive, so
+ * that a traced block step allocates (and its tape keeps) one q×r array instead of two (the outer product and the
+ * sum). Its rules are written with ops (itself and matmul), so derivatives of any order work; under vmap it runs
+ * per batch element (no batching rule).
+ */
+const addOuterPrim: Primitive = {
+  name: "addOuter",
+  impl([s, a, d]) {
+    const q = a!.size;
+    const r = d!.size;
+    const out = new Float64Array(q * r);
+    const sv = s!.raw;
+    const dv = d!.raw;
+    for (let i = 0; i < q; i++) {
+      const ai = a!.raw[i]!;
+      for (let c = 0; c < r; c++) out[i * r + c] = sv[i * r + c]! + ai * dv[c]!;
+    }
+    return new Tensor(out, s!.shape);
+  },
+  jvp([s, a, d], [ts, ta, td]) {
+    let t = ts ?? null;
+    if (ta) t = addOuter(t ?? zerosLike(s!), ta, d!);
+    if (td) t = addOuter(t ?? zerosLike(s!), a!, td);
+    return t;
+  },
+  vjp(ct, [, a, d], _out, _params, needs) {
+    return [needs[0] ? ct : null, needs[1] ? matmul(ct, d!) : null, needs[2] ? matmul(a!, ct) : null];
+  },
+};
+
+function addOuter(s: Tensor, a: Tensor, d: Tensor): Tensor {
+  return bind(addOuterPrim, [s, a, d], undefined);
 }

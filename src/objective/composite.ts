@@ -60,6 +60,13 @@ export interface CompositeLinearStructure {
  *   h: (z: Tensor) => sum(square(sub(z, y))).mul(0.5),
  * }));
  * f(tensor([[1], [1]]), tensor([[1, 0], [0, 2]]), tensor([[1], [0]])).item(); // ½(0² + 2²) = 2
+ * // the same h declared quadratic (curvature 1, center y): BlockCoordinateDescent then never differentiates h
+ * const g = objective.compositeLinear((A: Tensor, y: Tensor) => ({
+ *   matrix: A,
+ *   h: (z: Tensor) => sum(square(sub(z, y))).mul(0.5),
+ *   quadratic: { center: y, curvature: 1 },
+ * }));
+ * g(tensor([[1], [1]]), tensor([[1, 0], [0, 2]]), tensor([[1], [0]])).item(); // 2
  * ```
  */
 export function compositeLinear<A extends unknown[]>(

@@ -63,7 +63,10 @@ export interface BlockCoordinateDescentState extends SolverState {
  * A generic `fun` costs one full gradient per block (m per sweep). When `fun` is composite-linear (it has a
  * `composite` field, as `objective.multiclassLinearSvmDual` and the objectives built by
  * `objective.compositeLinear` do: f(x) = h(M x) + ⟨B, x⟩ for a matrix x), the solver keeps z = M x up to date by
- * rank-one corrections, so a block step costs O(q·r) and a sweep about one gradient, as in JAXopt.
+ * rank-one corrections, so a block step costs O(q·r), as in JAXopt. When nothing is traced (a plain run, the
+ * solve of implicit differentiation), the sweep runs on Float64Arrays with no op per block; traced (unrolling),
+ * it records a few ops per block. A block step differentiates h at z, unless the parts declare h quadratic
+ * (`quadratic`, as the SVM dual does): then ∇h(z) = curvature·(z − center) and a sweep costs a few gradients of f.
  *
  * @example
  * ```ts

@@ -379,7 +379,6 @@ class PlainComposite {
     out.fill(0);
     for (let i = 0; i < q; i++) {
       const a = MT[j * q + i]!;
-      if (a === 0) continue;
       for (let c = 0; c < r; c++) out[c] = out[c]! + a * hz[i * r + c]!;
     }
     const g = new Float64Array(r);

@@ -7,7 +7,7 @@ import { fmt } from "../core/shape.js";
 import { Tensor, asTensor, type TensorLike } from "../core/tensor.js";
 import { add, div, mul, sub } from "../core/ops/elementwise.js";
 import { sum } from "../core/ops/reduce.js";
-import { matmul, matrixTranspose } from "../core/ops/matmul.js";
+import { matmulTN, matrixTranspose } from "../core/ops/matmul.js";
 import { dataPair } from "./data.js";
 import type { CompositeLinearParts } from "./composite.js";
 
@@ -21,18 +21,36 @@ function svmDual(beta: TensorLike, l2reg: TensorLike, data: readonly [TensorLike
   if (b.ndim !== 2 || b.shape[0] !== Y.shape[0] || b.shape[1] !== Y.shape[1]) {
     throw new ShapeError(`${fn}: beta must have the shape of Y ${fmt(Y.shape)}, got ${fmt(b.shape)}`);
   }
-  const V = matmul(matrixTranspose(X), sub(Y, b));
+  const V = matmulTN(X, sub(Y, b));
   const quad = div(mul(sum(mul(V, V)), 0.5), asTensor(l2reg));
   return add(quad, sum(mul(b, Y)));
+}
+
+/** Xᵀ of concrete data, made once per data tensor (tensors are immutable), so that every sweep's parts share it. */
+const transposes = new WeakMap<Tensor, Tensor>();
+
+function transposeOf(X: Tensor): Tensor {
+  if (X.level !== 0) return matrixTranspose(X);
+  let t = transposes.get(X);
+  if (t === undefined) {
+    t = matrixTranspose(X);
+    transposes.set(X, t);
+  }
+  return t;
 }
 
 /** The composite-linear parts of {@link multiclassLinearSvmDual} for (θ, [X, Y]). */
 function svmDualParts(l2reg: TensorLike, data: readonly [TensorLike, TensorLike]): CompositeLinearParts {
   const [X, Y] = dataPair(data, "objective.multiclassLinearSvmDual");
-  const XT = matrixTranspose(X);
-  const XTY = matmul(XT, Y);
+  const XT = transposeOf(X);
+  const XTY = matmulTN(X, Y);
   const theta = asTensor(l2reg);
-  return { matrix: XT, h: (z) => div(mul(sum(mul(sub(XTY, z), sub(XTY, z))), 0.5), theta), linear: Y };
+  return {
+    matrix: XT,
+    h: (z) => div(mul(sum(mul(sub(XTY, z), sub(XTY, z))), 0.5), theta),
+    linear: Y,
+    quadratic: { center: XTY, curvature: div(1, theta) },
+  };
 }
 
 /**
@@ -48,7 +66,8 @@ function svmDualParts(l2reg: TensorLike, data: readonly [TensorLike, TensorLike]
  * loss summed (not averaged) over samples.
  *
  * It is composite-linear (`multiclassLinearSvmDual.composite`): f = h(Xᵀβ) + ⟨Y, β⟩ with
- * h(z) = (1/2θ)‖XᵀY − z‖², so `BlockCoordinateDescent` updates one row of β in O(p·k) instead of a full gradient.
+ * h(z) = (1/2θ)‖XᵀY − z‖², declared quadratic (center XᵀY, curvature 1/θ), so `BlockCoordinateDescent` updates
+ * one row of β in O(p·k) without differentiating h at each step.
  *
  * @example
  * ```ts
@@ -78,5 +97,5 @@ export function svmDualPrimalWeights(
   data: readonly [TensorLike, TensorLike],
 ): Tensor {
   const [X, Y] = dataPair(data, "objective.svmDualPrimalWeights");
-  return div(matmul(matrixTranspose(X), sub(Y, asTensor(beta))), asTensor(l2reg));
+  return div(matmulTN(X, sub(Y, asTensor(beta))), asTensor(l2reg));
 }

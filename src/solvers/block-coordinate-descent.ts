@@ -2,24 +2,24 @@
  * Block coordinate descent with block proximal steps, blocks being the rows of the params tensor.
  * @module
  */
-import { ShapeError } from "../core/errors.js";
+import { bind, type Primitive } from "../core/engine.js";
+import { DifferentiationError, ShapeError } from "../core/errors.js";
 import { fmt } from "../core/shape.js";
-import { Tensor, asTensor, onesLike, zerosLike } from "../core/tensor.js";
+import { Tensor, asTensor, onesLike, sameShape, zerosLike } from "../core/tensor.js";
 import { stopGradient, valueAndGrad } from "../core/transforms.js";
 import { add, sub as subOp, mul } from "../core/ops/elementwise.js";
-import { sum } from "../core/ops/reduce.js";
 import { stack } from "../core/ops/join.js";
-import { reshape } from "../core/ops/shape.js";
 import { matmul, matrixTranspose, vdot } from "../core/ops/matmul.js";
 import {
   checkCompositeShapes,
+  checkQuadraticDeclaration,
   type CompositeLinearParts,
   type CompositeLinearStructure,
 } from "../objective/composite.js";
 import { sub, type Tree } from "../core/tree.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
-import { curvatureAlong, normOf, objectiveValueAndGrad } from "./common.js";
+import { curvatureAlong, isConcrete, normOf, objectiveValueAndGrad } from "./common.js";
 import { LIPSCHITZ_MARGIN, decideBelow, gradientSlack } from "./linesearch.js";
 import {
   blockProxGradFixedPoint,
@@ -63,7 +63,10 @@ export interface BlockCoordinateDescentState extends SolverState {
  * A generic `fun` costs one full gradient per block (m per sweep). When `fun` is composite-linear (it has a
  * `composite` field, as `objective.multiclassLinearSvmDual` and the objectives built by
  * `objective.compositeLinear` do: f(x) = h(M x) + ⟨B, x⟩ for a matrix x), the solver keeps z = M x up to date by
- * rank-one corrections, so a block step costs O(q·r) and a sweep about one gradient, as in JAXopt.
+ * rank-one corrections, so a block step costs O(q·r), as in JAXopt. When nothing is traced (a plain run, the
+ * solve of implicit differentiation), the sweep runs on Float64Arrays with no op per block; traced (unrolling),
+ * it records a few ops per block. A block step differentiates h at z, unless the parts declare h quadratic
+ * (`quadratic`, as the SVM dual does): then ∇h(z) = curvature·(z − center) and a sweep costs a few gradients of f.
  *
  * @example
  * ```ts
@@ -108,6 +111,12 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   init(init: any, hyperparamsProx: any, ...args: any[]): BlockCoordinateDescentState {
     const x = asTensor(init);
     const m = this.blocks(x);
+    const composite = (this.fun as Partial<CompositeLinearStructure>).composite;
+    if (typeof composite === "function" && x.ndim === 2) {
+      const parts = composite(...args);
+      checkCompositeShapes(parts, x, this.name);
+      checkQuadraticDeclaration(parts, stopGradient(x), this.name);
+    }
     const [v, g] = objectiveValueAndGrad(this.fun, x, args, this.name);
     const lipschitz =
       this.lipschitz === undefined
@@ -141,15 +150,9 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   }
 
   /** L_j for this block update: fixed, or by backtracking on plain values. */
-  private blockLipschitz(
-    model: SweepModel,
-    j: number,
-    gj: Tensor,
-    value: number,
-    L0: number,
-    hyperparamsProx: Tree,
-  ): number {
+  private blockLipschitz(model: SweepModel, j: number, gj: Tensor, L0: number, hyperparamsProx: Tree): number {
     if (this.lipschitz !== undefined) return L0;
+    const value = model.value();
     const gp = stopGradient(gj);
     const hp = stopGradient(hyperparamsProx as Tree);
     const xj = stopGradient(model.row(j));
@@ -175,12 +178,34 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
     );
   }
 
-  /** The sweep model of `fun` at x: composite-linear when `fun` carries its structure and x is a matrix. */
-  private sweepModel(x: Tensor, args: readonly Tree[]): SweepModel {
+  /**
+   * The sweep model of `fun` at x: composite-linear when `fun` carries its structure and x is a matrix, on plain
+   * values when nothing is traced (x, the args, the prox's hyperparameters, and the pieces of the structure).
+   */
+  private sweepModel(x: Tensor, hyperparamsProx: Tree, args: readonly Tree[]): SweepModel {
     const composite = (this.fun as Partial<CompositeLinearStructure>).composite;
-    return typeof composite === "function" && x.ndim === 2
-      ? new CompositeSweep(composite, x, args, this.name)
-      : new GenericSweep(this.fun, x, args, this.name);
+    if (typeof composite !== "function" || x.ndim !== 2) return new GenericSweep(this.fun, x, args, this.name);
+    const traced = (from: Tensor) => new CompositeSweep(composite, from, args, this.name);
+    if (!isConcrete([x, hyperparamsProx, ...args] as Tree)) return traced(x);
+    const kernels = this.plainKernels(composite, x, args);
+    return kernels === null ? traced(x) : new PlainCompositeSweep(kernels, x, traced);
+  }
+
+  /**
+   * The plain kernels of the structure at concrete args, or null when its pieces (or h) are traced although the
+   * args are not (they close over traced values).
+   */
+  private plainKernels(
+    composite: CompositeLinearStructure["composite"],
+    x: Tensor,
+    args: readonly Tree[],
+  ): PlainComposite | null {
+    const parts = composite(...args);
+    checkCompositeShapes(parts, x, this.name);
+    const quad = parts.quadratic;
+    const pieces = [parts.matrix, parts.linear ?? null, quad?.center ?? null, asTensor(quad?.curvature ?? 0)];
+    const concrete = isConcrete(pieces as Tree) && (quad !== undefined || isConcrete(parts.h(matmul(parts.matrix, x))));
+    return concrete ? new PlainComposite(parts, x.shape[1]!, this.name) : null;
   }
 
   update(
@@ -194,20 +219,24 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
   ): SolverResult<BlockCoordinateDescentState> {
     const x0 = asTensor(params);
     const m = this.blocks(x0);
-    const model = this.sweepModel(x0, args);
+    let model = this.sweepModel(x0, hyperparamsProx as Tree, args);
     const lipschitz = [...state.lipschitz];
     let errSq = 0;
     for (let j = 0; j < m; j++) {
-      const { value, grad: gj } = model.at(j);
-      const L = this.blockLipschitz(model, j, gj, value, lipschitz[j]!, hyperparamsProx);
+      const gj = model.grad(j);
+      const L = this.blockLipschitz(model, j, gj, lipschitz[j]!, hyperparamsProx);
       lipschitz[j] = L;
       const xj = model.row(j);
-      const row = this.blockProx(subOp(xj, mul(gj, 1 / L)), hyperparamsProx, 1 / L);
-      errSq += (L * normOf(subOp(row, xj))) ** 2;
-      model.set(j, row);
+      const row = asTensor(this.blockProx(gradientStepOf(xj, gj, L), hyperparamsProx, 1 / L));
+      if (!sameShape(row.shape, xj.shape))
+        throw new ShapeError(
+          `${this.name}: blockProx must return a block of the shape of the rows of params ${fmt(xj.shape)}, got ${fmt(row.shape)}`,
+        );
+      errSq += (L * distance(row, xj)) ** 2;
+      model = model.set(j, row);
     }
     const x = model.params();
-    const value = (this.fun(stopGradient(x), ...(stopGradient([...args] as Tree) as Tree[])) as Tensor).item();
+    const value = model.value();
     return {
       params: x,
       state: { iterNum: state.iterNum + 1, error: Math.sqrt(errSq), status: state.status, value, lipschitz },
@@ -237,21 +266,26 @@ export class BlockCoordinateDescent extends Solver<BlockCoordinateDescentState> 
 }
 
 /**
- * What one sweep needs from f around the iterate it updates row by row: f and the block gradient ∇_j f at the
- * current iterate (traced when the args are, for unrolling), and plain values of f and ∇_j f with row j replaced
- * (for backtracking).
+ * What one sweep needs from f around the iterate it updates row by row: the block gradient ∇_j f at the current
+ * iterate (traced when the args are, for unrolling), and plain values of f (for backtracking), also with row j
+ * replaced.
  */
 interface SweepModel {
-  /** f (a number) and ∇_j f at the current iterate. */
-  at(j: number): { value: number; grad: Tensor };
+  /** ∇_j f at the current iterate. */
+  grad(j: number): Tensor;
+  /** f (plain) at the current iterate. */
+  value(): number;
   /** Row j of the current iterate. */
   row(j: number): Tensor;
   /** f (plain) with row j replaced by `row`. */
   valueWith(j: number, row: Tensor): number;
   /** ∇_j f (plain) with row j replaced by `row`. */
   gradWith(j: number, row: Tensor): Tensor;
-  /** Replaces row j. */
-  set(j: number, row: Tensor): void;
+  /**
+   * Replaces row j, and returns the model for the next blocks: itself, or, when a plain-value model is handed a
+   * traced row (a blockProx that closes over traced values), a traced model that takes over from here.
+   */
+  set(j: number, row: Tensor): SweepModel;
   /** The current iterate. */
   params(): Tensor;
 }
@@ -259,6 +293,9 @@ interface SweepModel {
 /** Any f: a full gradient per block. */
 class GenericSweep implements SweepModel {
   private readonly plainArgs: Tree[];
+  /** f at `valueAt` (the iterate of the last `grad` or `value` call). */
+  private lastValue = NaN;
+  private valueAt: Tensor | null = null;
   constructor(
     private readonly fun: ObjectiveFn,
     private x: Tensor,
@@ -267,9 +304,18 @@ class GenericSweep implements SweepModel {
   ) {
     this.plainArgs = stopGradient([...args] as Tree) as Tree[];
   }
-  at(j: number) {
+  grad(j: number) {
     const [v, g] = objectiveValueAndGrad(this.fun, this.x, this.args, this.who);
-    return { value: stopGradient(v).item(), grad: rowOf(g as Tensor, j) };
+    this.lastValue = stopGradient(v).item();
+    this.valueAt = this.x;
+    return rowOf(g as Tensor, j);
+  }
+  value() {
+    if (this.valueAt !== this.x) {
+      this.lastValue = stopGradient(this.fun(stopGradient(this.x), ...this.plainArgs) as Tensor).item();
+      this.valueAt = this.x;
+    }
+    return this.lastValue;
   }
   row(j: number) {
     return rowOf(this.x, j);
@@ -283,6 +329,7 @@ class GenericSweep implements SweepModel {
   }
   set(j: number, row: Tensor) {
     this.x = withRow(this.x, j, row);
+    return this;
   }
   params() {
     return this.x;
@@ -290,76 +337,324 @@ class GenericSweep implements SweepModel {
 }
 
 /**
- * f(x) = h(M x) + ⟨B, x⟩: keeps z = M x by rank-one corrections z += M[:, j] ⊗ Δx_j, so that
- * ∇_j f = M[:, j]ᵀ∇h(z) + B_j costs O(q·r). z is recomputed from x at the start of every sweep, so rounding
- * cannot accumulate across sweeps.
+ * The block kernels of f(x) = h(M x) + ⟨B, x⟩ on plain values (Float64Arrays, no op, no tape). The sweep state s
+ * is z = M x [q, r], or z − center when h is declared quadratic (then ∇h(z) = curvature·s needs no h at all).
+ */
+class PlainComposite {
+  readonly q: number;
+  readonly m: number;
+  readonly r: number;
+  /** Mᵀ [m, q]: column j of M is contiguous. */
+  private readonly MT: Float64Array;
+  private readonly B: Float64Array | null;
+  private readonly center: Float64Array | null;
+  private readonly curvature: number;
+  private readonly out: Float64Array;
+  constructor(
+    readonly parts: CompositeLinearParts,
+    r: number,
+    private readonly who: string,
+  ) {
+    [this.q, this.m] = parts.matrix.shape as [number, number];
+    this.r = r;
+    this.MT = columnsOf(parts.matrix).raw;
+    this.B = parts.linear === undefined ? null : parts.linear.raw;
+    const quad = parts.quadratic;
+    this.center = quad === undefined ? null : quad.center.raw;
+    this.curvature = quad === undefined ? NaN : asTensor(quad.curvature).item();
+    this.out = new Float64Array(this.r);
+  }
+  /** The sweep state of x (plain [m, r]): M x, less the center for a quadratic h; a fresh array. */
+  state(x: Tensor): Float64Array {
+    const z = matmul(this.parts.matrix, x).raw.slice();
+    const c = this.center;
+    if (c !== null) for (let i = 0; i < z.length; i++) z[i] = z[i]! - c[i]!;
+    return z;
+  }
+  /** ∇_j f = M[:, j]ᵀ∇h(z) + B_j at the state s, as a new tensor [r]. */
+  blockGrad(s: Float64Array, j: number): Tensor {
+    const { q, r, MT, out } = this;
+    const quadratic = this.center !== null;
+    const hz = quadratic ? s : this.hGrad(s);
+    out.fill(0);
+    for (let i = 0; i < q; i++) {
+      const a = MT[j * q + i]!;
+      for (let c = 0; c < r; c++) out[c] = out[c]! + a * hz[i * r + c]!;
+    }
+    const g = new Float64Array(r);
+    const B = this.B;
+    for (let c = 0; c < r; c++) {
+      const v = quadratic ? this.curvature * out[c]! : out[c]!;
+      g[c] = B === null ? v : v + B[j * r + c]!;
+    }
+    return new Tensor(g, [r]);
+  }
+  /** ∇h at the state s (z itself for a general h). */
+  private hGrad(s: Float64Array): Float64Array {
+    const hz = valueAndGrad(this.parts.h)(new Tensor(s.slice(), [this.q, this.r]))[1] as Tensor;
+    if (hz.level !== 0)
+      throw new DifferentiationError(`${this.who}: the composite h has a traced gradient at plain values`);
+    return hz.raw;
+  }
+  /** h at the state s. */
+  hValue(s: Float64Array): number {
+    if (this.center === null) return this.parts.h(new Tensor(s.slice(), [this.q, this.r])).item();
+    let sq = 0;
+    for (let i = 0; i < s.length; i++) sq += s[i]! * s[i]!;
+    return (this.curvature / 2) * sq;
+  }
+  /** target = s + M[:, j] ⊗ d (target may be s). */
+  addRankOne(s: Float64Array, j: number, d: Float64Array, target: Float64Array): void {
+    const { q, r, MT } = this;
+    for (let i = 0; i < q; i++) {
+      const a = MT[j * q + i]!;
+      for (let c = 0; c < r; c++) target[i * r + c] = s[i * r + c]! + a * d[c]!;
+    }
+  }
+  /** ⟨B_j, d⟩. */
+  linearDelta(j: number, d: Float64Array): number {
+    const B = this.B;
+    if (B === null) return 0;
+    let v = 0;
+    for (let c = 0; c < this.r; c++) v += B[j * this.r + c]! * d[c]!;
+    return v;
+  }
+  /** ⟨B, x⟩ for x [m, r] plain. */
+  linearValue(x: Float64Array): number {
+    const B = this.B;
+    if (B === null) return 0;
+    let v = 0;
+    for (let i = 0; i < x.length; i++) v += B[i]! * x[i]!;
+    return v;
+  }
+}
+
+/** row − x_j as a new array (plain values). */
+function rowDelta(row: Tensor, x: Float64Array, j: number): Float64Array {
+  const r = row.size;
+  const d = new Float64Array(r);
+  for (let c = 0; c < r; c++) d[c] = row.raw[c]! - x[j * r + c]!;
+  return d;
+}
+
+/**
+ * f(x) = h(M x) + ⟨B, x⟩ when nothing is traced (a plain run, the solve of implicit differentiation): the sweep
+ * on Float64Arrays, keeping z = M x (z − center for a quadratic h) by rank-one corrections in place, so that a
+ * block step costs O(q·r) arithmetic and no op. The state is recomputed from x at the start of every sweep, so
+ * rounding cannot accumulate across sweeps.
+ */
+class PlainCompositeSweep implements SweepModel {
+  private readonly x: Float64Array;
+  private readonly s: Float64Array;
+  private readonly scratch: Float64Array;
+  /** ⟨B, x⟩ at the current iterate. */
+  private linear: number;
+  constructor(
+    private readonly kernels: PlainComposite,
+    x: Tensor,
+    private readonly handOver: (x: Tensor) => SweepModel,
+  ) {
+    this.x = x.raw.slice();
+    this.s = kernels.state(x);
+    this.scratch = new Float64Array(this.s.length);
+    this.linear = kernels.linearValue(this.x);
+  }
+  grad(j: number) {
+    return this.kernels.blockGrad(this.s, j);
+  }
+  value() {
+    return this.kernels.hValue(this.s) + this.linear;
+  }
+  row(j: number) {
+    const r = this.kernels.r;
+    return new Tensor(this.x.slice(j * r, (j + 1) * r), [r]);
+  }
+  /** The scratch state with row j replaced by `row`, and ⟨B_j, Δx_j⟩. */
+  private stateWith(j: number, row: Tensor): number {
+    const d = rowDelta(stopGradient(row), this.x, j);
+    this.kernels.addRankOne(this.s, j, d, this.scratch);
+    return this.kernels.linearDelta(j, d);
+  }
+  valueWith(j: number, row: Tensor) {
+    const dLinear = this.stateWith(j, row);
+    return this.kernels.hValue(this.scratch) + this.linear + dLinear;
+  }
+  gradWith(j: number, row: Tensor) {
+    this.stateWith(j, row);
+    return this.kernels.blockGrad(this.scratch, j);
+  }
+  set(j: number, row: Tensor): SweepModel {
+    if (row.level !== 0) return this.handOver(this.params()).set(j, row);
+    const d = rowDelta(row, this.x, j);
+    this.kernels.addRankOne(this.s, j, d, this.s);
+    this.linear += this.kernels.linearDelta(j, d);
+    this.x.set(row.raw, j * this.kernels.r);
+    return this;
+  }
+  params() {
+    return new Tensor(this.x.slice(), [this.kernels.m, this.kernels.r]);
+  }
+}
+
+/**
+ * f(x) = h(M x) + ⟨B, x⟩ with traced values (unrolling, vmap): keeps z = M x (z − center for a quadratic h) by
+ * rank-one corrections z += M[:, j] ⊗ Δx_j written with ops, so that ∇_j f = M[:, j]ᵀ∇h(z) + B_j costs O(q·r)
+ * and records a few ops: for a quadratic h, ∇h(z) = curvature·(z − center) needs no nested gradient of h. Plain
+ * values (backtracking, the value after the sweep) come from the plain kernels, on the values of the state. The
+ * state is recomputed from x at the start of every sweep.
  */
 class CompositeSweep implements SweepModel {
   private readonly parts: CompositeLinearParts;
-  private readonly columns: Tensor;
+  /** Row j of Mᵀ (column j of M) [q], and B_j [r]. */
+  private readonly column: (j: number) => Tensor;
+  private readonly linearRow: ((j: number) => Tensor) | null;
+  private readonly curvature: Tensor | number | null;
   private readonly rows: Tensor[];
-  private z: Tensor;
-  /** ⟨B, x⟩ at the current iterate, as a number (only the plain values need it). */
-  private linear: number;
-  private plain: { parts: CompositeLinearParts; columns: Tensor } | undefined;
+  private s: Tensor;
+  private plain: PlainComposite | undefined;
   constructor(
     private readonly structure: CompositeLinearStructure["composite"],
     x: Tensor,
     private readonly args: readonly Tree[],
-    who: string,
+    private readonly who: string,
   ) {
-    this.parts = structure(...args);
-    checkCompositeShapes(this.parts, x, who);
-    this.columns = matrixTranspose(this.parts.matrix);
+    const parts = structure(...args);
+    this.parts = parts;
+    checkCompositeShapes(parts, x, who);
+    this.column = rowsOf(columnsOf(parts.matrix));
+    this.linearRow = parts.linear === undefined ? null : rowsOf(parts.linear);
     this.rows = Array.from({ length: x.shape[0]! }, (_, j) => rowOf(x, j));
-    this.z = matmul(this.parts.matrix, x);
-    const B = this.parts.linear;
-    this.linear = B === undefined ? 0 : stopGradient(sum(mul(B, x))).item();
+    const z = matmul(parts.matrix, x);
+    const quad = parts.quadratic;
+    this.s = quad === undefined ? z : subOp(z, quad.center);
+    this.curvature = quad === undefined ? null : quad.curvature;
   }
-  private blockGrad(parts: CompositeLinearParts, columns: Tensor, z: Tensor, j: number): [Tensor, Tensor] {
-    const [v, hz] = valueAndGrad(parts.h)(z) as [Tensor, Tensor];
-    const g = matmul(rowOf(columns, j), hz);
-    return [v, parts.linear === undefined ? g : add(g, rowOf(parts.linear, j))];
+  grad(j: number) {
+    const hz = this.curvature === null ? (valueAndGrad(this.parts.h)(this.s) as [Tensor, Tensor])[1] : this.s;
+    let g = matmul(this.column(j), hz);
+    if (this.curvature !== null) g = mul(g, this.curvature);
+    return this.linearRow === null ? g : add(g, this.linearRow(j));
   }
-  at(j: number) {
-    const [v, grad] = this.blockGrad(this.parts, this.columns, this.z, j);
-    return { value: stopGradient(v).item() + this.linear, grad };
+  /** The plain kernels, made on first use (only backtracking needs them). */
+  private kernels(): PlainComposite {
+    this.plain ??= new PlainComposite(
+      this.structure(...(stopGradient([...this.args] as Tree) as Tree[])),
+      this.rows[0]!.size,
+      this.who,
+    );
+    return this.plain;
+  }
+  /** ⟨B, x⟩ at the current iterate (plain). */
+  private linear(): number {
+    const x = new Float64Array(this.rows.length * this.rows[0]!.size);
+    this.rows.forEach((row, j) => x.set(stopGradient(row).raw, j * row.size));
+    return this.kernels().linearValue(x);
+  }
+  value() {
+    return this.kernels().hValue(stopGradient(this.s).raw) + this.linear();
   }
   row(j: number) {
     return this.rows[j]!;
   }
-  /** The plain parts and z with row j replaced by `row`, and ⟨B_j, Δx_j⟩. */
-  private plainWith(j: number, row: Tensor) {
-    this.plain ??= (() => {
-      const parts = this.structure(...(stopGradient([...this.args] as Tree) as Tree[]));
-      return { parts, columns: matrixTranspose(parts.matrix) };
-    })();
-    const d = subOp(row, stopGradient(this.rows[j]!));
-    const z = add(stopGradient(this.z), rankOne(rowOf(this.plain.columns, j), d));
-    const B = this.plain.parts.linear;
-    return { ...this.plain, z, dLinear: B === undefined ? 0 : vdot(rowOf(B, j), d).item() };
+  /** The plain state with row j replaced by `row` (a new array), and ⟨B_j, Δx_j⟩. */
+  private stateWith(j: number, row: Tensor): [Float64Array, number] {
+    const k = this.kernels();
+    const d = stopGradient(subOp(row, this.rows[j]!)).raw;
+    const s = stopGradient(this.s).raw;
+    const out = new Float64Array(s.length);
+    k.addRankOne(s, j, d, out);
+    return [out, k.linearDelta(j, d)];
   }
   valueWith(j: number, row: Tensor) {
-    const p = this.plainWith(j, row);
-    return p.parts.h(p.z).item() + this.linear + p.dLinear;
+    const [s, dLinear] = this.stateWith(j, row);
+    return this.kernels().hValue(s) + this.linear() + dLinear;
   }
   gradWith(j: number, row: Tensor) {
-    const p = this.plainWith(j, row);
-    return this.blockGrad(p.parts, p.columns, p.z, j)[1];
+    return this.kernels().blockGrad(this.stateWith(j, row)[0], j);
   }
   set(j: number, row: Tensor) {
     const d = subOp(row, this.rows[j]!);
-    this.z = add(this.z, rankOne(rowOf(this.columns, j), d));
-    const B = this.parts.linear;
-    if (B !== undefined) this.linear += stopGradient(vdot(rowOf(B, j), d)).item();
+    this.s = addOuter(this.s, this.column(j), d);
     this.rows[j] = row;
+    return this;
   }
   params() {
     return stack(this.rows);
   }
 }
 
-/** The rank-one matrix a dᵀ [q, r] of a column a [q] and a row d [r], as a product (a kernel, not a broadcast). */
-function rankOne(a: Tensor, d: Tensor): Tensor {
-  return matmul(reshape(a, [a.size, 1]), reshape(d, [1, d.size]));
+/** Mᵀ of concrete matrices, made once per matrix (tensors are immutable). */
+const transposes = new WeakMap<Tensor, Tensor>();
+
+/** Mᵀ, whose rows are the columns of M: made once per concrete M (the sweeps of a run share it). */
+function columnsOf(M: Tensor): Tensor {
+  if (M.level !== 0) return matrixTranspose(M);
+  let t = transposes.get(M);
+  if (t === undefined) {
+    t = matrixTranspose(M);
+    transposes.set(M, t);
+  }
+  return t;
+}
+
+/**
+ * The rows of a matrix as a function of j: views of its values when it is concrete (no op per row), else
+ * `rowOf` (ops, traced).
+ */
+function rowsOf(a: Tensor): (j: number) => Tensor {
+  if (a.level !== 0) return (j) => rowOf(a, j);
+  const n = a.shape[1]!;
+  return (j) => new Tensor(a.raw.subarray(j * n, (j + 1) * n), [n]);
+}
+
+/** x_j − g_j/L: on plain values by a loop (the same operations as the ops, which trace it otherwise). */
+function gradientStepOf(xj: Tensor, gj: Tensor, L: number): Tensor {
+  if (xj.level !== 0 || gj.level !== 0) return subOp(xj, mul(gj, 1 / L));
+  const out = new Float64Array(xj.size);
+  const step = 1 / L;
+  for (let c = 0; c < out.length; c++) out[c] = xj.raw[c]! - gj.raw[c]! * step;
+  return new Tensor(out, xj.shape);
+}
+
+/** ‖a − b‖ as a number (a loop on plain values). */
+function distance(a: Tensor, b: Tensor): number {
+  if (a.level !== 0 || b.level !== 0) return normOf(subOp(a, b));
+  let sq = 0;
+  for (let c = 0; c < a.size; c++) sq += (a.raw[c]! - b.raw[c]!) ** 2;
+  return Math.sqrt(sq);
+}
+
+/**
+ * s + a dᵀ [q, r] for s [q, r], a [q] and d [r]: the rank-one correction of the sweep state as one primitive, so
+ * that a traced block step allocates (and its tape keeps) one q×r array instead of two (the outer product and the
+ * sum). Its rules are written with ops (itself and matmul), so derivatives of any order work; under vmap it runs
+ * per batch element (no batching rule).
+ */
+const addOuterPrim: Primitive = {
+  name: "addOuter",
+  impl([s, a, d]) {
+    const q = a!.size;
+    const r = d!.size;
+    const out = new Float64Array(q * r);
+    const sv = s!.raw;
+    const dv = d!.raw;
+    for (let i = 0; i < q; i++) {
+      const ai = a!.raw[i]!;
+      for (let c = 0; c < r; c++) out[i * r + c] = sv[i * r + c]! + ai * dv[c]!;
+    }
+    return new Tensor(out, s!.shape);
+  },
+  jvp([s, a, d], [ts, ta, td]) {
+    let t = ts ?? null;
+    if (ta) t = addOuter(t ?? zerosLike(s!), ta, d!);
+    if (td) t = addOuter(t ?? zerosLike(s!), a!, td);
+    return t;
+  },
+  vjp(ct, [, a, d], _out, _params, needs) {
+    return [needs[0] ? ct : null, needs[1] ? matmul(ct, d!) : null, needs[2] ? matmul(a!, ct) : null];
+  },
+};
+
+function addOuter(s: Tensor, a: Tensor, d: Tensor): Tensor {
+  return bind(addOuterPrim, [s, a, d], undefined);
 }

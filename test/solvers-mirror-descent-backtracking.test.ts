@@ -163,7 +163,7 @@ describe("MirrorDescent with backtracking", () => {
     const { params, state } = solver.run(tensor([0.9, 0.1]));
     assert.equal(state.status, "stalled");
     assert.match(
-      state.message,
+      state.message ?? "",
       /^MirrorDescent: stalled at iteration \d+: no step from .* met the relative-smoothness bound/,
     );
     assert.ok(state.iterNum < 100);

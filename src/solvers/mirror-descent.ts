@@ -217,14 +217,17 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
   }
 
   /**
-   * Backtracking from x = params: the accepted step with the candidate x⁺ and f, ∇f there (plain values), or why
-   * no trial passed.
+   * Backtracking from x = params: the accepted step and its candidate x⁺, or why no trial passed. With `reuse`
+   * (plain values: the candidate will be the update) each trial evaluates f and ∇f together and the accepted
+   * one's are returned for the next state; otherwise (unrolling, which recomputes them traced) a trial evaluates
+   * f alone, and ∇f only when the test needs it.
    */
   private backtrack(
     params: Tree,
     state: MirrorDescentState,
     args: readonly Tree[],
-  ): { eta: number; next: Tensor; value: Tensor; grad: Tree } | { message: string } {
+    reuse: boolean,
+  ): { eta: number; next: Tensor; value?: Tensor; grad?: Tree } | { message: string } {
     const x = stopGradient(asTensor(params as Tensor));
     const g = stopGradient(state.grad as Tensor);
     const k = x.shape[x.ndim - 1]!;
@@ -237,14 +240,17 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
       const linear = state.value + stopGradient(vdot(g, diff)).item();
       const kl = klOfMirrorStep(x.raw, cand.raw, g.raw, eta, k);
       const bound = linear + (kl / eta) * (1 + LIPSCHITZ_MARGIN);
-      const [value, gc] = objectiveValueAndGrad(this.fun, cand, plainArgs, this.name);
-      const fc = stopGradient(value).item();
+      let value: Tensor | undefined;
+      let gc: Tree | undefined;
+      if (reuse) [value, gc] = objectiveValueAndGrad(this.fun, cand, plainArgs, this.name);
+      const fc = stopGradient(value ?? this.fun(cand, ...plainArgs)).item();
       // Within rounding, f(x⁺) − f(x) − ⟨g, d⟩ ≈ ⟨∇f(x⁺) − g, d⟩/2 (trapezoid rule).
-      const ok =
-        decideBelow(fc, bound, state.value) ??
-        stopGradient(vdot(sub(gc, g), diff)).item() / 2 <=
-          (kl / eta) * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gc, g, diff);
-      if (ok) return { eta, next: cand, value, grad: gc };
+      const trapezoid = () => {
+        const gn = gc ?? objectiveValueAndGrad(this.fun, cand, plainArgs, this.name)[1];
+        const lhs = stopGradient(vdot(sub(gn, g), diff)).item() / 2;
+        return lhs <= (kl / eta) * (1 + LIPSCHITZ_MARGIN) + gradientSlack(gn, g, diff);
+      };
+      if (decideBelow(fc, bound, state.value) ?? trapezoid()) return { eta, next: cand, value, grad: gc };
       // The rejected trial measured the relative curvature c = (f(x⁺) − f(x) − ⟨g, d⟩)/KL(x⁺‖x) > 1/η: try 1/c
       // when it lies between one factor below and 0.9η (NaN, from a non-finite f, falls back to the factor).
       const inverse = kl / (fc - linear);
@@ -260,11 +266,12 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
     let eta: number;
     if (this.schedule !== undefined) eta = this.schedule.at(state.iterNum);
     else {
-      const found = this.backtrack(params, state, this.split(args)[1]);
+      const plain = isConcrete(params) && isConcrete(args);
+      const found = this.backtrack(params, state, this.split(args)[1], plain);
       if (!("eta" in found))
         return { params, state: { ...state, iterNum: state.iterNum + 1, status: "stalled", message: found.message } };
       eta = found.eta;
-      if (isConcrete(params) && isConcrete(args)) {
+      if (found.value !== undefined && found.grad !== undefined) {
         // Plain values: the accepted trial is the update, its f and ∇f the next state's.
         const error = normOf(sub(found.next, params)) / eta;
         const value = found.value.item();

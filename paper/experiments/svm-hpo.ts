@@ -354,7 +354,8 @@ function settingsFor(quick: boolean): Settings {
     // the scan's and the timing's limits, so that the full run fits in about a quarter of an hour on 2 quiet cores
     // (a BCD sweep costs about a quarter of a second at m = 300). Mirror descent (backtracking) gets its implicit
     // hypergradient within 1e-3 at m = 300, p = 500 only after 8192 iterations (MD fixed point; errors 1.4e-2,
-    // 8.4e-3, 2.7e-3, 4.1e-4 at 1024 to 8192), so its scan goes to 16384 to confirm it. Its unrolled
+    // 8.4e-3, 2.7e-3, 4.1e-4, 2.7e-4 at 1024 to 16384; PG fixed point 1.3e-3 and 2.1e-3 at 8192 and 16384), so its
+    // scan goes to 16384 to confirm it. Its unrolled
     // hypergradient is far off at any affordable count (0.59 at 1024 iterations) and reverse mode keeps about
     // 1.5 MB of tape per iteration at p = 500, so unrolling is capped at 512 (see the notes); in quick mode the
     // cap is the implicit budget (1024 at m = 50, p = 100), so that the comparison is at equal iterations at least.

@@ -10,12 +10,15 @@ import {
   TIMED,
   budgetGrid,
   hypergradient,
+  mirrorBackwardStep,
+  solverRun,
   stableBudget,
   svmHpo,
   svmProblem,
   unrolledHypergradients,
   type SolverName,
 } from "../paper/experiments/svm-hpo.js";
+import { Tensor, tensor } from "../src/index.js";
 import { assertWellFormedResult, runQuick } from "./paper-helpers.js";
 
 test("svm-hpo: the budget rule takes the first budget within tolerance at the next one too", () => {
@@ -41,6 +44,20 @@ test("svm-hpo: the forward-mode scan gives the reverse-mode unrolled hypergradie
       assert.ok(Math.abs(scanned[i]! - timed) <= 1e-10 * Math.abs(timed), `${solver}, ${n}: ${scanned[i]} vs ${timed}`);
     });
   }
+});
+
+test("svm-hpo: the MD fixed point with the backtracking step gives the PG fixed point's hypergradient", () => {
+  const P = svmProblem(20, 15, 8, 3, 1);
+  const solved = solverRun(P, "projected gradient", 1, 1e-12, 100_000)(tensor(1));
+  assert.equal(solved.state.status, "converged");
+  const x = solved.params as Tensor;
+  // longer than the safe step 2θ/λ_max: at a solution the step barely moves x, so the search accepts a long one
+  assert.ok(mirrorBackwardStep(P, 1, x) > 2 / P.lmax);
+  const opts = { tol: 0, maxIter: 0, implicit: { rtol: 1e-12 }, given: x };
+  const md = hypergradient(P, "projected gradient", "implicit, MD fixed point", 0, opts).value;
+  const pg = hypergradient(P, "projected gradient", "implicit, PG fixed point", 0, opts).value;
+  assert.ok(Math.abs(pg) > 0.01, `hypergradient ${pg}`);
+  assert.ok(Math.abs(md - pg) <= 1e-8 * Math.abs(pg), `${md} vs ${pg}`);
 });
 
 test("svm-hpo (quick): every claim holds", async () => {

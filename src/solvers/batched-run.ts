@@ -20,8 +20,8 @@
  * The batched path is taken when all of these hold, otherwise the loop (both give every element the same
  * iterations, error, status and solution, to rounding):
  * - the solver's update is arithmetic: `GradientDescent`, `ProximalGradient` and `ProjectedGradient` with a
- *   `stepsize` (fixed or a schedule; without one each update runs a line search on numbers), `MirrorDescent`,
- *   and `FixedPointIteration`. `AndersonAcceleration` (and `AndersonWrapper`) loop: their mixing weights come from
+ *   `stepsize` (fixed or a schedule; without one each update runs a line search on numbers), `MirrorDescent`
+ *   with a `stepsize` (without one it backtracks on numbers too), and `FixedPointIteration`. `AndersonAcceleration` (and `AndersonWrapper`) loop: their mixing weights come from
  *   a small least-squares solve whose size grows with the history and which branches on the residuals' scale;
  * - `implicitDiff` is true (the default): the batched forward runs on plain values and the batched solution is
  *   handed to `customRoot` as its (plain) result, so each element gets its implicit derivative exactly as the

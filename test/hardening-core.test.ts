@@ -45,6 +45,8 @@ import {
   ShapeError,
   TreeMismatchError,
   ValueError,
+  greater,
+  where,
 } from "../src/index.js";
 import { assertClose } from "./helpers.js";
 
@@ -314,6 +316,19 @@ describe("tensor() inputs", () => {
     src[0] = 9;
     assert.deepEqual(t.toArray(), [1, 2], "the values are copied");
     assert.ok(t.data instanceof Float64Array);
+  });
+});
+
+describe("an elementwise op's argument that is not a tensor", () => {
+  test("names the op and the argument (a forgotten argument reads 'mul: b: … got undefined')", () => {
+    const lam = undefined as unknown as Tensor;
+    throwsWith(() => mul(tensor([1, 2]), lam), ValueError, /^mul: b: expected a number, .* got undefined$/);
+    throwsWith(() => tensor([1]).add("x" as never), ValueError, /^add: b: expected a number, .* got the string "x"$/);
+    throwsWith(() => sin(null as never), ValueError, /^sin: x: expected a number, .* got null$/);
+    throwsWith(() => greater([[1, 2], [3]], 0), ShapeError, /^greater: a: ragged nested array/);
+    throwsWith(() => where(undefined as never, 1, 2), ValueError, /^where: condition: expected a number/);
+    // nested arrays and typed arrays are still converted
+    assert.deepEqual(add([1, 2], new Float32Array([0.5, 0.5])).toArray(), [1.5, 2.5]);
   });
 });
 

@@ -42,15 +42,23 @@ function project(name: string, fields: Record<string, unknown>, tarball: string)
   return dir;
 }
 
-/** A small program exercising the package: a gradient, a Hessian, a tensor method, a typed error. */
+/**
+ * A small program exercising the package as a new user's first tasks do: a gradient, a Hessian, an implicit
+ * derivative, per-example gradients with vmap, a solver's hypergradient, a projection, a typed error.
+ */
 const program = (load: string) => `${load}
-const { grad, hessian, tensor, sum, square, ShapeError, customRoot, sub, mul } = diffopt;
+const { grad, hessian, vmap, tensor, sum, square, ShapeError, customRoot, sub, mul, GradientDescent, projection } = diffopt;
 const g = grad((x) => sum(square(x).mul(0.5)))(tensor([1, 2]));
 const h = hessian((x) => sum(x.mul(x).mul(x)))(tensor([1, 2]));
 const sqrtOf = customRoot((x, a) => sub(mul(x, x), a))((_init, a) => tensor(Math.sqrt(a.item())));
+const perExample = vmap(grad((w, x) => square(sum(mul(w, x)))), { inAxes: [null, 0] })(tensor([1, 1]), tensor([[1, 0], [1, 2]]));
+// argmin_x ½(x − θ)² + ½x² = θ/2: the derivative of the solution is 1/2
+const gd = new GradientDescent({ fun: (x, t) => square(sub(x, t)).add(square(x)).mul(0.5), stepsize: 0.5, tol: 1e-12 });
+const hyper = Math.round(grad((t) => gd.run(tensor(0), t).params)(tensor(3)).item() * 1e9) / 1e9;
 let shapeError = false;
 try { diffopt.add(tensor([1, 2]), tensor([1, 2, 3])); } catch (e) { shapeError = e instanceof ShapeError; }
-console.log(JSON.stringify({ g: g.toArray(), h: h.toArray(), d: grad((a) => sqrtOf(undefined, a))(tensor(4)).item(), shapeError }));
+console.log(JSON.stringify({ g: g.toArray(), h: h.toArray(), d: grad((a) => sqrtOf(undefined, a))(tensor(4)).item(),
+  perExample: perExample.toArray(), hyper, simplex: projection.simplex(tensor([2, 0])).toArray(), shapeError }));
 `;
 const expected = {
   g: [1, 2],
@@ -59,8 +67,43 @@ const expected = {
     [0, 12],
   ],
   d: 0.25,
+  perExample: [
+    [2, 0],
+    [6, 12],
+  ],
+  hyper: 0.5,
+  simplex: [1, 0],
   shapeError: true,
 };
+
+/**
+ * A TypeScript consumer's first tasks, typed as a user would write them: results typed as what they are (a pytree
+ * gradient has the argument's structure, argnums gives a tuple, hasAux a pair), and calls that cannot work are
+ * compile errors. Compiled without skipLibCheck, so the published .d.ts files are checked too.
+ */
+const typedConsumer = `import { grad, valueAndGrad, vmap, hessian, customRoot, GradientDescent, projection, tensor, sum, square, mul, sub,
+  type Tensor, type SolverStatus } from "diffopt";
+const p = { W: tensor([[1, 2]]), b: tensor([0]) };
+const loss = (q: typeof p, x: Tensor) => sum(square(q.W.matmul(x).add(q.b)));
+const g: { W: Tensor; b: Tensor } = grad(loss)(p, tensor([1, 1]));
+const [ga, gb]: [Tensor, Tensor] = grad((a: Tensor, b: Tensor) => sum(mul(a, b)), { argnums: [0, 1] })(tensor(1), tensor(2));
+const [[value, aux], gx] = valueAndGrad((x: Tensor) => [sum(x), { m: x }] as const, { hasAux: true })(tensor([1]));
+const fromAux: Tensor[] = [aux.m, value, gx];
+const perExample: Tensor = vmap(grad((w: Tensor, x: Tensor) => square(sum(mul(w, x)))), { inAxes: [null, 0] })(
+  tensor([1, 1]),
+  tensor([[1, 0]]),
+);
+const h: Tensor = hessian((x: Tensor) => sum(square(x)))(tensor([1]));
+const sqrtOf = customRoot((x: Tensor, a: Tensor) => sub(mul(x, x), a))((_init: Tensor | undefined, a: Tensor) => a);
+const d: Tensor = grad((a: Tensor) => sqrtOf(undefined, a))(tensor(4));
+const status: SolverStatus = new GradientDescent({ fun: (x: Tensor) => sum(square(x)) }).run(tensor([1])).state.status;
+const s: Tensor = projection.simplex(tensor([1, 2]));
+// @ts-expect-error the gradient of a pytree argument has its structure, not a tensor's
+const wrong: Tensor = grad(loss)(p, tensor([1, 1]));
+// @ts-expect-error a string is not an argument of this function
+grad((x: Tensor) => sum(x))("abc");
+export { g, ga, gb, fromAux, perExample, h, d, status, s, wrong };
+`;
 
 /** The ```ts blocks of a markdown text. */
 function tsBlocks(markdown: string): string[] {
@@ -105,9 +148,17 @@ describe("package", () => {
     assert.deepEqual(JSON.parse(run("node", [bundle], esm)), expected);
   });
 
-  test("require works from a CommonJS project", () => {
+  test("require works from a CommonJS project, and gives the module instance import gives", () => {
     writeFileSync(join(cjs, "main.js"), program('const diffopt = require("diffopt");'));
     assert.deepEqual(JSON.parse(run("node", ["main.js"], cjs)), expected);
+    // One module, not a CommonJS twin: a Tensor or an error made through require is an instance for import too.
+    writeFileSync(
+      join(cjs, "both.mjs"),
+      'import { createRequire } from "node:module";\nimport * as imported from "diffopt";\n' +
+        'const required = createRequire(import.meta.url)("diffopt");\n' +
+        "console.log(JSON.stringify([required.Tensor === imported.Tensor, required.tensor(1) instanceof imported.Tensor]));\n",
+    );
+    assert.deepEqual(JSON.parse(run("node", ["both.mjs"], cjs)), [true, true]);
   });
 
   test("source maps embed their sources", () => {
@@ -135,7 +186,7 @@ describe("package", () => {
     assert.deepEqual([...pkg.sideEffects].sort(), attaching);
   });
 
-  test("the README's examples run and type-check (strict) against the installed package", () => {
+  test("the README's examples and a typed consumer run and type-check (strict, nodenext) against the installed package", () => {
     const blocks = tsBlocks(readFileSync(join(root, "README.md"), "utf8"));
     assert.ok(blocks.length >= 2, "the README has examples");
     const names = blocks.map((code, i) => {
@@ -144,6 +195,7 @@ describe("package", () => {
       writeFileSync(join(esm, name.replace(/\.ts$/, ".mjs")), transformSync(code, { loader: "ts" }).code);
       return name;
     });
+    writeFileSync(join(esm, "typed.ts"), typedConsumer);
     // A CommonJS TypeScript consumer too: `require` resolves the same declarations.
     writeFileSync(
       join(esm, "consumer.cts"),
@@ -151,11 +203,25 @@ describe("package", () => {
     );
     const tsconfig = {
       compilerOptions: { module: "nodenext", target: "es2022", strict: true, noEmit: true, types: [] },
-      files: [...names, "consumer.cts"],
+      files: [...names, "typed.ts", "consumer.cts"],
     };
     writeFileSync(join(esm, "tsconfig.json"), JSON.stringify(tsconfig));
     run("node", [tsc, "-p", "tsconfig.json"], esm);
     for (const name of names) run("node", [name.replace(/\.ts$/, ".mjs")], esm);
+  });
+
+  test("a consumer's first tasks type-check (strict) with moduleResolution bundler too", () => {
+    writeFileSync(join(esm, "typed.ts"), typedConsumer);
+    const compilerOptions = {
+      module: "esnext",
+      moduleResolution: "bundler",
+      target: "es2022",
+      strict: true,
+      noEmit: true,
+      types: [],
+    };
+    writeFileSync(join(esm, "tsconfig.bundler.json"), JSON.stringify({ compilerOptions, files: ["typed.ts"] }));
+    run("node", [tsc, "-p", "tsconfig.bundler.json"], esm);
   });
 
   test("package.json: semver version, repository, homepage, engines with require(esm)", () => {

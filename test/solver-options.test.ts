@@ -163,6 +163,17 @@ describe("solver options", () => {
         );
       });
 
+      test("maxIter and tol of the wrong kind throw, saying what was given", () => {
+        throwsValue(
+          () => r.make({ ...r.minimal, tol: "1e-3" as never }),
+          new RegExp(`^${name}: tol must be a non-negative number, got the string "1e-3"`),
+        );
+        throwsValue(
+          () => r.make({ ...r.minimal, maxIter: 2.5 }),
+          new RegExp(`^${name}: maxIter must be a non-negative integer, got 2\\.5`),
+        );
+      });
+
       for (const f of r.functions) {
         test(`a missing ${f} throws`, () => {
           const { [f]: _omitted, ...rest } = r.minimal;

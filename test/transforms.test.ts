@@ -194,6 +194,57 @@ describe("errors", () => {
   test("argnums out of range", () => {
     assert.throws(() => grad((x: Tensor) => sum(x), { argnums: 2 })(tensor(1)), ValueError);
   });
+  test("a value that is not a pytree is named by the transform and its path, in arguments, outputs and aux", () => {
+    const cases: [() => unknown, RegExp][] = [
+      [
+        () => grad((s: never) => tensor(s))("abc" as never),
+        /^grad: args\[0\] is the string "abc", not a tensor or a pytree/,
+      ],
+      [
+        () =>
+          grad((a: Tensor, _b: unknown) => sum(a), { argnums: [0, 1] })(tensor(1), {
+            w: [tensor(1), new Float64Array(2)],
+          }),
+        /^grad: args\[1\]\.w\[1\] is a Float64Array, not a tensor or a pytree; wrap it with tensor\(\.\.\.\)$/,
+      ],
+      [() => hessian((x: Tensor) => sum(x))(new Float32Array(2) as never), /^hessian: args\[0\] is a Float32Array/],
+      [() => jvp((x: Tensor) => x, [new Map() as unknown as Tensor], [tensor(1)]), /^jvp: primals\[0\] is a Map/],
+      [() => vjp((x: Tensor, _b: unknown) => x, tensor(1), true), /^vjp: args\[1\] is the boolean true/],
+      [() => jacrev((x: Tensor) => x)({ "my key": "s" } as never), /^jacrev: args\[0\]\["my key"\] is the string "s"/],
+      [
+        () => jacfwd((x: Tensor) => ({ a: x, b: "s" }))(tensor([1])),
+        /^jacfwd: the output of f at \.b is the string "s"/,
+      ],
+      [() => grad((_x: Tensor) => "s" as never)(tensor(1)), /^grad: the output of f is the string "s"/],
+      [() => linearize((_x: Tensor) => "x" as never, tensor(1)), /^linearize: the output of f is the string "x"/],
+      [() => stopGradient({ a: [1, "x"] } as never), /^stopGradient: x\.a\[1\] is the string "x"/],
+      [
+        () => valueAndGrad((x: Tensor) => [sum(x), { n: 3, s: "hi" }] as const, { hasAux: true })(tensor([1, 2])),
+        /^valueAndGrad: the aux output of f at \.s is the string "hi", not a tensor or a pytree/,
+      ],
+    ];
+    for (const [run, message] of cases) {
+      assert.throws(run, (e) => e instanceof TreeMismatchError && message.test(e.message), String(message));
+    }
+  });
+  test("hasAux without a pair, and grad of a function returning nothing, say what f returned", () => {
+    assert.throws(
+      () => grad((x: Tensor) => sum(x), { hasAux: true })(tensor([1, 2])),
+      (e) =>
+        e instanceof ValueError &&
+        e.message === "grad: with hasAux, f must return a pair [output, aux], got a tensor of shape []",
+    );
+    assert.throws(
+      () => grad((() => undefined) as unknown as (x: Tensor) => Tensor)(tensor(1)),
+      (e) => e instanceof NonScalarOutputError && /got no tensor \(output structure undefined\)/.test(e.message),
+    );
+    // aux keeps its structure, numbers become tensors, and it carries no derivative
+    const [[value, aux], g] = valueAndGrad((x: Tensor) => [sum(square(x)), { x, n: 3 }] as const, { hasAux: true })(
+      tensor([1, 2]),
+    );
+    assert.equal(value.item(), 5);
+    assert.deepEqual([aux.x.toArray(), aux.n.item(), g.toArray()], [[1, 2], 3, [2, 4]]);
+  });
   test("broadcast failures name the op and the shapes", () => {
     assert.throws(
       () => add(tensor([1, 2]), tensor([1, 2, 3])),

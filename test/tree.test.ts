@@ -24,7 +24,23 @@ describe("tree", () => {
       leaves.map((l) => l.item()),
       [1, 2],
     );
-    assert.throws(() => tree.flatten(new Map() as never), /unsupported pytree node/);
+    assert.throws(
+      () => tree.flatten(new Map() as never),
+      (e) => e instanceof TreeMismatchError && /^tree\.flatten: the pytree is a Map, not a tensor/.test(e.message),
+    );
+  });
+  test("a node that is not a pytree is named by its path", () => {
+    const bad = { w: [tensor(1), { "my key": "s" }], b: tensor(0) };
+    assert.throws(
+      () => tree.flatten(bad as never),
+      /^TreeMismatchError: tree\.flatten: the pytree at \.w\[1\]\["my key"\] is the string "s", not a tensor or a pytree/,
+    );
+    // a typed array is named with its remedy; the path goes through the keys and indices flatten visited
+    const shared = new Float64Array(2);
+    assert.throws(
+      () => tree.flatten({ a: [tensor(1)], b: [tensor(2), shared], c: shared } as never),
+      /the pytree at \.b\[1\] is a Float64Array, not a tensor or a pytree; wrap it with tensor\(\.\.\.\)/,
+    );
   });
   test("leafwise arithmetic, inner product and norm", () => {
     const a = { x: tensor([1, 2]), y: [tensor(3)] };

@@ -528,6 +528,23 @@ export function asTensor(x: TensorLike): Tensor {
 }
 
 /**
+ * @internal {@link asTensor} for argument `arg` of the op `who`: an input `tensor` rejects is an error naming the
+ * op and the argument (`mul: b: … got undefined`, usually a forgotten argument) rather than the `tensor` call
+ * made on the op's behalf. Tensors and numbers take the same fast path.
+ */
+export function asTensorArg(x: TensorLike, who: string, arg: string): Tensor {
+  if (x instanceof Tensor) return x;
+  if (typeof x === "number") return new Tensor(new Float64Array([x]), []);
+  try {
+    return tensor(x);
+  } catch (e) {
+    if (e instanceof ValueError) throw new ValueError(`${who}: ${arg}: ${e.message.replace(/^tensor: /, "")}`);
+    if (e instanceof ShapeError) throw new ShapeError(`${who}: ${arg}: ${e.message.replace(/^tensor: /, "")}`);
+    throw e;
+  }
+}
+
+/**
  * True when two shapes are equal.
  * @example
  * ```ts

@@ -6,8 +6,8 @@
 import { backwardPass, jvpTracer, lower, makeNode, newLevel, stripDerivatives, vjpTracer } from "./engine.js";
 import { allocFloat64 } from "./alloc.js";
 import { BatchingError, NonScalarOutputError, TreeMismatchError, ValueError } from "./errors.js";
-import { Tensor, shapeSize, zerosLike as tensorZerosLike, type Shape } from "./tensor.js";
-import { flatten, flattenLike, unflatten, type Tree, type TreeDef } from "./tree.js";
+import { Tensor, describeValue, shapeSize, zerosLike as tensorZerosLike, type Shape } from "./tensor.js";
+import { describe, flatten, flattenLike, flattenNamed, unflatten, type Tree, type TreeDef } from "./tree.js";
 import { checkFunction, checkOptions } from "./options.js";
 import { add } from "./ops/elementwise.js";
 import { reshape } from "./ops/shape.js";
@@ -118,7 +118,7 @@ export type JacobianResult<F extends TreeFn, A extends readonly unknown[], O> = 
  * ```
  */
 export function stopGradient<T extends Tree>(x: T): T {
-  const [leaves, def] = flatten(x);
+  const [leaves, def] = flattenNamed(x, "stopGradient", "x");
   return unflatten<T>(def, leaves.map(stripDerivatives));
 }
 
@@ -139,16 +139,26 @@ export function jvp<R, const A extends readonly unknown[] = Parameters<TreeFn>>(
   primals: A,
   tangents: TangentsOf<A>,
 ): [TensorTree<R>, TensorTree<R>] {
-  checkFunction(f, "jvp", "f");
+  return jvpAs(f, primals, tangents, "jvp");
+}
+
+/** {@link jvp} on behalf of the public transform `op` (its name in error messages). */
+function jvpAs<R, const A extends readonly unknown[]>(
+  f: (...args: A) => R,
+  primals: A,
+  tangents: TangentsOf<A>,
+  op: string,
+): [TensorTree<R>, TensorTree<R>] {
+  checkFunction(f, op, "f");
   if (!Array.isArray(primals) || !Array.isArray(tangents)) {
-    throw new TreeMismatchError("jvp: primals and tangents must be arrays (one entry per argument of f)");
+    throw new TreeMismatchError(`${op}: primals and tangents must be arrays (one entry per argument of f)`);
   }
-  const [pl, def] = flatten(primals as Tree);
-  const tl = flattenLike(tangents as Tree, def, pl, "jvp: tangents vs primals");
+  const [pl, def] = flattenNamed(primals as Tree, op, "primals");
+  const tl = flattenLike(tangents as Tree, def, pl, `${op}: tangents vs primals`);
   const level = newLevel();
   const lifted = pl.map((x, i) => jvpTracer(level, x, tl[i]!));
   const out = f(...(unflatten<Tree[]>(def, lifted) as unknown as A));
-  const [ol, odef] = flatten(out as Tree);
+  const [ol, odef] = flattenNamed(out as Tree, op, OUTPUT);
   const primalOut = ol.map((o) => lower(o, level));
   const tangentOut = ol.map((o, i) =>
     o.level === level && o.tangent !== null ? o.tangent : tensorZerosLike(primalOut[i]!),
@@ -191,10 +201,11 @@ function leafVjp(
   args: readonly Tree[],
   argnums: readonly number[],
   hasAux: boolean,
+  op: string,
 ): LeafVjp & { inLeaves: Tensor[]; inDef: TreeDef } {
   const level = newLevel();
   const diffArgs = argnums.map((i) => args[i]!);
-  const [inLeaves, inDef] = flatten(diffArgs as Tree);
+  const [inLeaves, inDef] = flattenNamed(diffArgs as Tree, op, argPaths(argnums));
   const nodes = inLeaves.map(() => makeNode([], [], 1, () => []));
   const lifted = unflatten<Tree[]>(
     inDef,
@@ -206,12 +217,13 @@ function leafVjp(
   let aux: Tree = undefined;
   if (hasAux) {
     if (!Array.isArray(out) || out.length !== 2) {
-      throw new ValueError("hasAux: the function must return a pair [output, aux]");
+      throw new ValueError(`${op}: with hasAux, f must return a pair [output, aux], got ${describeValue(out)}`);
     }
-    aux = stopGradient(out[1] as Tree);
+    const [auxLeaves, auxDef] = flattenNamed(out[1] as Tree, op, "the aux output of f");
+    aux = unflatten(auxDef, auxLeaves.map(stripDerivatives));
     out = out[0] as Tree;
   }
-  const [outTraced, outDef] = flatten(out);
+  const [outTraced, outDef] = flattenNamed(out, op, OUTPUT);
   const outLeaves = outTraced.map((o) => lower(o, level));
   return {
     inLeaves,
@@ -224,6 +236,14 @@ function leafVjp(
       return g.map((x, i) => x ?? tensorZerosLike(inLeaves[i]!));
     },
   };
+}
+
+/** How error messages name the output of the function given to a transform. */
+const OUTPUT = "the output of f";
+
+/** How error messages name the differentiated arguments `argnums` of a transform (`"args[1]"`). */
+function argPaths(argnums: readonly number[]): string[] {
+  return argnums.map((i) => `args[${i}]`);
 }
 
 function allArgnums(n: number): number[] {
@@ -247,7 +267,7 @@ export function vjp<R, const A extends readonly unknown[] = Parameters<TreeFn>>(
   ...primals: A
 ): [TensorTree<R>, (cotangent: TreeLike<R>) => TensorTrees<A>] {
   checkFunction(f, "vjp", "f");
-  const t = leafVjp(f, primals as readonly Tree[], allArgnums(primals.length), false);
+  const t = leafVjp(f, primals as readonly Tree[], allArgnums(primals.length), false, "vjp");
   const pullback = (ct: TreeLike<R>): TensorTrees<A> => {
     const cl = flattenLike(ct as Tree, t.outDef, t.outLeaves, "vjp: cotangent vs output");
     return unflatten<Tree[]>(t.inDef, t.pullback(cl)) as TensorTrees<A>;
@@ -292,8 +312,10 @@ function resolveArgnums(argnums: number | readonly number[] | undefined, nArgs: 
 function scalarLeaf(t: LeafVjp, op: string): Tensor {
   if (t.outLeaves.length !== 1 || t.outLeaves[0]!.size !== 1) {
     const shapes = t.outLeaves.map((o) => `[${o.shape.join(", ")}]`).join(", ");
+    const got =
+      t.outLeaves.length === 0 ? `no tensor (output structure ${describe(t.outDef)})` : `output shape(s) ${shapes}`;
     throw new NonScalarOutputError(
-      `${op}: the function must return a scalar (one element) to be differentiated, got output shape(s) ${shapes}; use jacrev/jacfwd or vjp for non-scalar outputs`,
+      `${op}: the function must return a scalar (one element) to be differentiated, got ${got}; use jacrev/jacfwd or vjp for non-scalar outputs`,
     );
   }
   return t.outLeaves[0]!;
@@ -322,7 +344,7 @@ function valueAndGradAs<F extends TreeFn, O extends GradOptions>(f: F, opts: O |
   const { argnums: argnumsOpt, hasAux = false } = opts ?? {};
   return <A extends Parameters<F>>(...args: A): [ValueOf<ReturnType<F>, O>, GradOf<A, ArgnumsOf<O>>] => {
     const argnums = resolveArgnums(argnumsOpt, args.length, op);
-    const t = leafVjp(f, args, argnums, hasAux);
+    const t = leafVjp(f, args, argnums, hasAux, op);
     const y = scalarLeaf(t, op);
     const g = unflatten<Tree[]>(t.inDef, t.pullback([new Tensor(new Float64Array([1]), y.shape)]));
     const gradOut = typeof argnumsOpt === "object" ? g : g[0];
@@ -448,7 +470,7 @@ function jacfwdAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
   return <A extends Parameters<F>>(...args: A): JacobianResult<F, A, O> => {
     const argnums = resolveArgnums(argnumsOpt, args.length, op);
     const diffArgs = argnums.map((i) => args[i]! as Tree);
-    const [inLeaves, inDef] = flatten(diffArgs as Tree);
+    const [inLeaves, inDef] = flattenNamed(diffArgs as Tree, op, argPaths(argnums));
     const g = (...d: Tree[]): Tree => {
       const callArgs: unknown[] = [...args];
       argnums.forEach((a, i) => (callArgs[a] = d[i]!));
@@ -460,7 +482,7 @@ function jacfwdAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
     let outShapes: Shape[] = [];
     // Tangent-out leaves for input tangents `ts` (a batch of columns under vmap, one column in the loop).
     const push = (...ts: Tensor[]): Tensor[] => {
-      const [out, tout] = jvp(g, primals, unflatten<Tree[]>(inDef, ts));
+      const [out, tout] = jvpAs(g, primals, unflatten<Tree[]>(inDef, ts), op);
       const [ol, od] = flatten(out);
       outDef = od;
       outShapes = ol.map((o) => o.shape);
@@ -488,7 +510,7 @@ function jacfwdAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
     };
     let mats: Tensor[];
     if (n === 0) {
-      const [ol, od] = flatten(g(...diffArgs));
+      const [ol, od] = flattenNamed(g(...diffArgs), op, OUTPUT);
       outDef = od;
       outShapes = ol.map((o) => o.shape);
       mats = ol.map((o) => new Tensor(new Float64Array(0), [o.size, 0]));
@@ -524,7 +546,7 @@ function jacrevAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
   const argnumsOpt = opts?.argnums;
   return <A extends Parameters<F>>(...args: A): JacobianResult<F, A, O> => {
     const argnums = resolveArgnums(argnumsOpt, args.length, op);
-    const t = leafVjp(f, args, argnums, false);
+    const t = leafVjp(f, args, argnums, false, op);
     const n = t.inLeaves.reduce((acc, l) => acc + l.size, 0);
     // Input cotangents, raveled and concatenated, for the cotangent `ct` of output leaf `oi`.
     const pull = (oi: number, ct: Tensor): Tensor => {
@@ -608,6 +630,6 @@ export function linearize<R, const A extends readonly unknown[] = Parameters<Tre
 ): [TensorTree<R>, (...tangents: TangentsOf<A>) => TensorTree<R>] {
   checkFunction(f, "linearize", "f");
   // flatten/unflatten turns number leaves into tensors (as the other transforms return them), keeping derivatives.
-  const [leaves, def] = flatten(f(...primals) as Tree);
+  const [leaves, def] = flattenNamed(f(...primals) as Tree, "linearize", OUTPUT);
   return [unflatten(def, leaves) as TensorTree<R>, (...tangents: TangentsOf<A>) => jvp(f, primals, tangents)[1]];
 }

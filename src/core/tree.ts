@@ -8,7 +8,7 @@
  * @module
  */
 import { TreeMismatchError, ValueError } from "./errors.js";
-import { Tensor, asTensor, zerosLike as tensorZerosLike } from "./tensor.js";
+import { Tensor, asTensor, describeValue, zerosLike as tensorZerosLike } from "./tensor.js";
 import { add as addOp, mul as mulOp, sub as subOp } from "./ops/elementwise.js";
 import { sum } from "./ops/reduce.js";
 import { vdot as vdotOp } from "./ops/matmul.js";
@@ -42,11 +42,63 @@ export function isPlainObject(x: unknown): x is Record<string, Tree> {
  * ```
  */
 export function flatten(t: Tree): [Tensor[], TreeDef] {
+  return flattenNamed(t, "tree.flatten", "the pytree");
+}
+
+/**
+ * @internal {@link flatten} on behalf of the public function `who`, for which `t` is `root` (`"x"`, `"primals"`,
+ * `"the output of f"`), or, when `t` is a list, whose entries are `root[i]` (a transform's arguments: `"args[1]"`).
+ * A node that is not a pytree is a `TreeMismatchError` naming `who`, the node's path and what the node is.
+ */
+export function flattenNamed(t: Tree, who: string, root: string | readonly string[]): [Tensor[], TreeDef] {
   const leaves: Tensor[] = [];
   // The nodes from the root to the current one. Searched for a cycle only past a depth no sensible pytree reaches,
   // so that a cyclic structure is a typed error rather than a stack overflow, at no cost for ordinary trees.
-  const def = flattenNode(t, leaves, []);
-  return [leaves, def];
+  const ancestors: object[] = [];
+  try {
+    return [leaves, flattenNode(t, leaves, ancestors)];
+  } catch (e) {
+    if (!(e instanceof UnsupportedNode)) throw e;
+    const path = nodePath(e.ancestors, e.node, root);
+    const remedy = ArrayBuffer.isView(e.node)
+      ? "wrap it with tensor(...)"
+      : "pytrees hold tensors and numbers, in arrays and plain objects (null and undefined are empty nodes)";
+    throw new TreeMismatchError(`${who}: ${path} is ${describeValue(e.node)}, not a tensor or a pytree; ${remedy}`);
+  }
+}
+
+/**
+ * What {@link flattenNode} throws at a node that is not a pytree, with the ancestors' chain (the path is worked
+ * out from it only then, so that flattening a valid tree pays nothing for the message).
+ */
+class UnsupportedNode {
+  constructor(
+    readonly node: unknown,
+    readonly ancestors: readonly object[],
+  ) {}
+}
+
+/**
+ * The path of `node` below the chain `ancestors` (root first), as `root.key[i]`. The walk stops at the first
+ * unsupported node in order, so the first child equal to the next node on the chain is the one it went through.
+ */
+function nodePath(ancestors: readonly object[], node: unknown, root: string | readonly string[]): string {
+  const chain: unknown[] = [...ancestors, node];
+  let path = "";
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const parent = chain[i] as Record<string, unknown>;
+    const child = chain[i + 1];
+    if (Array.isArray(parent)) {
+      const j = parent.indexOf(child);
+      path += i === 0 && typeof root !== "string" ? (root[j] ?? `[${j}]`) : `[${j}]`;
+    } else {
+      const key = Object.keys(parent).find((k) => parent[k] === child)!;
+      path += /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+    }
+  }
+  if (typeof root !== "string") return path;
+  // "x.a[1]", but "the output of f at .b[0]" for a root that is a description rather than a name
+  return path === "" ? root : /\s/.test(root) ? `${root} at ${path}` : root + path;
 }
 
 /**
@@ -61,11 +113,7 @@ function flattenNode(node: Tree, leaves: Tensor[], ancestors: object[]): TreeDef
   }
   if (node === null || node === undefined) return { kind: "none", value: node };
   const isArray = Array.isArray(node);
-  if (!isArray && !isPlainObject(node)) {
-    throw new TreeMismatchError(
-      `tree.flatten: unsupported pytree node of type ${typeof node} (${Object.prototype.toString.call(node)}); use Tensors, arrays and plain objects`,
-    );
-  }
+  if (!isArray && !isPlainObject(node)) throw new UnsupportedNode(node, ancestors.slice());
   if (ancestors.length >= CYCLE_CHECK_DEPTH && ancestors.includes(node)) {
     throw new ValueError(
       "tree.flatten: the pytree is cyclic (an array or object contains itself); pytrees must be finite trees",

@@ -26,6 +26,7 @@ import { DifferentiationError, NonFiniteError, ValueError } from "../core/errors
 import { checkFunction, checkOptions } from "../core/options.js";
 import { stopGradient, type TensorTree } from "../core/transforms.js";
 import { flatten, type Tree } from "../core/tree.js";
+import { describeValue } from "../core/tensor.js";
 import { allFinite, checkImplicitOptions, solverRoot, type ImplicitOptions } from "../implicit/root.js";
 import {
   batchedRun,
@@ -132,7 +133,9 @@ export interface SolverOptionSpec {
 }
 
 function positiveInteger(v: number, who: string, name: string): number {
-  if (!Number.isInteger(v) || v < 0) throw new ValueError(`${who}: ${name} must be a non-negative integer, got ${v}`);
+  if (!Number.isInteger(v) || v < 0) {
+    throw new ValueError(`${who}: ${name} must be a non-negative integer, got ${describeValue(v)}`);
+  }
   return v;
 }
 
@@ -201,7 +204,9 @@ export abstract class Solver<S extends SolverState = SolverState> {
     this.name = name;
     this.maxIter = positiveInteger(opts.maxIter ?? 500, name, "maxIter");
     const tol = opts.tol ?? 1e-6;
-    if (!(typeof tol === "number" && tol >= 0)) throw new ValueError(`${name}: tol must be non-negative, got ${tol}`);
+    if (!(typeof tol === "number" && tol >= 0)) {
+      throw new ValueError(`${name}: tol must be a non-negative number, got ${describeValue(tol)}`);
+    }
     this.tol = tol;
     this.verbose = booleanOption(opts.verbose, false, name, "verbose");
     this.callback = opts.callback;

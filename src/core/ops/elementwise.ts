@@ -6,7 +6,7 @@
 import { bind, type Primitive } from "../engine.js";
 import { allocFloat64 } from "../alloc.js";
 import { broadcastIndex, broadcastShapes } from "../shape.js";
-import { Tensor, asTensor, sameShape, scalar, shapeSize, type Shape, type TensorLike } from "../tensor.js";
+import { Tensor, asTensor, asTensorArg, sameShape, scalar, shapeSize, type Shape, type TensorLike } from "../tensor.js";
 import { broadcastTo, sumTo } from "./broadcast.js";
 import { moveBatchAxis, reshape } from "./shape.js";
 import { wasmArith, wasmTanh } from "../wasm/elementwise.js";
@@ -311,7 +311,7 @@ const minimumPrim = binaryPrimitive("minimum", (x, y) => (x <= y || x !== x ? x 
  * ```
  */
 export function add(a: TensorLike, b: TensorLike): Tensor {
-  return bind(addPrim, [asTensor(a), asTensor(b)], undefined);
+  return bind(addPrim, [asTensorArg(a, "add", "a"), asTensorArg(b, "add", "b")], undefined);
 }
 
 /**
@@ -323,7 +323,7 @@ export function add(a: TensorLike, b: TensorLike): Tensor {
  * ```
  */
 export function sub(a: TensorLike, b: TensorLike): Tensor {
-  return bind(subPrim, [asTensor(a), asTensor(b)], undefined);
+  return bind(subPrim, [asTensorArg(a, "sub", "a"), asTensorArg(b, "sub", "b")], undefined);
 }
 
 /**
@@ -335,7 +335,7 @@ export function sub(a: TensorLike, b: TensorLike): Tensor {
  * ```
  */
 export function mul(a: TensorLike, b: TensorLike): Tensor {
-  return bind(mulPrim, [asTensor(a), asTensor(b)], undefined);
+  return bind(mulPrim, [asTensorArg(a, "mul", "a"), asTensorArg(b, "mul", "b")], undefined);
 }
 
 /**
@@ -347,7 +347,7 @@ export function mul(a: TensorLike, b: TensorLike): Tensor {
  * ```
  */
 export function div(a: TensorLike, b: TensorLike): Tensor {
-  return bind(divPrim, [asTensor(a), asTensor(b)], undefined);
+  return bind(divPrim, [asTensorArg(a, "div", "a"), asTensorArg(b, "div", "b")], undefined);
 }
 
 /**
@@ -359,7 +359,7 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
  * ```
  */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
-  return bind(powPrim, [asTensor(a), asTensor(b)], undefined);
+  return bind(powPrim, [asTensorArg(a, "pow", "a"), asTensorArg(b, "pow", "b")], undefined);
 }
 
 /**
@@ -372,7 +372,7 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
  * ```
  */
 export function maximum(a: TensorLike, b: TensorLike): Tensor {
-  return bind(maximumPrim, [asTensor(a), asTensor(b)], undefined);
+  return bind(maximumPrim, [asTensorArg(a, "maximum", "a"), asTensorArg(b, "maximum", "b")], undefined);
 }
 
 /**
@@ -384,7 +384,7 @@ export function maximum(a: TensorLike, b: TensorLike): Tensor {
  * ```
  */
 export function minimum(a: TensorLike, b: TensorLike): Tensor {
-  return bind(minimumPrim, [asTensor(a), asTensor(b)], undefined);
+  return bind(minimumPrim, [asTensorArg(a, "minimum", "a"), asTensorArg(b, "minimum", "b")], undefined);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -418,7 +418,7 @@ function unaryPrimitive(
 }
 
 function unary(prim: Primitive<undefined>): (x: TensorLike) => Tensor {
-  return (x) => bind(prim, [asTensor(x)], undefined);
+  return (x) => bind(prim, [asTensorArg(x, prim.name, "x")], undefined);
 }
 
 const negPrim: Primitive<undefined> = elementwiseBatch({
@@ -669,7 +669,7 @@ function comparison(name: string, f: Kernel2): (a: TensorLike, b: TensorLike) =>
       return [null, null];
     },
   });
-  return (a, b) => bind(prim, [asTensor(a), asTensor(b)], undefined);
+  return (a, b) => bind(prim, [asTensorArg(a, name, "a"), asTensorArg(b, name, "b")], undefined);
 }
 
 /**
@@ -779,7 +779,11 @@ const wherePrim: Primitive<undefined> = elementwiseBatch({
  * ```
  */
 export function where(condition: TensorLike, a: TensorLike, b: TensorLike): Tensor {
-  return bind(wherePrim, [asTensor(condition), asTensor(a), asTensor(b)], undefined);
+  return bind(
+    wherePrim,
+    [asTensorArg(condition, "where", "condition"), asTensorArg(a, "where", "a"), asTensorArg(b, "where", "b")],
+    undefined,
+  );
 }
 
 /**

@@ -352,8 +352,11 @@ function settingsFor(quick: boolean): Settings {
     // ~1e-8), so that it measures how accurate the solution is
     hypergradientTol: 1e-3,
     scanStart: { "mirror descent": 64, "projected gradient": 16, "block coordinate descent": 4 },
-    // the scan's and the timing's limits, so that the full run fits in about a quarter of an hour on 2 quiet cores
-    // (a BCD sweep costs about a quarter of a second at m = 300). Mirror descent (backtracking) gets its implicit
+    // the scan's and the timing's limits, so that the full run fits in about 20 minutes on 2 quiet cores. BCD gets
+    // its implicit hypergradient (PG fixed point) within 1e-3 at m = 300, p = 500 after 256 sweeps (errors 3.0e-2,
+    // 2.7e-5, 4.9e-7 at 128, 256, 512; a plain sweep costs ~6 ms), so its scan goes to 512 to confirm it; its
+    // unrolled hypergradient needs 512 sweeps (2.6e-3 at 256), and reverse mode through 256 sweeps already takes
+    // ~100 s and 2.6 GB, so unrolling is capped at 16 sweeps (~4 s, a lower bound of its time). Mirror descent (backtracking) gets its implicit
     // hypergradient within 1e-3 at m = 300, p = 500 only after 8192 iterations (MD fixed point; errors 1.4e-2,
     // 8.4e-3, 2.7e-3, 4.1e-4, 2.7e-4 at 1024 to 16384; PG fixed point 1.3e-3 and 2.1e-3 at 8192 and 16384), so its
     // scan goes to 16384 to confirm it. Its unrolled
@@ -362,7 +365,7 @@ function settingsFor(quick: boolean): Settings {
     // cap is the implicit budget (1024 at m = 50, p = 100), so that the comparison is at equal iterations at least.
     implicitMax: quick
       ? { "mirror descent": 2048, "projected gradient": 1024, "block coordinate descent": 128 }
-      : { "mirror descent": 16384, "projected gradient": 2048, "block coordinate descent": 128 },
+      : { "mirror descent": 16384, "projected gradient": 2048, "block coordinate descent": 512 },
     unrolledCap: quick
       ? { "mirror descent": 1024, "projected gradient": 512, "block coordinate descent": 32 }
       : { "mirror descent": 512, "projected gradient": 1024, "block coordinate descent": 16 },

@@ -293,3 +293,30 @@ describe("failures and validation", () => {
     assert.ok(info.converged);
   });
 });
+
+describe("a matrix given where an operator is expected", () => {
+  const A = tensor([
+    [2, 1],
+    [1, 3],
+  ]);
+  const b = tensor([1, 2]);
+  const cases: [string, () => unknown][] = [
+    ["cg", () => linalg.cg(A as never, b)],
+    ["gmres", () => linalg.gmres(A as never, b)],
+    ["linearSolve", () => linalg.linearSolve(A as never, b)],
+  ];
+  for (const [name, call] of cases) {
+    test(`${name} names the shape and says how to wrap it`, () => {
+      assert.throws(call, (e: unknown) => {
+        assert.ok(e instanceof ValueError);
+        assert.match(e.message, /op must be a LinearOperator, got a Tensor of shape \[2, 2\]/);
+        assert.match(e.message, /LinearOperator\.fromMatrix/);
+        return true;
+      });
+    });
+  }
+  test("the wrapped matrix solves", () => {
+    const x = linalg.cg(linalg.LinearOperator.fromMatrix(A), b, { tol: 1e-12 }).value;
+    assertClose(x.toArray() as number[], [0.2, 0.6], 1e-10);
+  });
+});

@@ -26,7 +26,7 @@ import {
   type Tree,
 } from "../core/tree.js";
 import { LinearSolveError } from "./dense/errors.js";
-import { LinearOperator, ridge as ridgeOperator, type AnyLinearOperator } from "./operator.js";
+import { LinearOperator, requireOperator, ridge as ridgeOperator, type AnyLinearOperator } from "./operator.js";
 import { linearSolve, type LinearSolveOptions, type LinearSolveResult, type SolveInfo } from "./solve.js";
 
 /** Options of {@link iterativeRefinement}. */
@@ -97,7 +97,7 @@ function solveAt(
   phase: SolveInfo["phase"],
 ): LinearSolveResult {
   const who = "iterativeRefinement";
-  if (!(op instanceof LinearOperator)) throw new ValueError(`${who}: op must be a LinearOperator, got ${typeof op}`);
+  requireOperator(op, who);
   if (op.inSize !== op.outSize)
     throw new ValueError(`${who}: the operator must be square, but it maps ${op.inSize} values to ${op.outSize}`);
   const [outLeaves, outDef] = flatten(op.outExample);

@@ -731,3 +731,14 @@ export function diagonalValues(op: AnyLinearOperator): Float64Array {
   }
   return d;
 }
+
+/**
+ * Throws unless `op` is a {@link LinearOperator}; a matrix given instead is told how to wrap it.
+ * @internal
+ */
+export function requireOperator(op: unknown, who: string): void {
+  if (op instanceof LinearOperator) return;
+  const got = op instanceof Tensor ? `a Tensor of shape [${op.shape.join(", ")}]` : typeof op;
+  const hint = op instanceof Tensor ? "; wrap a matrix with linalg.LinearOperator.fromMatrix(A)" : "";
+  throw new ValueError(`${who}: op must be a LinearOperator, got ${got}${hint}`);
+}

@@ -40,7 +40,7 @@ import {
   type LuFactors,
 } from "./dense/kernels.js";
 import { LinearSolveError } from "./dense/errors.js";
-import { LinearOperator, type AnyLinearOperator } from "./operator.js";
+import { LinearOperator, requireOperator, type AnyLinearOperator } from "./operator.js";
 import {
   FlatSpace,
   checkFiniteFlat,
@@ -278,7 +278,7 @@ function solveAt(
   dense: DenseContext,
 ): LinearSolveResult {
   const who = "linearSolve";
-  if (!(op instanceof LinearOperator)) throw new ValueError(`${who}: op must be a LinearOperator, got ${typeof op}`);
+  requireOperator(op, who);
   const solver = resolveSolver(op, opts);
   const pinv = opts.wellPosed === false || op.inSize !== op.outSize;
   const inSpace = new FlatSpace(op.inExample);

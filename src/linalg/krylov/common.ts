@@ -13,7 +13,7 @@ import { Tensor } from "../../core/tensor.js";
 import { batchLoop } from "../../core/vmap.js";
 import { describe, flatten, flattenLike, unflatten, type Tree, type TreeDef } from "../../core/tree.js";
 import { LinearSolveError } from "../dense/errors.js";
-import { LinearOperator, type AnyLinearOperator } from "../operator.js";
+import { LinearOperator, requireOperator, type AnyLinearOperator } from "../operator.js";
 
 /** Options of the iterative solvers (`cg`, `minres`, `gmres`, `bicgstab`; see each for its defaults). */
 export interface KrylovOptions {
@@ -359,7 +359,7 @@ export function prepare(
   who: string,
   rectangular: boolean,
 ): Prepared {
-  if (!(op instanceof LinearOperator)) throw new ValueError(`${who}: op must be a LinearOperator, got ${typeof op}`);
+  requireOperator(op, who);
   const inSpace = new FlatSpace(op.inExample);
   const outSpace = new FlatSpace(op.outExample);
   if (!rectangular && inSpace.size !== outSpace.size) {

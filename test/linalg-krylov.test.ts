@@ -316,7 +316,7 @@ describe("a matrix given where an operator is expected", () => {
     });
   }
   test("the wrapped matrix solves", () => {
-    const x = linalg.cg(linalg.LinearOperator.fromMatrix(A), b, { tol: 1e-12 }).value;
-    assertClose(x.toArray() as number[], [0.2, 0.6], 1e-10);
+    const x = linalg.cg(linalg.LinearOperator.fromMatrix(A), b, { rtol: 1e-12 }).value;
+    assertClose(x.toArray() as number[], [0.2, 0.6], { rtol: 1e-10 });
   });
 });

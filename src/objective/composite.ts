@@ -15,7 +15,7 @@ import { Tensor, asTensor, onesLike, type TensorLike } from "../core/tensor.js";
 import { stopGradient, valueAndGrad } from "../core/transforms.js";
 import { add, mul, sub } from "../core/ops/elementwise.js";
 import { sum } from "../core/ops/reduce.js";
-import { matmul } from "../core/ops/matmul.js";
+import { matmul, matrixTranspose } from "../core/ops/matmul.js";
 
 /** The pieces of f(x) = h(M x) + ⟨B, x⟩ for given arguments (see {@link CompositeLinearStructure}). */
 export interface CompositeLinearParts {
@@ -137,4 +137,22 @@ export function checkQuadraticDeclaration(parts: CompositeLinearParts, x: Tensor
         `${who}: the composite parts declare h quadratic, (curvature/2)·‖z − center‖², but ∇h(z) differs from curvature·(z − center) by ${diff} (largest entry ${size}); fix the declaration or omit it`,
       );
   }
+}
+
+/** Transposes of concrete matrices, made once per matrix (tensors are immutable). */
+const transposes = new WeakMap<Tensor, Tensor>();
+
+/**
+ * Mᵀ, made once per concrete M so that every sweep or call on the same data shares it (a traced M is transposed
+ * each time).
+ * @internal
+ */
+export function sharedTranspose(M: Tensor): Tensor {
+  if (M.level !== 0) return matrixTranspose(M);
+  let t = transposes.get(M);
+  if (t === undefined) {
+    t = matrixTranspose(M);
+    transposes.set(M, t);
+  }
+  return t;
 }

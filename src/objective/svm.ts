@@ -7,9 +7,9 @@ import { fmt } from "../core/shape.js";
 import { Tensor, asTensor, type TensorLike } from "../core/tensor.js";
 import { add, div, mul, sub } from "../core/ops/elementwise.js";
 import { sum } from "../core/ops/reduce.js";
-import { matmulTN, matrixTranspose } from "../core/ops/matmul.js";
+import { matmulTN } from "../core/ops/matmul.js";
 import { dataPair } from "./data.js";
-import type { CompositeLinearParts } from "./composite.js";
+import { sharedTranspose, type CompositeLinearParts } from "./composite.js";
 
 /** The value of {@link multiclassLinearSvmDual}. */
 function svmDual(beta: TensorLike, l2reg: TensorLike, data: readonly [TensorLike, TensorLike]): Tensor {
@@ -26,23 +26,10 @@ function svmDual(beta: TensorLike, l2reg: TensorLike, data: readonly [TensorLike
   return add(quad, sum(mul(b, Y)));
 }
 
-/** Xᵀ of concrete data, made once per data tensor (tensors are immutable), so that every sweep's parts share it. */
-const transposes = new WeakMap<Tensor, Tensor>();
-
-function transposeOf(X: Tensor): Tensor {
-  if (X.level !== 0) return matrixTranspose(X);
-  let t = transposes.get(X);
-  if (t === undefined) {
-    t = matrixTranspose(X);
-    transposes.set(X, t);
-  }
-  return t;
-}
-
 /** The composite-linear parts of {@link multiclassLinearSvmDual} for (θ, [X, Y]). */
 function svmDualParts(l2reg: TensorLike, data: readonly [TensorLike, TensorLike]): CompositeLinearParts {
   const [X, Y] = dataPair(data, "objective.multiclassLinearSvmDual");
-  const XT = transposeOf(X);
+  const XT = sharedTranspose(X);
   const XTY = matmulTN(X, Y);
   const theta = asTensor(l2reg);
   return {

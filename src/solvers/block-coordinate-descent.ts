@@ -9,10 +9,11 @@ import { Tensor, asTensor, onesLike, sameShape, zerosLike } from "../core/tensor
 import { stopGradient, valueAndGrad } from "../core/transforms.js";
 import { add, sub as subOp, mul } from "../core/ops/elementwise.js";
 import { stack } from "../core/ops/join.js";
-import { matmul, matrixTranspose, vdot } from "../core/ops/matmul.js";
+import { matmul, vdot } from "../core/ops/matmul.js";
 import {
   checkCompositeShapes,
   checkQuadraticDeclaration,
+  sharedTranspose,
   type CompositeLinearParts,
   type CompositeLinearStructure,
 } from "../objective/composite.js";
@@ -357,7 +358,7 @@ class PlainComposite {
   ) {
     [this.q, this.m] = parts.matrix.shape as [number, number];
     this.r = r;
-    this.MT = columnsOf(parts.matrix).raw;
+    this.MT = sharedTranspose(parts.matrix).raw;
     this.B = parts.linear === undefined ? null : parts.linear.raw;
     const quad = parts.quadratic;
     this.center = quad === undefined ? null : quad.center.raw;
@@ -521,7 +522,7 @@ class CompositeSweep implements SweepModel {
     const parts = structure(...args);
     this.parts = parts;
     checkCompositeShapes(parts, x, who);
-    this.column = rowsOf(columnsOf(parts.matrix));
+    this.column = rowsOf(sharedTranspose(parts.matrix));
     this.linearRow = parts.linear === undefined ? null : rowsOf(parts.linear);
     this.rows = Array.from({ length: x.shape[0]! }, (_, j) => rowOf(x, j));
     const z = matmul(parts.matrix, x);
@@ -581,20 +582,6 @@ class CompositeSweep implements SweepModel {
   params() {
     return stack(this.rows);
   }
-}
-
-/** Mᵀ of concrete matrices, made once per matrix (tensors are immutable). */
-const transposes = new WeakMap<Tensor, Tensor>();
-
-/** Mᵀ, whose rows are the columns of M: made once per concrete M (the sweeps of a run share it). */
-function columnsOf(M: Tensor): Tensor {
-  if (M.level !== 0) return matrixTranspose(M);
-  let t = transposes.get(M);
-  if (t === undefined) {
-    t = matrixTranspose(M);
-    transposes.set(M, t);
-  }
-  return t;
 }
 
 /**

@@ -352,23 +352,24 @@ function settingsFor(quick: boolean): Settings {
     // ~1e-8), so that it measures how accurate the solution is
     hypergradientTol: 1e-3,
     scanStart: { "mirror descent": 64, "projected gradient": 16, "block coordinate descent": 4 },
-    // the scan's and the timing's limits, so that the full run fits in about 20 minutes on 2 quiet cores. BCD gets
+    // the scan's and the timing's limits, so that the full run fits in about 25 minutes on 2 quiet cores. BCD gets
     // its implicit hypergradient (PG fixed point) within 1e-3 at m = 300, p = 500 after 256 sweeps (errors 3.0e-2,
-    // 2.7e-5, 4.9e-7 at 128, 256, 512; a plain sweep costs ~6 ms), so its scan goes to 512 to confirm it; its
-    // unrolled hypergradient needs 512 sweeps (2.6e-3 at 256), and reverse mode through 256 sweeps already takes
-    // ~100 s and 2.6 GB, so unrolling is capped at 16 sweeps (~4 s, a lower bound of its time). Mirror descent (backtracking) gets its implicit
-    // hypergradient within 1e-3 at m = 300, p = 500 only after 8192 iterations (MD fixed point; errors 1.4e-2,
-    // 8.4e-3, 2.7e-3, 4.1e-4, 2.7e-4 at 1024 to 16384; PG fixed point 1.3e-3 and 2.1e-3 at 8192 and 16384), so its
-    // scan goes to 16384 to confirm it. Its unrolled
-    // hypergradient is far off at any affordable count (0.59 at 1024 iterations) and reverse mode keeps about
-    // 1.5 MB of tape per iteration at p = 500, so unrolling is capped at 512 (see the notes); in quick mode the
-    // cap is the implicit budget (1024 at m = 50, p = 100), so that the comparison is at equal iterations at least.
+    // 2.7e-5, 4.9e-7 at 128, 256, 512; a plain sweep costs ~6 ms), at p = 200 only after 512, so its scan goes to
+    // 1024 to confirm them; its unrolled hypergradient needs 512 sweeps (2.6e-3 at 256), and reverse mode through
+    // 256 sweeps takes ~100 s and 2.6 GB, so unrolling is capped at 64 sweeps (~7 s, a lower bound of its time; at
+    // 16 sweeps, 1.7 s, the bound was below the implicit time and decided nothing). Mirror descent (backtracking)
+    // gets its implicit hypergradient within 1e-3 at m = 300, p = 500 only after 8192 iterations (MD fixed point;
+    // errors 1.4e-2, 8.4e-3, 2.7e-3, 4.1e-4, 2.7e-4 at 1024 to 16384; PG fixed point 1.3e-3 and 2.1e-3 at 8192 and
+    // 16384), so its scan goes to 16384 to confirm it. Its unrolled hypergradient is far off at any affordable
+    // count (0.59 at 1024 iterations) and reverse mode keeps about 1.5 MB of tape per iteration at p = 500, so
+    // unrolling is capped at 512 (see the notes); in quick mode the cap is the implicit budget (1024 at m = 50, p =
+    // 100), so that the comparison is at equal iterations at least.
     implicitMax: quick
       ? { "mirror descent": 2048, "projected gradient": 1024, "block coordinate descent": 128 }
-      : { "mirror descent": 16384, "projected gradient": 2048, "block coordinate descent": 512 },
+      : { "mirror descent": 16384, "projected gradient": 2048, "block coordinate descent": 1024 },
     unrolledCap: quick
       ? { "mirror descent": 1024, "projected gradient": 512, "block coordinate descent": 32 }
-      : { "mirror descent": 512, "projected gradient": 1024, "block coordinate descent": 16 },
+      : { "mirror descent": 512, "projected gradient": 1024, "block coordinate descent": 64 },
     // the accuracy check's solves stop at these tolerances (each solver's own error measure) or iteration caps
     tightTol: { "mirror descent": 1e-10, "projected gradient": 1e-11, "block coordinate descent": 1e-10 },
     tightMaxIter: { "mirror descent": 20_000, "projected gradient": 100_000, "block coordinate descent": 3_000 },

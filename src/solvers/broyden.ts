@@ -13,7 +13,7 @@ import { inv } from "../linalg/dense/lu.js";
 import { LinearSolveError } from "../linalg/dense/errors.js";
 import { type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import { allFinite } from "../implicit/root.js";
-import { isConcrete, normOf, unitIntervalOption } from "./common.js";
+import { countOption, isConcrete, normOf, unitIntervalOption } from "./common.js";
 import { RootFinder, raveler, type Raveler, type VectorFieldFn } from "./families.js";
 
 /** Options of {@link Broyden}. */
@@ -77,10 +77,7 @@ export class Broyden extends RootFinder<BroydenState> {
       throw new ValueError(`${this.name}: initialJacobian must be "exact" or "identity", got ${String(ij)}`);
     this.initialJacobian = ij;
     this.decreaseFactor = unitIntervalOption(opts.decreaseFactor ?? 0.5, this.name, "decreaseFactor");
-    const m = opts.maxBacktrackingIter ?? 20;
-    if (!Number.isInteger(m) || m < 1)
-      throw new ValueError(`${this.name}: maxBacktrackingIter must be a positive integer, got ${m}`);
-    this.maxBacktrackingIter = m;
+    this.maxBacktrackingIter = countOption(opts.maxBacktrackingIter, 20, this.name, "maxBacktrackingIter");
   }
 
   /** The inverse of the exact Jacobian of F at x (the identity when it is singular). */

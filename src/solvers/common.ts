@@ -50,6 +50,13 @@ export function positiveOption(v: number, who: string, name: string): number {
   return v;
 }
 
+/** @internal An integer option ≥ 1 (its default when undefined). */
+export function countOption(v: number | undefined, fallback: number, who: string, name: string): number {
+  const n = v ?? fallback;
+  if (!Number.isInteger(n) || n < 1) throw new ValueError(`${who}: ${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
 /** @internal A number option in (0, 1). */
 export function unitIntervalOption(v: number, who: string, name: string): number {
   if (!(v > 0 && v < 1)) throw new ValueError(`${who}: ${name} must be in (0, 1), got ${v}`);

@@ -14,7 +14,7 @@ import { matmul } from "../core/ops/matmul.js";
 import { eye, ones } from "../core/tensor.js";
 import { solve } from "../linalg/dense/lu.js";
 import type { SolverOptions, SolverResult, SolverState } from "./base.js";
-import { positiveOption } from "./common.js";
+import { countOption, positiveOption } from "./common.js";
 import { numberFields, tensorFields, type TensorState, type TensorUpdate } from "./batched-run.js";
 import { FixedPointSolver, raveler, type VectorFieldFn } from "./families.js";
 import { ValueError } from "../core/errors.js";
@@ -157,9 +157,7 @@ export function andersonOptions(
   opts: { historySize?: number; beta?: number; ridge?: number },
   who: string,
 ): { historySize: number; beta: number; ridge: number } {
-  const historySize = opts.historySize ?? 5;
-  if (!Number.isInteger(historySize) || historySize < 1)
-    throw new ValueError(`${who}: historySize must be a positive integer, got ${historySize}`);
+  const historySize = countOption(opts.historySize, 5, who, "historySize");
   const ridge = opts.ridge ?? 1e-10;
   if (!(ridge >= 0) || !Number.isFinite(ridge))
     throw new ValueError(`${who}: ridge must be non-negative and finite, got ${ridge}`);

@@ -11,6 +11,7 @@ import { norm, scale, sub, vdot, type Tree } from "../core/tree.js";
 import type { ImplicitOptions } from "../implicit/root.js";
 import { Solver, type SolverOptions, type SolverResult, type SolverState } from "./base.js";
 import {
+  countOption,
   curvatureAlong,
   isConcrete,
   normOf,
@@ -163,10 +164,7 @@ export class MirrorDescent extends Solver<MirrorDescentState> {
       );
     this.decreaseFactor = unitIntervalOption(opts.decreaseFactor ?? 0.5, this.name, "decreaseFactor");
     this.maxStepsize = positiveOption(opts.maxStepsize ?? 1e4, this.name, "maxStepsize");
-    const trials = opts.maxBacktrackingIter ?? 30;
-    if (!Number.isInteger(trials) || trials < 1)
-      throw new ValueError(`${this.name}: maxBacktrackingIter must be a positive integer, got ${trials}`);
-    this.maxBacktrackingIter = trials;
+    this.maxBacktrackingIter = countOption(opts.maxBacktrackingIter, 30, this.name, "maxBacktrackingIter");
   }
 
   /** [hyperparamsProj, args of fun] from the arguments after params. */

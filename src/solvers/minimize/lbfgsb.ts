@@ -38,7 +38,7 @@ import { lbfgsDescent, lbfgsInverseHessian, type Descent, type LbfgsMemory } fro
 import { DescentMinimizer, MINIMIZER_KEYS, type MinimizerOptions, type MinimizerState } from "./minimizer.js";
 import type { StepRule } from "./steps.js";
 import { ravel, unravel } from "./model.js";
-import { countOption } from "./solvers.js";
+import { countOption } from "../common.js";
 import type { RunParams, SolverResult } from "../base.js";
 
 /** The bounds of {@link LBFGSB}: [lower, upper], each a pytree like params (or one number / tensor for all leaves). */

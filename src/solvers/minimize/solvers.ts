@@ -13,7 +13,7 @@
  * @module
  */
 import { ValueError } from "../../core/errors.js";
-import { positiveOption, unitIntervalOption } from "../common.js";
+import { countOption, positiveOption, unitIntervalOption } from "../common.js";
 import {
   bfgsDescent,
   lbfgsDescent,
@@ -51,13 +51,6 @@ export const LINE_SEARCH_MINIMIZER_KEYS = [
 ] as const satisfies readonly (keyof LineSearchMinimizerOptions)[];
 
 const LINE_SEARCHES: readonly LineSearchName[] = ["strongWolfe", "backtracking", "hagerZhang"];
-
-/** @internal An integer option ≥ 1 (its default when undefined). */
-export function countOption(v: number | undefined, fallback: number, who: string, name: string): number {
-  const n = v ?? fallback;
-  if (!Number.isInteger(n) || n < 1) throw new ValueError(`${who}: ${name} must be a positive integer, got ${n}`);
-  return n;
-}
 
 /** @internal The line-search rule of a solver's options, validated. */
 export function lineSearchOf(

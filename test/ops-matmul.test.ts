@@ -133,6 +133,28 @@ describe("matmul", () => {
     checkAgainstNaive(randn(r, [64, 64]), randn(r, [64, 64]), "64×64");
   });
 
+  test("a concrete matrix times a vector (its own fast path) equals the column product, bit for bit", () => {
+    // 3×5 and 9×7 take the TypeScript kernel, 40×33 and 128×128 the WebAssembly one (≥ 1024 entries).
+    for (const [m, k] of [
+      [3, 5],
+      [9, 7],
+      [40, 33],
+      [128, 128],
+    ] as const) {
+      const A = randn(r, [m, k]);
+      const v = randn(r, [k]);
+      const got = matmul(A, v);
+      assert.deepEqual(got.shape, [m]);
+      const column = matmul(A, tensor(v.data, [k, 1]));
+      assert.deepEqual([...got.data], [...column.data]);
+      for (let i = 0; i < m; i++) {
+        let s = 0;
+        for (let j = 0; j < k; j++) s += element(A, [i, j]) * v.data[j]!;
+        assertClose(got.data[i]!, s, { rtol: 1e-12, atol: 1e-12 });
+      }
+    }
+  });
+
   test("hand-computed values", () => {
     assert.deepEqual(
       matmul(

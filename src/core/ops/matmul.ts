@@ -605,6 +605,14 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
   }
   const vecA = x.ndim === 1;
   const vecB = y.ndim === 1;
+  if (vecB && x.ndim === 2 && x.level === 0 && y.level === 0 && x.shape[1] === y.shape[0]) {
+    // A concrete matrix times a vector (every step of a fixed-point loop such as tanh(W·z + x)): the product
+    // directly, without the column reshape, the batch broadcast and their copies of the shapes.
+    const m = x.shape[0]!;
+    const out = allocFloat64(m);
+    gemm(x.raw, 0, y.raw, 0, out, 0, m, y.shape[0]!, 1, x, y);
+    return new Tensor(out, [m]);
+  }
   if (vecA) x = reshape(x, [1, x.shape[0]!]);
   if (vecB) y = reshape(y, [y.shape[0]!, 1]);
   const k = x.shape[x.ndim - 1]!;

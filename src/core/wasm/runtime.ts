@@ -56,10 +56,18 @@ const PAGE = 65536;
 
 /** @internal The memory as doubles, grown first (by whole pages) to hold at least `doubles` of them. */
 export function heapOf(memory: WasmMemory, doubles: number): Float64Array {
+  const view = heaps.get(memory);
+  // A view of a memory that has grown since reads as empty (its old buffer is detached), so it is made afresh.
+  if (view !== undefined && view.length >= doubles) return view;
   const bytes = doubles * 8;
   if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
-  return new Float64Array(memory.buffer);
+  const fresh = new Float64Array(memory.buffer);
+  heaps.set(memory, fresh);
+  return fresh;
 }
+
+/** The last view made by {@link heapOf} of each memory: a new view per kernel call cost ~5% of a 128×128 product. */
+const heaps = new WeakMap<WasmMemory, Float64Array>();
 
 function initialBackend(): KernelBackend {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } })["process"]?.env;

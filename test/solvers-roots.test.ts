@@ -227,6 +227,22 @@ describe("Broyden", () => {
       checkDerivatives(xOf, [tensor(2.5)], { rtol: 1e-6 }, initialJacobian);
     }
   });
+
+  test("stops as stalled, with a message, at a local minimum of ‖F‖ that is not a root", () => {
+    // F(x) = x² + 1 has no real root; ‖F‖ is smallest (1 per entry) at x = 0, where the Jacobian 2x is singular.
+    const F = (x: Tensor) => add(mul(x, x), 1);
+    for (const [init, initialJacobian] of [
+      [tensor([0.5]), "exact"],
+      [tensor([3, -2]), "identity"],
+    ] as const) {
+      const { params, state } = new Broyden({ fun: F, initialJacobian, tol: 1e-10, maxIter: 500 }).run(init);
+      assert.equal(state.status, "stalled", initialJacobian);
+      assert.ok(state.iterNum < 100, `stalled after ${state.iterNum} iterations, not at maxIter`);
+      assert.match(state.message ?? "", /Broyden: stalled at iteration \d+ .*not a root/);
+      assertClose(state.error, Math.sqrt(init.size), { rtol: 1e-6 });
+      assert.ok(Math.max(...(params as Tensor).data.map(Math.abs)) < 1e-3);
+    }
+  });
 });
 
 describe("Bisection", () => {

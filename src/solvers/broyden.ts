@@ -40,6 +40,8 @@ export interface BroydenState extends SolverState {
   invJacobian: Tensor;
   /** The last step size accepted by the search (1: a full quasi-Newton step). */
   stepsize: number;
+  /** Why the run stopped, when its status is "stalled". */
+  message?: string;
 }
 
 /** Sufficient decrease of the search: ‖F(x + tp)‖ ≤ (1 − c·t)‖F(x)‖. */
@@ -50,7 +52,9 @@ const DECREASE = 1e-4;
  * with H an approximation of the inverse Jacobian, searched backwards from t = 1 until ‖F‖ decreases
  * sufficiently, then H is corrected by the Sherman–Morrison form of Broyden's rank-one update
  * H ← H + (s − Hy)(sᵀH)/(sᵀHy), with s the step and y the change in F. When no step of the search decreases ‖F‖,
- * H is reset to the inverse of the exact Jacobian and the search repeated (then the last trial step is taken).
+ * H is reset to the inverse of the exact Jacobian and the search repeated; when that fails too (x is near a local
+ * minimum of ‖F‖ that is not a root, where the Jacobian is singular), the run stops with status "stalled" and
+ * `state.message` says why.
  * `error` is ‖F(x)‖. Dense H: suited to up to a few hundred unknowns. Differentiated through F(x*) = 0.
  *
  * @example
@@ -130,12 +134,20 @@ export class Broyden extends RootFinder<BroydenState> {
       H = this.exactInverse(params, r, args);
       p = matmul(H, f).neg();
       found = this.search(stopGradient(x), stopGradient(p), state.error, r, args);
+      if (found === null) {
+        const message =
+          `${this.name}: stalled at iteration ${state.iterNum + 1} with ‖F‖ = ${state.error}: no step along the ` +
+          `Newton direction (${this.maxBacktrackingIter} trials down to ${this.decreaseFactor ** (this.maxBacktrackingIter - 1)}) ` +
+          `decreases ‖F‖, so x is near a local minimum of ‖F‖ that is not a root (the Jacobian is singular there); ` +
+          `start from another point`;
+        return { params, state: { ...state, iterNum: state.iterNum + 1, invJacobian: H, status: "stalled", message } };
+      }
     }
-    const t = found?.[0] ?? this.decreaseFactor ** (this.maxBacktrackingIter - 1);
+    const [t] = found;
     const s = p.mul(t);
     const next = r.unravel(x.add(s));
     // The search's plain F is reused unless the iteration is traced (unrolled derivatives).
-    const residual = found !== null && isConcrete(next) && isConcrete(args) ? found[1] : this.fun(next, ...args);
+    const residual = isConcrete(next) && isConcrete(args) ? found[1] : this.fun(next, ...args);
     const y = r.ravel(residual, "fun(x, ...args)").sub(f);
     const Hy = matmul(H, y);
     const sHy = dot(s, Hy);

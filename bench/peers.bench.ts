@@ -20,6 +20,12 @@
  * unrolled, as the inner iterations grow: the implicit one must stay flat. Everything is written to
  * `reports/bench-peers.json`.
  *
+ * Warm-up: V8 compiles a workload's hot functions on background threads for its first thousands of calls (the
+ * deep-equilibrium implicit gradient at d = 128: 49 optimising compilations in its first 400 calls, 5 per 400 calls
+ * after 2,800), and CPU time counts those threads. The figures are steady-state ones: the first round of each row
+ * warms every library up for `DIFFOPT_PEERS_WARMUP` seconds (default 2; PyTorch and NumPy too), later rounds for
+ * 0.05 s.
+ *
  * `DIFFOPT_PEERS_ONLY=ridge,equilibrium npm run bench -- peers` keeps only the rows whose name contains one of the
  * comma-separated words (same data, same seeds) and skips the memory table, to re-measure a few rows quickly.
  */
@@ -102,11 +108,12 @@ class Peers {
     );
   }
 
-  ask(name: string, lib: Library): Promise<PeerAnswer | string> {
+  /** Times workload `name` in `lib` after warming it up for `warmup` seconds. */
+  ask(name: string, lib: Library, warmup: number): Promise<PeerAnswer | string> {
     if (this.failure !== null) return Promise.resolve(this.failure);
     return new Promise((resolve) => {
       this.pending.push((line) => resolve(line === null ? this.failure! : (JSON.parse(line) as PeerAnswer)));
-      this.child.stdin!.write(`${JSON.stringify({ name, lib })}\n`);
+      this.child.stdin!.write(`${JSON.stringify({ name, lib, warmup })}\n`);
     });
   }
 
@@ -158,6 +165,8 @@ export async function run(): Promise<void> {
   if (clockName !== "cpu" && clockName !== "wall") throw new Error("DIFFOPT_PEERS_CLOCK must be cpu or wall");
   const clock = clockName === "cpu" ? cpuClock : undefined;
   if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error("DIFFOPT_PEERS_ROUNDS must be a positive integer");
+  const firstWarmup = Number(process.env.DIFFOPT_PEERS_WARMUP ?? 2);
+  if (!(firstWarmup >= 0)) throw new Error("DIFFOPT_PEERS_WARMUP must be a number of seconds ≥ 0");
   const dir = mkdtempSync(join(tmpdir(), "diffopt-peers-"));
   const rows: string[][] = [];
   const json: Record<string, unknown>[] = [];
@@ -170,16 +179,16 @@ export async function run(): Promise<void> {
       const ours: number[] = [];
       const theirs: Record<Library, PeerAnswer[]> = { torch: [], numpy: [] };
       for (let round = 0; round < rounds; round++) {
+        // Steady state: a long first warm-up on every side (see the module comment).
+        const warmup = round === 0 ? firstWarmup : 0.05;
         for (const lib of ["torch", "numpy"] as const) {
           if (typeof peers === "string") continue;
-          const answer = await peers.ask(w.name, lib);
+          const answer = await peers.ask(w.name, lib, warmup);
           if (typeof answer === "string") {
             if (!unavailable) console.log(`peers unavailable (${answer}); diffopt only from here`);
             unavailable = true;
           } else theirs[lib].push(answer);
         }
-        // A long first warm-up: the first rows would otherwise be timed while V8 still compiles the shared code.
-        const warmup = round === 0 ? 0.5 : 0.05;
         ours.push(timeIt(w.timed ?? w.run, { minTime: w.minTime ?? 0.3, minBatches: 3, warmup, clock }).median);
       }
       const perOp = w.perOp ?? 1;

@@ -4,11 +4,11 @@ Usage: /usr/bin/python3 bench/peers/peers.py MANIFEST.json
        /usr/bin/python3 bench/peers/peers.py --memory implicit|unrolled K
 
 Reads the workloads written by bench/peers.bench.ts (raw little-endian float64 arrays plus a JSON manifest), then
-answers timing requests, one per line on stdin: {"name": workload, "lib": "torch" | "numpy"}. Each answer is one
-JSON line on stdout: {seconds, check} from the same batch-median timer as bench/util.ts, where `check` holds the
-values diffopt compares with its own; null when the library is not installed or has no version of the workload;
-{"error": message} when it raised. The caller alternates these requests with its own timings of the same
-workload, so that the ratios compare runs made under the same load. Every library runs on one thread (the caller
+answers timing requests, one per line on stdin: {"name": workload, "lib": "torch" | "numpy", "warmup": seconds}.
+Each answer is one JSON line on stdout: {seconds, check} from the same batch-median timer as bench/util.ts,
+where `check` holds the values diffopt compares with its own; null when the library is not installed or has no
+version of the workload; {"error": message} when it raised. The caller alternates these requests with its own
+timings of the same workload, so that the ratios compare runs made under the same load. Every library runs on one thread (the caller
 sets OMP/OPENBLAS_NUM_THREADS=1; torch.set_num_threads(1) here).
 
 The computations mirror bench/peers/workloads.ts: the same algorithms and iteration counts, written the way a user
@@ -434,7 +434,8 @@ def serve(path):
                     made[key] = (fn, [float(v) for v in check_fn()])
                 fn, check = made[key]
                 min_time = 1.0 if SLOW.get(w["kind"], lambda _p: False)(w["params"]) else 0.3
-                answer = {"seconds": time_it(fn, min_time=min_time), "check": check}
+                warmup = float(request.get("warmup", 0.05))
+                answer = {"seconds": time_it(fn, min_time=min_time, warmup=warmup), "check": check}
             except Exception as e:  # reported in the table, never hidden
                 answer = {"error": f"{type(e).__name__}: {e}"}
         print(json.dumps(answer), flush=True)

@@ -47,6 +47,20 @@ export {
   cosh,
   asinh,
   arctan,
+  arcsin,
+  arccos,
+  arccosh,
+  arctanh,
+  arctan2,
+  log2,
+  log10,
+  exp2,
+  cbrt,
+  hypot,
+  logaddexp,
+  isnan,
+  isfinite,
+  isinf,
   sigmoid,
   softplus,
   relu,
@@ -61,6 +75,8 @@ export {
   where,
   clip,
 } from "./ops/elementwise.js";
+export { floor, ceil, trunc, round, floorDivide, mod, remainder } from "./ops/rounding.js";
+export { erf, erfc, sinc } from "./ops/special.js";
 export { sum, mean, prod, max, min, argmax, argmin, type ReduceOptions, type ArgReduceOptions } from "./ops/reduce.js";
 export { logsumexp, softmax, logSoftmax } from "./ops/softmax.js";
 export { sort, argsort, cumsum, cumprod } from "./ops/sort.js";

@@ -79,6 +79,7 @@ export { floor, ceil, trunc, round, floorDivide, mod, remainder } from "./ops/ro
 export { erf, erfc, sinc } from "./ops/special.js";
 export { sum, mean, prod, max, min, argmax, argmin, type ReduceOptions, type ArgReduceOptions } from "./ops/reduce.js";
 export { logsumexp, softmax, logSoftmax } from "./ops/softmax.js";
+export { var_ as var, std, any, all, diff, type VarianceOptions } from "./ops/statistics.js";
 export { sort, argsort, cumsum, cumprod } from "./ops/sort.js";
 export { norm, type NormOptions } from "./ops/norm.js";
 export { checkFinite } from "./check.js";

@@ -87,6 +87,8 @@ export { useKernels, activeKernels, type KernelBackend } from "./wasm/runtime.js
 export * from "./ops/broadcast.js";
 export * from "./ops/shape.js";
 export { concatenate, stack, split } from "./ops/join.js";
+export { flip, roll } from "./ops/reorder.js";
+export { einsum, tensordot, kron } from "./ops/einsum.js";
 export { matmul, matmulTN, matmulNT, matrixTranspose, dot, vdot, outer } from "./ops/matmul.js";
 export {
   slice,

@@ -118,7 +118,13 @@ function contractPair(a: Labelled, b: Labelled, needed: ReadonlySet<string>, siz
   const at = reshape(arrange(a, [...batch, ...freeA, ...contracted]), [nb, m, k]);
   const bt = reshape(arrange(b, [...batch, ...contracted, ...freeB]), [nb, k, n]);
   const labels = [...batch, ...freeA, ...freeB];
-  return { t: reshape(matmul(at, bt), labels.map((l) => size.get(l)!)), labels };
+  return {
+    t: reshape(
+      matmul(at, bt),
+      labels.map((l) => size.get(l)!),
+    ),
+    labels,
+  };
 }
 
 /**
@@ -224,7 +230,13 @@ export function einsum(subscripts: string, ...operands: TensorLike[]): Tensor {
     const keep = o.labels.map((l, ax) => o.t.shape[ax] === size.get(l) || o.t.shape[ax] !== 1);
     if (keep.every(Boolean)) return o;
     const labels = o.labels.filter((_, ax) => keep[ax]);
-    return { t: reshape(o.t, labels.map((l) => size.get(l)!)), labels };
+    return {
+      t: reshape(
+        o.t,
+        labels.map((l) => size.get(l)!),
+      ),
+      labels,
+    };
   });
 
   const outSet = new Set(output);
@@ -325,8 +337,14 @@ export function kron(a: TensorLike, b: TensorLike): Tensor {
   const sa = [...new Array<number>(nd - x.ndim).fill(1), ...x.shape];
   const sb = [...new Array<number>(nd - y.ndim).fill(1), ...y.shape];
   // a as [a0, 1, a1, 1, …] times b as [1, b0, 1, b1, …] is [a0, b0, a1, b1, …]; merging pairs gives the blocks.
-  const xa = reshape(x, sa.flatMap((d) => [d, 1]));
-  const yb = reshape(y, sb.flatMap((d) => [1, d]));
+  const xa = reshape(
+    x,
+    sa.flatMap((d) => [d, 1]),
+  );
+  const yb = reshape(
+    y,
+    sb.flatMap((d) => [1, d]),
+  );
   return reshape(
     mul(xa, yb),
     sa.map((d, i) => d * sb[i]!),

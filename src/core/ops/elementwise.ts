@@ -390,7 +390,11 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
 }
 
 /** @internal The public function of a binary primitive, its arguments named `first` and `second` in errors. */
-export function binary(prim: Primitive<undefined>, first = "a", second = "b"): (a: TensorLike, b: TensorLike) => Tensor {
+export function binary(
+  prim: Primitive<undefined>,
+  first = "a",
+  second = "b",
+): (a: TensorLike, b: TensorLike) => Tensor {
   return (a, b) => bind(prim, [asTensorArg(a, prim.name, first), asTensorArg(b, prim.name, second)], undefined);
 }
 
@@ -712,9 +716,7 @@ export const arccos = unary(unaryPrimitive("arccos", Math.acos, (x) => neg(recip
  * arccosh(tensor([1])).toArray(); // [0]
  * ```
  */
-export const arccosh = unary(
-  unaryPrimitive("arccosh", Math.acosh, (x) => reciprocal(sqrt(mul(sub(x, 1), add(x, 1))))),
-);
+export const arccosh = unary(unaryPrimitive("arccosh", Math.acosh, (x) => reciprocal(sqrt(mul(sub(x, 1), add(x, 1))))));
 /**
  * Elementwise inverse hyperbolic tangent, ±∞ at ±1 and NaN outside [-1, 1]; derivative 1/(1 − x²).
  * @example

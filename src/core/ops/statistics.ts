@@ -150,4 +150,3 @@ defineMethod("var", (x, o?: VarianceOptions) => var_(x, o));
 defineMethod("std", (x, o?: VarianceOptions) => std(x, o));
 defineMethod("any", (x, o?: ReduceOptions) => any(x, o));
 defineMethod("all", (x, o?: ReduceOptions) => all(x, o));
-

@@ -304,15 +304,9 @@ export function repeat(x: TensorLike, repeats: number, axis?: number): Tensor {
 }
 
 /**
- * Moves the batch axis of a batched value `x` from axis `from` to axis `to` (for rule writers, see `vmap.ts`).
- * When `from` is null, `x` is a per-element value: it gets a batch axis of length `size` at `to`, by broadcasting.
- *
- * @example
- * ```ts
- * import { moveBatchAxis, tensor } from "diffopt";
- * moveBatchAxis(tensor([[1, 2], [3, 4]]), 0, 1, 2).toArray(); // [[1, 3], [2, 4]]
- * moveBatchAxis(tensor([1, 2]), null, 0, 3).shape;            // [3, 2]
- * ```
+ * @internal Moves the batch axis of a batched value `x` from axis `from` to axis `to` (for rule writers, see
+ * `vmap.ts`). When `from` is null, `x` is a per-element value: it gets a batch axis of length `size` at `to`, by
+ * broadcasting.
  */
 export function moveBatchAxis(x: Tensor, from: number | null, to: number, size: number): Tensor {
   if (from === null) {

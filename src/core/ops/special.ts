@@ -9,26 +9,12 @@
  * exact and erfc keeps its relative accuracy deep into the tail (erfc(26) ≈ 5.7e-296). Derivatives:
  * d erf/dx = (2/√π)·e^(−x²) = −d erfc/dx.
  *
- * `sinc(x) = sin(πx)/(πx)` with its limit 1 at 0. Off zero its derivatives are those of the quotient; at zero
- * each order is the known Maclaurin coefficient of sin(t)/t (JAX's construction), so every order is exact there.
+ * `sinc(x) = sin(πx)/(πx)` with its limit 1 at 0: near 0 its Taylor series, elsewhere the quotient, so that
+ * derivatives of every order are accurate near 0 and exact at 0.
  * @module
  */
-import { bind, type Primitive } from "../engine.js";
-import { allocFloat64 } from "../alloc.js";
-import { Tensor, asTensorArg, type TensorLike } from "../tensor.js";
-import {
-  div,
-  elementwiseBatch,
-  equal,
-  exp,
-  mul,
-  neg,
-  sin,
-  square,
-  unary,
-  unaryPrimitive,
-  where,
-} from "./elementwise.js";
+import { Tensor, asTensorArg, scalar, type TensorLike } from "../tensor.js";
+import { abs, add, div, exp, less, mul, neg, sin, square, unary, unaryPrimitive, where } from "./elementwise.js";
 
 const A = [3.1611237438705656, 113.864154151050156, 377.485237685302021, 3209.37758913846947, 0.185777706184603153];
 const B = [23.6012909523441209, 244.024637934444173, 1282.61652607737228, 2844.23683343917062];
@@ -137,35 +123,18 @@ export const erf = unary(unaryPrimitive("erf", erfKernel, gaussian));
  */
 export const erfc = unary(unaryPrimitive("erfc", erfcKernel, (x) => neg(gaussian(x))));
 
-/** Static parameter of a Maclaurin coefficient of sin(t)/t: the order of the derivative. */
-interface MaclaurinParams {
-  k: number;
-}
-
-/**
- * The k-th derivative of t ↦ sin(t)/t at t = 0, as a tensor of the shape of `t` (whose values it ignores):
- * (−1)^(k/2)/(k + 1) for even k, 0 for odd k. Its derivative in t is the (k+1)-th, so that derivatives of any
- * order of `sinc` at 0 are exact.
- */
-const maclaurinPrim: Primitive<MaclaurinParams> = elementwiseBatch({
-  name: "sincMaclaurin",
-  impl([t], { k }) {
-    const c = k % 2 === 1 ? 0 : (k % 4 === 0 ? 1 : -1) / (k + 1);
-    const out = allocFloat64(t!.size);
-    out.fill(c);
-    return new Tensor(out, t!.shape);
-  },
-  jvp([t], [dt], _out, { k }) {
-    return mul(dt!, bind(maclaurinPrim, [t!], { k: k + 1 }));
-  },
-  vjp(ct, [t], _out, { k }) {
-    return [mul(ct, bind(maclaurinPrim, [t!], { k: k + 1 }))];
-  },
+/** Coefficients (−1)ᵏ/(2k+1)! of sin(t)/t in powers of t², k = 0..9: the series to 2e-20 for |t| ≤ 1. */
+const SINC_SERIES = Array.from({ length: 10 }, (_, k) => {
+  let f = 1;
+  for (let j = 2; j <= 2 * k + 1; j++) f *= j;
+  return (k % 2 === 0 ? 1 : -1) / f;
 });
 
 /**
- * Elementwise normalised sinc, sin(πx)/(πx), with sinc(0) = 1 (NumPy's `sinc`). Its derivatives are exact at
- * every order, at 0 too (d/dx sinc(0) = 0, d²/dx² sinc(0) = −π²/3).
+ * Elementwise normalised sinc, sin(πx)/(πx), with sinc(0) = 1 (NumPy's `sinc`). For |πx| < 1 it is its Taylor
+ * series (ten terms, to 2e-20), elsewhere the quotient: the quotient's derivatives cancel near 0 (cos t − sin(t)/t
+ * loses all its digits by x = 1e-8), the series' do not, and its derivatives at 0 are the exact Maclaurin
+ * coefficients (d/dx sinc(0) = 0, d²/dx² sinc(0) = −π²/3, …, to the 18th order).
  * @example
  * ```ts
  * import { sinc, tensor } from "diffopt";
@@ -173,9 +142,12 @@ const maclaurinPrim: Primitive<MaclaurinParams> = elementwiseBatch({
  * ```
  */
 export function sinc(x: TensorLike): Tensor {
-  const t = asTensorArg(x, "sinc", "x");
-  const zero = equal(t, 0);
-  const pix = mul(t, Math.PI);
-  const safe = where(zero, 1, pix);
-  return where(zero, bind(maclaurinPrim, [pix], { k: 0 }), div(sin(safe), safe));
+  const t = mul(asTensorArg(x, "sinc", "x"), Math.PI);
+  const small = less(abs(t), 1);
+  // Each branch sees a safe argument where the other is selected, so neither produces a NaN derivative.
+  const u = square(where(small, t, 0));
+  let series: Tensor = scalar(SINC_SERIES[SINC_SERIES.length - 1]!);
+  for (let k = SINC_SERIES.length - 2; k >= 0; k--) series = add(mul(series, u), SINC_SERIES[k]!);
+  const tl = where(small, 1, t);
+  return where(small, series, div(sin(tl), tl));
 }

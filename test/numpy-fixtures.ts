@@ -32,7 +32,6 @@ export function fixtureTensor(a: EncodedArray): Tensor {
   return tensor(Float64Array.from(decodeAll(a.data)), a.shape);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const fixtures: any = JSON.parse(readFileSync(new URL("./fixtures/numpy-names.json", import.meta.url), "utf8"));
 
 /**

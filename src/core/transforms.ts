@@ -234,6 +234,13 @@ function leafVjp(
   };
 }
 
+/** The `hasAux` option of transform `op`: a boolean (default false); anything else is a `ValueError`. */
+function hasAuxOption(opts: { hasAux?: boolean } | undefined, op: string): boolean {
+  const v = opts?.hasAux ?? false;
+  if (typeof v !== "boolean") throw new ValueError(`${op}: hasAux must be true or false, got ${describeValue(v)}`);
+  return v;
+}
+
 /**
  * With `hasAux`, `f`'s result `[output, aux]` split into the output and the aux (its values only: aux is not
  * differentiated); without, the result and `undefined`.
@@ -350,7 +357,8 @@ export function valueAndGrad<F extends TreeFn, const O extends GradOptions = obj
 function valueAndGradAs<F extends TreeFn, O extends GradOptions>(f: F, opts: O | undefined, op: string) {
   checkFunction(f, op, "f");
   checkOptions(op, opts, GRAD_OPTION_KEYS);
-  const { argnums: argnumsOpt, hasAux = false } = opts ?? {};
+  const argnumsOpt = opts?.argnums;
+  const hasAux = hasAuxOption(opts, op);
   return <A extends Parameters<F>>(...args: A): [ValueOf<ReturnType<F>, O>, GradOf<A, ArgnumsOf<O>>] => {
     const argnums = resolveArgnums(argnumsOpt, args.length, op);
     const t = leafVjp(f, args, argnums, hasAux, op);
@@ -485,7 +493,7 @@ function jacfwdAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
   checkFunction(f, op, "f");
   checkOptions(op, opts, JACOBIAN_OPTION_KEYS);
   const argnumsOpt = opts?.argnums;
-  const hasAux = opts?.hasAux ?? false;
+  const hasAux = hasAuxOption(opts, op);
   return <A extends Parameters<F>>(...args: A): JacobianResult<F, A, O> => {
     const argnums = resolveArgnums(argnumsOpt, args.length, op);
     const diffArgs = argnums.map((i) => args[i]! as Tree);
@@ -571,7 +579,7 @@ function jacrevAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
   checkFunction(f, op, "f");
   checkOptions(op, opts, JACOBIAN_OPTION_KEYS);
   const argnumsOpt = opts?.argnums;
-  const hasAux = opts?.hasAux ?? false;
+  const hasAux = hasAuxOption(opts, op);
   return <A extends Parameters<F>>(...args: A): JacobianResult<F, A, O> => {
     const argnums = resolveArgnums(argnumsOpt, args.length, op);
     const t = leafVjp(f, args, argnums, hasAux, op);

@@ -623,7 +623,7 @@ export function lstsqKernel(
 }
 
 /**
- * The numerical rank of the m×n matrix `a` as {@link lstsqKernel} sees it: the number of diagonal entries of the
+ * The numerical rank of the m×n matrix `a` as `linalg.lstsq` sees it: the number of diagonal entries of the
  * column-pivoted R with |Rᵢᵢ| > rcond·|R₀₀| (default rcond = max(m, n)·eps).
  *
  * @example

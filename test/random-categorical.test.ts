@@ -101,7 +101,7 @@ describe("random.categorical", () => {
       [0, -Infinity, 5],
     ]);
     const f = (l: Tensor) => random.categorical(random.key(7), l, { shape: [4] });
-    const looped = [0, 1, 2].map((i) => f(tensor(batch.toArray()[i] as number[])).toArray());
+    const looped = [0, 1, 2].map((i) => f(tensor((batch.toArray() as number[][])[i]!)).toArray());
     assert.deepEqual(vmap(f)(batch).toArray(), looped);
   });
   test("bad arguments: NaN logits, all −∞, shapes that do not broadcast, a bad axis", () => {

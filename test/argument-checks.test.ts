@@ -83,8 +83,8 @@ describe("transforms", () => {
   test("misspelled transform options are rejected with the valid ones", () => {
     throwsValue(() => grad(f, { argnum: 1 } as never), /^grad: unknown options "argnum"/, /"argnums", "hasAux"/);
     throwsValue(
-      () => jacrev(f, { hasAux: true } as never),
-      /^jacrev: unknown options "hasAux"; the valid options are "argnums"/,
+      () => jacrev(f, { has_aux: true } as never),
+      /^jacrev: unknown options "has_aux"; the valid options are "argnums", "hasAux"/,
     );
     throwsValue(() => hessian(f, 1 as never), /^hessian: options must be an object, got number/);
   });

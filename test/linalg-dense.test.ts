@@ -26,10 +26,8 @@ import {
   choleskySolve,
   det,
   eigh,
-  eighKernel,
   inv,
   lstsq,
-  lstsqKernel,
   lu,
   luFactor,
   luSolve,
@@ -44,6 +42,7 @@ import {
   triangularSolve,
   triangularSolveKernel,
 } from "../src/linalg/dense/index.js";
+import { eighKernel, lstsqKernel } from "../src/linalg/dense/kernels.js";
 import { factorizationCount } from "../src/linalg/dense/factored.js";
 import { assertClose, checkDerivatives, numericJacobian, randn, rng } from "./helpers.js";
 

@@ -17,7 +17,9 @@ import {
   ShapeError,
   ValueError,
 } from "../src/index.js";
-import { eighKernel, norm, svd, svdKernel, svdvals } from "../src/linalg/dense/index.js";
+import { norm, svd, svdvals } from "../src/linalg/dense/index.js";
+import { eighKernel } from "../src/linalg/dense/kernels.js";
+import { svdKernel } from "../src/linalg/dense/svd-kernel.js";
 import { assertClose, checkDerivatives, numericJacobian, randn, rng } from "./helpers.js";
 
 const r = rng(31);

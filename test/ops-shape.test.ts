@@ -15,7 +15,6 @@ import {
   tile,
   repeat,
   broadcastTo,
-  sumTo,
   sum,
   mul,
   sin,
@@ -25,6 +24,7 @@ import {
   ShapeError,
   ValueError,
 } from "../src/index.js";
+import { sumTo } from "../src/core/ops/broadcast.js";
 import { assertClose, checkDerivatives, numericJacobian, randn, rng } from "./helpers.js";
 
 const r = rng(77);

@@ -85,6 +85,13 @@ const H = hessian(loss)(w, x);
 expectType<Exact<typeof H, { a: { a: Tensor; b: Tensor[] }; b: { a: Tensor; b: Tensor[] }[] }>>();
 const Hx = hessian((z: Tensor) => sum(square(z)))(x);
 expectType<Exact<typeof Hx, Tensor>>();
+// hasAux: [jacobian of the first output, aux] (aux leaves become tensors, as for grad)
+const Ja = jacrev((z: Tensor) => [{ p: mul(z, z) }, { n: z, k: 3 }] as const, { hasAux: true })(x);
+expectType<Exact<typeof Ja, [{ p: Tensor }, { n: Tensor; k: Tensor }]>>();
+const Jfa = jacfwd(withAux, { hasAux: true })(x);
+expectType<Exact<typeof Jfa, [Tensor, { n: Tensor; k: Tensor }]>>();
+const Ha = hessian(withAux, { hasAux: true })(x);
+expectType<Exact<typeof Ha, [Tensor, { n: Tensor; k: Tensor }]>>();
 
 // jvp, vjp, hvp, linearize
 const [y, dy] = jvp(loss, [w, x], [w, x]);

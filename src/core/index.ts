@@ -47,6 +47,20 @@ export {
   cosh,
   asinh,
   arctan,
+  arcsin,
+  arccos,
+  arccosh,
+  arctanh,
+  arctan2,
+  log2,
+  log10,
+  exp2,
+  cbrt,
+  hypot,
+  logaddexp,
+  isnan,
+  isfinite,
+  isinf,
   sigmoid,
   softplus,
   relu,
@@ -61,15 +75,20 @@ export {
   where,
   clip,
 } from "./ops/elementwise.js";
+export { floor, ceil, trunc, round, floorDivide, mod, remainder } from "./ops/rounding.js";
+export { erf, erfc, sinc } from "./ops/special.js";
 export { sum, mean, prod, max, min, argmax, argmin, type ReduceOptions, type ArgReduceOptions } from "./ops/reduce.js";
 export { logsumexp, softmax, logSoftmax } from "./ops/softmax.js";
+export { var_ as var, std, any, all, diff, type VarianceOptions } from "./ops/statistics.js";
 export { sort, argsort, cumsum, cumprod } from "./ops/sort.js";
 export { norm, type NormOptions } from "./ops/norm.js";
 export { checkFinite } from "./check.js";
 export { useKernels, activeKernels, type KernelBackend } from "./wasm/runtime.js";
-export * from "./ops/broadcast.js";
-export * from "./ops/shape.js";
+export { broadcastTo } from "./ops/broadcast.js";
+export { reshape, transpose, swapAxes, moveAxis, squeeze, expandDims, ravel, tile, repeat } from "./ops/shape.js";
 export { concatenate, stack, split } from "./ops/join.js";
+export { flip, roll } from "./ops/reorder.js";
+export { einsum, tensordot, kron } from "./ops/einsum.js";
 export { matmul, matmulTN, matmulNT, matrixTranspose, dot, vdot, outer } from "./ops/matmul.js";
 export {
   slice,

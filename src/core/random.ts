@@ -39,10 +39,11 @@ import {
   type Shape,
   type TensorLike,
 } from "./tensor.js";
-import { less } from "./ops/elementwise.js";
+import { add, less } from "./ops/elementwise.js";
 import { broadcastTo } from "./ops/broadcast.js";
 import { take } from "./ops/indexing.js";
-import { reshape } from "./ops/shape.js";
+import { argmax } from "./ops/reduce.js";
+import { moveAxis, reshape } from "./ops/shape.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Threefry-2x32
@@ -316,6 +317,110 @@ export function normal(key: PRNGKey, shape: Shape, opts: NormalOptions = {}): Te
     if (i + 1 < n) out[i + 1] = mean + std * radius * Math.sin(angle);
   }
   return new Tensor(out, s);
+}
+
+/** Half the spacing of the uniform grid: moves a draw of exactly 0 inside (0, 1). */
+const HALF_STEP = 1 / (2 * TWO_POW_53);
+
+/** A standard Gumbel draw −log(−log u) for element `index`, with u in (0, 1) (so the result is finite). */
+function gumbelAt(k0: number, k1: number, index: number): number {
+  const u = uniformAt(k0, k1, index) || HALF_STEP;
+  // −log(1 − u) is an Exp(1) draw, accurate for small u; it is > 0 for u in (0, 1).
+  return -Math.log(-Math.log1p(-u));
+}
+
+/**
+ * Standard Gumbel samples (location 0, scale 1: P(X ≤ x) = exp(−e^(−x))), by inversion of 53-bit uniforms
+ * (JAX's `random.gumbel`). Every sample is finite. Adding them to logits and taking the argmax samples the
+ * softmax distribution (see {@link categorical}).
+ *
+ * @example
+ * ```ts
+ * import { random } from "diffopt";
+ * random.gumbel(random.key(0), [3]).shape; // [3]
+ * ```
+ */
+export function gumbel(key: PRNGKey, shape: Shape): Tensor {
+  const k = checkKey(key, "gumbel");
+  const s = checkSampleShape(shape, "gumbel");
+  const n = shapeSize(s);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = gumbelAt(k.k0, k.k1, i);
+  return new Tensor(out, s);
+}
+
+/** Options of {@link categorical}. */
+export interface CategoricalOptions {
+  /** The axis of `logits` that holds the categories (default −1, the last). */
+  axis?: number;
+  /**
+   * The shape of the sample; the shape of `logits` without `axis` (its batch shape) must broadcast to it, so
+   * leading axes draw several samples per distribution. Default: the batch shape (one sample per distribution).
+   */
+  shape?: Shape;
+}
+
+/**
+ * Samples category indices (as a float64 tensor) with probabilities softmax(logits) along `axis`, by the
+ * Gumbel-max trick: argmax(logits + Gumbel noise), as JAX's `random.categorical`. A logit of −∞ is a category
+ * of probability 0; NaN logits, and a distribution whose logits are all −∞, are a `ValueError`. Under `vmap`
+ * with batched logits, every element adds the same noise (one key) to its own logits, as JAX does with an
+ * unbatched key. No derivative (the indices are constants).
+ *
+ * @example
+ * ```ts
+ * import { random, tensor, log } from "diffopt";
+ * const logits = log(tensor([0.2, 0.5, 0.3]));
+ * random.categorical(random.key(0), logits, { shape: [5] }).shape; // [5] (each entry 0, 1 or 2)
+ * random.categorical(random.key(1), tensor([[0, -Infinity], [-Infinity, 0]])).toArray(); // [0, 1]
+ * ```
+ */
+export function categorical(key: PRNGKey, logits: TensorLike, opts: CategoricalOptions = {}): Tensor {
+  const k = checkKey(key, "categorical");
+  const lt = asTensor(logits);
+  if (lt.ndim === 0) throw new ShapeError("random.categorical: logits must have at least one axis, got a scalar");
+  const axisOpt = opts.axis ?? -1;
+  if (!Number.isInteger(axisOpt) || axisOpt < -lt.ndim || axisOpt >= lt.ndim) {
+    throw new ValueError(
+      `random.categorical: axis ${String(axisOpt)} is out of range for logits of shape ${fmt(lt.shape)}`,
+    );
+  }
+  const axis = axisOpt < 0 ? axisOpt + lt.ndim : axisOpt;
+  const n = lt.shape[axis]!;
+  if (n === 0) throw new ValueError("random.categorical: logits have no category (axis of length 0)");
+  const moved = moveAxis(lt, axis, -1); // [...batch, n]
+  const batch = moved.shape.slice(0, -1);
+  const s = opts.shape === undefined ? batch : checkSampleShape(opts.shape, "categorical");
+  const fits = batch.length <= s.length && batch.every((d, i) => d === 1 || d === s[s.length - batch.length + i]);
+  if (!fits) {
+    throw new ShapeError(
+      `random.categorical: the batch shape of the logits ${fmt(batch)} (their shape ${fmt(lt.shape)} without axis ${axis}) does not broadcast to shape ${fmt(s)}`,
+    );
+  }
+  checkLogits(moved, n);
+  const noiseShape = [...s, n];
+  const size = shapeSize(noiseShape);
+  const noise = new Float64Array(size);
+  for (let i = 0; i < size; i++) noise[i] = gumbelAt(k.k0, k.k1, i);
+  return argmax(add(new Tensor(noise, noiseShape), moved), { axis: -1 });
+}
+
+/** No NaN logit, and (for values that are not a batch) no distribution without a finite or +∞ logit. */
+function checkLogits(moved: Tensor, n: number): void {
+  const values = baseValues(moved).raw;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] !== values[i]) throw new ValueError("random.categorical: logits contain NaN");
+  }
+  if (isBatched(moved)) return;
+  for (let lane = 0; lane < values.length; lane += n) {
+    let possible = false;
+    for (let j = 0; j < n && !possible; j++) possible = values[lane + j]! > -Infinity;
+    if (!possible) {
+      throw new ValueError(
+        `random.categorical: distribution ${lane / n} has every logit −∞ (no category has a positive probability)`,
+      );
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

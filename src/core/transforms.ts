@@ -101,11 +101,16 @@ export type JacobianOf<Out, In> =
               ? { -readonly [K in keyof Out]: JacobianOf<Out[K], In> }
               : never;
 
-/** What `jacfwd(f, opts)`, `jacrev(f, opts)` and `hessian(f, opts)` return for arguments `A`. */
-export type JacobianResult<F extends TreeFn, A extends readonly unknown[], O> = JacobianOf<
-  ReturnType<F>,
-  GradOf<A, ArgnumsOf<O>>
->;
+/** The differentiated output of `f` returning `R` under options `O`: `R`, or its first entry with `hasAux`. */
+export type PrimaryOf<R, O> = O extends { hasAux: true } ? (R extends readonly [infer V, unknown] ? V : Tree) : R;
+
+/**
+ * What `jacfwd(f, opts)` and `jacrev(f, opts)` return for arguments `A`: the Jacobian, or `[jacobian, aux]` with
+ * `hasAux`.
+ */
+export type JacobianResult<F extends TreeFn, A extends readonly unknown[], O> = O extends { hasAux: true }
+  ? [JacobianOf<PrimaryOf<ReturnType<F>, O>, GradOf<A, ArgnumsOf<O>>>, AuxOf<ReturnType<F>>]
+  : JacobianOf<ReturnType<F>, GradOf<A, ArgnumsOf<O>>>;
 
 /**
  * Cuts the derivative: returns the values of `x` (a pytree) as constants for every differentiation transform.
@@ -213,16 +218,7 @@ function leafVjp(
   );
   const callArgs = [...args];
   argnums.forEach((a, i) => (callArgs[a] = lifted[i]!));
-  let out = f(...callArgs);
-  let aux: Tree = undefined;
-  if (hasAux) {
-    if (!Array.isArray(out) || out.length !== 2) {
-      throw new ValueError(`${op}: with hasAux, f must return a pair [output, aux], got ${describeValue(out)}`);
-    }
-    const [auxLeaves, auxDef] = flattenNamed(out[1] as Tree, op, "the aux output of f");
-    aux = unflatten(auxDef, auxLeaves.map(stripDerivatives));
-    out = out[0] as Tree;
-  }
+  const [out, aux] = splitAux(f(...callArgs), hasAux, op);
   const [outTraced, outDef] = flattenNamed(out, op, OUTPUT);
   const outLeaves = outTraced.map((o) => lower(o, level));
   return {
@@ -236,6 +232,26 @@ function leafVjp(
       return g.map((x, i) => x ?? tensorZerosLike(inLeaves[i]!));
     },
   };
+}
+
+/** The `hasAux` option of transform `op`: a boolean (default false); anything else is a `ValueError`. */
+function hasAuxOption(opts: { hasAux?: boolean } | undefined, op: string): boolean {
+  const v = opts?.hasAux ?? false;
+  if (typeof v !== "boolean") throw new ValueError(`${op}: hasAux must be true or false, got ${describeValue(v)}`);
+  return v;
+}
+
+/**
+ * With `hasAux`, `f`'s result `[output, aux]` split into the output and the aux (its values only: aux is not
+ * differentiated); without, the result and `undefined`.
+ */
+function splitAux(result: unknown, hasAux: boolean, op: string): [Tree, Tree] {
+  if (!hasAux) return [result as Tree, undefined];
+  if (!Array.isArray(result) || result.length !== 2) {
+    throw new ValueError(`${op}: with hasAux, f must return a pair [output, aux], got ${describeValue(result)}`);
+  }
+  const [auxLeaves, auxDef] = flattenNamed(result[1] as Tree, op, "the aux output of f");
+  return [result[0] as Tree, unflatten(auxDef, auxLeaves.map(stripDerivatives))];
 }
 
 /** How error messages name the output of the function given to a transform. */
@@ -284,7 +300,7 @@ export interface GradOptions {
 }
 
 const GRAD_OPTION_KEYS = ["argnums", "hasAux"] as const satisfies readonly (keyof GradOptions)[];
-const JACOBIAN_OPTION_KEYS = ["argnums"] as const satisfies readonly (keyof JacobianOptions)[];
+const JACOBIAN_OPTION_KEYS = ["argnums", "hasAux"] as const satisfies readonly (keyof JacobianOptions)[];
 
 /**
  * The argument indices to differentiate. A repeated index is rejected rather than answered twice: `[0, 0]` is
@@ -341,7 +357,8 @@ export function valueAndGrad<F extends TreeFn, const O extends GradOptions = obj
 function valueAndGradAs<F extends TreeFn, O extends GradOptions>(f: F, opts: O | undefined, op: string) {
   checkFunction(f, op, "f");
   checkOptions(op, opts, GRAD_OPTION_KEYS);
-  const { argnums: argnumsOpt, hasAux = false } = opts ?? {};
+  const argnumsOpt = opts?.argnums;
+  const hasAux = hasAuxOption(opts, op);
   return <A extends Parameters<F>>(...args: A): [ValueOf<ReturnType<F>, O>, GradOf<A, ArgnumsOf<O>>] => {
     const argnums = resolveArgnums(argnumsOpt, args.length, op);
     const t = leafVjp(f, args, argnums, hasAux, op);
@@ -380,10 +397,15 @@ export function grad<F extends TreeFn, const O extends GradOptions = object>(
   };
 }
 
-/** Options of {@link jacfwd} and {@link jacrev}. */
+/** Options of {@link jacfwd}, {@link jacrev} and {@link hessian}. */
 export interface JacobianOptions {
   /** Which argument(s) to differentiate (default 0); an array gives a list of Jacobians per output leaf. */
   argnums?: number | readonly number[];
+  /**
+   * `f` returns a pair `[output, aux]`: the Jacobian is that of `output`, and the call returns `[jacobian, aux]`,
+   * with aux passed through undifferentiated (JAX's `has_aux`). Default false.
+   */
+  hasAux?: boolean;
 }
 
 /**
@@ -447,13 +469,17 @@ function jacobianBlocks(jac: FlatJacobian, inLeaves: readonly Tensor[]): Tensor[
 
 /**
  * The Jacobian by forward mode: one JVP batched (`vmap`) over the basis of the inputs, so every op runs once on
- * all columns; best when inputs are fewer than outputs.
+ * all columns; best when inputs are fewer than outputs. With `hasAux`, `f` returns `[output, aux]` and the call
+ * `[jacobian, aux]` (see {@link JacobianOptions}).
  * For `f: R^n → R^m` the result has shape [m, n]; in general [...outShape, ...inShape] per leaf pair.
  *
  * @example
  * ```ts
- * import { jacfwd, mul, tensor } from "diffopt";
+ * import { jacfwd, mul, sum, tensor, type Tensor } from "diffopt";
  * jacfwd((x) => mul(x, x))(tensor([1, 2])).toArray(); // [[2, 0], [0, 4]]
+ * // hasAux: f returns [output, aux]; the call returns [jacobian, aux]
+ * const [j, aux] = jacfwd((x: Tensor) => [mul(x, x), sum(x)] as const, { hasAux: true })(tensor([1, 2]));
+ * aux.item(); // 3
  * ```
  */
 export function jacfwd<F extends TreeFn, const O extends JacobianOptions = object>(
@@ -467,14 +493,19 @@ function jacfwdAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
   checkFunction(f, op, "f");
   checkOptions(op, opts, JACOBIAN_OPTION_KEYS);
   const argnumsOpt = opts?.argnums;
+  const hasAux = hasAuxOption(opts, op);
   return <A extends Parameters<F>>(...args: A): JacobianResult<F, A, O> => {
     const argnums = resolveArgnums(argnumsOpt, args.length, op);
     const diffArgs = argnums.map((i) => args[i]! as Tree);
     const [inLeaves, inDef] = flattenNamed(diffArgs as Tree, op, argPaths(argnums));
+    // The aux of the last evaluation: it depends on the primals only, so every evaluation gives the same values.
+    let aux: Tree = undefined;
     const g = (...d: Tree[]): Tree => {
       const callArgs: unknown[] = [...args];
       argnums.forEach((a, i) => (callArgs[a] = d[i]!));
-      return f(...callArgs);
+      const [out, x] = splitAux(f(...callArgs), hasAux, op);
+      aux = x;
+      return out;
     };
     const primals = unflatten<Tree[]>(inDef, inLeaves);
     const n = inLeaves.reduce((acc, l) => acc + l.size, 0);
@@ -518,7 +549,8 @@ function jacfwdAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
       mats = batchedElseLoop(batched, loop);
     }
     const blocks = jacobianBlocks({ outDef: outDef!, outShapes, mats }, inLeaves);
-    return assembleJacobian(blocks, outDef!, inDef, typeof argnumsOpt === "object") as JacobianResult<F, A, O>;
+    const jac = assembleJacobian(blocks, outDef!, inDef, typeof argnumsOpt === "object");
+    return (hasAux ? [jac, aux] : jac) as JacobianResult<F, A, O>;
   };
 }
 
@@ -529,8 +561,11 @@ function jacfwdAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
  *
  * @example
  * ```ts
- * import { jacrev, mul, tensor } from "diffopt";
+ * import { jacrev, mul, sum, tensor, type Tensor } from "diffopt";
  * jacrev((x) => mul(x, x))(tensor([1, 2])).toArray(); // [[2, 0], [0, 4]]
+ * // hasAux (as for grad): f returns [output, aux]; the call returns [jacobian, aux]
+ * const [j, aux] = jacrev((x: Tensor) => [mul(x, x), sum(x)] as const, { hasAux: true })(tensor([1, 2]));
+ * j.toArray(); // [[2, 0], [0, 4]]
  * ```
  */
 export function jacrev<F extends TreeFn, const O extends JacobianOptions = object>(
@@ -544,9 +579,10 @@ function jacrevAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
   checkFunction(f, op, "f");
   checkOptions(op, opts, JACOBIAN_OPTION_KEYS);
   const argnumsOpt = opts?.argnums;
+  const hasAux = hasAuxOption(opts, op);
   return <A extends Parameters<F>>(...args: A): JacobianResult<F, A, O> => {
     const argnums = resolveArgnums(argnumsOpt, args.length, op);
-    const t = leafVjp(f, args, argnums, false, op);
+    const t = leafVjp(f, args, argnums, hasAux, op);
     const n = t.inLeaves.reduce((acc, l) => acc + l.size, 0);
     // Input cotangents, raveled and concatenated, for the cotangent `ct` of output leaf `oi`.
     const pull = (oi: number, ct: Tensor): Tensor => {
@@ -561,12 +597,13 @@ function jacrevAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
       );
     });
     const blocks = jacobianBlocks({ outDef: t.outDef, outShapes: t.outLeaves.map((o) => o.shape), mats }, t.inLeaves);
-    return assembleJacobian(blocks, t.outDef, t.inDef, typeof argnumsOpt === "object") as JacobianResult<F, A, O>;
+    const jac = assembleJacobian(blocks, t.outDef, t.inDef, typeof argnumsOpt === "object");
+    return (hasAux ? [jac, t.aux] : jac) as JacobianResult<F, A, O>;
   };
 }
 
 /**
- * The Hessian of a scalar function, as forward-over-reverse (`jacfwd(jacrev(f))`).
+ * The Hessian of a scalar function, as forward-over-reverse (`jacfwd(jacrev(f))`); with `hasAux`, `[hessian, aux]`.
  *
  * @example
  * ```ts
@@ -577,20 +614,20 @@ function jacrevAs<F extends TreeFn, O extends JacobianOptions>(f: F, opts: O | u
 export function hessian<F extends TreeFn, const O extends JacobianOptions = object>(
   f: F,
   opts?: O,
-): <A extends Parameters<F>>(...args: A) => HessianResult<A, O> {
+): <A extends Parameters<F>>(...args: A) => HessianResult<A, O, ReturnType<F>> {
   return jacfwdAs(jacrevAs(f, opts, "hessian"), opts, "hessian") as <A extends Parameters<F>>(
     ...args: A
-  ) => HessianResult<A, O>;
+  ) => HessianResult<A, O, ReturnType<F>>;
 }
 
 /**
  * What `hessian(f, opts)` returns for arguments `A`: the Jacobian of the gradient, i.e. for one argument of type
- * `T` the structure of `T` whose leaves are `T`-shaped structures of blocks.
+ * `T` the structure of `T` whose leaves are `T`-shaped structures of blocks; with `hasAux`, `[hessian, aux]` for
+ * `f` returning `R = [value, aux]`.
  */
-export type HessianResult<A extends readonly unknown[], O> = JacobianOf<
-  GradOf<A, ArgnumsOf<O>>,
-  GradOf<A, ArgnumsOf<O>>
->;
+export type HessianResult<A extends readonly unknown[], O, R = unknown> = O extends { hasAux: true }
+  ? [JacobianOf<GradOf<A, ArgnumsOf<O>>, GradOf<A, ArgnumsOf<O>>>, AuxOf<R>]
+  : JacobianOf<GradOf<A, ArgnumsOf<O>>, GradOf<A, ArgnumsOf<O>>>;
 
 /**
  * Hessian-vector product of a scalar function by forward-over-reverse: ∇²f(primals) · tangents, without

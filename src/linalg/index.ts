@@ -18,7 +18,6 @@ export * from "./krylov/index.js";
 export {
   linearSolve,
   resolveSolver,
-  DENSE_SOLVE_MAX_SIZE,
   type SolverName,
   type SolveInfo,
   type LinearSolveOptions,

@@ -79,7 +79,7 @@ const SOLVERS: readonly SolverName[] = [
 const LEAST_SQUARES: ReadonlySet<SolverName> = new Set(["normalCg", "lsqr", "lstsq"]);
 const DENSE: ReadonlySet<SolverName> = new Set(["lu", "cholesky", "lstsq"]);
 
-/** Largest number of unknowns for which `solver: "auto"` materializes the operator and solves densely. */
+/** @internal Largest number of unknowns for which `solver: "auto"` materializes the operator and solves densely. */
 export const DENSE_SOLVE_MAX_SIZE = 200;
 
 /** How one solve went. */

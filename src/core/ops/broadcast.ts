@@ -62,13 +62,8 @@ export function broadcastTo(x: TensorLike, shape: Shape): Tensor {
 }
 
 /**
- * Sums `x` over the axes along which `shape` was broadcast to `x.shape`: the transpose of `broadcastTo`.
- *
- * @example
- * ```ts
- * import { sumTo, tensor } from "diffopt";
- * sumTo(tensor([[1, 2], [3, 4]]), [2]).toArray(); // [4, 6]
- * ```
+ * @internal Sums `x` over the axes along which `shape` was broadcast to `x.shape`: the transpose of
+ * `broadcastTo` (the un-broadcast of every binary op's VJP).
  */
 export function sumTo(x: Tensor, shape: Shape): Tensor {
   if (sameShape(x.shape, shape)) return x;

@@ -187,13 +187,15 @@ function expand(t: Tensor, shape: Shape): Tensor {
   return sameShape(t.shape, shape) ? t : broadcastTo(t, shape);
 }
 
-interface BinaryRules {
+/** @internal Partial derivatives of a binary elementwise primitive. */
+export interface BinaryRules {
   /** Partial derivatives ∂out/∂a and ∂out/∂b as differentiable expressions (broadcast to the output). */
   da(a: Tensor, b: Tensor, out: Tensor): Tensor;
   db(a: Tensor, b: Tensor, out: Tensor): Tensor;
 }
 
-function binaryPrimitive(
+/** @internal A binary elementwise primitive from a scalar kernel and its two partial derivatives. */
+export function binaryPrimitive(
   name: string,
   f: Kernel2,
   rules: BinaryRules,
@@ -387,14 +389,96 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
   return bind(minimumPrim, [asTensorArg(a, "minimum", "a"), asTensorArg(b, "minimum", "b")], undefined);
 }
 
+/** @internal The public function of a binary primitive, its arguments named `first` and `second` in errors. */
+export function binary(
+  prim: Primitive<undefined>,
+  first = "a",
+  second = "b",
+): (a: TensorLike, b: TensorLike) => Tensor {
+  return (a, b) => bind(prim, [asTensorArg(a, prim.name, first), asTensorArg(b, prim.name, second)], undefined);
+}
+
+/** `d` with 1 where it is 0: a denominator that is safe inside a `where` whose other branch covers d = 0. */
+const nonZero = (d: Tensor): Tensor => where(equal(d, 0), 1, d);
+
+/**
+ * Elementwise angle of the point (x, y), in [−π, π], with NumPy's signed zeros and infinities. Derivatives
+ * x/(x² + y²) in y and −y/(x² + y²) in x (formed as (x/r)/r with r = hypot(x, y), so they neither overflow nor
+ * underflow); 0 at the origin, where the angle has no derivative.
+ * @example
+ * ```ts
+ * import { arctan2, tensor } from "diffopt";
+ * arctan2(tensor([1, -1]), tensor([-1, -1])).toArray(); // [2.356194490192345, -2.356194490192345]
+ * ```
+ */
+export const arctan2 = binary(
+  binaryPrimitive("arctan2", Math.atan2, {
+    da: (y, x) => {
+      const r = nonZero(hypot(y, x));
+      return div(div(x, r), r);
+    },
+    db: (y, x) => {
+      const r = nonZero(hypot(y, x));
+      return neg(div(div(y, r), r));
+    },
+  }),
+  "y",
+  "x",
+);
+
+/**
+ * Elementwise √(a² + b²) without overflow or underflow; ∞ if either is infinite (even with a NaN, as in C).
+ * Derivatives a/hypot and b/hypot, taken as 0 at the origin (a subgradient, as for `norm`).
+ * @example
+ * ```ts
+ * import { hypot, tensor } from "diffopt";
+ * hypot(tensor([3, 1e200]), tensor([4, 1e200])).toArray(); // [5, 1.414213562373095e+200]
+ * ```
+ */
+export const hypot = binary(
+  binaryPrimitive("hypot", Math.hypot, {
+    da: (a, _b, out) => div(a, nonZero(out)),
+    db: (_a, b, out) => div(b, nonZero(out)),
+  }),
+);
+
+/** log(eᵃ + eᵇ) without overflow: the larger argument plus log1p of the smaller exponential. */
+function logaddexpKernel(a: number, b: number): number {
+  if (a === b) return a + Math.LN2; // also a = b = ±∞, where a − b would be NaN
+  const m = a > b ? a : b; // NaN falls through to the sum below, which propagates it
+  return m + Math.log1p(Math.exp(-Math.abs(a - b)));
+}
+
+/** a − b, taken as 0 where a = b is infinite (the limit along the diagonal; a − b would be NaN there). */
+function logaddexpGap(a: Tensor, b: Tensor): Tensor {
+  return where(mul(equal(a, b), isinf(a)), 0, sub(a, b));
+}
+
+/**
+ * Elementwise log(eᵃ + eᵇ), computed stably (NumPy's `logaddexp`): no overflow for large arguments, and
+ * −∞ (log 0) when both are −∞. Derivatives σ(a − b) and σ(b − a), the softmax weights of the pair: finite for
+ * every argument, with the limits ½ and ½ when a = b = ±∞ and 1 and 0 when only b is −∞.
+ * @example
+ * ```ts
+ * import { logaddexp, tensor } from "diffopt";
+ * logaddexp(tensor([1000, -Infinity]), tensor([1000, 0])).toArray(); // [1000.6931471805599, 0]
+ * ```
+ */
+export const logaddexp = binary(
+  binaryPrimitive("logaddexp", logaddexpKernel, {
+    da: (a, b) => sigmoid(logaddexpGap(a, b)),
+    db: (a, b) => sigmoid(logaddexpGap(b, a)),
+  }),
+);
+
 // ---------------------------------------------------------------------------------------------------------
 // Unary ops
 
 /**
- * A unary elementwise primitive: `f` per element, or `vector` (a kernel over whole arrays, e.g. WebAssembly's,
- * which returns false when it declines) first when given.
+ * @internal A unary elementwise primitive: `f` per element, or `vector` (a kernel over whole arrays, e.g.
+ * WebAssembly's, which returns false when it declines) first when given. A null derivative is zero everywhere.
  */
-function unaryPrimitive(
+export function unaryPrimitive(
   name: string,
   f: (x: number) => number,
   deriv: ((x: Tensor, out: Tensor) => Tensor) | null,
@@ -417,7 +501,8 @@ function unaryPrimitive(
   });
 }
 
-function unary(prim: Primitive<undefined>): (x: TensorLike) => Tensor {
+/** @internal The public function of a unary primitive (its argument named `x` in errors). */
+export function unary(prim: Primitive<undefined>): (x: TensorLike) => Tensor {
   return (x) => bind(prim, [asTensorArg(x, prim.name, "x")], undefined);
 }
 
@@ -601,6 +686,88 @@ export const asinh = unary(unaryPrimitive("asinh", Math.asinh, (x) => reciprocal
  * ```
  */
 export const arctan = unary(unaryPrimitive("arctan", Math.atan, (x) => reciprocal(add(square(x), 1))));
+
+/** (1 − x)(1 + x): 1 − x² without the cancellation of forming x² near |x| = 1. */
+const oneMinusSquare = (x: Tensor): Tensor => mul(sub(1, x), add(1, x));
+
+/**
+ * Elementwise inverse sine, NaN outside [-1, 1]; derivative 1/√(1 − x²) (infinite at ±1).
+ * @example
+ * ```ts
+ * import { arcsin, tensor } from "diffopt";
+ * arcsin(tensor([0, 1])).toArray(); // [0, 1.5707963267948966]
+ * ```
+ */
+export const arcsin = unary(unaryPrimitive("arcsin", Math.asin, (x) => reciprocal(sqrt(oneMinusSquare(x)))));
+/**
+ * Elementwise inverse cosine, NaN outside [-1, 1]; derivative −1/√(1 − x²) (infinite at ±1).
+ * @example
+ * ```ts
+ * import { arccos, tensor } from "diffopt";
+ * arccos(tensor([1, -1])).toArray(); // [0, 3.141592653589793]
+ * ```
+ */
+export const arccos = unary(unaryPrimitive("arccos", Math.acos, (x) => neg(reciprocal(sqrt(oneMinusSquare(x))))));
+/**
+ * Elementwise inverse hyperbolic cosine, NaN below 1; derivative 1/√((x − 1)(x + 1)) (infinite at 1).
+ * @example
+ * ```ts
+ * import { arccosh, tensor } from "diffopt";
+ * arccosh(tensor([1])).toArray(); // [0]
+ * ```
+ */
+export const arccosh = unary(unaryPrimitive("arccosh", Math.acosh, (x) => reciprocal(sqrt(mul(sub(x, 1), add(x, 1))))));
+/**
+ * Elementwise inverse hyperbolic tangent, ±∞ at ±1 and NaN outside [-1, 1]; derivative 1/(1 − x²).
+ * @example
+ * ```ts
+ * import { arctanh, tensor } from "diffopt";
+ * arctanh(tensor([0])).toArray(); // [0]
+ * ```
+ */
+export const arctanh = unary(unaryPrimitive("arctanh", Math.atanh, (x) => reciprocal(oneMinusSquare(x))));
+/**
+ * Elementwise base-2 logarithm.
+ * @example
+ * ```ts
+ * import { log2, tensor } from "diffopt";
+ * log2(tensor([1, 8])).toArray(); // [0, 3]
+ * ```
+ */
+export const log2 = unary(unaryPrimitive("log2", Math.log2, (x) => reciprocal(mul(x, Math.LN2))));
+/**
+ * Elementwise base-10 logarithm.
+ * @example
+ * ```ts
+ * import { log10, tensor } from "diffopt";
+ * log10(tensor([1, 1000])).toArray(); // [0, 3]
+ * ```
+ */
+export const log10 = unary(unaryPrimitive("log10", Math.log10, (x) => reciprocal(mul(x, Math.LN10))));
+/**
+ * Elementwise `2ˣ` (exact at integers).
+ * @example
+ * ```ts
+ * import { exp2, tensor } from "diffopt";
+ * exp2(tensor([-1, 10])).toArray(); // [0.5, 1024]
+ * ```
+ */
+export const exp2 = unary(
+  unaryPrimitive(
+    "exp2",
+    (x) => Math.pow(2, x),
+    (_x, out) => mul(out, Math.LN2),
+  ),
+);
+/**
+ * Elementwise real cube root (negative for negative x); derivative 1/(3∛x²), infinite at 0.
+ * @example
+ * ```ts
+ * import { cbrt, tensor } from "diffopt";
+ * cbrt(tensor([-8, 27])).toArray(); // [-2, 3]
+ * ```
+ */
+export const cbrt = unary(unaryPrimitive("cbrt", Math.cbrt, (_x, out) => div(1 / 3, square(out))));
 /**
  * Elementwise logistic sigmoid `1 / (1 + e⁻ˣ)`, computed stably.
  * @example
@@ -656,7 +823,8 @@ export const sign = unary(unaryPrimitive("sign", (x) => (x > 0 ? 1 : x < 0 ? -1 
 // ---------------------------------------------------------------------------------------------------------
 // Comparisons (no derivative) and selection
 
-function comparison(name: string, f: Kernel2): (a: TensorLike, b: TensorLike) => Tensor {
+/** @internal A binary elementwise op whose derivative is zero (comparisons, `floorDivide`). */
+export function comparison(name: string, f: Kernel2): (a: TensorLike, b: TensorLike) => Tensor {
   const prim: Primitive<undefined> = elementwiseBatch({
     name,
     impl([a, b]) {
@@ -731,6 +899,34 @@ export const equal = comparison("equal", (x, y) => (x === y ? 1 : 0));
  * ```
  */
 export const notEqual = comparison("notEqual", (x, y) => (x !== y ? 1 : 0));
+
+/**
+ * Elementwise test for NaN, as 1/0 (no derivative).
+ * @example
+ * ```ts
+ * import { isnan, tensor } from "diffopt";
+ * isnan(tensor([1, NaN, Infinity])).toArray(); // [0, 1, 0]
+ * ```
+ */
+export const isnan = unary(unaryPrimitive("isnan", (x) => (x !== x ? 1 : 0), null));
+/**
+ * Elementwise test for a finite value (neither ±∞ nor NaN), as 1/0 (no derivative).
+ * @example
+ * ```ts
+ * import { isfinite, tensor } from "diffopt";
+ * isfinite(tensor([1, NaN, -Infinity])).toArray(); // [1, 0, 0]
+ * ```
+ */
+export const isfinite = unary(unaryPrimitive("isfinite", (x) => (Number.isFinite(x) ? 1 : 0), null));
+/**
+ * Elementwise test for ±∞, as 1/0 (no derivative).
+ * @example
+ * ```ts
+ * import { isinf, tensor } from "diffopt";
+ * isinf(tensor([1, NaN, -Infinity])).toArray(); // [0, 0, 1]
+ * ```
+ */
+export const isinf = unary(unaryPrimitive("isinf", (x) => (x === Infinity || x === -Infinity ? 1 : 0), null));
 
 const wherePrim: Primitive<undefined> = elementwiseBatch({
   name: "where",

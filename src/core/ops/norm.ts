@@ -128,7 +128,8 @@ function normWeights(x: Tensor, out: Tensor, q: PNormParams): Tensor {
   return where(isZero, 0, mul(sign(x), pow(ratio, q.p - 1)));
 }
 
-function pnorm(x: Tensor, p: number, axis: number | readonly number[], keepdims: boolean): Tensor {
+/** @internal The p-norm of `x` over `axis` (one or more axes), with its subgradient 0 at x = 0. */
+export function pnorm(x: Tensor, p: number, axis: number | readonly number[], keepdims: boolean): Tensor {
   const r = blockReduce(x, { axis, keepdims }, "norm")!;
   return bind(pnormPrim, [r.x], { ...r.p, p });
 }

@@ -304,15 +304,11 @@ export function repeat(x: TensorLike, repeats: number, axis?: number): Tensor {
 }
 
 /**
- * Moves the batch axis of a batched value `x` from axis `from` to axis `to` (for rule writers, see `vmap.ts`).
- * When `from` is null, `x` is a per-element value: it gets a batch axis of length `size` at `to`, by broadcasting.
- *
- * @example
- * ```ts
- * import { moveBatchAxis, tensor } from "diffopt";
- * moveBatchAxis(tensor([[1, 2], [3, 4]]), 0, 1, 2).toArray(); // [[1, 3], [2, 4]]
- * moveBatchAxis(tensor([1, 2]), null, 0, 3).shape;            // [3, 2]
- * ```
+ * Moves the batch axis of a batched value `x` from axis `from` to axis `to` (for the batching rules of every
+ * layer, see `vmap.ts`; not exported from the package entry point). When `from` is null, `x` is a per-element
+ * value: it gets a batch axis of length `size` at `to`, by broadcasting. Its declaration is kept in the built
+ * types (not stripped as internal), because `vmap.ts` re-exports it for the implicit and solver layers, and a
+ * declaration file may not re-export a stripped name.
  */
 export function moveBatchAxis(x: Tensor, from: number | null, to: number, size: number): Tensor {
   if (from === null) {

@@ -587,12 +587,7 @@ export function qrExplicit(f: QrFactors): { q: Float64Array; r: Float64Array } {
  * QR factorisation Tᵀ = Z·S (n×r, so S is r×r and invertible). For full column rank this is plain QR least
  * squares. `cols` is the number k of right-hand sides, b.length / m by default; with no equations (m = 0) it
  * cannot be read from b (1 by default: a vector), and every x is a minimiser: the result is 0.
- *
- * @example
- * ```ts
- * import { linalg } from "diffopt";
- * linalg.lstsqKernel(new Float64Array([1, 1, 1, 1]), 2, 2, new Float64Array([2, 2])); // ≈ [1, 1] (to rounding)
- * ```
+ * @internal The kernel of `linalg.lstsq`, `linalg.pinv` and `numericalRank`.
  */
 export function lstsqKernel(
   a: Float64Array,
@@ -628,7 +623,7 @@ export function lstsqKernel(
 }
 
 /**
- * The numerical rank of the m×n matrix `a` as {@link lstsqKernel} sees it: the number of diagonal entries of the
+ * The numerical rank of the m×n matrix `a` as `linalg.lstsq` sees it: the number of diagonal entries of the
  * column-pivoted R with |Rᵢᵢ| > rcond·|R₀₀| (default rcond = max(m, n)·eps).
  *
  * @example
@@ -677,12 +672,7 @@ function applyQ(f: QrFactors, b: Float64Array): Float64Array {
  * then implicit symmetric QR steps with Wilkinson shifts on T, chasing the bulge with Givens rotations that are
  * accumulated into Q (about 6n³ flops in all). Off-diagonal entries below eps·(|dᵢ| + |dᵢ₊₁|) deflate. Both stages
  * are orthogonal, so the eigenvalues carry errors near eps·‖A‖ and V is orthonormal to working precision.
- *
- * @example
- * ```ts
- * import { linalg } from "diffopt";
- * linalg.eighKernel(new Float64Array([2, 1, 1, 2]), 2).w; // Float64Array [1, 3]
- * ```
+ * @internal The kernel of `linalg.eigh` and of the PSD projection.
  */
 export function eighKernel(a: Float64Array, n: number): { w: Float64Array; v: Float64Array } {
   // The reflectors and rotations square the entries: beyond 2^±500 work on A·2^−e, whose eigenvectors are A's.

@@ -27,12 +27,7 @@ export interface SvdFactors {
  * sweeps of rotations of pairs of columns of Rᵀ make them orthogonal to working precision; the column norms are
  * then the singular values. This computes small singular values to high relative accuracy. Left singular vectors
  * of zero singular values are completed to an orthonormal set.
- *
- * @example
- * ```ts
- * import { linalg } from "diffopt";
- * linalg.svdKernel(new Float64Array([3, 0, 0, -2]), 2, 2).s; // Float64Array [3, 2]
- * ```
+ * @internal The kernel of `linalg.svd`, `linalg.svdvals` and the spectral norms.
  */
 export function svdKernel(a: Float64Array, m: number, n: number): SvdFactors {
   if (a.length !== m * n) throw new ValueError(`svdKernel: a has ${a.length} entries, expected ${m}·${n}`);

@@ -312,8 +312,8 @@ function backwardOperator(
  * materialise M. For the cotangent system with a plain trace, op(M) is Mᵀ by its pullbacks even when M is tagged
  * symmetric (a symmetric operator is otherwise its own transpose, with JVP matvecs), and M is the trace's
  * `jacobian` (one batched pullback; it reuses the trace instead of evaluating F again under a batched JVP). Built
- * as one object literal: it is made on every derivative, and spreading partial objects into it cost more than
- * the small solves it serves.
+ * as one object literal: it is made on every derivative, and the spreads of partial objects it was built from
+ * showed in the profile of a small layer's backward pass (a few µs, as much as its 10×10 Cholesky solve).
  */
 function backwardSystem(
   F: OptimalityFn,

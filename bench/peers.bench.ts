@@ -151,25 +151,6 @@ const median = (v: readonly number[]) => {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
-/** Calls the first round's warm-up makes at least (see {@link warmUp}). */
-const WARMUP_CALLS = 2000;
-
-/**
- * The first round's warm-up: at least 0.5 s and {@link WARMUP_CALLS} calls, at most 5 s. The first rows would
- * otherwise be timed while V8 still compiles the shared code; and V8 optimises a function only once it has run
- * many times, so a workload that runs each of its ~150 library functions once per call (an implicit layer's
- * backward pass) is still being compiled after 0.5 s: measured on the ridge K = 100 implicit row, 0.7–1.6 ms of
- * CPU per call for its first ~1,600 calls, 0.4–0.5 ms from ~2,000 on.
- */
-function warmUp(fn: () => unknown, clock: () => number): void {
-  const t0 = clock();
-  let calls = 0;
-  for (let t = 0; (t < 0.5 || calls < WARMUP_CALLS) && t < 5; t = clock() - t0) {
-    fn();
-    calls++;
-  }
-}
-
 export async function run(): Promise<void> {
   const list = selected(workloads());
   const rounds = Number(process.env.DIFFOPT_PEERS_ROUNDS ?? 3);
@@ -197,8 +178,9 @@ export async function run(): Promise<void> {
             unavailable = true;
           } else theirs[lib].push(answer);
         }
-        if (round === 0) warmUp(w.timed ?? w.run, clock ?? (() => performance.now() / 1000));
-        ours.push(timeIt(w.timed ?? w.run, { minTime: w.minTime ?? 0.3, minBatches: 3, warmup: 0.05, clock }).median);
+        // A long first warm-up: the first rows would otherwise be timed while V8 still compiles the shared code.
+        const warmup = round === 0 ? 0.5 : 0.05;
+        ours.push(timeIt(w.timed ?? w.run, { minTime: w.minTime ?? 0.3, minBatches: 3, warmup, clock }).median);
       }
       const perOp = w.perOp ?? 1;
       const t = median(ours) / perOp;

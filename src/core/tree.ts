@@ -24,6 +24,13 @@ export type TreeDef =
   | { readonly kind: "array"; readonly children: readonly TreeDef[] }
   | { readonly kind: "object"; readonly keys: readonly string[]; readonly children: readonly TreeDef[] };
 
+/**
+ * The structure of every leaf: one shared, frozen object (a tree's structure is never mutated), since flattening
+ * is on every derivative's path and a fresh object per leaf was the largest allocation of a small implicit layer's
+ * backward pass after the ops' own.
+ */
+const LEAF: TreeDef = Object.freeze({ kind: "leaf" });
+
 /** @internal A plain object (an object literal, or one without a prototype): a pytree node. */
 export function isPlainObject(x: unknown): x is Record<string, Tree> {
   if (x === null || typeof x !== "object") return false;
@@ -51,6 +58,8 @@ export function flatten(t: Tree): [Tensor[], TreeDef] {
  * A node that is not a pytree is a `TreeMismatchError` naming `who`, the node's path and what the node is.
  */
 export function flattenNamed(t: Tree, who: string, root: string | readonly string[]): [Tensor[], TreeDef] {
+  // A bare tensor, the commonest pytree of all: no walk.
+  if (t instanceof Tensor) return [[t], LEAF];
   const leaves: Tensor[] = [];
   // The nodes from the root to the current one. Searched for a cycle only past a depth no sensible pytree reaches,
   // so that a cyclic structure is a typed error rather than a stack overflow, at no cost for ordinary trees.
@@ -109,7 +118,7 @@ function nodePath(ancestors: readonly object[], node: unknown, root: string | re
 function flattenNode(node: Tree, leaves: Tensor[], ancestors: object[]): TreeDef {
   if (node instanceof Tensor || typeof node === "number") {
     leaves.push(asTensor(node));
-    return { kind: "leaf" };
+    return LEAF;
   }
   if (node === null || node === undefined) return { kind: "none", value: node };
   const isArray = Array.isArray(node);

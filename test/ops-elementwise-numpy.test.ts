@@ -151,6 +151,20 @@ describe("derivatives", () => {
     const h = hessian((a: Tensor) => hypot(a, tensor(0)).sum())(tensor([0]));
     assert.ok(!Number.isNaN(h.item()));
   });
+  test("arctan2 and hypot at infinite arguments: the derivatives' limits, not ∞/∞", () => {
+    const a = tensor([Infinity, -Infinity, 3, Infinity, -Infinity, 2]);
+    const b = tensor([1, 2, Infinity, Infinity, Infinity, -Infinity]);
+    const [ha, hb] = grad((p: Tensor, q: Tensor) => hypot(p, q).sum(), { argnums: [0, 1] })(a, b);
+    // a/hypot → sign(a) when only a is infinite, 0 when only b is; ±1/√2 along the diagonal.
+    const s = Math.SQRT1_2;
+    assert.deepEqual(ha.toArray(), [1, -1, 0, s, -s, 0]);
+    assert.deepEqual(hb.toArray(), [0, 0, 1, s, s, -1]);
+    const [gy, gx] = grad((y: Tensor, x: Tensor) => arctan2(y, x).sum(), { argnums: [0, 1] })(a, b);
+    // x/(x² + y²) and −y/(x² + y²) → 0 as x or y grows without bound.
+    for (const g of [gy, gx]) assert.deepEqual([...g.data].map(Math.abs), [0, 0, 0, 0, 0, 0]);
+    const second = hessian((p: Tensor) => hypot(p, tensor(1)).sum())(tensor([Infinity]));
+    assert.ok(Number.isFinite(second.item()));
+  });
   test("logaddexp: derivatives σ(a − b), with the limits at ±∞ (½ at a = b = ±∞)", () => {
     const a = tensor([0, -Infinity, -Infinity, Infinity, Infinity, 3, 1000]);
     const b = tensor([0, 0, -Infinity, Infinity, 5, -Infinity, 999]);

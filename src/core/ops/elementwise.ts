@@ -402,9 +402,20 @@ export function binary(
 const nonZero = (d: Tensor): Tensor => where(equal(d, 0), 1, d);
 
 /**
+ * r = hypot(a, b) as a safe denominator (1 at the origin and where r is infinite), and where r is infinite: the
+ * derivatives of arctan2 and hypot take their limits there instead of ∞/∞, and the `where`s that pick the limits
+ * see no NaN in the branch they leave (its derivatives would leak one).
+ */
+function radius(a: Tensor, b: Tensor): [Tensor, Tensor] {
+  const r = hypot(a, b);
+  const far = isinf(r);
+  return [where(far, 1, nonZero(r)), far];
+}
+
+/**
  * Elementwise angle of the point (x, y), in [−π, π], with NumPy's signed zeros and infinities. Derivatives
  * x/(x² + y²) in y and −y/(x² + y²) in x (formed as (x/r)/r with r = hypot(x, y), so they neither overflow nor
- * underflow); 0 at the origin, where the angle has no derivative.
+ * underflow); 0 at the origin, where the angle has no derivative, and their limit 0 where x or y is infinite.
  * @example
  * ```ts
  * import { arctan2, tensor } from "diffopt";
@@ -414,12 +425,12 @@ const nonZero = (d: Tensor): Tensor => where(equal(d, 0), 1, d);
 export const arctan2 = binary(
   binaryPrimitive("arctan2", Math.atan2, {
     da: (y, x) => {
-      const r = nonZero(hypot(y, x));
-      return div(div(x, r), r);
+      const [r, far] = radius(y, x);
+      return where(far, 0, div(div(where(far, 0, x), r), r));
     },
     db: (y, x) => {
-      const r = nonZero(hypot(y, x));
-      return neg(div(div(y, r), r));
+      const [r, far] = radius(y, x);
+      return where(far, 0, neg(div(div(where(far, 0, y), r), r)));
     },
   }),
   "y",
@@ -428,7 +439,8 @@ export const arctan2 = binary(
 
 /**
  * Elementwise √(a² + b²) without overflow or underflow; ∞ if either is infinite (even with a NaN, as in C).
- * Derivatives a/hypot and b/hypot, taken as 0 at the origin (a subgradient, as for `norm`).
+ * Derivatives a/hypot and b/hypot, taken as 0 at the origin (a subgradient, as for `norm`); where a or b is
+ * infinite, their limits: sign(a) and 0 when only a is, ±1/√2 each when both are (the diagonal's limit).
  * @example
  * ```ts
  * import { hypot, tensor } from "diffopt";
@@ -437,10 +449,17 @@ export const arctan2 = binary(
  */
 export const hypot = binary(
   binaryPrimitive("hypot", Math.hypot, {
-    da: (a, _b, out) => div(a, nonZero(out)),
-    db: (_a, b, out) => div(b, nonZero(out)),
+    da: (a, b) => hypotSlope(a, b),
+    db: (a, b) => hypotSlope(b, a),
   }),
 );
+
+/** ∂hypot(a, b)/∂a = a/hypot(a, b), with its limits where a or b is infinite (see {@link hypot}). */
+function hypotSlope(a: Tensor, b: Tensor): Tensor {
+  const [r, far] = radius(a, b);
+  const toward = where(isinf(a), where(isinf(b), mul(Math.SQRT1_2, sign(a)), sign(a)), 0);
+  return where(far, toward, div(where(far, 0, a), r));
+}
 
 /** log(eᵃ + eᵇ) without overflow: the larger argument plus log1p of the smaller exponential. */
 function logaddexpKernel(a: number, b: number): number {

@@ -162,6 +162,11 @@ describe("errors", () => {
       () => diff(x, 1.5),
       (e: Error) => e instanceof ValueError && /^diff: n must be/.test(e.message),
     );
+    // NumPy's keyword habit, diff(x, n=2), written as an options object: named, with the positional form.
+    assert.throws(
+      () => diff(x, { n: 2 } as unknown as number),
+      (e: Error) => e instanceof ValueError && /got an object \(diff takes positional arguments/.test(e.message),
+    );
     assert.throws(
       () => diff(tensor(3)),
       (e: Error) => e instanceof ValueError && /^diff: x must have/.test(e.message),

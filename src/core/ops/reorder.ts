@@ -5,7 +5,7 @@
  */
 import { ValueError } from "../errors.js";
 import { normalizeAxes, normalizeAxis } from "../shape.js";
-import { Tensor, asTensorArg, type TensorLike } from "../tensor.js";
+import { Tensor, asTensorArg, describeValue, type TensorLike } from "../tensor.js";
 import { take } from "./indexing.js";
 import { reshape } from "./shape.js";
 
@@ -50,7 +50,7 @@ export function roll(x: TensorLike, shift: number | readonly number[], axis?: nu
   const t = asTensorArg(x, "roll", "x");
   const shifts = typeof shift === "number" ? [shift] : [...shift];
   for (const s of shifts) {
-    if (!Number.isSafeInteger(s)) throw new ValueError(`roll: shift must be an integer, got ${String(s)}`);
+    if (!Number.isSafeInteger(s)) throw new ValueError(`roll: shift must be an integer, got ${describeValue(s)}`);
   }
   if (axis === undefined) {
     if (shifts.length !== 1) {

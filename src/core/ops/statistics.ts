@@ -6,7 +6,7 @@
  */
 import { ValueError } from "../errors.js";
 import { normalizeAxes, normalizeAxis } from "../shape.js";
-import { Tensor, asTensorArg, type TensorLike } from "../tensor.js";
+import { Tensor, asTensorArg, describeValue, type TensorLike } from "../tensor.js";
 import { abs, div, equal, greater, notEqual, square, sub } from "./elementwise.js";
 import { defineMethod } from "./define-method.js";
 import { sliceAxis } from "./join.js";
@@ -26,7 +26,7 @@ export interface VarianceOptions extends ReduceOptions {
 function varianceDivisor(x: Tensor, opts: VarianceOptions | undefined, op: string): number {
   const ddof = opts?.ddof ?? 0;
   if (typeof ddof !== "number" || !Number.isFinite(ddof) || ddof < 0) {
-    throw new ValueError(`${op}: ddof must be a finite number ≥ 0, got ${String(ddof)}`);
+    throw new ValueError(`${op}: ddof must be a finite number ≥ 0, got ${describeValue(ddof)}`);
   }
   const axes = normalizeAxes(opts?.axis, x.ndim, op);
   let n = 1;
@@ -122,7 +122,10 @@ export function all(x: TensorLike, opts?: ReduceOptions): Tensor {
  */
 export function diff(x: TensorLike, n = 1, axis = -1): Tensor {
   let t = asTensorArg(x, "diff", "x");
-  if (!Number.isSafeInteger(n) || n < 0) throw new ValueError(`diff: n must be a non-negative integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new ValueError(
+      `diff: n must be a non-negative integer, got ${describeValue(n)} (diff takes positional arguments: diff(x, n, axis))`,
+    );
   if (t.ndim === 0) throw new ValueError("diff: x must have at least one axis, got a scalar");
   const ax = normalizeAxis(axis, t.ndim, "diff");
   for (let k = 0; k < n; k++) {

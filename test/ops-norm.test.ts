@@ -218,6 +218,31 @@ describe("derivatives at zero: 0, never NaN", () => {
   });
 });
 
+describe("derivatives at an infinite norm: the limit, never NaN", () => {
+  test("equal weights ±k^(−(p−1)/p) on the k infinite entries, 0 on the finite ones", () => {
+    const g = (a: number[], o: NormOptions = {}) => [...(grad((x: Tensor) => norm(x, o))(tensor(a)) as Tensor).data];
+    assert.deepEqual(g([0, Infinity]), [0, 1]);
+    assert.deepEqual(g([5, -Infinity]), [0, -1]);
+    assertClose(tensor(g([-Infinity, Infinity])), [-Math.SQRT1_2, Math.SQRT1_2], { rtol: 1e-15 });
+    assertClose(tensor(g([Infinity, Infinity, 2], { ord: 3 })), [2 ** (-2 / 3), 2 ** (-2 / 3), 0], { rtol: 1e-15 });
+    assert.deepEqual(g([Infinity, -Infinity], { ord: Infinity }), [0.5, -0.5]);
+    assert.deepEqual(g([-Infinity, 2], { ord: 1 }), [-1, 1]);
+    // Lanes are separate: an infinite lane beside a finite one.
+    const rows = grad((x: Tensor) => sum(norm(x, { axis: 1 })))(
+      tensor([
+        [Infinity, 7],
+        [3, 4],
+      ]),
+    ) as Tensor;
+    assertClose(rows, [
+      [1, 0],
+      [0.6, 0.8],
+    ]);
+    assert.ok([...(hessian((x: Tensor) => norm(x))(tensor([Infinity, 1])) as Tensor).data].every(Number.isFinite));
+    assert.ok(g([NaN, Infinity]).every(Number.isNaN), "a NaN input stays NaN");
+  });
+});
+
 describe("errors and alias", () => {
   const x = tensor([
     [1, 2],

@@ -182,6 +182,35 @@ describe("derivatives", () => {
   }
 });
 
+describe("logsumexp's derivative at infinite lanes: the limit, never NaN", () => {
+  test("+∞ entries share the weight, −∞ lanes are uniform, NaN stays NaN; jvp, vjp, vmap and second order", () => {
+    const g = (a: number[]) => [...(grad((x: Tensor) => logsumexp(x))(tensor(a)) as Tensor).data];
+    assert.deepEqual(g([Infinity, 1]), [1, 0]);
+    assert.deepEqual(g([Infinity, Infinity, 0]), [0.5, 0.5, 0]);
+    assert.deepEqual(g([-Infinity, -Infinity]), [0.5, 0.5]);
+    assert.ok(g([NaN, Infinity]).every(Number.isNaN));
+    // A finite lane beside an infinite one, over axis 0 (strided lanes) and axis 1 (contiguous ones).
+    const m = tensor([
+      [Infinity, 1],
+      [0, -Infinity],
+    ]);
+    assert.deepEqual((grad((x: Tensor) => sum(logsumexp(x, { axis: 0 })))(m) as Tensor).toArray(), [
+      [1, 1],
+      [0, 0],
+    ]);
+    const e = Math.exp(1);
+    assertClose(grad((x: Tensor) => sum(logsumexp(x, { axis: 1 })))(m) as Tensor, [
+      [1, 0],
+      [1, 0],
+    ]);
+    assert.deepEqual((jacfwd((x: Tensor) => logsumexp(x))(tensor([Infinity, 1])) as Tensor).toArray(), [1, 0]);
+    assert.ok([...(hessian((x: Tensor) => logsumexp(x))(tensor([Infinity, 1])) as Tensor).data].every(Number.isFinite));
+    assertClose(grad((x: Tensor) => logsumexp(x))(tensor([1, 2])) as Tensor, [1 / (1 + e), e / (1 + e)]);
+    // softmax itself is unchanged: its value at a +∞ entry is NaN (∞ − ∞), as in NumPy and JAX.
+    assert.ok(Number.isNaN(softmax(tensor([Infinity, 1])).data[0]!));
+  });
+});
+
 describe("errors and aliases", () => {
   test("a scalar or a bad axis throws a ValueError naming the op", () => {
     assert.throws(

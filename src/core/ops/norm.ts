@@ -13,7 +13,7 @@ import { allocFloat64 } from "../alloc.js";
 import { ValueError } from "../errors.js";
 import { normalizeAxis } from "../shape.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
-import { abs, div, equal, mul, pow, sign, where } from "./elementwise.js";
+import { abs, div, equal, isinf, mul, pow, sign, where } from "./elementwise.js";
 import { defineMethod } from "./define-method.js";
 import { blockReduce, max, min, reduceBatch, sum, sumWith, type BlockParams } from "./reduce.js";
 import { reshape } from "./shape.js";
@@ -112,7 +112,21 @@ const pnormPrim: Primitive<PNormParams> = reduceBatch({
 function direction(x: Tensor, out: Tensor, q: PNormParams): Tensor {
   const n = reshape(out, q.keepShape);
   const zeroNorm = equal(n, 0);
-  return where(zeroNorm, 0, div(x, where(zeroNorm, 1, n)));
+  const far = isinf(n);
+  const finite = div(where(far, 0, x), where(zeroNorm, 1, where(far, 1, n)));
+  return where(zeroNorm, 0, where(far, infiniteNormLimit(x, q), finite));
+}
+
+/**
+ * The derivative's limit in a lane whose norm is infinite: equal weights ±k^(−(p−1)/p) on its k infinite entries
+ * (the limit along the diagonal, as `hypot` takes) and 0 on the finite ones, instead of ∞/∞ = NaN. (A lane of
+ * finite entries whose norm overflows has k = 0 and gets 0.)
+ */
+function infiniteNormLimit(x: Tensor, q: PNormParams): Tensor {
+  const infinite = isinf(x);
+  const k = reshape(sumWith(infinite, q), q.keepShape);
+  const exponent = q.p === Infinity ? 1 : (q.p - 1) / q.p;
+  return mul(mul(sign(x), infinite), pow(where(equal(k, 0), 1, k), -exponent));
 }
 
 /**
@@ -121,11 +135,12 @@ function direction(x: Tensor, out: Tensor, q: PNormParams): Tensor {
  */
 function normWeights(x: Tensor, out: Tensor, q: PNormParams): Tensor {
   const n = reshape(out, q.keepShape);
-  const safeNorm = where(equal(n, 0), 1, n);
-  const a = abs(x);
+  const far = isinf(n);
+  const safeNorm = where(equal(n, 0), 1, where(far, 1, n));
+  const a = where(far, 0, abs(x));
   const isZero = equal(a, 0);
   const ratio = div(where(isZero, 1, a), safeNorm);
-  return where(isZero, 0, mul(sign(x), pow(ratio, q.p - 1)));
+  return where(far, infiniteNormLimit(x, q), where(isZero, 0, mul(sign(x), pow(ratio, q.p - 1))));
 }
 
 /** @internal The p-norm of `x` over `axis` (one or more axes), with its subgradient 0 at x = 0. */

@@ -48,10 +48,10 @@ const logsumexpPrim: Primitive<BlockParams> = reduceBatch({
     return new Tensor(out, p.outShape);
   },
   jvp([x], [t], _out, p) {
-    return sumWith(mul(t!, bind(softmaxPrim, [x!], keepParams(p))), p);
+    return sumWith(mul(t!, bind(softmaxPrim, [x!], derivativeParams(p))), p);
   },
   vjp(ct, [x], _out, p) {
-    return [mul(reshape(ct, p.keepShape), bind(softmaxPrim, [x!], keepParams(p)))];
+    return [mul(reshape(ct, p.keepShape), bind(softmaxPrim, [x!], derivativeParams(p)))];
   },
 });
 
@@ -80,12 +80,13 @@ function contiguousLanes(src: Float64Array, out: Float64Array, outer: number, le
   }
 }
 
-function normalizedKernel(x: Tensor, p: BlockParams, log: boolean): Tensor {
+function normalizedKernel(x: Tensor, p: SoftmaxParams, log: boolean): Tensor {
   const { outer, len, inner } = p;
   const src = x.raw;
   const out = allocFloat64(src.length);
   if (inner === 1) {
     contiguousLanes(src, out, outer, len, log);
+    if (p.limits === true) infiniteLaneLimits(src, out, p);
     return new Tensor(out, x.shape);
   }
   // Lane maxima, then shifted exponentials and their sums (or log-sum-exps), all as [outer, inner].
@@ -113,10 +114,47 @@ function normalizedKernel(x: Tensor, p: BlockParams, log: boolean): Tensor {
       else for (let i = 0; i < inner; i++) out[row + i] /= s[lane + i]!;
     }
   }
+  if (p.limits === true) infiniteLaneLimits(src, out, p);
   return new Tensor(out, x.shape);
 }
 
-const softmaxPrim: Primitive<BlockParams> = reduceBatch({
+/**
+ * Softmax parameters; `limits` marks the weights that logsumexp's derivative takes. Where a lane's maximum is
+ * infinite the shifted exponentials give ∞ − ∞ = NaN, but logsumexp (∞ or −∞ there) has a derivative in the
+ * limit: see {@link infiniteLaneLimits}.
+ */
+interface SoftmaxParams extends BlockParams {
+  limits?: boolean;
+}
+
+/**
+ * Overwrites the weights of every lane whose maximum is infinite (and that holds no NaN) by their limits: equal
+ * weights on the +∞ entries and 0 on the others when the maximum is +∞; 1/len on every entry when all are −∞ (the
+ * limit along the diagonal, as `logaddexp` takes at a = b = −∞).
+ */
+function infiniteLaneLimits(src: Float64Array, out: Float64Array, p: BlockParams): void {
+  const { outer, len, inner } = p;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      let m = -Infinity;
+      let top = 0;
+      let nan = false;
+      for (let l = 0; l < len; l++) {
+        const v = src[(o * len + l) * inner + i]!;
+        if (v !== v) nan = true;
+        else if (v > m) m = v;
+        if (v === Infinity) top++;
+      }
+      if (nan || (m !== Infinity && m !== -Infinity)) continue;
+      for (let l = 0; l < len; l++) {
+        const at = (o * len + l) * inner + i;
+        out[at] = m === -Infinity ? 1 / len : src[at] === Infinity ? 1 / top : 0;
+      }
+    }
+  }
+}
+
+const softmaxPrim: Primitive<SoftmaxParams> = reduceBatch({
   name: "softmax",
   impl([x], p) {
     return normalizedKernel(x!, p, false);
@@ -145,6 +183,11 @@ const logSoftmaxPrim: Primitive<BlockParams> = reduceBatch({
 /** Parameters of a lane-normalising op: the lane sums keep their axes (so they broadcast back). */
 function keepParams(p: BlockParams): BlockParams {
   return { ...p, outShape: p.keepShape };
+}
+
+/** The softmax in logsumexp's derivative: lanes with an infinite maximum take the derivative's limit. */
+function derivativeParams(p: BlockParams): SoftmaxParams {
+  return { ...keepParams(p), limits: true };
 }
 
 /**

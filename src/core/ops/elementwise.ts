@@ -856,7 +856,7 @@ export function comparison(name: string, f: Kernel2): (a: TensorLike, b: TensorL
       return [null, null];
     },
   });
-  return (a, b) => bind(prim, [asTensorArg(a, name, "a"), asTensorArg(b, name, "b")], undefined);
+  return binary(prim);
 }
 
 /**

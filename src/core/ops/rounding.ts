@@ -7,7 +7,7 @@
  * exception is `mod(a, b) = a − b·⌊a/b⌋`, whose derivatives are 1 in `a` and −⌊a/b⌋ in `b` between the jumps.
  * @module
  */
-import { Tensor } from "../tensor.js";
+import { scalar } from "../tensor.js";
 import { binary, binaryPrimitive, comparison, neg, unary, unaryPrimitive } from "./elementwise.js";
 import { defineMethod } from "./define-method.js";
 
@@ -94,7 +94,6 @@ function divmod(a: number, b: number): number {
   return q;
 }
 
-const floorDivideKernel = (a: number, b: number): number => divmod(a, b);
 const modKernel = (a: number, b: number): number => {
   divmod(a, b);
   return divmodRemainder;
@@ -109,7 +108,7 @@ const modKernel = (a: number, b: number): number => {
  * floorDivide(tensor([7, -7]), 2).toArray(); // [3, -4]
  * ```
  */
-export const floorDivide = comparison("floorDivide", floorDivideKernel);
+export const floorDivide = comparison("floorDivide", divmod);
 
 /**
  * Elementwise remainder of `a / b` with the sign of `b` (NumPy's `mod`/`remainder`, Python's `%`; C's `fmod`
@@ -123,7 +122,7 @@ export const floorDivide = comparison("floorDivide", floorDivideKernel);
  */
 export const mod = binary(
   binaryPrimitive("mod", modKernel, {
-    da: () => new Tensor(new Float64Array([1]), []),
+    da: () => scalar(1),
     db: (a, b) => neg(floorDivide(a, b)),
   }),
 );

@@ -134,18 +134,14 @@ interface SoftmaxParams extends BlockParams {
  */
 function infiniteLaneLimits(src: Float64Array, out: Float64Array, p: BlockParams): void {
   const { outer, len, inner } = p;
+  const maxima = allocFloat64(outer * inner);
+  laneExtrema(src, outer, len, inner, true, maxima);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
-      let m = -Infinity;
+      const m = maxima[o * inner + i]!;
+      if (m !== Infinity && m !== -Infinity) continue; // a finite maximum, or NaN (laneExtrema propagates it)
       let top = 0;
-      let nan = false;
-      for (let l = 0; l < len; l++) {
-        const v = src[(o * len + l) * inner + i]!;
-        if (v !== v) nan = true;
-        else if (v > m) m = v;
-        if (v === Infinity) top++;
-      }
-      if (nan || (m !== Infinity && m !== -Infinity)) continue;
+      for (let l = 0; l < len; l++) if (src[(o * len + l) * inner + i] === Infinity) top++;
       for (let l = 0; l < len; l++) {
         const at = (o * len + l) * inner + i;
         out[at] = m === -Infinity ? 1 / len : src[at] === Infinity ? 1 / top : 0;

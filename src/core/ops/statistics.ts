@@ -22,8 +22,11 @@ export interface VarianceOptions extends ReduceOptions {
   ddof?: number;
 }
 
-/** The divisor N − ddof of a variance over `opts.axis` of `x`, checked. */
-function varianceDivisor(x: Tensor, opts: VarianceOptions | undefined, op: string): number {
+/**
+ * What a variance over `opts.axis` of `x` needs: the reduced axes, the divisor N − ddof (checked) and the
+ * deviations from the mean.
+ */
+function deviations(x: Tensor, opts: VarianceOptions | undefined, op: string) {
   const ddof = opts?.ddof ?? 0;
   if (typeof ddof !== "number" || !Number.isFinite(ddof) || ddof < 0) {
     throw new ValueError(`${op}: ddof must be a finite number ≥ 0, got ${describeValue(ddof)}`);
@@ -36,7 +39,8 @@ function varianceDivisor(x: Tensor, opts: VarianceOptions | undefined, op: strin
       `${op}: ddof ${ddof} leaves no degrees of freedom for the ${n} element(s) reduced (N − ddof must be > 0)`,
     );
   }
-  return n - ddof;
+  const centered = sub(x, mean(x, { axis: opts?.axis, keepdims: true }));
+  return { axes, divisor: n - ddof, centered };
 }
 
 /**
@@ -52,10 +56,8 @@ function varianceDivisor(x: Tensor, opts: VarianceOptions | undefined, op: strin
  * ```
  */
 export function var_(x: TensorLike, opts?: VarianceOptions): Tensor {
-  const t = asTensorArg(x, "var", "x");
-  const n = varianceDivisor(t, opts, "var");
-  const centered = sub(t, mean(t, { axis: opts?.axis, keepdims: true }));
-  return div(sum(square(centered), { axis: opts?.axis, keepdims: opts?.keepdims }), n);
+  const { divisor, centered } = deviations(asTensorArg(x, "var", "x"), opts, "var");
+  return div(sum(square(centered), { axis: opts?.axis, keepdims: opts?.keepdims }), divisor);
 }
 
 /**
@@ -71,12 +73,9 @@ export function var_(x: TensorLike, opts?: VarianceOptions): Tensor {
  * ```
  */
 export function std(x: TensorLike, opts?: VarianceOptions): Tensor {
-  const t = asTensorArg(x, "std", "x");
-  const n = varianceDivisor(t, opts, "std");
-  const centered = sub(t, mean(t, { axis: opts?.axis, keepdims: true }));
-  const axes = normalizeAxes(opts?.axis, t.ndim, "std");
+  const { axes, divisor, centered } = deviations(asTensorArg(x, "std", "x"), opts, "std");
   const spread = axes.length === 0 ? abs(centered) : pnorm(centered, 2, axes, opts?.keepdims ?? false);
-  return div(spread, Math.sqrt(n));
+  return div(spread, Math.sqrt(divisor));
 }
 
 /**

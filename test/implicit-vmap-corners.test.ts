@@ -40,7 +40,7 @@ import {
   type Tensor,
 } from "../src/index.js";
 import { assertClose, numericJacobian } from "./helpers.js";
-import { loopRef } from "./vmap-helpers.js";
+import { loopRef, ridge } from "./vmap-helpers.js";
 
 const rows = (t: Tensor) => Array.from({ length: t.shape[0]! }, (_, b) => slice(t, b));
 const loop2 = (grid: Tensor, f: (t: Tensor) => Tensor) => stack(rows(grid).map((r) => stack(rows(r).map(f))));
@@ -48,16 +48,7 @@ const loop2 = (grid: Tensor, f: (t: Tensor) => Tensor) => stack(rows(grid).map((
 const exact = { rtol: 1e-9, atol: 1e-12 };
 const fdTol = { rtol: 1e-6, atol: 1e-8 };
 
-const X = tensor([
-  [1, 2, 0],
-  [0.5, -1, 1],
-  [2, 0.3, -0.5],
-  [-1, 1, 0.2],
-  [0.3, 0.1, 1.5],
-]);
-const y = tensor([1, -2, 0.5, 3, 0.7]);
-const weights = tensor([1, 3, -2]);
-const lossW = (w: Tensor) => add(vdot(w, weights), mul(0.5, sum(square(w))));
+const { X, y, loss: lossW } = ridge;
 /** Ridge stationarity in w, with one strength per coordinate and the targets t as arguments. */
 const ridgeF = (w: Tensor, lam: Tensor, t: Tensor) => add(matmul(X.T, sub(matmul(X, w), t)), mul(lam, w));
 const ridgeClosed = (lam: Tensor, t: Tensor) => linalg.solve(add(matmul(X.T, X), diag(lam)), matmul(X.T, t));

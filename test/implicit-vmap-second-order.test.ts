@@ -35,6 +35,7 @@ import {
   type Tensor,
 } from "../src/index.js";
 import { assertClose, numericJacobian } from "./helpers.js";
+import { ridge } from "./vmap-helpers.js";
 
 const rows = (t: Tensor) => Array.from({ length: t.shape[0]! }, (_, b) => slice(t, b));
 const tight = { rtol: 1e-9, atol: 1e-11 };
@@ -70,16 +71,7 @@ function checkSecondOrder(
 }
 
 // Ridge regression with one regularisation strength per coordinate: w*(λ) = (XᵀX + diag λ)⁻¹Xᵀy.
-const X = tensor([
-  [1, 2, 0],
-  [0.5, -1, 1],
-  [2, 0.3, -0.5],
-  [-1, 1, 0.2],
-  [0.3, 0.1, 1.5],
-]);
-const y = tensor([1, -2, 0.5, 3, 0.7]);
-const weights = tensor([1, 3, -2]);
-const ridgeLoss = (w: Tensor) => add(vdot(w, weights), mul(0.5, sum(square(w))));
+const { X, y, loss: ridgeLoss } = ridge;
 const ridgeF = (w: Tensor, lam: Tensor) => add(matmul(X.T, sub(matmul(X, w), y)), mul(lam, w));
 const ridgeClosed = (lam: Tensor) => linalg.solve(add(matmul(X.T, X), diag(lam)), matmul(X.T, y));
 const lams = tensor([

@@ -2,7 +2,7 @@
  * The reference every vmap test compares against: the JavaScript loop that `vmap` replaces, run on concrete
  * slices (no vmap involved), its results stacked and moved to the requested output axis.
  */
-import { Tensor, moveAxis, stack, tensor, type Tree } from "../src/index.js";
+import { Tensor, add, moveAxis, mul, square, stack, sum, tensor, vdot, type Tree } from "../src/index.js";
 import { assertClose } from "./helpers.js";
 
 /** Element `b` of `x` along axis `axis`, as a fresh concrete tensor (built from plain numbers). */
@@ -45,3 +45,20 @@ export function assertTreeClose(actual: Tree, expected: Tree, rtol = 1e-12, msg 
   const e = expected as Tree[];
   a.forEach((x, i) => assertTreeClose(x, e[i]!, rtol, `${msg}[${i}]`));
 }
+
+/**
+ * The small ridge problem of the implicit-layer vmap tests: w*(λ) = (XᵀX + diag λ)⁻¹Xᵀy with one strength per
+ * coordinate, and a loss of w that weighs its coordinates differently.
+ */
+export const ridge = {
+  X: tensor([
+    [1, 2, 0],
+    [0.5, -1, 1],
+    [2, 0.3, -0.5],
+    [-1, 1, 0.2],
+    [0.3, 0.1, 1.5],
+  ]),
+  y: tensor([1, -2, 0.5, 3, 0.7]),
+  /** ⟨w, (1, 3, −2)⟩ + ½‖w‖². */
+  loss: (w: Tensor): Tensor => add(vdot(w, tensor([1, 3, -2])), mul(0.5, sum(square(w)))),
+};
